@@ -1,0 +1,9 @@
+import type { JobKind } from '../src/job-kind.js';
+
+/** Every job kind ox-batch can run, by name. Add a job file's export here. */
+export const jobKinds: ReadonlyArray<JobKind<any, any>> = [
+];
+
+export function findJobKind(name: string): JobKind<any, any> | undefined {
+  return jobKinds.find((kind) => kind.name === name);
+}

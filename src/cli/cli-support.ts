@@ -1,0 +1,63 @@
+import type { Command } from 'commander';
+import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, InputError, isInputError } from '../errors.js';
+import { loadConfig } from '../config/load-config.js';
+import type { Config } from '../config/schema.js';
+import { scrubText } from '../log/secrets.js';
+
+/** Global options every command sees (declared on the root program in main.ts). */
+export interface GlobalOptions {
+  config?: string;
+}
+
+/** Loads the config the way every command does: --config, else OXB_CONFIG, then env. */
+export function configFor(command: Command, overrides?: Record<string, unknown>): Config {
+  const globals = command.optsWithGlobals<GlobalOptions>();
+  return loadConfig({ file: globals.config, overrides });
+}
+
+/**
+ * Wraps a command action: maps errors to exit codes (2 for bad input, 1 for server/network
+ * failure) and prints one scrubbed line to stderr. Actions return an exit code or nothing.
+ */
+export function action<A extends unknown[]>(fn: (...args: A) => Promise<number | void> | number | void): (...args: A) => Promise<void> {
+  return async (...args: A) => {
+    let code: number;
+    try {
+      code = (await fn(...args)) ?? EXIT_OK;
+    } catch (err) {
+      code = reportError(err);
+    }
+    process.exitCode = code;
+  };
+}
+
+export function reportError(err: unknown): number {
+  const message = err instanceof Error ? err.message : String(err);
+  process.stderr.write(`ox-batch: ${scrubText(message).split('\n')[0]}\n`);
+  if (process.env.OXB_DEBUG && err instanceof Error && err.stack) process.stderr.write(`${scrubText(err.stack)}\n`);
+  return isInputError(err) ? EXIT_USAGE : EXIT_FAILURE;
+}
+
+/** Collects a repeatable option into an array. */
+export function collect(value: string, previous: string[] = []): string[] {
+  return [...previous, value];
+}
+
+/** `--param key=value` pairs; values that parse as JSON (numbers, booleans, arrays) are taken as such. */
+export function parseParams(pairs: string[] = []): Record<string, unknown> {
+  const params: Record<string, unknown> = {};
+  for (const pair of pairs) {
+    const eq = pair.indexOf('=');
+    if (eq <= 0) throw new InputError(`--param ${JSON.stringify(pair)}: expected key=value`);
+    const key = pair.slice(0, eq);
+    const raw = pair.slice(eq + 1);
+    let value: unknown = raw;
+    try {
+      value = JSON.parse(raw);
+    } catch {
+      value = raw;
+    }
+    params[key] = value;
+  }
+  return params;
+}

@@ -1,0 +1,25 @@
+#!/usr/bin/env node
+import { Command, CommanderError } from 'commander';
+import { EXIT_USAGE } from '../errors.js';
+import { registerCommands } from './commands/index.js';
+import { toolVersion } from '../version.js';
+
+const program = new Command('ox-batch')
+  .description('Scheduled, windowed, retried batch work for Open-Xchange App Suite')
+  .version(toolVersion())
+  .option('-c, --config <file>', 'YAML config layered over config/default.yaml (or OXB_CONFIG)')
+  .showHelpAfterError()
+  .exitOverride();
+
+registerCommands(program);
+
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  if (err instanceof CommanderError) {
+    // help and version print and exit 0; every other commander error is a usage error.
+    process.exitCode = err.exitCode === 0 ? 0 : EXIT_USAGE;
+  } else {
+    throw err;
+  }
+}

@@ -1,0 +1,147 @@
+import { z } from 'zod';
+import { CronExpressionParser } from 'cron-parser';
+import { isValidZone, parseDuration } from '../time/parse-time.js';
+
+/** `30s`, `5m`, `2h`, `90d` or a number of milliseconds. Parsed to ms. */
+export const duration = z.union([z.number(), z.string()]).transform((value, ctx) => {
+  try {
+    return parseDuration(value);
+  } catch (err) {
+    ctx.addIssue({ code: 'custom', message: 'expected a duration like 30s, 5m, 2h, 90d' });
+    return z.NEVER;
+  }
+});
+
+export const timeZone = z.string().refine(isValidZone, { message: 'expected an IANA time zone like Europe/Berlin or UTC' });
+
+const credential = z.object({ user: z.string().min(1), password: z.string().min(1) });
+export type Credential = z.infer<typeof credential>;
+
+const optionalString = z.string().optional().transform((v) => (v === '' ? undefined : v));
+
+export const oxSchema = z.object({
+  url: z.url({ message: 'expected an http(s) URL of the OX server, e.g. http://ox.example:8009' }),
+  user: optionalString,
+  password: optionalString,
+  admin: z.object({
+    user: optionalString,
+    password: optionalString,
+    contexts: z.record(z.string().regex(/^\d+$/, 'context ids are numbers'), credential).default({}),
+  }).prefault({}),
+  pool: z.object({
+    connections: z.number().int().min(1).default(16),
+    keepAliveMs: duration.default(30_000),
+  }).prefault({}),
+  timeouts: z.object({
+    connectMs: duration.default(10_000),
+    headersMs: duration.default(60_000),
+    bodyMs: duration.default(300_000),
+  }).prefault({}),
+  retry: z.object({
+    attempts: z.number().int().min(1).max(50).default(5),
+    baseDelayMs: duration.default(500),
+    maxDelayMs: duration.default(30_000),
+    maxRetryAfterMs: duration.default(120_000),
+  }).prefault({}),
+});
+
+export const WINDOW_SIZES = ['1h', '1d', '1w', '1M'] as const;
+export type WindowSize = (typeof WINDOW_SIZES)[number];
+
+export const scheduleSchema = z.object({
+  job: z.string().min(1),
+  cron: z.string().optional(),
+  every: duration.optional(),
+  tz: timeZone.optional(),
+  window: z.enum(WINDOW_SIZES).optional(),
+  lag: duration.default(300_000),
+  catchUp: z.number().int().min(1).max(10_000).default(31),
+  startAt: z.union([z.string(), z.number(), z.date()]).optional()
+    .transform((v) => (v instanceof Date ? v.toISOString() : v === undefined ? undefined : String(v))),
+  overlap: z.enum(['skip', 'queue']).default('skip'),
+  attempts: z.number().int().min(1).max(100).default(5),
+  paused: z.boolean().default(false),
+  params: z.record(z.string(), z.unknown()).default({}),
+}).superRefine((s, ctx) => {
+  if ((s.cron === undefined) === (s.every === undefined)) {
+    ctx.addIssue({ code: 'custom', path: ['cron'], message: 'set exactly one of cron or every' });
+  }
+  if (s.cron !== undefined) {
+    try {
+      CronExpressionParser.parse(s.cron, { tz: s.tz ?? 'UTC' });
+    } catch (err) {
+      ctx.addIssue({ code: 'custom', path: ['cron'], message: `not a cron pattern (${(err as Error).message})` });
+    }
+  }
+});
+export type ScheduleConfig = z.infer<typeof scheduleSchema>;
+
+export const archiveSchema = z.object({
+  kind: z.enum(['fs', 's3']).default('fs'),
+  dir: z.string().default('./var/archive'),
+  bucket: optionalString,
+  prefix: z.string().default(''),
+  endpoint: optionalString,
+  region: z.string().default('us-east-1'),
+  forcePathStyle: z.boolean().default(false),
+  accessKeyId: optionalString,
+  secretAccessKey: optionalString,
+  partSizeBytes: z.number().int().min(5 * 1024 * 1024).default(8 * 1024 * 1024),
+  linkTtl: duration.default(7 * 86_400_000),
+}).superRefine((a, ctx) => {
+  if (a.kind === 's3' && !a.bucket) ctx.addIssue({ code: 'custom', path: ['bucket'], message: 'required when archive.kind is s3 (S3_BUCKET)' });
+  if (a.bucket !== undefined && a.bucket.length < 3) ctx.addIssue({ code: 'custom', path: ['bucket'], message: 'S3 bucket names have at least 3 characters' });
+});
+
+export const configSchema = z.object({
+  timezone: timeZone.default('UTC'),
+  logging: z.object({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info') }).prefault({}),
+  ox: oxSchema,
+  redis: z.object({
+    url: z.string().regex(/^rediss?:\/\//, 'expected redis://host:port or rediss://…'),
+    prefix: z.string().min(1).regex(/^[^:\s]+$/, 'no colons or spaces; use {braces} for Redis Cluster'),
+  }),
+  http: z.object({
+    host: z.string().default('0.0.0.0'),
+    port: z.number().int().min(0).max(65535).default(9464),
+  }).prefault({}),
+  ui: z.object({
+    user: optionalString,
+    password: optionalString,
+    allowActions: z.boolean().default(false),
+  }).prefault({}),
+  worker: z.object({
+    concurrency: z.number().int().min(1).max(256).default(4),
+    shutdownGraceMs: duration.default(30_000),
+    closeTimeoutMs: duration.default(10_000),
+    lockDurationMs: duration.default(30_000),
+    stalledIntervalMs: duration.default(30_000),
+    keepCompleted: z.object({ age: duration.default(7 * 86_400_000), count: z.number().int().min(0).default(1000) }).prefault({}),
+    keepFailed: z.object({ age: duration.default(30 * 86_400_000), count: z.number().int().min(0).default(5000) }).prefault({}),
+    eventsMaxLen: z.number().int().min(100).default(10_000),
+    backoffMs: duration.default(5_000),
+  }).prefault({}),
+  spool: z.object({ dir: optionalString }).prefault({}),
+  archive: archiveSchema.prefault({}),
+  mail: z.object({
+    smtp: optionalString,
+    from: z.string().default('ox-batch@localhost'),
+    to: z.array(z.string()).default([]),
+    maxAttachmentBytes: z.number().int().min(1).default(20 * 1024 * 1024),
+  }).prefault({}),
+  ads: z.object({
+    concurrency: z.number().int().min(1).max(256).default(16),
+    ratePerSecond: z.number().min(0).default(500),
+    maxDeleteFraction: z.number().min(0).max(1).default(0.1),
+  }).prefault({}),
+  passwd: z.object({
+    concurrency: z.number().int().min(1).max(256).default(8),
+    historySize: z.number().int().min(1).default(10),
+  }).prefault({}),
+  schedules: z.record(z.string().regex(/^[A-Za-z0-9_.-]+$/, 'schedule ids use letters, digits, . _ -'), scheduleSchema).default({}),
+});
+
+export type Config = z.infer<typeof configSchema>;
+export type OxConfig = Config['ox'];
+export type ArchiveConfig = Config['archive'];
+export type MailConfig = Config['mail'];

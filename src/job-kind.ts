@@ -1,0 +1,77 @@
+/**
+ * The contract between the machinery (queue, scheduler, CLI) and a job file in `jobs/`.
+ * A job kind declares its params and whether it works on time windows; its `run` gets the
+ * window, params, an AbortSignal and its collaborators, and returns a JSON result that the
+ * ledger keeps. No Redis or HTTP set-up happens in a job file.
+ */
+import type { z } from 'zod';
+import type { Redis } from 'ioredis';
+import type { Logger } from './log/logger.js';
+import type { Config } from './config/schema.js';
+import type { OxApi } from './ox/types.js';
+import type { ArchiveStore, Mailer } from './delivery/types.js';
+import type { DeliveryLog, Ledger } from './ledger/types.js';
+
+export interface JobWindow {
+  /** Half-open [start, end) in UTC epoch ms. */
+  start: number;
+  end: number;
+}
+
+export interface JobRun<P> {
+  /** Job kind name, e.g. `feedback.export`. */
+  job: string;
+  /** Schedule id, or the job name for an unscheduled run (`ox-batch run feedback.export`). */
+  scheduleId: string;
+  /** Present for windowed job kinds. */
+  window?: JobWindow;
+  params: P;
+  /** Aborted on shutdown grace expiry or cancellation: pass it to every OX, S3 and SMTP call. */
+  signal: AbortSignal;
+  log: Logger;
+  /** 1 on the first try. */
+  attempt: number;
+  /** Print what would happen, change nothing. */
+  dryRun: boolean;
+  /** Redo work that the ledger says is done (an explicit `--force`). */
+  force: boolean;
+  progress(value: number | Record<string, unknown>): Promise<void>;
+  /** Exactly-once records of this (schedule, window); for non-windowed jobs, of this schedule. */
+  deliveries: DeliveryLog;
+}
+
+/**
+ * The collaborators a job may use. Built lazily: a job that never touches S3 or SMTP does not
+ * need them configured.
+ */
+export interface Services {
+  readonly config: Config;
+  readonly ox: OxApi;
+  readonly archive: ArchiveStore;
+  readonly mailer: Mailer;
+  readonly ledger: Ledger;
+  readonly redis: Redis;
+  readonly log: Logger;
+  now(): number;
+}
+
+export interface JobKind<P = unknown, R = unknown> {
+  name: string;
+  description: string;
+  /** Windowed jobs run once per [start, end) window; the others once per trigger. */
+  windowed: boolean;
+  /** Validates `params` (schedule config, `--param k=v`, enqueue data). */
+  params: z.ZodType<P>;
+  run(run: JobRun<P>, services: Services): Promise<R>;
+}
+
+/** Helps TypeScript infer P and R from the params schema and run function. */
+export function defineJob<S extends z.ZodType, R>(kind: {
+  name: string;
+  description: string;
+  windowed: boolean;
+  params: S;
+  run(run: JobRun<z.output<S>>, services: Services): Promise<R>;
+}): JobKind<z.output<S>, R> {
+  return kind as JobKind<z.output<S>, R>;
+}

@@ -1,0 +1,71 @@
+/**
+ * The window ledger: ox-batch's own record of what ran, kept in Redis under the configured prefix.
+ * BullMQ schedulers only trigger; the ledger is the source of truth for which windows are done,
+ * what each produced (the artifact manifest, the verified archive object) and who was mailed.
+ * Implemented by `RedisLedger` (redis-ledger.ts).
+ */
+
+export type WindowState = 'queued' | 'running' | 'done' | 'failed';
+
+export interface WindowKey {
+  /** Schedule id, or the job name for an unscheduled run. */
+  scheduleId: string;
+  /** Half-open [start, end) in UTC epoch ms. */
+  start: number;
+  end: number;
+}
+
+export interface WindowRecord extends WindowKey {
+  job: string;
+  state: WindowState;
+  attempts: number;
+  queuedAt?: number;
+  startedAt?: number;
+  finishedAt?: number;
+  lastError?: string;
+  /** What the job returned when it finished (JSON). For feedback.export: an `ExportResult`. */
+  result?: unknown;
+  jobId?: string;
+}
+
+/** One exactly-once side effect of a window (an archive object, a mail to one recipient set). */
+export interface DeliveryRecord {
+  at: number;
+  [detail: string]: unknown;
+}
+
+/** A run of a non-windowed job (ads sync, purge), newest first in `lastRuns`. */
+export interface RunRecord {
+  job: string;
+  scheduleId: string;
+  state: 'done' | 'failed';
+  startedAt: number;
+  finishedAt: number;
+  result?: unknown;
+  error?: string;
+}
+
+export interface Ledger {
+  getWindow(key: WindowKey): Promise<WindowRecord | null>;
+  /** Windows of a schedule sorted by start, optionally those overlapping [from, to). */
+  listWindows(scheduleId: string, range?: { from?: number; to?: number }): Promise<WindowRecord[]>;
+  markQueued(key: WindowKey, job: string, jobId: string): Promise<void>;
+  markRunning(key: WindowKey, job: string, attempt: number): Promise<void>;
+  markDone(key: WindowKey, job: string, result: unknown): Promise<void>;
+  markFailed(key: WindowKey, job: string, error: string): Promise<void>;
+  /** End of the contiguous run of done windows starting at `startAt`; `startAt` when none is done. */
+  watermark(scheduleId: string, startAt: number): Promise<number>;
+
+  getDelivery(key: WindowKey, deliveryId: string): Promise<DeliveryRecord | null>;
+  listDeliveries(key: WindowKey): Promise<Record<string, DeliveryRecord>>;
+  recordDelivery(key: WindowKey, deliveryId: string, record: DeliveryRecord): Promise<void>;
+
+  recordRun(run: RunRecord): Promise<void>;
+  lastRuns(scheduleId: string, count?: number): Promise<RunRecord[]>;
+}
+
+/** The exactly-once log of the window a job is running, handed to the job. */
+export interface DeliveryLog {
+  get(deliveryId: string): Promise<DeliveryRecord | null>;
+  record(deliveryId: string, record: Omit<DeliveryRecord, 'at'> & { at?: number }): Promise<void>;
+}

@@ -1,0 +1,65 @@
+import { pino, type Logger, type LoggerOptions } from 'pino';
+import { scrubText } from './secrets.js';
+
+export type { Logger } from 'pino';
+
+/** Paths pino censors in every log object, whatever the logging call site passes. */
+const REDACT_PATHS = [
+  'password', '*.password', '*.*.password',
+  'authorization', '*.authorization', 'headers.authorization', '*.headers.authorization',
+  'smtp', '*.smtp', 'smtpUrl', '*.smtpUrl',
+  'secretAccessKey', '*.secretAccessKey', 'accessKeyId', '*.accessKeyId',
+  'pgp_key', '*.pgp_key', '*.*.pgp_key', 'pgpKey', '*.pgpKey',
+];
+
+export interface LoggerSettings {
+  level?: string;
+  /** Pretty output for people at a terminal; JSON everywhere else. */
+  pretty?: boolean;
+  /** Where lines go; default stdout. Commands whose stdout is data log to stderr (fd 2). */
+  destination?: 1 | 2;
+}
+
+export function createLogger(settings: LoggerSettings = {}): Logger {
+  const destination = settings.destination ?? 1;
+  const pretty = settings.pretty ?? (destination === 1 ? process.stdout.isTTY : process.stderr.isTTY);
+  const options: LoggerOptions = {
+    level: settings.level ?? process.env.LOG_LEVEL ?? 'info',
+    base: { pid: process.pid },
+    redact: { paths: REDACT_PATHS, censor: '***' },
+    serializers: {
+      err: (err: unknown) => serializeError(err),
+    },
+    hooks: {
+      // Messages are free text and may quote a URL or header: scrub them too.
+      logMethod(args, method) {
+        const scrubbed = args.map((a) => (typeof a === 'string' ? scrubText(a) : a));
+        return method.apply(this, scrubbed as Parameters<typeof method>);
+      },
+    },
+  };
+  if (pretty) {
+    return pino({
+      ...options,
+      transport: { target: 'pino-pretty', options: { destination, colorize: true, translateTime: 'SYS:standard' } },
+    });
+  }
+  return pino(options, pino.destination({ fd: destination, sync: destination === 2 }));
+}
+
+/** A logger that writes nothing: tests and library callers that do not care. */
+export function silentLogger(): Logger {
+  return pino({ level: 'silent' });
+}
+
+function serializeError(err: unknown): Record<string, unknown> {
+  if (!(err instanceof Error)) return { message: scrubText(String(err)) };
+  const out: Record<string, unknown> = { type: err.name, message: scrubText(err.message) };
+  for (const key of ['status', 'operation', 'code', 'errorDesc', 'errorId', 'retryable'] as const) {
+    const value = (err as unknown as Record<string, unknown>)[key];
+    if (value !== undefined) out[key] = value;
+  }
+  if (err.stack) out.stack = scrubText(err.stack);
+  if (err.cause) out.cause = serializeError(err.cause);
+  return out;
+}
