@@ -1,4 +1,4 @@
-import { pino, type Logger, type LoggerOptions } from 'pino';
+import { pino, type DestinationStream, type Logger, type LoggerOptions } from 'pino';
 import { scrubText } from './secrets.js';
 
 export type { Logger } from 'pino';
@@ -18,6 +18,8 @@ export interface LoggerSettings {
   pretty?: boolean;
   /** Where lines go; default stdout. Commands whose stdout is data log to stderr (fd 2). */
   destination?: 1 | 2;
+  /** Write here instead (tests capture lines this way). */
+  stream?: DestinationStream;
 }
 
 export function createLogger(settings: LoggerSettings = {}): Logger {
@@ -38,6 +40,7 @@ export function createLogger(settings: LoggerSettings = {}): Logger {
       },
     },
   };
+  if (settings.stream) return pino(options, settings.stream);
   if (pretty) {
     return pino({
       ...options,
