@@ -1,0 +1,155 @@
+import { randomUUID } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import express from 'express';
+import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
+import { chromium, type Browser } from 'playwright-core';
+import { mountDashboard } from '../../src/http/dashboard.js';
+
+const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const CHROMIUM_FLAGS = [
+  '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+  '--disable-background-networking', '--disable-component-update', '--disable-sync',
+];
+
+const prefix = `oxbt-${randomUUID().slice(0, 8)}`;
+const USER = 'operator';
+const PASSWORD = `pw-${randomUUID()}`;
+
+// Queue and scheduler names as an ox-batch deployment has them: one queue per job kind, one
+// scheduler per configured schedule.
+const QUEUES: Record<string, string[]> = {
+  'feedback.export': ['feedback-daily', 'feedback-hourly'],
+  'feedback.purge': ['feedback-purge'],
+  'ads.sync': ['ads-sync'],
+  'passwd.audit': ['passwd-audit'],
+};
+
+let redis: Redis;
+const queues: Queue[] = [];
+const servers: Server[] = [];
+
+async function serve(ui: { user?: string; password?: string; allowActions: boolean }): Promise<string> {
+  const app = express();
+  mountDashboard(app, queues, ui);
+  const server = await new Promise<Server>((resolve) => {
+    const s = app.listen(0, '127.0.0.1', () => resolve(s));
+  });
+  servers.push(server);
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+}
+
+function basic(user: string, password: string): string {
+  return `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
+}
+
+beforeAll(async () => {
+  redis = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
+  for (const [name, schedulers] of Object.entries(QUEUES)) {
+    const queue = new Queue(name, { connection: redis, prefix });
+    queue.on('error', () => undefined);
+    for (const id of schedulers) {
+      await queue.upsertJobScheduler(id, { pattern: '0 2 * * *', tz: 'Europe/Berlin' }, { name: 'tick', data: { schedule: id } });
+    }
+    queues.push(queue);
+  }
+});
+
+afterAll(async () => {
+  await Promise.all(servers.map((s) => new Promise((resolve) => s.close(resolve))));
+  for (const queue of queues) await queue.close();
+  const keys = await redis.keys(`${prefix}:*`);
+  if (keys.length > 0) await redis.del(...keys);
+  await redis.quit();
+});
+
+describe('dashboard access control (real HTTP requests)', () => {
+  it('is switched off with a clear message when no credentials are configured', async () => {
+    const base = await serve({ allowActions: false });
+    for (const path of ['/ui', '/ui/', '/ui/api/queues', '/ui/job-schedulers']) {
+      const res = await fetch(`${base}${path}`);
+      expect(res.status, path).toBe(404);
+      expect(await res.text()).toMatch(/dashboard is disabled: no credentials are configured.*UI_USER/);
+    }
+    // A password alone is not enough: both must be set.
+    const half = await serve({ password: PASSWORD, allowActions: true });
+    expect((await fetch(`${half}/ui/api/queues`, { headers: { authorization: basic('', PASSWORD) } })).status).toBe(404);
+  });
+
+  it('asks for Basic auth, refuses wrong credentials and serves the board to the right ones', async () => {
+    const base = await serve({ user: USER, password: PASSWORD, allowActions: false });
+    const anonymous = await fetch(`${base}/ui/api/queues`);
+    expect(anonymous.status).toBe(401);
+    expect(anonymous.headers.get('www-authenticate')).toMatch(/^Basic realm="ox-batch dashboard"/);
+    expect(await anonymous.text()).not.toContain('feedback.export');
+
+    const wrong = await fetch(`${base}/ui/api/queues`, { headers: { authorization: basic(USER, 'nope') } });
+    expect(wrong.status).toBe(401);
+    const garbage = await fetch(`${base}/ui/`, { headers: { authorization: 'Bearer abc' } });
+    expect(garbage.status).toBe(401);
+
+    const ok = await fetch(`${base}/ui/api/queues`, { headers: { authorization: basic(USER, PASSWORD) } });
+    expect(ok.status).toBe(200);
+    const body = (await ok.json()) as { queues: Array<{ name: string; readOnlyMode: boolean }> };
+    expect(body.queues.map((q) => q.name).sort()).toEqual(Object.keys(QUEUES).sort());
+    expect(body.queues.every((q) => q.readOnlyMode)).toBe(true);
+  });
+
+  it('is read-only unless ui.allowActions: changes are refused and nothing changes', async () => {
+    const base = await serve({ user: USER, password: PASSWORD, allowActions: false });
+    const res = await fetch(`${base}/ui/api/queues/feedback.export/pause`, { method: 'PUT', headers: { authorization: basic(USER, PASSWORD) } });
+    expect(res.status).toBe(403);
+    expect(((await res.json()) as { error: string }).error).toMatch(/read-only.*ui\.allowActions/);
+    const removed = await fetch(`${base}/ui/api/queues/ads.sync/job-schedulers/ads-sync/remove`, { method: 'PUT', headers: { authorization: basic(USER, PASSWORD) } });
+    expect(removed.status).toBe(403);
+    expect(await queues[0]!.isPaused()).toBe(false);
+    expect(await queues.find((q) => q.name === 'ads.sync')!.getJobScheduler('ads-sync')).toBeTruthy();
+
+    const open = await serve({ user: USER, password: PASSWORD, allowActions: true });
+    const listed = (await (await fetch(`${open}/ui/api/queues`, { headers: { authorization: basic(USER, PASSWORD) } })).json()) as { queues: Array<{ readOnlyMode: boolean }> };
+    expect(listed.queues.every((q) => !q.readOnlyMode)).toBe(true);
+  });
+});
+
+describe('dashboard in a real browser (Debian chromium via playwright-core)', () => {
+  let browser: Browser | undefined;
+
+  beforeAll(async () => {
+    if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} missing: apt-get install -y chromium (.ci/run does it in CI)`);
+    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_FLAGS });
+  }, 60_000);
+
+  afterAll(async () => {
+    await browser?.close();
+  });
+
+  it('shows every queue and every job scheduler after logging in', async () => {
+    const base = await serve({ user: USER, password: PASSWORD, allowActions: false });
+
+    const anonymous = await browser!.newContext();
+    // Headless Chromium has no login prompt: an auth challenge it cannot answer fails navigation.
+    const refused = await (await anonymous.newPage()).goto(`${base}/ui/`).then((r) => `status ${r?.status()}`, (err: Error) => err.message);
+    expect(refused).toMatch(/status 401|ERR_INVALID_AUTH_CREDENTIALS/);
+    await anonymous.close();
+
+    const context = await browser!.newContext({ httpCredentials: { username: USER, password: PASSWORD } });
+    const page = await context.newPage();
+    const response = await page.goto(`${base}/ui/`);
+    expect(response?.status()).toBe(200);
+    for (const name of Object.keys(QUEUES)) {
+      await page.getByText(name, { exact: true }).first().waitFor({ timeout: 20_000 });
+    }
+
+    await page.goto(`${base}/ui/job-schedulers`);
+    for (const id of Object.values(QUEUES).flat()) {
+      await page.getByText(id, { exact: true }).first().waitFor({ timeout: 20_000 });
+    }
+    const text = await page.locator('body').innerText();
+    for (const id of Object.values(QUEUES).flat()) expect(text).toContain(id);
+    await context.close();
+  }, 90_000);
+});
