@@ -1,0 +1,266 @@
+/**
+ * The window ledger in Redis. Every key lives under the deployment prefix (`{oxb}` keeps them in
+ * one Redis Cluster slot together with the BullMQ queues):
+ *
+ *   <p>:ledger:w:<schedule>:<start>   hash: one window (state, attempts, timestamps, result JSON)
+ *   <p>:ledger:idx:<schedule>         zset: window starts (score = start)
+ *   <p>:ledger:failed:<schedule>      zset: starts of windows whose last run failed
+ *   <p>:ledger:wm:<schedule>          hash: cached watermark {startAt, watermark, gen}
+ *   <p>:ledger:d:<schedule>:<start>   hash: exactly-once deliveries of one window
+ *   <p>:ledger:runs:<schedule>        list: recent runs of non-windowed jobs, newest first
+ *   <p>:ledger:schedules              set:  schedule ids (and job names of unscheduled runs)
+ *
+ * State changes are Lua scripts so two processes never interleave a read-modify-write.
+ * The job's result is stored verbatim as JSON text (never decoded in Lua, whose cjson would
+ * turn `[]` into `{}`).
+ */
+import type { Redis } from 'ioredis';
+import type { DeliveryLog, DeliveryRecord, Ledger, RunRecord, WindowKey, WindowRecord, WindowState } from './types.js';
+
+const RUNS_KEPT = 100;
+/** Longest window (a 31-day month plus a DST hour): bounds range scans by start. */
+const LONGEST_WINDOW_MS = 32 * 86_400_000;
+
+// KEYS: 1 window hash, 2 idx zset, 3 failed zset, 4 watermark hash, 5 schedules set
+// ARGV: 1 op, 2 scheduleId, 3 start, 4 end, 5 job, 6 now, 7 arg (jobId|attempt|result|error), 8 force
+const UPDATE_SCRIPT = `
+local op = ARGV[1]
+local start = tonumber(ARGV[3])
+local prior = redis.call('HGET', KEYS[1], 'state')
+if op == 'queued' and ARGV[8] ~= '1' and (prior == 'done' or prior == 'running') then
+  return 0
+end
+redis.call('HSET', KEYS[1], 'scheduleId', ARGV[2], 'start', ARGV[3], 'end', ARGV[4], 'job', ARGV[5], 'state', op)
+redis.call('ZADD', KEYS[2], start, ARGV[3])
+redis.call('SADD', KEYS[5], ARGV[2])
+if op == 'queued' then
+  redis.call('HSET', KEYS[1], 'queuedAt', ARGV[6], 'jobId', ARGV[7])
+elseif op == 'running' then
+  redis.call('HSET', KEYS[1], 'startedAt', ARGV[6], 'attempts', ARGV[7])
+  redis.call('HDEL', KEYS[1], 'finishedAt')
+elseif op == 'done' then
+  redis.call('HSET', KEYS[1], 'finishedAt', ARGV[6], 'result', ARGV[7])
+  redis.call('HDEL', KEYS[1], 'lastError')
+elseif op == 'failed' then
+  redis.call('HSET', KEYS[1], 'finishedAt', ARGV[6], 'lastError', ARGV[7])
+end
+if op == 'failed' then
+  redis.call('ZADD', KEYS[3], start, ARGV[3])
+else
+  redis.call('ZREM', KEYS[3], ARGV[3])
+end
+-- A window inside the cached contiguous done run is no longer done: drop the cache.
+if op ~= 'done' and prior == 'done' then
+  local wm = tonumber(redis.call('HGET', KEYS[4], 'watermark') or '-1')
+  if wm > start then
+    redis.call('HDEL', KEYS[4], 'watermark', 'startAt')
+    redis.call('HINCRBY', KEYS[4], 'gen', 1)
+  end
+end
+return 1
+`;
+
+// KEYS: 1 watermark hash. ARGV: 1 gen seen when reading, 2 startAt, 3 watermark
+const SAVE_WATERMARK_SCRIPT = `
+local gen = redis.call('HGET', KEYS[1], 'gen') or '0'
+if gen ~= ARGV[1] then return 0 end
+redis.call('HSET', KEYS[1], 'startAt', ARGV[2], 'watermark', ARGV[3], 'gen', gen)
+return 1
+`;
+
+const RECORD_FIELDS = ['scheduleId', 'start', 'end', 'job', 'state', 'attempts', 'queuedAt', 'startedAt', 'finishedAt', 'lastError', 'result', 'jobId'] as const;
+
+export interface MarkQueuedOptions {
+  /** Re-queue a window that is done or marked running (an explicit --force). */
+  force?: boolean;
+}
+
+export class RedisLedger implements Ledger {
+  constructor(
+    readonly redis: Redis,
+    readonly prefix: string,
+  ) {}
+
+  private key(...parts: Array<string | number>): string {
+    return [this.prefix, 'ledger', ...parts].join(':');
+  }
+
+  private windowKey(scheduleId: string, start: number): string {
+    return this.key('w', scheduleId, start);
+  }
+
+  private async update(op: WindowState, key: WindowKey, job: string, arg: string, force = false): Promise<boolean> {
+    const changed = await this.redis.eval(
+      UPDATE_SCRIPT,
+      5,
+      this.windowKey(key.scheduleId, key.start),
+      this.key('idx', key.scheduleId),
+      this.key('failed', key.scheduleId),
+      this.key('wm', key.scheduleId),
+      this.key('schedules'),
+      op, key.scheduleId, String(key.start), String(key.end), job, String(Date.now()), arg, force ? '1' : '0',
+    );
+    return changed === 1;
+  }
+
+  async getWindow(key: WindowKey): Promise<WindowRecord | null> {
+    const values = await this.redis.hmget(this.windowKey(key.scheduleId, key.start), ...RECORD_FIELDS);
+    return toRecord(values);
+  }
+
+  async listWindows(scheduleId: string, range: { from?: number; to?: number } = {}): Promise<WindowRecord[]> {
+    const min = range.from === undefined ? '-inf' : String(range.from - LONGEST_WINDOW_MS);
+    const max = range.to === undefined ? '+inf' : `(${range.to}`;
+    const starts = await this.redis.zrangebyscore(this.key('idx', scheduleId), min, max);
+    const records = await this.readWindows(scheduleId, starts);
+    return records.filter((r) => range.from === undefined || r.end > range.from);
+  }
+
+  /** Windows whose last run failed, oldest first. */
+  async failedWindows(scheduleId: string): Promise<WindowRecord[]> {
+    const starts = await this.redis.zrange(this.key('failed', scheduleId), '0', '-1');
+    return this.readWindows(scheduleId, starts);
+  }
+
+  async failedCount(scheduleId: string): Promise<number> {
+    return this.redis.zcard(this.key('failed', scheduleId));
+  }
+
+  /** Schedule ids (and job names of unscheduled runs) that have ledger entries. */
+  async scheduleIds(): Promise<string[]> {
+    return (await this.redis.smembers(this.key('schedules'))).sort();
+  }
+
+  private async readWindows(scheduleId: string, starts: string[]): Promise<WindowRecord[]> {
+    if (starts.length === 0) return [];
+    const pipeline = this.redis.pipeline();
+    for (const start of starts) pipeline.hmget(this.windowKey(scheduleId, Number(start)), ...RECORD_FIELDS);
+    const replies = (await pipeline.exec()) ?? [];
+    const records: WindowRecord[] = [];
+    for (const [err, values] of replies) {
+      if (err) throw err;
+      const record = toRecord(values as Array<string | null>);
+      if (record) records.push(record);
+    }
+    return records.sort((a, b) => a.start - b.start);
+  }
+
+  /**
+   * Marks a window queued. Without `force` a window that is done or running keeps its state
+   * (a late tick must not undo a finished run); returns whether the state changed.
+   */
+  async markQueued(key: WindowKey, job: string, jobId: string, options: MarkQueuedOptions = {}): Promise<void> {
+    await this.markQueuedIfOpen(key, job, jobId, options);
+  }
+
+  async markQueuedIfOpen(key: WindowKey, job: string, jobId: string, options: MarkQueuedOptions = {}): Promise<boolean> {
+    return this.update('queued', key, job, jobId, options.force === true);
+  }
+
+  async markRunning(key: WindowKey, job: string, attempt: number): Promise<void> {
+    await this.update('running', key, job, String(attempt));
+  }
+
+  async markDone(key: WindowKey, job: string, result: unknown): Promise<void> {
+    await this.update('done', key, job, JSON.stringify(result ?? null));
+  }
+
+  async markFailed(key: WindowKey, job: string, error: string): Promise<void> {
+    await this.update('failed', key, job, error.slice(0, 4000));
+  }
+
+  async watermark(scheduleId: string, startAt: number): Promise<number> {
+    const wmKey = this.key('wm', scheduleId);
+    const cached = await this.redis.hmget(wmKey, 'startAt', 'watermark', 'gen');
+    const gen = cached[2] ?? '0';
+    let cursor = cached[0] === String(startAt) && cached[1] !== null ? Number(cached[1]) : startAt;
+    const startCursor = cursor;
+    const idx = this.key('idx', scheduleId);
+    const page = 500;
+    for (;;) {
+      const starts = await this.redis.zrangebyscore(idx, String(cursor), '+inf', 'LIMIT', '0', String(page));
+      const records = await this.readWindows(scheduleId, starts);
+      let broke = false;
+      for (const record of records) {
+        if (record.start !== cursor || record.state !== 'done') {
+          broke = true;
+          break;
+        }
+        cursor = record.end;
+      }
+      if (broke || starts.length < page) break;
+    }
+    if (cursor !== startCursor || cached[0] !== String(startAt)) {
+      await this.redis.eval(SAVE_WATERMARK_SCRIPT, 1, wmKey, gen, String(startAt), String(cursor));
+    }
+    return cursor;
+  }
+
+  private deliveryKey(key: WindowKey): string {
+    return this.key('d', key.scheduleId, key.start);
+  }
+
+  async getDelivery(key: WindowKey, deliveryId: string): Promise<DeliveryRecord | null> {
+    const raw = await this.redis.hget(this.deliveryKey(key), deliveryId);
+    return raw === null ? null : (JSON.parse(raw) as DeliveryRecord);
+  }
+
+  async listDeliveries(key: WindowKey): Promise<Record<string, DeliveryRecord>> {
+    const all = await this.redis.hgetall(this.deliveryKey(key));
+    const out: Record<string, DeliveryRecord> = {};
+    for (const [id, raw] of Object.entries(all)) out[id] = JSON.parse(raw) as DeliveryRecord;
+    return out;
+  }
+
+  async recordDelivery(key: WindowKey, deliveryId: string, record: DeliveryRecord): Promise<void> {
+    await this.redis.hset(this.deliveryKey(key), deliveryId, JSON.stringify(record));
+  }
+
+  async recordRun(run: RunRecord): Promise<void> {
+    const key = this.key('runs', run.scheduleId);
+    await this.redis
+      .multi()
+      .lpush(key, JSON.stringify(run))
+      .ltrim(key, 0, RUNS_KEPT - 1)
+      .sadd(this.key('schedules'), run.scheduleId)
+      .exec();
+  }
+
+  async lastRuns(scheduleId: string, count = 10): Promise<RunRecord[]> {
+    const raw = await this.redis.lrange(this.key('runs', scheduleId), 0, Math.max(0, count - 1));
+    return raw.map((r) => JSON.parse(r) as RunRecord);
+  }
+}
+
+function toRecord(values: Array<string | null>): WindowRecord | null {
+  const [scheduleId, start, end, job, state, attempts, queuedAt, startedAt, finishedAt, lastError, result, jobId] = values;
+  if (scheduleId === null || scheduleId === undefined || state === null || state === undefined) return null;
+  const record: WindowRecord = {
+    scheduleId,
+    start: Number(start),
+    end: Number(end),
+    job: job ?? '',
+    state: state as WindowState,
+    attempts: attempts ? Number(attempts) : 0,
+  };
+  if (queuedAt) record.queuedAt = Number(queuedAt);
+  if (startedAt) record.startedAt = Number(startedAt);
+  if (finishedAt) record.finishedAt = Number(finishedAt);
+  if (lastError) record.lastError = lastError;
+  if (result !== null && result !== undefined) record.result = JSON.parse(result) as unknown;
+  if (jobId) record.jobId = jobId;
+  return record;
+}
+
+/** The exactly-once log of one (schedule, window), as handed to a job in `JobRun.deliveries`. */
+export function deliveryLogFor(ledger: Ledger, key: WindowKey): DeliveryLog {
+  return {
+    get: (deliveryId) => ledger.getDelivery(key, deliveryId),
+    record: (deliveryId, record) => ledger.recordDelivery(key, deliveryId, { ...record, at: record.at ?? Date.now() }),
+  };
+}
+
+/** The key of a non-windowed job's records: its deliveries are per schedule. */
+export function scheduleKey(scheduleId: string): WindowKey {
+  return { scheduleId, start: 0, end: 0 };
+}

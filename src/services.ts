@@ -1,0 +1,72 @@
+/**
+ * The collaborators a job gets (`Services`), built lazily: a job that never touches S3 or SMTP
+ * does not need them configured, and `ox-batch run passwd.audit` does not open an S3 client.
+ */
+import type { Redis } from 'ioredis';
+import type { Config } from './config/schema.js';
+import type { Logger } from './log/logger.js';
+import type { Services } from './job-kind.js';
+import type { OxApi, OxRequestObserver } from './ox/types.js';
+import type { ArchiveStore, Mailer } from './delivery/types.js';
+import { OxClient } from './ox/ox-client.js';
+import { createArchive } from './delivery/create-archive.js';
+import { createMailer } from './delivery/smtp-mailer.js';
+import { RedisLedger } from './ledger/redis-ledger.js';
+import { closeRedis, createRedis } from './queue/redis-connection.js';
+
+export interface ServiceOptions {
+  log: Logger;
+  /** A Redis client to share; created from config.redis.url (and closed by `close`) when absent. */
+  redis?: Redis;
+  /** Called once per OX HTTP request (metrics). */
+  observer?: OxRequestObserver;
+  /** Clock override for tests. */
+  now?: () => number;
+}
+
+export type ClosableServices = Services & { readonly ledger: RedisLedger; close(): Promise<void> };
+
+export function createServices(config: Config, options: ServiceOptions): ClosableServices {
+  const { log } = options;
+  let ox: OxApi | undefined;
+  let archive: ArchiveStore | undefined;
+  let mailer: Mailer | undefined;
+  let redis: Redis | undefined = options.redis;
+  let ledger: RedisLedger | undefined;
+  const ownsRedis = options.redis === undefined;
+
+  const getRedis = (): Redis => {
+    redis ??= createRedis(config.redis.url, 'command', log, 'ox-batch');
+    return redis;
+  };
+
+  return {
+    config,
+    log,
+    now: options.now ?? (() => Date.now()),
+    get ox() {
+      return (ox ??= new OxClient(config.ox, { observer: options.observer, log: log.child({ component: 'ox' }) }));
+    },
+    get archive() {
+      return (archive ??= createArchive(config.archive));
+    },
+    get mailer() {
+      return (mailer ??= createMailer(config.mail));
+    },
+    get redis() {
+      return getRedis();
+    },
+    get ledger() {
+      ledger ??= new RedisLedger(getRedis(), config.redis.prefix);
+      return ledger;
+    },
+    async close() {
+      const closing: Array<Promise<unknown>> = [];
+      if (ox) closing.push(ox.close());
+      if (archive) closing.push(archive.close());
+      if (mailer) closing.push(mailer.close());
+      await Promise.allSettled(closing);
+      if (redis && ownsRedis) await closeRedis(redis);
+    },
+  };
+}

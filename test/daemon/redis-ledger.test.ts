@@ -1,0 +1,76 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Redis } from 'ioredis';
+import { RedisLedger, deliveryLogFor } from '../../src/ledger/redis-ledger.js';
+import { deleteKeys, plainRedis, testPrefix } from './helpers.js';
+
+const DAY = 86_400_000;
+const T0 = Date.UTC(2026, 0, 1);
+const day = (n: number) => ({ scheduleId: 'daily', start: T0 + n * DAY, end: T0 + (n + 1) * DAY });
+
+describe('RedisLedger', () => {
+  let redis: Redis;
+  const prefix = testPrefix();
+  let ledger: RedisLedger;
+  beforeAll(() => {
+    redis = plainRedis();
+    ledger = new RedisLedger(redis, prefix);
+  });
+  afterAll(async () => {
+    await deleteKeys(redis, prefix);
+    await redis.quit();
+  });
+
+  it('records the life of a window with its result kept verbatim', async () => {
+    await ledger.markQueued(day(0), 'test.noop', 'w.daily.1');
+    await ledger.markRunning(day(0), 'test.noop', 1);
+    await ledger.markFailed(day(0), 'test.noop', 'OX answered 503');
+    expect(await ledger.failedCount('daily')).toBe(1);
+    await ledger.markRunning(day(0), 'test.noop', 2);
+    await ledger.markDone(day(0), 'test.noop', { rows: 3, mail: [], nested: { big: 1_800_000_000_123 } });
+    const record = await ledger.getWindow(day(0));
+    expect(record).toMatchObject({ state: 'done', attempts: 2, job: 'test.noop', jobId: 'w.daily.1', start: T0, end: T0 + DAY });
+    expect(record?.result).toEqual({ rows: 3, mail: [], nested: { big: 1_800_000_000_123 } });
+    expect(record?.lastError).toBeUndefined();
+    expect(await ledger.failedCount('daily')).toBe(0);
+  });
+
+  it('does not let a late queued mark undo a done window unless forced', async () => {
+    await ledger.markQueued(day(0), 'test.noop', 'w.late');
+    expect((await ledger.getWindow(day(0)))?.state).toBe('done');
+    expect(await ledger.markQueuedIfOpen(day(0), 'test.noop', 'w.forced', { force: true })).toBe(true);
+    expect((await ledger.getWindow(day(0)))?.state).toBe('queued');
+    await ledger.markDone(day(0), 'test.noop', { rows: 4 });
+  });
+
+  it('computes the watermark as the end of the contiguous done run and follows later changes', async () => {
+    await ledger.markDone(day(1), 'test.noop', {});
+    await ledger.markDone(day(3), 'test.noop', {});
+    expect(await ledger.watermark('daily', T0)).toBe(T0 + 2 * DAY);
+    await ledger.markDone(day(2), 'test.noop', {});
+    expect(await ledger.watermark('daily', T0)).toBe(T0 + 4 * DAY);
+    await ledger.markFailed(day(1), 'test.noop', 'forced re-run failed');
+    expect(await ledger.watermark('daily', T0)).toBe(T0 + DAY);
+    expect(await ledger.watermark('daily', T0 + 2 * DAY)).toBe(T0 + 4 * DAY);
+    expect(await ledger.watermark('other', T0)).toBe(T0);
+  });
+
+  it('lists windows overlapping a range in order', async () => {
+    const list = await ledger.listWindows('daily', { from: T0 + DAY + 1, to: T0 + 3 * DAY });
+    expect(list.map((w) => w.start)).toEqual([T0 + DAY, T0 + 2 * DAY]);
+    expect((await ledger.listWindows('daily')).length).toBe(4);
+  });
+
+  it('keeps deliveries per window and runs per schedule', async () => {
+    const log = deliveryLogFor(ledger, day(2));
+    expect(await log.get('mail:abc')).toBeNull();
+    await log.record('mail:abc', { messageId: '<x@y>' });
+    expect(await log.get('mail:abc')).toMatchObject({ messageId: '<x@y>' });
+    expect(typeof (await log.get('mail:abc'))?.at).toBe('number');
+    expect(await ledger.getDelivery(day(1), 'mail:abc')).toBeNull();
+    expect(Object.keys(await ledger.listDeliveries(day(2)))).toEqual(['mail:abc']);
+    await ledger.recordRun({ job: 'ads.sync', scheduleId: 'ads', state: 'done', startedAt: 1, finishedAt: 2, result: { n: 1 } });
+    await ledger.recordRun({ job: 'ads.sync', scheduleId: 'ads', state: 'failed', startedAt: 3, finishedAt: 4, error: 'boom' });
+    expect((await ledger.lastRuns('ads')).map((r) => r.state)).toEqual(['failed', 'done']);
+    expect(await ledger.scheduleIds()).toEqual(['ads', 'daily']);
+  });
+});
