@@ -1,0 +1,127 @@
+/**
+ * The archive as a local (or mounted) folder. Files appear atomically: bytes go to a hidden temp
+ * name beside the target, are fsynced, then renamed, and the folder is fsynced so the rename
+ * survives a crash. A reader listing the folder never sees half a file.
+ */
+import { createHash, randomUUID } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { copyFile, mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
+import { InputError } from '../errors.js';
+import { assertSafeKey } from './archive-key.js';
+import type { ArchiveObjectInfo, ArchiveStore, VerifyResult } from './types.js';
+
+export class FsArchive implements ArchiveStore {
+  readonly kind = 'fs' as const;
+  private readonly root: string;
+
+  constructor(dir: string) {
+    this.root = resolve(dir);
+  }
+
+  describe(key: string): string {
+    return this.pathOf(key);
+  }
+
+  async putFile(key: string, filePath: string, options: { contentType: string; bytes: number; sha256: string; signal?: AbortSignal }): Promise<ArchiveObjectInfo> {
+    const target = this.pathOf(key);
+    await this.writeAtomically(target, options.signal, async (temp) => {
+      await copyFile(filePath, temp);
+      const { size } = await stat(temp);
+      if (size !== options.bytes) throw new Error(`archive copy of ${basename(filePath)} has ${size} bytes, expected ${options.bytes}`);
+    });
+    return { key, bytes: options.bytes, sha256: options.sha256 };
+  }
+
+  async putJson(key: string, value: unknown, options: { signal?: AbortSignal } = {}): Promise<ArchiveObjectInfo> {
+    const body = Buffer.from(`${JSON.stringify(value, null, 2)}\n`);
+    await this.writeAtomically(this.pathOf(key), options.signal, async (temp) => {
+      const handle = await open(temp, 'wx', 0o640);
+      try {
+        await handle.writeFile(body);
+      } finally {
+        await handle.close();
+      }
+    });
+    return { key, bytes: body.length, sha256: createHash('sha256').update(body).digest('hex') };
+  }
+
+  async readJson<T = unknown>(key: string): Promise<T | null> {
+    try {
+      return JSON.parse(await readFile(this.pathOf(key), 'utf8')) as T;
+    } catch (err) {
+      if (isMissing(err)) return null;
+      throw err;
+    }
+  }
+
+  async verify(key: string, expected: { bytes: number; sha256: string }, options: { signal?: AbortSignal } = {}): Promise<VerifyResult> {
+    const path = this.pathOf(key);
+    let size: number;
+    try {
+      size = (await stat(path)).size;
+    } catch (err) {
+      if (isMissing(err)) return { ok: false, reason: 'missing' };
+      throw err;
+    }
+    if (size !== expected.bytes) return { ok: false, reason: `size ${size} != ${expected.bytes}`, bytes: size };
+    const hash = createHash('sha256');
+    for await (const chunk of createReadStream(path, { signal: options.signal })) hash.update(chunk as Buffer);
+    const sha256 = hash.digest('hex');
+    if (sha256 !== expected.sha256) return { ok: false, reason: 'sha256 mismatch', bytes: size, sha256 };
+    return { ok: true, bytes: size, sha256 };
+  }
+
+  async exists(key: string): Promise<boolean> {
+    try {
+      await stat(this.pathOf(key));
+      return true;
+    } catch (err) {
+      if (isMissing(err)) return false;
+      throw err;
+    }
+  }
+
+  async presignGet(key: string): Promise<string> {
+    throw new InputError(`archive.kind is fs: a download link for ${key} needs archive.kind s3`);
+  }
+
+  async close(): Promise<void> {}
+
+  private pathOf(key: string): string {
+    assertSafeKey(key);
+    return join(this.root, key);
+  }
+
+  /** Writes through `fill(tempPath)`, fsyncs, renames over `target` and fsyncs the folder. */
+  private async writeAtomically(target: string, signal: AbortSignal | undefined, fill: (temp: string) => Promise<void>): Promise<void> {
+    signal?.throwIfAborted();
+    const folder = dirname(target);
+    await mkdir(folder, { recursive: true });
+    // Hidden and beside the target: same file system, so the rename is atomic.
+    const temp = join(folder, `.${basename(target)}.tmp-${randomUUID().slice(0, 8)}`);
+    try {
+      await fill(temp);
+      await fsyncPath(temp, 'r+');
+      signal?.throwIfAborted();
+      await rename(temp, target);
+    } catch (err) {
+      await rm(temp, { force: true });
+      throw err;
+    }
+    await fsyncPath(folder, 'r');
+  }
+}
+
+async function fsyncPath(path: string, flags: string): Promise<void> {
+  const handle = await open(path, flags);
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+function isMissing(err: unknown): boolean {
+  return (err as NodeJS.ErrnoException).code === 'ENOENT';
+}

@@ -1,0 +1,177 @@
+/**
+ * The archive as an S3 bucket (AWS or any S3-compatible store via `endpoint` + `forcePathStyle`).
+ * Artifacts go up as streamed multipart uploads with SHA-256 part checksums; S3 makes an object
+ * visible only when the upload completes, and a failed upload is aborted, so no half object is
+ * ever listed. Credentials come from config or, when absent, the AWS default chain (IRSA,
+ * instance role, AWS_* env).
+ */
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import {
+  GetObjectCommand, HeadObjectCommand, PutObjectCommand, S3Client, S3ServiceException,
+} from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
+import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
+import type { Readable } from 'node:stream';
+import type { ArchiveConfig } from '../config/schema.js';
+import { InputError } from '../errors.js';
+import { scrubText } from '../log/secrets.js';
+import { assertSafeKey, keyBaseName } from './archive-key.js';
+import { DeliveryError } from './delivery-error.js';
+import type { ArchiveObjectInfo, ArchiveStore, VerifyResult } from './types.js';
+
+/** SigV4 presigned URLs are valid for at most 7 days. */
+const MAX_LINK_SECONDS = 7 * 86_400;
+/** Parts in flight per upload: memory is about queueSize × partSize. */
+const UPLOAD_QUEUE_SIZE = 4;
+
+export class S3Archive implements ArchiveStore {
+  readonly kind = 's3' as const;
+  private readonly client: S3Client;
+  private readonly bucket: string;
+
+  constructor(private readonly config: ArchiveConfig) {
+    if (!config.bucket) throw new InputError('archive.bucket (S3_BUCKET) is required when archive.kind is s3');
+    this.bucket = config.bucket;
+    const credentials = config.accessKeyId && config.secretAccessKey
+      ? { accessKeyId: config.accessKeyId, secretAccessKey: config.secretAccessKey }
+      : undefined;
+    this.client = new S3Client({
+      region: config.region,
+      ...(config.endpoint ? { endpoint: config.endpoint } : {}),
+      forcePathStyle: config.forcePathStyle,
+      ...(credentials ? { credentials } : {}),
+    });
+  }
+
+  describe(key: string): string {
+    return `s3://${this.bucket}/${key}`;
+  }
+
+  async putFile(key: string, filePath: string, options: { contentType: string; bytes: number; sha256: string; signal?: AbortSignal }): Promise<ArchiveObjectInfo> {
+    assertSafeKey(key);
+    options.signal?.throwIfAborted();
+    const upload = new Upload({
+      client: this.client,
+      partSize: this.config.partSizeBytes,
+      queueSize: UPLOAD_QUEUE_SIZE,
+      leavePartsOnError: false,
+      params: {
+        Bucket: this.bucket,
+        Key: key,
+        Body: createReadStream(filePath),
+        ContentType: options.contentType,
+        ChecksumAlgorithm: 'SHA256',
+        // The whole-object SHA-256 travels with the object, so anyone can check a download.
+        Metadata: { sha256: options.sha256, bytes: String(options.bytes) },
+      },
+    });
+    const abort = () => void upload.abort().catch(() => undefined);
+    options.signal?.addEventListener('abort', abort, { once: true });
+    try {
+      await upload.done();
+    } catch (err) {
+      throw this.failure('upload', key, err);
+    } finally {
+      options.signal?.removeEventListener('abort', abort);
+    }
+    return { key, bytes: options.bytes, sha256: options.sha256 };
+  }
+
+  async putJson(key: string, value: unknown, options: { signal?: AbortSignal } = {}): Promise<ArchiveObjectInfo> {
+    assertSafeKey(key);
+    const body = Buffer.from(`${JSON.stringify(value, null, 2)}\n`);
+    try {
+      await this.client.send(new PutObjectCommand({
+        Bucket: this.bucket, Key: key, Body: body, ContentType: 'application/json', ChecksumAlgorithm: 'SHA256',
+      }), { abortSignal: options.signal });
+    } catch (err) {
+      throw this.failure('put', key, err);
+    }
+    return { key, bytes: body.length, sha256: createHash('sha256').update(body).digest('hex') };
+  }
+
+  async readJson<T = unknown>(key: string, options: { signal?: AbortSignal } = {}): Promise<T | null> {
+    assertSafeKey(key);
+    try {
+      const answer = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }), { abortSignal: options.signal });
+      return JSON.parse(await answer.Body!.transformToString('utf8')) as T;
+    } catch (err) {
+      if (isNotFound(err)) return null;
+      throw this.failure('get', key, err);
+    }
+  }
+
+  async verify(key: string, expected: { bytes: number; sha256: string }, options: { signal?: AbortSignal } = {}): Promise<VerifyResult> {
+    assertSafeKey(key);
+    try {
+      const head = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }), { abortSignal: options.signal });
+      if (head.ContentLength !== expected.bytes) return { ok: false, reason: `size ${head.ContentLength} != ${expected.bytes}`, bytes: head.ContentLength };
+      // Read the bytes back: a size match alone does not prove the store holds what we sent.
+      const answer = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }), { abortSignal: options.signal });
+      const hash = createHash('sha256');
+      let bytes = 0;
+      for await (const chunk of answer.Body as Readable) {
+        hash.update(chunk as Buffer);
+        bytes += (chunk as Buffer).length;
+      }
+      const sha256 = hash.digest('hex');
+      if (bytes !== expected.bytes) return { ok: false, reason: `size ${bytes} != ${expected.bytes}`, bytes, sha256 };
+      if (sha256 !== expected.sha256) return { ok: false, reason: 'sha256 mismatch', bytes, sha256 };
+      return { ok: true, bytes, sha256 };
+    } catch (err) {
+      if (isNotFound(err)) return { ok: false, reason: 'missing' };
+      throw this.failure('verify', key, err);
+    }
+  }
+
+  async exists(key: string, options: { signal?: AbortSignal } = {}): Promise<boolean> {
+    assertSafeKey(key);
+    try {
+      await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }), { abortSignal: options.signal });
+      return true;
+    } catch (err) {
+      if (isNotFound(err)) return false;
+      throw this.failure('head', key, err);
+    }
+  }
+
+  async presignGet(key: string, ttlMs: number): Promise<string> {
+    assertSafeKey(key);
+    const expiresIn = Math.floor(ttlMs / 1000);
+    if (expiresIn < 1 || expiresIn > MAX_LINK_SECONDS) {
+      throw new InputError(`archive.linkTtl: ${ttlMs} ms is outside 1s..7d, the validity S3 allows for a presigned link`);
+    }
+    const command = new GetObjectCommand({
+      Bucket: this.bucket,
+      Key: key,
+      ResponseContentDisposition: `attachment; filename="${keyBaseName(key)}"`,
+    });
+    return getSignedUrl(this.client, command, { expiresIn });
+  }
+
+  async close(): Promise<void> {
+    this.client.destroy();
+  }
+
+  private failure(operation: string, key: string, err: unknown): Error {
+    if (err instanceof Error && (err.name === 'AbortError' || err.name === 'AbortSignal')) return err;
+    const status = err instanceof S3ServiceException ? err.$metadata.httpStatusCode : undefined;
+    const code = err instanceof Error ? err.name : 'Error';
+    // 4xx other than throttling means a setting or permission is wrong: another try won't help.
+    const retryable = status === undefined || status >= 500 || status === 429 || status === 408 || code === 'SlowDown';
+    const detail = scrubText(err instanceof Error ? err.message : String(err));
+    return new DeliveryError(
+      `S3 ${operation} of ${this.describe(key)} failed${status ? ` (HTTP ${status} ${code})` : ` (${code})`}: ${detail}`,
+      retryable,
+      { cause: err },
+    );
+  }
+}
+
+function isNotFound(err: unknown): boolean {
+  if (err instanceof S3ServiceException) {
+    return err.$metadata.httpStatusCode === 404 || err.name === 'NotFound' || err.name === 'NoSuchKey';
+  }
+  return false;
+}

@@ -1,0 +1,78 @@
+/**
+ * Mail over SMTP with nodemailer (`mail.smtp`, e.g. smtp://user:pass@relay:587). The caller's
+ * Message-ID is used as given: it is deterministic per (schedule, window, recipients), so a
+ * resent copy is recognisable as the same message by servers and mail clients.
+ */
+import nodemailer, { type Transporter } from 'nodemailer';
+import type SMTPTransport from 'nodemailer/lib/smtp-transport/index.js';
+import type { MailConfig } from '../config/schema.js';
+import { InputError } from '../errors.js';
+import { safeUrl, scrubText } from '../log/secrets.js';
+import { DeliveryError } from './delivery-error.js';
+import type { MailMessage, MailReceipt, Mailer } from './types.js';
+
+/** Connection problems and 4xx replies are temporary in SMTP; 5xx replies and bad auth are not. */
+const TRANSIENT_CODES = new Set(['ECONNECTION', 'ETIMEDOUT', 'ESOCKET', 'EDNS', 'ECONNRESET', 'ECONNREFUSED', 'EPROTOCOL']);
+
+export class SmtpMailer implements Mailer {
+  private transport: Transporter<SMTPTransport.SentMessageInfo> | undefined;
+
+  constructor(private readonly config: MailConfig) {}
+
+  async send(message: MailMessage): Promise<MailReceipt> {
+    message.signal?.throwIfAborted();
+    const transport = this.connect();
+    let info: SMTPTransport.SentMessageInfo;
+    try {
+      info = await transport.sendMail({
+        from: message.from,
+        to: message.to,
+        cc: message.cc,
+        subject: message.subject,
+        text: message.text,
+        messageId: message.messageId,
+        attachments: message.attachments?.map((a) => ({ filename: a.filename, path: a.path, contentType: a.contentType })),
+      });
+    } catch (err) {
+      throw smtpFailure(err, this.config.smtp!);
+    }
+    return {
+      messageId: info.messageId,
+      accepted: info.accepted.map(addressOf),
+      rejected: info.rejected.map(addressOf),
+      response: info.response,
+    };
+  }
+
+  async close(): Promise<void> {
+    this.transport?.close();
+    this.transport = undefined;
+  }
+
+  private connect(): Transporter<SMTPTransport.SentMessageInfo> {
+    if (!this.config.smtp) throw new InputError('mail.smtp (SMTP_URL) is not set: mail delivery needs an SMTP server');
+    this.transport ??= nodemailer.createTransport(this.config.smtp);
+    return this.transport;
+  }
+}
+
+export function createMailer(config: MailConfig): Mailer {
+  return new SmtpMailer(config);
+}
+
+function addressOf(entry: string | { address: string }): string {
+  return typeof entry === 'string' ? entry : entry.address;
+}
+
+function smtpFailure(err: unknown, smtpUrl: string): DeliveryError {
+  const e = err as { code?: string; responseCode?: number; message?: string };
+  const retryable = e.responseCode !== undefined
+    ? e.responseCode >= 400 && e.responseCode < 500
+    : TRANSIENT_CODES.has(e.code ?? '') || e.code === undefined;
+  const reason = scrubText(e.message ?? String(err));
+  return new DeliveryError(
+    `SMTP delivery via ${safeUrl(smtpUrl)} failed${e.responseCode ? ` (${e.responseCode})` : e.code ? ` (${e.code})` : ''}: ${reason}`,
+    retryable,
+    { cause: err },
+  );
+}

@@ -1,0 +1,130 @@
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { InputError } from '../../src/errors.js';
+import { DeliveryError } from '../../src/delivery/delivery-error.js';
+import { S3Archive } from '../../src/delivery/s3-archive.js';
+import { createArchive } from '../../src/delivery/create-archive.js';
+import { startFaultyProxy, startS3, s3ArchiveConfig, type FaultyProxy, type TestS3 } from './helpers/s3-server.js';
+
+const sha256 = (data: Buffer | string) => createHash('sha256').update(data).digest('hex');
+
+describe('S3Archive against s3rver', () => {
+  let s3: TestS3;
+  let proxy: FaultyProxy;
+  let work: string;
+  beforeAll(async () => {
+    s3 = await startS3();
+    proxy = await startFaultyProxy(s3.endpoint);
+    work = await mkdtemp(join(tmpdir(), 'oxbt-s3work-'));
+  });
+  afterAll(async () => {
+    await proxy?.close();
+    await s3?.close();
+    await rm(work, { recursive: true, force: true });
+  });
+
+  async function spoolFile(content: Buffer): Promise<string> {
+    const path = join(work, randomUUID());
+    await writeFile(path, content);
+    return path;
+  }
+
+  it('is what createArchive builds for kind s3 and names objects as s3:// URLs', async () => {
+    const archive = createArchive(s3.archiveConfig());
+    expect(archive.kind).toBe('s3');
+    expect(archive.describe('a/b.csv')).toBe(`s3://${s3.bucket}/a/b.csv`);
+    await archive.close();
+  });
+
+  it('uploads, verifies by reading back, reads JSON and answers exists', async () => {
+    const archive = new S3Archive(s3.archiveConfig());
+    const content = Buffer.from('"Date";"Score"\r"2026-11-01 00:00:00";"5"\r');
+    const key = `t-${randomUUID()}/x.csv`;
+    await archive.putFile(key, await spoolFile(content), { contentType: 'text/csv', bytes: content.length, sha256: sha256(content) });
+    expect(await archive.exists(key)).toBe(true);
+    expect(await archive.exists(`${key}.nope`)).toBe(false);
+    expect(await archive.verify(key, { bytes: content.length, sha256: sha256(content) })).toEqual({ ok: true, bytes: content.length, sha256: sha256(content) });
+    expect(await archive.verify(`${key}.nope`, { bytes: 1, sha256: 'x' })).toEqual({ ok: false, reason: 'missing' });
+    await archive.putJson(`${key}.manifest.json`, { rows: 1, comment: 'Grüße' });
+    expect(await archive.readJson(`${key}.manifest.json`)).toEqual({ rows: 1, comment: 'Grüße' });
+    expect(await archive.readJson(`${key}.none.json`)).toBeNull();
+    await archive.close();
+  });
+
+  it('detects an object whose bytes differ although its size matches', async () => {
+    const archive = new S3Archive(s3.archiveConfig());
+    const key = `t-${randomUUID()}/x.csv`;
+    const client = new S3Client({ endpoint: s3.endpoint, forcePathStyle: true, region: 'us-east-1', credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } });
+    await client.send(new PutObjectCommand({ Bucket: s3.bucket, Key: key, Body: 'abcd' }));
+    expect(await archive.verify(key, { bytes: 4, sha256: sha256('abce') })).toMatchObject({ ok: false, reason: 'sha256 mismatch' });
+    expect(await archive.verify(key, { bytes: 5, sha256: sha256('abcde') })).toMatchObject({ ok: false, reason: 'size 4 != 5' });
+    client.destroy();
+    await archive.close();
+  });
+
+  it('streams an artifact above 5 MiB as a multipart upload and reads it back intact', async () => {
+    const archive = new S3Archive(s3ArchiveConfig(proxy.endpoint, s3.bucket, { partSizeBytes: 5 * 1024 * 1024 }));
+    const content = randomBytes(12 * 1024 * 1024);
+    const key = `t-${randomUUID()}/big.csv.gz`;
+    proxy.requests.length = 0;
+    await archive.putFile(key, await spoolFile(content), { contentType: 'application/gzip', bytes: content.length, sha256: sha256(content) });
+    const mine = proxy.requests.filter((r) => r.url.includes(key.split('/')[0]!));
+    expect(mine.filter((r) => r.method === 'POST' && r.url.includes('uploads'))).toHaveLength(1);
+    expect(mine.filter((r) => r.method === 'PUT' && r.url.includes('partNumber='))).toHaveLength(3);
+    expect(mine.filter((r) => r.method === 'POST' && r.url.includes('uploadId='))).toHaveLength(1);
+    expect(await archive.verify(key, { bytes: content.length, sha256: sha256(content) })).toMatchObject({ ok: true });
+    await archive.close();
+  });
+
+  it('rides out a few 500 answers with retries, and reports a lasting outage as retryable', async () => {
+    const archive = new S3Archive(s3ArchiveConfig(proxy.endpoint, s3.bucket));
+    const content = Buffer.from('x'.repeat(1000));
+    const file = await spoolFile(content);
+    const key = `t-${randomUUID()}/x.csv`;
+    proxy.requests.length = 0;
+    proxy.failNext(2);
+    await archive.putFile(key, file, { contentType: 'text/csv', bytes: content.length, sha256: sha256(content) });
+    expect(proxy.requests.filter((r) => r.status === 500)).toHaveLength(2);
+    expect(await archive.verify(key, { bytes: content.length, sha256: sha256(content) })).toMatchObject({ ok: true });
+
+    proxy.failNext(50);
+    const failure = await archive.putFile(`${key}.2`, file, { contentType: 'text/csv', bytes: content.length, sha256: sha256(content) }).catch((e: unknown) => e);
+    proxy.failNext(0);
+    expect(failure).toBeInstanceOf(DeliveryError);
+    expect((failure as DeliveryError).retryable).toBe(true);
+    expect((failure as DeliveryError).message).toContain(`s3://${s3.bucket}/${key}.2`);
+    expect(await archive.exists(`${key}.2`)).toBe(false);
+    await archive.close();
+  });
+
+  it('reports bad credentials as not retryable and without the secret', async () => {
+    const archive = new S3Archive(s3.archiveConfig({ accessKeyId: 'WRONG', secretAccessKey: 'very-secret-value' }));
+    const failure = await archive.putJson(`t-${randomUUID()}/x.json`, {}).catch((e: unknown) => e);
+    expect(failure).toBeInstanceOf(DeliveryError);
+    expect((failure as DeliveryError).retryable).toBe(false);
+    expect((failure as DeliveryError).message).not.toContain('very-secret-value');
+    await archive.close();
+  });
+
+  it('presigns a download link that works and refuses a validity beyond 7 days', async () => {
+    const archive = new S3Archive(s3.archiveConfig());
+    const content = Buffer.from('link me');
+    const key = `t-${randomUUID()}/x.csv`;
+    await archive.putFile(key, await spoolFile(content), { contentType: 'text/csv', bytes: content.length, sha256: sha256(content) });
+    const url = await archive.presignGet(key, 3_600_000);
+    expect(url).toContain('X-Amz-Expires=3600');
+    const answer = await fetch(url);
+    expect(answer.status).toBe(200);
+    expect(Buffer.from(await answer.arrayBuffer())).toEqual(content);
+    await expect(archive.presignGet(key, 8 * 86_400_000)).rejects.toBeInstanceOf(InputError);
+    await archive.close();
+  });
+
+  it('needs a bucket', () => {
+    expect(() => new S3Archive(s3ArchiveConfig(s3.endpoint, ''))).toThrow(/S3_BUCKET/);
+  });
+});
