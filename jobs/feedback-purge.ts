@@ -1,0 +1,91 @@
+/**
+ * `feedback.purge`: deletes old user feedback from OX (which keeps it forever otherwise), but
+ * never anything that is not verifiably archived. The cutoff is the earlier of `now - retention`
+ * and the verified archive watermark of the export schedule that guards this feed; the archive
+ * objects and manifests are re-read right before the DELETE. Without a guard it refuses, unless
+ * the schedule says `allowUnarchived: true`.
+ */
+import { z } from 'zod';
+import { defineJob } from '../src/job-kind.js';
+import { duration } from '../src/config/schema.js';
+import { findGuardSchedule, guardStartAt } from '../src/purge/guard-schedule.js';
+import { verifiedWatermark, type VerifiedWatermark } from '../src/purge/verified-watermark.js';
+import { planPurge } from '../src/purge/purge-plan.js';
+import { countFeedback } from '../src/purge/count-feedback.js';
+import { previousVerifiedCutoff } from '../src/purge/previous-purge.js';
+import { guardSummary, purgeLine, type PurgeResult } from '../src/purge/purge-report.js';
+import { formatDuration } from '../src/purge/format-duration.js';
+import { isoUtc } from '../src/time/parse-time.js';
+
+const purgeParams = z.object({
+  contextGroup: z.string().min(1).default('default'),
+  type: z.string().min(1).default('star-rating-v1'),
+  /** How long feedback is kept, e.g. 90d. */
+  retention: duration.refine((ms) => ms > 0, { message: 'retention must be longer than 0' }),
+  /** The export schedule whose archive guards this purge; default: the one for the same feed. */
+  archiveSchedule: z.string().min(1).optional(),
+  /** Purge by retention alone when nothing (or not enough) is archived. Logged loudly. */
+  allowUnarchived: z.boolean().default(false),
+  dryRun: z.boolean().default(false),
+  /** Re-read every guard window, also those an earlier verified purge already covered. */
+  reverifyAll: z.boolean().default(false),
+});
+
+export const feedbackPurge = defineJob({
+  name: 'feedback.purge',
+  description: 'Delete feedback older than the retention, never past the verified archive of its export schedule',
+  windowed: false,
+  params: purgeParams,
+  async run(run, services): Promise<PurgeResult> {
+    const { contextGroup, type, retention, allowUnarchived } = run.params;
+    const dryRun = run.dryRun || run.params.dryRun;
+    const { signal } = run;
+    const now = services.now();
+    const retentionCutoff = now - retention;
+
+    const lookup = findGuardSchedule(services.config, run.params);
+    let guard: VerifiedWatermark | undefined;
+    let noGuardReason = 'noGuardReason' in lookup ? lookup.noGuardReason : undefined;
+    let feedbackBeforeStartAt = false;
+    let alreadyPurgedThrough: number | undefined;
+    if ('guard' in lookup) {
+      const { id } = lookup.guard;
+      const records = await services.ledger.listWindows(id, { to: retentionCutoff });
+      const startAt = guardStartAt(lookup.guard, services.config.timezone, records);
+      if (startAt === undefined) {
+        noGuardReason = `guard schedule ${id} has no startAt and no export window in the ledger yet`;
+      } else {
+        alreadyPurgedThrough = run.params.reverifyAll ? undefined : await previousVerifiedCutoff(services.ledger, run.scheduleId, id);
+        guard = await verifiedWatermark(records, services.archive, { scheduleId: id, startAt, until: retentionCutoff, alreadyPurgedThrough, signal });
+        feedbackBeforeStartAt = await countFeedback(services.ox, { contextGroup, type, end: startAt, signal }, 1) > 0;
+      }
+    }
+
+    const plan = planPurge({ target: `${contextGroup}/${type}`, now, retentionMs: retention, guard, noGuardReason, feedbackBeforeStartAt, allowUnarchived });
+    const result: PurgeResult = {
+      contextGroup, type, dryRun,
+      mode: plan.mode,
+      cutoff: isoUtc(plan.cutoff),
+      cutoffMs: plan.cutoff,
+      retention: formatDuration(retention),
+      retentionCutoff: isoUtc(plan.retentionCutoff),
+      limitedBy: plan.limitedBy,
+      warnings: plan.warnings,
+      ...(guard ? { guard: guardSummary(guard) } : {}),
+    };
+
+    // OX reads end=0 as "no end": a cutoff at or before the epoch must never reach DELETE.
+    if (plan.cutoff <= 0) {
+      result.warnings.push('cutoff is at or before 1970-01-01: nothing to delete');
+    } else if (dryRun) {
+      result.wouldDeleteRows = await countFeedback(services.ox, { contextGroup, type, end: plan.cutoff, signal });
+    } else {
+      result.ox = await services.ox.deleteFeedback({ contextGroup, type, end: plan.cutoff, signal });
+    }
+
+    const line = purgeLine(result);
+    if (result.warnings.length > 0) run.log.warn({ purge: result }, line);
+    else run.log.info({ purge: result }, line);
+    return result;
+  },
+});

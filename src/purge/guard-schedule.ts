@@ -1,0 +1,71 @@
+/**
+ * Which export schedule's archive guards a purge: the one named by `archiveSchedule`, else the
+ * only configured `feedback.export` schedule that archives the same context group and type.
+ * Also where its contiguous run starts: its `startAt` (aligned to its windows), or earlier when
+ * windows before it were backfilled.
+ */
+import type { Config, ScheduleConfig } from '../config/schema.js';
+import { InputError } from '../errors.js';
+import type { WindowRecord } from '../ledger/types.js';
+import { parseInstant } from '../time/parse-time.js';
+import { windowContaining } from '../queue/windows.js';
+
+const EXPORT_JOB = 'feedback.export';
+
+export interface GuardSchedule {
+  id: string;
+  schedule: ScheduleConfig;
+}
+
+export type GuardLookup = { guard: GuardSchedule } | { noGuardReason: string };
+
+function feedOf(schedule: ScheduleConfig): { contextGroup: string; type: string; archives: boolean } {
+  const params = schedule.params as { contextGroup?: unknown; type?: unknown; deliver?: unknown };
+  const deliver = params.deliver === undefined ? ['archive'] : Array.isArray(params.deliver) ? params.deliver : [params.deliver];
+  return {
+    contextGroup: typeof params.contextGroup === 'string' ? params.contextGroup : 'default',
+    type: typeof params.type === 'string' ? params.type : 'star-rating-v1',
+    archives: deliver.includes('archive'),
+  };
+}
+
+export function findGuardSchedule(config: Config, target: { contextGroup: string; type: string; archiveSchedule?: string }): GuardLookup {
+  const feed = `${target.contextGroup}/${target.type}`;
+  if (target.archiveSchedule !== undefined) {
+    const schedule = config.schedules[target.archiveSchedule];
+    if (!schedule) throw new InputError(`param archiveSchedule: "${target.archiveSchedule}" is not a configured schedule`);
+    if (schedule.job !== EXPORT_JOB) throw new InputError(`param archiveSchedule: schedule "${target.archiveSchedule}" runs ${schedule.job}, not ${EXPORT_JOB}`);
+    const guarded = feedOf(schedule);
+    if (`${guarded.contextGroup}/${guarded.type}` !== feed) {
+      throw new InputError(`param archiveSchedule: schedule "${target.archiveSchedule}" exports ${guarded.contextGroup}/${guarded.type}, not ${feed}`);
+    }
+    if (!guarded.archives) return { noGuardReason: `archive schedule ${target.archiveSchedule} does not deliver to the archive (deliver has no "archive")` };
+    return { guard: { id: target.archiveSchedule, schedule } };
+  }
+  const matches = Object.entries(config.schedules).filter(([, s]) => {
+    if (s.job !== EXPORT_JOB) return false;
+    const f = feedOf(s);
+    return f.archives && `${f.contextGroup}/${f.type}` === feed;
+  });
+  if (matches.length === 0) return { noGuardReason: `no ${EXPORT_JOB} schedule archives ${feed} (set archiveSchedule, or configure one)` };
+  if (matches.length > 1) {
+    throw new InputError(`param archiveSchedule: several ${EXPORT_JOB} schedules archive ${feed} (${matches.map(([id]) => id).join(', ')}); name the one that guards this purge`);
+  }
+  const [id, schedule] = matches[0]!;
+  return { guard: { id, schedule } };
+}
+
+/**
+ * The instant the guard's contiguous run must start at: the start of the window holding the
+ * schedule's `startAt`, or the earliest window in its ledger when that is older (backfilled).
+ * `undefined` when the schedule has neither.
+ */
+export function guardStartAt(guard: GuardSchedule, defaultZone: string, records: readonly WindowRecord[]): number | undefined {
+  const earliest = records.length > 0 ? Math.min(...records.map((r) => r.start)) : undefined;
+  const { schedule } = guard;
+  if (schedule.startAt === undefined) return earliest;
+  const zone = schedule.tz ?? defaultZone;
+  let startAt = parseInstant(schedule.startAt, zone, `schedules.${guard.id}.startAt`);
+  if (schedule.window) startAt = windowContaining(schedule.window, zone, startAt).start;
+  return earliest === undefined ? startAt : Math.min(startAt, earliest);
+}
