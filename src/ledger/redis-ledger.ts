@@ -30,7 +30,9 @@ local prior = redis.call('HGET', KEYS[1], 'state')
 if op == 'queued' and ARGV[8] ~= '1' and (prior == 'done' or prior == 'running') then
   return 0
 end
-redis.call('HSET', KEYS[1], 'scheduleId', ARGV[2], 'start', ARGV[3], 'end', ARGV[4], 'job', ARGV[5], 'state', op)
+local state = op
+if op == 'retrying' then state = 'queued' end
+redis.call('HSET', KEYS[1], 'scheduleId', ARGV[2], 'start', ARGV[3], 'end', ARGV[4], 'job', ARGV[5], 'state', state)
 redis.call('ZADD', KEYS[2], start, ARGV[3])
 redis.call('SADD', KEYS[5], ARGV[2])
 if op == 'queued' then
@@ -41,7 +43,7 @@ elseif op == 'running' then
 elseif op == 'done' then
   redis.call('HSET', KEYS[1], 'finishedAt', ARGV[6], 'result', ARGV[7])
   redis.call('HDEL', KEYS[1], 'lastError')
-elseif op == 'failed' then
+elseif op == 'failed' or op == 'retrying' then
   redis.call('HSET', KEYS[1], 'finishedAt', ARGV[6], 'lastError', ARGV[7])
 end
 if op == 'failed' then
@@ -89,7 +91,7 @@ export class RedisLedger implements Ledger {
     return this.key('w', scheduleId, start);
   }
 
-  private async update(op: WindowState, key: WindowKey, job: string, arg: string, force = false): Promise<boolean> {
+  private async update(op: WindowState | 'retrying', key: WindowKey, job: string, arg: string, force = false): Promise<boolean> {
     const changed = await this.redis.eval(
       UPDATE_SCRIPT,
       5,
@@ -167,6 +169,11 @@ export class RedisLedger implements Ledger {
 
   async markFailed(key: WindowKey, job: string, error: string): Promise<void> {
     await this.update('failed', key, job, error.slice(0, 4000));
+  }
+
+  /** A try failed and another follows (BullMQ backoff, or aborted by shutdown): queued again, with the error. */
+  async markRetrying(key: WindowKey, job: string, error: string): Promise<void> {
+    await this.update('retrying', key, job, error.slice(0, 4000));
   }
 
   async watermark(scheduleId: string, startAt: number): Promise<number> {

@@ -33,3 +33,19 @@ export async function waitFor<T>(probe: () => Promise<T | undefined | false | nu
     await new Promise((r) => setTimeout(r, everyMs));
   }
 }
+
+import { loadConfig } from '../../src/config/load-config.js';
+import type { Config } from '../../src/config/schema.js';
+
+/** The config a test daemon runs with: its own prefix, short stall settings, quiet logs. */
+export function testConfig(prefix: string, overrides: Record<string, unknown> = {}): Config {
+  return loadConfig({
+    env: { REDIS_URL },
+    overrides: {
+      redis: { url: REDIS_URL, prefix },
+      logging: { level: 'silent' },
+      http: { host: '127.0.0.1', port: 0 },
+      ...overrides,
+    },
+  });
+}

@@ -1,0 +1,125 @@
+/**
+ * Prometheus metrics of one ox-batch process. The names are a contract (dashboards, alerts and
+ * docs use them): see contracts.md. A registry per process (not prom-client's global one), so
+ * tests and the benchmark can run several daemons in one process.
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { OxRequestObserver } from '../ox/types.js';
+
+export const METRIC_NAMES = [
+  'oxb_job_runs_total',
+  'oxb_job_duration_seconds',
+  'oxb_ox_requests_total',
+  'oxb_ox_request_duration_seconds',
+  'oxb_schedule_watermark_lag_seconds',
+  'oxb_schedule_failed_windows',
+  'oxb_schedule_gap_windows',
+  'oxb_queue_jobs',
+  'oxb_job_rows_total',
+  'oxb_job_bytes_total',
+] as const;
+
+export type JobRunResult = 'done' | 'failed' | 'retry' | 'skipped' | 'aborted';
+
+/** Per-schedule figures read at scrape time (so a stuck scheduler shows as growing lag). */
+export interface ScheduleFigures {
+  scheduleId: string;
+  watermarkLagSeconds?: number;
+  failedWindows: number;
+  gapWindows: number;
+}
+
+export interface MetricsSources {
+  schedules?: () => Promise<ScheduleFigures[]>;
+  queueCounts?: () => Promise<Array<{ queue: string; counts: Record<string, number> }>>;
+}
+
+export class Metrics {
+  readonly registry: Registry;
+  readonly jobRuns: Counter<'job' | 'schedule' | 'result'>;
+  readonly jobDuration: Histogram<'job'>;
+  readonly oxRequests: Counter<'operation' | 'status'>;
+  readonly oxRequestDuration: Histogram<'operation'>;
+  readonly watermarkLag: Gauge<'schedule'>;
+  readonly failedWindows: Gauge<'schedule'>;
+  readonly gapWindows: Gauge<'schedule'>;
+  readonly queueJobs: Gauge<'queue' | 'state'>;
+  readonly jobRows: Counter<'job' | 'schedule'>;
+  readonly jobBytes: Counter<'job' | 'schedule'>;
+  private sources: MetricsSources = {};
+
+  constructor(options: { defaultMetrics?: boolean } = {}) {
+    this.registry = new Registry();
+    const registers = [this.registry];
+    // Gauges read from Redis are refreshed by one collect step per scrape (see collectFromSources).
+    this.jobRuns = new Counter({ name: 'oxb_job_runs_total', help: 'Job runs by job kind, schedule and result (done, failed, retry, skipped, aborted)', labelNames: ['job', 'schedule', 'result'], registers });
+    this.jobDuration = new Histogram({
+      name: 'oxb_job_duration_seconds', help: 'Duration of job runs', labelNames: ['job'], registers,
+      buckets: [0.05, 0.25, 1, 5, 15, 60, 300, 900, 1800, 3600, 7200],
+    });
+    this.oxRequests = new Counter({ name: 'oxb_ox_requests_total', help: 'HTTP requests to OX by operation and status (each retry counts)', labelNames: ['operation', 'status'], registers });
+    this.oxRequestDuration = new Histogram({
+      name: 'oxb_ox_request_duration_seconds', help: 'OX request latency until the response headers (exports: whole body)', labelNames: ['operation'], registers,
+      buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
+    });
+    this.watermarkLag = new Gauge({
+      name: 'oxb_schedule_watermark_lag_seconds', help: 'Now minus the end of the contiguous run of done windows', labelNames: ['schedule'], registers,
+      collect: () => this.collectFromSources(),
+    });
+    this.failedWindows = new Gauge({ name: 'oxb_schedule_failed_windows', help: 'Windows whose last run failed', labelNames: ['schedule'], registers });
+    this.gapWindows = new Gauge({ name: 'oxb_schedule_gap_windows', help: 'Windows after the watermark older than catchUp that are not done (need a backfill)', labelNames: ['schedule'], registers });
+    this.queueJobs = new Gauge({ name: 'oxb_queue_jobs', help: 'BullMQ jobs by queue and state', labelNames: ['queue', 'state'], registers });
+    this.jobRows = new Counter({ name: 'oxb_job_rows_total', help: 'Rows processed by jobs (from the result field rows)', labelNames: ['job', 'schedule'], registers });
+    this.jobBytes = new Counter({ name: 'oxb_job_bytes_total', help: 'Bytes produced by jobs (from the result field bytes)', labelNames: ['job', 'schedule'], registers });
+    if (options.defaultMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'oxb_process_' });
+  }
+
+  setSources(sources: MetricsSources): void {
+    this.sources = sources;
+  }
+
+  private async collectFromSources(): Promise<void> {
+    const [schedules, queues] = await Promise.all([
+      this.sources.schedules?.().catch(() => undefined),
+      this.sources.queueCounts?.().catch(() => undefined),
+    ]);
+    if (schedules) {
+      this.watermarkLag.reset();
+      for (const s of schedules) {
+        if (s.watermarkLagSeconds !== undefined) this.watermarkLag.set({ schedule: s.scheduleId }, s.watermarkLagSeconds);
+        this.failedWindows.set({ schedule: s.scheduleId }, s.failedWindows);
+        this.gapWindows.set({ schedule: s.scheduleId }, s.gapWindows);
+      }
+    }
+    if (queues) {
+      for (const { queue, counts } of queues) {
+        for (const [state, count] of Object.entries(counts)) this.queueJobs.set({ queue, state }, count);
+      }
+    }
+  }
+
+  /** Records a finished run; rows/bytes come from numeric `rows` / `bytes` of the result. */
+  recordRun(job: string, schedule: string, result: JobRunResult, durationMs: number, value?: unknown): void {
+    this.jobRuns.inc({ job, schedule, result });
+    if (result === 'done' || result === 'failed' || result === 'retry') this.jobDuration.observe({ job }, durationMs / 1000);
+    if (result === 'done' && value && typeof value === 'object') {
+      const { rows, bytes } = value as { rows?: unknown; bytes?: unknown };
+      if (typeof rows === 'number' && Number.isFinite(rows)) this.jobRows.inc({ job, schedule }, rows);
+      if (typeof bytes === 'number' && Number.isFinite(bytes)) this.jobBytes.inc({ job, schedule }, bytes);
+    }
+  }
+
+  /** The observer handed to the OX client. */
+  readonly oxObserver: OxRequestObserver = (event) => {
+    this.oxRequests.inc({ operation: event.operation, status: String(event.status) });
+    this.oxRequestDuration.observe({ operation: event.operation }, event.durationMs / 1000);
+  };
+
+  text(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+}

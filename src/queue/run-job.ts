@@ -1,0 +1,215 @@
+/**
+ * Runs one job kind once — for one window, or once for a non-windowed kind — with the ledger
+ * kept right: `markRunning` before, `markDone` with the result after, `markFailed` (or
+ * "queued again" when a retry follows) with a readable reason on error. The BullMQ worker and
+ * `ox-batch run` share this path, and job helpers' tests call `runJobInProcess` directly.
+ */
+import { InputError, isInputError } from '../errors.js';
+import type { JobKind, JobWindow, Services } from '../job-kind.js';
+import type { Logger } from '../log/logger.js';
+import { scrubText } from '../log/secrets.js';
+import type { Ledger, WindowKey } from '../ledger/types.js';
+import { deliveryLogFor, scheduleKey } from '../ledger/redis-ledger.js';
+import type { Metrics } from '../http/metrics.js';
+import { validateParams } from './schedules.js';
+import { describeWindow } from './windows.js';
+
+/** What became of a failed try, for the ledger. */
+export type FailureOutcome = 'failed' | 'retry' | 'aborted';
+
+export interface ExecuteJobOptions {
+  kind: JobKind<any, any>;
+  services: Services;
+  /** Schedule id; default the job name (an unscheduled run). */
+  scheduleId?: string;
+  /** Required for windowed kinds, ignored otherwise. */
+  window?: JobWindow;
+  /** Raw params: validated here by the kind's schema. */
+  params?: unknown;
+  signal?: AbortSignal;
+  /** 1 on the first try; default one more than the ledger has seen. */
+  attempt?: number;
+  dryRun?: boolean;
+  force?: boolean;
+  progress?: (value: number | Record<string, unknown>) => Promise<void>;
+  log?: Logger;
+  metrics?: Metrics;
+  /** Decides what a failure means (the worker knows about attempts left and shutdown). */
+  classifyFailure?: (err: unknown, permanent: boolean) => FailureOutcome;
+}
+
+export interface RunJobOutcome {
+  job: string;
+  scheduleId: string;
+  window?: JobWindow;
+  status: 'done' | 'skipped' | 'failed';
+  /** The job's result; for a skipped window, the result recorded when it was done. */
+  result?: unknown;
+  /** Why it was skipped or failed. */
+  reason?: string;
+  attempt: number;
+  durationMs: number;
+}
+
+/** A failed run: the ledger is already updated; `permanent` errors are never retried. */
+export class JobRunError extends Error {
+  override readonly name = 'JobRunError';
+  constructor(
+    message: string,
+    readonly permanent: boolean,
+    readonly outcome: FailureOutcome,
+    readonly attempt: number,
+    options: { cause: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/**
+ * Errors no retry can fix: bad input, a refused job, and errors that say so themselves
+ * (`retryable: false` — OX's 400/401/403/404, a rejected mail recipient, S3 access denied).
+ * An abort is not permanent: the job goes back to the queue.
+ */
+export function isPermanentError(err: unknown): boolean {
+  if (isInputError(err)) return true;
+  if (err && typeof err === 'object') {
+    const e = err as { retryable?: unknown; kind?: unknown; name?: unknown };
+    if (e.name === 'ZodError') return true;
+    if (e.retryable === false && e.kind !== 'aborted' && e.name !== 'AbortError') return true;
+  }
+  return false;
+}
+
+/** One line for the ledger and the dashboard: the error type, OX details, no secrets. */
+export function describeError(err: unknown): string {
+  if (!(err instanceof Error)) return scrubText(String(err));
+  const name = err.name && err.name !== 'Error' ? `${err.name}: ` : '';
+  return scrubText(`${name}${err.message}`).split('\n')[0]!.slice(0, 2000);
+}
+
+function ledgerKey(kind: JobKind<any, any>, scheduleId: string, window?: JobWindow): WindowKey {
+  return kind.windowed && window ? { scheduleId, start: window.start, end: window.end } : scheduleKey(scheduleId);
+}
+
+async function markRetrying(ledger: Ledger, key: WindowKey, job: string, reason: string): Promise<void> {
+  const withRetry = ledger as Ledger & { markRetrying?: (k: WindowKey, j: string, e: string) => Promise<void> };
+  if (withRetry.markRetrying) await withRetry.markRetrying(key, job, reason);
+  else await ledger.markQueued(key, job, '');
+}
+
+/**
+ * Runs the job once. Returns `done` or `skipped` (a window the ledger already has as done,
+ * without `force`); throws `JobRunError` after recording a failure, and InputError for params
+ * the job's schema rejects or a windowed job without a window (nothing recorded then).
+ */
+export async function executeJob(options: ExecuteJobOptions): Promise<RunJobOutcome> {
+  const { kind, services } = options;
+  const scheduleId = options.scheduleId ?? kind.name;
+  const window = kind.windowed ? options.window : undefined;
+  if (kind.windowed && !window) throw new InputError(`job ${kind.name} works on time windows: give a window (--start and --end, or a schedule)`);
+  if (window && !(window.end > window.start)) throw new InputError(`job ${kind.name}: window end ${window.end} is not after start ${window.start}`);
+  const params = validateParams(kind, options.params, `job ${kind.name}`);
+  const ledger = services.ledger;
+  const key = ledgerKey(kind, scheduleId, window);
+  const dryRun = options.dryRun === true;
+  const force = options.force === true;
+
+  const existing = window ? await ledger.getWindow(key) : null;
+  const attempt = options.attempt ?? (existing?.attempts ?? 0) + 1;
+  const log = (options.log ?? services.log).child({
+    job: kind.name, schedule: scheduleId, attempt, ...(window ? { window: describeWindow(window) } : {}),
+  });
+  const started = Date.now();
+  const base = { job: kind.name, scheduleId, ...(window ? { window } : {}), attempt };
+
+  if (window && existing?.state === 'done' && !force && !dryRun) {
+    log.info('window is already done; skipped (use --force to run it again)');
+    options.metrics?.recordRun(kind.name, scheduleId, 'skipped', 0);
+    return { ...base, status: 'skipped', result: existing.result, reason: 'window already done', durationMs: 0 };
+  }
+
+  const signal = options.signal ?? new AbortController().signal;
+  if (window && !dryRun) await ledger.markRunning(key, kind.name, attempt);
+  const startedAt = services.now();
+  try {
+    const result: unknown = await kind.run({
+      job: kind.name,
+      scheduleId,
+      window,
+      params,
+      signal,
+      log,
+      attempt,
+      dryRun,
+      force,
+      progress: options.progress ?? (async () => undefined),
+      deliveries: deliveryLogFor(ledger, key),
+    }, services);
+    const durationMs = Date.now() - started;
+    if (!dryRun) {
+      if (window) await ledger.markDone(key, kind.name, result ?? null);
+      else await ledger.recordRun({ job: kind.name, scheduleId, state: 'done', startedAt, finishedAt: services.now(), result: result ?? null });
+    }
+    options.metrics?.recordRun(kind.name, scheduleId, 'done', durationMs, result);
+    log.info({ durationMs }, dryRun ? 'dry run finished' : 'job done');
+    return { ...base, status: 'done', result: result ?? null, durationMs };
+  } catch (err) {
+    const durationMs = Date.now() - started;
+    const permanent = isPermanentError(err);
+    const outcome = options.classifyFailure?.(err, permanent) ?? 'failed';
+    const reason = describeError(err);
+    if (!dryRun) {
+      try {
+        if (outcome === 'failed') {
+          if (window) await ledger.markFailed(key, kind.name, reason);
+          else await ledger.recordRun({ job: kind.name, scheduleId, state: 'failed', startedAt, finishedAt: services.now(), error: reason });
+        } else if (window) {
+          await markRetrying(ledger, key, kind.name, outcome === 'aborted' ? `aborted (shutdown or cancel), queued again: ${reason}` : reason);
+        }
+      } catch (ledgerErr) {
+        // Redis is gone: the BullMQ job stalls and runs again, and the ledger catches up then.
+        log.error({ err: ledgerErr }, 'could not record the failure in the ledger');
+      }
+    }
+    options.metrics?.recordRun(kind.name, scheduleId, outcome === 'failed' ? 'failed' : outcome, durationMs);
+    log[outcome === 'failed' ? 'error' : 'warn']({ err, permanent, outcome }, outcome === 'failed' ? 'job failed' : 'job try failed; it will run again');
+    throw new JobRunError(reason, permanent, outcome, attempt, { cause: err });
+  }
+}
+
+export interface RunJobInProcessOptions extends Omit<ExecuteJobOptions, 'kind' | 'classifyFailure'> {
+  /** A job kind, or its name looked up in `kinds`. */
+  kind: JobKind<any, any> | string;
+  /** Where a name is looked up; default the registry in jobs/index.ts. */
+  kinds?: ReadonlyArray<JobKind<any, any>>;
+}
+
+/**
+ * `ox-batch run` and tests: one run in this process, recorded in the ledger like a queued one.
+ * A failure is returned as `status: 'failed'` with the reason; bad params throw InputError.
+ */
+export async function runJobInProcess(options: RunJobInProcessOptions): Promise<RunJobOutcome> {
+  let kind: JobKind<any, any> | undefined;
+  if (typeof options.kind === 'string') {
+    const kinds = options.kinds ?? (await import('../../jobs/index.js')).jobKinds;
+    kind = kinds.find((k) => k.name === options.kind);
+    if (!kind) throw new InputError(`unknown job kind "${options.kind}" (known: ${kinds.map((k) => k.name).join(', ') || 'none'})`);
+  } else {
+    kind = options.kind;
+  }
+  const started = Date.now();
+  try {
+    return await executeJob({ ...options, kind });
+  } catch (err) {
+    if (!(err instanceof JobRunError)) throw err;
+    return {
+      job: kind.name,
+      scheduleId: options.scheduleId ?? kind.name,
+      ...(kind.windowed && options.window ? { window: options.window } : {}),
+      status: 'failed',
+      reason: err.message,
+      attempt: err.attempt,
+      durationMs: Date.now() - started,
+    };
+  }
+}

@@ -1,0 +1,114 @@
+/**
+ * Schedules from config, checked against the registered job kinds before anything starts:
+ * an unknown job kind, a bad cron, an unknown zone, a window on a non-windowed job, or params
+ * the job's schema rejects all fail with one InputError naming the schedule and field (exit 2).
+ */
+import { CronExpressionParser } from 'cron-parser';
+import type { Config, ScheduleConfig } from '../config/schema.js';
+import { InputError } from '../errors.js';
+import type { JobKind } from '../job-kind.js';
+import { isValidZone, parseInstant } from '../time/parse-time.js';
+import { isWindowSize, windowContaining, type WindowSize } from './windows.js';
+
+export interface Schedule {
+  id: string;
+  kind: JobKind<any, any>;
+  cron?: string;
+  every?: number;
+  tz: string;
+  /** Present exactly for windowed job kinds. */
+  window?: WindowSize;
+  lagMs: number;
+  catchUp: number;
+  /** Start of the first window (aligned); absent: the first tick pins the last closed one. */
+  startAt?: number;
+  overlap: 'skip' | 'queue';
+  attempts: number;
+  paused: boolean;
+  /** Validated by the job kind's schema. */
+  params: unknown;
+}
+
+export function scheduleError(id: string, field: string, message: string): InputError {
+  return new InputError(`schedule ${id}: ${field}: ${message}`);
+}
+
+/** Validates params against a job kind's zod schema; the error names the offending field. */
+export function validateParams(kind: JobKind<any, any>, params: unknown, where: string): unknown {
+  const parsed = kind.params.safeParse(params ?? {});
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0];
+  const path = issue && issue.path.length > 0 ? `.${issue.path.map(String).join('.')}` : '';
+  throw new InputError(`${where}: params${path}: ${issue?.message ?? 'invalid'} (job ${kind.name})`);
+}
+
+export function resolveSchedule(id: string, raw: ScheduleConfig, config: Pick<Config, 'timezone'>, kinds: ReadonlyArray<JobKind<any, any>>): Schedule {
+  const kind = kinds.find((k) => k.name === raw.job);
+  if (!kind) {
+    const known = kinds.map((k) => k.name).join(', ') || '(none registered)';
+    throw scheduleError(id, 'job', `unknown job kind "${raw.job}" (known: ${known})`);
+  }
+  const tz = raw.tz ?? config.timezone;
+  if (!isValidZone(tz)) throw scheduleError(id, 'tz', `unknown time zone "${tz}"`);
+  if ((raw.cron === undefined) === (raw.every === undefined)) throw scheduleError(id, 'cron', 'set exactly one of cron or every');
+  if (raw.cron !== undefined) {
+    try {
+      CronExpressionParser.parse(raw.cron, { tz });
+    } catch (err) {
+      throw scheduleError(id, 'cron', `"${raw.cron}" is not a cron pattern (${(err as Error).message})`);
+    }
+  }
+  if (raw.every !== undefined && !(raw.every >= 1000)) throw scheduleError(id, 'every', `${raw.every} ms is too short (at least 1s)`);
+  let window: WindowSize | undefined;
+  if (kind.windowed) {
+    if (raw.window === undefined) throw scheduleError(id, 'window', `job ${kind.name} works on time windows: set window to 1h, 1d, 1w or 1M`);
+    if (!isWindowSize(raw.window)) throw scheduleError(id, 'window', `"${raw.window}" is not one of 1h, 1d, 1w, 1M`);
+    window = raw.window;
+  } else if (raw.window !== undefined) {
+    throw scheduleError(id, 'window', `job ${kind.name} does not work on time windows; remove window`);
+  }
+  if (!Number.isFinite(raw.lag) || raw.lag < 0) throw scheduleError(id, 'lag', `${String(raw.lag)} is not a duration`);
+  let startAt: number | undefined;
+  if (raw.startAt !== undefined) {
+    if (!window) throw scheduleError(id, 'startAt', 'only windowed schedules have a first window');
+    try {
+      startAt = windowContaining(window, tz, parseInstant(raw.startAt, tz, `schedule ${id}: startAt`)).start;
+    } catch (err) {
+      throw scheduleError(id, 'startAt', (err as Error).message.replace(/^schedule \S+: startAt: /, ''));
+    }
+  }
+  const params = validateParams(kind, raw.params, `schedule ${id}`);
+  return {
+    id,
+    kind,
+    cron: raw.cron,
+    every: raw.every,
+    tz,
+    window,
+    lagMs: raw.lag,
+    catchUp: raw.catchUp,
+    startAt,
+    overlap: raw.overlap,
+    attempts: raw.attempts,
+    paused: raw.paused,
+    params,
+  };
+}
+
+/** Every schedule of the config; the first problem found throws. */
+export function resolveSchedules(config: Pick<Config, 'timezone' | 'schedules'>, kinds: ReadonlyArray<JobKind<any, any>>): Schedule[] {
+  return Object.entries(config.schedules).map(([id, raw]) => resolveSchedule(id, raw, config, kinds));
+}
+
+/** Next firing of the schedule's trigger after `now` (for `ox-batch schedules`). */
+export function nextFiring(schedule: Schedule, now: number): number | undefined {
+  if (schedule.cron !== undefined) {
+    try {
+      return CronExpressionParser.parse(schedule.cron, { tz: schedule.tz, currentDate: new Date(now) }).next().getTime();
+    } catch {
+      return undefined;
+    }
+  }
+  if (schedule.every !== undefined) return Math.floor(now / schedule.every) * schedule.every + schedule.every;
+  return undefined;
+}

@@ -1,0 +1,62 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Redis } from 'ioredis';
+import { createServices, type ClosableServices } from '../../src/services.js';
+import { silentLogger } from '../../src/log/logger.js';
+import { runJobInProcess } from '../../src/queue/run-job.js';
+import { InputError } from '../../src/errors.js';
+import { deleteKeys, plainRedis, testConfig, testPrefix } from './helpers.js';
+import { testKinds, windowNoop } from './test-jobs.js';
+
+const window = { start: Date.UTC(2026, 2, 1), end: Date.UTC(2026, 2, 2) };
+
+describe('runJobInProcess', () => {
+  const prefix = testPrefix();
+  let redis: Redis;
+  let services: ClosableServices;
+  beforeAll(() => {
+    redis = plainRedis();
+    services = createServices(testConfig(prefix), { log: silentLogger(), redis });
+  });
+  afterAll(async () => {
+    await services.close();
+    await deleteKeys(redis, prefix);
+    await redis.quit();
+  });
+
+  it('runs a window, records running then done with the result, and skips it the next time', async () => {
+    const first = await runJobInProcess({ kind: windowNoop, services, scheduleId: 'daily', window, params: { rows: 7 } });
+    expect(first).toMatchObject({ status: 'done', result: { rows: 7, bytes: 10, run: 1 }, attempt: 1 });
+    expect(await services.ledger.getWindow({ scheduleId: 'daily', ...window })).toMatchObject({ state: 'done', attempts: 1, result: { rows: 7 } });
+    const again = await runJobInProcess({ kind: 'test.window', kinds: testKinds, services, scheduleId: 'daily', window, params: {} });
+    expect(again).toMatchObject({ status: 'skipped', result: { rows: 7 } });
+    const forced = await runJobInProcess({ kind: windowNoop, services, scheduleId: 'daily', window, params: {}, force: true });
+    expect(forced).toMatchObject({ status: 'done', attempt: 2, result: { run: 2 } });
+  });
+
+  it('records a failure with its reason and lets the next run succeed', async () => {
+    const w = { start: window.end, end: window.end + 86_400_000 };
+    const failed = await runJobInProcess({ kind: windowNoop, services, scheduleId: 'daily', window: w, params: { failTimes: 1 } });
+    expect(failed).toMatchObject({ status: 'failed', reason: 'planned failure 1' });
+    expect(await services.ledger.getWindow({ scheduleId: 'daily', ...w })).toMatchObject({ state: 'failed', lastError: 'planned failure 1' });
+    expect(await services.ledger.failedCount('daily')).toBe(1);
+    const ok = await runJobInProcess({ kind: windowNoop, services, scheduleId: 'daily', window: w, params: { failTimes: 1 } });
+    expect(ok.status).toBe('done');
+    expect(await services.ledger.failedCount('daily')).toBe(0);
+    expect(await services.ledger.watermark('daily', window.start)).toBe(w.end);
+  });
+
+  it('rejects params the job schema refuses, naming the field, and records nothing', async () => {
+    const w = { start: Date.UTC(2027, 0, 1), end: Date.UTC(2027, 0, 2) };
+    await expect(runJobInProcess({ kind: windowNoop, services, window: w, params: { sleepMs: 'soon' } })).rejects.toThrow(InputError);
+    await expect(runJobInProcess({ kind: windowNoop, services, window: w, params: { sleepMs: 'soon' } })).rejects.toThrow(/params\.sleepMs/);
+    expect(await services.ledger.getWindow({ scheduleId: 'test.window', ...w })).toBeNull();
+    await expect(runJobInProcess({ kind: windowNoop, services, params: {} })).rejects.toThrow(/works on time windows/);
+    await expect(runJobInProcess({ kind: 'no.such', kinds: testKinds, services })).rejects.toThrow(/unknown job kind "no.such"/);
+  });
+
+  it('records non-windowed runs per schedule', async () => {
+    const out = await runJobInProcess({ kind: 'test.plain', kinds: testKinds, services, scheduleId: 'ads-hourly' });
+    expect(out).toMatchObject({ status: 'done', result: { ok: true } });
+    expect((await services.ledger.lastRuns('ads-hourly'))[0]).toMatchObject({ state: 'done', job: 'test.plain', result: { ok: true } });
+  });
+});
