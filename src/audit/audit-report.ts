@@ -56,19 +56,20 @@ export function guardFormula(value: string): string {
   return /^[=+\-@|]/.test(value) ? `'${value}` : value;
 }
 
-/** Writes the report CSV (header always, CRLF rows, quotes only where RFC 4180 needs them). */
-export async function writeReportCsv(rows: readonly AuditRow[], path: string): Promise<void> {
+/** The report CSV as a byte stream (header always, CRLF rows, quotes only where RFC 4180 needs them). */
+export function reportCsvStream(rows: readonly AuditRow[]): Readable {
   const guarded = rows.map((row) => ({
     ...row,
     client_id: guardFormula(row.client_id),
     client_name: guardFormula(row.client_name),
     client_address: guardFormula(row.client_address),
   }));
-  await pipeline(
-    Readable.from(guarded),
-    stringify({ header: true, columns: AUDIT_COLUMNS as string[], record_delimiter: '\r\n', quoted_match: /^\s|\s$/ }),
-    createWriteStream(path),
-  );
+  return Readable.from(guarded).pipe(stringify({ header: true, columns: AUDIT_COLUMNS as string[], record_delimiter: '\r\n', quoted_match: /^\s|\s$/ }));
+}
+
+/** Writes the report CSV to a file. */
+export async function writeReportCsv(rows: readonly AuditRow[], path: string): Promise<void> {
+  await pipeline(reportCsvStream(rows), createWriteStream(path));
 }
 
 export function summaryText(summary: AuditSummary, window: JobWindow, scheduleId: string): string {
