@@ -1,0 +1,67 @@
+import { z } from 'zod';
+
+/**
+ * The catalog's shape, for YAML and JSON files and for CSV rows. Objects are strict: a typo such
+ * as `pakages` is reported instead of silently configuring nothing.
+ */
+
+/** Any JSON value OX will store, except null: an entry is removed by deleting it from the catalog. */
+export const adConfig = z.json().refine((value) => value !== null, {
+  message: 'null is not a config; remove the entry to delete its config',
+});
+
+const contextId = z.number({ message: 'expected a context id (positive integer)' }).int().positive();
+const userId = z.number({ message: 'expected a user id (positive integer)' }).int().positive();
+
+export const packageSchema = z.strictObject({ config: adConfig });
+
+export const resellerSchema = z.strictObject({
+  packages: z.record(z.string(), packageSchema),
+});
+
+export const userOverrideSchema = z
+  .strictObject({
+    contextId,
+    userId: userId.optional(),
+    login: z.string().min(1, 'expected a login name').optional(),
+    config: adConfig,
+  })
+  .superRefine((user, ctx) => {
+    if ((user.userId === undefined) === (user.login === undefined)) {
+      ctx.addIssue({ code: 'custom', path: ['userId'], message: 'set exactly one of userId or login' });
+    }
+  });
+
+export const catalogSchema = z.strictObject({
+  resellers: z.record(z.string(), resellerSchema).default({}),
+  users: z.array(userOverrideSchema).default([]),
+});
+
+export type CatalogDocument = z.output<typeof catalogSchema>;
+
+export const CSV_COLUMNS = ['scope', 'reseller', 'package', 'context_id', 'user_id', 'login', 'config'] as const;
+export type CsvColumn = (typeof CSV_COLUMNS)[number];
+
+const blank = (scope: string) => z.literal('', { message: `must be empty for scope ${scope}` });
+const csvId = (what: string) =>
+  z.string().trim().regex(/^\d+$/, `expected a ${what} (positive integer)`).transform(Number).pipe(z.number().int().positive(`expected a ${what} (positive integer)`));
+const csvConfig = z.string().transform((text, ctx) => {
+  if (text.trim() === '') {
+    ctx.addIssue({ code: 'custom', message: 'expected a JSON config, found an empty cell' });
+    return z.NEVER;
+  }
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (err) {
+    ctx.addIssue({ code: 'custom', message: `not JSON (${(err as Error).message})` });
+    return z.NEVER;
+  }
+}).pipe(adConfig);
+
+export const csvRowSchema = z.discriminatedUnion('scope', [
+  z.object({ scope: z.literal('package'), reseller: z.string(), package: z.string(), context_id: blank('package'), user_id: blank('package'), login: blank('package'), config: csvConfig }),
+  z.object({ scope: z.literal('user'), reseller: blank('user'), package: blank('user'), context_id: csvId('context id'), user_id: csvId('user id'), login: blank('user'), config: csvConfig }),
+  z.object({ scope: z.literal('name'), reseller: blank('name'), package: blank('name'), context_id: csvId('context id'), user_id: blank('name'), login: z.string().min(1, 'expected a login name'), config: csvConfig }),
+], { message: 'scope must be package, user or name' });
+
+export const csvRowsSchema = z.array(csvRowSchema);

@@ -1,0 +1,250 @@
+import { LineCounter, parseDocument, isMap, isSeq, isPair, isScalar, type Node, type Document } from 'yaml';
+import { parse as parseCsv, CsvError } from 'csv-parse/sync';
+import type { z } from 'zod';
+import { InputError } from '../errors.js';
+import { entryKey, oxName, type AdEntry, type AdEntryTarget, type Catalog } from './catalog.js';
+import { catalogSchema, csvRowsSchema, CSV_COLUMNS, type CatalogDocument } from './catalog-schema.js';
+import { configHash } from './canonical-json.js';
+import { lineOfOffset, pathId, scanJsonStructure, type JsonPath } from './json-structure.js';
+
+export type CatalogFormat = 'yaml' | 'json' | 'csv';
+
+/** The problems found in a catalog, each `file:line: path: what is wrong`. Nothing was applied. */
+export class CatalogError extends InputError {
+  readonly problems: string[];
+  constructor(source: string, problems: string[]) {
+    const shown = problems.slice(0, 5).join('; ');
+    const more = problems.length > 5 ? `; … ${problems.length - 5} more` : '';
+    super(`catalog ${source} is invalid (${problems.length} problem${problems.length === 1 ? '' : 's'}, nothing applied): ${shown}${more}`);
+    this.problems = problems;
+  }
+}
+
+export function formatOfLocation(location: string): CatalogFormat {
+  let path = location;
+  if (/^https?:\/\//i.test(location)) {
+    try {
+      path = new URL(location).pathname;
+    } catch {
+      // reported by the reader
+    }
+  }
+  const lower = path.toLowerCase();
+  if (lower.endsWith('.yaml') || lower.endsWith('.yml')) return 'yaml';
+  if (lower.endsWith('.json')) return 'json';
+  if (lower.endsWith('.csv')) return 'csv';
+  throw new InputError(`catalog ${location}: unknown format; the name must end in .yaml, .yml, .json or .csv`);
+}
+
+/**
+ * A catalog entry before keys and hashes: what the file declared, and where. Tree formats name
+ * the path (`catalog.json users[3]`); a line is looked up only when a message needs one, since
+ * a line for each of 100,000 entries would cost a second JSON scan on every good run.
+ */
+type Declared = AdEntryTarget & { config: unknown; origin: string; path?: JsonPath };
+
+/**
+ * Parses and validates a whole catalog. Every problem of the file is collected (syntax,
+ * duplicate keys, types, duplicate entries) and thrown as one CatalogError.
+ */
+export function parseCatalog(text: string, options: { source: string; format: CatalogFormat }): Catalog {
+  const { source, format } = options;
+  if (format === 'csv') return { source, entries: finishEntries(parseCsvCatalog(text, source), source, () => undefined) };
+  const tree = format === 'json' ? readJson(text, source) : readYaml(text, source);
+  const result = catalogSchema.safeParse(tree.value ?? {}, { error: requiredMessage });
+  if (!result.success) {
+    throw new CatalogError(source, result.error.issues.map((issue) => describeIssue(source, issue, tree.lineOf)));
+  }
+  return { source, entries: finishEntries(declaredFromDocument(result.data, source), source, tree.lineOf) };
+}
+
+interface Tree {
+  value: unknown;
+  lineOf(path: JsonPath): number | undefined;
+}
+
+function readJson(text: string, source: string): Tree {
+  let value: unknown;
+  try {
+    value = JSON.parse(text.replace(/^\uFEFF/, ''));
+  } catch (err) {
+    const message = (err as Error).message;
+    const offset = /position (\d+)/.exec(message);
+    const where = offset ? `:${lineOfOffset(text, Number(offset[1])).line}` : '';
+    throw new CatalogError(source, [`${source}${where}: not valid JSON (${message})`]);
+  }
+  const { duplicates } = scanJsonStructure(text);
+  if (duplicates.length > 0) {
+    throw new CatalogError(source, duplicates.map((d) => `${source}:${d.line}: ${formatPath(d.path)}: duplicate key (first at line ${d.firstLine})`));
+  }
+  let lines: Map<string, number> | undefined;
+  return {
+    value,
+    lineOf(path) {
+      // Only a broken catalog needs lines: scan a second time then, not on every good run.
+      lines ??= scanJsonStructure(text, { withLines: true }).lines;
+      for (let end = path.length; end >= 0; end -= 1) {
+        const line = lines.get(pathId(path.slice(0, end)));
+        if (line !== undefined) return line;
+      }
+      return undefined;
+    },
+  };
+}
+
+function readYaml(text: string, source: string): Tree {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { uniqueKeys: true, lineCounter, prettyErrors: false });
+  if (doc.errors.length > 0) {
+    throw new CatalogError(source, doc.errors.map((e) => {
+      const line = e.linePos?.[0]?.line ?? lineCounter.linePos(e.pos[0]).line;
+      const what = e.code === 'DUPLICATE_KEY'
+        ? `duplicate key ${JSON.stringify(/^[^:\n]*/.exec(text.slice(e.pos[0]))![0].trim())}`
+        : `not valid YAML (${e.message.split('\n')[0]})`;
+      return `${source}${line ? `:${line}` : ''}: ${what}`;
+    }));
+  }
+  const value = doc.toJS({ maxAliasCount: 1000 }) as unknown;
+  return { value, lineOf: (path) => yamlLine(doc, path, lineCounter) };
+}
+
+function yamlLine(doc: Document, path: JsonPath, lineCounter: LineCounter): number | undefined {
+  let node: unknown = doc.contents;
+  let offset = (node as Node | null)?.range?.[0];
+  for (const segment of path) {
+    if (isMap(node)) {
+      const pair = node.items.find((p) => isPair(p) && isScalar(p.key) && String(p.key.value) === String(segment));
+      if (!pair) break;
+      offset = (pair.key as Node).range?.[0] ?? offset;
+      node = pair.value;
+      offset = (node as Node | null)?.range?.[0] ?? offset;
+    } else if (isSeq(node) && typeof segment === 'number') {
+      node = node.items[segment];
+      offset = (node as Node | undefined)?.range?.[0] ?? offset;
+    } else {
+      break;
+    }
+  }
+  return offset === undefined ? undefined : lineCounter.linePos(offset).line;
+}
+
+/** Zod's default for a missing key reads "expected object, received undefined". */
+function requiredMessage(issue: { input?: unknown; code?: string }): string | undefined {
+  return issue.input === undefined && (issue.code === 'invalid_type' || issue.code === 'invalid_union') ? 'required' : undefined;
+}
+
+function describeIssue(source: string, issue: z.core.$ZodIssue, lineOf: (path: JsonPath) => number | undefined): string {
+  const path = issue.path as JsonPath;
+  const line = lineOf(path);
+  const at = path.length > 0 ? ` ${formatPath(path)}:` : '';
+  return `${source}${line !== undefined ? `:${line}` : ''}:${at} ${issue.message}`;
+}
+
+export function formatPath(path: JsonPath): string {
+  let text = '';
+  for (const segment of path) {
+    if (typeof segment === 'number') text += `[${segment}]`;
+    else if (/^[A-Za-z_$][\w$-]*$/.test(segment)) text += text === '' ? segment : `.${segment}`;
+    else text += `[${JSON.stringify(segment)}]`;
+  }
+  return text;
+}
+
+function declaredFromDocument(doc: CatalogDocument, source: string): Declared[] {
+  const declared: Declared[] = [];
+  for (const [reseller, { packages }] of Object.entries(doc.resellers)) {
+    for (const [name, { config }] of Object.entries(packages)) {
+      const path = ['resellers', reseller, 'packages', name];
+      declared.push({ scope: 'package', reseller, package: name, config, path, origin: `${source} ${formatPath(path)}` });
+    }
+  }
+  doc.users.forEach((user, index) => {
+    const path = ['users', index];
+    const origin = `${source} ${formatPath(path)}`;
+    if (user.userId !== undefined) declared.push({ scope: 'user', contextId: user.contextId, userId: user.userId, config: user.config, origin, path });
+    else declared.push({ scope: 'name', contextId: user.contextId, login: user.login!, config: user.config, origin, path });
+  });
+  return declared;
+}
+
+function parseCsvCatalog(text: string, source: string): Declared[] {
+  const body = text.replace(/^\uFEFF/, '');
+  const headerLine = body.slice(0, body.search(/\r?\n|$/));
+  // Spreadsheets in much of Europe save with semicolons; the header says which one was used.
+  const delimiter = headerLine.includes(';') && !headerLine.includes(',') ? ';' : ',';
+  let records: Array<{ record: string[]; info: { lines: number } }>;
+  try {
+    records = parseCsv(body, { delimiter, info: true, relax_column_count: true, skip_empty_lines: true, comment: '#', comment_no_infix: true }) as unknown as typeof records;
+  } catch (err) {
+    const line = err instanceof CsvError ? (err as CsvError & { lines?: number }).lines : undefined;
+    throw new CatalogError(source, [`${source}${line ? `:${line}` : ''}: not valid CSV (${(err as Error).message})`]);
+  }
+  if (records.length === 0) return [];
+  const [header, ...rows] = records;
+  const columns = header!.record.map((name) => name.trim().toLowerCase());
+  const problems: string[] = [];
+  const missing = CSV_COLUMNS.filter((c) => !columns.includes(c));
+  const unknown = columns.filter((c) => !(CSV_COLUMNS as readonly string[]).includes(c));
+  if (missing.length > 0) problems.push(`${source}:${header!.info.lines}: header: missing column(s) ${missing.join(', ')} (expected ${CSV_COLUMNS.join(',')})`);
+  if (unknown.length > 0) problems.push(`${source}:${header!.info.lines}: header: unknown column(s) ${unknown.join(', ')}`);
+  if (problems.length > 0) throw new CatalogError(source, problems);
+
+  const objects = rows.map(({ record, info }) => {
+    if (record.length !== columns.length) {
+      problems.push(`${source}:${info.lines}: row has ${record.length} fields, the header has ${columns.length}`);
+    }
+    const row: Record<string, string> = {};
+    columns.forEach((column, i) => {
+      row[column] = record[i] ?? '';
+    });
+    row.scope = (row.scope ?? '').trim().toLowerCase();
+    return row;
+  });
+  const result = csvRowsSchema.safeParse(objects, { error: requiredMessage });
+  if (!result.success) {
+    for (const issue of result.error.issues) {
+      const [rowIndex, ...rest] = issue.path as Array<string | number>;
+      const line = rows[rowIndex as number]?.info.lines;
+      problems.push(`${source}${line ? `:${line}` : ''}:${rest.length > 0 ? ` ${formatPath(rest)}:` : ''} ${issue.message}`);
+    }
+  }
+  if (problems.length > 0) throw new CatalogError(source, problems.sort(byLine));
+  return result.data!.map((row, i) => {
+    const origin = `${source}:${rows[i]!.info.lines}`;
+    if (row.scope === 'package') return { scope: 'package', reseller: row.reseller, package: row.package, config: row.config, origin };
+    if (row.scope === 'user') return { scope: 'user', contextId: row.context_id, userId: row.user_id, config: row.config, origin };
+    return { scope: 'name', contextId: row.context_id, login: row.login, config: row.config, origin };
+  });
+}
+
+function byLine(a: string, b: string): number {
+  const line = (s: string) => Number(/:(\d+):/.exec(s)?.[1] ?? 0);
+  return line(a) - line(b);
+}
+
+/** Normalises OX names, rejects entries that target the same thing twice, adds key and hash. */
+function finishEntries(declared: Declared[], source: string, lineOf: (path: JsonPath) => number | undefined): AdEntry[] {
+  const where = (entry: Declared) => {
+    const line = entry.path ? lineOf(entry.path) : undefined;
+    return line === undefined ? entry.origin : `${source}:${line}`;
+  };
+  const seen = new Map<string, Declared>();
+  const problems: string[] = [];
+  const entries: AdEntry[] = [];
+  for (const entry of declared) {
+    const target: AdEntryTarget =
+      entry.scope === 'package' ? { scope: 'package', reseller: oxName(entry.reseller), package: oxName(entry.package) }
+      : entry.scope === 'user' ? { scope: 'user', contextId: entry.contextId, userId: entry.userId }
+      : { scope: 'name', contextId: entry.contextId, login: entry.login };
+    const key = entryKey(target);
+    const first = seen.get(key);
+    if (first) {
+      problems.push(`${where(entry)}: duplicate entry ${key} (first declared at ${where(first)})`);
+      continue;
+    }
+    seen.set(key, entry);
+    entries.push({ ...target, key, config: entry.config, hash: configHash(entry.config), origin: entry.origin });
+  }
+  if (problems.length > 0) throw new CatalogError(source, problems);
+  return entries;
+}

@@ -1,0 +1,84 @@
+import { RefusedError } from '../errors.js';
+import { targetOfKey, type AdEntry, type AdEntryTarget, type Catalog } from './catalog.js';
+
+/** An entry that was applied before and is no longer in the catalog. */
+export interface AdDeletion {
+  key: string;
+  target: AdEntryTarget;
+}
+
+/** Desired (the catalog) against last applied (Redis): what a sync has to send. */
+export interface AdsPlan {
+  source: string;
+  /** `--full`: unchanged entries are sent again (OX cannot be read back, so drift is invisible). */
+  full: boolean;
+  /** Entries in the applied state before this sync. */
+  known: number;
+  creates: AdEntry[];
+  updates: AdEntry[];
+  deletes: AdDeletion[];
+  unchanged: AdEntry[];
+}
+
+export interface PlanCounts {
+  desired: number;
+  known: number;
+  create: number;
+  update: number;
+  delete: number;
+  unchanged: number;
+  /** Entries this plan sends to OX (with `--full`, unchanged ones too). */
+  toSend: number;
+}
+
+export function planAdsSync(catalog: Catalog, applied: ReadonlyMap<string, string>, options: { full?: boolean } = {}): AdsPlan {
+  const plan: AdsPlan = { source: catalog.source, full: options.full ?? false, known: applied.size, creates: [], updates: [], deletes: [], unchanged: [] };
+  const desiredKeys = new Set<string>();
+  for (const entry of catalog.entries) {
+    desiredKeys.add(entry.key);
+    const appliedHash = applied.get(entry.key);
+    if (appliedHash === undefined) plan.creates.push(entry);
+    else if (appliedHash !== entry.hash) plan.updates.push(entry);
+    else plan.unchanged.push(entry);
+  }
+  for (const key of applied.keys()) {
+    if (!desiredKeys.has(key)) plan.deletes.push({ key, target: targetOfKey(key) });
+  }
+  return plan;
+}
+
+export function planCounts(plan: AdsPlan): PlanCounts {
+  const changes = plan.creates.length + plan.updates.length + plan.deletes.length;
+  return {
+    desired: plan.creates.length + plan.updates.length + plan.unchanged.length,
+    known: plan.known,
+    create: plan.creates.length,
+    update: plan.updates.length,
+    delete: plan.deletes.length,
+    unchanged: plan.unchanged.length,
+    toSend: changes + (plan.full ? plan.unchanged.length : 0),
+  };
+}
+
+/**
+ * A truncated catalog export must not wipe a reseller: an empty catalog, or a plan deleting
+ * more than `maxDeleteFraction` of the known entries, is refused unless explicitly allowed.
+ */
+export function assertPlanIsSafe(plan: AdsPlan, options: { maxDeleteFraction: number; allowMassDelete?: boolean }): void {
+  if (options.allowMassDelete) return;
+  const counts = planCounts(plan);
+  if (counts.desired === 0) {
+    throw new RefusedError(
+      `catalog ${plan.source} has no entries; refusing to sync (it would delete all ${counts.known} known entries). ` +
+        'If that is intended, pass --allow-mass-delete (job param allowMassDelete: true)',
+    );
+  }
+  const limit = options.maxDeleteFraction * counts.known;
+  if (counts.delete > limit) {
+    const share = ((counts.delete / counts.known) * 100).toFixed(1);
+    throw new RefusedError(
+      `catalog ${plan.source} would delete ${counts.delete} of ${counts.known} known entries (${share}% > ads.maxDeleteFraction ` +
+        `${(options.maxDeleteFraction * 100).toFixed(1)}%); refusing. Check the catalog, or pass --allow-mass-delete (job param allowMassDelete: true)`,
+    );
+  }
+}
