@@ -1,4 +1,7 @@
 import type { Command } from 'commander';
+import { registerFeedbackCommands } from './feedback.js';
+import { registerAdsOpsCommands } from './ads-ops.js';
+import { registerPasswdChangesCommand } from './passwd-changes.js';
 
 /**
  * Every command group registers itself here. One module per group:
@@ -6,4 +9,7 @@ import type { Command } from 'commander';
  */
 export function registerCommands(program: Command): void {
   void program;
+  registerFeedbackCommands(program);
+  registerAdsOpsCommands(program);
+  registerPasswdChangesCommand(program);
 }

@@ -1,0 +1,180 @@
+import { readFileSync } from 'node:fs';
+import { createInterface } from 'node:readline/promises';
+import type { Command } from 'commander';
+import type { Config } from '../../config/schema.js';
+import { EXIT_FAILURE, InputError, RefusedError } from '../../errors.js';
+import { sendFailures, sentRecipients } from '../../ox/ox-answers.js';
+import type { FeedbackQuery, RawFeedbackRecord, SendRecipient } from '../../ox/types.js';
+import { isoUtc, parseInstant } from '../../time/parse-time.js';
+import { action, collect } from '../cli-support.js';
+import { say, withOx } from '../ox-session.js';
+import { outputTarget } from '../write-output.js';
+
+interface WindowOptions {
+  contextGroup: string;
+  type: string;
+  start?: string;
+  end?: string;
+}
+
+/**
+ * `ox-batch feedback export|raw|send|delete`: OX's exportuserfeedback / senduserfeedback /
+ * deleteuserfeedback, with half-open windows typed as dates, retries, safe output files and a
+ * confirmation before deleting.
+ */
+export function registerFeedbackCommands(program: Command): void {
+  const feedback = program.command('feedback').description('export, mail or delete user feedback on the OX server (one call each)');
+
+  withWindow(feedback.command('export'))
+    .description("OX's CSV export, bytes untouched (BOM, quoted cells, lone-CR rows)")
+    .option('-d, --delimiter <char>', 'column delimiter (OX uses the first character)', ';')
+    .option('-o, --output <file>', 'write to FILE (created only when complete), - for stdout', '-')
+    .option('-f, --force', 'overwrite an existing --output file')
+    .action(action(async (options: WindowOptions & { delimiter: string; output: string; force?: boolean }, command: Command) => {
+      const target = outputTarget(options.output, options.force === true);
+      await withOx(command, async ({ config, ox }) => {
+        const query = windowQuery(options, config);
+        const csv = await ox.exportCsv({ ...query, delimiter: options.delimiter });
+        const { bytes } = await target.write(csv);
+        say(`exported ${describeQuery(query)}: ${bytes} bytes to ${target.description}`);
+      });
+    }));
+
+  withWindow(feedback.command('raw'))
+    .description("OX's raw export as a JSON array (one object per line)")
+    .option('-o, --output <file>', 'write to FILE (created only when complete), - for stdout', '-')
+    .option('-f, --force', 'overwrite an existing --output file')
+    .action(action(async (options: WindowOptions & { output: string; force?: boolean }, command: Command) => {
+      const target = outputTarget(options.output, options.force === true);
+      await withOx(command, async ({ config, ox }) => {
+        const query = windowQuery(options, config);
+        let rows = 0;
+        const counted = (async function* (): AsyncGenerator<RawFeedbackRecord> {
+          for await (const record of ox.exportRaw(query)) {
+            rows++;
+            yield record;
+          }
+        })();
+        await target.write(jsonArrayLines(counted));
+        say(`exported ${describeQuery(query)}: ${rows} records to ${target.description}`);
+      });
+    }));
+
+  withWindow(feedback.command('send'))
+    .description('let OX mail the CSV export to recipients (OX reports per recipient what it did)')
+    .requiredOption('-r, --recipient <recipient>', '"Name <a@example.com>" or a@example.com; repeatable', collect, [])
+    .option('--pgp-key <address=file>', 'encrypt for this recipient with the ASCII-armoured key in FILE; repeatable', collect, [])
+    .option('-S, --subject <text>', 'mail subject (OX default: User Feedback Report from/to <date>)')
+    .option('-b, --body <text>', 'mail text')
+    .option('--compress', 'attach the CSV gzip-compressed')
+    .action(action(async (options: WindowOptions & { recipient: string[]; pgpKey: string[]; subject?: string; body?: string; compress?: boolean }, command: Command) => {
+      const recipients = withPgpKeys(options.recipient.map(parseRecipient), options.pgpKey);
+      return withOx(command, async ({ config, ox }) => {
+        const query = windowQuery(options, config);
+        const result = await ox.sendFeedback({ ...query, recipients, subject: options.subject, body: options.body, compress: options.compress === true });
+        process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+        if (result.message) say(`OX: ${result.message}`);
+        const sent = sentRecipients(result);
+        if (sent.length > 0) say(`OX mailed ${describeQuery(query)} to ${sent.join(', ')}`);
+        const failures = sendFailures(result);
+        for (const failure of failures) say(`NOT mailed to ${failure.address}: ${failure.reason}`);
+        if (failures.length > 0) return EXIT_FAILURE;
+        if (!result.message && sent.length === 0) {
+          say('OX mailed nobody (empty answer)');
+          return EXIT_FAILURE;
+        }
+        return undefined;
+      });
+    }));
+
+  withWindow(feedback.command('delete'))
+    .description('delete feedback in [start, end) on the OX server; asks first on a terminal')
+    .option('-y, --yes', 'do not ask (required when not on a terminal)')
+    .action(action(async (options: WindowOptions & { yes?: boolean }, command: Command) => {
+      if (options.end === undefined) throw new InputError('feedback delete: --end is required (deleting everything up to now by accident is not an option)');
+      await withOx(command, async ({ config, ox }) => {
+        const query = windowQuery(options, config);
+        const what = `delete ${describeQuery(query)} on ${ox.baseUrl}`;
+        if (!options.yes) {
+          if (!process.stdin.isTTY) throw new RefusedError(`refusing to ${what} without --yes (not a terminal)`);
+          if (!(await confirm(`${what}? This cannot be undone. Type "yes": `))) throw new RefusedError('not confirmed; nothing deleted');
+        }
+        const result = await ox.deleteFeedback(query);
+        process.stdout.write(`${JSON.stringify(result)}\n`);
+        say(`deleted ${describeQuery(query)}${result.message ? ` (OX: ${result.message})` : ''}`);
+      });
+    }));
+}
+
+function withWindow(command: Command): Command {
+  return command
+    .option('-g, --context-group <group>', 'context group (the global DB the feedback is in)', 'default')
+    .option('-t, --type <type>', 'feedback type: star-rating-v1, nps-v1', 'star-rating-v1')
+    .option('-s, --start <time>', 'from this instant, inclusive: ISO date (midnight in the configured zone), ISO date-time, or epoch ms')
+    .option('-e, --end <time>', 'until this instant, exclusive (same formats)');
+}
+
+function windowQuery(options: WindowOptions, config: Config): FeedbackQuery {
+  const start = options.start === undefined ? undefined : parseInstant(options.start, config.timezone, '--start');
+  const end = options.end === undefined ? undefined : parseInstant(options.end, config.timezone, '--end');
+  if (start !== undefined && end !== undefined && end < start) {
+    throw new InputError(`--end ${options.end} is before --start ${options.start}`);
+  }
+  return { contextGroup: options.contextGroup, type: options.type, start, end };
+}
+
+function describeQuery(query: FeedbackQuery): string {
+  const from = query.start === undefined || query.start === 0 ? 'the beginning' : isoUtc(Number(query.start));
+  const to = query.end === undefined ? 'now' : isoUtc(Number(query.end));
+  return `${query.type} feedback of context group ${query.contextGroup} from ${from} to ${to} (exclusive)`;
+}
+
+const NAMED_ADDRESS = /^\s*"?([^"<>]*?)"?\s*<([^<>\s]+@[^<>\s]+)>\s*$/;
+const BARE_ADDRESS = /^\s*([^\s<>@]+@[^\s<>@]+)\s*$/;
+
+export function parseRecipient(text: string): SendRecipient {
+  const named = NAMED_ADDRESS.exec(text);
+  if (named) return named[1] ? { address: named[2]!, displayName: named[1] } : { address: named[2]! };
+  const bare = BARE_ADDRESS.exec(text);
+  if (bare) return { address: bare[1]! };
+  throw new InputError(`--recipient ${JSON.stringify(text)}: expected "Name <a@example.com>" or a@example.com`);
+}
+
+function withPgpKeys(recipients: SendRecipient[], pairs: string[]): SendRecipient[] {
+  for (const pair of pairs) {
+    const eq = pair.indexOf('=');
+    if (eq <= 0) throw new InputError(`--pgp-key ${JSON.stringify(pair)}: expected address=FILE`);
+    const address = pair.slice(0, eq);
+    const file = pair.slice(eq + 1);
+    const recipient = recipients.find((r) => r.address.toLowerCase() === address.toLowerCase());
+    if (!recipient) throw new InputError(`--pgp-key ${address}: not one of the --recipient addresses`);
+    let key: string;
+    try {
+      key = readFileSync(file, 'utf8');
+    } catch (err) {
+      throw new InputError(`--pgp-key ${address}=${file}: cannot read (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+    }
+    if (!key.includes('-----BEGIN PGP PUBLIC KEY BLOCK-----')) throw new InputError(`--pgp-key ${address}=${file}: not an ASCII-armoured PGP public key`);
+    recipient.pgp_key = key;
+  }
+  return recipients;
+}
+
+async function* jsonArrayLines(records: AsyncIterable<unknown>): AsyncGenerator<string> {
+  let first = true;
+  yield '[';
+  for await (const record of records) {
+    yield `${first ? '\n' : ',\n'}${JSON.stringify(record)}`;
+    first = false;
+  }
+  yield first ? ']\n' : '\n]\n';
+}
+
+async function confirm(question: string): Promise<boolean> {
+  const rl = createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    return (await rl.question(question)).trim().toLowerCase() === 'yes';
+  } finally {
+    rl.close();
+  }
+}

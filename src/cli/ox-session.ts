@@ -1,0 +1,34 @@
+import type { Command } from 'commander';
+import type { Logger } from 'pino';
+import { loadConfig } from '../config/load-config.js';
+import type { Config } from '../config/schema.js';
+import { createLogger } from '../log/logger.js';
+import { OxClient } from '../ox/ox-client.js';
+import { configFor } from './cli-support.js';
+
+export interface OxSession {
+  config: Config;
+  ox: OxClient;
+  log: Logger;
+}
+
+/**
+ * Runs a low-level command against OX: config as every command loads it, a logger on stderr
+ * (stdout carries the data), one client that is closed afterwards so the process can exit.
+ * `configFile` bypasses --config lookup for commands whose own --config means something else.
+ */
+export async function withOx<T>(command: Command, fn: (session: OxSession) => Promise<T>, configFile?: { file: string | undefined }): Promise<T> {
+  const config = configFile ? loadConfig({ file: configFile.file }) : configFor(command);
+  const log = createLogger({ level: config.logging.level, destination: 2 });
+  const ox = new OxClient(config.ox, { log });
+  try {
+    return await fn({ config, ox, log });
+  } finally {
+    await ox.close();
+  }
+}
+
+/** A line for people, on stderr. */
+export function say(message: string): void {
+  process.stderr.write(`${message}\n`);
+}
