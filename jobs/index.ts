@@ -1,9 +1,11 @@
 import type { JobKind } from '../src/job-kind.js';
 import { feedbackPurge } from './feedback-purge.js';
+import { adsSync } from './ads-sync.js';
 
 /** Every job kind ox-batch can run, by name. Add a job file's export here. */
 export const jobKinds: ReadonlyArray<JobKind<any, any>> = [
   feedbackPurge,
+  adsSync,
 ];
 
 export function findJobKind(name: string): JobKind<any, any> | undefined {
