@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { registerFeedbackCommands } from './feedback.js';
 import { registerAdsOpsCommands } from './ads-ops.js';
+import { registerAdsSyncCommands } from './ads-sync.js';
 import { registerPasswdChangesCommand } from './passwd-changes.js';
 
 /**
@@ -11,5 +12,6 @@ export function registerCommands(program: Command): void {
   void program;
   registerFeedbackCommands(program);
   registerAdsOpsCommands(program);
+  registerAdsSyncCommands(program);
   registerPasswdChangesCommand(program);
 }
