@@ -1,0 +1,125 @@
+/**
+ * Public option and data types of the OX simulator (agreed in the cross-helper contract).
+ * ox-simulator.ts re-exports everything here.
+ */
+
+export interface BasicCredential {
+  user: string;
+  password: string;
+}
+
+export interface SimCredentials {
+  /** null: the server has no REST credentials → 403 on every /userfeedback and /advertisement request. */
+  rest?: BasicCredential | null;
+  /** Context administrators, per context id. */
+  contextAdmins?: Record<string, BasicCredential>;
+  /** Master admin (MASTER_ACCOUNT_OVERRIDE) for passwd-changes; null disables the override. */
+  master?: BasicCredential | null;
+}
+
+export type FaultScriptEntry = number | { status: number; retryAfterSeconds?: number } | 'drop-mid-body' | 'ok';
+
+export interface FaultOptions {
+  /** Added before every answer. */
+  latencyMs?: number;
+  /** 0..1 share of requests answered with `errorStatus`. */
+  errorRate?: number;
+  errorStatus?: 500 | 502 | 503 | 504 | 429;
+  /** Sent as `Retry-After` with 429/503 errors. */
+  retryAfterSeconds?: number;
+  /** The next matching requests, in order; consumed one entry per request. */
+  script?: FaultScriptEntry[];
+  /** Exports: destroy the socket after this many body bytes. */
+  dropExportAfterBytes?: number;
+  /** Exports: throttle the body to this rate. */
+  slowBodyBytesPerSecond?: number;
+  /** Faults apply only to request paths starting with this. */
+  pathPrefix?: string;
+  /** Seed of the PRNG behind `errorRate` (default 1), so a failing run can be replayed. */
+  seed?: number;
+}
+
+export interface SimulatorOptions {
+  /** Default 127.0.0.1. */
+  host?: string;
+  /** Default 0 (a free port). */
+  port?: number;
+  /** Default rest oxadmin/secret, no context admins, master oxadminmaster/master. */
+  credentials?: SimCredentials;
+  /** Where `send` mails through (nodemailer URL); absent → send answers 500 FEEDBACK-0007. */
+  smtpUrl?: string;
+  /** Sender of `send` mails. Default `OX App Suite <userfeedback@ox-sim.invalid>`. */
+  mailFrom?: string;
+  /**
+   * Server-side PGP signing for `send`: true → recipients without key are `sign`, with key `pgp`;
+   * 'invalid' → send answers 500 FEEDBACK-0010. Default off (`normal` / `encrypt`).
+   */
+  pgpSigning?: boolean | 'invalid';
+  /** Password changes kept per user (default 10). */
+  historySize?: number;
+  /** Older OX answer variants. */
+  legacy?: { deleteProse?: boolean; sendProse?: boolean };
+  faults?: FaultOptions;
+  /** File path or object, format in issue 2 §4. */
+  fixture?: string | SimFixture;
+  /** Context groups that have a global database besides `default` and groups holding feedback. */
+  contextGroups?: string[];
+  /** No global database at all: every feedback call answers 500 FEEDBACK-0005. */
+  noGlobalDatabase?: boolean;
+  /** passwd-changes feature disabled: 404 with empty body. */
+  passwdChangesDisabled?: boolean;
+}
+
+/** One star-rating-v1 (or nps-v1) row as stored. */
+export interface FeedbackInput {
+  contextGroup?: string;
+  type?: string;
+  date: number;
+  contextId: number;
+  userId: number;
+  score: number | string;
+  comment?: string;
+  app?: string;
+  entry_point?: string;
+  operating_system?: string;
+  browser?: string;
+  browser_version?: string;
+  user_agent?: string;
+  screen_resolution?: string;
+  language?: string;
+  server_version?: string;
+  client_version?: string;
+}
+
+export interface SimUser {
+  contextId: number;
+  userId: number;
+  login: string;
+  /** Guests have no password history: passwd-changes answers 404. */
+  guest?: boolean;
+}
+
+export interface SimPasswordChange {
+  contextId: number;
+  userId: number;
+  date: number;
+  client_id: string;
+  client_address: string;
+}
+
+export interface SimFixture {
+  feedback?: FeedbackInput[];
+  users?: SimUser[];
+  passwordChanges?: SimPasswordChange[];
+  credentials?: SimCredentials;
+}
+
+export interface SimRequestRecord {
+  method: string;
+  path: string;
+  query: Record<string, string>;
+  /** 0 until answered; stays 0 when the connection was dropped before any answer. */
+  status: number;
+  /** Basic-auth user name the request carried (never the password). */
+  authUser?: string;
+}

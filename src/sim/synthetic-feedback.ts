@@ -1,0 +1,223 @@
+/**
+ * Deterministic synthetic feedback: row i of a segment is computed from (seed, i), so a
+ * million-row segment costs a few pools of strings plus its deleted ranges. Dates rise with the
+ * index (with jitter), which makes every time filter an index range found by binary search.
+ *
+ * The values look like real App Suite feedback: mostly empty or short comments, some with quotes,
+ * line breaks, `;`, non-ASCII text and formula-like prefixes, and a few over OX's limits.
+ */
+import { pseudonymousUser, storedValue } from './feedback-fields.js';
+import { DeletedRanges, type FeedbackSource, type IndexRange } from './feedback-source.js';
+import type { CellEncoding } from './ox-csv-writer.js';
+import { createRandom, indexHash, mix32, pick } from './prng.js';
+
+const COMMENT_FRAGMENTS = [
+  'Great app, love the new calendar view!',
+  'Works fine; only the search is slow.',
+  'Die Suche dauert zu lange, sonst prima.',
+  'Schöne Oberfläche – aber wo ist der Papierkorb?',
+  'Très bien, merci ! Mais l\'export PDF ne marche pas.',
+  'Muy útil, pero la sincronización falla a veces.',
+  '使いやすいです。',
+  'Отличная почта, спасибо.',
+  'The "Send" button is hard to find.',
+  'Please bring back the "classic" theme',
+  'Line one\nline two',
+  'Windows line\r\nbreak inside',
+  'old mac\rbreak',
+  '=HYPERLINK("http://evil.example/","click me")',
+  '=cmd|\' /C calc\'!A0',
+  '+49 30 1234567 call me back',
+  '-1 for the new layout',
+  '@support please fix calendar sync',
+  '|pipe|separated|text',
+  'a|b|c in the middle',
+  'Mail sync with Outlook fails; calendar is OK',
+  'Attachments > 25 MB are rejected',
+  'Dark mode please 🌙',
+  '👍👍👍',
+  'Tab\tseparated\tvalues',
+  'Drive upload stalls at 99 %',
+  'Portal widgets reorder themselves after login',
+  'nice',
+  'ok',
+  'Slow on mobile.',
+  'Why do I have to log in twice?',
+  'Spam filter moved my invoices to junk; please fix.',
+  'Kalender-Einladungen kommen doppelt an.',
+  'Address book import (vCard) loses birthdays',
+  '  leading and trailing spaces  ',
+  'semicolon;inside;text',
+  "It's fine, I guess",
+];
+
+const APPS = ['mail', 'calendar', 'contacts', 'drive', 'portal', 'tasks', 'general', 'io.ox/mail', 'io.ox/calendar'];
+const ENTRY_POINTS = ['main', 'sidebar', 'settings', 'toolbar', 'dropdown', 'portal-widget', 'app-launcher'];
+const RESOLUTIONS = ['1920x1080', '1366x768', '1536x864', '2560x1440', '1440x900', '3840x2160', '390x844', '412x915', '768x1024'];
+const LANGUAGES = ['en_US', 'de_DE', 'fr_FR', 'es_ES', 'it_IT', 'nl_NL', 'ja_JP', 'pl_PL', 'en_GB', 'pt_BR'];
+const SERVER_VERSIONS = ['7.10.5-Rev47', '7.10.6-Rev30', '7.10.6-Rev41', '8.0.0-Rev12'];
+const CLIENT_VERSIONS = ['7.10.5-45', '7.10.6-31', '7.10.6-42', '8.0.0-13'];
+
+interface ClientProfile {
+  operating_system: string;
+  browser: string;
+  browser_version: string;
+  user_agent: string;
+}
+
+const CLIENT_PROFILES: ClientProfile[] = [
+  { operating_system: 'Windows', browser: 'Chrome', browser_version: '119.0', user_agent: 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/119.0.0.0 Safari/537.36' },
+  { operating_system: 'Windows', browser: 'Edge', browser_version: '119.0', user_agent: 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/119.0.0.0 Safari/537.36 Edg/119.0.2151.72' },
+  { operating_system: 'Windows', browser: 'Firefox', browser_version: '120.0', user_agent: 'Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:120.0) Gecko/20100101 Firefox/120.0' },
+  { operating_system: 'MacOS', browser: 'Safari', browser_version: '17.1', user_agent: 'Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.1 Safari/605.1.15' },
+  { operating_system: 'MacOS', browser: 'Chrome', browser_version: '118.0', user_agent: 'Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/118.0.0.0 Safari/537.36' },
+  { operating_system: 'Linux', browser: 'Firefox', browser_version: '115.0', user_agent: 'Mozilla/5.0 (X11; Linux x86_64; rv:115.0) Gecko/20100101 Firefox/115.0' },
+  { operating_system: 'iOS', browser: 'Safari', browser_version: '17.0', user_agent: 'Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1' },
+  { operating_system: 'Android', browser: 'Chrome', browser_version: '119.0', user_agent: 'Mozilla/5.0 (Linux; Android 10; K) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/119.0.0.0 Mobile Safari/537.36' },
+  // Over OX's 200-character user_agent limit: exported truncated with " ...".
+  { operating_system: 'Windows', browser: 'Chrome', browser_version: '119.0', user_agent: 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/119.0.0.0 Safari/537.36 CorporateToolbar/4.2.1 (build 7781; managed; policy=strict) ExtraPlugin/1.0 AnotherExtension/2.3.4' },
+];
+
+/** A list of stored values with their encoded forms built once per encoding. */
+class EncodedPool {
+  private readonly encoded = new Map<string, string[]>();
+  constructor(readonly values: readonly string[]) {}
+
+  in(encoding: CellEncoding): string[] {
+    let list = this.encoded.get(encoding.kind);
+    if (!list) {
+      list = this.values.map((v) => encoding.encode(v));
+      this.encoded.set(encoding.kind, list);
+    }
+    return list;
+  }
+}
+
+function buildComments(seed: number): string[] {
+  const random = createRandom(seed ^ 0x5eed);
+  const comments: string[] = [];
+  for (let i = 0; i < 600; i++) {
+    const parts = 1 + Math.floor(random() * random() * 3);
+    const chosen: string[] = [];
+    for (let p = 0; p < parts; p++) chosen.push(pick(COMMENT_FRAGMENTS, random));
+    comments.push(chosen.join(random() < 0.3 ? '\n' : ' '));
+  }
+  // One essay over OX's 20000-character comment limit.
+  comments.push(`Long story: ${'The calendar forgets my reminders. '.repeat(620)}`);
+  return comments.map((c) => storedValue('comment', c));
+}
+
+const pools = new Map<number, { comments: EncodedPool }>();
+function commentPool(seed: number): EncodedPool {
+  let entry = pools.get(seed);
+  if (!entry) {
+    entry = { comments: new EncodedPool(buildComments(seed)) };
+    pools.set(seed, entry);
+  }
+  return entry.comments;
+}
+
+const SCORES = new EncodedPool(['1', '2', '3', '4', '5']);
+const PROFILE_FIELDS = ['operating_system', 'browser', 'browser_version', 'user_agent'] as const;
+const PROFILE_POOLS = Object.fromEntries(
+  PROFILE_FIELDS.map((f) => [f, new EncodedPool(CLIENT_PROFILES.map((p) => storedValue(f, p[f])))]),
+) as Record<(typeof PROFILE_FIELDS)[number], EncodedPool>;
+const APP_POOL = new EncodedPool(APPS.map((v) => storedValue('app', v)));
+const ENTRY_POOL = new EncodedPool(ENTRY_POINTS.map((v) => storedValue('entry_point', v)));
+const RESOLUTION_POOL = new EncodedPool(RESOLUTIONS.map((v) => storedValue('screen_resolution', v)));
+const LANGUAGE_POOL = new EncodedPool(LANGUAGES.map((v) => storedValue('language', v)));
+const SERVER_VERSION_POOL = new EncodedPool(SERVER_VERSIONS);
+const CLIENT_VERSION_POOL = new EncodedPool(CLIENT_VERSIONS.map((v) => storedValue('client_version', v)));
+const EMPTY_CELL = new EncodedPool(['']);
+
+export interface GeneratedSegmentOptions {
+  rows: number;
+  from: number;
+  to: number;
+  seed: number;
+}
+
+export class GeneratedFeedbackSegment implements FeedbackSource {
+  readonly length: number;
+  private readonly from: number;
+  private readonly step: number;
+  private readonly jitter: boolean;
+  private readonly seedMix: number;
+  private readonly comments: EncodedPool;
+  private readonly userCount: number;
+  private readonly userCells: Array<string | undefined>;
+  private readonly deleted = new DeletedRanges();
+
+  constructor(options: GeneratedSegmentOptions) {
+    if (!Number.isInteger(options.rows) || options.rows < 0) throw new TypeError('generateFeedback: rows must be an integer >= 0');
+    if (!(options.to > options.from)) throw new TypeError('generateFeedback: `to` must be after `from`');
+    this.length = options.rows;
+    this.from = Math.trunc(options.from);
+    this.step = (Math.trunc(options.to) - this.from) / Math.max(1, options.rows);
+    // Jitter keeps dates strictly ordered only when rows are at least 2 ms apart on average.
+    this.jitter = this.step >= 2;
+    this.seedMix = mix32(options.seed ^ 0x0f1e2d3c);
+    this.comments = commentPool(options.seed);
+    this.userCount = Math.min(200_000, Math.max(50, Math.ceil(options.rows / 20)));
+    this.userCells = new Array(this.userCount);
+  }
+
+  dateAt(index: number): number {
+    const offset = this.jitter ? index + (indexHash(this.seedMix ^ 0x3c3c, index) / 4294967296) * 0.9 : index;
+    return this.from + Math.floor(offset * this.step);
+  }
+
+  /** The (contextId, userId) behind row `index`, for tests that need to know. */
+  userAt(index: number): { contextId: number; userId: number } {
+    const u = mix32(indexHash(this.seedMix, index) + 1) % this.userCount;
+    return { contextId: 1 + Math.floor(u / 250), userId: 3 + (u % 250) };
+  }
+
+  /** Cells in RAW_KEYS order after date: score, 9 text fields, user, 2 versions. */
+  cellsAt(index: number, encoding: CellEncoding, out: string[]): void {
+    const h = indexHash(this.seedMix, index);
+    const h2 = mix32(h ^ 0xa5a5a5a5);
+    const scoreRoll = h & 0xff;
+    const score = scoreRoll < 13 ? 0 : scoreRoll < 33 ? 1 : scoreRoll < 72 ? 2 : scoreRoll < 154 ? 3 : 4;
+    const commentRoll = (h >>> 8) & 0x3ff;
+    const profile = h2 % CLIENT_PROFILES.length;
+
+    out[0] = SCORES.in(encoding)[score]!;
+    if (commentRoll < 400) out[1] = EMPTY_CELL.in(encoding)[0]!;
+    else {
+      const comments = this.comments.in(encoding);
+      out[1] = comments[mix32(h2 + commentRoll) % comments.length]!;
+    }
+    out[2] = APP_POOL.in(encoding)[(h2 >>> 8) % APPS.length]!;
+    out[3] = ENTRY_POOL.in(encoding)[(h2 >>> 12) % ENTRY_POINTS.length]!;
+    out[4] = PROFILE_POOLS.operating_system.in(encoding)[profile]!;
+    out[5] = PROFILE_POOLS.browser.in(encoding)[profile]!;
+    out[6] = PROFILE_POOLS.browser_version.in(encoding)[profile]!;
+    out[7] = PROFILE_POOLS.user_agent.in(encoding)[profile]!;
+    out[8] = RESOLUTION_POOL.in(encoding)[(h2 >>> 16) % RESOLUTIONS.length]!;
+    out[9] = LANGUAGE_POOL.in(encoding)[(h2 >>> 20) % LANGUAGES.length]!;
+    out[10] = this.userCell(mix32(h + 1) % this.userCount);
+    // Servers get upgraded over time; some clients lag one version behind.
+    const era = Math.min(SERVER_VERSIONS.length - 1, Math.floor((index / Math.max(1, this.length)) * SERVER_VERSIONS.length));
+    out[11] = SERVER_VERSION_POOL.in(encoding)[era]!;
+    out[12] = CLIENT_VERSION_POOL.in(encoding)[Math.max(0, era - ((h2 >>> 28) & 1))]!;
+  }
+
+  liveRanges(lo: number, hi: number): IndexRange[] {
+    return this.deleted.subtractFrom(lo, hi);
+  }
+
+  deleteRange(lo: number, hi: number): void {
+    this.deleted.add(lo, hi);
+  }
+
+  /** Quoted MD5 is the same in CSV and JSON (hex needs no escaping). */
+  private userCell(u: number): string {
+    let cell = this.userCells[u];
+    if (cell === undefined) {
+      cell = `"${pseudonymousUser(1 + Math.floor(u / 250), 3 + (u % 250))}"`;
+      this.userCells[u] = cell;
+    }
+    return cell;
+  }
+}
