@@ -30,7 +30,7 @@ export interface AuditOutcome {
 
 export async function auditUsers(ox: OxApi, users: readonly WatchedUser[], window: JobWindow, rules: FlagRules, options: AuditUsersOptions): Promise<AuditOutcome> {
   let done = 0;
-  const outcomes = await mapLimit(users, options.concurrency, async (user) => {
+  const outcomes = await mapLimit(users, options.concurrency, async (user): Promise<{ audit: UserAudit } | { failure: UserFailure }> => {
     try {
       const history = await ox.passwordChanges({ contextId: user.contextId, userId: user.userId, sort: '-date', signal: options.signal });
       return { audit: auditUserHistory(user, history, window, rules) };

@@ -1,0 +1,99 @@
+/**
+ * Delivers the audit report exactly like a feedback export — same spool, same deliverArtifact
+ * (deterministic key with type `passwd-changes`, manifest, read-back verification, exactly-once
+ * mail) — with the audit summary in the mail text and the manifest.
+ */
+import { z } from 'zod';
+import type { JobRun, Services } from '../job-kind.js';
+import { spoolStream } from '../delivery/spool.js';
+import { deliverArtifact, type ArtifactResult } from '../delivery/deliver-artifact.js';
+import { assertKnownPlaceholders, renderTemplate } from '../delivery/mail-template.js';
+import { isoUtc } from '../time/parse-time.js';
+import { AUDIT_COLUMNS, type AuditRow } from './flag-changes.js';
+import { reportCsvStream, type AuditSummary } from './audit-report.js';
+
+export const AUDIT_TYPE = 'passwd-changes';
+/** Second level of the archive key (the context group for feedback). */
+export const AUDIT_GROUP = 'audit';
+
+export const AUDIT_PLACEHOLDERS = ['schedule', 'start', 'end', 'users', 'changes', 'flagged', 'failed'] as const;
+export const DEFAULT_AUDIT_SUBJECT = 'OX password changes {start} to {end}: {changes} changes, {flagged} flagged';
+
+const list = <T extends z.ZodType>(item: T) => z.preprocess(
+  (value) => (typeof value === 'string' ? value.split(',').map((s) => s.trim()).filter(Boolean) : value),
+  z.array(item),
+);
+
+const template = (what: string) => z.string().superRefine((text, ctx) => {
+  try {
+    assertKnownPlaceholders(text, AUDIT_PLACEHOLDERS, what);
+  } catch (err) {
+    ctx.addIssue({ code: 'custom', message: (err as Error).message });
+  }
+});
+
+/** The delivery params of passwd.audit: those of feedback.export that make sense for a report. */
+export const auditDeliveryParams = z.object({
+  deliver: list(z.enum(['archive', 'mail'])).default(['archive']).refine((d) => d.length > 0, 'at least one of archive, mail'),
+  mailTo: list(z.string().min(3)).optional(),
+  mailCc: list(z.string().min(3)).default([]),
+  /** OX's `send` mails feedback only: the audit always mails over SMTP. */
+  via: z.literal('smtp').default('smtp'),
+  compress: z.union([z.enum(['gzip', 'none']), z.boolean()]).default('none')
+    .transform((v) => (v === true || v === 'gzip' ? 'gzip' as const : 'none' as const)),
+  subject: template('params.subject').default(DEFAULT_AUDIT_SUBJECT),
+  /** Put above the generated summary. */
+  text: template('params.text').optional(),
+});
+
+type AuditDeliveryParams = z.output<typeof auditDeliveryParams>;
+
+export async function deliverAuditReport(
+  run: JobRun<AuditDeliveryParams>,
+  services: Services,
+  rows: readonly AuditRow[],
+  summary: AuditSummary,
+  summaryText: string,
+): Promise<ArtifactResult> {
+  const { params } = run;
+  const window = run.window!;
+  const gzip = params.compress === 'gzip';
+  const artifact = await spoolStream(reportCsvStream(rows), {
+    dir: services.config.spool.dir,
+    gzip,
+    rowCounter: { update: () => undefined, rows: rows.length },
+    signal: run.signal,
+  });
+  try {
+    const values = {
+      schedule: run.scheduleId, start: isoUtc(window.start), end: isoUtc(window.end),
+      users: summary.usersChecked + summary.usersFailed, changes: summary.changes, flagged: summary.flaggedRows, failed: summary.usersFailed,
+    };
+    const intro = params.text ? `${renderTemplate(params.text, values, 'params.text').trimEnd()}\n\n` : '';
+    return await deliverArtifact({
+      artifact,
+      naming: { schedule: run.scheduleId, group: AUDIT_GROUP, type: AUDIT_TYPE, window, ext: 'csv', gzip },
+      contentType: gzip ? 'application/gzip' : 'text/csv; charset=utf-8',
+      deliver: params.deliver,
+      manifest: {
+        job: 'passwd.audit',
+        type: AUDIT_TYPE,
+        format: 'csv',
+        compress: params.compress,
+        columns: AUDIT_COLUMNS,
+        oxUrl: services.ox.baseUrl,
+        summary,
+      },
+      mail: {
+        via: 'smtp',
+        to: params.mailTo ?? services.config.mail.to,
+        cc: params.mailCc,
+        subject: renderTemplate(params.subject, values, 'params.subject'),
+        text: `${intro}${summaryText}`,
+      },
+      run,
+    }, services);
+  } finally {
+    await artifact.cleanup();
+  }
+}
