@@ -1,0 +1,326 @@
+/**
+ * Delivers a spooled artifact of one (schedule, window): into the archive under a deterministic
+ * key with a manifest beside it, verified by reading it back, and by mail — each effect exactly
+ * once per window, remembered in the window's DeliveryLog. Shared by every job that produces a
+ * file per window (feedback.export, passwd.audit).
+ *
+ * Order matters: data object, read-back verification, manifest, ledger record. A manifest
+ * therefore always describes verified data, and the ledger only ever points at verified objects
+ * (the purge job deletes feedback from OX on the strength of that record).
+ */
+import type { Logger } from '../log/logger.js';
+import { InputError } from '../errors.js';
+import type { JobRun, Services } from '../job-kind.js';
+import type { DeliveryLog } from '../ledger/types.js';
+import { isoUtc } from '../time/parse-time.js';
+import { toolVersion } from '../version.js';
+import { artifactKey, keyBaseName, manifestKeyFor, type ArtifactNaming } from './archive-key.js';
+import { DeliveryError } from './delivery-error.js';
+import { deterministicMessageId } from './message-id.js';
+
+export type DeliveryTarget = 'archive' | 'mail';
+
+export interface SpooledFile {
+  path: string;
+  rows: number;
+  bytes: number;
+  sha256: string;
+  /** Epoch ms the artifact was complete (the manifest's `exportedAt`). */
+  completedAt: number;
+}
+
+export interface ArtifactMail {
+  via: 'smtp' | 'ox';
+  /** Addresses, optionally `Name <address>`. */
+  to: readonly string[];
+  cc?: readonly string[];
+  subject: string;
+  text: string;
+  /** `via: ox`: OX exports the window itself and mails its own CSV. */
+  ox?: {
+    contextGroup: string;
+    type: string;
+    compress: boolean;
+    /** ASCII-armoured public keys by address: OX encrypts for these recipients. */
+    pgpKeys?: Readonly<Record<string, string>>;
+  };
+}
+
+export interface DeliverArtifactRequest {
+  artifact: SpooledFile;
+  naming: ArtifactNaming;
+  contentType: string;
+  deliver: readonly DeliveryTarget[];
+  /** Job-specific manifest fields (e.g. contextGroup, type, format, compress, oxUrl). */
+  manifest: Readonly<Record<string, unknown>>;
+  mail?: ArtifactMail;
+  run: Pick<JobRun<unknown>, 'signal' | 'log' | 'deliveries' | 'force'>;
+}
+
+export interface ArchivedArtifact {
+  key: string;
+  manifestKey: string;
+  bytes: number;
+  sha256: string;
+  /** ISO time the stored bytes were read back and matched. */
+  verifiedAt: string;
+  /** Absolute path or s3://bucket/key. */
+  location: string;
+  /** True when an earlier attempt had archived and verified it already. */
+  reused?: boolean;
+}
+
+export interface MailedArtifact {
+  via: 'smtp' | 'ox';
+  /** smtp: the deterministic Message-ID of the mail sent by this run. */
+  messageId?: string;
+  /** Addresses mailed by this run. */
+  accepted: string[];
+  /** Addresses an earlier attempt had mailed already: not mailed again. */
+  alreadyMailed: string[];
+  /** Set when the artifact was too large to attach and a presigned link went out instead. */
+  linkExpiresAt?: string;
+}
+
+export interface ArtifactResult {
+  rows: number;
+  bytes: number;
+  sha256: string;
+  archive?: ArchivedArtifact;
+  mail: MailedArtifact[];
+}
+
+type DeliveryServices = Pick<Services, 'config' | 'archive' | 'mailer' | 'ox' | 'now'>;
+
+export async function deliverArtifact(request: DeliverArtifactRequest, services: DeliveryServices): Promise<ArtifactResult> {
+  const { artifact, run } = request;
+  const key = artifactKey(request.naming, services.config.archive.prefix);
+  const recipients = request.deliver.includes('mail') ? mailRecipients(request.mail, services) : undefined;
+  const oversize = request.mail?.via !== 'ox' && artifact.bytes > services.config.mail.maxAttachmentBytes;
+
+  const result: ArtifactResult = { rows: artifact.rows, bytes: artifact.bytes, sha256: artifact.sha256, mail: [] };
+  // An oversize mail carries a link to the archived object, so it needs the archive too.
+  const linkable = oversize && services.archive.kind === 's3';
+  if (request.deliver.includes('archive') || (recipients && linkable)) {
+    result.archive = await archiveOnce(request, key, services);
+  }
+  if (recipients) {
+    result.mail.push(await mailOnce(request, recipients, key, oversize, result.archive, services));
+  }
+  return result;
+}
+
+async function archiveOnce(request: DeliverArtifactRequest, key: string, services: DeliveryServices): Promise<ArchivedArtifact> {
+  const { artifact, run } = request;
+  const { archive } = services;
+  const deliveryId = `archive:${key}`;
+  const previous = await run.deliveries.get(deliveryId) as (ArchivedArtifact & { at: number }) | null;
+  if (previous && !run.force && await archive.exists(key, { signal: run.signal })) {
+    if (previous.sha256 !== artifact.sha256) {
+      run.log.warn({ key, archived: previous.sha256, exported: artifact.sha256 }, 'archived artifact differs from this export (OX data changed after the window closed); keeping the archived one');
+    }
+    run.log.info({ key }, 'artifact already archived and verified by an earlier attempt');
+    const { at: _at, ...archived } = previous;
+    return { ...archived, reused: true };
+  }
+
+  const manifestKey = manifestKeyFor(key);
+  const location = archive.describe(key);
+  await archive.putFile(key, artifact.path, { contentType: request.contentType, bytes: artifact.bytes, sha256: artifact.sha256, signal: run.signal });
+  const check = await archive.verify(key, { bytes: artifact.bytes, sha256: artifact.sha256 }, { signal: run.signal });
+  if (!check.ok) throw new DeliveryError(`archive object ${location} failed verification: ${check.reason}`, true);
+  const verifiedAt = isoUtc(services.now());
+  await archive.putJson(manifestKey, {
+    schedule: request.naming.schedule,
+    ...request.manifest,
+    window: { start: isoUtc(request.naming.window.start), end: isoUtc(request.naming.window.end) },
+    rows: artifact.rows,
+    bytes: artifact.bytes,
+    sha256: artifact.sha256,
+    exportedAt: isoUtc(artifact.completedAt),
+    key,
+    toolVersion: toolVersion(),
+  }, { signal: run.signal });
+  const archived: ArchivedArtifact = { key, manifestKey, bytes: artifact.bytes, sha256: artifact.sha256, verifiedAt, location };
+  await run.deliveries.record(deliveryId, { ...archived });
+  run.log.info({ key, location, bytes: artifact.bytes, rows: artifact.rows }, 'artifact archived and verified');
+  return archived;
+}
+
+interface Recipient {
+  /** As given, possibly `Name <address>`. */
+  text: string;
+  address: string;
+  displayName?: string;
+  role: 'to' | 'cc';
+}
+
+/** Validated before anything is delivered: bad mail settings change nothing. */
+function mailRecipients(mail: ArtifactMail | undefined, services: DeliveryServices): Recipient[] {
+  if (!mail) throw new InputError('deliver includes mail but no mail settings were given');
+  if (mail.via === 'ox' && !mail.ox) throw new InputError('mail via ox needs the feedback context group and type');
+  const seen = new Set<string>();
+  const recipients: Recipient[] = [];
+  for (const [role, list] of [['to', mail.to], ['cc', mail.cc ?? []]] as const) {
+    for (const text of list) {
+      const recipient = parseRecipient(text, role);
+      if (seen.has(recipient.address)) continue;
+      seen.add(recipient.address);
+      recipients.push(recipient);
+    }
+  }
+  if (!recipients.some((r) => r.role === 'to')) {
+    throw new InputError('mail: no recipients (set params.mailTo, or mail.to / MAIL_TO in config)');
+  }
+  if (mail.via === 'smtp' && !services.config.mail.smtp) {
+    throw new InputError('mail via smtp needs mail.smtp (SMTP_URL)');
+  }
+  return recipients;
+}
+
+const NAMED_ADDRESS = /^\s*"?([^"<]*?)"?\s*<([^<>\s]+@[^<>\s]+)>\s*$/;
+const BARE_ADDRESS = /^\s*([^\s<>@]+@[^\s<>@]+)\s*$/;
+
+function parseRecipient(text: string, role: 'to' | 'cc'): Recipient {
+  const named = NAMED_ADDRESS.exec(text);
+  if (named) return { text: text.trim(), address: named[2]!.toLowerCase(), displayName: named[1] || undefined, role };
+  const bare = BARE_ADDRESS.exec(text);
+  if (bare) return { text: bare[1]!, address: bare[1]!.toLowerCase(), role };
+  throw new InputError(`mail ${role}: "${text}" is not an e-mail address (expected a@example.com or "Name <a@example.com>")`);
+}
+
+async function mailOnce(
+  request: DeliverArtifactRequest,
+  recipients: Recipient[],
+  key: string,
+  oversize: boolean,
+  archived: ArchivedArtifact | undefined,
+  services: DeliveryServices,
+): Promise<MailedArtifact> {
+  const mail = request.mail!;
+  const { run } = request;
+  const pending: Recipient[] = [];
+  const alreadyMailed: string[] = [];
+  for (const recipient of recipients) {
+    if (await run.deliveries.get(mailDeliveryId(recipient.address))) alreadyMailed.push(recipient.address);
+    else pending.push(recipient);
+  }
+  if (alreadyMailed.length > 0) run.log.info({ alreadyMailed }, 'not mailing recipients that already got this window');
+  if (!pending.some((r) => r.role === 'to') && pending.length > 0) {
+    // Only cc recipients left: they become the addressees of their own copy.
+    for (const r of pending) r.role = 'to';
+  }
+  if (pending.length === 0) return { via: mail.via, accepted: [], alreadyMailed };
+  return mail.via === 'ox'
+    ? mailViaOx(request, pending, alreadyMailed, services)
+    : mailViaSmtp(request, pending, alreadyMailed, key, oversize, archived, services, run.deliveries, run.log);
+}
+
+async function mailViaSmtp(
+  request: DeliverArtifactRequest,
+  pending: Recipient[],
+  alreadyMailed: string[],
+  key: string,
+  oversize: boolean,
+  archived: ArchivedArtifact | undefined,
+  services: DeliveryServices,
+  deliveries: DeliveryLog,
+  log: Logger,
+): Promise<MailedArtifact> {
+  const mail = request.mail!;
+  const { artifact, run } = request;
+  const { config } = services;
+  const messageId = deterministicMessageId(request.naming, pending.map((r) => r.address), config.mail.from);
+  let text = mail.text;
+  let linkExpiresAt: string | undefined;
+  let attachments;
+  if (oversize) {
+    if (services.archive.kind !== 's3' || !archived) {
+      throw new InputError(`mail: the artifact has ${artifact.bytes} bytes, more than mail.maxAttachmentBytes (${config.mail.maxAttachmentBytes}); a download link instead of the attachment needs archive.kind s3 (it is ${services.archive.kind})`);
+    }
+    const url = await services.archive.presignGet(key, config.archive.linkTtl);
+    linkExpiresAt = isoUtc(services.now() + config.archive.linkTtl);
+    text = `${text.trimEnd()}\n\nThe file ${keyBaseName(key)} (${formatBytes(artifact.bytes)}, SHA-256 ${artifact.sha256}) is too large to attach.\nDownload it until ${linkExpiresAt}:\n${url}\n`;
+  } else {
+    attachments = [{ filename: keyBaseName(key), path: artifact.path, contentType: request.contentType }];
+  }
+  const receipt = await services.mailer.send({
+    from: config.mail.from,
+    to: pending.filter((r) => r.role === 'to').map((r) => r.text),
+    cc: pending.filter((r) => r.role === 'cc').map((r) => r.text),
+    subject: mail.subject,
+    text,
+    messageId,
+    attachments,
+    signal: run.signal,
+  });
+  const acceptedSet = new Set(receipt.accepted.map((a) => a.toLowerCase()));
+  const accepted = pending.filter((r) => acceptedSet.has(r.address));
+  for (const recipient of accepted) {
+    await deliveries.record(mailDeliveryId(recipient.address), { via: 'smtp', messageId, role: recipient.role, response: receipt.response });
+  }
+  log.info({ messageId, accepted: accepted.map((r) => r.address), link: Boolean(linkExpiresAt) }, 'artifact mailed');
+  const rejected = pending.filter((r) => !acceptedSet.has(r.address)).map((r) => r.address);
+  if (rejected.length > 0) {
+    throw new DeliveryError(`mail: the SMTP server rejected ${rejected.join(', ')} (${accepted.length} other recipient(s) got ${messageId})`, false);
+  }
+  return { via: 'smtp', messageId, accepted: accepted.map((r) => r.address), alreadyMailed, ...(linkExpiresAt ? { linkExpiresAt } : {}) };
+}
+
+async function mailViaOx(
+  request: DeliverArtifactRequest,
+  pending: Recipient[],
+  alreadyMailed: string[],
+  services: DeliveryServices,
+): Promise<MailedArtifact> {
+  const mail = request.mail!;
+  const ox = mail.ox!;
+  const { run } = request;
+  const keys = new Map(Object.entries(ox.pgpKeys ?? {}).map(([address, key]) => [address.toLowerCase(), key]));
+  const answer = await services.ox.sendFeedback({
+    contextGroup: ox.contextGroup,
+    type: ox.type,
+    start: request.naming.window.start,
+    end: request.naming.window.end,
+    recipients: pending.map((r) => ({
+      address: r.address,
+      ...(r.displayName ? { displayName: r.displayName } : {}),
+      ...(keys.has(r.address) ? { pgp_key: keys.get(r.address) } : {}),
+    })),
+    subject: mail.subject,
+    body: mail.text,
+    compress: ox.compress,
+    signal: run.signal,
+  });
+  const failedAddresses = new Set([...answer.fail, ...answer.pgpFail].map((a) => a.toLowerCase()));
+  const accepted = pending.filter((r) => !failedAddresses.has(r.address));
+  for (const recipient of accepted) {
+    await run.deliveries.record(mailDeliveryId(recipient.address), { via: 'ox', role: recipient.role, mode: sendMode(answer, recipient.address) });
+  }
+  run.log.info({ accepted: accepted.map((r) => r.address) }, 'OX mailed its export');
+  if (failedAddresses.size > 0) {
+    const reasons = [
+      answer.fail.length ? `invalid address: ${answer.fail.join(', ')}` : '',
+      answer.pgpFail.length ? `unusable PGP key: ${answer.pgpFail.join(', ')}` : '',
+    ].filter(Boolean).join('; ');
+    throw new DeliveryError(`mail via OX: OX could not mail ${reasons} (${accepted.length} other recipient(s) were mailed)`, false);
+  }
+  return { via: 'ox', accepted: accepted.map((r) => r.address), alreadyMailed };
+}
+
+function sendMode(answer: { normal: string[]; sign: string[]; encrypt: string[]; pgp: string[]; message?: string }, address: string): string {
+  for (const mode of ['pgp', 'encrypt', 'sign', 'normal'] as const) {
+    if (answer[mode].some((a) => a.toLowerCase() === address)) return mode;
+  }
+  return answer.message ? 'reported in prose' : 'accepted';
+}
+
+function mailDeliveryId(address: string): string {
+  return `mail:${address}`;
+}
+
+function formatBytes(bytes: number): string {
+  if (bytes >= 1024 * 1024 * 1024) return `${(bytes / 1024 ** 3).toFixed(1)} GiB`;
+  if (bytes >= 1024 * 1024) return `${(bytes / 1024 ** 2).toFixed(1)} MiB`;
+  return `${Math.ceil(bytes / 1024)} KiB`;
+}

@@ -1,0 +1,59 @@
+/**
+ * One pass from OX into a spool file, in the chosen format: OX's CSV bytes untouched (`ox-csv`),
+ * RFC 4180 CSV (`csv`) or JSON lines (`jsonl`) built from the raw export, optionally gzipped.
+ * Rows, bytes and SHA-256 are known when the spool is complete; memory stays constant.
+ */
+import { spoolStream, type SpooledArtifact } from '../delivery/spool.js';
+import type { OxApi } from '../ox/types.js';
+import { selectColumns } from './feedback-columns.js';
+import { jsonLines } from './jsonl.js';
+import { normalisedCsv } from './normalised-csv.js';
+import { OxCsvRowCounter } from './ox-csv-row-counter.js';
+
+export const EXPORT_FORMATS = ['ox-csv', 'csv', 'jsonl'] as const;
+export type ExportFormat = (typeof EXPORT_FORMATS)[number];
+
+export interface FeedbackExportSpec {
+  contextGroup: string;
+  type: string;
+  format: ExportFormat;
+  gzip: boolean;
+  window: { start: number; end: number };
+  /** csv/jsonl: raw keys or OX header names; default all of OX's columns. */
+  columns?: readonly string[];
+  /** ox-csv: sent to OX (it uses the first character); csv: the field separator. */
+  delimiter?: string;
+  /** csv: write the header row. */
+  header?: boolean;
+  /** csv: prefix cells starting with = + - @ | with `'`. */
+  formulaGuard?: boolean;
+  spoolDir?: string;
+  signal?: AbortSignal;
+}
+
+export async function exportFeedback(ox: OxApi, spec: FeedbackExportSpec): Promise<SpooledArtifact> {
+  const query = { contextGroup: spec.contextGroup, type: spec.type, start: spec.window.start, end: spec.window.end, signal: spec.signal };
+  const spool = { dir: spec.spoolDir, gzip: spec.gzip, signal: spec.signal };
+  if (spec.format === 'ox-csv') {
+    const body = await ox.exportCsv({ ...query, delimiter: spec.delimiter });
+    return spoolStream(body, { ...spool, rowCounter: new OxCsvRowCounter() });
+  }
+  const counter = { rows: 0, update() {} };
+  const records = ox.exportRaw(query);
+  const text = spec.format === 'csv'
+    ? normalisedCsv(records, {
+      columns: selectColumns(spec.columns),
+      delimiter: spec.delimiter ?? ',',
+      header: spec.header ?? true,
+      formulaGuard: spec.formulaGuard ?? true,
+    }, counter)
+    : jsonLines(records, spec.columns?.length ? selectColumns(spec.columns) : undefined, counter);
+  return spoolStream(text, { ...spool, rowCounter: counter });
+}
+
+/** File extension and MIME type of an artifact as stored and attached. */
+export function artifactFileType(format: ExportFormat, gzip: boolean): { ext: string; contentType: string } {
+  const ext = format === 'jsonl' ? 'jsonl' : 'csv';
+  if (gzip) return { ext, contentType: 'application/gzip' };
+  return { ext, contentType: format === 'jsonl' ? 'application/x-ndjson; charset=utf-8' : 'text/csv; charset=utf-8' };
+}

@@ -1,0 +1,65 @@
+/**
+ * Params of `feedback.export`, from schedule config (`params:`), `--param key=value` or enqueue
+ * data. Lists may be given as arrays or comma-separated strings (`--param mailTo=a@x,b@x`).
+ */
+import { z } from 'zod';
+import { assertKnownPlaceholders } from '../delivery/mail-template.js';
+import { EXPORT_FORMATS } from './export-feedback.js';
+import { selectColumns } from './feedback-columns.js';
+
+/** Placeholders the subject and text templates may use. */
+export const EXPORT_PLACEHOLDERS = ['schedule', 'start', 'end', 'rows', 'contextGroup', 'type'] as const;
+
+export const DEFAULT_SUBJECT = 'OX feedback {type} ({contextGroup}) {start} to {end}: {rows} rows';
+export const DEFAULT_TEXT = [
+  'Feedback export of schedule {schedule}',
+  'Context group: {contextGroup}, type: {type}',
+  'Window: {start} to {end} (UTC, end excluded)',
+  'Rows: {rows}',
+  '',
+  'Sent by ox-batch.',
+].join('\n');
+
+const list = <T extends z.ZodType>(item: T) => z.preprocess(
+  (value) => (typeof value === 'string' ? value.split(',').map((s) => s.trim()).filter(Boolean) : value),
+  z.array(item),
+);
+
+const template = (what: string) => z.string().superRefine((text, ctx) => {
+  try {
+    assertKnownPlaceholders(text, EXPORT_PLACEHOLDERS, what);
+  } catch (err) {
+    ctx.addIssue({ code: 'custom', message: (err as Error).message });
+  }
+});
+
+export const feedbackExportParams = z.object({
+  contextGroup: z.string().min(1).default('default'),
+  type: z.string().min(1).default('star-rating-v1'),
+  format: z.enum(EXPORT_FORMATS).default('ox-csv'),
+  /** `gzip`, or `none`/false; `true` means gzip. */
+  compress: z.union([z.enum(['gzip', 'none']), z.boolean()]).default('none')
+    .transform((v) => (v === true || v === 'gzip' ? 'gzip' as const : 'none' as const)),
+  columns: list(z.string().min(1)).optional().superRefine((columns, ctx) => {
+    try {
+      selectColumns(columns);
+    } catch (err) {
+      ctx.addIssue({ code: 'custom', message: (err as Error).message });
+    }
+  }),
+  /** ox-csv: OX's delimiter (default `;`); csv: the separator (default `,`). One character. */
+  delimiter: z.string().length(1, 'one character, e.g. ; or ,').optional(),
+  header: z.boolean().default(true),
+  formulaGuard: z.boolean().default(true),
+  deliver: list(z.enum(['archive', 'mail'])).default(['archive'])
+    .refine((d) => d.length > 0, 'at least one of archive, mail'),
+  mailTo: list(z.string().min(3)).optional(),
+  mailCc: list(z.string().min(3)).default([]),
+  via: z.enum(['smtp', 'ox']).default('smtp'),
+  /** via ox: ASCII-armoured public key (or a path to one) per recipient address. */
+  pgpKeys: z.record(z.string(), z.string().min(1)).default({}),
+  subject: template('params.subject').default(DEFAULT_SUBJECT),
+  text: template('params.text').default(DEFAULT_TEXT),
+});
+
+export type FeedbackExportParams = z.output<typeof feedbackExportParams>;

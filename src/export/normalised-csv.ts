@@ -1,0 +1,63 @@
+/**
+ * `csv` format: RFC 4180 CSV built from the raw export with csv-stringify — CRLF row ends,
+ * quotes doubled, a cell quoted when it holds the delimiter, a quote or any line break, OX's
+ * header names, dates as ISO 8601 UTC. Cells get the same spreadsheet formula guard as OX's own
+ * CSV (a leading = + - @ | gets a `'`) unless switched off, because these files end up in
+ * spreadsheets.
+ */
+import { stringify, type Options as StringifyOptions } from 'csv-stringify/sync';
+import type { FeedbackColumn } from './feedback-columns.js';
+
+export interface NormalisedCsvOptions {
+  columns: readonly FeedbackColumn[];
+  delimiter: string;
+  header: boolean;
+  formulaGuard: boolean;
+}
+
+/** Rows stringified together: amortises per-call overhead, bounded memory. */
+const BATCH_ROWS = 512;
+const FORMULA_START = /^[=+\-@|]/;
+/** OX's raw `date`: `yyyy-MM-dd HH:mm:ss` in UTC. */
+const OX_DATE = /^(\d{4}-\d{2}-\d{2}) (\d{2}:\d{2}:\d{2}(?:\.\d+)?)$/;
+
+/** CSV text in chunks of rows; counts records into `counter.rows`. */
+export async function* normalisedCsv(
+  records: AsyncIterable<Record<string, unknown>>,
+  options: NormalisedCsvOptions,
+  counter: { rows: number },
+): AsyncGenerator<string> {
+  const settings: StringifyOptions = {
+    columns: options.columns.map((c, i) => ({ key: String(i), header: c.header })),
+    delimiter: options.delimiter,
+    record_delimiter: 'windows',
+    // csv-stringify quotes only for its own record delimiter; RFC 4180 wants any CR or LF quoted.
+    quoted_match: /[\r\n]/,
+  };
+  if (options.header) yield stringify([], { ...settings, header: true });
+  let batch: string[][] = [];
+  for await (const record of records) {
+    batch.push(options.columns.map((column) => cell(record, column, options.formulaGuard)));
+    counter.rows += 1;
+    if (batch.length === BATCH_ROWS) {
+      yield stringify(batch, settings);
+      batch = [];
+    }
+  }
+  if (batch.length > 0) yield stringify(batch, settings);
+}
+
+function cell(record: Record<string, unknown>, column: FeedbackColumn, formulaGuard: boolean): string {
+  const value = record[column.key];
+  const raw = value === undefined || value === null ? '' : typeof value === 'string' ? value : String(value);
+  const text = column.key === 'date' ? isoDate(raw) : raw;
+  return formulaGuard && FORMULA_START.test(text) ? `'${text}` : text;
+}
+
+/** `2026-11-01 12:00:00` (OX, UTC) → `2026-11-01T12:00:00Z`; epoch ms → ISO; anything else as is. */
+export function isoDate(value: string): string {
+  const ox = OX_DATE.exec(value);
+  if (ox) return `${ox[1]}T${ox[2]}Z`;
+  if (/^\d{10,}$/.test(value)) return new Date(Number(value)).toISOString().replace('.000Z', 'Z');
+  return value;
+}

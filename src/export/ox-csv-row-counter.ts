@@ -1,0 +1,47 @@
+/**
+ * Counts data rows of OX's CSV export as it streams by. OX ends every row, the header and the
+ * last row included, with a lone CR; line breaks inside a cell are written as CRLF. So a row end
+ * is a CR not followed by LF (which may sit in the next chunk), and rows = row ends - 1.
+ */
+import type { RowCounter } from '../delivery/spool.js';
+import { OxError } from '../ox/ox-error.js';
+
+const CR = 0x0d;
+const LF = 0x0a;
+
+export class OxCsvRowCounter implements RowCounter {
+  private rowEnds = 0;
+  private crAtChunkEnd = false;
+  private lastByte = -1;
+  private bytes = 0;
+
+  update(chunk: Buffer): void {
+    if (chunk.length === 0) return;
+    if (this.crAtChunkEnd && chunk[0] !== LF) this.rowEnds += 1;
+    this.crAtChunkEnd = false;
+    for (let i = chunk.indexOf(CR); i !== -1; i = chunk.indexOf(CR, i + 1)) {
+      if (i === chunk.length - 1) this.crAtChunkEnd = true;
+      else if (chunk[i + 1] !== LF) this.rowEnds += 1;
+    }
+    this.lastByte = chunk[chunk.length - 1]!;
+    this.bytes += chunk.length;
+  }
+
+  get rows(): number {
+    return Math.max(0, this.rowEnds + (this.crAtChunkEnd ? 1 : 0) - 1);
+  }
+
+  /** A complete OX export has at least the header row and ends with a row's CR. */
+  finish(): void {
+    if (this.bytes === 0 || this.lastByte !== CR) {
+      throw new OxError({
+        operation: 'feedback.export',
+        kind: 'protocol',
+        retryable: true,
+        reason: this.bytes === 0
+          ? 'the CSV export was empty (OX always sends at least a header row): truncated answer'
+          : `the CSV export ended in the middle of a row after ${this.bytes} bytes: truncated answer`,
+      });
+    }
+  }
+}
