@@ -8,6 +8,9 @@ import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { chromium, type Browser } from 'playwright-core';
 import { mountDashboard } from '../../src/http/dashboard.js';
+import { createHttpApp } from '../../src/http/http-server.js';
+import { Metrics } from '../../src/http/metrics.js';
+import { silentLogger } from '../../src/log/logger.js';
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -33,9 +36,12 @@ let redis: Redis;
 const queues: Queue[] = [];
 const servers: Server[] = [];
 
-async function serve(ui: { user?: string; password?: string; allowActions: boolean }): Promise<string> {
-  const app = express();
-  mountDashboard(app, queues, ui);
+async function serve(ui: { user?: string; password?: string; allowActions: boolean }, daemonApp = false): Promise<string> {
+  // The daemon's own app with the dashboard added through its mountDashboard hook, or a bare one.
+  const app = daemonApp
+    ? createHttpApp({ metrics: new Metrics(), readiness: async () => ({ ready: true, checks: {} }), log: silentLogger(), mountDashboard: (a) => mountDashboard(a, queues, ui) })
+    : express();
+  if (!daemonApp) mountDashboard(app, queues, ui);
   const server = await new Promise<Server>((resolve) => {
     const s = app.listen(0, '127.0.0.1', () => resolve(s));
   });
@@ -97,6 +103,17 @@ describe('dashboard access control (real HTTP requests)', () => {
     const body = (await ok.json()) as { queues: Array<{ name: string; readOnlyMode: boolean }> };
     expect(body.queues.map((q) => q.name).sort()).toEqual(Object.keys(QUEUES).sort());
     expect(body.queues.every((q) => q.readOnlyMode)).toBe(true);
+  });
+
+  it('mounts through the daemon HTTP server hook without hiding /healthz, /readyz or /metrics', async () => {
+    const base = await serve({ user: USER, password: PASSWORD, allowActions: false }, true);
+    expect((await fetch(`${base}/healthz`)).status).toBe(200);
+    expect((await fetch(`${base}/readyz`)).status).toBe(200);
+    expect(await (await fetch(`${base}/metrics`)).text()).toContain('oxb_job_runs_total');
+    expect((await fetch(`${base}/ui/`)).status).toBe(401);
+    const page = await fetch(`${base}/ui/`, { headers: { authorization: basic(USER, PASSWORD) } });
+    expect(page.status).toBe(200);
+    expect(await page.text()).toMatch(/<base href="\/ui\/"/);
   });
 
   it('is read-only unless ui.allowActions: changes are refused and nothing changes', async () => {
