@@ -1,0 +1,331 @@
+/**
+ * `ox-batch start`: the long-running process. Depending on its role it
+ *  - (scheduler) upserts one BullMQ Job Scheduler per schedule at every start and runs the
+ *    `ticks` worker that turns each firing into window/run jobs (see tick.ts), with a watchdog
+ *    that re-upserts a scheduler whose chain stopped (a known BullMQ failure mode);
+ *  - (worker) runs one Worker on the `jobs` queue with the configured concurrency;
+ *  - serves /healthz, /readyz, /metrics (and the dashboard) on the HTTP port.
+ * `stop()` is the graceful shutdown: stop taking jobs, give running ones the grace period, then
+ * abort them (they go back to the queue), with a timeout of its own around worker.close().
+ */
+import { Worker, type Job, type Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { Express } from 'express';
+import type { Config } from '../config/schema.js';
+import type { JobKind } from '../job-kind.js';
+import { createLogger, type Logger } from '../log/logger.js';
+import { safeUrl } from '../log/secrets.js';
+import { Metrics } from '../http/metrics.js';
+import { mountDashboard } from '../http/dashboard.js';
+import { startHttpServer, type ReadinessCheck, type RunningHttpServer } from '../http/http-server.js';
+import { createServices, type ClosableServices } from '../services.js';
+import { createJobProcessor } from './job-processor.js';
+import { JOB_QUEUE, TICK_QUEUE, createQueue, retentionOptions, type JobData, type TickData } from './queues.js';
+import { closeRedis, createRedis } from './redis-connection.js';
+import { tickSchedulerId } from './job-ids.js';
+import { resolveSchedules, type Schedule } from './schedules.js';
+import { ScheduleState } from './schedule-state.js';
+import { scheduleStatus, toFigures } from './schedule-status.js';
+import { tickSchedule, type TickContext, type TickReport } from './tick.js';
+
+export type DaemonRole = 'all' | 'scheduler' | 'worker';
+
+export interface DaemonOptions {
+  config: Config;
+  role?: DaemonRole;
+  /** Jobs run at once in this process; default config.worker.concurrency. */
+  concurrency?: number;
+  /** HTTP port; default config.http.port; null: no HTTP server. */
+  port?: number | null;
+  /** Job kinds this process knows; default the registry in jobs/index.ts. */
+  kinds?: ReadonlyArray<JobKind<any, any>>;
+  log?: Logger;
+  now?: () => number;
+  /** How often scheduler chains are checked (default 60 s). */
+  watchdogIntervalMs?: number;
+  /** How long to wait for Redis at start before giving up (default 30 s). */
+  connectTimeoutMs?: number;
+}
+
+export class RedisUnavailableError extends Error {
+  override readonly name = 'RedisUnavailableError';
+}
+
+/** Waits until a client is ready; fails with a message naming the (credential-free) URL. */
+export async function waitForRedis(client: Redis, url: string, timeoutMs: number): Promise<void> {
+  if (client.status === 'ready') return;
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      cleanup();
+      reject(new RedisUnavailableError(`Redis at ${safeUrl(url)} is not reachable (waited ${Math.round(timeoutMs / 1000)}s)`));
+    }, timeoutMs);
+    const onReady = () => { cleanup(); resolve(); };
+    const cleanup = () => { clearTimeout(timer); client.off('ready', onReady); };
+    client.on('ready', onReady);
+  });
+}
+
+function timeout(ms: number): Promise<'timeout'> {
+  return new Promise((resolve) => setTimeout(() => resolve('timeout'), ms).unref());
+}
+
+export class Daemon {
+  readonly metrics = new Metrics({ defaultMetrics: true });
+  http?: RunningHttpServer;
+  tickWorker?: Worker<TickData>;
+  jobWorker?: Worker<JobData>;
+  private watchdog?: NodeJS.Timeout;
+  private stopping?: Promise<void>;
+  private shuttingDown = false;
+
+  private constructor(
+    readonly config: Config,
+    readonly role: DaemonRole,
+    readonly schedules: Schedule[],
+    readonly kinds: ReadonlyArray<JobKind<any, any>>,
+    readonly log: Logger,
+    readonly redis: Redis,
+    readonly workerRedis: Redis,
+    readonly services: ClosableServices,
+    readonly jobsQueue: Queue<JobData>,
+    readonly ticksQueue: Queue<TickData>,
+    readonly state: ScheduleState,
+    readonly now: () => number,
+  ) {}
+
+  /** Validates the schedules (InputError, exit 2), connects, and starts the role's parts. */
+  static async start(options: DaemonOptions): Promise<Daemon> {
+    const { config } = options;
+    const role = options.role ?? 'all';
+    const kinds = options.kinds ?? (await import('../../jobs/index.js')).jobKinds;
+    const schedules = resolveSchedules(config, kinds);
+    const log = options.log ?? createLogger({ level: config.logging.level });
+    const now = options.now ?? (() => Date.now());
+
+    const redis = createRedis(config.redis.url, 'command', log, 'ox-batch');
+    try {
+      await waitForRedis(redis, config.redis.url, options.connectTimeoutMs ?? 30_000);
+    } catch (err) {
+      redis.disconnect();
+      throw err;
+    }
+    const workerRedis = createRedis(config.redis.url, 'worker', log, 'ox-batch-worker');
+    const jobsQueue = createQueue<JobData>(JOB_QUEUE, config, redis, log);
+    const ticksQueue = createQueue<TickData>(TICK_QUEUE, config, redis, log);
+    const daemon = new Daemon(config, role, schedules, kinds, log, redis, workerRedis,
+      undefined as unknown as ClosableServices, jobsQueue, ticksQueue, new ScheduleState(redis, config.redis.prefix), now);
+    (daemon as { services: ClosableServices }).services = createServices(config, { log, redis, observer: daemon.metrics.oxObserver, now });
+    try {
+      await daemon.begin(options);
+    } catch (err) {
+      await daemon.stop();
+      throw err;
+    }
+    return daemon;
+  }
+
+  private get ticksEnabled(): boolean {
+    return this.role === 'all' || this.role === 'scheduler';
+  }
+
+  private get jobsEnabled(): boolean {
+    return this.role === 'all' || this.role === 'worker';
+  }
+
+  private async begin(options: DaemonOptions): Promise<void> {
+    const { config, log } = this;
+    const workerSettings = {
+      connection: this.workerRedis,
+      prefix: config.redis.prefix,
+      lockDuration: config.worker.lockDurationMs,
+      stalledInterval: config.worker.stalledIntervalMs,
+      maxStalledCount: 1,
+      ...retentionOptions(config),
+    };
+
+    if (this.ticksEnabled) {
+      await this.upsertSchedulers();
+      this.tickWorker = new Worker<TickData>(TICK_QUEUE, (job) => this.processTick(job), { ...workerSettings, concurrency: 4 });
+      this.watchWorker(this.tickWorker, TICK_QUEUE);
+      const every = options.watchdogIntervalMs ?? 60_000;
+      this.watchdog = setInterval(() => void this.checkSchedulers().catch((err) => log.warn({ err }, 'scheduler watchdog failed')), every);
+      this.watchdog.unref();
+    }
+    if (this.jobsEnabled) {
+      const processor = createJobProcessor({
+        services: this.services,
+        kinds: this.kinds,
+        log,
+        metrics: this.metrics,
+        isShuttingDown: () => this.shuttingDown,
+      });
+      this.jobWorker = new Worker<JobData>(JOB_QUEUE, processor, { ...workerSettings, concurrency: options.concurrency ?? config.worker.concurrency });
+      this.watchWorker(this.jobWorker, JOB_QUEUE);
+    }
+
+    this.metrics.setSources({
+      schedules: async () => {
+        const now = this.now();
+        const all = await Promise.all(this.schedules.map((s) => scheduleStatus({ ledger: this.services.ledger, state: this.state }, s, now)));
+        return all.map(toFigures);
+      },
+      queueCounts: async () => {
+        const states = ['waiting', 'active', 'delayed', 'failed', 'completed', 'prioritized'] as const;
+        return Promise.all([this.jobsQueue, this.ticksQueue].map(async (q) => ({ queue: q.name, counts: await q.getJobCounts(...states) })));
+      },
+    });
+
+    const port = options.port === undefined ? config.http.port : options.port;
+    if (port !== null) {
+      this.http = await startHttpServer({
+        host: config.http.host,
+        port,
+        metrics: this.metrics,
+        readiness: () => this.readiness(),
+        log,
+        mountDashboard: (app) => this.mountDashboard(app),
+      });
+    }
+    log.info({
+      role: this.role,
+      redis: safeUrl(config.redis.url),
+      prefix: config.redis.prefix,
+      schedules: this.schedules.map((s) => s.id),
+      concurrency: this.jobWorker?.concurrency,
+    }, 'ox-batch daemon started');
+  }
+
+  private mountDashboard(app: Express): void {
+    mountDashboard(app, [this.jobsQueue, this.ticksQueue], this.config.ui, { log: this.log, title: `ox-batch ${this.config.redis.prefix}` });
+  }
+
+  private watchWorker(worker: Worker, queue: string): void {
+    worker.on('error', (err) => this.log.warn({ queue, err: { message: err.message } }, 'worker error'));
+    worker.on('failed', (job, err) => {
+      if (!job) return;
+      const final = job.attemptsMade >= (job.opts.attempts ?? 1) || err.name === 'UnrecoverableError';
+      this.log[final ? 'error' : 'warn']({ queue, jobId: job.id, attemptsMade: job.attemptsMade, reason: err.message }, final ? 'job failed for good' : 'job failed; BullMQ retries it');
+    });
+    worker.on('stalled', (jobId) => this.log.warn({ queue, jobId }, 'job stalled (its worker died or blocked); queued again'));
+  }
+
+  /** Upserts every schedule's Job Scheduler and removes those of schedules no longer configured. */
+  async upsertSchedulers(): Promise<void> {
+    const wanted = new Set(this.schedules.map((s) => tickSchedulerId(s.id)));
+    for (const schedule of this.schedules) await this.upsertScheduler(schedule);
+    const existing = await this.ticksQueue.getJobSchedulers(0, -1);
+    for (const scheduler of existing) {
+      const id = scheduler.id ?? scheduler.key;
+      if (id.startsWith('tick.') && !wanted.has(id)) {
+        await this.ticksQueue.removeJobScheduler(id);
+        this.log.info({ scheduler: id }, 'removed the trigger of a schedule that is no longer configured');
+      }
+    }
+  }
+
+  private async upsertScheduler(schedule: Schedule): Promise<void> {
+    const repeat = schedule.cron !== undefined ? { pattern: schedule.cron, tz: schedule.tz } : { every: schedule.every! };
+    await this.ticksQueue.upsertJobScheduler(tickSchedulerId(schedule.id), repeat, {
+      name: 'tick',
+      data: { type: 'tick', scheduleId: schedule.id },
+      opts: { removeOnComplete: { count: 50 }, removeOnFail: { count: 200 } },
+    });
+  }
+
+  /** Re-upserts a scheduler that vanished or whose next firing lies in the past (a broken chain). */
+  async checkSchedulers(): Promise<void> {
+    const now = this.now();
+    for (const schedule of this.schedules) {
+      const scheduler = await this.ticksQueue.getJobScheduler(tickSchedulerId(schedule.id));
+      const stale = !scheduler || (scheduler.next !== undefined && scheduler.next < now - 120_000);
+      if (stale) {
+        this.log.warn({ schedule: schedule.id, next: scheduler?.next }, 'schedule trigger missing or stuck; upserting it again');
+        await this.upsertScheduler(schedule);
+      }
+    }
+  }
+
+  private tickContext(): TickContext {
+    return {
+      queue: this.jobsQueue,
+      ledger: this.services.ledger,
+      config: this.config,
+      state: this.state,
+      log: this.log,
+      now: this.now,
+      metrics: this.metrics,
+    };
+  }
+
+  private async processTick(job: Job<TickData>): Promise<TickReport | { ignored: string }> {
+    const schedule = this.schedules.find((s) => s.id === job.data.scheduleId);
+    if (!schedule) return { ignored: `schedule ${job.data.scheduleId} is not configured in this process` };
+    const report = await tickSchedule(this.tickContext(), schedule);
+    // Keep the stored job result small: counts, not every window.
+    const { windows: _windows, ...summary } = report;
+    return summary;
+  }
+
+  /** Runs one tick of a schedule now (tests, `ox-batch enqueue SCHEDULE` without a window). */
+  async tick(scheduleId: string): Promise<TickReport> {
+    const schedule = this.schedules.find((s) => s.id === scheduleId);
+    if (!schedule) throw new Error(`unknown schedule ${scheduleId}`);
+    return tickSchedule(this.tickContext(), schedule);
+  }
+
+  async readiness(): Promise<ReadinessCheck> {
+    const checks: Record<string, boolean | string> = {};
+    checks.redis = this.redis.status === 'ready' && (await Promise.race([this.redis.ping().then(() => true, () => false), timeout(1000).then(() => false)]));
+    if (this.jobWorker) checks.jobWorker = this.jobWorker.isRunning() && !this.jobWorker.closing;
+    if (this.tickWorker) checks.tickWorker = this.tickWorker.isRunning() && !this.tickWorker.closing;
+    checks.shuttingDown = this.shuttingDown;
+    const ready = checks.redis === true && checks.jobWorker !== false && checks.tickWorker !== false && !this.shuttingDown;
+    return { ready, checks };
+  }
+
+  get stopRequested(): boolean {
+    return this.shuttingDown;
+  }
+
+  /**
+   * Graceful stop: no new jobs; running ones get `graceMs` (default config.worker.shutdownGraceMs),
+   * then are aborted and handed back to the queue; a hung close is abandoned after closeTimeoutMs.
+   */
+  stop(options: { graceMs?: number } = {}): Promise<void> {
+    this.stopping ??= this.shutdown(options.graceMs ?? this.config.worker.shutdownGraceMs);
+    return this.stopping;
+  }
+
+  private async shutdown(graceMs: number): Promise<void> {
+    const { log } = this;
+    this.shuttingDown = true;
+    if (this.watchdog) clearInterval(this.watchdog);
+    const workers = [this.tickWorker, this.jobWorker].filter((w): w is Worker<any> => w !== undefined);
+    const active = workers.length > 0 ? this.jobWorkerActive() : 0;
+    log.info({ graceMs, active }, 'stopping: no new jobs are taken; running jobs may finish within the grace period');
+    const closing = Promise.allSettled(workers.map((w) => w.close())).then(() => 'closed' as const);
+    let outcome = await Promise.race([closing, timeout(graceMs)]);
+    if (outcome === 'timeout') {
+      log.warn('grace period over: aborting running jobs; they go back to the queue');
+      for (const w of workers) w.cancelAllJobs('shutdown');
+      outcome = await Promise.race([closing, timeout(this.config.worker.closeTimeoutMs)]);
+      if (outcome === 'timeout') {
+        log.error({ closeTimeoutMs: this.config.worker.closeTimeoutMs }, 'worker.close() does not return (Redis unreachable?); leaving it behind, its jobs return to the queue after the stall interval');
+        for (const w of workers) void w.close(true).catch(() => undefined);
+      }
+    }
+    await this.http?.close().catch(() => undefined);
+    const closeTimeoutMs = this.config.worker.closeTimeoutMs;
+    await Promise.race([
+      Promise.allSettled([this.jobsQueue.close(), this.ticksQueue.close(), this.services.close()]),
+      timeout(closeTimeoutMs),
+    ]);
+    await closeRedis(this.workerRedis);
+    await closeRedis(this.redis);
+    log.info('stopped');
+  }
+
+  private jobWorkerActive(): number {
+    return (this.jobWorker as unknown as { lockManager?: { getActiveJobCount?: () => number } } | undefined)?.lockManager?.getActiveJobCount?.() ?? 0;
+  }
+}

@@ -1,0 +1,120 @@
+/**
+ * Putting windows and runs on the queue without ever running a done window twice. The job id
+ * is deterministic per (schedule, window), and the ledger decides: a done window is left alone
+ * (unless forced), a failed one is retried, a pending one is not added again.
+ */
+import type { Job, Queue } from 'bullmq';
+import type { Config } from '../config/schema.js';
+import type { JobKind } from '../job-kind.js';
+import type { RedisLedger } from '../ledger/redis-ledger.js';
+import { forcedWindowJobId, runJobId, windowJobId } from './job-ids.js';
+import { PENDING_STATES, jobOptions, type JobData, type RunJobData, type WindowJobData } from './queues.js';
+import type { Window } from './windows.js';
+
+export interface EnqueueContext {
+  queue: Queue<JobData>;
+  ledger: RedisLedger;
+  config: Config;
+  now?: () => number;
+}
+
+export interface WindowRequest {
+  scheduleId: string;
+  kind: JobKind<any, any>;
+  window: Window;
+  params: unknown;
+  attempts: number;
+  force?: boolean;
+}
+
+/**
+ * queued: a new job; requeued: a failed job retried; pending: already waiting or running;
+ * done: the ledger has it done (nothing added).
+ */
+export type EnqueueStatus = 'queued' | 'requeued' | 'pending' | 'done';
+
+export interface EnqueueResult {
+  jobId: string;
+  window?: Window;
+  status: EnqueueStatus;
+}
+
+export async function enqueueWindow(ctx: EnqueueContext, request: WindowRequest): Promise<EnqueueResult> {
+  const { queue, ledger, config } = ctx;
+  const now = ctx.now?.() ?? Date.now();
+  const { scheduleId, kind, window } = request;
+  const key = { scheduleId, start: window.start, end: window.end };
+  const force = request.force === true;
+  const jobId = force ? forcedWindowJobId(scheduleId, window, now) : windowJobId(scheduleId, window);
+  const data: WindowJobData = { type: 'window', scheduleId, job: kind.name, start: window.start, end: window.end, params: request.params, ...(force ? { force } : {}) };
+
+  if (!force) {
+    const record = await ledger.getWindow(key);
+    if (record?.state === 'done') return { jobId, window, status: 'done' };
+    const existing = (await queue.getJob(jobId)) as Job<JobData> | undefined;
+    if (existing) {
+      const state = await existing.getState();
+      if (PENDING_STATES.has(state)) return { jobId, window, status: 'pending' };
+      if (state === 'failed') {
+        await ledger.markQueuedIfOpen(key, kind.name, jobId);
+        try {
+          await existing.retry('failed');
+          return { jobId, window, status: 'requeued' };
+        } catch {
+          // Another replica retried it first, or it was trimmed meanwhile: fall through to add.
+        }
+      } else if (state === 'completed') {
+        // Completed in BullMQ but not done in the ledger (the ledger write was lost): run again.
+        await existing.remove().catch(() => undefined);
+      }
+    }
+  }
+  await ledger.markQueuedIfOpen(key, kind.name, jobId, { force });
+  await queue.add(kind.name, data, jobOptions(config, request.attempts, jobId));
+  return { jobId, window, status: 'queued' };
+}
+
+/** Many windows (a backfill, a catch-up), a few at a time; results in window order. */
+export async function enqueueWindows(
+  ctx: EnqueueContext,
+  requests: WindowRequest[],
+  options: { concurrency?: number; onEach?: (result: EnqueueResult) => void } = {},
+): Promise<EnqueueResult[]> {
+  const results: EnqueueResult[] = new Array(requests.length);
+  let next = 0;
+  const lanes = Math.max(1, Math.min(options.concurrency ?? 16, requests.length));
+  await Promise.all(Array.from({ length: lanes }, async () => {
+    while (next < requests.length) {
+      const index = next++;
+      const result = await enqueueWindow(ctx, requests[index]!);
+      results[index] = result;
+      options.onEach?.(result);
+    }
+  }));
+  return results;
+}
+
+export interface RunRequest {
+  scheduleId: string;
+  kind: JobKind<any, any>;
+  params: unknown;
+  attempts: number;
+  /** Trigger time; the job id is derived from it, so a retried tick adds nothing new. */
+  at: number;
+}
+
+export async function enqueueRun(ctx: EnqueueContext, request: RunRequest): Promise<EnqueueResult> {
+  const jobId = runJobId(request.scheduleId, request.at);
+  const data: RunJobData = { type: 'run', scheduleId: request.scheduleId, job: request.kind.name, params: request.params };
+  const existing = await ctx.queue.getJob(jobId);
+  if (existing) return { jobId, status: PENDING_STATES.has(await existing.getState()) ? 'pending' : 'done' };
+  await ctx.queue.add(request.kind.name, data, jobOptions(ctx.config, request.attempts, jobId));
+  return { jobId, status: 'queued' };
+}
+
+/** Counts of a batch of results by status. */
+export function summarize(results: EnqueueResult[]): Record<EnqueueStatus, number> {
+  const summary: Record<EnqueueStatus, number> = { queued: 0, requeued: 0, pending: 0, done: 0 };
+  for (const r of results) summary[r.status]++;
+  return summary;
+}

@@ -1,0 +1,77 @@
+/**
+ * The BullMQ processor of the `jobs` queue: one window or one run per BullMQ job, through the
+ * same `executeJob` path as `ox-batch run`. Failures are sorted for BullMQ:
+ *  - permanent (bad input, refused, OX 400/401/403/404, …) → UnrecoverableError: no retries,
+ *    the reason is in the ledger;
+ *  - aborted because the process shuts down → the job goes back to the queue at once without
+ *    using up an attempt (moveToDelayed + DelayedError), another worker runs it;
+ *  - anything else → BullMQ retries with exponential backoff and jitter until attempts run out.
+ */
+import { DelayedError, UnrecoverableError, type Job, type Processor } from 'bullmq';
+import { isInputError } from '../errors.js';
+import type { JobKind, Services } from '../job-kind.js';
+import type { Logger } from '../log/logger.js';
+import type { Metrics } from '../http/metrics.js';
+import { executeJob, JobRunError, describeError, type FailureOutcome } from './run-job.js';
+import type { JobData } from './queues.js';
+
+export interface ProcessorOptions {
+  services: Services;
+  kinds: ReadonlyArray<JobKind<any, any>>;
+  log: Logger;
+  metrics?: Metrics;
+  /** True once the process is shutting down: an abort then means "give the job back". */
+  isShuttingDown: () => boolean;
+}
+
+export function createJobProcessor(options: ProcessorOptions): Processor<JobData> {
+  const { services, kinds, log, metrics } = options;
+  return async (job: Job<JobData>, token?: string, signal?: AbortSignal) => {
+    const data = job.data;
+    const kind = kinds.find((k) => k.name === data.job);
+    const attempt = job.attemptsMade + 1;
+    const allowed = job.opts.attempts ?? 1;
+    if (!kind) {
+      const reason = `unknown job kind "${data.job}" (this worker knows: ${kinds.map((k) => k.name).join(', ') || 'none'})`;
+      if (data.type === 'window') await services.ledger.markFailed({ scheduleId: data.scheduleId, start: data.start, end: data.end }, data.job, reason).catch(() => undefined);
+      throw new UnrecoverableError(reason);
+    }
+    const classifyFailure = (_err: unknown, permanent: boolean): FailureOutcome => {
+      if (signal?.aborted && options.isShuttingDown()) return 'aborted';
+      if (permanent || attempt >= allowed) return 'failed';
+      return 'retry';
+    };
+    try {
+      const outcome = await executeJob({
+        kind,
+        services,
+        scheduleId: data.scheduleId,
+        ...(data.type === 'window' ? { window: { start: data.start, end: data.end }, force: data.force === true } : {}),
+        params: data.params,
+        signal,
+        attempt,
+        progress: (value) => job.updateProgress(value),
+        log: log.child({ jobId: job.id }),
+        metrics,
+        classifyFailure,
+      });
+      return { status: outcome.status, result: outcome.result ?? null, ...(outcome.reason ? { reason: outcome.reason } : {}) };
+    } catch (err) {
+      if (err instanceof JobRunError) {
+        if (err.outcome === 'aborted' && token) {
+          await job.moveToDelayed(Date.now(), token);
+          throw new DelayedError();
+        }
+        if (err.permanent) throw new UnrecoverableError(err.message);
+        throw new Error(err.message);
+      }
+      // Params the job's schema rejects (or no window): no retry can fix them.
+      const reason = describeError(err);
+      if (data.type === 'window' && isInputError(err)) {
+        await services.ledger.markFailed({ scheduleId: data.scheduleId, start: data.start, end: data.end }, data.job, reason).catch(() => undefined);
+      }
+      if (isInputError(err)) throw new UnrecoverableError(reason);
+      throw err;
+    }
+  };
+}

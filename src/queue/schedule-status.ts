@@ -1,0 +1,72 @@
+/**
+ * How each schedule is doing, for `ox-batch schedules`, `ox-batch status` and the per-schedule
+ * gauges: the watermark and its lag, failed windows, gaps older than catchUp, next trigger.
+ */
+import type { RedisLedger } from '../ledger/redis-ledger.js';
+import type { ScheduleFigures } from '../http/metrics.js';
+import { nextFiring, type Schedule } from './schedules.js';
+import type { ScheduleState } from './schedule-state.js';
+
+export interface ScheduleStatus {
+  id: string;
+  job: string;
+  trigger: string;
+  tz: string;
+  window?: string;
+  next?: string;
+  paused: boolean;
+  /** Start of the first window (config startAt, or pinned by the first tick). */
+  origin?: string;
+  watermark?: string;
+  /** Now minus the watermark, in seconds. */
+  lagSeconds?: number;
+  failedWindows: number;
+  gaps: number;
+  lastTickAt?: string;
+  lastRun?: { state: string; finishedAt: string; error?: string };
+}
+
+const iso = (ms: number | undefined) => (ms === undefined ? undefined : new Date(ms).toISOString());
+
+export async function scheduleStatus(deps: { ledger: RedisLedger; state: ScheduleState }, schedule: Schedule, now: number): Promise<ScheduleStatus> {
+  const { ledger, state } = deps;
+  const [pausedFlag, tick] = await Promise.all([state.isPaused(schedule.id), state.lastTick(schedule.id)]);
+  const status: ScheduleStatus = {
+    id: schedule.id,
+    job: schedule.kind.name,
+    trigger: schedule.cron !== undefined ? `cron ${schedule.cron}` : `every ${Math.round((schedule.every ?? 0) / 1000)}s`,
+    tz: schedule.tz,
+    ...(schedule.window ? { window: schedule.window } : {}),
+    next: iso(nextFiring(schedule, now)),
+    paused: schedule.paused || pausedFlag,
+    failedWindows: 0,
+    gaps: tick?.gaps ?? 0,
+    lastTickAt: iso(tick?.lastTickAt),
+  };
+  if (schedule.window) {
+    const origin = schedule.startAt ?? (await state.pinnedOrigin(schedule.id));
+    status.failedWindows = await ledger.failedCount(schedule.id);
+    if (origin !== undefined) {
+      const watermark = await ledger.watermark(schedule.id, origin);
+      status.origin = iso(origin);
+      status.watermark = iso(watermark);
+      status.lagSeconds = Math.max(0, Math.round((now - watermark) / 1000));
+    }
+  } else {
+    const [last] = await ledger.lastRuns(schedule.id, 1);
+    if (last) {
+      status.lastRun = { state: last.state, finishedAt: iso(last.finishedAt)!, ...(last.error ? { error: last.error } : {}) };
+      status.failedWindows = last.state === 'failed' ? 1 : 0;
+    }
+  }
+  return status;
+}
+
+export function toFigures(status: ScheduleStatus): ScheduleFigures {
+  return {
+    scheduleId: status.id,
+    ...(status.lagSeconds !== undefined ? { watermarkLagSeconds: status.lagSeconds } : {}),
+    failedWindows: status.failedWindows,
+    gapWindows: status.gaps,
+  };
+}
