@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseCatalog, CatalogError } from '../../src/ads/parse-catalog.js';
+import { parseCatalog, CatalogError, formatOfLocation } from '../../src/ads/parse-catalog.js';
 import { configHash, canonicalJson } from '../../src/ads/canonical-json.js';
 import { entryKey, targetOfKey } from '../../src/ads/catalog.js';
 import { isInputError } from '../../src/errors.js';
@@ -151,6 +151,13 @@ describe('catalog parsing', () => {
     expect(problemsOf(() => csv('scope,reseller,package,context_id,user_id,login,config\nuser,,,1,2,,1\nuser,,,1,2,,1\n'))).toEqual([
       'c.csv:3: duplicate entry user:1/2 (first declared at c.csv:2)',
     ]);
+  });
+
+  it('takes the format from the name, also of URLs with a query', () => {
+    expect(formatOfLocation('s3://bucket/ads/catalog.YML')).toBe('yaml');
+    expect(formatOfLocation('https://u:p@cms.example/export/catalog.csv?token=x')).toBe('csv');
+    expect(formatOfLocation('/srv/catalog.json')).toBe('json');
+    expect(() => formatOfLocation('catalog.txt')).toThrow(/unknown format; the name must end in \.yaml, \.yml, \.json or \.csv/);
   });
 
   it('an empty file is an empty catalog (the sync guard decides what that means)', () => {
