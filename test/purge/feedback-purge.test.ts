@@ -2,6 +2,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
 import { runJobInProcess } from '../../src/queue/run-job.js';
 import { feedbackPurge } from '../../jobs/feedback-purge.js';
+import { feedbackExport } from '../../jobs/feedback-export.js';
 import type { PurgeResult } from '../../src/purge/purge-report.js';
 import { plainRedis } from '../daemon/helpers.js';
 import { startS3, type TestS3 } from '../delivery/helpers/s3-server.js';
@@ -67,6 +68,22 @@ describe.each(['fs', 's3'] as const)('feedback.purge with a %s archive', (kind) 
     expect(again.status).toBe('done');
     expect(again.result).toMatchObject({ cutoffMs: RETENTION_CUTOFF, guard: { reread: 0, alreadyPurged: 7 } });
     expect(world.sim.feedbackCount()).toBe(6);
+  });
+
+  it('trusts windows archived by the real feedback.export job, and stops where one was damaged', async () => {
+    await setUp({ archivedDays: 0 });
+    for (let i = 0; i < 10; i += 1) {
+      const exported = await runJobInProcess({ kind: feedbackExport, services: world.services, scheduleId: GUARD, window: day(i), params: { format: 'csv' } });
+      expect(exported.status, exported.reason).toBe('done');
+    }
+    const windows = await world.services.ledger.listWindows(GUARD);
+    const damaged = (windows[4]!.result as { archive: { key: string } }).archive.key;
+    await removeObject(world.services.archive, damaged, world.archiveConfig);
+    const outcome = await purge();
+    expect(outcome.status, outcome.reason).toBe('done');
+    expect(outcome.result).toMatchObject({ mode: 'verified', limitedBy: 'archive', cutoffMs: T0 + 4 * DAY, guard: { windows: 4, reread: 4 } });
+    expect(world.sim.feedbackCount({ end: T0 + 4 * DAY })).toBe(0);
+    expect(world.sim.feedbackCount({ start: T0 + 4 * DAY })).toBe(9);
   });
 
   it('stops before an export window that failed: every row from there on stays', async () => {
