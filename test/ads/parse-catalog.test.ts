@@ -183,3 +183,15 @@ describe('canonical JSON and entry keys', () => {
     }
   });
 });
+
+describe('shipped examples', () => {
+  it('config/catalog.example.yaml and .csv are valid and describe the same entries', async () => {
+    const { loadCatalog } = await import('../../src/ads/catalog-source.js');
+    const yamlCatalog = await loadCatalog('config/catalog.example.yaml');
+    const csvCatalog = await loadCatalog('config/catalog.example.csv');
+    expect(yamlCatalog.entries).toHaveLength(10);
+    expect(new Set(yamlCatalog.entries.map((e) => e.scope))).toEqual(new Set(['package', 'user', 'name']));
+    const strip = (c: typeof yamlCatalog) => c.entries.map(({ key, hash }) => ({ key, hash }));
+    expect(strip(csvCatalog)).toEqual(strip(yamlCatalog));
+  });
+});
