@@ -5,7 +5,7 @@
  */
 import { defineJob } from '../src/job-kind.js';
 import { InputError } from '../src/errors.js';
-import { safeUrl } from '../src/log/secrets.js';
+import { scrubText } from '../src/log/secrets.js';
 import { deliverArtifact } from '../src/delivery/deliver-artifact.js';
 import { artifactKey } from '../src/delivery/archive-key.js';
 import { artifactFileType, exportFeedback } from '../src/export/export-feedback.js';
@@ -41,7 +41,7 @@ export const feedbackExport = defineJob({
         naming,
         contentType: file.contentType,
         deliver: params.deliver,
-        manifest: { ...what, oxUrl: safeUrl(services.ox.baseUrl) },
+        manifest: { ...what, oxUrl: scrubText(services.ox.baseUrl) },
         mail: mailing?.forRows(artifact.rows),
         run,
       }, services);

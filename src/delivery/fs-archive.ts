@@ -82,7 +82,7 @@ export class FsArchive implements ArchiveStore {
     }
   }
 
-  async presignGet(key: string): Promise<string> {
+  async presignGet(key: string, _ttlMs?: number): Promise<string> {
     throw new InputError(`archive.kind is fs: a download link for ${key} needs archive.kind s3`);
   }
 
