@@ -13,6 +13,7 @@ const CLOSE_BRACE = 0x7d; // }
 const COMMA = 0x2c;
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
+const UTF8_BOM = [0xef, 0xbb, 0xbf];
 
 export class JsonArrayFormatError extends Error {
   override readonly name = 'JsonArrayFormatError';
@@ -29,7 +30,7 @@ export interface JsonArrayOptions {
   maxElementBytes?: number;
 }
 
-export async function* parseJsonArray(source: AsyncIterable<Buffer | Uint8Array | string>, options: JsonArrayOptions = {}): AsyncGenerator<unknown, void, undefined> {
+export async function* parseJsonArray(source: AsyncIterable<Buffer | Uint8Array | string> | Iterable<Buffer | Uint8Array | string>, options: JsonArrayOptions = {}): AsyncGenerator<unknown, void, undefined> {
   const maxElementBytes = options.maxElementBytes ?? 64 * 1024 * 1024;
   let state: State = 'start';
   let depth = 0;
@@ -38,12 +39,9 @@ export async function* parseJsonArray(source: AsyncIterable<Buffer | Uint8Array 
   let parts: Buffer[] = [];
   let partsBytes = 0;
   let offset = 0; // bytes seen before the current chunk, for error messages
-  let firstChunk = true;
 
   for await (const piece of source) {
-    let chunk = typeof piece === 'string' ? Buffer.from(piece, 'utf8') : Buffer.isBuffer(piece) ? piece : Buffer.from(piece.buffer, piece.byteOffset, piece.byteLength);
-    if (firstChunk && chunk.length >= 3 && chunk[0] === 0xef && chunk[1] === 0xbb && chunk[2] === 0xbf) chunk = chunk.subarray(3);
-    firstChunk = chunk.length === 0 && firstChunk;
+    const chunk = typeof piece === 'string' ? Buffer.from(piece, 'utf8') : Buffer.isBuffer(piece) ? piece : Buffer.from(piece.buffer, piece.byteOffset, piece.byteLength);
     const ready: unknown[] = [];
     let elementStart = state === 'inside' ? 0 : -1;
     // Strings are most of the bytes: jump over them with indexOf (native) instead of a JS loop.
@@ -86,6 +84,7 @@ export async function* parseJsonArray(source: AsyncIterable<Buffer | Uint8Array 
       if (isWhitespace(byte)) continue;
       switch (state) {
         case 'start':
+          if (offset + i < 3 && byte === UTF8_BOM[offset + i]) break; // a BOM, possibly split over chunks
           if (byte !== OPEN_BRACKET) throw new JsonArrayFormatError(`expected a JSON array, found ${describeByte(byte)} at byte ${offset + i}`);
           state = 'element-or-end';
           break;
