@@ -75,7 +75,9 @@ export const feedbackPurge = defineJob({
     };
 
     // OX reads end=0 as "no end": a cutoff at or before the epoch must never reach DELETE.
-    if (plan.cutoff <= 0) {
+    if (plan.nothingToDelete) {
+      result.nothingToDelete = true;
+    } else if (plan.cutoff <= 0) {
       result.warnings.push('cutoff is at or before 1970-01-01: nothing to delete');
     } else if (dryRun) {
       result.wouldDeleteRows = await countFeedback(services.ox, { contextGroup, type, end: plan.cutoff, signal });

@@ -28,10 +28,17 @@ export interface PurgePlan {
   limitedBy: 'retention' | 'archive';
   /** Why an unarchived purge was allowed, or why the archive stopped the cutoff early. */
   warnings: string[];
+  /** The retention cutoff lies before anything the guard covers and OX holds nothing there. */
+  nothingToDelete?: boolean;
 }
 
 export function planPurge(facts: PurgeFacts): PurgePlan {
   const retentionCutoff = facts.now - facts.retentionMs;
+  // A young deployment: nothing is old enough yet, and OX holds nothing before the guard's
+  // start. Refusing here ("empty archive") would only raise an alarm every day until it is.
+  if (facts.guard && !facts.feedbackBeforeStartAt && retentionCutoff <= facts.guard.startAt) {
+    return { cutoff: retentionCutoff, retentionCutoff, mode: 'verified', limitedBy: 'retention', warnings: [], nothingToDelete: true };
+  }
   const refusal = refusalReason(facts);
   if (refusal !== undefined) {
     if (!facts.allowUnarchived) {

@@ -33,6 +33,8 @@ export interface PurgeResult {
     verifiedNow: Array<{ start: string; end: string; key: string; rows?: number }>;
     stoppedAt?: { start: string; end?: string; reason: string };
   };
+  /** The retention cutoff is before the guard's startAt and OX holds nothing older: no DELETE sent. */
+  nothingToDelete?: boolean;
   /** Dry run: rows OX holds before the cutoff that are not yet purged. */
   wouldDeleteRows?: number;
   /** OX's answer to DELETE (absent in a dry run). */
@@ -72,7 +74,9 @@ export function purgeLine(result: PurgeResult): string {
   const guard = result.guard
     ? `; archive of ${result.guard.scheduleId} verified through ${result.guard.watermark} (${result.guard.windows} windows, ${result.guard.reread} re-read now)`
     : '; no verified archive';
-  const action = result.dryRun
+  const action = result.nothingToDelete
+    ? `nothing to delete yet: no feedback dated before ${result.cutoff}`
+    : result.dryRun
     ? `DRY RUN, nothing deleted: would delete ${result.wouldDeleteRows ?? '?'} feedback rows dated before ${result.cutoff}`
     : `deleted feedback dated before ${result.cutoff}`;
   const answer = result.ox ? `; OX answered successful=${result.ox.successful}${result.ox.message ? ` "${result.ox.message}"` : ''}` : '';

@@ -141,6 +141,16 @@ describe.each(['fs', 's3'] as const)('feedback.purge with a %s archive', (kind) 
     expect(world.sim.feedbackCount()).toBe(13);
   });
 
+  it('does nothing (and does not refuse) while nothing is older than the retention', async () => {
+    await setUp({ archivedDays: 0 });
+    const outcome = await purge({ retention: '30d' });
+    expect(outcome.status, outcome.reason).toBe('done');
+    expect(outcome.result).toMatchObject({ nothingToDelete: true, mode: 'verified' });
+    expect(deletes()).toHaveLength(0);
+    expect(world.sim.feedbackCount()).toBe(13);
+    expect(world.logs.some((l) => l.msg.includes('nothing to delete yet'))).toBe(true);
+  });
+
   it('refuses when OX holds feedback from before the guard startAt', async () => {
     await setUp();
     world.sim.addFeedback([{ date: T0 - DAY, contextId: 1, userId: 1, score: 3 }]);

@@ -66,6 +66,12 @@ describe('planPurge', () => {
     expect(() => planPurge({ target: 't', now, retentionMs: DAY, guard: guard(now, 5), feedbackBeforeStartAt: true, allowUnarchived: false })).toThrow(/before 2026-01-01/);
   });
 
+  it('has nothing to delete (and does not refuse) while the retention cutoff lies before the guard startAt', () => {
+    const plan = planPurge({ target: 't', now: T0 + 10 * DAY, retentionMs: 90 * DAY, guard: guard(T0, 0), allowUnarchived: false });
+    expect(plan).toMatchObject({ nothingToDelete: true, cutoff: T0 - 80 * DAY });
+    expect(() => planPurge({ target: 't', now: T0 + 10 * DAY, retentionMs: 90 * DAY, guard: guard(T0, 0), feedbackBeforeStartAt: true, allowUnarchived: false })).toThrow(RefusedError);
+  });
+
   it('allowUnarchived purges by retention alone and says so', () => {
     const plan = planPurge({ target: 't', now, retentionMs: 90 * DAY, noGuardReason: 'no guard', allowUnarchived: true });
     expect(plan).toMatchObject({ cutoff: now - 90 * DAY, mode: 'unarchived' });
