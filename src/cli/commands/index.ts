@@ -3,6 +3,7 @@ import { registerFeedbackCommands } from './feedback.js';
 import { registerAdsOpsCommands } from './ads-ops.js';
 import { registerAdsSyncCommands } from './ads-sync.js';
 import { registerPasswdChangesCommand } from './passwd-changes.js';
+import { registerDaemonCommands } from './daemon.js';
 
 /**
  * Every command group registers itself here. One module per group:
@@ -14,4 +15,5 @@ export function registerCommands(program: Command): void {
   registerAdsOpsCommands(program);
   registerAdsSyncCommands(program);
   registerPasswdChangesCommand(program);
+  registerDaemonCommands(program);
 }

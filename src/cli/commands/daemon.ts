@@ -1,0 +1,361 @@
+/**
+ * The daemon's commands: start, schedules, pause, resume, run, enqueue, backfill, status.
+ * Data (JSON results, tables) goes to stdout; log lines and progress go to stderr.
+ */
+import { InvalidArgumentError, Option, type Command } from 'commander';
+import { SingleBar, Presets } from 'cli-progress';
+import type { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { Config } from '../../config/schema.js';
+import { EXIT_FAILURE, EXIT_OK, InputError } from '../../errors.js';
+import type { JobKind } from '../../job-kind.js';
+import { createLogger, type Logger } from '../../log/logger.js';
+import { RedisLedger } from '../../ledger/redis-ledger.js';
+import { createServices } from '../../services.js';
+import { parseInstant } from '../../time/parse-time.js';
+import { Daemon, waitForRedis, type DaemonRole } from '../../queue/daemon.js';
+import { enqueueRun, enqueueWindows, summarize, type EnqueueResult } from '../../queue/enqueue.js';
+import { stopOnSignals } from '../../queue/lifecycle.js';
+import { JOB_QUEUE, TICK_QUEUE, createQueue, type JobData } from '../../queue/queues.js';
+import { closeRedis, createRedis } from '../../queue/redis-connection.js';
+import { runJobInProcess, type RunJobOutcome } from '../../queue/run-job.js';
+import { ScheduleState } from '../../queue/schedule-state.js';
+import { scheduleStatus } from '../../queue/schedule-status.js';
+import { resolveSchedules, validateParams, type Schedule } from '../../queue/schedules.js';
+import { lastClosedWindow, windowsBetween, type Window } from '../../queue/windows.js';
+import { action, collect, configFor, parseParams } from '../cli-support.js';
+
+async function loadKinds(): Promise<ReadonlyArray<JobKind<any, any>>> {
+  return (await import('../../../jobs/index.js')).jobKinds;
+}
+
+function stderrLogger(config: Config): Logger {
+  return createLogger({ level: config.logging.level, destination: 2 });
+}
+
+interface QueueSession {
+  config: Config;
+  log: Logger;
+  kinds: ReadonlyArray<JobKind<any, any>>;
+  schedules: Schedule[];
+  redis: Redis;
+  queue: Queue<JobData>;
+  ledger: RedisLedger;
+  state: ScheduleState;
+}
+
+/** Config, schedules (validated before connecting), a fail-fast Redis client and the jobs queue. */
+async function withQueue<T>(command: Command, fn: (session: QueueSession) => Promise<T>): Promise<T> {
+  const config = configFor(command);
+  const log = stderrLogger(config);
+  const kinds = await loadKinds();
+  const schedules = resolveSchedules(config, kinds);
+  const redis = createRedis(config.redis.url, 'producer', undefined, 'ox-batch-cli');
+  try {
+    await waitForRedis(redis, config.redis.url, 10_000);
+    const queue = createQueue<JobData>(JOB_QUEUE, config, redis, log);
+    try {
+      return await fn({ config, log, kinds, schedules, redis, queue, ledger: new RedisLedger(redis, config.redis.prefix), state: new ScheduleState(redis, config.redis.prefix) });
+    } finally {
+      await queue.close().catch(() => undefined);
+    }
+  } finally {
+    await closeRedis(redis);
+  }
+}
+
+interface Target {
+  kind: JobKind<any, any>;
+  scheduleId: string;
+  schedule?: Schedule;
+  params: unknown;
+  attempts: number;
+}
+
+/** `JOB|SCHEDULE` plus `--param`s: a schedule id first, else a job kind name. */
+function resolveTarget(name: string, session: Pick<QueueSession, 'config' | 'kinds' | 'schedules'>, paramPairs: string[] | undefined): Target {
+  const extra = parseParams(paramPairs);
+  const schedule = session.schedules.find((s) => s.id === name);
+  if (schedule) {
+    const raw = { ...(session.config.schedules[name]?.params ?? {}), ...extra };
+    return { kind: schedule.kind, scheduleId: schedule.id, schedule, params: validateParams(schedule.kind, raw, `schedule ${name}`), attempts: schedule.attempts };
+  }
+  const kind = session.kinds.find((k) => k.name === name);
+  if (!kind) {
+    const schedules = session.schedules.map((s) => s.id).join(', ') || 'none';
+    const jobs = session.kinds.map((k) => k.name).join(', ') || 'none';
+    throw new InputError(`"${name}" is neither a schedule (${schedules}) nor a job kind (${jobs})`);
+  }
+  return { kind, scheduleId: kind.name, params: validateParams(kind, extra, `job ${name}`), attempts: 5 };
+}
+
+interface WindowOptions {
+  start?: string;
+  end?: string;
+}
+
+/** The windows a command works on: aligned windows of a schedule, or one exact window of a job. */
+function targetWindows(target: Target, options: WindowOptions, config: Config, now: number): Window[] {
+  if (!target.kind.windowed) {
+    if (options.start !== undefined || options.end !== undefined) throw new InputError(`job ${target.kind.name} does not work on time windows: drop --start/--end`);
+    return [];
+  }
+  if ((options.start === undefined) !== (options.end === undefined)) throw new InputError('give both --start and --end, or neither');
+  const schedule = target.schedule;
+  const tz = schedule?.tz ?? config.timezone;
+  if (options.start === undefined || options.end === undefined) {
+    if (!schedule?.window) throw new InputError(`job ${target.kind.name} works on time windows: give --start and --end (or name a schedule)`);
+    return [lastClosedWindow(schedule.window, schedule.tz, now, schedule.lagMs)];
+  }
+  const start = parseInstant(options.start, tz, '--start');
+  const end = parseInstant(options.end, tz, '--end');
+  if (!(end > start)) throw new InputError(`--end ${options.end} is not after --start ${options.start}`);
+  if (schedule?.window) return windowsBetween(schedule.window, schedule.tz, start, end);
+  return [{ start, end }];
+}
+
+function printJson(value: unknown): void {
+  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+}
+
+function table(rows: Array<Record<string, unknown>>): string {
+  if (rows.length === 0) return '(none)\n';
+  const columns = Object.keys(rows[0]!);
+  const cells = rows.map((r) => columns.map((c) => (r[c] === undefined || r[c] === null ? '-' : String(r[c]))));
+  const widths = columns.map((c, i) => Math.max(c.length, ...cells.map((row) => row[i]!.length)));
+  const line = (values: string[]) => values.map((v, i) => v.padEnd(widths[i]!)).join('  ').trimEnd();
+  return `${[line(columns), ...cells.map(line)].join('\n')}\n`;
+}
+
+function progressBar(total: number, label: string): { increment(): void; stop(): void } {
+  if (!process.stderr.isTTY || total <= 1) return { increment: () => undefined, stop: () => undefined };
+  const bar = new SingleBar({ format: `${label} [{bar}] {value}/{total} {percentage}% eta {eta_formatted}`, stream: process.stderr, hideCursor: true }, Presets.shades_classic);
+  bar.start(total, 0);
+  return { increment: () => bar.increment(), stop: () => bar.stop() };
+}
+
+/**
+ * Waits until every window is done or failed in the ledger (runs: until their jobs finished).
+ * Returns the number that failed.
+ */
+async function waitForJobs(session: QueueSession, scheduleId: string, results: EnqueueResult[]): Promise<number> {
+  const open = new Map(results.filter((r) => r.status !== 'done').map((r) => [r.jobId, r]));
+  const bar = progressBar(open.size, 'running');
+  let failed = 0;
+  while (open.size > 0) {
+    for (const [jobId, r] of [...open]) {
+      let finished: 'done' | 'failed' | undefined;
+      if (r.window) {
+        const record = await session.ledger.getWindow({ scheduleId, ...r.window });
+        if (record?.state === 'done') finished = 'done';
+        else if (record?.state === 'failed') finished = 'failed';
+      } else {
+        const job = await session.queue.getJob(jobId);
+        const state = job ? await job.getState() : 'completed';
+        if (state === 'completed') finished = 'done';
+        else if (state === 'failed') finished = 'failed';
+      }
+      if (finished) {
+        open.delete(jobId);
+        bar.increment();
+        if (finished === 'failed') {
+          failed++;
+          const reason = r.window ? (await session.ledger.getWindow({ scheduleId, ...r.window }))?.lastError : (await session.queue.getJob(jobId))?.failedReason;
+          process.stderr.write(`failed: ${jobId}: ${reason ?? 'unknown reason'}\n`);
+        }
+      }
+    }
+    if (open.size > 0) await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+  bar.stop();
+  return failed;
+}
+
+export function registerDaemonCommands(program: Command): void {
+  program.command('start')
+    .description('run the daemon: schedule triggers, workers, /healthz /readyz /metrics (until SIGTERM/SIGINT)')
+    .addOption(new Option('--role <role>', 'what this process does').choices(['all', 'scheduler', 'worker']).default('all'))
+    .option('--concurrency <n>', 'jobs run at once by this process (default worker.concurrency)', (v) => positiveInt(v, '--concurrency'))
+    .option('--port <port>', 'HTTP port for health, metrics and the dashboard (default http.port)', (v) => portNumber(v))
+    .action(action(async (options: { role: DaemonRole; concurrency?: number; port?: number }, command: Command) => {
+      const config = configFor(command);
+      const log = createLogger({ level: config.logging.level });
+      const daemon = await Daemon.start({ config, role: options.role, concurrency: options.concurrency, port: options.port, log });
+      const code = await stopOnSignals(daemon, log);
+      // A handle left behind by a hung close must not keep the process alive after a clean stop.
+      setTimeout(() => process.exit(code), 1000).unref();
+      return code;
+    }));
+
+  program.command('schedules')
+    .description('configured schedules: trigger, zone, next run, paused, watermark, lag, failed windows')
+    .option('--json', 'print JSON instead of a table')
+    .action(action(async (options: { json?: boolean }, command: Command) => {
+      await withQueue(command, async (session) => {
+        const now = Date.now();
+        const all = await Promise.all(session.schedules.map((s) => scheduleStatus(session, s, now)));
+        if (options.json) return printJson(all);
+        process.stdout.write(table(all.map((s) => ({
+          schedule: s.id, job: s.job, trigger: s.trigger, tz: s.tz, window: s.window, next: s.next, paused: s.paused ? 'yes' : 'no',
+          watermark: s.watermark, lag: s.lagSeconds === undefined ? undefined : formatSeconds(s.lagSeconds), failed: s.failedWindows, gaps: s.gaps,
+        }))));
+      });
+    }));
+
+  for (const paused of [true, false]) {
+    program.command(paused ? 'pause' : 'resume')
+      .argument('<schedule>', 'schedule id')
+      .description(paused ? 'stop queueing new work for a schedule (running jobs finish)' : 'queue work for a paused schedule again (missed windows are caught up)')
+      .action(action(async (id: string, _options: unknown, command: Command) => {
+        await withQueue(command, async (session) => {
+          if (!session.schedules.some((s) => s.id === id)) throw new InputError(`unknown schedule "${id}" (configured: ${session.schedules.map((s) => s.id).join(', ') || 'none'})`);
+          await session.state.setPaused(id, paused);
+          if (!paused && session.config.schedules[id]?.paused) process.stderr.write(`note: schedules.${id}.paused is true in the config; that keeps it paused\n`);
+          process.stderr.write(`${id}: ${paused ? 'paused' : 'resumed'}\n`);
+        });
+      }));
+  }
+
+  program.command('run')
+    .argument('<target>', 'schedule id or job kind')
+    .description('run a job now in this process (no queue), record it in the ledger, print the result as JSON')
+    .option('--start <time>', 'window start (ISO 8601 or epoch ms); a schedule runs each aligned window in range')
+    .option('--end <time>', 'window end (exclusive)')
+    .option('--param <key=value>', 'job parameter (repeatable; JSON values allowed)', collect, [])
+    .option('--dry-run', 'show what would happen, change nothing')
+    .option('--force', 'run windows the ledger has as done again')
+    .action(action(async (name: string, options: WindowOptions & { param: string[]; dryRun?: boolean; force?: boolean }, command: Command) => {
+      const config = configFor(command);
+      const log = stderrLogger(config);
+      const kinds = await loadKinds();
+      const schedules = resolveSchedules(config, kinds);
+      const target = resolveTarget(name, { config, kinds, schedules }, options.param);
+      const windows = targetWindows(target, options, config, Date.now());
+      const services = createServices(config, { log });
+      const controller = new AbortController();
+      const onSignal = () => controller.abort(new Error('interrupted'));
+      process.once('SIGINT', onSignal);
+      process.once('SIGTERM', onSignal);
+      const outcomes: RunJobOutcome[] = [];
+      try {
+        for (const window of windows.length > 0 ? windows : [undefined]) {
+          outcomes.push(await runJobInProcess({
+            kind: target.kind, services, scheduleId: target.scheduleId, window, params: target.params,
+            dryRun: options.dryRun === true, force: options.force === true, signal: controller.signal,
+          }));
+          if (controller.signal.aborted) break;
+        }
+      } finally {
+        process.off('SIGINT', onSignal);
+        process.off('SIGTERM', onSignal);
+        await services.close();
+      }
+      printJson(outcomes.length === 1 ? outcomes[0] : outcomes);
+      return outcomes.some((o) => o.status === 'failed') ? EXIT_FAILURE : EXIT_OK;
+    }));
+
+  program.command('enqueue')
+    .argument('<target>', 'schedule id or job kind')
+    .description('queue a job for the workers (one per window of a schedule in range)')
+    .option('--start <time>', 'window start (ISO 8601 or epoch ms)')
+    .option('--end <time>', 'window end (exclusive)')
+    .option('--param <key=value>', 'job parameter (repeatable)', collect, [])
+    .option('--force', 'queue windows the ledger has as done again')
+    .option('--wait', 'wait until the jobs finished; exit 1 if any failed')
+    .action(action(async (name: string, options: WindowOptions & { param: string[]; force?: boolean; wait?: boolean }, command: Command) => {
+      return withQueue(command, async (session) => {
+        const target = resolveTarget(name, session, options.param);
+        const windows = targetWindows(target, options, session.config, Date.now());
+        let results: EnqueueResult[];
+        if (target.kind.windowed) {
+          results = await enqueueWindows(session, windows.map((window) => ({ scheduleId: target.scheduleId, kind: target.kind, window, params: target.params, attempts: target.attempts, force: options.force === true })));
+        } else {
+          results = [await enqueueRun(session, { scheduleId: target.scheduleId, kind: target.kind, params: target.params, attempts: target.attempts, at: Date.now() })];
+        }
+        return report(session, target.scheduleId, results, options.wait === true);
+      });
+    }));
+
+  program.command('backfill')
+    .argument('<schedule>', 'schedule id (windowed)')
+    .description('queue one job per window of a schedule in [from, to); windows already done are skipped unless --force')
+    .requiredOption('--from <time>', 'first window: the one containing this time (ISO 8601, a date means midnight in the schedule zone)')
+    .requiredOption('--to <time>', 'end of the range (exclusive)')
+    .option('--force', 'run windows that are already done again')
+    .option('--wait', 'wait until the jobs finished; exit 1 if any failed')
+    .action(action(async (id: string, options: { from: string; to: string; force?: boolean; wait?: boolean }, command: Command) => {
+      return withQueue(command, async (session) => {
+        const schedule = session.schedules.find((s) => s.id === id);
+        if (!schedule) throw new InputError(`unknown schedule "${id}" (configured: ${session.schedules.map((s) => s.id).join(', ') || 'none'})`);
+        if (!schedule.window) throw new InputError(`schedule ${id}: job ${schedule.kind.name} does not work on time windows; use ox-batch enqueue ${id}`);
+        const from = parseInstant(options.from, schedule.tz, '--from');
+        const to = parseInstant(options.to, schedule.tz, '--to');
+        if (!(to > from)) throw new InputError(`--to ${options.to} is not after --from ${options.from}`);
+        const windows = windowsBetween(schedule.window, schedule.tz, from, to);
+        const bar = progressBar(windows.length, 'queueing');
+        const results = await enqueueWindows(session, windows.map((window) => ({
+          scheduleId: id, kind: schedule.kind, window, params: schedule.params, attempts: schedule.attempts, force: options.force === true,
+        })), { onEach: () => bar.increment() });
+        bar.stop();
+        return report(session, id, results, options.wait === true);
+      });
+    }));
+
+  program.command('status')
+    .description('queue counts by state, failed jobs with reasons, per-schedule lag')
+    .option('--json', 'print JSON instead of tables')
+    .option('--failed <n>', 'failed jobs shown', (v) => positiveInt(v, '--failed'), 20)
+    .action(action(async (options: { json?: boolean; failed: number }, command: Command) => {
+      await withQueue(command, async (session) => {
+        const ticks = createQueue(TICK_QUEUE, session.config, session.redis, session.log);
+        try {
+          const states = ['waiting', 'active', 'delayed', 'prioritized', 'failed', 'completed'] as const;
+          const queues = {
+            [JOB_QUEUE]: await session.queue.getJobCounts(...states),
+            [TICK_QUEUE]: await ticks.getJobCounts(...states),
+          };
+          const failedJobs = (await session.queue.getFailed(0, options.failed - 1)).map((j) => ({
+            id: j.id, job: j.name, attempts: j.attemptsMade, failedAt: j.finishedOn ? new Date(j.finishedOn).toISOString() : undefined, reason: j.failedReason,
+          }));
+          const now = Date.now();
+          const schedules = await Promise.all(session.schedules.map((s) => scheduleStatus(session, s, now)));
+          if (options.json) return printJson({ queues, failedJobs, schedules });
+          process.stdout.write(`queues\n${table(Object.entries(queues).map(([queue, counts]) => ({ queue, ...counts })))}\n`);
+          process.stdout.write(`failed jobs\n${table(failedJobs)}\n`);
+          process.stdout.write(`schedules\n${table(schedules.map((s) => ({
+            schedule: s.id, paused: s.paused ? 'yes' : 'no', watermark: s.watermark, lag: s.lagSeconds === undefined ? undefined : formatSeconds(s.lagSeconds),
+            failed: s.failedWindows, gaps: s.gaps, lastTick: s.lastTickAt, lastRun: s.lastRun ? `${s.lastRun.state} ${s.lastRun.finishedAt}` : undefined,
+          })))}`);
+        } finally {
+          await ticks.close().catch(() => undefined);
+        }
+      });
+    }));
+}
+
+async function report(session: QueueSession, scheduleId: string, results: EnqueueResult[], wait: boolean): Promise<number> {
+  const summary = summarize(results);
+  process.stderr.write(`${scheduleId}: ${summary.queued} queued, ${summary.requeued} failed ones queued again, ${summary.pending} already queued or running, ${summary.done} already done\n`);
+  printJson({ scheduleId, ...summary, jobs: results.map((r) => ({ jobId: r.jobId, status: r.status, ...(r.window ? { start: new Date(r.window.start).toISOString(), end: new Date(r.window.end).toISOString() } : {}) })) });
+  if (!wait) return EXIT_OK;
+  const failed = await waitForJobs(session, scheduleId, results);
+  process.stderr.write(failed > 0 ? `${failed} job(s) failed\n` : 'all jobs done\n');
+  return failed > 0 ? EXIT_FAILURE : EXIT_OK;
+}
+
+function positiveInt(value: string, what: string): number {
+  if (!/^\d+$/.test(value) || Number(value) < 1) throw new InvalidArgumentError(`${what}: "${value}" is not a positive whole number`);
+  return Number(value);
+}
+
+function portNumber(value: string): number {
+  if (!/^\d+$/.test(value) || Number(value) > 65535) throw new InvalidArgumentError(`--port: "${value}" is not a port number`);
+  return Number(value);
+}
+
+function formatSeconds(seconds: number): string {
+  if (seconds < 120) return `${seconds}s`;
+  if (seconds < 7200) return `${Math.round(seconds / 60)}m`;
+  if (seconds < 172_800) return `${(seconds / 3600).toFixed(1)}h`;
+  return `${(seconds / 86_400).toFixed(1)}d`;
+}
