@@ -4,7 +4,7 @@
  * "queued again" when a retry follows) with a readable reason on error. The BullMQ worker and
  * `ox-batch run` share this path, and job helpers' tests call `runJobInProcess` directly.
  */
-import { InputError, isInputError } from '../errors.js';
+import { EXIT_FAILURE, EXIT_USAGE, InputError, isInputError } from '../errors.js';
 import type { JobKind, JobWindow, Services } from '../job-kind.js';
 import type { Logger } from '../log/logger.js';
 import { scrubText } from '../log/secrets.js';
@@ -47,6 +47,8 @@ export interface RunJobOutcome {
   result?: unknown;
   /** Why it was skipped or failed. */
   reason?: string;
+  /** A failed run's process exit code: 2 when the job refused or its input was bad (nothing was changed), else 1. */
+  exitCode?: number;
   attempt: number;
   durationMs: number;
 }
@@ -208,6 +210,7 @@ export async function runJobInProcess(options: RunJobInProcessOptions): Promise<
       ...(kind.windowed && options.window ? { window: options.window } : {}),
       status: 'failed',
       reason: err.message,
+      exitCode: isInputError(err.cause) ? EXIT_USAGE : EXIT_FAILURE,
       attempt: err.attempt,
       durationMs: Date.now() - started,
     };

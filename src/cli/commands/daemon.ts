@@ -251,7 +251,8 @@ export function registerDaemonCommands(program: Command): void {
         await services.close();
       }
       printJson(outcomes.length === 1 ? outcomes[0] : outcomes);
-      return outcomes.some((o) => o.status === 'failed') ? EXIT_FAILURE : EXIT_OK;
+      // A refused job (e.g. a purge without a verified archive) or bad input exits 2: nothing changed.
+      return outcomes.some((o) => o.status === 'failed') ? Math.max(...outcomes.map((o) => o.exitCode ?? EXIT_OK), EXIT_FAILURE) : EXIT_OK;
     }));
 
   program.command('enqueue')
