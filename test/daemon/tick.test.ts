@@ -1,0 +1,165 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Redis } from 'ioredis';
+import type { Queue } from 'bullmq';
+import { RedisLedger } from '../../src/ledger/redis-ledger.js';
+import { silentLogger } from '../../src/log/logger.js';
+import { createQueue, JOB_QUEUE, type JobData } from '../../src/queue/queues.js';
+import { ScheduleState } from '../../src/queue/schedule-state.js';
+import { resolveSchedule } from '../../src/queue/schedules.js';
+import { tickSchedule, type TickContext } from '../../src/queue/tick.js';
+import { enqueueWindows, summarize } from '../../src/queue/enqueue.js';
+import { windowJobId } from '../../src/queue/job-ids.js';
+import { windowsBetween } from '../../src/queue/windows.js';
+import type { Config } from '../../src/config/schema.js';
+import { deleteKeys, plainRedis, testConfig, testPrefix } from './helpers.js';
+import { testKinds, windowNoop } from './test-jobs.js';
+
+const DAY = 86_400_000;
+const at = (iso: string) => Date.parse(iso);
+
+describe('ticks: catch-up, gaps, retries of failed windows, overlap', () => {
+  const prefix = testPrefix();
+  let redis: Redis;
+  let config: Config;
+  let queue: Queue<JobData>;
+  let ledger: RedisLedger;
+  let clock = at('2026-11-10T03:00:00Z');
+  let ctx: TickContext;
+
+  beforeAll(() => {
+    redis = plainRedis();
+    config = testConfig(prefix);
+    queue = createQueue<JobData>(JOB_QUEUE, config, redis, silentLogger());
+    ledger = new RedisLedger(redis, prefix);
+    ctx = { queue, ledger, config, state: new ScheduleState(redis, prefix), log: silentLogger(), now: () => clock };
+  });
+  afterAll(async () => {
+    await queue.close();
+    await deleteKeys(redis, prefix);
+    await redis.quit();
+  });
+
+  const daily = (id: string, extra: Record<string, unknown> = {}) =>
+    resolveSchedule(id, { job: 'test.window', cron: '0 3 * * *', tz: 'UTC', window: '1d', lag: 300_000, catchUp: 5, overlap: 'skip', attempts: 3, paused: false, params: {}, ...extra } as never, config, testKinds);
+
+  const waitingIds = async () => (await queue.getJobs(['waiting', 'prioritized', 'delayed'])).map((j) => j.id!).sort();
+
+  it('after an outage queues exactly the missed closed windows, newest catchUp of them, and reports older gaps', async () => {
+    const schedule = daily('outage', { startAt: '2026-11-01' });
+    // Before the outage: Nov 1 and 2 were done.
+    for (const d of [0, 1]) await ledger.markDone({ scheduleId: 'outage', start: at('2026-11-01T00:00:00Z') + d * DAY, end: at('2026-11-01T00:00:00Z') + (d + 1) * DAY }, 'test.window', {});
+    clock = at('2026-11-10T03:00:00Z'); // Nov 3..9 are closed and missing: 7 windows, catchUp 5
+    const report = await tickSchedule(ctx, schedule);
+    expect(report.outcome).toBe('queued');
+    expect(report.watermark).toBe(at('2026-11-03T00:00:00Z'));
+    expect(report.windows!.map((w) => new Date(w.start).toISOString().slice(0, 10))).toEqual(['2026-11-05', '2026-11-06', '2026-11-07', '2026-11-08', '2026-11-09']);
+    expect(report.counts).toMatchObject({ queued: 5 });
+    expect(report.gaps).toBe(2); // Nov 3 and 4: older than catchUp, left for a backfill
+    const expected = windowsBetween('1d', 'UTC', at('2026-11-05'), at('2026-11-10')).map((w) => windowJobId('outage', w)).sort();
+    expect((await waitingIds()).filter((id) => id.startsWith('w.outage.'))).toEqual(expected);
+    // A second tick (another replica, a retried trigger) adds nothing.
+    const again = await tickSchedule(ctx, schedule);
+    expect(again.counts).toMatchObject({ queued: 0, pending: 5 });
+    expect((await waitingIds()).filter((id) => id.startsWith('w.outage.'))).toHaveLength(5);
+  });
+
+  it('does not queue the window that is still open or within the lag', async () => {
+    const schedule = daily('lagging', { startAt: '2026-11-08' });
+    clock = at('2026-11-10T00:04:00Z'); // Nov 9 ended 4 minutes ago, lag is 5
+    const report = await tickSchedule(ctx, schedule);
+    expect(report.windows!.map((w) => new Date(w.start).toISOString().slice(0, 10))).toEqual(['2026-11-08']);
+    clock = at('2026-11-10T00:05:00Z');
+    const later = await tickSchedule(ctx, schedule);
+    expect(later.windows!.map((w) => [new Date(w.start).toISOString().slice(0, 10), w.status])).toEqual([['2026-11-08', 'pending'], ['2026-11-09', 'queued']]);
+  });
+
+  it('without startAt the first tick pins the last closed window as the first one', async () => {
+    clock = at('2026-11-10T03:00:00Z');
+    const report = await tickSchedule(ctx, daily('fresh'));
+    expect(report.origin).toBe(at('2026-11-09T00:00:00Z'));
+    expect(report.windows).toHaveLength(1);
+    clock += 3 * DAY;
+    const later = await tickSchedule(ctx, daily('fresh'));
+    expect(later.origin).toBe(at('2026-11-09T00:00:00Z'));
+    expect(later.windows).toHaveLength(4);
+  });
+
+  it('queues a failed window again on the next tick and never a done one', async () => {
+    const schedule = daily('retry', { startAt: '2026-11-01', catchUp: 3 });
+    clock = at('2026-11-04T03:00:00Z');
+    const first = await tickSchedule(ctx, schedule);
+    expect(first.counts).toMatchObject({ queued: 3 });
+    const [nov1, nov2, nov3] = (await queue.getJobs(['waiting'])).filter((j) => j.id!.startsWith('w.retry.')).sort((a, b) => a.id!.localeCompare(b.id!));
+    // A worker takes Nov 1 and Nov 2: one succeeds, one fails for good.
+    const workerToken = 'test-token';
+    for (const job of [nov1!, nov2!]) {
+      const data = job.data as { start: number; end: number };
+      const key = { scheduleId: 'retry', start: data.start, end: data.end };
+      if (job === nov1) {
+        await ledger.markDone(key, 'test.window', { rows: 1 });
+        await queue.remove(job.id!);
+      } else {
+        await ledger.markFailed(key, 'test.window', 'OX answered 503');
+        await job.moveToFailed(new Error('OX answered 503'), workerToken).catch(async () => {
+          // Not active: fail it the direct way the worker would have.
+          await redis.zadd(`${prefix}:${JOB_QUEUE}:failed`, Date.now(), job.id!);
+          await redis.lrem(`${prefix}:${JOB_QUEUE}:wait`, 0, job.id!);
+        });
+      }
+    }
+    expect(await ledger.failedCount('retry')).toBe(1);
+    const second = await tickSchedule(ctx, schedule);
+    const byDay = Object.fromEntries(second.windows!.map((w) => [new Date(w.start).toISOString().slice(0, 10), w.status]));
+    expect(byDay['2026-11-01']).toBeUndefined(); // done: before the watermark, not even looked at
+    expect(byDay['2026-11-02']).toBe('requeued');
+    expect(byDay['2026-11-03']).toBe('pending');
+    expect(await nov3!.getState()).toBe('waiting');
+    expect(await (await queue.getJob(nov2!.id!))!.getState()).toBe('waiting');
+    expect((await ledger.getWindow({ scheduleId: 'retry', start: at('2026-11-02'), end: at('2026-11-03') }))?.state).toBe('queued');
+    expect(await ledger.failedCount('retry')).toBe(0);
+  });
+
+  it('backfill of a range where part is done queues only the rest; --force queues done ones too', async () => {
+    const windows = windowsBetween('1d', 'UTC', at('2026-06-01'), at('2026-06-11'));
+    for (const w of windows.slice(0, 4)) await ledger.markDone({ scheduleId: 'bf', ...w }, 'test.window', {});
+    const requests = windows.map((window) => ({ scheduleId: 'bf', kind: windowNoop, window, params: {}, attempts: 2 }));
+    const results = await enqueueWindows(ctx, requests);
+    expect(summarize(results)).toEqual({ queued: 6, requeued: 0, pending: 0, done: 4 });
+    expect(results.filter((r) => r.status === 'queued').map((r) => new Date(r.window!.start).toISOString().slice(0, 10)))
+      .toEqual(['2026-06-05', '2026-06-06', '2026-06-07', '2026-06-08', '2026-06-09', '2026-06-10']);
+    expect(summarize(await enqueueWindows(ctx, requests))).toEqual({ queued: 0, requeued: 0, pending: 6, done: 4 });
+    const forced = await enqueueWindows(ctx, requests.slice(0, 2).map((r) => ({ ...r, force: true })));
+    expect(summarize(forced)).toMatchObject({ queued: 2 });
+    expect(forced[0]!.jobId).toMatch(/^w\.bf\.20260601T000000Z\.20260602T000000Z\.force-/);
+    expect((await ledger.getWindow({ scheduleId: 'bf', ...windows[0]! }))?.state).toBe('queued');
+  });
+
+  it('a paused schedule queues nothing until resumed', async () => {
+    const schedule = daily('paused', { startAt: '2026-11-01' });
+    await ctx.state.setPaused('paused', true);
+    expect((await tickSchedule(ctx, schedule)).outcome).toBe('paused');
+    expect((await waitingIds()).filter((id) => id.startsWith('w.paused.'))).toHaveLength(0);
+    await ctx.state.setPaused('paused', false);
+    expect((await tickSchedule(ctx, schedule)).outcome).toBe('queued');
+  });
+
+  it('non-windowed schedules skip a trigger while the previous run is queued or running (overlap: skip)', async () => {
+    const plain = (id: string, overlap: 'skip' | 'queue') =>
+      resolveSchedule(id, { job: 'test.plain', every: 60_000, lag: 0, catchUp: 1, overlap, attempts: 1, paused: false, params: {} } as never, config, testKinds);
+    const first = await tickSchedule(ctx, plain('sync', 'skip'));
+    expect(first.outcome).toBe('queued');
+    clock += 60_000;
+    const second = await tickSchedule(ctx, plain('sync', 'skip'));
+    expect(second).toMatchObject({ outcome: 'skipped-overlap', jobId: first.jobId });
+    // Once the previous run finished, the next trigger queues again.
+    await queue.remove(first.jobId!);
+    clock += 60_000;
+    expect((await tickSchedule(ctx, plain('sync', 'skip'))).outcome).toBe('queued');
+    // overlap: queue stacks runs.
+    const a = await tickSchedule(ctx, plain('stack', 'queue'));
+    clock += 60_000;
+    const b = await tickSchedule(ctx, plain('stack', 'queue'));
+    expect([a.outcome, b.outcome]).toEqual(['queued', 'queued']);
+    expect(a.jobId).not.toBe(b.jobId);
+  });
+});
