@@ -49,8 +49,17 @@ export async function spoolStream(
   source: Readable | AsyncIterable<Buffer | string>,
   options: SpoolOptions = {},
 ): Promise<SpooledArtifact> {
+  // The source may fail while we create the folder; the pipeline below still sees that error
+  // (it checks `errored`), but without a listener now it would be an uncaught exception.
+  const ignoreUntilPiped = () => undefined;
+  if (source instanceof Readable) source.on('error', ignoreUntilPiped);
   const dir = options.dir || tmpdir();
-  await mkdir(dir, { recursive: true });
+  try {
+    await mkdir(dir, { recursive: true });
+  } catch (err) {
+    if (source instanceof Readable) source.destroy();
+    throw err;
+  }
   const path = join(dir, `.oxb-spool-${randomUUID()}`);
   const content = new ByteTap((chunk) => options.rowCounter?.update(chunk));
   const stored = new ByteTap();
@@ -68,6 +77,8 @@ export async function spoolStream(
   } catch (err) {
     await rm(path, { force: true });
     throw err;
+  } finally {
+    if (source instanceof Readable) source.off('error', ignoreUntilPiped);
   }
   return {
     path,

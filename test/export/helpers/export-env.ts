@@ -11,7 +11,7 @@ import { Redis } from 'ioredis';
 import { loadConfig } from '../../../src/config/load-config.js';
 import type { Config } from '../../../src/config/schema.js';
 import { silentLogger } from '../../../src/log/logger.js';
-import { runJobInProcess, type RunJobOutcome } from '../../../src/queue/run-job.js';
+import { executeJob, type RunJobOutcome } from '../../../src/queue/run-job.js';
 import { createServices, type ClosableServices } from '../../../src/services.js';
 import { OxSimulator } from '../../../src/sim/ox-simulator.js';
 import type { SimulatorOptions } from '../../../src/sim/sim-types.js';
@@ -31,7 +31,7 @@ export interface ExportEnv {
   prefix: string;
   config: Config;
   services: ClosableServices;
-  /** Runs feedback.export once, recorded in the ledger. */
+  /** Runs feedback.export once, recorded in the ledger; a failure throws JobRunError (`permanent`). */
   run(window: { start: number; end: number }, params?: Record<string, unknown>, options?: { scheduleId?: string; force?: boolean }): Promise<RunJobOutcome>;
   /** Services with other config (e.g. SMTP back up): same Redis prefix, same simulator. */
   withConfig(overrides: Record<string, unknown>): ExportEnv;
@@ -72,7 +72,7 @@ export async function startExportEnv(options: ExportEnvOptions = {}): Promise<Ex
     allServices.push(services);
     return {
       sim, smtp, s3, proxy, archiveDir, spoolDir, prefix, config, services,
-      run: (window, params = {}, runOptions = {}) => runJobInProcess({
+      run: (window, params = {}, runOptions = {}) => executeJob({
         kind: feedbackExport, services, window, params, scheduleId: runOptions.scheduleId ?? 'feedback-test', force: runOptions.force,
       }),
       withConfig: (more) => make(merge(overrides, more)),
