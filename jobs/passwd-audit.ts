@@ -42,7 +42,7 @@ export const passwdAudit = defineJob({
     const { audits, failures } = await auditUsers(ox, users, window, rules, {
       concurrency: config.passwd.concurrency,
       signal: run.signal,
-      onUserDone: (done) => void run.progress({ users: users.length, done }).catch(() => undefined),
+      onProgress: (done) => void run.progress({ users: users.length, done }).catch(() => undefined),
     });
     if (failures.length === users.length) throw everyUserFailed(failures);
 

@@ -19,8 +19,8 @@ const OX_DOWN_STATUSES = new Set([429, 502, 503, 504]);
 export interface AuditUsersOptions {
   concurrency: number;
   signal?: AbortSignal;
-  /** Called after each user with the number done so far. */
-  onUserDone?: (done: number) => void;
+  /** Called with the number of users done so far: about a hundred times per run, whatever the list's length. */
+  onProgress?: (done: number) => void;
 }
 
 export interface AuditOutcome {
@@ -30,6 +30,7 @@ export interface AuditOutcome {
 
 export async function auditUsers(ox: OxApi, users: readonly WatchedUser[], window: JobWindow, rules: FlagRules, options: AuditUsersOptions): Promise<AuditOutcome> {
   let done = 0;
+  const progressStep = Math.max(1, Math.floor(users.length / 100));
   const outcomes = await mapLimit(users, options.concurrency, async (user): Promise<{ audit: UserAudit } | { failure: UserFailure }> => {
     try {
       const history = await ox.passwordChanges({ contextId: user.contextId, userId: user.userId, sort: '-date', signal: options.signal });
@@ -39,7 +40,7 @@ export async function auditUsers(ox: OxApi, users: readonly WatchedUser[], windo
       return { failure: failureOf(user, err) };
     } finally {
       done += 1;
-      options.onUserDone?.(done);
+      if (done === users.length || done % progressStep === 0) options.onProgress?.(done);
     }
   });
   return {

@@ -1,8 +1,7 @@
 /**
  * The error of an audit in which no watched user could be checked. When every failure has the
- * same HTTP status, the error keeps it (a 401 everywhere is a credential problem no retry fixes;
- * the worker reads `retryable: false`); mixed failures are not retried either: each user's own
- * answer was final.
+ * same HTTP status, the error keeps it. Only server errors (5xx) make a later try worthwhile:
+ * a 401 or 404 for every user is a credential or list problem no retry fixes.
  */
 import { OxError } from '../ox/ox-error.js';
 import type { UserFailure } from './audit-report.js';
@@ -14,7 +13,7 @@ export function everyUserFailed(failures: readonly UserFailure[]): OxError {
   return new OxError({
     operation: 'passwd-changes',
     kind: 'http',
-    retryable: false,
+    retryable: failures.some((f) => f.status === undefined || f.status >= 500),
     ...(status === undefined ? {} : { status }),
     reason: `every watched user failed (${failures.length})`,
     hint: `${examples}${failures.length > 3 ? '; ...' : ''}`,
