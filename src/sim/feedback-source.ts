@@ -3,7 +3,7 @@
  * explicit rows (tests, fixtures) and generated segments (millions of synthetic rows computed
  * from their index, never materialised).
  */
-import type { CellEncoding } from './ox-csv-writer.js';
+import type { RowFormat } from './ox-csv-writer.js';
 
 export type IndexRange = readonly [lo: number, hi: number];
 
@@ -11,8 +11,11 @@ export interface FeedbackSource {
   /** Rows ever held (deleted ones included); indices are 0..length-1, dates non-decreasing. */
   readonly length: number;
   dateAt(index: number): number;
-  /** Writes the 13 encoded cells after Date (RAW_KEYS order) of row `index` into `out`. */
-  cellsAt(index: number, encoding: CellEncoding, out: string[]): void;
+  /**
+   * Writes the segments (see RowFormat) of the 13 cells after Date of row `index` into `out`,
+   * possibly several adjacent cells joined in one buffer; returns how many buffers it wrote.
+   */
+  segmentsAt(index: number, format: RowFormat, out: Buffer[]): number;
   /** Live (not deleted) index ranges inside [lo, hi), ascending. */
   liveRanges(lo: number, hi: number): IndexRange[];
   /** Removes rows [lo, hi) from every later read. */

@@ -8,18 +8,24 @@ import {
   DEFAULT_CONTEXT_GROUP, DEFAULT_FEEDBACK_TYPE, normaliseFeedback, type StoredFeedback,
 } from './feedback-fields.js';
 import { firstIndexFrom, type FeedbackSource, type IndexRange } from './feedback-source.js';
-import type { CellEncoding } from './ox-csv-writer.js';
+import type { RowFormat } from './ox-csv-writer.js';
 import type { FeedbackInput } from './sim-types.js';
 import { GeneratedFeedbackSegment, type GeneratedSegmentOptions } from './synthetic-feedback.js';
 
 interface CachedFeedback extends StoredFeedback {
-  encoded?: Partial<Record<CellEncoding['kind'], string[]>>;
+  /** Encoded row tail per RowFormat id (all 13 segments joined). */
+  encoded?: Map<string, Buffer>;
 }
 
-function cellsOf(row: CachedFeedback, encoding: CellEncoding, out: string[]): void {
-  const cache = (row.encoded ??= {});
-  const cells = (cache[encoding.kind] ??= row.values.map((v) => encoding.encode(v)));
-  for (let i = 0; i < cells.length; i++) out[i] = cells[i]!;
+function segmentsOf(row: CachedFeedback, format: RowFormat, out: Buffer[]): number {
+  const cache = (row.encoded ??= new Map());
+  let tail = cache.get(format.id);
+  if (!tail) {
+    tail = Buffer.concat(row.values.map((v, position) => format.segment(position, v)));
+    cache.set(format.id, tail);
+  }
+  out[0] = tail;
+  return 1;
 }
 
 /** Explicit rows frozen for one export. */
@@ -31,8 +37,8 @@ class RowListSource implements FeedbackSource {
   dateAt(index: number): number {
     return this.rows[index]!.date;
   }
-  cellsAt(index: number, encoding: CellEncoding, out: string[]): void {
-    cellsOf(this.rows[index]!, encoding, out);
+  segmentsAt(index: number, format: RowFormat, out: Buffer[]): number {
+    return segmentsOf(this.rows[index]!, format, out);
   }
   liveRanges(lo: number, hi: number): IndexRange[] {
     return lo < hi ? [[lo, hi]] : [];

@@ -87,17 +87,16 @@ export class Exchange {
     return Buffer.concat(chunks).toString('utf8');
   }
 
-  /** Streams text chunks with back-pressure, applying the export faults of this request. */
-  async stream(status: number, headers: Record<string, string>, chunks: Iterable<string>): Promise<void> {
+  /** Streams byte chunks with back-pressure, applying the export faults of this request. */
+  async stream(status: number, headers: Record<string, string>, chunks: Iterable<Buffer>): Promise<void> {
     const { res } = this;
     const { dropAfterBytes, bytesPerSecond } = this.exportFaults;
     this.head(status, headers);
     res.flushHeaders();
     let sent = 0;
     const started = Date.now();
-    for (const text of chunks) {
+    for (let bytes of chunks) {
       if (res.destroyed) return;
-      let bytes = Buffer.from(text, 'utf8');
       if (dropAfterBytes !== undefined && sent + bytes.length >= dropAfterBytes) {
         bytes = bytes.subarray(0, Math.max(0, dropAfterBytes - sent));
         await this.writeFlushed(bytes);

@@ -39,14 +39,6 @@ export function csvHeaderLine(delimiter: string): string {
   return CSV_HEADERS.map(csvCell).join(delimiter) + CSV_ROW_END;
 }
 
-/** How a stored value is written into a row; sources cache encoded values per `kind`. */
-export interface CellEncoding {
-  readonly kind: 'csv' | 'json';
-  encode(value: string): string;
-}
-export const CSV_ENCODING: CellEncoding = { kind: 'csv', encode: csvCell };
-export const JSON_ENCODING: CellEncoding = { kind: 'json', encode: (v) => JSON.stringify(v) };
-
 const PAD2 = Array.from({ length: 100 }, (_, i) => String(i).padStart(2, '0'));
 
 /**
@@ -75,49 +67,149 @@ export class UtcDateFormatter {
     this.lastSecond = second;
     return this.lastText;
   }
+
+  /** Writes the 19 ASCII bytes straight into `out` (the export hot path: no string per row). */
+  writeInto(ms: number, out: ChunkWriter): void {
+    const second = Math.floor(ms / 1000);
+    const day = Math.floor(second / 86400);
+    if (day !== this.lastDay || this.dayBytes === undefined) {
+      this.format(ms);
+      this.dayBytes = Buffer.from(this.dayPrefix, 'latin1');
+    }
+    out.put(this.dayBytes);
+    const inDay = second - day * 86400;
+    const hh = Math.floor(inDay / 3600);
+    const mm = Math.floor((inDay % 3600) / 60);
+    const ss = inDay % 60;
+    out.byte(0x30 + Math.floor(hh / 10));
+    out.byte(0x30 + (hh % 10));
+    out.byte(0x3a);
+    out.byte(0x30 + Math.floor(mm / 10));
+    out.byte(0x30 + (mm % 10));
+    out.byte(0x3a);
+    out.byte(0x30 + Math.floor(ss / 10));
+    out.byte(0x30 + (ss % 10));
+  }
+
+  private dayBytes: Buffer | undefined;
 }
 
 export function formatUtcDate(ms: number): string {
   return new UtcDateFormatter().format(ms);
 }
 
-/** Turns (date, 13 encoded cells) into one output row. */
-export interface RowFormat {
-  readonly encoding: CellEncoding;
-  /** Text before the first row (BOM + header, or `[`). */
-  readonly prologue: string;
-  /** Text after the last row. */
-  readonly epilogue: string;
-  row(date: number, cells: readonly string[], first: boolean): string;
+/**
+ * A growable byte buffer that export rows are written into; `take()` hands out the bytes
+ * written so far (for one socket write) and starts a fresh buffer.
+ */
+export class ChunkWriter {
+  private buf: Buffer;
+  pos = 0;
+
+  constructor(private readonly chunkBytes: number) {
+    this.buf = Buffer.allocUnsafe(chunkBytes);
+  }
+
+  /** Room for `n` more bytes (grows only for rows bigger than a chunk). */
+  ensure(n: number): void {
+    if (this.pos + n <= this.buf.length) return;
+    const bigger = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.pos + n));
+    this.buf.copy(bigger, 0, 0, this.pos);
+    this.buf = bigger;
+  }
+
+  byte(value: number): void {
+    this.buf[this.pos++] = value;
+  }
+
+  put(bytes: Uint8Array): void {
+    const n = bytes.length;
+    if (n <= 12) {
+      // TypedArray#set costs more than a short loop for the many tiny cells (score, app, ...).
+      const buf = this.buf;
+      let pos = this.pos;
+      for (let i = 0; i < n; i++) buf[pos++] = bytes[i]!;
+      this.pos = pos;
+      return;
+    }
+    this.buf.set(bytes, this.pos);
+    this.pos += n;
+  }
+
+  take(): Buffer {
+    const out = this.buf.subarray(0, this.pos);
+    this.buf = Buffer.allocUnsafe(this.chunkBytes);
+    this.pos = 0;
+    return out;
+  }
 }
+
+/**
+ * Turns (date, cell segments) into one output row, written as bytes. A *segment* is the bytes
+ * of one cell INCLUDING what precedes it in the row (the delimiter in CSV, `,"key":` in JSON),
+ * so sources can cache segments, or runs of adjacent segments, and rows become a few copies.
+ */
+export interface RowFormat {
+  /** Identifies the segment bytes this format produces (`csv:;`, `json`): the cache key. */
+  readonly id: string;
+  /** Bytes before the first row (BOM + header, or `[`). */
+  readonly prologue: Buffer;
+  /** Bytes after the last row. */
+  readonly epilogue: Buffer;
+  /** Segment of the cell at `position` (0 = score … 12 = client_version, RAW_KEYS order after date). */
+  segment(position: number, value: string): Buffer;
+  writeRow(date: number, segments: readonly Buffer[], count: number, first: boolean, out: ChunkWriter): void;
+}
+
+const QUOTE = 0x22;
+const CR = 0x0d;
+const DATE_CHARS = 19; // yyyy-MM-dd HH:mm:ss
 
 export function csvRowFormat(delimiter: string): RowFormat {
   const dates = new UtcDateFormatter();
+  const sep = Buffer.from(delimiter, 'utf8');
   return {
-    encoding: CSV_ENCODING,
-    prologue: UTF8_BOM + csvHeaderLine(delimiter),
-    epilogue: '',
-    row(date, cells) {
-      let line = `"${dates.format(date)}"`;
-      for (let i = 0; i < cells.length; i++) line += delimiter + cells[i];
-      return line + CSV_ROW_END;
+    id: `csv:${delimiter}`,
+    prologue: Buffer.from(UTF8_BOM + csvHeaderLine(delimiter), 'utf8'),
+    epilogue: Buffer.alloc(0),
+    segment: (_position, value) => Buffer.concat([sep, Buffer.from(csvCell(value), 'utf8')]),
+    writeRow(date, segments, count, _first, out) {
+      let size = DATE_CHARS + 3;
+      for (let i = 0; i < count; i++) size += segments[i]!.length;
+      out.ensure(size);
+      out.byte(QUOTE);
+      dates.writeInto(date, out);
+      out.byte(QUOTE);
+      for (let i = 0; i < count; i++) out.put(segments[i]!);
+      out.byte(CR);
     },
   };
 }
 
-const JSON_KEY_PREFIXES = RAW_KEYS.slice(1).map((k) => `,${JSON.stringify(k)}:`);
+const JSON_KEY_PREFIXES = RAW_KEYS.slice(1).map((k) => Buffer.from(`,${JSON.stringify(k)}:`, 'utf8'));
+const JSON_DATE_OPEN = Buffer.from('{"date":"', 'utf8');
+const JSON_ROW_SEP = 0x2c;
+const JSON_DATE_CLOSE = 0x22;
+const JSON_OBJECT_CLOSE = 0x7d;
 
 /** Raw export: a JSON array of objects whose values are all strings. */
 export function rawJsonRowFormat(): RowFormat {
   const dates = new UtcDateFormatter();
   return {
-    encoding: JSON_ENCODING,
-    prologue: '[',
-    epilogue: ']',
-    row(date, cells, first) {
-      let obj = `${first ? '' : ','}{"date":"${dates.format(date)}"`;
-      for (let i = 0; i < cells.length; i++) obj += JSON_KEY_PREFIXES[i] + cells[i]!;
-      return `${obj}}`;
+    id: 'json',
+    prologue: Buffer.from('[', 'utf8'),
+    epilogue: Buffer.from(']', 'utf8'),
+    segment: (position, value) => Buffer.concat([JSON_KEY_PREFIXES[position]!, Buffer.from(JSON.stringify(value), 'utf8')]),
+    writeRow(date, segments, count, first, out) {
+      let size = 2 + JSON_DATE_OPEN.length + DATE_CHARS + 1;
+      for (let i = 0; i < count; i++) size += segments[i]!.length;
+      out.ensure(size);
+      if (!first) out.byte(JSON_ROW_SEP);
+      out.put(JSON_DATE_OPEN);
+      dates.writeInto(date, out);
+      out.byte(JSON_DATE_CLOSE);
+      for (let i = 0; i < count; i++) out.put(segments[i]!);
+      out.byte(JSON_OBJECT_CLOSE);
     },
   };
 }

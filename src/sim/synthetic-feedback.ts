@@ -8,7 +8,7 @@
  */
 import { pseudonymousUser, storedValue } from './feedback-fields.js';
 import { DeletedRanges, type FeedbackSource, type IndexRange } from './feedback-source.js';
-import type { CellEncoding } from './ox-csv-writer.js';
+import type { RowFormat } from './ox-csv-writer.js';
 import { createRandom, indexHash, mix32, pick } from './prng.js';
 
 const COMMENT_FRAGMENTS = [
@@ -78,18 +78,31 @@ const CLIENT_PROFILES: ClientProfile[] = [
   { operating_system: 'Windows', browser: 'Chrome', browser_version: '119.0', user_agent: 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/119.0.0.0 Safari/537.36 CorporateToolbar/4.2.1 (build 7781; managed; policy=strict) ExtraPlugin/1.0 AnotherExtension/2.3.4' },
 ];
 
-/** A list of stored values with their encoded forms built once per encoding. */
-class EncodedPool {
-  private readonly encoded = new Map<string, string[]>();
-  constructor(readonly values: readonly string[]) {}
+/** Stored values of one cell position with their segments built once per row format. */
+class SegmentPool {
+  private readonly byFormat = new Map<string, Buffer[]>();
+  constructor(private readonly position: number, readonly values: readonly string[]) {}
 
-  in(encoding: CellEncoding): string[] {
-    let list = this.encoded.get(encoding.kind);
+  in(format: RowFormat): Buffer[] {
+    let list = this.byFormat.get(format.id);
     if (!list) {
-      list = this.values.map((v) => encoding.encode(v));
-      this.encoded.set(encoding.kind, list);
+      list = this.values.map((v) => format.segment(this.position, v));
+      this.byFormat.set(format.id, list);
     }
     return list;
+  }
+}
+
+/** Joined segments of adjacent cells, built on first use per (row format, key). */
+class JoinedSegments {
+  private readonly byFormat = new Map<string, Array<Buffer | undefined>>();
+
+  get(format: RowFormat, key: number, build: () => Buffer): Buffer {
+    let list = this.byFormat.get(format.id);
+    if (!list) this.byFormat.set(format.id, (list = []));
+    let joined = list[key];
+    if (joined === undefined) list[key] = joined = build();
+    return joined;
   }
 }
 
@@ -107,28 +120,28 @@ function buildComments(seed: number): string[] {
   return comments.map((c) => storedValue('comment', c));
 }
 
-const pools = new Map<number, { comments: EncodedPool }>();
-function commentPool(seed: number): EncodedPool {
-  let entry = pools.get(seed);
-  if (!entry) {
-    entry = { comments: new EncodedPool(buildComments(seed)) };
-    pools.set(seed, entry);
-  }
-  return entry.comments;
+const commentPools = new Map<number, SegmentPool>();
+function commentPool(seed: number): SegmentPool {
+  let pool = commentPools.get(seed);
+  if (!pool) commentPools.set(seed, (pool = new SegmentPool(1, buildComments(seed))));
+  return pool;
 }
 
-const SCORES = new EncodedPool(['1', '2', '3', '4', '5']);
-const PROFILE_FIELDS = ['operating_system', 'browser', 'browser_version', 'user_agent'] as const;
-const PROFILE_POOLS = Object.fromEntries(
-  PROFILE_FIELDS.map((f) => [f, new EncodedPool(CLIENT_PROFILES.map((p) => storedValue(f, p[f])))]),
-) as Record<(typeof PROFILE_FIELDS)[number], EncodedPool>;
-const APP_POOL = new EncodedPool(APPS.map((v) => storedValue('app', v)));
-const ENTRY_POOL = new EncodedPool(ENTRY_POINTS.map((v) => storedValue('entry_point', v)));
-const RESOLUTION_POOL = new EncodedPool(RESOLUTIONS.map((v) => storedValue('screen_resolution', v)));
-const LANGUAGE_POOL = new EncodedPool(LANGUAGES.map((v) => storedValue('language', v)));
-const SERVER_VERSION_POOL = new EncodedPool(SERVER_VERSIONS);
-const CLIENT_VERSION_POOL = new EncodedPool(CLIENT_VERSIONS.map((v) => storedValue('client_version', v)));
-const EMPTY_CELL = new EncodedPool(['']);
+const SCORES = new SegmentPool(0, ['1', '2', '3', '4', '5']);
+const NO_COMMENT = new SegmentPool(1, ['']);
+const APP_VALUES = APPS.map((v) => storedValue('app', v));
+const ENTRY_VALUES = ENTRY_POINTS.map((v) => storedValue('entry_point', v));
+const RESOLUTION_VALUES = RESOLUTIONS.map((v) => storedValue('screen_resolution', v));
+const LANGUAGE_VALUES = LANGUAGES.map((v) => storedValue('language', v));
+const PROFILE_VALUES = CLIENT_PROFILES.map((p) => [
+  storedValue('operating_system', p.operating_system), storedValue('browser', p.browser),
+  storedValue('browser_version', p.browser_version), storedValue('user_agent', p.user_agent),
+]);
+const CLIENT_VERSION_VALUES = CLIENT_VERSIONS.map((v) => storedValue('client_version', v));
+/** Cells 2..9 (app … language) of a row depend on one hash: cached joined per combination. */
+const CLIENT_CELLS = new JoinedSegments();
+/** Cells 11..12 (server and client version). */
+const VERSION_CELLS = new JoinedSegments();
 
 export interface GeneratedSegmentOptions {
   rows: number;
@@ -143,9 +156,9 @@ export class GeneratedFeedbackSegment implements FeedbackSource {
   private readonly step: number;
   private readonly jitter: boolean;
   private readonly seedMix: number;
-  private readonly comments: EncodedPool;
+  private readonly comments: SegmentPool;
   private readonly userCount: number;
-  private readonly userCells: Array<string | undefined>;
+  private readonly userCells = new JoinedSegments();
   private readonly deleted = new DeletedRanges();
 
   constructor(options: GeneratedSegmentOptions) {
@@ -159,7 +172,6 @@ export class GeneratedFeedbackSegment implements FeedbackSource {
     this.seedMix = mix32(options.seed ^ 0x0f1e2d3c);
     this.comments = commentPool(options.seed);
     this.userCount = Math.min(200_000, Math.max(50, Math.ceil(options.rows / 20)));
-    this.userCells = new Array(this.userCount);
   }
 
   dateAt(index: number): number {
@@ -173,34 +185,43 @@ export class GeneratedFeedbackSegment implements FeedbackSource {
     return { contextId: 1 + Math.floor(u / 250), userId: 3 + (u % 250) };
   }
 
-  /** Cells in RAW_KEYS order after date: score, 9 text fields, user, 2 versions. */
-  cellsAt(index: number, encoding: CellEncoding, out: string[]): void {
+  /** Segments in RAW_KEYS order after date: score, comment, cells 2..9 joined, user, versions joined. */
+  segmentsAt(index: number, format: RowFormat, out: Buffer[]): number {
     const h = indexHash(this.seedMix, index);
     const h2 = mix32(h ^ 0xa5a5a5a5);
     const scoreRoll = h & 0xff;
     const score = scoreRoll < 13 ? 0 : scoreRoll < 33 ? 1 : scoreRoll < 72 ? 2 : scoreRoll < 154 ? 3 : 4;
     const commentRoll = (h >>> 8) & 0x3ff;
-    const profile = h2 % CLIENT_PROFILES.length;
 
-    out[0] = SCORES.in(encoding)[score]!;
-    if (commentRoll < 400) out[1] = EMPTY_CELL.in(encoding)[0]!;
+    out[0] = SCORES.in(format)[score]!;
+    if (commentRoll < 400) out[1] = NO_COMMENT.in(format)[0]!;
     else {
-      const comments = this.comments.in(encoding);
+      const comments = this.comments.in(format);
       out[1] = comments[mix32(h2 + commentRoll) % comments.length]!;
     }
-    out[2] = APP_POOL.in(encoding)[(h2 >>> 8) % APPS.length]!;
-    out[3] = ENTRY_POOL.in(encoding)[(h2 >>> 12) % ENTRY_POINTS.length]!;
-    out[4] = PROFILE_POOLS.operating_system.in(encoding)[profile]!;
-    out[5] = PROFILE_POOLS.browser.in(encoding)[profile]!;
-    out[6] = PROFILE_POOLS.browser_version.in(encoding)[profile]!;
-    out[7] = PROFILE_POOLS.user_agent.in(encoding)[profile]!;
-    out[8] = RESOLUTION_POOL.in(encoding)[(h2 >>> 16) % RESOLUTIONS.length]!;
-    out[9] = LANGUAGE_POOL.in(encoding)[(h2 >>> 20) % LANGUAGES.length]!;
-    out[10] = this.userCell(mix32(h + 1) % this.userCount);
+    const app = (h2 >>> 8) % APPS.length;
+    const entry = (h2 >>> 12) % ENTRY_POINTS.length;
+    const profile = h2 % CLIENT_PROFILES.length;
+    const resolution = (h2 >>> 16) % RESOLUTIONS.length;
+    const language = (h2 >>> 20) % LANGUAGES.length;
+    const combination = (((app * ENTRY_POINTS.length + entry) * CLIENT_PROFILES.length + profile) * RESOLUTIONS.length + resolution) * LANGUAGES.length + language;
+    out[2] = CLIENT_CELLS.get(format, combination, () => Buffer.concat([
+      format.segment(2, APP_VALUES[app]!),
+      format.segment(3, ENTRY_VALUES[entry]!),
+      ...PROFILE_VALUES[profile]!.map((v, k) => format.segment(4 + k, v)),
+      format.segment(8, RESOLUTION_VALUES[resolution]!),
+      format.segment(9, LANGUAGE_VALUES[language]!),
+    ]));
+    const user = mix32(h + 1) % this.userCount;
+    out[3] = this.userCells.get(format, user, () => format.segment(10, pseudonymousUser(1 + Math.floor(user / 250), 3 + (user % 250))));
     // Servers get upgraded over time; some clients lag one version behind.
     const era = Math.min(SERVER_VERSIONS.length - 1, Math.floor((index / Math.max(1, this.length)) * SERVER_VERSIONS.length));
-    out[11] = SERVER_VERSION_POOL.in(encoding)[era]!;
-    out[12] = CLIENT_VERSION_POOL.in(encoding)[Math.max(0, era - ((h2 >>> 28) & 1))]!;
+    const client = Math.max(0, era - ((h2 >>> 28) & 1));
+    out[4] = VERSION_CELLS.get(format, era * CLIENT_VERSIONS.length + client, () => Buffer.concat([
+      format.segment(11, SERVER_VERSIONS[era]!),
+      format.segment(12, CLIENT_VERSION_VALUES[client]!),
+    ]));
+    return 5;
   }
 
   liveRanges(lo: number, hi: number): IndexRange[] {
@@ -209,15 +230,5 @@ export class GeneratedFeedbackSegment implements FeedbackSource {
 
   deleteRange(lo: number, hi: number): void {
     this.deleted.add(lo, hi);
-  }
-
-  /** Quoted MD5 is the same in CSV and JSON (hex needs no escaping). */
-  private userCell(u: number): string {
-    let cell = this.userCells[u];
-    if (cell === undefined) {
-      cell = `"${pseudonymousUser(1 + Math.floor(u / 250), 3 + (u % 250))}"`;
-      this.userCells[u] = cell;
-    }
-    return cell;
   }
 }

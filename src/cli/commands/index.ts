@@ -4,6 +4,7 @@ import { registerAdsOpsCommands } from './ads-ops.js';
 import { registerAdsSyncCommands } from './ads-sync.js';
 import { registerPasswdChangesCommand } from './passwd-changes.js';
 import { registerDaemonCommands } from './daemon.js';
+import { registerSimCommand } from './sim.js';
 
 /**
  * Every command group registers itself here. One module per group:
@@ -16,4 +17,5 @@ export function registerCommands(program: Command): void {
   registerAdsSyncCommands(program);
   registerPasswdChangesCommand(program);
   registerDaemonCommands(program);
+  registerSimCommand(program);
 }

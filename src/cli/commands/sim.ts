@@ -1,0 +1,143 @@
+import type { Command } from 'commander';
+import { InputError } from '../../errors.js';
+import { safeUrl } from '../../log/secrets.js';
+import { OxSimulator, type FaultOptions, type SimCredentials, type SimulatorOptions } from '../../sim/ox-simulator.js';
+import { parseInstant } from '../../time/parse-time.js';
+import { action, collect } from '../cli-support.js';
+
+interface SimCliOptions {
+  port: string;
+  host: string;
+  feedbackRows?: string;
+  from?: string;
+  to?: string;
+  seed: string;
+  contextGroup: string;
+  type: string;
+  zone: string;
+  fixture?: string;
+  restUser: string;
+  restPassword: string;
+  rest: boolean;
+  masterUser: string;
+  masterPassword: string;
+  master: boolean;
+  contextAdmin?: string[];
+  smtp?: string;
+  users?: string;
+  contexts: string;
+  historySize: string;
+  legacyDeleteProse?: boolean;
+  legacySendProse?: boolean;
+  latencyMs?: string;
+  errorRate?: string;
+  errorStatus?: string;
+  retryAfter?: string;
+}
+
+/**
+ * `ox-batch sim`: a local OX App Suite stand-in that answers the 11 REST operations like a real
+ * server (quirks included), for trying ox-batch without an OX and for benchmarks.
+ * Prints its base URL on stdout and runs until SIGINT/SIGTERM.
+ */
+export function registerSimCommand(program: Command): void {
+  program.command('sim')
+    .description('run the OX simulator (all 11 REST operations, OX quirks, synthetic data) until Ctrl-C')
+    .option('--port <port>', 'port to listen on (0 = any free port)', '8009')
+    .option('--host <host>', 'address to bind', '127.0.0.1')
+    .option('--feedback-rows <n>', 'generate N synthetic star-rating-v1 rows (streamed, never held in memory)')
+    .option('--from <T>', 'first synthetic feedback time (ISO 8601 or epoch ms; default 30 days ago)')
+    .option('--to <T>', 'end of synthetic feedback, exclusive (default now)')
+    .option('--seed <n>', 'seed of the synthetic data', '1')
+    .option('--context-group <name>', 'context group of the synthetic feedback', 'default')
+    .option('--type <type>', 'feedback type of the synthetic feedback', 'star-rating-v1')
+    .option('--zone <zone>', 'zone for dates without offset in --from/--to', 'UTC')
+    .option('--fixture <file>', 'load exact feedback, users, password changes, credentials from JSON')
+    .option('--rest-user <user>', 'REST basic-auth user (/userfeedback, /advertisement)', 'oxadmin')
+    .option('--rest-password <password>', 'REST basic-auth password', 'secret')
+    .option('--no-rest', 'no REST credentials configured: every feedback/advertisement call answers 403')
+    .option('--master-user <user>', 'master admin user (passwd-changes override)', 'oxadminmaster')
+    .option('--master-password <password>', 'master admin password', 'master')
+    .option('--no-master', 'disable the master admin override')
+    .option('--context-admin <cid=user:password>', 'context admin credentials (repeatable)', collect)
+    .option('--smtp <url>', 'SMTP server `send` mails through, e.g. smtp://127.0.0.1:2525 (absent: send fails FEEDBACK-0007)')
+    .option('--users <n>', 'generate N users per context with password-change histories')
+    .option('--contexts <n>', 'contexts for --users', '1')
+    .option('--history-size <n>', 'password changes kept per user', '10')
+    .option('--legacy-delete-prose', 'answer delete with the early text/plain prose')
+    .option('--legacy-send-prose', 'answer send with the older prose message')
+    .option('--latency-ms <ms>', 'fault: delay every answer')
+    .option('--error-rate <share>', 'fault: share 0..1 of requests answered with --error-status')
+    .option('--error-status <status>', 'fault: 500, 502, 503, 504 or 429', '503')
+    .option('--retry-after <seconds>', 'fault: Retry-After sent with 429/503')
+    .action(action(async (options: SimCliOptions) => {
+      // Every argument is checked before the server starts, so bad input exits 2 at once.
+      const simOptions = simulatorOptions(options);
+      const now = Date.now();
+      const from = options.from === undefined ? now - 30 * 86_400_000 : parseInstant(options.from, options.zone, '--from');
+      const to = options.to === undefined ? now : parseInstant(options.to, options.zone, '--to');
+      if ((options.feedbackRows !== undefined || options.users !== undefined) && !(to > from)) {
+        throw new InputError(`--to ${JSON.stringify(options.to ?? 'now')}: must be after --from`);
+      }
+      const seed = integer(options.seed, '--seed', 0);
+      const rows = options.feedbackRows === undefined ? undefined : integer(options.feedbackRows, '--feedback-rows', 0);
+      const users = options.users === undefined ? undefined : integer(options.users, '--users', 0);
+      const contexts = integer(options.contexts, '--contexts', 1);
+
+      const sim = await OxSimulator.start(simOptions);
+      if (rows !== undefined) sim.generateFeedback({ rows, from, to, seed, contextGroup: options.contextGroup, type: options.type });
+      if (users !== undefined) sim.generatePasswordHistories({ contexts, usersPerContext: users, from, to, seed });
+      process.stdout.write(`${sim.url}\n`);
+      process.stderr.write(`ox-batch sim: OX simulator at ${sim.url} (feedback rows: ${sim.feedbackCount({ contextGroup: options.contextGroup, type: options.type })}` +
+        `${options.smtp ? `, mails via ${safeUrl(options.smtp)}` : ''}); Ctrl-C stops it\n`);
+      await new Promise<void>((resolve) => {
+        process.once('SIGINT', resolve);
+        process.once('SIGTERM', resolve);
+      });
+      await sim.close();
+    }));
+}
+
+function simulatorOptions(o: SimCliOptions): SimulatorOptions {
+  const contextAdmins: Record<string, { user: string; password: string }> = {};
+  for (const entry of o.contextAdmin ?? []) {
+    const m = /^(\d+)=([^:]+):(.*)$/.exec(entry);
+    if (!m) throw new InputError(`--context-admin ${JSON.stringify(entry.replace(/:.*/, ':***'))}: expected <contextId>=<user>:<password>`);
+    contextAdmins[m[1]!] = { user: m[2]!, password: m[3]! };
+  }
+  const credentials: SimCredentials = {
+    rest: o.rest ? { user: o.restUser, password: o.restPassword } : null,
+    master: o.master ? { user: o.masterUser, password: o.masterPassword } : null,
+    contextAdmins,
+  };
+  const options: SimulatorOptions = {
+    host: o.host,
+    port: integer(o.port, '--port', 0),
+    credentials,
+    historySize: integer(o.historySize, '--history-size', 1),
+    legacy: { deleteProse: !!o.legacyDeleteProse, sendProse: !!o.legacySendProse },
+  };
+  if (o.smtp !== undefined) options.smtpUrl = o.smtp;
+  if (o.fixture !== undefined) options.fixture = o.fixture;
+  const faults: FaultOptions = {};
+  if (o.latencyMs !== undefined) faults.latencyMs = integer(o.latencyMs, '--latency-ms', 0);
+  if (o.errorRate !== undefined) {
+    const rate = Number(o.errorRate);
+    if (!(rate >= 0 && rate <= 1)) throw new InputError(`--error-rate ${JSON.stringify(o.errorRate)}: expected a number within 0..1`);
+    faults.errorRate = rate;
+    const status = Number(o.errorStatus);
+    if (![500, 502, 503, 504, 429].includes(status)) throw new InputError(`--error-status ${JSON.stringify(o.errorStatus)}: expected 500, 502, 503, 504 or 429`);
+    faults.errorStatus = status as FaultOptions['errorStatus'];
+  }
+  if (o.retryAfter !== undefined) faults.retryAfterSeconds = integer(o.retryAfter, '--retry-after', 0);
+  if (Object.keys(faults).length > 0) options.faults = faults;
+  return options;
+}
+
+function integer(value: string, flag: string, min: number): number {
+  const text = value.trim();
+  if (!/^\d+$/.test(text) || Number(text) < min || !Number.isSafeInteger(Number(text))) {
+    throw new InputError(`${flag} ${JSON.stringify(value)}: expected an integer >= ${min}`);
+  }
+  return Number(text);
+}
