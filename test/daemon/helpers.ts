@@ -49,3 +49,60 @@ export function testConfig(prefix: string, overrides: Record<string, unknown> = 
     },
   });
 }
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { dirname, join } from 'node:path';
+
+const here = dirname(fileURLToPath(import.meta.url));
+export const ROOT = join(here, '..', '..');
+
+export interface Child {
+  process: ChildProcess;
+  stderr(): string;
+  stdout(): string;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  url?: string;
+}
+
+/** Starts the test daemon child and waits until it says ready. */
+export async function startChildDaemon(configOverrides: Record<string, unknown>, env: Record<string, string> = {}): Promise<Child> {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(here, 'fixtures', 'daemon-child.ts')], {
+    cwd: ROOT,
+    env: { ...process.env, OXB_TEST_CONFIG: JSON.stringify(configOverrides), ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let err = '';
+  let out = '';
+  child.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
+  child.stderr!.on('data', (d: Buffer) => { err += d.toString(); });
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+  const handle: Child = { process: child, stderr: () => err, stdout: () => out, exited };
+  await Promise.race([
+    waitFor(() => /ready/.test(err), 'child daemon ready', 20_000, 50),
+    exited.then(({ code }) => { throw new Error(`child daemon exited early (${code}): ${err}${out}`); }),
+  ]);
+  handle.url = /ready (\S+)/.exec(err)?.[1];
+  return handle;
+}
+
+/** Runs the real CLI (`src/cli/main.ts`) and collects its output and exit code. */
+export function runCli(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src', 'cli', 'main.ts'), ...args], {
+    cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
+  child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+  return new Promise((resolve) => child.on('exit', (code) => resolve({ code, stdout, stderr })));
+}
+
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as { port: number }).port;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
