@@ -9,6 +9,7 @@ import { InputError } from '../errors.js';
 import type { WindowRecord } from '../ledger/types.js';
 import { parseInstant } from '../time/parse-time.js';
 import { windowContaining } from '../queue/windows.js';
+import { OX_FEEDBACK_COLUMNS, selectColumns } from '../export/feedback-columns.js';
 
 const EXPORT_JOB = 'feedback.export';
 
@@ -21,12 +22,36 @@ export type GuardLookup = { guard: GuardSchedule } | { noGuardReason: string };
 
 function feedOf(schedule: ScheduleConfig): { contextGroup: string; type: string; archives: boolean } {
   const params = schedule.params as { contextGroup?: unknown; type?: unknown; deliver?: unknown };
-  const deliver = params.deliver === undefined ? ['archive'] : Array.isArray(params.deliver) ? params.deliver : [params.deliver];
   return {
     contextGroup: typeof params.contextGroup === 'string' ? params.contextGroup : 'default',
     type: typeof params.type === 'string' ? params.type : 'star-rating-v1',
-    archives: deliver.includes('archive'),
+    archives: listParam(params.deliver, ['archive']).includes('archive'),
   };
+}
+
+function listParam(value: unknown, fallback: string[]): string[] {
+  if (value === undefined) return fallback;
+  if (typeof value === 'string') return value.split(',').map((v) => v.trim()).filter(Boolean);
+  return Array.isArray(value) ? value.map(String) : fallback;
+}
+
+/**
+ * An export of only some columns (format csv or jsonl with `columns`) is no copy of what the
+ * purge deletes: deleting would lose the other columns for good.
+ */
+export function partialCopyReason(id: string, schedule: ScheduleConfig): string | undefined {
+  const params = schedule.params as { format?: unknown; columns?: unknown };
+  if (params.format === undefined || params.format === 'ox-csv') return undefined;
+  const chosen = listParam(params.columns, []);
+  if (chosen.length === 0) return undefined;
+  let keys: Set<string>;
+  try {
+    keys = new Set(selectColumns(chosen).map((c) => c.key));
+  } catch {
+    return `archive schedule ${id} names columns the export does not know (${chosen.join(', ')})`;
+  }
+  const missing = OX_FEEDBACK_COLUMNS.filter((c) => !keys.has(c.key)).map((c) => c.header);
+  return missing.length === 0 ? undefined : `archive schedule ${id} exports only some columns (without ${missing.join(', ')}): its archive is not a full copy`;
 }
 
 export function findGuardSchedule(config: Config, target: { contextGroup: string; type: string; archiveSchedule?: string }): GuardLookup {
@@ -40,6 +65,8 @@ export function findGuardSchedule(config: Config, target: { contextGroup: string
       throw new InputError(`param archiveSchedule: schedule "${target.archiveSchedule}" exports ${guarded.contextGroup}/${guarded.type}, not ${feed}`);
     }
     if (!guarded.archives) return { noGuardReason: `archive schedule ${target.archiveSchedule} does not deliver to the archive (deliver has no "archive")` };
+    const partial = partialCopyReason(target.archiveSchedule, schedule);
+    if (partial) return { noGuardReason: partial };
     return { guard: { id: target.archiveSchedule, schedule } };
   }
   const matches = Object.entries(config.schedules).filter(([, s]) => {
@@ -52,6 +79,8 @@ export function findGuardSchedule(config: Config, target: { contextGroup: string
     throw new InputError(`param archiveSchedule: several ${EXPORT_JOB} schedules archive ${feed} (${matches.map(([id]) => id).join(', ')}); name the one that guards this purge`);
   }
   const [id, schedule] = matches[0]!;
+  const partial = partialCopyReason(id, schedule);
+  if (partial) return { noGuardReason: partial };
   return { guard: { id, schedule } };
 }
 
