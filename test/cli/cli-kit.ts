@@ -1,0 +1,54 @@
+import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+
+/**
+ * The CLI bundled from the current sources (esbuild, the compiler tsx uses; dependencies stay
+ * external). Starting it with plain node takes a fraction of a second, where tsx compiling the
+ * sources per spawn takes seconds: that keeps the spawning tests fast. Lives below node_modules
+ * so the external packages resolve, and is removed by `dispose`.
+ */
+export async function bundleCli(): Promise<{ entry: string; dispose(): void }> {
+  const dir = join(ROOT, 'node_modules', '.cache', `oxb-cli-${randomUUID().slice(0, 8)}`);
+  const entry = join(dir, 'main.mjs');
+  await build({
+    entryPoints: [join(ROOT, 'src/cli/main.ts')],
+    outfile: entry,
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node20',
+    packages: 'external',
+    logLevel: 'error',
+  });
+  return { entry, dispose: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+export interface CliResult {
+  code: number | null;
+  stdout: Buffer;
+  stderr: string;
+}
+
+/** Runs `ox-batch ARGS` (the bundle from `bundleCli`) in a child process with only the given env. */
+export function runCli(entry: string, args: string[], env: Record<string, string> = {}, input?: string): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [entry, ...args], {
+      cwd: ROOT,
+      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', LOG_LEVEL: 'warn', ...env },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout.on('data', (c: Buffer) => out.push(c));
+    child.stderr.on('data', (c: Buffer) => err.push(c));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout: Buffer.concat(out), stderr: Buffer.concat(err).toString('utf8') }));
+    child.stdin.end(input ?? '');
+  });
+}
