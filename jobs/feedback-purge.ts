@@ -86,8 +86,9 @@ export const feedbackPurge = defineJob({
     }
 
     const line = purgeLine(result);
-    if (result.warnings.length > 0) run.log.warn({ purge: result }, line);
-    else run.log.info({ purge: result }, line);
+    const logged = { cutoff: result.cutoff, mode: result.mode, limitedBy: result.limitedBy, dryRun, guard: result.guard?.scheduleId, watermark: result.guard?.watermark };
+    if (result.warnings.length > 0) run.log.warn({ purge: logged }, line);
+    else run.log.info({ purge: logged }, line);
     return result;
   },
 });
