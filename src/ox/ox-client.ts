@@ -15,6 +15,9 @@ import type {
   RawFeedbackRecord, ResellerEntryResult, ResellerPackageConfig, SendRequest, SendResult,
 } from './types.js';
 
+/** A 200 from send can still hold failed recipients: these make them easy to see. */
+export { sendFailures, sentRecipients } from './ox-answers.js';
+
 export interface OxClientOptions {
   observer?: OxRequestObserver;
   log?: Logger;
