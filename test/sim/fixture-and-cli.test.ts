@@ -1,0 +1,97 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { InputError } from '../../src/errors.js';
+import { OxSimulator, type SimFixture } from '../../src/sim/ox-simulator.js';
+import { call, csvRows, EXPORT, q } from './sim-http.js';
+
+const fixture: SimFixture = {
+  feedback: [
+    { contextGroup: 'default', type: 'star-rating-v1', date: 1_767_225_600_000, contextId: 1, userId: 3, score: 4, comment: 'from the fixture', app: 'x'.repeat(60) },
+    { date: 1_767_225_601_000, contextId: 1, userId: 4, score: '2', comment: 'second' },
+  ],
+  users: [{ contextId: 1, userId: 3, login: 'anna' }],
+  passwordChanges: [{ contextId: 1, userId: 3, date: 1_700_000_000_000, client_id: 'provisioning-api', client_address: '198.51.100.4' }],
+  credentials: { rest: { user: 'fx', password: 'fxpw' }, contextAdmins: { 1: { user: 'admin1', password: 'pw1' } } },
+};
+
+describe('fixtures', () => {
+  let dir: string;
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'oxb-sim-'));
+  });
+  afterAll(() => {
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('loads feedback (normalised and truncated), users, password changes and credentials from a file', async () => {
+    const file = join(dir, 'case.json');
+    writeFileSync(file, JSON.stringify(fixture));
+    const sim = await OxSimulator.start({ fixture: file });
+    try {
+      const rest = { user: 'fx', password: 'fxpw' };
+      expect((await call(sim, EXPORT)).status).toBe(401);
+      const raw = JSON.parse((await call(sim, `${EXPORT}/raw`, { auth: rest })).text) as Array<Record<string, string>>;
+      expect(raw.map((r) => [r.date, r.score, r.comment])).toEqual([['2026-01-01 00:00:00', '4', 'from the fixture'], ['2026-01-01 00:00:01', '2', 'second']]);
+      expect(raw[0]!.app).toBe(`${'x'.repeat(46)} ...`);
+      const changes = await call(sim, '/admin/v1/contexts/1/users/3/passwd-changes', { auth: { user: 'admin1', password: 'pw1' } });
+      expect(JSON.parse(changes.text)).toEqual([{ date: 1_700_000_000_000, client_id: 'provisioning-api', client_name: 'Provisioning API', client_address: '198.51.100.4' }]);
+      expect((await call(sim, `/advertisement/v1/config/name${q({ contextId: 1, name: 'anna' })}`, { method: 'PUT', body: {}, auth: rest })).status).toBe(201);
+    } finally {
+      await sim.close();
+    }
+  });
+
+  it('rejects a bad fixture with an InputError naming file and field', async () => {
+    const file = join(dir, 'bad.json');
+    writeFileSync(file, JSON.stringify({ feedback: [{ date: 'yesterday', contextId: 1, userId: 1, score: 1 }] }));
+    await expect(OxSimulator.start({ fixture: file })).rejects.toThrow(InputError);
+    await expect(OxSimulator.start({ fixture: file })).rejects.toThrow(/bad\.json: feedback\.0\.date/);
+    await expect(OxSimulator.start({ fixture: join(dir, 'missing.json') })).rejects.toThrow(/missing\.json: cannot read/);
+    const sim = await OxSimulator.start();
+    try {
+      expect(() => sim.loadFixture({ users: [{ contextId: 1, userId: 1, login: '' }] })).toThrow(/users\.0\.login/);
+    } finally {
+      await sim.close();
+    }
+  });
+});
+
+describe('ox-batch sim', () => {
+  const cli = (args: string[]) => spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'sim', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+
+  it('serves generated and fixture data on the printed URL and stops on SIGTERM', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'oxb-sim-cli-'));
+    const file = join(dir, 'f.json');
+    writeFileSync(file, JSON.stringify({ feedback: fixture.feedback }));
+    const child = cli(['--port', '0', '--feedback-rows', '500', '--from', '2026-03-01', '--to', '2026-03-02', '--seed', '4', '--fixture', file, '--rest-user', 'u1', '--rest-password', 'p1']);
+    try {
+      const url = await new Promise<string>((resolve, reject) => {
+        createInterface({ input: child.stdout! }).once('line', resolve);
+        child.once('exit', (code) => reject(new Error(`sim exited ${code}`)));
+      });
+      expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+      const sim = { url } as OxSimulator;
+      const rows = csvRows((await call(sim, EXPORT, { auth: { user: 'u1', password: 'p1' } })).body);
+      expect(rows).toHaveLength(502);
+      const exit = new Promise<number | null>((resolve) => child.once('exit', resolve));
+      child.kill('SIGTERM');
+      expect(await exit).toBe(0);
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('exits 2 with one line naming the bad option', async () => {
+    const child = cli(['--feedback-rows', 'many']);
+    let stderr = '';
+    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+    const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+    expect(code).toBe(2);
+    expect(stderr.trim()).toBe('ox-batch: --feedback-rows "many": expected an integer >= 0');
+  });
+});
