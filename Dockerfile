@@ -33,7 +33,11 @@ ENV NODE_ENV=production \
     OXB_ARCHIVE_DIR=/app/var/archive
 WORKDIR /app
 COPY --from=build /pkg/app ./
+# valibot (under @bull-board/api) has an optional peer dependency on typescript; npm installs it
+# because the root lists typescript as a dev dependency. Nothing loads it at run time (types
+# only), and its native compiler is ~30 MB: drop it.
 RUN npm ci --omit=dev --no-audit --no-fund \
+ && rm -rf node_modules/typescript node_modules/@typescript \
  && npm cache clean --force \
  && chmod 0755 dist/src/cli/main.js \
  && ln -s /app/dist/src/cli/main.js /usr/local/bin/ox-batch \

@@ -65,6 +65,8 @@ tar -xzf "$work/$tarball" -C "$work/app" --strip-components=1
 cp package-lock.json "$work/app/"
 cd "$work/app"
 NODE_ENV=production npm ci --omit=dev --no-audit --no-fund --prefer-offline --loglevel=error || fail "npm ci --omit=dev"
+# As in the Dockerfile: typescript only arrives as valibot's optional peer (types); not needed to run.
+rm -rf node_modules/typescript node_modules/@typescript
 for dev in typescript vitest tsx s3rver mailparser playwright-core; do
   [[ ! -e "node_modules/$dev" ]] || fail "devDependency $dev was installed in the runtime stage"
 done
