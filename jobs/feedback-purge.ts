@@ -8,11 +8,9 @@
 import { z } from 'zod';
 import { defineJob } from '../src/job-kind.js';
 import { duration } from '../src/config/schema.js';
-import { findGuardSchedule, guardStartAt } from '../src/purge/guard-schedule.js';
-import { verifiedWatermark, type VerifiedWatermark } from '../src/purge/verified-watermark.js';
+import { gatherGuardFacts } from '../src/purge/guard-facts.js';
 import { planPurge } from '../src/purge/purge-plan.js';
 import { countFeedback } from '../src/purge/count-feedback.js';
-import { previousVerifiedCutoff } from '../src/purge/previous-purge.js';
 import { guardSummary, purgeLine, type PurgeResult } from '../src/purge/purge-report.js';
 import { formatDuration } from '../src/purge/format-duration.js';
 import { isoUtc } from '../src/time/parse-time.js';
@@ -43,25 +41,13 @@ export const feedbackPurge = defineJob({
     const now = services.now();
     const retentionCutoff = now - retention;
 
-    const lookup = findGuardSchedule(services.config, run.params);
-    let guard: VerifiedWatermark | undefined;
-    let noGuardReason = 'noGuardReason' in lookup ? lookup.noGuardReason : undefined;
-    let feedbackBeforeStartAt = false;
-    let alreadyPurgedThrough: number | undefined;
-    if ('guard' in lookup) {
-      const { id } = lookup.guard;
-      const records = await services.ledger.listWindows(id, { to: retentionCutoff });
-      const startAt = guardStartAt(lookup.guard, services.config.timezone, records);
-      if (startAt === undefined) {
-        noGuardReason = `guard schedule ${id} has no startAt and no export window in the ledger yet`;
-      } else {
-        alreadyPurgedThrough = run.params.reverifyAll ? undefined : await previousVerifiedCutoff(services.ledger, run.scheduleId, id);
-        guard = await verifiedWatermark(records, services.archive, { scheduleId: id, startAt, until: retentionCutoff, alreadyPurgedThrough, signal });
-        feedbackBeforeStartAt = await countFeedback(services.ox, { contextGroup, type, end: startAt, signal }, 1) > 0;
-      }
-    }
+    const facts = await gatherGuardFacts(services, {
+      contextGroup, type, archiveSchedule: run.params.archiveSchedule, purgeScheduleId: run.scheduleId,
+      retentionCutoff, reverifyAll: run.params.reverifyAll, signal,
+    });
+    const { guard } = facts;
 
-    const plan = planPurge({ target: `${contextGroup}/${type}`, now, retentionMs: retention, guard, noGuardReason, feedbackBeforeStartAt, allowUnarchived });
+    const plan = planPurge({ target: `${contextGroup}/${type}`, now, retentionMs: retention, ...facts, allowUnarchived });
     const result: PurgeResult = {
       contextGroup, type, dryRun,
       mode: plan.mode,
