@@ -51,7 +51,6 @@ export class Metrics {
   constructor(options: { defaultMetrics?: boolean } = {}) {
     this.registry = new Registry();
     const registers = [this.registry];
-    // Gauges read from Redis are refreshed by one collect step per scrape (see collectFromSources).
     this.jobRuns = new Counter({ name: 'oxb_job_runs_total', help: 'Job runs by job kind, schedule and result (done, failed, retry, skipped, aborted)', labelNames: ['job', 'schedule', 'result'], registers });
     this.jobDuration = new Histogram({
       name: 'oxb_job_duration_seconds', help: 'Duration of job runs', labelNames: ['job'], registers,
@@ -62,10 +61,7 @@ export class Metrics {
       name: 'oxb_ox_request_duration_seconds', help: 'OX request latency until the response headers (exports: whole body)', labelNames: ['operation'], registers,
       buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
     });
-    this.watermarkLag = new Gauge({
-      name: 'oxb_schedule_watermark_lag_seconds', help: 'Now minus the end of the contiguous run of done windows', labelNames: ['schedule'], registers,
-      collect: () => this.collectFromSources(),
-    });
+    this.watermarkLag = new Gauge({ name: 'oxb_schedule_watermark_lag_seconds', help: 'Now minus the end of the contiguous run of done windows', labelNames: ['schedule'], registers });
     this.failedWindows = new Gauge({ name: 'oxb_schedule_failed_windows', help: 'Windows whose last run failed', labelNames: ['schedule'], registers });
     this.gapWindows = new Gauge({ name: 'oxb_schedule_gap_windows', help: 'Windows after the watermark older than catchUp that are not done (need a backfill)', labelNames: ['schedule'], registers });
     this.queueJobs = new Gauge({ name: 'oxb_queue_jobs', help: 'BullMQ jobs by queue and state', labelNames: ['queue', 'state'], registers });
@@ -115,7 +111,9 @@ export class Metrics {
     this.oxRequestDuration.observe({ operation: event.operation }, event.durationMs / 1000);
   };
 
-  text(): Promise<string> {
+  /** The Prometheus text; the gauges read from Redis are refreshed first, once per scrape. */
+  async text(): Promise<string> {
+    await this.collectFromSources();
     return this.registry.metrics();
   }
 

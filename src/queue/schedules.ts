@@ -52,6 +52,9 @@ export function resolveSchedule(id: string, raw: ScheduleConfig, config: Pick<Co
   if (!isValidZone(tz)) throw scheduleError(id, 'tz', `unknown time zone "${tz}"`);
   if ((raw.cron === undefined) === (raw.every === undefined)) throw scheduleError(id, 'cron', 'set exactly one of cron or every');
   if (raw.cron !== undefined) {
+    const fields = raw.cron.trim().split(/\s+/).length;
+    // cron-parser fills in missing fields; a 4-field pattern is a typo, not "every day".
+    if (fields < 5 || fields > 6) throw scheduleError(id, 'cron', `"${raw.cron}" has ${fields} fields; expected 5 (minute hour day month weekday) or 6 (with seconds first)`);
     try {
       CronExpressionParser.parse(raw.cron, { tz });
     } catch (err) {

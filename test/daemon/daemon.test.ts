@@ -1,0 +1,164 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Redis } from 'ioredis';
+import { RedisLedger } from '../../src/ledger/redis-ledger.js';
+import { silentLogger } from '../../src/log/logger.js';
+import { Daemon } from '../../src/queue/daemon.js';
+import { enqueueWindows } from '../../src/queue/enqueue.js';
+import { createQueue, JOB_QUEUE, type JobData } from '../../src/queue/queues.js';
+import { resolveSchedules } from '../../src/queue/schedules.js';
+import { InputError } from '../../src/errors.js';
+import { METRIC_NAMES } from '../../src/http/metrics.js';
+import { deleteKeys, freePort, plainRedis, runCli, testConfig, testPrefix, waitFor } from './helpers.js';
+import { badInputJob, testKinds, windowNoop } from './test-jobs.js';
+
+const DAY = 86_400_000;
+
+describe('daemon in process: worker path, retries, unrecoverable errors, health and metrics', () => {
+  const prefix = testPrefix();
+  let redis: Redis;
+  let daemon: Daemon;
+  beforeAll(async () => {
+    redis = plainRedis();
+    daemon = await Daemon.start({ config: testConfig(prefix, { worker: { concurrency: 2, backoffMs: 50 } }), kinds: testKinds, role: 'all', port: 0, log: silentLogger() });
+  });
+  afterAll(async () => {
+    await daemon.stop({ graceMs: 100 });
+    await deleteKeys(redis, prefix);
+    await redis.quit();
+  });
+
+  it('retries a failing window with backoff until it succeeds, and stops at once on an input error', async () => {
+    const ledger = new RedisLedger(redis, prefix);
+    const ctx = { queue: daemon.jobsQueue, ledger, config: daemon.config };
+    const flaky = { start: Date.UTC(2026, 0, 1), end: Date.UTC(2026, 0, 1) + DAY };
+    const refused = { start: flaky.end, end: flaky.end + DAY };
+    await enqueueWindows(ctx, [
+      { scheduleId: 'd', kind: windowNoop, window: flaky, params: { failTimes: 2, rows: 5 }, attempts: 4 },
+      { scheduleId: 'd', kind: badInputJob, window: refused, params: {}, attempts: 4 },
+    ]);
+    await waitFor(async () => (await ledger.getWindow({ scheduleId: 'd', ...flaky }))?.state === 'done', 'flaky window done');
+    expect(await ledger.getWindow({ scheduleId: 'd', ...flaky })).toMatchObject({ attempts: 3, result: { rows: 5, run: 3 } });
+    await waitFor(async () => (await ledger.getWindow({ scheduleId: 'd', ...refused }))?.state === 'failed', 'refused window failed');
+    const failed = await ledger.getWindow({ scheduleId: 'd', ...refused });
+    expect(failed).toMatchObject({ attempts: 1, lastError: 'InputError: catalog.csv: row 3: context id "x" is not a number' });
+    const job = (await daemon.jobsQueue.getFailed())[0]!;
+    expect(job.attemptsMade).toBe(1);
+    expect(job.failedReason).toMatch(/catalog\.csv/);
+    const progress = await redis.hget(`${prefix}:${JOB_QUEUE}:${(await daemon.jobsQueue.getCompleted())[0]!.id}`, 'progress');
+    expect(progress).toBe('50');
+  });
+
+  it('serves /healthz, /readyz and /metrics with the agreed metric names', async () => {
+    const base = daemon.http!.url;
+    expect((await fetch(`${base}/healthz`)).status).toBe(200);
+    const ready = await fetch(`${base}/readyz`);
+    expect(ready.status).toBe(200);
+    expect(await ready.json()).toMatchObject({ ready: true, checks: { redis: true, jobWorker: true, tickWorker: true } });
+    const text = await (await fetch(`${base}/metrics`)).text();
+    expect(text).toMatch(/oxb_job_runs_total\{job="test.window",schedule="d",result="retry"\} 2/);
+    expect(text).toMatch(/oxb_job_runs_total\{job="test.window",schedule="d",result="done"\} 1/);
+    expect(text).toMatch(/oxb_job_runs_total\{job="test.bad-input",schedule="d",result="failed"\} 1/);
+    expect(text).toMatch(/oxb_job_rows_total\{job="test.window",schedule="d"\} 5/);
+    expect(text).toMatch(/oxb_queue_jobs\{queue="jobs",state="failed"\} 1/);
+    for (const name of METRIC_NAMES) expect(text).toContain(`# TYPE ${name} `);
+  });
+});
+
+describe('a Redis restart during a run', () => {
+  let server: ChildProcess | undefined;
+  let dir: string;
+  let port: number;
+  const startRedis = async () => {
+    server = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'yes', '--appendfsync', 'always', '--dir', dir], { stdio: 'ignore' });
+    const probe = plainRedis(`redis://127.0.0.1:${port}`);
+    try {
+      await waitFor(async () => (await probe.ping().catch(() => null)) === 'PONG', 'throwaway redis up', 10_000, 100);
+    } finally {
+      probe.disconnect();
+    }
+  };
+  const stopRedis = async () => {
+    const s = server!;
+    const exited = new Promise((r) => s.once('exit', r));
+    s.kill('SIGTERM');
+    await exited;
+  };
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'oxb-redis-'));
+    port = await freePort();
+    await startRedis();
+  });
+  afterAll(async () => {
+    if (server && server.exitCode === null) await stopRedis();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('reconnects, reports not ready while Redis is down, and finishes the job', async () => {
+    const url = `redis://127.0.0.1:${port}`;
+    const prefix = testPrefix();
+    const config = testConfig(prefix, { redis: { url, prefix }, worker: { concurrency: 1 } });
+    const daemon = await Daemon.start({ config, kinds: testKinds, role: 'worker', port: 0, log: silentLogger() });
+    const redis = plainRedis(url);
+    try {
+      const ledger = new RedisLedger(redis, prefix);
+      const producer = createQueue<JobData>(JOB_QUEUE, config, redis, silentLogger());
+      const window = { start: Date.UTC(2026, 6, 1), end: Date.UTC(2026, 6, 2) };
+      await enqueueWindows({ queue: producer, ledger, config }, [{ scheduleId: 'r', kind: windowNoop, window, params: { sleepMs: 2500 }, attempts: 3 }]);
+      await producer.close();
+      await waitFor(async () => (await ledger.getWindow({ scheduleId: 'r', ...window }))?.state === 'running', 'job running');
+      expect((await fetch(`${daemon.http!.url}/readyz`)).status).toBe(200);
+      await stopRedis();
+      await waitFor(async () => (await fetch(`${daemon.http!.url}/readyz`)).status === 503, 'readyz false while Redis is down', 10_000, 100);
+      await startRedis();
+      await waitFor(async () => (await fetch(`${daemon.http!.url}/readyz`)).status === 200, 'readyz true again', 15_000, 100);
+      await waitFor(async () => (await ledger.getWindow({ scheduleId: 'r', ...window }).catch(() => null))?.state === 'done', 'job done after the restart', 20_000, 200);
+      expect(Number(await redis.get(`${prefix}:test:runs:r:${window.start}`))).toBe(1);
+    } finally {
+      await daemon.stop({ graceMs: 100 });
+      redis.disconnect();
+    }
+  }, 45_000);
+});
+
+describe('bad schedule config', () => {
+  const config = testConfig('oxbt-bad');
+  const check = (schedule: Record<string, unknown>) => () => resolveSchedules({ timezone: 'UTC', schedules: { nightly: { lag: 0, catchUp: 1, overlap: 'skip', attempts: 1, paused: false, params: {}, ...schedule } as never } }, testKinds);
+
+  it('names the schedule and the field: unknown job, bad cron, unknown zone, window rules, params', () => {
+    void config;
+    expect(check({ job: 'test.nope', cron: '0 2 * * *', window: '1d' })).toThrow(/^schedule nightly: job: unknown job kind "test.nope"/);
+    expect(check({ job: 'test.window', cron: '0 25 * * *', window: '1d' })).toThrow(/^schedule nightly: cron: "0 25 \* \* \*" is not a cron pattern/);
+    expect(check({ job: 'test.window', cron: '0 2 * *', window: '1d' })).toThrow(/^schedule nightly: cron: "0 2 \* \*" has 4 fields/);
+    expect(check({ job: 'test.window', cron: '0 2 * * *', tz: 'Europe/Berln', window: '1d' })).toThrow(/^schedule nightly: tz: unknown time zone "Europe\/Berln"/);
+    expect(check({ job: 'test.window', cron: '0 2 * * *' })).toThrow(/^schedule nightly: window: /);
+    expect(check({ job: 'test.plain', cron: '0 2 * * *', window: '1d' })).toThrow(/^schedule nightly: window: job test.plain does not work on time windows/);
+    expect(check({ job: 'test.window', cron: '0 2 * * *', window: '1d', params: { sleepMs: -1 } })).toThrow(/^schedule nightly: params\.sleepMs: /);
+    expect(check({ job: 'test.window', cron: '0 2 * * *', window: '1d', startAt: 'yesterday' })).toThrow(/^schedule nightly: startAt: /);
+    expect(check({ job: 'test.window', cron: '0 2 * * *', window: '1d', params: { sleepMs: -1 } })).toThrow(InputError);
+  });
+
+  it('`ox-batch start` exits 2 with one line naming schedule and field, before connecting anywhere', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'oxb-cfg-'));
+    try {
+      const cases: Array<[string, RegExp]> = [
+        ['schedules:\n  nightly: { job: feedback.exprot, cron: "0 2 * * *", window: 1d }\n', /schedule nightly: job: unknown job kind "feedback.exprot"/],
+        ['schedules:\n  nightly: { job: feedback.export, cron: "0 25 * * *", window: 1d }\n', /schedules\.nightly\.cron.*not a cron pattern/],
+      ];
+      for (const [yaml, message] of cases) {
+        const file = join(dir, 'bad.yaml');
+        // An unreachable Redis proves validation happens before any connection.
+        writeFileSync(file, `redis: { url: "redis://127.0.0.1:1", prefix: oxbt-bad }\n${yaml}`);
+        const out = await runCli(['--config', file, 'start', '--port', '0']);
+        expect(out.code, out.stderr).toBe(2);
+        expect(out.stderr).toMatch(message);
+        expect(out.stderr.trim().split('\n')).toHaveLength(1);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
+});
