@@ -10,6 +10,8 @@ export interface OxSession {
   config: Config;
   ox: OxClient;
   log: Logger;
+  /** Aborted on SIGINT/SIGTERM: the call stops, a half-written --output file is removed. */
+  signal: AbortSignal;
 }
 
 /**
@@ -21,9 +23,15 @@ export async function withOx<T>(command: Command, fn: (session: OxSession) => Pr
   const config = configFile ? loadConfig({ file: configFile.file }) : configFor(command);
   const log = createLogger({ level: config.logging.level, destination: 2 });
   const ox = new OxClient(config.ox, { log });
+  const controller = new AbortController();
+  const stop = (signal: NodeJS.Signals) => controller.abort(new Error(`interrupted by ${signal}`));
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
   try {
-    return await fn({ config, ox, log });
+    return await fn({ config, ox, log, signal: controller.signal });
   } finally {
+    process.off('SIGINT', stop);
+    process.off('SIGTERM', stop);
     await ox.close();
   }
 }

@@ -346,6 +346,9 @@ export class OxClient implements OxApi {
     const neverSent = NEVER_SENT_CODES.has(code);
     const kind: OxErrorKind = code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT' ? 'timeout' : 'network';
     const protocolFailure = code.startsWith('HPE_');
+    if (code === 'UND_ERR_CLOSED' || code === 'UND_ERR_DESTROYED') {
+      return new OxError({ operation: spec.operation, kind: 'network', retryable: false, cause: err, reason: 'the client was closed' });
+    }
     return new OxError({
       operation: spec.operation, kind: protocolFailure ? 'protocol' : kind, cause: err,
       retryable: !protocolFailure && (spec.retry === 'idempotent' || neverSent),

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { createInterface } from 'node:readline/promises';
+import { createInterface } from 'node:readline';
 import type { Command } from 'commander';
 import type { Config } from '../../config/schema.js';
 import { EXIT_FAILURE, InputError, RefusedError } from '../../errors.js';
@@ -32,8 +32,8 @@ export function registerFeedbackCommands(program: Command): void {
     .option('-f, --force', 'overwrite an existing --output file')
     .action(action(async (options: WindowOptions & { delimiter: string; output: string; force?: boolean }, command: Command) => {
       const target = outputTarget(options.output, options.force === true);
-      await withOx(command, async ({ config, ox }) => {
-        const query = windowQuery(options, config);
+      await withOx(command, async ({ config, ox, signal }) => {
+        const query = { ...windowQuery(options, config), signal };
         const csv = await ox.exportCsv({ ...query, delimiter: options.delimiter });
         const { bytes } = await target.write(csv);
         say(`exported ${describeQuery(query)}: ${bytes} bytes to ${target.description}`);
@@ -46,8 +46,8 @@ export function registerFeedbackCommands(program: Command): void {
     .option('-f, --force', 'overwrite an existing --output file')
     .action(action(async (options: WindowOptions & { output: string; force?: boolean }, command: Command) => {
       const target = outputTarget(options.output, options.force === true);
-      await withOx(command, async ({ config, ox }) => {
-        const query = windowQuery(options, config);
+      await withOx(command, async ({ config, ox, signal }) => {
+        const query = { ...windowQuery(options, config), signal };
         let rows = 0;
         const counted = (async function* (): AsyncGenerator<RawFeedbackRecord> {
           for await (const record of ox.exportRaw(query)) {
@@ -69,8 +69,8 @@ export function registerFeedbackCommands(program: Command): void {
     .option('--compress', 'attach the CSV gzip-compressed')
     .action(action(async (options: WindowOptions & { recipient: string[]; pgpKey: string[]; subject?: string; body?: string; compress?: boolean }, command: Command) => {
       const recipients = withPgpKeys(options.recipient.map(parseRecipient), options.pgpKey);
-      return withOx(command, async ({ config, ox }) => {
-        const query = windowQuery(options, config);
+      return withOx(command, async ({ config, ox, signal }) => {
+        const query = { ...windowQuery(options, config), signal };
         const result = await ox.sendFeedback({ ...query, recipients, subject: options.subject, body: options.body, compress: options.compress === true });
         process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
         if (result.message) say(`OX: ${result.message}`);
@@ -92,8 +92,8 @@ export function registerFeedbackCommands(program: Command): void {
     .option('-y, --yes', 'do not ask (required when not on a terminal)')
     .action(action(async (options: WindowOptions & { yes?: boolean }, command: Command) => {
       if (options.end === undefined) throw new InputError('feedback delete: --end is required (deleting everything up to now by accident is not an option)');
-      await withOx(command, async ({ config, ox }) => {
-        const query = windowQuery(options, config);
+      await withOx(command, async ({ config, ox, signal }) => {
+        const query = { ...windowQuery(options, config), signal };
         const what = `delete ${describeQuery(query)} on ${ox.baseUrl}`;
         if (!options.yes) {
           if (!process.stdin.isTTY) throw new RefusedError(`refusing to ${what} without --yes (not a terminal)`);
@@ -170,11 +170,18 @@ async function* jsonArrayLines(records: AsyncIterable<unknown>): AsyncGenerator<
   yield first ? ']\n' : '\n]\n';
 }
 
-async function confirm(question: string): Promise<boolean> {
+function confirm(question: string): Promise<boolean> {
   const rl = createInterface({ input: process.stdin, output: process.stderr });
-  try {
-    return (await rl.question(question)).trim().toLowerCase() === 'yes';
-  } finally {
-    rl.close();
-  }
+  return new Promise((resolve) => {
+    // Ctrl-C and Ctrl-D at the prompt mean no; the first answer wins.
+    rl.on('SIGINT', () => {
+      process.stderr.write('\n');
+      rl.close();
+    });
+    rl.on('close', () => resolve(false));
+    rl.question(question, (answer) => {
+      resolve(answer.trim().toLowerCase() === 'yes');
+      rl.close();
+    });
+  });
 }
