@@ -6,6 +6,7 @@
  * OX being down (network, timeouts, gateway errors after the client's retries) ends the run so
  * the job is retried as a whole.
  */
+import { getMaxListeners, setMaxListeners } from 'node:events';
 import type { JobWindow } from '../job-kind.js';
 import type { OxApi } from '../ox/types.js';
 import { OxError } from '../ox/ox-error.js';
@@ -29,6 +30,9 @@ export interface AuditOutcome {
 }
 
 export async function auditUsers(ox: OxApi, users: readonly WatchedUser[], window: JobWindow, rules: FlagRules, options: AuditUsersOptions): Promise<AuditOutcome> {
+  // Every request in flight listens on the run's one AbortSignal; more than Node's default of 10
+  // is expected here, not a leak.
+  if (options.signal && getMaxListeners(options.signal) < options.concurrency + 10) setMaxListeners(options.concurrency + 10, options.signal);
   let done = 0;
   const progressStep = Math.max(1, Math.floor(users.length / 100));
   const outcomes = await mapLimit(users, options.concurrency, async (user): Promise<{ audit: UserAudit } | { failure: UserFailure }> => {
