@@ -97,7 +97,7 @@ export function registerFeedbackCommands(program: Command): void {
         const what = `delete ${describeQuery(query)} on ${ox.baseUrl}`;
         if (!options.yes) {
           if (!process.stdin.isTTY) throw new RefusedError(`refusing to ${what} without --yes (not a terminal)`);
-          if (!(await confirm(`${what}? This cannot be undone. Type "yes": `))) throw new RefusedError('not confirmed; nothing deleted');
+          if (!(await confirm(`${what}? This cannot be undone. Type "yes": `, signal))) throw new RefusedError('not confirmed; nothing deleted');
         }
         const result = await ox.deleteFeedback(query);
         process.stdout.write(`${JSON.stringify(result)}\n`);
@@ -170,9 +170,10 @@ async function* jsonArrayLines(records: AsyncIterable<unknown>): AsyncGenerator<
   yield first ? ']\n' : '\n]\n';
 }
 
-function confirm(question: string): Promise<boolean> {
+function confirm(question: string, signal: AbortSignal): Promise<boolean> {
   const rl = createInterface({ input: process.stdin, output: process.stderr });
   return new Promise((resolve) => {
+    signal.addEventListener('abort', () => rl.close(), { once: true });
     // Ctrl-C and Ctrl-D at the prompt mean no; the first answer wins.
     rl.on('SIGINT', () => {
       process.stderr.write('\n');
