@@ -76,7 +76,6 @@ chmod 0755 dist/src/cli/main.js
 ln -s "$work/app/dist/src/cli/main.js" "$work/bin/ox-batch"
 step "runtime: $(du -sh "$work/app" | cut -f1) installed, $(ls node_modules | wc -l) top-level packages"
 
-PATH="$work/bin:$PATH" ox-batch --version >/dev/null || fail "ox-batch --version"
 
 # ---- run the image's ENTRYPOINT + CMD -------------------------------------------------------
 port="$(node -e 'const s=require("node:net").createServer().listen(0,"127.0.0.1",()=>{process.stdout.write(String(s.address().port));s.close()})')"
