@@ -23,7 +23,7 @@ export class AppliedState {
     // HSCAN rather than HGETALL: a 100k-entry hash is read in slices without one huge reply.
     let cursor = '0';
     do {
-      const [next, flat] = await this.redis.hscan(this.appliedKey, cursor, 'COUNT', 5000);
+      const [next, flat] = await this.redis.hscan(this.appliedKey, cursor, 'COUNT', 10_000);
       for (let i = 0; i < flat.length; i += 2) applied.set(flat[i]!, flat[i + 1]!);
       cursor = next;
     } while (cursor !== '0');

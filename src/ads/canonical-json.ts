@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 
 /**
  * JSON with object keys sorted at every level and no whitespace, so two configs that mean the
@@ -15,7 +15,12 @@ export function canonicalJson(value: unknown): string {
   return `{${members.join(',')}}`;
 }
 
-/** The fingerprint kept in Redis for an applied entry: sha256 of its canonical JSON, base64url. */
+/**
+ * The fingerprint kept in Redis for an applied entry: sha256 of its canonical JSON, base64url,
+ * cut to 132 bits (22 characters). It is only compared with the previous fingerprint of the same
+ * entry, so that is ample, and it halves what a sync reads from Redis for 100,000 entries.
+ */
 export function configHash(config: unknown): string {
-  return createHash('sha256').update(canonicalJson(config)).digest('base64url');
+  // One-shot crypto.hash: cheaper than createHash() for short inputs, 100,000 times per sync.
+  return hash('sha256', canonicalJson(config), 'base64url').slice(0, 22);
 }

@@ -5,10 +5,32 @@ import { z } from 'zod';
  * as `pakages` is reported instead of silently configuring nothing.
  */
 
-/** Any JSON value OX will store, except null: an entry is removed by deleting it from the catalog. */
-export const adConfig = z.json().refine((value) => value !== null, {
-  message: 'null is not a config; remove the entry to delete its config',
+/**
+ * Any JSON value OX will store, except null: an entry is removed by deleting it from the catalog.
+ * A hand-written check, not z.json(): this runs for each of 100,000 users on every sync.
+ */
+export const adConfig = z.unknown().superRefine((value, ctx) => {
+  if (value === undefined) ctx.addIssue({ code: 'custom', message: 'required' });
+  else if (value === null) ctx.addIssue({ code: 'custom', message: 'null is not a config; remove the entry to delete its config' });
+  else if (!isJsonValue(value)) ctx.addIssue({ code: 'custom', message: 'not a JSON value (only strings, finite numbers, booleans, null, arrays and objects)' });
 });
+
+function isJsonValue(value: unknown): boolean {
+  switch (typeof value) {
+    case 'string':
+    case 'boolean':
+      return true;
+    case 'number':
+      return Number.isFinite(value);
+    case 'object':
+      if (value === null) return true;
+      if (Array.isArray(value)) return value.every(isJsonValue);
+      if (Object.getPrototypeOf(value) !== Object.prototype && Object.getPrototypeOf(value) !== null) return false;
+      return Object.values(value).every(isJsonValue);
+    default:
+      return false;
+  }
+}
 
 const contextId = z.number({ message: 'expected a context id (positive integer)' }).int().positive();
 const userId = z.number({ message: 'expected a user id (positive integer)' }).int().positive();

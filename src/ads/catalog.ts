@@ -10,7 +10,7 @@ export type AdEntryTarget =
   | { scope: 'name'; contextId: number; login: string };
 
 export type AdEntry = AdEntryTarget & {
-  /** `package:acme/gold`, `user:42/7`, `name:42/alice` (components URI-encoded). */
+  /** `package:acme/gold`, `user:42/7`, `name:42/alice@example.com` (`%` and `/` in names escaped). */
   key: string;
   config: unknown;
   hash: string;
@@ -29,14 +29,19 @@ export function oxName(name: string): string {
   return name === '' ? 'default' : name;
 }
 
+/** Keys stay readable (`name:42/ceo@acme.example`): only the separator and the escape are escaped. */
+function escapeName(name: string): string {
+  return name.replace(/%/g, '%25').replace(/\//g, '%2F');
+}
+
 export function entryKey(target: AdEntryTarget): string {
   switch (target.scope) {
     case 'package':
-      return `package:${encodeURIComponent(oxName(target.reseller))}/${encodeURIComponent(oxName(target.package))}`;
+      return `package:${escapeName(oxName(target.reseller))}/${escapeName(oxName(target.package))}`;
     case 'user':
       return `user:${target.contextId}/${target.userId}`;
     case 'name':
-      return `name:${target.contextId}/${encodeURIComponent(target.login)}`;
+      return `name:${target.contextId}/${escapeName(target.login)}`;
   }
 }
 

@@ -37,11 +37,25 @@ export function formatOfLocation(location: string): CatalogFormat {
 }
 
 /**
- * A catalog entry before keys and hashes: what the file declared, and where. Tree formats name
- * the path (`catalog.json users[3]`); a line is looked up only when a message needs one, since
- * a line for each of 100,000 entries would cost a second JSON scan on every good run.
+ * A catalog entry before its hash: what the file declared, and where. `origin` is short
+ * (`users[3]`, `resellers.acme.packages.gold`, `line 12`); tree formats keep the path so a line
+ * is looked up only when a message needs one (a line for each of 100,000 entries would cost a
+ * second JSON scan on every good run).
  */
-type Declared = AdEntryTarget & { config: unknown; origin: string; path?: JsonPath };
+type Declared = AdEntry & { path: JsonPath | undefined };
+
+function packageEntry(reseller: string, name: string, config: unknown, origin: string, path: JsonPath | undefined): Declared {
+  const target = { scope: 'package' as const, reseller: oxName(reseller), package: oxName(name) };
+  return { scope: 'package', reseller: target.reseller, package: target.package, key: entryKey(target), config, hash: '', origin, path };
+}
+
+function userEntry(contextId: number, userId: number, config: unknown, origin: string, path: JsonPath | undefined): Declared {
+  return { scope: 'user', contextId, userId, key: `user:${contextId}/${userId}`, config, hash: '', origin, path };
+}
+
+function nameEntry(contextId: number, login: string, config: unknown, origin: string, path: JsonPath | undefined): Declared {
+  return { scope: 'name', contextId, login, key: entryKey({ scope: 'name', contextId, login }), config, hash: '', origin, path };
+}
 
 /**
  * Parses and validates a whole catalog. Every problem of the file is collected (syntax,
@@ -55,7 +69,7 @@ export function parseCatalog(text: string, options: { source: string; format: Ca
   if (!result.success) {
     throw new CatalogError(source, result.error.issues.map((issue) => describeIssue(source, issue, tree.lineOf)));
   }
-  return { source, entries: finishEntries(declaredFromDocument(result.data, source), source, tree.lineOf) };
+  return { source, entries: finishEntries(declaredFromDocument(result.data), source, tree.lineOf) };
 }
 
 interface Tree {
@@ -150,20 +164,23 @@ export function formatPath(path: JsonPath): string {
   return text;
 }
 
-function declaredFromDocument(doc: CatalogDocument, source: string): Declared[] {
+function declaredFromDocument(doc: CatalogDocument): Declared[] {
   const declared: Declared[] = [];
   for (const [reseller, { packages }] of Object.entries(doc.resellers)) {
     for (const [name, { config }] of Object.entries(packages)) {
       const path = ['resellers', reseller, 'packages', name];
-      declared.push({ scope: 'package', reseller, package: name, config, path, origin: `${source} ${formatPath(path)}` });
+      declared.push(packageEntry(reseller, name, config, formatPath(path), path));
     }
   }
-  doc.users.forEach((user, index) => {
+  const users = doc.users;
+  for (let index = 0; index < users.length; index += 1) {
+    const user = users[index]!;
+    const origin = `users[${index}]`;
     const path = ['users', index];
-    const origin = `${source} ${formatPath(path)}`;
-    if (user.userId !== undefined) declared.push({ scope: 'user', contextId: user.contextId, userId: user.userId, config: user.config, origin, path });
-    else declared.push({ scope: 'name', contextId: user.contextId, login: user.login!, config: user.config, origin, path });
-  });
+    declared.push(user.userId !== undefined
+      ? userEntry(user.contextId, user.userId, user.config, origin, path)
+      : nameEntry(user.contextId, user.login!, user.config, origin, path));
+  }
   return declared;
 }
 
@@ -210,10 +227,10 @@ function parseCsvCatalog(text: string, source: string): Declared[] {
   }
   if (problems.length > 0) throw new CatalogError(source, problems.sort(byLine));
   return result.data!.map((row, i) => {
-    const origin = `${source}:${rows[i]!.info.lines}`;
-    if (row.scope === 'package') return { scope: 'package', reseller: row.reseller, package: row.package, config: row.config, origin };
-    if (row.scope === 'user') return { scope: 'user', contextId: row.context_id, userId: row.user_id, config: row.config, origin };
-    return { scope: 'name', contextId: row.context_id, login: row.login, config: row.config, origin };
+    const origin = `line ${rows[i]!.info.lines}`;
+    if (row.scope === 'package') return packageEntry(row.reseller, row.package, row.config, origin, undefined);
+    if (row.scope === 'user') return userEntry(row.context_id, row.user_id, row.config, origin, undefined);
+    return nameEntry(row.context_id, row.login, row.config, origin, undefined);
   });
 }
 
@@ -222,29 +239,22 @@ function byLine(a: string, b: string): number {
   return line(a) - line(b);
 }
 
-/** Normalises OX names, rejects entries that target the same thing twice, adds key and hash. */
+/** Rejects entries that target the same thing twice (also "" next to "default"); adds hashes. */
 function finishEntries(declared: Declared[], source: string, lineOf: (path: JsonPath) => number | undefined): AdEntry[] {
   const where = (entry: Declared) => {
     const line = entry.path ? lineOf(entry.path) : undefined;
-    return line === undefined ? entry.origin : `${source}:${line}`;
+    if (line !== undefined) return `${source}:${line}`;
+    return entry.path ? `${source} ${entry.origin}` : `${source}:${entry.origin.slice('line '.length)}`;
   };
   const seen = new Map<string, Declared>();
   const problems: string[] = [];
-  const entries: AdEntry[] = [];
   for (const entry of declared) {
-    const target: AdEntryTarget =
-      entry.scope === 'package' ? { scope: 'package', reseller: oxName(entry.reseller), package: oxName(entry.package) }
-      : entry.scope === 'user' ? { scope: 'user', contextId: entry.contextId, userId: entry.userId }
-      : { scope: 'name', contextId: entry.contextId, login: entry.login };
-    const key = entryKey(target);
-    const first = seen.get(key);
-    if (first) {
-      problems.push(`${where(entry)}: duplicate entry ${key} (first declared at ${where(first)})`);
-      continue;
-    }
-    seen.set(key, entry);
-    entries.push({ ...target, key, config: entry.config, hash: configHash(entry.config), origin: entry.origin });
+    const first = seen.get(entry.key);
+    if (first) problems.push(`${where(entry)}: duplicate entry ${entry.key} (first declared at ${where(first)})`);
+    else seen.set(entry.key, entry);
+    entry.hash = configHash(entry.config);
   }
   if (problems.length > 0) throw new CatalogError(source, problems);
-  return entries;
+  for (const entry of declared) entry.path = undefined;
+  return declared;
 }

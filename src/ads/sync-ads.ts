@@ -59,14 +59,19 @@ export async function planFromCatalog(request: AdsSyncRequest, context: Omit<Ads
  */
 export async function syncAds(request: AdsSyncRequest, ox: OxApi, context: AdsSyncContext): Promise<AdsSyncResult> {
   const { config, log, signal } = context;
-  const catalog = await loadCatalog(request.catalog, { s3: config.archive, signal });
   const state = new AppliedState(context.redis, config.redis.prefix);
+  // Reading and validating a 100,000-entry catalog takes a while: Redis works on the lock and the
+  // state scan meanwhile. A broken catalog is still reported first, as such.
+  const catalogLoading = loadCatalog(request.catalog, { s3: config.archive, signal });
+  catalogLoading.catch(() => undefined);
   const lock = request.dryRun ? null : await state.acquireLock();
   if (!request.dryRun && !lock) {
+    await catalogLoading;
     throw new Error(`another advertisement sync is running (Redis key ${state.lockKey}); try again when it has finished`);
   }
   try {
-    const plan = planAdsSync(catalog, await state.load(), { full: request.full });
+    const [catalog, applied] = await Promise.all([catalogLoading, state.load()]);
+    const plan = planAdsSync(catalog, applied, { full: request.full });
     const counts = planCounts(plan);
     log.info({ catalog: catalog.source, ...counts, full: plan.full }, 'advertisement sync plan');
     assertPlanIsSafe(plan, { maxDeleteFraction: config.ads.maxDeleteFraction, allowMassDelete: request.allowMassDelete });

@@ -60,7 +60,7 @@ describe('catalog parsing', () => {
     ].join('\n'));
     const strip = (c: typeof fromJson) => c.entries.map(({ key, hash }) => ({ key, hash }));
     expect(strip(fromCsv)).toEqual(strip(fromJson));
-    expect(fromCsv.entries[1]!.origin).toBe('c.csv:3');
+    expect(fromCsv.entries[1]!.origin).toBe('line 3');
   });
 
   it('accepts semicolon CSV as spreadsheets in Europe save it', () => {
@@ -175,12 +175,13 @@ describe('canonical JSON and entry keys', () => {
 
   it('round-trips keys with awkward names', () => {
     for (const target of [
-      { scope: 'package', reseller: 'a/b c', package: 'x:y' },
+      { scope: 'package', reseller: 'a/b c%2F', package: 'x:y/z' },
       { scope: 'user', contextId: 42, userId: 7 },
       { scope: 'name', contextId: 42, login: 'alice@example.com/x' },
     ] as const) {
       expect(targetOfKey(entryKey(target))).toEqual(target);
     }
+    expect(entryKey({ scope: 'name', contextId: 42, login: 'ceo@acme.example' })).toBe('name:42/ceo@acme.example');
   });
 });
 
