@@ -46,6 +46,11 @@ export interface ApplyOptions {
 
 /** OX refuses every request of this sync alike: stop instead of failing 100,000 entries one by one. */
 const FATAL_STATUSES = new Set([401, 403]);
+/**
+ * Requests failing in a row, each after the OX client's own retries, that mean OX is down rather
+ * than unhappy with some entries: the sync stops and the rest stays pending for the next run.
+ */
+const MIN_CONSECUTIVE_FAILURES = 20;
 
 type Task = () => Promise<void>;
 type Change = { action: EntryAction; entry: AdEntry } | { action: 'delete'; deletion: AdDeletion };
@@ -66,6 +71,8 @@ export async function applyAdsPlan(plan: AdsPlan, options: ApplyOptions): Promis
   const total = plan.creates.length + plan.updates.length + plan.deletes.length + (plan.full ? plan.unchanged.length : 0);
   let done = 0;
   let fatal: unknown;
+  let failuresInARow = 0;
+  const outageThreshold = Math.max(MIN_CONSECUTIVE_FAILURES, 2 * options.concurrency);
 
   const progress = (entries: number) => {
     done += entries;
@@ -92,6 +99,7 @@ export async function applyAdsPlan(plan: AdsPlan, options: ApplyOptions): Promis
     report.requests += 1;
     try {
       await request();
+      failuresInARow = 0;
     } catch (err) {
       if (isFatal(err, options.signal)) {
         fatal ??= err;
@@ -99,6 +107,10 @@ export async function applyAdsPlan(plan: AdsPlan, options: ApplyOptions): Promis
       }
       const message = err instanceof Error ? err.message : String(err);
       for (const change of changes) failedEntry(change, message);
+      if (isRetryable(err)) failuresInARow += 1;
+      if (failuresInARow >= outageThreshold) {
+        fatal ??= new Error(`OX keeps failing: ${failuresInARow} requests in a row failed after retries (last: ${message}); sync stopped, unsent entries stay pending`, { cause: err });
+      }
     } finally {
       progress(changes.length);
     }
@@ -190,6 +202,10 @@ function isFatal(err: unknown, signal?: AbortSignal): boolean {
   if (signal?.aborted) return true;
   const status = (err as { status?: unknown } | null)?.status;
   return typeof status === 'number' && FATAL_STATUSES.has(status);
+}
+
+function isRetryable(err: unknown): boolean {
+  return (err as { retryable?: unknown } | null)?.retryable === true;
 }
 
 /** Runs tasks with at most `concurrency` in flight; stops taking new ones once `stop()` says so. */

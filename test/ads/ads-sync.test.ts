@@ -157,6 +157,15 @@ describe('ads sync against the simulator', () => {
     expect(h.sim.adConfigs()).toEqual(expectedStore(CATALOG, LOGINS));
   });
 
+  it('stops when OX is down (requests failing in a row after retries) instead of trying every entry', async () => {
+    h.sim.setFaults({ errorRate: 1, errorStatus: 503, pathPrefix: '/advertisement' });
+    const many = edited((c) => { c.users = Array.from({ length: 200 }, (_, i) => ({ contextId: 60, userId: i + 1, config: i })); });
+    await expect(h.sync({ catalog: await h.writeCatalog('many.yaml', many) })).rejects.toThrow(/OX keeps failing: \d+ requests in a row failed/);
+    // 20 failing requests (+ those in flight), 5 tries each: far from 202 requests × 5 tries.
+    expect(h.adRequests().length).toBeLessThanOrEqual((20 + 4) * 5);
+    expect(await h.appliedKeys()).toEqual([]);
+  });
+
   it('--full re-sends every entry, which repairs drift made behind our back', async () => {
     const file = await h.writeCatalog('catalog.yaml', CATALOG);
     await h.sync({ catalog: file });
