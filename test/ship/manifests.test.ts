@@ -9,7 +9,8 @@ import { basename, dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { ENV_KEYS, loadConfig, packageRoot } from '../../src/config/load-config.js';
-import { findJobKind } from '../../jobs/index.js';
+import { findJobKind, jobKinds } from '../../jobs/index.js';
+import { resolveSchedules } from '../../src/queue/schedules.js';
 
 const root = packageRoot();
 const k8sDir = join(root, 'deploy', 'kubernetes');
@@ -160,6 +161,8 @@ describe('Kubernetes manifests', () => {
     for (const [id, schedule] of Object.entries(clusterConfig.schedules)) {
       expect(findJobKind(schedule.job), `schedule ${id}: job ${schedule.job} is registered in jobs/index.ts`).toBeTruthy();
     }
+    // The daemon's own validation: cron, zone, window, and every schedule's params by its job's schema.
+    expect(resolveSchedules(clusterConfig, jobKinds).map((s) => s.id)).toEqual(Object.keys(clusterConfig.schedules));
     const cronArgs = cronJob.spec.jobTemplate.spec.template.spec.containers[0].args as string[];
     expect(cronArgs[0]).toBe('run');
     expect(Object.keys(clusterConfig.schedules)).toContain(cronArgs[1]);
@@ -206,5 +209,17 @@ describe('Grafana dashboard', () => {
     ]) {
       expect(queried.has(name), `dashboard shows ${name}`).toBe(true);
     }
+  });
+});
+
+describe('config/schedules.example.yaml', () => {
+  it('has an example schedule for every job kind, valid for the daemon (params included)', () => {
+    const config = loadConfig({ file: join(root, 'config', 'schedules.example.yaml'), env: {} });
+    const schedules = resolveSchedules(config, jobKinds);
+    expect(new Set(schedules.map((s) => s.kind.name))).toEqual(new Set(jobKinds.map((k) => k.name)));
+    const files = schedules.flatMap((s) => Object.values(s.params as Record<string, unknown>))
+      .filter((v): v is string => typeof v === 'string' && v.startsWith('config/'));
+    expect(files.length).toBeGreaterThan(0);
+    for (const file of files) expect(existsSync(join(root, file)), file).toBe(true);
   });
 });
