@@ -1,51 +1,83 @@
 /**
  * How fast the OX simulator serves exports (it must never be the bottleneck of a benchmark).
- * Not a test: run `npx tsx bench/sim-throughput.ts` or call `measureSimThroughput()`.
+ * Not a test: run `npx tsx bench/sim-throughput.ts [csvRows] [rawRows]` or call
+ * `measureSimThroughput()`. The client runs in the same process (undici.request), so the figures
+ * are a lower bound of what a separate client process sees.
  */
 import { request } from 'undici';
 import { OxSimulator } from '../src/sim/ox-simulator.js';
 
-export interface SimThroughput {
+export interface ExportMeasurement {
   rows: number;
-  csv: { bytes: number; seconds: number; mbPerSecond: number };
-  raw: { bytes: number; seconds: number; mbPerSecond: number };
-  /** Heap growth of the simulator process over both exports (bytes). */
-  heapGrowth: number;
+  bytes: number;
+  seconds: number;
+  mbPerSecond: number;
+  /** CPU time of this process (server and client) during the export: on a busy machine
+   *  MB per CPU second shows what the simulator does when it gets a core. */
+  cpuSeconds: number;
+  mbPerCpuSecond: number;
+  /** Highest heap use above the starting point while the export streamed (bytes). */
+  peakHeapGrowth: number;
 }
 
-export async function measureSimThroughput(o: { rows?: number } = {}): Promise<SimThroughput> {
+export interface SimThroughput {
+  csv: ExportMeasurement;
+  raw: ExportMeasurement;
+}
+
+export async function measureSimThroughput(o: { rows?: number; rawRows?: number } = {}): Promise<SimThroughput> {
   const rows = o.rows ?? 1_000_000;
+  const rawRows = o.rawRows ?? 2_000_000;
   const sim = await OxSimulator.start();
   try {
     const from = Date.UTC(2026, 0, 1);
-    sim.generateFeedback({ rows, from, to: from + 30 * 86_400_000, seed: 42 });
+    const to = from + 30 * 86_400_000;
+    sim.generateFeedback({ rows, from, to, seed: 42 });
+    sim.generateFeedback({ rows: rawRows, from, to, seed: 43, contextGroup: 'bench-raw' });
     const auth = `Basic ${Buffer.from('oxadmin:secret').toString('base64')}`;
-    global.gc?.();
-    const heapBefore = process.memoryUsage().heapUsed;
-    const measure = async (path: string): Promise<{ bytes: number; seconds: number; mbPerSecond: number }> => {
-      const started = process.hrtime.bigint();
-      const res = await request(`${sim.url}${path}`, { headers: { authorization: auth } });
-      if (res.statusCode !== 200) throw new Error(`${path}: HTTP ${res.statusCode}`);
-      let bytes = 0;
-      for await (const chunk of res.body) bytes += (chunk as Buffer).length;
-      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-      return { bytes, seconds, mbPerSecond: bytes / 1e6 / seconds };
+
+    const measure = async (path: string, count: number): Promise<ExportMeasurement> => {
+      global.gc?.();
+      const heapBefore = process.memoryUsage().heapUsed;
+      let peak = heapBefore;
+      const sampler = setInterval(() => {
+        peak = Math.max(peak, process.memoryUsage().heapUsed);
+      }, 25);
+      try {
+        const started = process.hrtime.bigint();
+        const cpuBefore = process.cpuUsage();
+        const res = await request(`${sim.url}${path}`, { headers: { authorization: auth } });
+        if (res.statusCode !== 200) throw new Error(`${path}: HTTP ${res.statusCode}`);
+        let bytes = 0;
+        for await (const chunk of res.body) bytes += (chunk as Buffer).length;
+        const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+        const cpu = process.cpuUsage(cpuBefore);
+        const cpuSeconds = (cpu.user + cpu.system) / 1e6;
+        return {
+          rows: count, bytes, seconds, mbPerSecond: bytes / 1e6 / seconds,
+          cpuSeconds, mbPerCpuSecond: bytes / 1e6 / cpuSeconds, peakHeapGrowth: peak - heapBefore,
+        };
+      } finally {
+        clearInterval(sampler);
+      }
     };
-    const csv = await measure('/userfeedback/v1/export/default/star-rating-v1');
-    const raw = await measure('/userfeedback/v1/export/default/star-rating-v1/raw');
-    const heapGrowth = process.memoryUsage().heapUsed - heapBefore;
-    return { rows, csv, raw, heapGrowth };
+    const csv = await measure('/userfeedback/v1/export/default/star-rating-v1', rows);
+    const raw = await measure('/userfeedback/v1/export/bench-raw/star-rating-v1/raw', rawRows);
+    return { csv, raw };
   } finally {
     await sim.close();
   }
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const result = await measureSimThroughput({ rows: Number(process.argv[2] ?? 1_000_000) });
-  const line = (name: string, r: SimThroughput['csv']): string =>
-    `${name}: ${(r.bytes / 1e6).toFixed(1)} MB in ${r.seconds.toFixed(2)} s = ${r.mbPerSecond.toFixed(0)} MB/s`;
-  console.log(`simulator export of ${result.rows} rows`);
-  console.log(line('csv', result.csv));
-  console.log(line('raw', result.raw));
-  console.log(`heap growth: ${(result.heapGrowth / 1e6).toFixed(1)} MB`);
+  const result = await measureSimThroughput({
+    rows: process.argv[2] ? Number(process.argv[2]) : undefined,
+    rawRows: process.argv[3] ? Number(process.argv[3]) : undefined,
+  });
+  const line = (name: string, r: ExportMeasurement): string =>
+    `${name}: ${r.rows} rows, ${(r.bytes / 1e6).toFixed(1)} MB in ${r.seconds.toFixed(2)} s = ${r.mbPerSecond.toFixed(0)} MB/s ` +
+    `(${r.cpuSeconds.toFixed(2)} CPU s = ${r.mbPerCpuSecond.toFixed(0)} MB per CPU second), ` +
+    `peak heap growth ${(r.peakHeapGrowth / 1e6).toFixed(1)} MB`;
+  console.log(line('csv export', result.csv));
+  console.log(line('raw export', result.raw));
 }

@@ -165,6 +165,9 @@ export class OxSimulator {
     const authUser = basicCredentials(req)?.user;
     if (authUser !== undefined) record.authUser = authUser;
     this.log.push(record);
+    const limit = this.options.requestLogLimit ?? 100_000;
+    // Trim in batches: one splice per ~10% of the limit, not one per request.
+    if (this.log.length > limit + Math.ceil(limit / 10)) this.log.splice(0, this.log.length - limit);
     const ex = new Exchange(req, res, record, url);
     try {
       const fault = this.faults.decide(url.pathname);

@@ -68,6 +68,8 @@ export interface SimulatorOptions {
   noGlobalDatabase?: boolean;
   /** passwd-changes feature disabled: 404 with empty body. */
   passwdChangesDisabled?: boolean;
+  /** Request-log entries kept (oldest dropped first); default 100000, so a long benchmark stays small. */
+  requestLogLimit?: number;
 }
 
 /** One star-rating-v1 (or nps-v1) row as stored. */

@@ -93,18 +93,27 @@ class SegmentPool {
   }
 }
 
-/** Joined segments of adjacent cells, built on first use per (row format, key). */
+/** Joined segments of adjacent cells per row format, filled on first use of a key. */
 class JoinedSegments {
   private readonly byFormat = new Map<string, Array<Buffer | undefined>>();
 
-  get(format: RowFormat, key: number, build: () => Buffer): Buffer {
+  for(format: RowFormat): Array<Buffer | undefined> {
     let list = this.byFormat.get(format.id);
     if (!list) this.byFormat.set(format.id, (list = []));
-    let joined = list[key];
-    if (joined === undefined) list[key] = joined = build();
-    return joined;
+    return list;
   }
 }
+
+/** Everything one export needs per row, looked up once per export instead of once per row. */
+interface FormatTables {
+  format: RowFormat;
+  comments: Buffer[];
+  /** Joined row tails of this segment, by era * VARIANTS_PER_ERA + variant. */
+  tails: Array<Buffer | undefined>;
+}
+
+/** Distinct row contents per version era (a power of two). */
+const VARIANTS_PER_ERA = 16384;
 
 function buildComments(seed: number): string[] {
   const random = createRandom(seed ^ 0x5eed);
@@ -129,19 +138,14 @@ function commentPool(seed: number): SegmentPool {
 
 const SCORES = new SegmentPool(0, ['1', '2', '3', '4', '5']);
 const NO_COMMENT = new SegmentPool(1, ['']);
-const APP_VALUES = APPS.map((v) => storedValue('app', v));
-const ENTRY_VALUES = ENTRY_POINTS.map((v) => storedValue('entry_point', v));
-const RESOLUTION_VALUES = RESOLUTIONS.map((v) => storedValue('screen_resolution', v));
-const LANGUAGE_VALUES = LANGUAGES.map((v) => storedValue('language', v));
-const PROFILE_VALUES = CLIENT_PROFILES.map((p) => [
-  storedValue('operating_system', p.operating_system), storedValue('browser', p.browser),
-  storedValue('browser_version', p.browser_version), storedValue('user_agent', p.user_agent),
-]);
-const CLIENT_VERSION_VALUES = CLIENT_VERSIONS.map((v) => storedValue('client_version', v));
-/** Cells 2..9 (app … language) of a row depend on one hash: cached joined per combination. */
-const CLIENT_CELLS = new JoinedSegments();
-/** Cells 11..12 (server and client version). */
-const VERSION_CELLS = new JoinedSegments();
+const APP_POOL = new SegmentPool(2, APPS.map((v) => storedValue('app', v)));
+const ENTRY_POOL = new SegmentPool(3, ENTRY_POINTS.map((v) => storedValue('entry_point', v)));
+const PROFILE_POOLS = (['operating_system', 'browser', 'browser_version', 'user_agent'] as const)
+  .map((field, k) => new SegmentPool(4 + k, CLIENT_PROFILES.map((p) => storedValue(field, p[field]))));
+const RESOLUTION_POOL = new SegmentPool(8, RESOLUTIONS.map((v) => storedValue('screen_resolution', v)));
+const LANGUAGE_POOL = new SegmentPool(9, LANGUAGES.map((v) => storedValue('language', v)));
+const SERVER_VERSION_POOL = new SegmentPool(11, SERVER_VERSIONS);
+const CLIENT_VERSION_POOL = new SegmentPool(12, CLIENT_VERSIONS.map((v) => storedValue('client_version', v)));
 
 export interface GeneratedSegmentOptions {
   rows: number;
@@ -158,8 +162,9 @@ export class GeneratedFeedbackSegment implements FeedbackSource {
   private readonly seedMix: number;
   private readonly comments: SegmentPool;
   private readonly userCount: number;
-  private readonly userCells = new JoinedSegments();
+  private readonly tails = new JoinedSegments();
   private readonly deleted = new DeletedRanges();
+  private lastTables: FormatTables | undefined;
 
   constructor(options: GeneratedSegmentOptions) {
     if (!Number.isInteger(options.rows) || options.rows < 0) throw new TypeError('generateFeedback: rows must be an integer >= 0');
@@ -179,49 +184,48 @@ export class GeneratedFeedbackSegment implements FeedbackSource {
     return this.from + Math.floor(offset * this.step);
   }
 
-  /** The (contextId, userId) behind row `index`, for tests that need to know. */
-  userAt(index: number): { contextId: number; userId: number } {
-    const u = mix32(indexHash(this.seedMix, index) + 1) % this.userCount;
-    return { contextId: 1 + Math.floor(u / 250), userId: 3 + (u % 250) };
+  /**
+   * The 13 cells after Date as ONE pre-joined segment: a row's content is one of
+   * VARIANTS_PER_ERA tails per version era, picked by the row's hash, so an export row costs a
+   * date and a single copy (dates stay individual per row).
+   */
+  segmentsAt(index: number, format: RowFormat, out: Buffer[]): number {
+    const t = this.tables(format);
+    const era = Math.min(SERVER_VERSIONS.length - 1, Math.floor((index / Math.max(1, this.length)) * SERVER_VERSIONS.length));
+    const key = era * VARIANTS_PER_ERA + (indexHash(this.seedMix, index) & (VARIANTS_PER_ERA - 1));
+    out[0] = t.tails[key] ??= this.buildTail(t, mix32(this.seedMix ^ Math.imul(key + 1, 0x9e3779b1)), era);
+    return 1;
   }
 
-  /** Segments in RAW_KEYS order after date: score, comment, cells 2..9 joined, user, versions joined. */
-  segmentsAt(index: number, format: RowFormat, out: Buffer[]): number {
-    const h = indexHash(this.seedMix, index);
+  private buildTail(t: FormatTables, h: number, era: number): Buffer {
+    const { format } = t;
     const h2 = mix32(h ^ 0xa5a5a5a5);
     const scoreRoll = h & 0xff;
-    const score = scoreRoll < 13 ? 0 : scoreRoll < 33 ? 1 : scoreRoll < 72 ? 2 : scoreRoll < 154 ? 3 : 4;
     const commentRoll = (h >>> 8) & 0x3ff;
-
-    out[0] = SCORES.in(format)[score]!;
-    if (commentRoll < 400) out[1] = NO_COMMENT.in(format)[0]!;
-    else {
-      const comments = this.comments.in(format);
-      out[1] = comments[mix32(h2 + commentRoll) % comments.length]!;
-    }
-    const app = (h2 >>> 8) % APPS.length;
-    const entry = (h2 >>> 12) % ENTRY_POINTS.length;
     const profile = h2 % CLIENT_PROFILES.length;
-    const resolution = (h2 >>> 16) % RESOLUTIONS.length;
-    const language = (h2 >>> 20) % LANGUAGES.length;
-    const combination = (((app * ENTRY_POINTS.length + entry) * CLIENT_PROFILES.length + profile) * RESOLUTIONS.length + resolution) * LANGUAGES.length + language;
-    out[2] = CLIENT_CELLS.get(format, combination, () => Buffer.concat([
-      format.segment(2, APP_VALUES[app]!),
-      format.segment(3, ENTRY_VALUES[entry]!),
-      ...PROFILE_VALUES[profile]!.map((v, k) => format.segment(4 + k, v)),
-      format.segment(8, RESOLUTION_VALUES[resolution]!),
-      format.segment(9, LANGUAGE_VALUES[language]!),
-    ]));
-    const user = mix32(h + 1) % this.userCount;
-    out[3] = this.userCells.get(format, user, () => format.segment(10, pseudonymousUser(1 + Math.floor(user / 250), 3 + (user % 250))));
+    const u = mix32(h + 1) % this.userCount;
     // Servers get upgraded over time; some clients lag one version behind.
-    const era = Math.min(SERVER_VERSIONS.length - 1, Math.floor((index / Math.max(1, this.length)) * SERVER_VERSIONS.length));
-    const client = Math.max(0, era - ((h2 >>> 28) & 1));
-    out[4] = VERSION_CELLS.get(format, era * CLIENT_VERSIONS.length + client, () => Buffer.concat([
-      format.segment(11, SERVER_VERSIONS[era]!),
-      format.segment(12, CLIENT_VERSION_VALUES[client]!),
-    ]));
-    return 5;
+    const clientVersion = Math.max(0, era - ((h2 >>> 28) & 1));
+    return Buffer.concat([
+      SCORES.in(format)[scoreRoll < 13 ? 0 : scoreRoll < 33 ? 1 : scoreRoll < 72 ? 2 : scoreRoll < 154 ? 3 : 4]!,
+      commentRoll < 400 ? NO_COMMENT.in(format)[0]! : t.comments[mix32(h2 + commentRoll) % t.comments.length]!,
+      APP_POOL.in(format)[(h2 >>> 8) % APPS.length]!,
+      ENTRY_POOL.in(format)[(h2 >>> 12) % ENTRY_POINTS.length]!,
+      ...PROFILE_POOLS.map((pool) => pool.in(format)[profile]!),
+      RESOLUTION_POOL.in(format)[(h2 >>> 16) % RESOLUTIONS.length]!,
+      LANGUAGE_POOL.in(format)[(h2 >>> 20) % LANGUAGES.length]!,
+      format.segment(10, pseudonymousUser(1 + Math.floor(u / 250), 3 + (u % 250))),
+      SERVER_VERSION_POOL.in(format)[era]!,
+      CLIENT_VERSION_POOL.in(format)[clientVersion]!,
+    ]);
+  }
+
+  private tables(format: RowFormat): FormatTables {
+    const cached = this.lastTables;
+    if (cached && (cached.format === format || cached.format.id === format.id)) return cached;
+    const tables: FormatTables = { format, comments: this.comments.in(format), tails: this.tails.for(format) };
+    this.lastTables = tables;
+    return tables;
   }
 
   liveRanges(lo: number, hi: number): IndexRange[] {

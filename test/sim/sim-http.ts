@@ -54,5 +54,5 @@ export function csvRows(body: Buffer): string[] {
 }
 
 export function q(params: Record<string, string | number>): string {
-  return `?${new URLSearchParams(Object.entries(params).map(([k, v]) => [k, String(v)])).toString()}`;
+  return `?${new URLSearchParams(Object.entries(params).map(([k, v]): [string, string] => [k, String(v)])).toString()}`;
 }
