@@ -45,7 +45,7 @@ export const feedbackExport = defineJob({
         mail: mailing?.forRows(artifact.rows),
         run,
       }, services);
-      return { ...summary, ...delivered };
+      return { ...summary, ...delivered, contentBytes: artifact.contentBytes };
     } finally {
       await artifact.cleanup();
     }

@@ -4,11 +4,12 @@
  * survives a crash. A reader listing the folder never sees half a file.
  */
 import { createHash, randomUUID } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import { constants as fsConstants } from 'node:fs';
 import { copyFile, mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { InputError } from '../errors.js';
 import { assertSafeKey } from './archive-key.js';
+import { hashFile } from './hash-file.js';
 import type { ArchiveObjectInfo, ArchiveStore, VerifyResult } from './types.js';
 
 export class FsArchive implements ArchiveStore {
@@ -26,7 +27,9 @@ export class FsArchive implements ArchiveStore {
   async putFile(key: string, filePath: string, options: { contentType: string; bytes: number; sha256: string; signal?: AbortSignal }): Promise<ArchiveObjectInfo> {
     const target = this.pathOf(key);
     await this.writeAtomically(target, options.signal, async (temp) => {
-      await copyFile(filePath, temp);
+      // A copy, never a hard link: the archive must not change if the source file does later.
+      // FICLONE makes it a copy-on-write clone where the file system supports it (XFS, Btrfs).
+      await copyFile(filePath, temp, fsConstants.COPYFILE_FICLONE);
       const { size } = await stat(temp);
       if (size !== options.bytes) throw new Error(`archive copy of ${basename(filePath)} has ${size} bytes, expected ${options.bytes}`);
     });
@@ -65,9 +68,7 @@ export class FsArchive implements ArchiveStore {
       throw err;
     }
     if (size !== expected.bytes) return { ok: false, reason: `size ${size} != ${expected.bytes}`, bytes: size };
-    const hash = createHash('sha256');
-    for await (const chunk of createReadStream(path, { signal: options.signal })) hash.update(chunk as Buffer);
-    const sha256 = hash.digest('hex');
+    const { sha256 } = await hashFile(path, options.signal);
     if (sha256 !== expected.sha256) return { ok: false, reason: 'sha256 mismatch', bytes: size, sha256 };
     return { ok: true, bytes: size, sha256 };
   }

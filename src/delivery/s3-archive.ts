@@ -7,11 +7,7 @@
  */
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import {
-  GetObjectCommand, HeadObjectCommand, PutObjectCommand, S3Client, S3ServiceException,
-} from '@aws-sdk/client-s3';
-import { Upload } from '@aws-sdk/lib-storage';
-import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
+import type { S3Client } from '@aws-sdk/client-s3';
 import type { Readable } from 'node:stream';
 import type { ArchiveConfig } from '../config/schema.js';
 import { InputError } from '../errors.js';
@@ -22,26 +18,48 @@ import type { ArchiveObjectInfo, ArchiveStore, VerifyResult } from './types.js';
 
 /** SigV4 presigned URLs are valid for at most 7 days. */
 const MAX_LINK_SECONDS = 7 * 86_400;
-/** Parts in flight per upload: memory is about queueSize × partSize. */
-const UPLOAD_QUEUE_SIZE = 4;
+/**
+ * Parts in flight per upload. lib-storage holds each in memory, so memory is about
+ * (queueSize + 1) × partSize; two keep the connection busy without doubling the footprint.
+ */
+const UPLOAD_QUEUE_SIZE = 2;
+
+/** The AWS SDK, loaded on first use: an fs-archive deployment never pays its ~10 MB. */
+interface Sdk {
+  s3: typeof import('@aws-sdk/client-s3');
+  storage: typeof import('@aws-sdk/lib-storage');
+  presigner: typeof import('@aws-sdk/s3-request-presigner');
+  client: S3Client;
+}
 
 export class S3Archive implements ArchiveStore {
   readonly kind = 's3' as const;
-  private readonly client: S3Client;
   private readonly bucket: string;
+  private sdkLoading: Promise<Sdk> | undefined;
 
   constructor(private readonly config: ArchiveConfig) {
     if (!config.bucket) throw new InputError('archive.bucket (S3_BUCKET) is required when archive.kind is s3');
     this.bucket = config.bucket;
-    const credentials = config.accessKeyId && config.secretAccessKey
-      ? { accessKeyId: config.accessKeyId, secretAccessKey: config.secretAccessKey }
-      : undefined;
-    this.client = new S3Client({
-      region: config.region,
-      ...(config.endpoint ? { endpoint: config.endpoint } : {}),
-      forcePathStyle: config.forcePathStyle,
-      ...(credentials ? { credentials } : {}),
-    });
+  }
+
+  private sdk(): Promise<Sdk> {
+    this.sdkLoading ??= (async () => {
+      const [s3, storage, presigner] = await Promise.all([
+        import('@aws-sdk/client-s3'), import('@aws-sdk/lib-storage'), import('@aws-sdk/s3-request-presigner'),
+      ]);
+      const { config } = this;
+      const credentials = config.accessKeyId && config.secretAccessKey
+        ? { accessKeyId: config.accessKeyId, secretAccessKey: config.secretAccessKey }
+        : undefined;
+      const client = new s3.S3Client({
+        region: config.region,
+        ...(config.endpoint ? { endpoint: config.endpoint } : {}),
+        forcePathStyle: config.forcePathStyle,
+        ...(credentials ? { credentials } : {}),
+      });
+      return { s3, storage, presigner, client };
+    })();
+    return this.sdkLoading;
   }
 
   describe(key: string): string {
@@ -51,8 +69,9 @@ export class S3Archive implements ArchiveStore {
   async putFile(key: string, filePath: string, options: { contentType: string; bytes: number; sha256: string; signal?: AbortSignal }): Promise<ArchiveObjectInfo> {
     assertSafeKey(key);
     options.signal?.throwIfAborted();
-    const upload = new Upload({
-      client: this.client,
+    const { storage, client } = await this.sdk();
+    const upload = new storage.Upload({
+      client,
       partSize: this.config.partSizeBytes,
       queueSize: UPLOAD_QUEUE_SIZE,
       leavePartsOnError: false,
@@ -81,8 +100,9 @@ export class S3Archive implements ArchiveStore {
   async putJson(key: string, value: unknown, options: { signal?: AbortSignal } = {}): Promise<ArchiveObjectInfo> {
     assertSafeKey(key);
     const body = Buffer.from(`${JSON.stringify(value, null, 2)}\n`);
+    const { s3, client } = await this.sdk();
     try {
-      await this.client.send(new PutObjectCommand({
+      await client.send(new s3.PutObjectCommand({
         Bucket: this.bucket, Key: key, Body: body, ContentType: 'application/json', ChecksumAlgorithm: 'SHA256',
       }), { abortSignal: options.signal });
     } catch (err) {
@@ -93,8 +113,9 @@ export class S3Archive implements ArchiveStore {
 
   async readJson<T = unknown>(key: string, options: { signal?: AbortSignal } = {}): Promise<T | null> {
     assertSafeKey(key);
+    const { s3, client } = await this.sdk();
     try {
-      const answer = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }), { abortSignal: options.signal });
+      const answer = await client.send(new s3.GetObjectCommand({ Bucket: this.bucket, Key: key }), { abortSignal: options.signal });
       return JSON.parse(await answer.Body!.transformToString('utf8')) as T;
     } catch (err) {
       if (isNotFound(err)) return null;
@@ -104,11 +125,12 @@ export class S3Archive implements ArchiveStore {
 
   async verify(key: string, expected: { bytes: number; sha256: string }, options: { signal?: AbortSignal } = {}): Promise<VerifyResult> {
     assertSafeKey(key);
+    const { s3, client } = await this.sdk();
     try {
-      const head = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }), { abortSignal: options.signal });
+      const head = await client.send(new s3.HeadObjectCommand({ Bucket: this.bucket, Key: key }), { abortSignal: options.signal });
       if (head.ContentLength !== expected.bytes) return { ok: false, reason: `size ${head.ContentLength} != ${expected.bytes}`, bytes: head.ContentLength };
       // Read the bytes back: a size match alone does not prove the store holds what we sent.
-      const answer = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }), { abortSignal: options.signal });
+      const answer = await client.send(new s3.GetObjectCommand({ Bucket: this.bucket, Key: key }), { abortSignal: options.signal });
       const hash = createHash('sha256');
       let bytes = 0;
       for await (const chunk of answer.Body as Readable) {
@@ -127,8 +149,9 @@ export class S3Archive implements ArchiveStore {
 
   async exists(key: string, options: { signal?: AbortSignal } = {}): Promise<boolean> {
     assertSafeKey(key);
+    const { s3, client } = await this.sdk();
     try {
-      await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }), { abortSignal: options.signal });
+      await client.send(new s3.HeadObjectCommand({ Bucket: this.bucket, Key: key }), { abortSignal: options.signal });
       return true;
     } catch (err) {
       if (isNotFound(err)) return false;
@@ -142,21 +165,23 @@ export class S3Archive implements ArchiveStore {
     if (expiresIn < 1 || expiresIn > MAX_LINK_SECONDS) {
       throw new InputError(`archive.linkTtl: ${ttlMs} ms is outside 1s..7d, the validity S3 allows for a presigned link`);
     }
-    const command = new GetObjectCommand({
+    const { s3, presigner, client } = await this.sdk();
+    const command = new s3.GetObjectCommand({
       Bucket: this.bucket,
       Key: key,
       ResponseContentDisposition: `attachment; filename="${keyBaseName(key)}"`,
     });
-    return getSignedUrl(this.client, command, { expiresIn });
+    return presigner.getSignedUrl(client, command, { expiresIn });
   }
 
   async close(): Promise<void> {
-    this.client.destroy();
+    if (this.sdkLoading) (await this.sdkLoading).client.destroy();
+    this.sdkLoading = undefined;
   }
 
   private failure(operation: string, key: string, err: unknown): Error {
     if (err instanceof Error && (err.name === 'AbortError' || err.name === 'AbortSignal')) return err;
-    const status = err instanceof S3ServiceException ? err.$metadata.httpStatusCode : undefined;
+    const status = httpStatusOf(err);
     const code = err instanceof Error ? err.name : 'Error';
     // 4xx other than throttling means a setting or permission is wrong: another try won't help.
     const retryable = status === undefined || status >= 500 || status === 429 || status === 408 || code === 'SlowDown';
@@ -169,9 +194,13 @@ export class S3Archive implements ArchiveStore {
   }
 }
 
+/** S3ServiceException's status, read structurally: the SDK class is loaded lazily. */
+function httpStatusOf(err: unknown): number | undefined {
+  const status = (err as { $metadata?: { httpStatusCode?: unknown } } | null)?.$metadata?.httpStatusCode;
+  return typeof status === 'number' ? status : undefined;
+}
+
 function isNotFound(err: unknown): boolean {
-  if (err instanceof S3ServiceException) {
-    return err.$metadata.httpStatusCode === 404 || err.name === 'NotFound' || err.name === 'NoSuchKey';
-  }
-  return false;
+  const name = (err as { name?: unknown } | null)?.name;
+  return httpStatusOf(err) === 404 || name === 'NotFound' || name === 'NoSuchKey';
 }
