@@ -44,6 +44,11 @@ export async function* parseJsonArray(source: AsyncIterable<Buffer | Uint8Array 
     const chunk = typeof piece === 'string' ? Buffer.from(piece, 'utf8') : Buffer.isBuffer(piece) ? piece : Buffer.from(piece.buffer, piece.byteOffset, piece.byteLength);
     const ready: unknown[] = [];
     let elementStart = state === 'inside' ? 0 : -1;
+    // Elements that start and end inside this chunk are parsed together: the bytes between the
+    // first one's start and the last one's end are already "a, b, c", so one JSON.parse of
+    // "[" + that + "]" does it, far cheaper than one parse per element.
+    let batchStart = -1;
+    let batchEnd = -1;
     // Strings are most of the bytes: jump over them with indexOf (native) instead of a JS loop.
     let nextBackslash = chunk.indexOf(BACKSLASH);
     for (let i = 0; i < chunk.length; i++) {
@@ -71,10 +76,15 @@ export async function* parseJsonArray(source: AsyncIterable<Buffer | Uint8Array 
         else if (byte === CLOSE_BRACE || byte === CLOSE_BRACKET) {
           depth--;
           if (depth === 0) {
-            parts.push(chunk.subarray(elementStart, i + 1));
-            ready.push(parseElement(parts, offset + i));
-            parts = [];
-            partsBytes = 0;
+            if (parts.length > 0) {
+              parts.push(chunk.subarray(0, i + 1));
+              ready.push(parseElement(parts, offset + i));
+              parts = [];
+              partsBytes = 0;
+            } else {
+              if (batchStart < 0) batchStart = elementStart;
+              batchEnd = i + 1;
+            }
             elementStart = -1;
             state = 'comma-or-end';
           }
@@ -109,6 +119,7 @@ export async function* parseJsonArray(source: AsyncIterable<Buffer | Uint8Array 
           throw new JsonArrayFormatError(`unexpected ${describeByte(byte)} after the end of the array at byte ${offset + i}`);
       }
     }
+    if (batchStart >= 0) ready.push(...parseBatch(chunk, batchStart, batchEnd, offset));
     if (state === 'inside' && elementStart >= 0) {
       const rest = chunk.subarray(elementStart);
       // Copy: the source may reuse its buffer for the next chunk.
@@ -120,6 +131,14 @@ export async function* parseJsonArray(source: AsyncIterable<Buffer | Uint8Array 
     for (const element of ready) yield element;
   }
   if (state !== 'done') throw new JsonArrayFormatError(state === 'start' ? 'empty body where a JSON array was expected' : `the JSON array ends early after ${offset} bytes`);
+}
+
+function parseBatch(chunk: Buffer, start: number, end: number, offset: number): unknown[] {
+  try {
+    return JSON.parse(`[${chunk.toString('utf8', start, end)}]`) as unknown[];
+  } catch (err) {
+    throw new JsonArrayFormatError(`invalid JSON between bytes ${offset + start} and ${offset + end}: ${(err as Error).message}`);
+  }
 }
 
 function parseElement(parts: Buffer[], position: number): unknown {

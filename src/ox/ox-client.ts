@@ -411,6 +411,14 @@ function nonEmpty(value: string, what: string): string {
 }
 
 function toRawRecord(element: Record<string, unknown>): RawFeedbackRecord {
+  // OX sends strings only; copy just in the odd case it does not.
+  for (const key in element) {
+    if (typeof element[key] !== 'string') return coerceToStrings(element);
+  }
+  return element as RawFeedbackRecord;
+}
+
+function coerceToStrings(element: Record<string, unknown>): RawFeedbackRecord {
   const record: RawFeedbackRecord = {};
   for (const key of Object.keys(element)) {
     const value = element[key];

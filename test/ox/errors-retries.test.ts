@@ -146,7 +146,8 @@ describe('OxClient errors and retries against the simulator', () => {
   });
 
   it('send is never retried after a timeout in the middle of the request', async () => {
-    sim.setFaults({ latencyMs: 1500, pathPrefix: SEND });
+    // undici checks header timeouts on a ~0.5 s tick: keep the answer far beyond the timeout
+    sim.setFaults({ latencyMs: 3000, pathPrefix: SEND });
     const err = await failure(client({ timeouts: { headersMs: 300 }, retry: { attempts: 5 } }).sendFeedback({ start: day, end: day + 1, recipients: [{ address: 'ops@example.com' }] }));
     expect(err).toMatchObject({ kind: 'timeout', retryable: false });
     expect(err.message).toContain('not retried');
@@ -154,7 +155,7 @@ describe('OxClient errors and retries against the simulator', () => {
   });
 
   it('an idempotent call is retried after the same timeout', async () => {
-    sim.setFaults({ latencyMs: 1000, pathPrefix: EXPORT });
+    sim.setFaults({ latencyMs: 3000, pathPrefix: EXPORT });
     const err = await failure(client({ timeouts: { headersMs: 200 }, retry: { attempts: 2 } }).exportCsv({ end: day }));
     expect(err).toMatchObject({ kind: 'timeout', retryable: true, attempts: 2 });
     expect(requestsTo(EXPORT)).toBe(2);
