@@ -20,7 +20,8 @@ import type { Logger } from '../log/logger.js';
 export const DASHBOARD_PATH = '/ui';
 export const DASHBOARD_REALM = 'ox-batch dashboard';
 
-export type DashboardSettings = Config['ui'];
+/** `config.ui`; both credentials must be set for the dashboard to be served. */
+export type DashboardSettings = Pick<Partial<Config['ui']>, 'user' | 'password'> & Pick<Config['ui'], 'allowActions'>;
 type BoardServerAdapter = Parameters<typeof createBullBoard>[0]['serverAdapter'];
 
 export interface DashboardOptions {
