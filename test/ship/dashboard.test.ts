@@ -11,6 +11,10 @@ import { mountDashboard } from '../../src/http/dashboard.js';
 import { createHttpApp } from '../../src/http/http-server.js';
 import { Metrics } from '../../src/http/metrics.js';
 import { silentLogger } from '../../src/log/logger.js';
+import { loadConfig, packageRoot } from '../../src/config/load-config.js';
+import { Daemon } from '../../src/queue/daemon.js';
+import { ScheduleState } from '../../src/queue/schedule-state.js';
+import { join } from 'node:path';
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -168,5 +172,38 @@ describe('dashboard in a real browser (Debian chromium via playwright-core)', ()
     const text = await page.locator('body').innerText();
     for (const id of Object.values(QUEUES).flat()) expect(text).toContain(id);
     await context.close();
+  }, 90_000);
+
+  it('on a running daemon with the example schedules: both queues and one scheduler per schedule', async () => {
+    const daemonPrefix = `${prefix}-d`;
+    const config = loadConfig({
+      file: join(packageRoot(), 'config', 'schedules.example.yaml'),
+      env: {},
+      overrides: {
+        redis: { url: REDIS_URL, prefix: daemonPrefix },
+        http: { host: '127.0.0.1', port: 0 },
+        ui: { user: USER, password: PASSWORD },
+        logging: { level: 'silent' },
+      },
+    });
+    // Ticks of a new scheduler fire at once: paused, so no job of the example runs here.
+    const state = new ScheduleState(redis, daemonPrefix);
+    for (const id of Object.keys(config.schedules)) await state.setPaused(id, true);
+    const daemon = await Daemon.start({ config, log: silentLogger(), port: 0 });
+    const context = await browser!.newContext({ httpCredentials: { username: USER, password: PASSWORD } });
+    try {
+      const page = await context.newPage();
+      await page.goto(`${daemon.http!.url}/ui/`);
+      for (const name of ['jobs', 'ticks']) await page.getByText(name, { exact: true }).first().waitFor({ timeout: 20_000 });
+      await page.goto(`${daemon.http!.url}/ui/job-schedulers`);
+      for (const id of Object.keys(config.schedules)) {
+        await page.getByText(`tick.${id}`, { exact: true }).first().waitFor({ timeout: 20_000 });
+      }
+    } finally {
+      await context.close();
+      await daemon.stop({ graceMs: 1_000 });
+      const keys = await redis.keys(`${daemonPrefix}:*`);
+      if (keys.length > 0) await redis.del(...keys);
+    }
   }, 90_000);
 });
