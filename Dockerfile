@@ -8,13 +8,15 @@
 # scripts/image-steps.sh performs these same steps in a temp folder (no Docker engine needed)
 # and test/ship/image-steps.test.ts runs it: keep the two in step.
 
+# Node 24 is the active LTS. Pin a digest (node:24-bookworm-slim@sha256:…) in your registry mirror
+# for reproducible builds.
 ARG NODE_IMAGE=node:24-bookworm-slim
 
 # ---- build: full dependencies, compile, pack exactly what npm would publish ----------------
 FROM ${NODE_IMAGE} AS build
 WORKDIR /src
 COPY package.json package-lock.json ./
-RUN npm ci --no-audit --no-fund
+RUN --mount=type=cache,target=/root/.npm npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY config ./config
 COPY src ./src
@@ -28,17 +30,16 @@ RUN npm run build \
 
 # ---- runtime: the packed package plus production dependencies only -----------------------
 FROM ${NODE_IMAGE} AS runtime
-ENV NODE_ENV=production \
-    OXB_HTTP_PORT=9464 \
-    OXB_ARCHIVE_DIR=/app/var/archive
+# Only NODE_ENV here: environment variables override the config file, so the image sets none of
+# ox-batch's own (port 9464 and the fs archive ./var/archive = /app/var/archive are the defaults).
+ENV NODE_ENV=production
 WORKDIR /app
 COPY --from=build /pkg/app ./
 # valibot (under @bull-board/api) has an optional peer dependency on typescript; npm installs it
 # because the root lists typescript as a dev dependency. Nothing loads it at run time (types
 # only), and its native compiler is ~30 MB: drop it.
-RUN npm ci --omit=dev --no-audit --no-fund \
+RUN --mount=type=cache,target=/root/.npm npm ci --omit=dev --no-audit --no-fund \
  && rm -rf node_modules/typescript node_modules/@typescript \
- && npm cache clean --force \
  && chmod 0755 dist/src/cli/main.js \
  && ln -s /app/dist/src/cli/main.js /usr/local/bin/ox-batch \
  && mkdir -p /app/var/archive \
