@@ -4,17 +4,34 @@ import type { Redis } from 'ioredis';
 /**
  * What ox-batch last applied to OX, per entry key: the hash of the config OX confirmed. OX has no
  * GET for advertisement configs, so this is the only record of what is configured there.
- * Kept under `<prefix>:ads:*`: `applied` (hash: entry key → config hash), `lock`, `last-sync`.
+ * Kept under `<prefix>:ads:*`: `applied` (hash: entry key → config hash), `in-sync` (digest of
+ * the catalog the applied state fully equals, if any), `lock`, `last-sync`.
  */
 export class AppliedState {
   readonly appliedKey: string;
   readonly lockKey: string;
   readonly lastSyncKey: string;
+  readonly inSyncKey: string;
 
   constructor(private readonly redis: Redis, prefix: string) {
     this.appliedKey = `${prefix}:ads:applied`;
     this.lockKey = `${prefix}:ads:lock`;
     this.lastSyncKey = `${prefix}:ads:last-sync`;
+    this.inSyncKey = `${prefix}:ads:in-sync`;
+  }
+
+  /**
+   * True when the applied state is known to equal the catalog with this digest exactly: the last
+   * sync of it confirmed every entry, and nothing was recorded since. Lets an unchanged re-sync of
+   * 100,000 entries skip reading them all back from Redis.
+   */
+  async isInSyncWith(digest: string, entries: number): Promise<boolean> {
+    const [stored, size] = await Promise.all([this.redis.get(this.inSyncKey), this.redis.hlen(this.appliedKey)]);
+    return stored === `${digest}:${entries}` && size === entries;
+  }
+
+  async markInSyncWith(digest: string, entries: number): Promise<void> {
+    await this.redis.set(this.inSyncKey, `${digest}:${entries}`);
   }
 
   /** Entry key → config hash of everything applied so far. */
@@ -33,7 +50,8 @@ export class AppliedState {
   /** Records what OX confirmed: hashes of written entries, removal of deleted ones. */
   async record(changes: { written: Array<[key: string, hash: string]>; deleted: string[] }): Promise<void> {
     if (changes.written.length === 0 && changes.deleted.length === 0) return;
-    const pipeline = this.redis.pipeline();
+    // Any change ends "in sync with catalog X"; only a sync that confirmed everything sets it again.
+    const pipeline = this.redis.pipeline().del(this.inSyncKey);
     if (changes.written.length > 0) pipeline.hset(this.appliedKey, Object.fromEntries(changes.written));
     if (changes.deleted.length > 0) pipeline.hdel(this.appliedKey, ...changes.deleted);
     const results = await pipeline.exec();

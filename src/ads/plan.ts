@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { RefusedError } from '../errors.js';
 import { targetOfKey, type AdEntry, type AdEntryTarget, type Catalog } from './catalog.js';
 
@@ -45,6 +46,21 @@ export function planAdsSync(catalog: Catalog, applied: ReadonlyMap<string, strin
     if (!desiredKeys.has(key)) plan.deletes.push({ key, target: targetOfKey(key) });
   }
   return plan;
+}
+
+/**
+ * A digest of every (key, hash) of a catalog, in catalog order. Equal digests mean the same
+ * desired state; a reordered catalog merely misses the in-sync shortcut and is compared entry by entry.
+ */
+export function catalogDigest(catalog: Catalog): string {
+  const digest = createHash('sha256');
+  for (const entry of catalog.entries) digest.update(`${entry.key}\t${entry.hash}\n`);
+  return digest.digest('base64url');
+}
+
+/** The plan of a catalog the applied state is known to equal: everything unchanged. */
+export function planAllUnchanged(catalog: Catalog): AdsPlan {
+  return { source: catalog.source, full: false, known: catalog.entries.length, creates: [], updates: [], deletes: [], unchanged: catalog.entries };
 }
 
 export function planCounts(plan: AdsPlan): PlanCounts {

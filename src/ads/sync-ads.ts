@@ -5,7 +5,8 @@ import type { OxApi } from '../ox/types.js';
 import { AppliedState } from './applied-state.js';
 import { applyAdsPlan, type ApplyReport } from './apply-plan.js';
 import { loadCatalog } from './catalog-source.js';
-import { assertPlanIsSafe, planAdsSync, planCounts, type AdsPlan, type PlanCounts } from './plan.js';
+import { assertPlanIsSafe, catalogDigest, planAdsSync, planAllUnchanged, planCounts, type AdsPlan, type PlanCounts } from './plan.js';
+import type { Catalog } from './catalog.js';
 
 export interface AdsSyncRequest {
   /** Local path, s3://bucket/key or http(s):// URL of a .yaml/.yml/.json/.csv catalog. */
@@ -48,8 +49,14 @@ export class AdsSyncIncompleteError extends Error {
 /** Loads the catalog and the applied state and computes the plan. Changes nothing. */
 export async function planFromCatalog(request: AdsSyncRequest, context: Omit<AdsSyncContext, 'onProgress'>): Promise<AdsPlan> {
   const catalog = await loadCatalog(request.catalog, { s3: context.config.archive, signal: context.signal });
-  const state = new AppliedState(context.redis, context.config.redis.prefix);
-  return planAdsSync(catalog, await state.load(), { full: request.full });
+  return planAgainstState(catalog, new AppliedState(context.redis, context.config.redis.prefix), request.full ?? false);
+}
+
+async function planAgainstState(catalog: Catalog, state: AppliedState, full: boolean): Promise<AdsPlan> {
+  if (!full && catalog.entries.length > 0 && (await state.isInSyncWith(catalogDigest(catalog), catalog.entries.length))) {
+    return planAllUnchanged(catalog);
+  }
+  return planAdsSync(catalog, await state.load(), { full });
 }
 
 /**
@@ -60,8 +67,8 @@ export async function planFromCatalog(request: AdsSyncRequest, context: Omit<Ads
 export async function syncAds(request: AdsSyncRequest, ox: OxApi, context: AdsSyncContext): Promise<AdsSyncResult> {
   const { config, log, signal } = context;
   const state = new AppliedState(context.redis, config.redis.prefix);
-  // Reading and validating a 100,000-entry catalog takes a while: Redis works on the lock and the
-  // state scan meanwhile. A broken catalog is still reported first, as such.
+  // Reading and validating a 100,000-entry catalog takes a while: Redis takes the lock meanwhile.
+  // A broken catalog is still reported first, as such.
   const catalogLoading = loadCatalog(request.catalog, { s3: config.archive, signal });
   catalogLoading.catch(() => undefined);
   const lock = request.dryRun ? null : await state.acquireLock();
@@ -70,8 +77,8 @@ export async function syncAds(request: AdsSyncRequest, ox: OxApi, context: AdsSy
     throw new Error(`another advertisement sync is running (Redis key ${state.lockKey}); try again when it has finished`);
   }
   try {
-    const [catalog, applied] = await Promise.all([catalogLoading, state.load()]);
-    const plan = planAdsSync(catalog, applied, { full: request.full });
+    const catalog = await catalogLoading;
+    const plan = await planAgainstState(catalog, state, request.full ?? false);
     const counts = planCounts(plan);
     log.info({ catalog: catalog.source, ...counts, full: plan.full }, 'advertisement sync plan');
     assertPlanIsSafe(plan, { maxDeleteFraction: config.ads.maxDeleteFraction, allowMassDelete: request.allowMassDelete });
@@ -88,6 +95,7 @@ export async function syncAds(request: AdsSyncRequest, ox: OxApi, context: AdsSy
       onProgress: context.onProgress,
     });
     await state.saveLastSync({ at: Date.now(), ...result, applied: { ...result.applied, failures: result.applied.failures.slice(0, 10) } });
+    if (result.applied.failed === 0) await state.markInSyncWith(catalogDigest(catalog), catalog.entries.length);
     log.info({ catalog: catalog.source, ...result.applied, failures: undefined }, 'advertisement sync applied');
     if (result.applied.failed > 0) throw new AdsSyncIncompleteError(result);
     return result;

@@ -56,8 +56,11 @@ describe('ads sync against the simulator', () => {
     await h.sync({ catalog: await h.writeCatalog('v1.yaml', CATALOG) });
     h.sim.resetRequests();
 
-    // Same content, keys reordered and as JSON: canonical hashes see no change.
-    const reordered = JSON.stringify({ users: CATALOG.users, resellers: CATALOG.resellers }, null, 4);
+    // Same content as JSON, users in another order, keys reordered: compared entry by entry
+    // (the in-sync digest follows catalog order), canonical hashes see no change.
+    const reorderKeys = (value: unknown): unknown => (value && typeof value === 'object' && !Array.isArray(value)
+      ? Object.fromEntries(Object.entries(value).reverse().map(([k, v]) => [k, reorderKeys(v)])) : value);
+    const reordered = JSON.stringify(reorderKeys({ resellers: CATALOG.resellers, users: [...CATALOG.users!].reverse() }), null, 4);
     const same = await h.sync({ catalog: await h.writeCatalog('v1-again.json', reordered) });
     expect(same.plan).toMatchObject({ unchanged: 37, toSend: 0 });
     expect(h.adRequests()).toEqual([]);
@@ -75,6 +78,21 @@ describe('ads sync against the simulator', () => {
       'PUT /advertisement/v1/config/user {"contextId":"44","userId":"1"}',
     ]);
     expect(h.sim.adConfigs()).toEqual(expectedStore(v2, LOGINS));
+  });
+
+  it('an unchanged re-sync trusts the in-sync marker only while the applied state still matches', async () => {
+    const file = await h.writeCatalog('v1.yaml', CATALOG);
+    await h.sync({ catalog: file });
+    expect(await h.redis.get(`${h.prefix}:ads:in-sync`)).toMatch(/:37$/);
+    h.sim.resetRequests();
+    expect((await h.sync({ catalog: file })).plan).toMatchObject({ unchanged: 37, toSend: 0 });
+    expect(h.adRequests()).toEqual([]);
+
+    // Someone removed an entry's record (to force it out again): it is sent, and only it.
+    await h.redis.hdel(`${h.prefix}:ads:applied`, 'user:42/7');
+    const repaired = await h.sync({ catalog: file });
+    expect(repaired.plan).toMatchObject({ create: 1, unchanged: 36 });
+    expect(h.adRequests().map((r) => r.query)).toEqual([{ contextId: '42', userId: '7' }]);
   });
 
   it('removal deletes: packages via config:null in the reseller PUT, users via DELETE', async () => {
