@@ -105,12 +105,15 @@ describe.concurrent('ox-batch low-level commands (feedback, ads, passwd-changes)
   }, SPAWNING);
 
   it('bad input exits 2 and asks nothing of OX', async () => {
-    const [badTime, badRecipient] = await Promise.all([
+    const [badTime, seconds, badRecipient] = await Promise.all([
       cli('feedback', 'export', '--context-group', 'bad-input', '--start', 'yesterday-ish'),
+      cli('feedback', 'delete', '--context-group', 'bad-input', '--end', '1700000000', '--yes'),
       cli('feedback', 'send', '--context-group', 'bad-input', '--recipient', 'Name <no-at-sign>'),
     ]);
     expect(badTime.code).toBe(2);
     expect(badTime.stderr).toContain('--start');
+    expect(seconds.code).toBe(2);
+    expect(seconds.stderr).toContain('looks like seconds');
     expect(badRecipient.code).toBe(2);
     expect(badRecipient.stderr).toContain('--recipient');
     expect(sim.requests.filter((q) => q.path.includes('bad-input'))).toEqual([]);

@@ -61,7 +61,8 @@ describe('OxClient advertisement and passwd-changes against the simulator', () =
     expect(err).toMatchObject({ operation: 'ads.set-user', status: 500, kind: 'http', retryable: true, attempts: 3 });
     expect(err.code).toBeUndefined();
     expect(err.errorDesc).toBeUndefined();
-    expect(err.message).toContain('HTTP 500');
+    // OX puts the message only into the HTTP reason phrase: it must show up
+    expect(err.message).toContain('HTTP 500 Simulated advertisement failure');
     expect(sim.requests.filter((r) => r.path === '/advertisement/v1/config/user')).toHaveLength(3);
   });
 

@@ -115,12 +115,22 @@ function withWindow(command: Command): Command {
 }
 
 function windowQuery(options: WindowOptions, config: Config): FeedbackQuery {
-  const start = options.start === undefined ? undefined : parseInstant(options.start, config.timezone, '--start');
-  const end = options.end === undefined ? undefined : parseInstant(options.end, config.timezone, '--end');
+  const start = options.start === undefined ? undefined : instant(options.start, '--start', config.timezone);
+  const end = options.end === undefined ? undefined : instant(options.end, '--end', config.timezone);
   if (start !== undefined && end !== undefined && end < start) {
     throw new InputError(`--end ${options.end} is before --start ${options.start}`);
   }
   return { contextGroup: options.contextGroup, type: options.type, start, end };
+}
+
+/** 10-11 digits: epoch SECONDS (2001..5138), as OX's own tools take them; we take milliseconds. */
+const LOOKS_LIKE_SECONDS = /^\s*\d{10,11}\s*$/;
+
+function instant(value: string, flag: string, zone: string): number {
+  if (LOOKS_LIKE_SECONDS.test(value)) {
+    throw new InputError(`${flag} ${value.trim()}: looks like seconds since the epoch (OX's own tools take seconds); ox-batch takes milliseconds (${value.trim()}000) or an ISO date`);
+  }
+  return parseInstant(value, zone, flag);
 }
 
 function describeQuery(query: FeedbackQuery): string {
