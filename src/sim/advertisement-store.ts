@@ -61,6 +61,18 @@ export class AdvertisementStore {
     });
   }
 
+  /**
+   * What OX would serve the user: their own config, else the config of (reseller, package) the
+   * caller says the user's context belongs to. undefined when neither exists.
+   */
+  effective(contextId: number, userId: number, fallback?: { reseller: string; package: string }): unknown {
+    const own = this.users.get(`${contextId}/${userId}`);
+    if (own !== undefined) return structuredClone(own);
+    if (!fallback) return undefined;
+    const pkg = this.packages.get(packageKey(fallback.reseller, fallback.package));
+    return pkg === undefined ? undefined : structuredClone(pkg);
+  }
+
   snapshot(): { users: Record<string, unknown>; packages: Record<string, unknown> } {
     return {
       users: Object.fromEntries([...this.users].map(([k, v]) => [k, structuredClone(v)])),

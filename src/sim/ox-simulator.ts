@@ -130,6 +130,12 @@ export class OxSimulator {
     return this.ads.snapshot();
   }
 
+  /** The user's own config, else that of the given (reseller, package); as OX resolves it. */
+  effectiveAdConfig(o: { contextId: number; userId: number; reseller?: string; package?: string }): unknown {
+    const fallback = o.reseller !== undefined || o.package !== undefined ? { reseller: o.reseller ?? '', package: o.package ?? '' } : undefined;
+    return this.ads.effective(o.contextId, o.userId, fallback);
+  }
+
   /** Replaces the given credential families; omitted ones stay. */
   setCredentials(c: SimCredentials): void {
     this.credentials = {

@@ -93,13 +93,23 @@ class SegmentPool {
   }
 }
 
-/** Joined segments of adjacent cells per row format, filled on first use of a key. */
+/**
+ * Joined segments per row format, filled on first use of a key. Only the most recently used
+ * formats are kept (a delimiter nobody asks for again should not pin ~20 MB of row tails).
+ */
 class JoinedSegments {
   private readonly byFormat = new Map<string, Array<Buffer | undefined>>();
+  constructor(private readonly maxFormats = 3) {}
 
   for(format: RowFormat): Array<Buffer | undefined> {
     let list = this.byFormat.get(format.id);
-    if (!list) this.byFormat.set(format.id, (list = []));
+    if (list) {
+      this.byFormat.delete(format.id); // re-insert: Map order is our recency order
+    } else {
+      list = [];
+      if (this.byFormat.size >= this.maxFormats) this.byFormat.delete(this.byFormat.keys().next().value!);
+    }
+    this.byFormat.set(format.id, list);
     return list;
   }
 }

@@ -79,6 +79,14 @@ describe('advertisement configs', () => {
     }
   });
 
+  it("resolves a user's effective config: own config first, else the reseller package", async () => {
+    await call(sim, `${AD}/package${q({ reseller: 'eff', package: 'gold' })}`, { method: 'PUT', body: { tier: 'gold' } });
+    expect(sim.effectiveAdConfig({ contextId: 8, userId: 8, reseller: 'eff', package: 'gold' })).toEqual({ tier: 'gold' });
+    await call(sim, `${AD}/user${q({ contextId: 8, userId: 8 })}`, { method: 'PUT', body: { tier: 'own' } });
+    expect(sim.effectiveAdConfig({ contextId: 8, userId: 8, reseller: 'eff', package: 'gold' })).toEqual({ tier: 'own' });
+    expect(sim.effectiveAdConfig({ contextId: 8, userId: 9 })).toBeUndefined();
+  });
+
   it('answers 400 for missing or bad parameters, 500 empty for a simulated server failure, 405 for GET', async () => {
     for (const path of [`${AD}/user${q({ contextId: 1 })}`, `${AD}/user${q({ contextId: 'x', userId: 1 })}`, `${AD}/package${q({ reseller: 'r' })}`, `${AD}/reseller`]) {
       const res = await call(sim, path, { method: 'PUT', body: {} });
