@@ -208,4 +208,11 @@ describe('OxClient errors and retries against the simulator', () => {
     expect(c.baseUrl).not.toContain(REST_PASSWORD);
     expect(await c.setUserConfig({ contextId: 9, userId: 9, config: 1 })).toBe('created'); // the URL's user info authenticates
   });
+
+  it('a path prefix in ox.url (OX behind a reverse proxy) is kept in every request', async () => {
+    const err = await failure(client({}, `${sim.url}/ox-rest/`).deleteFeedback({ end: day }));
+    expect(sim.requests.at(-1)!.path).toBe('/ox-rest/userfeedback/v1/default/star-rating-v1');
+    expect(err).toMatchObject({ status: 404, retryable: false });
+    expect(err.message).toContain(`no such endpoint below ${sim.url}/ox-rest`);
+  });
 });
