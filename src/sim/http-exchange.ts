@@ -42,7 +42,8 @@ export class Exchange {
 
   head(status: number, headers: Record<string, string> = {}, reason?: string): void {
     this.record.status = status;
-    if (reason !== undefined) this.res.statusMessage = reason.replace(/[\r\n]/g, ' ');
+    // A reason phrase must be printable ASCII; Node throws on anything else (e.g. a login "jörg").
+    if (reason !== undefined) this.res.statusMessage = reason.replace(/[^\x20-\x7e]/g, '?');
     this.res.writeHead(status, headers);
   }
 

@@ -63,7 +63,8 @@ export class OxSimulator {
   static async start(options: SimulatorOptions = {}): Promise<OxSimulator> {
     let simulator: OxSimulator | undefined;
     const server = createServer((req, res) => {
-      void simulator?.handle(req, res);
+      // Last resort: a failure while answering must never become an unhandled rejection.
+      simulator?.handle(req, res).catch(() => res.destroy());
     });
     server.keepAliveTimeout = 5000;
     await new Promise<void>((resolve, reject) => {

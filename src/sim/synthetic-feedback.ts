@@ -182,7 +182,8 @@ export class GeneratedFeedbackSegment implements FeedbackSource {
     this.length = options.rows;
     this.from = Math.trunc(options.from);
     this.step = (Math.trunc(options.to) - this.from) / Math.max(1, options.rows);
-    // Jitter keeps dates strictly ordered only when rows are at least 2 ms apart on average.
+    // Jitter stays below one step, so it can never reorder rows; below 2 ms per row it would
+    // vanish in rounding anyway, so it is only used above that.
     this.jitter = this.step >= 2;
     this.seedMix = mix32(options.seed ^ 0x0f1e2d3c);
     this.comments = commentPool(options.seed);

@@ -212,3 +212,15 @@ describe('GET /admin/v1/contexts/{cid}/users/{uid}/passwd-changes', () => {
     }
   });
 });
+
+describe('reason phrases', () => {
+  it('survive a non-ASCII login in the failure message', async () => {
+    const sim = await OxSimulator.start();
+    try {
+      const res = await call(sim, `${AD}/name${q({ contextId: 1, name: 'jörg' })}`, { method: 'PUT', body: {} });
+      expect([res.status, res.body.length]).toEqual([500, 0]);
+    } finally {
+      await sim.close();
+    }
+  });
+});
