@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OxSimulator } from '../../src/sim/ox-simulator.js';
-import { startSmtp, REST_PASSWORD, REST_USER, SIM_CREDENTIALS } from '../ox/ox-test-kit.js';
+import { startSmtp, REST_PASSWORD, REST_USER, SIM_CREDENTIALS, TEST_PGP_KEY } from '../ox/ox-test-kit.js';
 import { bundleCli, runCli } from './cli-kit.js';
 
 const BOM = Buffer.from([0xef, 0xbb, 0xbf]);
@@ -105,11 +105,14 @@ describe.concurrent('ox-batch low-level commands (feedback, ads, passwd-changes)
   }, SPAWNING);
 
   it('bad input exits 2 and asks nothing of OX', async () => {
-    const [badTime, seconds, badRecipient] = await Promise.all([
+    const [badTime, seconds, badRecipient, strayKey] = await Promise.all([
       cli('feedback', 'export', '--context-group', 'bad-input', '--start', 'yesterday-ish'),
       cli('feedback', 'delete', '--context-group', 'bad-input', '--end', '1700000000', '--yes'),
       cli('feedback', 'send', '--context-group', 'bad-input', '--recipient', 'Name <no-at-sign>'),
+      cli('feedback', 'send', '--context-group', 'bad-input', '--recipient', 'a@example.com', '--pgp-key', `b@example.com=${configFile}`),
     ]);
+    expect(strayKey.code).toBe(2);
+    expect(strayKey.stderr).toContain('not one of the --recipient addresses');
     expect(badTime.code).toBe(2);
     expect(badTime.stderr).toContain('--start');
     expect(seconds.code).toBe(2);
@@ -127,10 +130,13 @@ describe.concurrent('ox-batch low-level commands (feedback, ads, passwd-changes)
   }, SPAWNING);
 
   it('feedback send reports recipients OX could not mail and exits 1', async () => {
+    const keyFile = join(dir, 'sec.asc');
+    writeFileSync(keyFile, TEST_PGP_KEY);
     const r = await cli('feedback', 'send', '--start', String(day), '--end', String(day + 86_400_000),
-      '--recipient', 'Ops Team <ops@example.com>', '--recipient', 'bro,ken@example.com', '--subject', 'Report');
+      '--recipient', 'Ops Team <ops@example.com>', '--recipient', 'bro,ken@example.com', '--recipient', 'sec@example.com',
+      '--pgp-key', `sec@example.com=${keyFile}`, '--subject', 'Report');
     expect(r.code).toBe(1);
-    expect(JSON.parse(r.stdout.toString('utf8'))).toMatchObject({ normal: ['ops@example.com'], fail: ['bro,ken@example.com'] });
+    expect(JSON.parse(r.stdout.toString('utf8'))).toMatchObject({ normal: ['ops@example.com'], encrypt: ['sec@example.com'], fail: ['bro,ken@example.com'] });
     expect(r.stderr).toContain('NOT mailed to bro,ken@example.com: invalid address');
     expect(smtp.messages.some((m) => m.subject === 'Report')).toBe(true);
   }, SPAWNING);

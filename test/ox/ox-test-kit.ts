@@ -96,3 +96,12 @@ export async function startSmtp(): Promise<{ url: string; messages: ParsedMail[]
 
 /** Simulator credentials matching `oxConfig`. */
 export const SIM_CREDENTIALS = { rest: { user: REST_USER, password: REST_PASSWORD } };
+
+/** Shaped like an ASCII-armoured public key (what OX checks before encrypting); not a real key. */
+export const TEST_PGP_KEY = `-----BEGIN PGP PUBLIC KEY BLOCK-----
+
+mQENBFxxxxxBCAC7abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123
+abcdefghijklmnopqrstuvwxyz0123456789+/abcdefghijklmnopqrstuvwxyzABCD==
+=AbCd
+-----END PGP PUBLIC KEY BLOCK-----
+`;

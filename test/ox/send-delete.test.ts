@@ -2,15 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OxSimulator } from '../../src/sim/ox-simulator.js';
 import { OxClient } from '../../src/ox/ox-client.js';
 import { sendFailures, sentRecipients } from '../../src/ox/ox-answers.js';
-import { failure, oxConfig, SIM_CREDENTIALS, startSmtp } from './ox-test-kit.js';
+import { failure, oxConfig, SIM_CREDENTIALS, startSmtp, TEST_PGP_KEY as KEY } from './ox-test-kit.js';
 
-const KEY = `-----BEGIN PGP PUBLIC KEY BLOCK-----
-
-mQENBFxxxxxBCAC7abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123
-abcdefghijklmnopqrstuvwxyz0123456789+/abcdefghijklmnopqrstuvwxyzABCD==
-=AbCd
------END PGP PUBLIC KEY BLOCK-----
-`;
 
 describe('OxClient send and delete against the simulator', () => {
   let smtp: Awaited<ReturnType<typeof startSmtp>>;
