@@ -204,8 +204,11 @@ async function exporterChild(input: { scenario: Scenario; simUrl: string; spoolD
     return { rows: scenario.rows, bytes, seconds, maxRssBytes: process.resourceUsage().maxRSS * 1024 };
   }
   // Everything the job needs is loaded before the clock starts: we measure exporting, not imports.
-  const [{ loadConfig }, { createServices }, { silentLogger }, { feedbackExport }] = await Promise.all([
-    import('../src/config/load-config.js'), import('../src/services.js'), import('../src/log/logger.js'), import('../jobs/feedback-export.js'),
+  // The job's collaborators are built directly (as createServices does, minus Redis: this run
+  // keeps its exactly-once records in memory), so the process holds what an export needs.
+  const [{ loadConfig }, { silentLogger }, { feedbackExport }, { OxClient }, { createArchive }, { createMailer }] = await Promise.all([
+    import('../src/config/load-config.js'), import('../src/log/logger.js'), import('../jobs/feedback-export.js'),
+    import('../src/ox/ox-client.js'), import('../src/delivery/create-archive.js'), import('../src/delivery/smtp-mailer.js'),
   ]);
   const config = loadConfig({
     env: {},
@@ -216,7 +219,14 @@ async function exporterChild(input: { scenario: Scenario; simUrl: string; spoolD
       archive: scenario.archive,
     },
   });
-  const services = createServices(config, { log: silentLogger() });
+  const ox = new OxClient(config.ox);
+  const archive = createArchive(config.archive);
+  const services = {
+    config, ox, archive, mailer: createMailer(config.mail), log: silentLogger(), now: () => Date.now(),
+    get ledger(): never { throw new Error('the export bench keeps no ledger'); },
+    get redis(): never { throw new Error('the export bench uses no Redis'); },
+    close: async () => { await ox.close(); await archive.close(); },
+  };
   const deliveries = new Map<string, Record<string, unknown>>();
   const started = performance.now();
   const result = await feedbackExport.run({

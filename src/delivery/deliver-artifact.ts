@@ -126,7 +126,8 @@ async function archiveOnce(request: DeliverArtifactRequest, key: string, service
 
   const manifestKey = manifestKeyFor(key);
   const location = archive.describe(key);
-  await archive.putFile(key, artifact.path, { contentType: request.contentType, bytes: artifact.bytes, sha256: artifact.sha256, signal: run.signal });
+  // A finished spool is never written again: the fs store may link instead of copying it.
+  await archive.putFile(key, artifact.path, { contentType: request.contentType, bytes: artifact.bytes, sha256: artifact.sha256, signal: run.signal, immutable: true });
   const check = await archive.verify(key, { bytes: artifact.bytes, sha256: artifact.sha256 }, { signal: run.signal });
   if (!check.ok) throw new DeliveryError(`archive object ${location} failed verification: ${check.reason}`, true);
   const verifiedAt = isoUtc(services.now());

@@ -5,7 +5,7 @@
  */
 import { createHash, randomUUID } from 'node:crypto';
 import { constants as fsConstants } from 'node:fs';
-import { copyFile, mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
+import { copyFile, link, mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { InputError } from '../errors.js';
 import { assertSafeKey } from './archive-key.js';
@@ -24,12 +24,14 @@ export class FsArchive implements ArchiveStore {
     return this.pathOf(key);
   }
 
-  async putFile(key: string, filePath: string, options: { contentType: string; bytes: number; sha256: string; signal?: AbortSignal }): Promise<ArchiveObjectInfo> {
+  async putFile(key: string, filePath: string, options: { contentType: string; bytes: number; sha256: string; signal?: AbortSignal; immutable?: boolean }): Promise<ArchiveObjectInfo> {
     const target = this.pathOf(key);
     await this.writeAtomically(target, options.signal, async (temp) => {
-      // A copy, never a hard link: the archive must not change if the source file does later.
-      // FICLONE makes it a copy-on-write clone where the file system supports it (XFS, Btrfs).
-      await copyFile(filePath, temp, fsConstants.COPYFILE_FICLONE);
+      if (!options.immutable || !(await hardLink(filePath, temp))) {
+        // A copy where the source may still change, so the archive never changes with it;
+        // FICLONE makes it a copy-on-write clone where the file system can (XFS, Btrfs).
+        await copyFile(filePath, temp, fsConstants.COPYFILE_FICLONE);
+      }
       const { size } = await stat(temp);
       if (size !== options.bytes) throw new Error(`archive copy of ${basename(filePath)} has ${size} bytes, expected ${options.bytes}`);
     });
@@ -111,6 +113,20 @@ export class FsArchive implements ArchiveStore {
       throw err;
     }
     await fsyncPath(folder, 'r');
+  }
+}
+
+/**
+ * A multi-GB spool on the archive's file system becomes the archive file without a copy.
+ * False where links cannot work (another file system, no link support): then we copy.
+ */
+async function hardLink(source: string, target: string): Promise<boolean> {
+  try {
+    await link(source, target);
+    return true;
+  } catch (err) {
+    if (['EXDEV', 'EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'EMLINK'].includes((err as NodeJS.ErrnoException).code ?? '')) return false;
+    throw err;
   }
 }
 

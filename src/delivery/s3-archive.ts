@@ -66,7 +66,7 @@ export class S3Archive implements ArchiveStore {
     return `s3://${this.bucket}/${key}`;
   }
 
-  async putFile(key: string, filePath: string, options: { contentType: string; bytes: number; sha256: string; signal?: AbortSignal }): Promise<ArchiveObjectInfo> {
+  async putFile(key: string, filePath: string, options: { contentType: string; bytes: number; sha256: string; signal?: AbortSignal; immutable?: boolean }): Promise<ArchiveObjectInfo> {
     assertSafeKey(key);
     options.signal?.throwIfAborted();
     const { storage, client } = await this.sdk();

@@ -61,15 +61,16 @@ export async function spoolStream(
     throw err;
   }
   const path = join(dir, `.oxb-spool-${randomUUID()}`);
-  const content = new ByteTap((chunk) => options.rowCounter?.update(chunk));
-  const stored = new ByteTap();
   const hash = createHash('sha256');
-  stored.onChunk = (chunk) => hash.update(chunk);
-
-  const stages: NodeJS.ReadWriteStream[] = [content];
+  const countRows = (chunk: Buffer) => options.rowCounter?.update(chunk);
+  const hashBytes = (chunk: Buffer) => hash.update(chunk);
+  // Without gzip the content is what is stored: one tap counts rows and hashes.
+  const content = new ByteTap(options.gzip ? countRows : (chunk) => { countRows(chunk); hashBytes(chunk); });
+  const stored = options.gzip ? new ByteTap(hashBytes) : content;
   // Level 6 is zlib's default balance; exports are text and shrink ~5-10x either way.
-  if (options.gzip) stages.push(createGzip({ level: zlibConstants.Z_DEFAULT_COMPRESSION }));
-  stages.push(stored);
+  const stages: NodeJS.ReadWriteStream[] = options.gzip
+    ? [content, createGzip({ level: zlibConstants.Z_DEFAULT_COMPRESSION }), stored]
+    : [content];
   try {
     const sink = createWriteStream(path, { flags: 'wx', mode: 0o600 });
     await pipeline([toReadable(source), ...stages, sink], { signal: options.signal });
@@ -100,14 +101,14 @@ function toReadable(source: Readable | AsyncIterable<Buffer | string>): NodeJS.R
 /** Passes bytes through unchanged, counting them and showing each chunk to an observer. */
 class ByteTap extends Transform {
   bytes = 0;
-  constructor(public onChunk?: (chunk: Buffer) => void) {
+  constructor(private readonly onChunk: (chunk: Buffer) => void) {
     super();
   }
   override _transform(chunk: Buffer | string, _encoding: BufferEncoding, done: TransformCallback): void {
     const buffer = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
     this.bytes += buffer.length;
     try {
-      this.onChunk?.(buffer);
+      this.onChunk(buffer);
     } catch (err) {
       done(err as Error);
       return;

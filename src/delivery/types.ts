@@ -22,8 +22,12 @@ export interface ArchiveStore {
   readonly kind: 'fs' | 's3';
   /** Where a key lives, for people: an absolute path or s3://bucket/key. */
   describe(key: string): string;
-  /** Stores a local file under `key`, atomically (no half object is ever visible). */
-  putFile(key: string, filePath: string, options: { contentType: string; bytes: number; sha256: string; signal?: AbortSignal }): Promise<ArchiveObjectInfo>;
+  /**
+   * Stores a local file under `key`, atomically (no half object is ever visible). `immutable`:
+   * the caller guarantees the file never changes again (a finished spool), so the fs store may
+   * hard-link it instead of copying.
+   */
+  putFile(key: string, filePath: string, options: { contentType: string; bytes: number; sha256: string; signal?: AbortSignal; immutable?: boolean }): Promise<ArchiveObjectInfo>;
   putJson(key: string, value: unknown, options?: { signal?: AbortSignal }): Promise<ArchiveObjectInfo>;
   readJson<T = unknown>(key: string, options?: { signal?: AbortSignal }): Promise<T | null>;
   /** Reads the object back and checks size and SHA-256. */

@@ -76,6 +76,17 @@ describe('FsArchive', () => {
     expect(await readFile(join(root, 'k/x.csv'), 'utf8')).toBe('v2!');
   });
 
+  it('links an immutable source instead of copying it; the object survives the source being removed', async () => {
+    const archive = new FsArchive(root);
+    const source = join(work, 'spool');
+    await writeFile(source, 'sealed');
+    await archive.putFile('k/sealed.csv', source, { contentType: 'text/csv', bytes: 6, sha256: sha256('sealed'), immutable: true });
+    expect((await stat(join(root, 'k/sealed.csv'))).ino).toBe((await stat(source)).ino);
+    await rm(source);
+    expect(await archive.verify('k/sealed.csv', { bytes: 6, sha256: sha256('sealed') })).toMatchObject({ ok: true });
+    expect(await listAll(root)).toEqual(['k/sealed.csv']);
+  });
+
   it('leaves nothing behind when the copy fails or the size does not match', async () => {
     const archive = new FsArchive(root);
     await expect(archive.putFile('k/x.csv', join(work, 'nope'), { contentType: 'text/csv', bytes: 1, sha256: 'x' })).rejects.toThrow();
