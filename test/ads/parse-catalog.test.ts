@@ -63,9 +63,9 @@ describe('catalog parsing', () => {
     expect(fromCsv.entries[1]!.origin).toBe('line 3');
   });
 
-  it('accepts semicolon CSV as spreadsheets in Europe save it', () => {
-    const catalog = csv('scope;reseller;package;context_id;user_id;login;config\npackage;acme;gold;;;;"{""a"":1}"\n');
-    expect(catalog.entries[0]).toMatchObject({ key: 'package:acme/gold', config: { a: 1 } });
+  it('accepts semicolon CSV as spreadsheets in Europe save it, blanks around names, a BOM', () => {
+    const catalog = csv('\uFEFFscope;reseller;package;context_id;user_id;login;config\r\nPackage; acme ;gold ; ;;;"{""a"":1}"\r\nname;;;42;; bob ;2\r\n');
+    expect(catalog.entries.map((e) => [e.key, e.config])).toEqual([['package:acme/gold', { a: 1 }], ['name:42/bob', 2]]);
   });
 
   it('rejects duplicate YAML keys instead of keeping the last', () => {
