@@ -9,7 +9,7 @@ import { z } from 'zod';
 import { defineJob } from '../src/job-kind.js';
 import { syncAds, type AdsSyncResult } from '../src/ads/sync-ads.js';
 
-const adsSyncParams = z.object({
+const adsSyncParams = z.strictObject({
   /** Local path, s3://bucket/key or http(s):// URL of a .yaml/.yml/.json/.csv catalog. */
   catalog: z.string().min(1),
   /** Send every entry again, not only changed ones: repairs drift made behind ox-batch's back. */

@@ -48,5 +48,8 @@ describe('ads.sync job', () => {
 
   it('rejects bad params before touching anything', async () => {
     await expect(runJobInProcess({ kind: 'ads.sync', services, params: { full: true } })).rejects.toThrow(/catalog/);
+    // A misspelt safety switch must not be ignored silently.
+    await expect(runJobInProcess({ kind: 'ads.sync', services, params: { catalog: 'c.yaml', alowMassDelete: true } })).rejects.toThrow(/alowMassDelete/);
+    expect(h.adRequests()).toEqual([]);
   });
 });
