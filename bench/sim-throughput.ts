@@ -1,9 +1,11 @@
 /**
  * How fast the OX simulator serves exports (it must never be the bottleneck of a benchmark).
  * Not a test: run `npx tsx bench/sim-throughput.ts [csvRows] [rawRows]` or call
- * `measureSimThroughput()`. The client runs in the same process (undici.request), so the figures
- * are a lower bound of what a separate client process sees.
+ * `measureSimThroughput()`. Each export is read twice: by a client in the same process
+ * (undici.request; server and client share one thread, a lower bound) and by a separate Node
+ * process (what a benchmark of ox-batch against `ox-batch sim` sees).
  */
+import { spawn } from 'node:child_process';
 import { request } from 'undici';
 import { OxSimulator } from '../src/sim/ox-simulator.js';
 
@@ -23,6 +25,29 @@ export interface ExportMeasurement {
 export interface SimThroughput {
   csv: ExportMeasurement;
   raw: ExportMeasurement;
+  /** The same exports read by a separate client process. */
+  separateClient: { csv: { bytes: number; seconds: number; mbPerSecond: number }; raw: { bytes: number; seconds: number; mbPerSecond: number } };
+}
+
+/** Reads a URL in a child Node process (plain node:http) and reports bytes and seconds. */
+function readInChildProcess(url: string, authorization: string): Promise<{ bytes: number; seconds: number; mbPerSecond: number }> {
+  const code = `const http = require('node:http'); const t = process.hrtime.bigint();
+http.get(process.env.SIM_URL, { headers: { authorization: process.env.SIM_AUTH } }, (res) => {
+  let n = 0; res.on('data', (c) => { n += c.length; });
+  res.on('end', () => process.stdout.write(JSON.stringify({ status: res.statusCode, bytes: n, seconds: Number(process.hrtime.bigint() - t) / 1e9 })));
+}).on('error', (e) => { console.error(e.message); process.exit(1); });`;
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['-e', code], { env: { ...process.env, SIM_URL: url, SIM_AUTH: authorization }, stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.once('error', reject);
+    child.once('exit', (exitCode) => {
+      if (exitCode !== 0) return reject(new Error(`client process exited ${exitCode}`));
+      const r = JSON.parse(out) as { status: number; bytes: number; seconds: number };
+      if (r.status !== 200) return reject(new Error(`${url}: HTTP ${r.status}`));
+      resolve({ bytes: r.bytes, seconds: r.seconds, mbPerSecond: r.bytes / 1e6 / r.seconds });
+    });
+  });
 }
 
 export async function measureSimThroughput(o: { rows?: number; rawRows?: number } = {}): Promise<SimThroughput> {
@@ -61,9 +86,15 @@ export async function measureSimThroughput(o: { rows?: number; rawRows?: number 
         clearInterval(sampler);
       }
     };
-    const csv = await measure('/userfeedback/v1/export/default/star-rating-v1', rows);
-    const raw = await measure('/userfeedback/v1/export/bench-raw/star-rating-v1/raw', rawRows);
-    return { csv, raw };
+    const csvPath = '/userfeedback/v1/export/default/star-rating-v1';
+    const rawPath = '/userfeedback/v1/export/bench-raw/star-rating-v1/raw';
+    const csv = await measure(csvPath, rows);
+    const raw = await measure(rawPath, rawRows);
+    const separateClient = {
+      csv: await readInChildProcess(`${sim.url}${csvPath}`, auth),
+      raw: await readInChildProcess(`${sim.url}${rawPath}`, auth),
+    };
+    return { csv, raw, separateClient };
   } finally {
     await sim.close();
   }
@@ -78,6 +109,9 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     `${name}: ${r.rows} rows, ${(r.bytes / 1e6).toFixed(1)} MB in ${r.seconds.toFixed(2)} s = ${r.mbPerSecond.toFixed(0)} MB/s ` +
     `(${r.cpuSeconds.toFixed(2)} CPU s = ${r.mbPerCpuSecond.toFixed(0)} MB per CPU second), ` +
     `peak heap growth ${(r.peakHeapGrowth / 1e6).toFixed(1)} MB`;
-  console.log(line('csv export', result.csv));
-  console.log(line('raw export', result.raw));
+  console.log(line('csv export, client in process', result.csv));
+  console.log(line('raw export, client in process', result.raw));
+  for (const [name, r] of Object.entries(result.separateClient)) {
+    console.log(`${name} export, separate client process: ${(r.bytes / 1e6).toFixed(1)} MB in ${r.seconds.toFixed(2)} s = ${r.mbPerSecond.toFixed(0)} MB/s`);
+  }
 }
