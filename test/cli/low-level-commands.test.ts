@@ -91,6 +91,10 @@ describe.concurrent('ox-batch low-level commands (feedback, ads, passwd-changes)
     expect(noYes.code).toBe(2);
     expect(noYes.stderr).toContain('without --yes');
     expect(sim.feedbackCount({ contextGroup: 'purge' })).toBe(1);
+    const dry = await cli('feedback', 'delete', '--context-group', 'purge', '--end', String(day + 1), '--dry-run');
+    expect(dry.code).toBe(0);
+    expect(JSON.parse(dry.stdout.toString('utf8'))).toMatchObject({ dryRun: true, rows: 1 });
+    expect(sim.feedbackCount({ contextGroup: 'purge' })).toBe(1);
     const yes = await cli('feedback', 'delete', '--context-group', 'purge', '--end', String(day + 1), '--yes');
     expect(yes.code).toBe(0);
     expect(JSON.parse(yes.stdout.toString('utf8'))).toMatchObject({ successful: true, contextGroup: 'purge', end: day + 1 });

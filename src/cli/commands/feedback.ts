@@ -90,10 +90,18 @@ export function registerFeedbackCommands(program: Command): void {
   withWindow(feedback.command('delete'))
     .description('delete feedback in [start, end) on the OX server; asks first on a terminal')
     .option('-y, --yes', 'do not ask (required when not on a terminal)')
-    .action(action(async (options: WindowOptions & { yes?: boolean }, command: Command) => {
+    .option('--dry-run', 'count the rows the window holds (streams the raw export) and delete nothing')
+    .action(action(async (options: WindowOptions & { yes?: boolean; dryRun?: boolean }, command: Command) => {
       if (options.end === undefined) throw new InputError('feedback delete: --end is required (deleting everything up to now by accident is not an option)');
       await withOx(command, async ({ config, ox, signal }) => {
         const query = { ...windowQuery(options, config), signal };
+        if (options.dryRun) {
+          let rows = 0;
+          for await (const _record of ox.exportRaw(query)) rows++;
+          process.stdout.write(`${JSON.stringify({ dryRun: true, rows, contextGroup: query.contextGroup, type: query.type, start: query.start ?? null, end: query.end })}\n`);
+          say(`dry run: ${rows} rows of ${describeQuery(query)} would be deleted; nothing deleted`);
+          return;
+        }
         const what = `delete ${describeQuery(query)} on ${ox.baseUrl}`;
         if (!options.yes) {
           if (!process.stdin.isTTY) throw new RefusedError(`refusing to ${what} without --yes (not a terminal)`);
