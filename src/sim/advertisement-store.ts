@@ -73,6 +73,12 @@ export class AdvertisementStore {
     return pkg === undefined ? undefined : structuredClone(pkg);
   }
 
+  /** Loads configs as `snapshot()` returns them (fixtures). */
+  load(configs: { users?: Record<string, unknown>; packages?: Record<string, unknown> }): void {
+    for (const [key, config] of Object.entries(configs.users ?? {})) this.users.set(key, structuredClone(config));
+    for (const [key, config] of Object.entries(configs.packages ?? {})) this.packages.set(key, structuredClone(config));
+  }
+
   snapshot(): { users: Record<string, unknown>; packages: Record<string, unknown> } {
     return {
       users: Object.fromEntries([...this.users].map(([k, v]) => [k, structuredClone(v)])),

@@ -29,6 +29,10 @@ const fixtureSchema = z.strictObject({
     contextAdmins: z.record(z.string().regex(/^\d+$/), credential).optional(),
     master: credential.nullable().optional(),
   }).optional(),
+  adConfigs: z.strictObject({
+    users: z.record(z.string().regex(/^\d+\/\d+$/, 'expected "<contextId>/<userId>"'), z.unknown()).optional(),
+    packages: z.record(z.string().regex(/^[^/]+\/[^/]+$/, 'expected "<reseller>/<package>"'), z.unknown()).optional(),
+  }).optional(),
 });
 
 export function readFixture(source: string | SimFixture): SimFixture {

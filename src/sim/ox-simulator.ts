@@ -124,6 +124,7 @@ export class OxSimulator {
     for (const u of fixture.users ?? []) this.addUser(u);
     if (fixture.feedback) this.addFeedback(fixture.feedback);
     for (const c of fixture.passwordChanges ?? []) this.addPasswordChange(c);
+    if (fixture.adConfigs) this.ads.load(fixture.adConfigs);
   }
 
   /** What advertisement configs are stored: keys "ctx/user" and "reseller/package". */

@@ -114,6 +114,8 @@ export interface SimFixture {
   users?: SimUser[];
   passwordChanges?: SimPasswordChange[];
   credentials?: SimCredentials;
+  /** Advertisement configs already stored, same shape as `adConfigs()` ("ctx/user", "reseller/package"). */
+  adConfigs?: { users?: Record<string, unknown>; packages?: Record<string, unknown> };
 }
 
 export interface SimRequestRecord {

@@ -16,6 +16,7 @@ const fixture: SimFixture = {
   users: [{ contextId: 1, userId: 3, login: 'anna' }],
   passwordChanges: [{ contextId: 1, userId: 3, date: 1_700_000_000_000, client_id: 'provisioning-api', client_address: '198.51.100.4' }],
   credentials: { rest: { user: 'fx', password: 'fxpw' }, contextAdmins: { 1: { user: 'admin1', password: 'pw1' } } },
+  adConfigs: { users: { '1/3': { banner: 'old' } }, packages: { 'acme/gold': { tier: 1 } } },
 };
 
 describe('fixtures', () => {
@@ -39,7 +40,10 @@ describe('fixtures', () => {
       expect(raw[0]!.app).toBe(`${'x'.repeat(46)} ...`);
       const changes = await call(sim, '/admin/v1/contexts/1/users/3/passwd-changes', { auth: { user: 'admin1', password: 'pw1' } });
       expect(JSON.parse(changes.text)).toEqual([{ date: 1_700_000_000_000, client_id: 'provisioning-api', client_name: 'Provisioning API', client_address: '198.51.100.4' }]);
-      expect((await call(sim, `/advertisement/v1/config/name${q({ contextId: 1, name: 'anna' })}`, { method: 'PUT', body: {}, auth: rest })).status).toBe(201);
+      expect(sim.adConfigs()).toEqual({ users: { '1/3': { banner: 'old' } }, packages: { 'acme/gold': { tier: 1 } } });
+      // anna is user 3, whose config the fixture already holds: an update, not a create
+      expect((await call(sim, `/advertisement/v1/config/name${q({ contextId: 1, name: 'anna' })}`, { method: 'PUT', body: {}, auth: rest })).status).toBe(200);
+      expect((await call(sim, `/advertisement/v1/config/package${q({ reseller: 'acme', package: 'gold' })}`, { method: 'DELETE', auth: rest })).status).toBe(204);
     } finally {
       await sim.close();
     }
@@ -54,6 +58,7 @@ describe('fixtures', () => {
     const sim = await OxSimulator.start();
     try {
       expect(() => sim.loadFixture({ users: [{ contextId: 1, userId: 1, login: '' }] })).toThrow(/users\.0\.login/);
+      expect(() => sim.loadFixture({ adConfigs: { users: { 'anna': {} } } })).toThrow(/adConfigs\.users\.anna/);
     } finally {
       await sim.close();
     }
