@@ -20,6 +20,10 @@ export function oxWindowParams(window: FeedbackWindow): OxWindowParams {
   if (start !== undefined && end !== undefined && end < start) {
     throw new InputError(`feedback window: end ${end} is before start ${start}`);
   }
+  if (end === 0) {
+    // [start, 0) is empty, but OX reads end=0 as "no end": a delete would remove everything.
+    throw new InputError('feedback window: end 0 is an empty window, and OX would read it as open-ended');
+  }
   const params: OxWindowParams = {};
   if (start !== undefined && start > 0) params.start = String(start - 1);
   if (end !== undefined) params.end = String(end);

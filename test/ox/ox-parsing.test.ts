@@ -27,6 +27,9 @@ describe('window translation to OX exclusive bounds', () => {
     expect(() => oxWindowParams({ end: Number.POSITIVE_INFINITY })).toThrow(InputError);
     expect(() => oxWindowParams({ start: new Date('nonsense') })).toThrow(InputError);
     expect(() => oxWindowParams({ start: 10, end: 9 })).toThrow(/before start/);
+    // OX reads end=0 as open-ended: an empty window must never become "everything".
+    expect(() => oxWindowParams({ end: 0 })).toThrow(/end 0 is an empty window/);
+    expect(() => oxWindowParams({ start: 0, end: 0 })).toThrow(InputError);
   });
 });
 
