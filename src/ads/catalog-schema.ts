@@ -89,4 +89,3 @@ export const csvRowSchema = z.discriminatedUnion('scope', [
   z.object({ scope: z.literal('name'), reseller: blank('name'), package: blank('name'), context_id: csvId('context id'), user_id: blank('name'), login: csvName.pipe(z.string().min(1, 'expected a login name')), config: csvConfig }),
 ], { message: 'scope must be package, user or name' });
 
-export const csvRowsSchema = z.array(csvRowSchema);

@@ -3,7 +3,7 @@ import { parse as parseCsv, CsvError } from 'csv-parse/sync';
 import type { z } from 'zod';
 import { InputError } from '../errors.js';
 import { entryKey, oxName, type AdEntry, type AdEntryTarget, type Catalog } from './catalog.js';
-import { catalogSchema, csvRowsSchema, CSV_COLUMNS, type CatalogDocument } from './catalog-schema.js';
+import { catalogSchema, csvRowSchema, CSV_COLUMNS, type CatalogDocument } from './catalog-schema.js';
 import { configHash } from './canonical-json.js';
 import { lineOfOffset, pathId, scanJsonStructure, type JsonPath } from './json-structure.js';
 
@@ -58,18 +58,28 @@ function nameEntry(contextId: number, login: string, config: unknown, origin: st
 }
 
 /**
- * Parses and validates a whole catalog. Every problem of the file is collected (syntax,
- * duplicate keys, types, duplicate entries) and thrown as one CatalogError.
+ * Parses and validates a whole catalog. Problems are collected across the file (duplicate keys,
+ * types, bad rows, duplicate entries) and thrown together as one CatalogError. Only broken
+ * syntax, or a catalog whose structure is wrong, hides the later checks.
  */
 export function parseCatalog(text: string, options: { source: string; format: CatalogFormat }): Catalog {
   const { source, format } = options;
-  if (format === 'csv') return { source, entries: finishEntries(parseCsvCatalog(text, source), source, () => undefined) };
-  const tree = format === 'json' ? readJson(text, source) : readYaml(text, source);
-  const result = catalogSchema.safeParse(tree.value ?? {}, { error: requiredMessage });
-  if (!result.success) {
-    throw new CatalogError(source, result.error.issues.map((issue) => describeIssue(source, issue, tree.lineOf)));
+  const problems: string[] = [];
+  let entries: AdEntry[];
+  if (format === 'csv') {
+    entries = finishEntries(parseCsvCatalog(text, source, problems), source, () => undefined, problems);
+  } else {
+    const tree = format === 'json' ? readJson(text, source, problems) : readYaml(text, source, problems);
+    const result = catalogSchema.safeParse(tree.value ?? {}, { error: requiredMessage });
+    if (result.success) {
+      entries = finishEntries(declaredFromDocument(result.data), source, tree.lineOf, problems);
+    } else {
+      for (const issue of result.error.issues) problems.push(describeIssue(source, issue, tree.lineOf));
+      entries = [];
+    }
   }
-  return { source, entries: finishEntries(declaredFromDocument(result.data), source, tree.lineOf) };
+  if (problems.length > 0) throw new CatalogError(source, problems.sort(byLine));
+  return { source, entries };
 }
 
 interface Tree {
@@ -77,7 +87,7 @@ interface Tree {
   lineOf(path: JsonPath): number | undefined;
 }
 
-function readJson(text: string, source: string): Tree {
+function readJson(text: string, source: string, problems: string[]): Tree {
   let value: unknown;
   try {
     value = JSON.parse(text.replace(/^\uFEFF/, ''));
@@ -87,9 +97,8 @@ function readJson(text: string, source: string): Tree {
     const where = offset ? `:${lineOfOffset(text, Number(offset[1])).line}` : '';
     throw new CatalogError(source, [`${source}${where}: not valid JSON (${message})`]);
   }
-  const { duplicates } = scanJsonStructure(text);
-  if (duplicates.length > 0) {
-    throw new CatalogError(source, duplicates.map((d) => `${source}:${d.line}: ${formatPath(d.path)}: duplicate key (first at line ${d.firstLine})`));
+  for (const d of scanJsonStructure(text).duplicates) {
+    problems.push(`${source}:${d.line}: ${formatPath(d.path)}: duplicate key (first at line ${d.firstLine})`);
   }
   let lines: Map<string, number> | undefined;
   return {
@@ -106,18 +115,19 @@ function readJson(text: string, source: string): Tree {
   };
 }
 
-function readYaml(text: string, source: string): Tree {
+function readYaml(text: string, source: string, problems: string[]): Tree {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { uniqueKeys: true, lineCounter, prettyErrors: false });
-  if (doc.errors.length > 0) {
-    throw new CatalogError(source, doc.errors.map((e) => {
-      const line = e.linePos?.[0]?.line ?? lineCounter.linePos(e.pos[0]).line;
-      const what = e.code === 'DUPLICATE_KEY'
-        ? `duplicate key ${JSON.stringify(/^[^:\n]*/.exec(text.slice(e.pos[0]))![0].trim())}`
-        : `not valid YAML (${e.message.split('\n')[0]})`;
-      return `${source}${line ? `:${line}` : ''}: ${what}`;
-    }));
-  }
+  const described = doc.errors.map((e) => {
+    const line = e.linePos?.[0]?.line ?? lineCounter.linePos(e.pos[0]).line;
+    const what = e.code === 'DUPLICATE_KEY'
+      ? `duplicate key ${JSON.stringify(/^[^:\n]*/.exec(text.slice(e.pos[0]))![0].trim())}`
+      : `not valid YAML (${e.message.split('\n')[0]})`;
+    return `${source}${line ? `:${line}` : ''}: ${what}`;
+  });
+  // A duplicate key still leaves a readable document: go on and find the other problems too.
+  if (doc.errors.some((e) => e.code !== 'DUPLICATE_KEY')) throw new CatalogError(source, described);
+  problems.push(...described);
   const value = doc.toJS({ maxAliasCount: 1000 }) as unknown;
   return { value, lineOf: (path) => yamlLine(doc, path, lineCounter) };
 }
@@ -184,7 +194,7 @@ function declaredFromDocument(doc: CatalogDocument): Declared[] {
   return declared;
 }
 
-function parseCsvCatalog(text: string, source: string): Declared[] {
+function parseCsvCatalog(text: string, source: string, problems: string[]): Declared[] {
   const body = text.replace(/^\uFEFF/, '');
   const headerLine = body.slice(0, body.search(/\r?\n|$/));
   // Spreadsheets in much of Europe save with semicolons; the header says which one was used.
@@ -199,39 +209,39 @@ function parseCsvCatalog(text: string, source: string): Declared[] {
   if (records.length === 0) return [];
   const [header, ...rows] = records;
   const columns = header!.record.map((name) => name.trim().toLowerCase());
-  const problems: string[] = [];
   const missing = CSV_COLUMNS.filter((c) => !columns.includes(c));
   const unknown = columns.filter((c) => !(CSV_COLUMNS as readonly string[]).includes(c));
-  if (missing.length > 0) problems.push(`${source}:${header!.info.lines}: header: missing column(s) ${missing.join(', ')} (expected ${CSV_COLUMNS.join(',')})`);
-  if (unknown.length > 0) problems.push(`${source}:${header!.info.lines}: header: unknown column(s) ${unknown.join(', ')}`);
-  if (problems.length > 0) throw new CatalogError(source, problems);
+  const headerProblems: string[] = [];
+  if (missing.length > 0) headerProblems.push(`${source}:${header!.info.lines}: header: missing column(s) ${missing.join(', ')} (expected ${CSV_COLUMNS.join(',')})`);
+  if (unknown.length > 0) headerProblems.push(`${source}:${header!.info.lines}: header: unknown column(s) ${unknown.join(', ')}`);
+  if (headerProblems.length > 0) throw new CatalogError(source, headerProblems);
 
-  const objects = rows.map(({ record, info }) => {
+  // Row by row, so that duplicates among the good rows are found next to the bad rows.
+  const declared: Declared[] = [];
+  for (const { record, info } of rows) {
     if (record.length !== columns.length) {
       problems.push(`${source}:${info.lines}: row has ${record.length} fields, the header has ${columns.length}`);
+      continue;
     }
-    const row: Record<string, string> = {};
+    const cells: Record<string, string> = {};
     columns.forEach((column, i) => {
-      row[column] = record[i] ?? '';
+      cells[column] = record[i]!;
     });
-    row.scope = (row.scope ?? '').trim().toLowerCase();
-    return row;
-  });
-  const result = csvRowsSchema.safeParse(objects, { error: requiredMessage });
-  if (!result.success) {
-    for (const issue of result.error.issues) {
-      const [rowIndex, ...rest] = issue.path as Array<string | number>;
-      const line = rows[rowIndex as number]?.info.lines;
-      problems.push(`${source}${line ? `:${line}` : ''}:${rest.length > 0 ? ` ${formatPath(rest)}:` : ''} ${issue.message}`);
+    cells.scope = cells.scope!.trim().toLowerCase();
+    const result = csvRowSchema.safeParse(cells, { error: requiredMessage });
+    if (!result.success) {
+      for (const issue of result.error.issues) {
+        problems.push(`${source}:${info.lines}:${issue.path.length > 0 ? ` ${formatPath(issue.path as JsonPath)}:` : ''} ${issue.message}`);
+      }
+      continue;
     }
+    const row = result.data;
+    const origin = `line ${info.lines}`;
+    if (row.scope === 'package') declared.push(packageEntry(row.reseller, row.package, row.config, origin, undefined));
+    else if (row.scope === 'user') declared.push(userEntry(row.context_id, row.user_id, row.config, origin, undefined));
+    else declared.push(nameEntry(row.context_id, row.login, row.config, origin, undefined));
   }
-  if (problems.length > 0) throw new CatalogError(source, problems.sort(byLine));
-  return result.data!.map((row, i) => {
-    const origin = `line ${rows[i]!.info.lines}`;
-    if (row.scope === 'package') return packageEntry(row.reseller, row.package, row.config, origin, undefined);
-    if (row.scope === 'user') return userEntry(row.context_id, row.user_id, row.config, origin, undefined);
-    return nameEntry(row.context_id, row.login, row.config, origin, undefined);
-  });
+  return declared;
 }
 
 function byLine(a: string, b: string): number {
@@ -240,21 +250,20 @@ function byLine(a: string, b: string): number {
 }
 
 /** Rejects entries that target the same thing twice (also "" next to "default"); adds hashes. */
-function finishEntries(declared: Declared[], source: string, lineOf: (path: JsonPath) => number | undefined): AdEntry[] {
+function finishEntries(declared: Declared[], source: string, lineOf: (path: JsonPath) => number | undefined, problems: string[]): AdEntry[] {
   const where = (entry: Declared) => {
     const line = entry.path ? lineOf(entry.path) : undefined;
     if (line !== undefined) return `${source}:${line}`;
     return entry.path ? `${source} ${entry.origin}` : `${source}:${entry.origin.slice('line '.length)}`;
   };
   const seen = new Map<string, Declared>();
-  const problems: string[] = [];
   for (const entry of declared) {
     const first = seen.get(entry.key);
     if (first) problems.push(`${where(entry)}: duplicate entry ${entry.key} (first declared at ${where(first)})`);
     else seen.set(entry.key, entry);
     entry.hash = configHash(entry.config);
   }
-  if (problems.length > 0) throw new CatalogError(source, problems);
+  if (problems.length > 0) return [];
   for (const entry of declared) entry.path = undefined;
   return declared;
 }

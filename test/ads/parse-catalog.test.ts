@@ -109,6 +109,21 @@ describe('catalog parsing', () => {
     ]));
   });
 
+  it('reports duplicate keys, type errors, bad rows and duplicate entries of one file together', () => {
+    expect(problemsOf(() => yaml('users:\n  - { contextId: 1, userId: 2, config: 1, config: 2 }\n  - { contextId: x, userId: 2, config: 1 }\n'))).toEqual([
+      'c.yaml:2: duplicate key "config"',
+      'c.yaml:3: users[1].contextId: expected a context id (positive integer)',
+    ]);
+    expect(problemsOf(() => json('{"users": [{"contextId": 1, "userId": 2, "config": 1, "config": 2},\n {"contextId": 1, "userId": 2, "config": 3}]}'))).toEqual([
+      'c.json:1: users[0].config: duplicate key (first at line 1)',
+      'c.json:2: duplicate entry user:1/2 (first declared at c.json:1)',
+    ]);
+    expect(problemsOf(() => csv('scope,reseller,package,context_id,user_id,login,config\nuser,,,1,2,,1\nuser,,,1,x,,1\nuser,,,1,2,,3\n'))).toEqual([
+      'c.csv:3: user_id: expected a user id (positive integer)',
+      'c.csv:4: duplicate entry user:1/2 (first declared at c.csv:2)',
+    ]);
+  });
+
   it('names the line of broken YAML and JSON syntax', () => {
     expect(problemsOf(() => yaml('resellers:\n  acme: [unclosed\n'))[0]).toMatch(/^c\.yaml:\d+: not valid YAML/);
     expect(problemsOf(() => json('{\n "resellers": {\n }, oops\n}'))[0]).toMatch(/^c\.json:3: not valid JSON/);
