@@ -51,9 +51,19 @@ export function storedValue(field: string, value: unknown): string {
   return truncateToLimit(String(value), FIELD_LIMITS[field]);
 }
 
+const userHashes = new Map<string, string>();
+
 /** Pseudonymous user column: lowercase hex MD5 of "<contextId>:<userId>". */
 export function pseudonymousUser(contextId: number, userId: number): string {
-  return createHash('md5').update(`${contextId}:${userId}`).digest('hex');
+  const key = `${contextId}:${userId}`;
+  let hash = userHashes.get(key);
+  if (hash === undefined) {
+    hash = createHash('md5').update(key).digest('hex');
+    // Users give feedback again and again; the cache only has to stay bounded.
+    if (userHashes.size >= 200_000) userHashes.clear();
+    userHashes.set(key, hash);
+  }
+  return hash;
 }
 
 /**

@@ -12,25 +12,16 @@ import type { RowFormat } from './ox-csv-writer.js';
 import type { FeedbackInput } from './sim-types.js';
 import { GeneratedFeedbackSegment, type GeneratedSegmentOptions } from './synthetic-feedback.js';
 
-interface CachedFeedback extends StoredFeedback {
-  /** Encoded row tail per RowFormat id (all 13 segments joined). */
-  encoded?: Map<string, Buffer>;
-}
 
-function segmentsOf(row: CachedFeedback, format: RowFormat, out: Buffer[]): number {
-  const cache = (row.encoded ??= new Map());
-  let tail = cache.get(format.id);
-  if (!tail) {
-    tail = Buffer.concat(row.values.map((v, position) => format.segment(position, v)));
-    cache.set(format.id, tail);
-  }
-  out[0] = tail;
+/** Encoded on every export, not cached: a large fixture must not double its memory per format. */
+function segmentsOf(row: StoredFeedback, format: RowFormat, out: Buffer[]): number {
+  out[0] = format.tail(row.values);
   return 1;
 }
 
 /** Explicit rows frozen for one export. */
 class RowListSource implements FeedbackSource {
-  constructor(protected rows: CachedFeedback[]) {}
+  constructor(protected rows: StoredFeedback[]) {}
   get length(): number {
     return this.rows.length;
   }

@@ -158,6 +158,8 @@ export interface RowFormat {
   readonly epilogue: Buffer;
   /** Segment of the cell at `position` (0 = score … 12 = client_version, RAW_KEYS order after date). */
   segment(position: number, value: string): Buffer;
+  /** All 13 segments of a row joined, built in one go (explicit rows, encoded per export). */
+  tail(values: readonly string[]): Buffer;
   writeRow(date: number, segments: readonly Buffer[], count: number, first: boolean, out: ChunkWriter): void;
 }
 
@@ -173,6 +175,11 @@ export function csvRowFormat(delimiter: string): RowFormat {
     prologue: Buffer.from(UTF8_BOM + csvHeaderLine(delimiter), 'utf8'),
     epilogue: Buffer.alloc(0),
     segment: (_position, value) => Buffer.concat([sep, Buffer.from(csvCell(value), 'utf8')]),
+    tail(values) {
+      let text = '';
+      for (const value of values) text += delimiter + csvCell(value);
+      return Buffer.from(text, 'utf8');
+    },
     writeRow(date, segments, count, _first, out) {
       let size = DATE_CHARS + 3;
       for (let i = 0; i < count; i++) size += segments[i]!.length;
@@ -186,7 +193,8 @@ export function csvRowFormat(delimiter: string): RowFormat {
   };
 }
 
-const JSON_KEY_PREFIXES = RAW_KEYS.slice(1).map((k) => Buffer.from(`,${JSON.stringify(k)}:`, 'utf8'));
+const JSON_KEY_TEXTS = RAW_KEYS.slice(1).map((k) => `,${JSON.stringify(k)}:`);
+const JSON_KEY_PREFIXES = JSON_KEY_TEXTS.map((k) => Buffer.from(k, 'utf8'));
 const JSON_DATE_OPEN = Buffer.from('{"date":"', 'utf8');
 const JSON_ROW_SEP = 0x2c;
 const JSON_DATE_CLOSE = 0x22;
@@ -200,6 +208,11 @@ export function rawJsonRowFormat(): RowFormat {
     prologue: Buffer.from('[', 'utf8'),
     epilogue: Buffer.from(']', 'utf8'),
     segment: (position, value) => Buffer.concat([JSON_KEY_PREFIXES[position]!, Buffer.from(JSON.stringify(value), 'utf8')]),
+    tail(values) {
+      let text = '';
+      for (let i = 0; i < values.length; i++) text += JSON_KEY_TEXTS[i]! + JSON.stringify(values[i]);
+      return Buffer.from(text, 'utf8');
+    },
     writeRow(date, segments, count, first, out) {
       let size = 2 + JSON_DATE_OPEN.length + DATE_CHARS + 1;
       for (let i = 0; i < count; i++) size += segments[i]!.length;
