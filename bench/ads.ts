@@ -40,6 +40,8 @@ export interface AdsBenchResult {
   speedupVsSequential: number;
   ratioVsRawUndici: number;
   unchangedResync: { seconds: number; oxRequests: number; catalogLoadSeconds: number };
+  /** Reading and validating the same catalog as CSV (same entries, same hashes). */
+  csvCatalogLoadSeconds: number;
   /** RSS while the first apply progresses (25/50/75/100 % of entries sent): flat means no growth per request. */
   rssDuringApplyMb: number[];
   /** Heap after a full GC: before, after the first apply, after the re-sync (nothing retained between syncs). */
@@ -59,6 +61,22 @@ function userAt(i: number) {
   const contextId = 1000 + Math.floor(i / USERS_PER_CONTEXT);
   const userId = (i % USERS_PER_CONTEXT) + 1;
   return { contextId, userId, login: `user${userId}@ctx${contextId}.example`, byLogin: i % BY_LOGIN_EVERY === 0 };
+}
+
+function catalogCsv(users: number): string {
+  const cell = (value: unknown) => `"${JSON.stringify(value).replace(/"/g, '""')}"`;
+  const lines = ['scope,reseller,package,context_id,user_id,login,config'];
+  for (let r = 0; r < RESELLERS; r += 1) {
+    for (let p = 0; p < PACKAGES_PER_RESELLER; p += 1) {
+      lines.push(`package,${r === 0 ? 'default' : `reseller-${r}`},package-${p},,,,${cell({ banner: `https://ads.example/r${r}/p${p}.json`, refreshMinutes: 15 + p, positions: ['top', 'sidebar'] })}`);
+    }
+  }
+  for (let i = 0; i < users; i += 1) {
+    const u = userAt(i);
+    const config = cell({ banner: `https://ads.example/campaign-${i % 97}.json`, refreshMinutes: 30 });
+    lines.push(u.byLogin ? `name,,,${u.contextId},,${u.login},${config}` : `user,,,${u.contextId},${u.userId},,${config}`);
+  }
+  return `${lines.join('\n')}\n`;
 }
 
 function catalogJson(users: number): string {
@@ -224,6 +242,12 @@ export async function runAdsBench(options: { users?: number } = {}): Promise<Ads
     const loadStarted = performance.now();
     await loadCatalog(catalogPath);
     const catalogLoadSeconds = (performance.now() - loadStarted) / 1000;
+    const csvPath = join(dir, 'catalog.csv');
+    await writeFile(csvPath, catalogCsv(users));
+    const csvStarted = performance.now();
+    const csvCatalog = await loadCatalog(csvPath);
+    const csvCatalogLoadSeconds = (performance.now() - csvStarted) / 1000;
+    if (csvCatalog.entries.length !== users + packages) throw new Error(`CSV catalog has ${csvCatalog.entries.length} entries`);
 
     const sample = 2000;
     const sequentialRate = await sequentialNewConnection(sim.url, sample);
@@ -241,6 +265,7 @@ export async function runAdsBench(options: { users?: number } = {}): Promise<Ads
       speedupVsSequential: ourRate / sequentialRate,
       ratioVsRawUndici: ourRate / undiciRate,
       unchangedResync: { seconds: resyncSeconds, oxRequests: resyncCalls, catalogLoadSeconds },
+      csvCatalogLoadSeconds,
       rssDuringApplyMb: rssDuringApply,
       heapAfterGcMb: { before: mb(heapBefore), afterFirstApply: mb(heapAfterFirst), afterResync: mb(heapAfterResync) },
       rssMb: { beforeCatalog: mb(rssBefore), peakDuringApply: mb(peak), afterResync: mb(rssAfterResync) },
@@ -271,6 +296,7 @@ export function formatAdsBench(r: AdsBenchResult): string {
     ...(r.curlLoop ? [`  (a) curl process per request (shell loop): ${Math.round(r.curlLoop.requestsPerSecond)} req/s (sample of ${r.curlLoop.sample}; ${Math.round(r.curlLoop.extrapolatedSeconds)} s extrapolated) → ${r.speedupVsCurlLoop!.toFixed(1)}× [target ≥ 20×: ${ok(r.targets.vsCurlLoop!)}]`] : []),
     `  (b) raw undici, same pool: ${Math.round(r.rawUndici.requestsPerSecond)} req/s (${r.rawUndici.requests.toLocaleString('en')} requests) → ${r.ratioVsRawUndici.toFixed(2)}× [target ≥ 0.7×: ${ok(r.targets.vsRawUndici)}]`,
     `  unchanged re-sync  ${r.unchangedResync.seconds.toFixed(2)} s (catalog load alone ${r.unchangedResync.catalogLoadSeconds.toFixed(2)} s), ${r.unchangedResync.oxRequests} OX requests [target < 2 s and 0: ${ok(r.targets.resyncUnder2s && r.targets.resyncZeroCalls)}]`,
+    `  catalog load       JSON ${r.unchangedResync.catalogLoadSeconds.toFixed(2)} s, the same as CSV ${r.csvCatalogLoadSeconds.toFixed(2)} s (read, parse, validate, hash)`,
     `  RSS MB             before ${r.rssMb.beforeCatalog}; during apply at 25/50/75/100 %: ${r.rssDuringApplyMb.join(' / ')}; peak ${r.rssMb.peakDuringApply}; after re-sync ${r.rssMb.afterResync}`,
     `  heap after GC MB   before ${r.heapAfterGcMb.before}, after apply ${r.heapAfterGcMb.afterFirstApply}, after re-sync ${r.heapAfterGcMb.afterResync}`,
   ].join('\n');
