@@ -22,7 +22,9 @@ const RUNS_KEPT = 100;
 const LONGEST_WINDOW_MS = 32 * 86_400_000;
 
 // KEYS: 1 window hash, 2 idx zset, 3 failed zset, 4 watermark hash, 5 schedules set
-// ARGV: 1 op, 2 scheduleId, 3 start, 4 end, 5 job, 6 now, 7 arg (jobId|attempt|result|error), 8 force
+// ARGV: 1 op, 2 scheduleId, 3 start, 4 end, 5 job, 6 now, 7 arg (jobId|attempt|result|error), 8 force,
+//       9 attempt and 10 startedAt for a 'done' whose run was never marked running (short jobs)
+// Indexes are written only when they change: this script runs twice per job on the worker path.
 const UPDATE_SCRIPT = `
 local op = ARGV[1]
 local start = tonumber(ARGV[3])
@@ -30,11 +32,22 @@ local prior = redis.call('HGET', KEYS[1], 'state')
 if op == 'queued' and ARGV[8] ~= '1' and (prior == 'done' or prior == 'running') then
   return 0
 end
+-- 'begin': running, unless the window is done and this is no forced re-run (then: its result).
+if op == 'begin' then
+  if prior == 'done' and ARGV[8] ~= '1' then
+    return {0, redis.call('HGET', KEYS[1], 'result') or 'null'}
+  end
+  op = 'running'
+end
 local state = op
 if op == 'retrying' then state = 'queued' end
-redis.call('HSET', KEYS[1], 'scheduleId', ARGV[2], 'start', ARGV[3], 'end', ARGV[4], 'job', ARGV[5], 'state', state)
-redis.call('ZADD', KEYS[2], start, ARGV[3])
-redis.call('SADD', KEYS[5], ARGV[2])
+if not prior then
+  redis.call('HSET', KEYS[1], 'scheduleId', ARGV[2], 'start', ARGV[3], 'end', ARGV[4], 'job', ARGV[5], 'state', state)
+  redis.call('ZADD', KEYS[2], start, ARGV[3])
+  redis.call('SADD', KEYS[5], ARGV[2])
+else
+  redis.call('HSET', KEYS[1], 'job', ARGV[5], 'state', state)
+end
 if op == 'queued' then
   redis.call('HSET', KEYS[1], 'queuedAt', ARGV[6], 'jobId', ARGV[7])
 elseif op == 'running' then
@@ -42,13 +55,14 @@ elseif op == 'running' then
   redis.call('HDEL', KEYS[1], 'finishedAt')
 elseif op == 'done' then
   redis.call('HSET', KEYS[1], 'finishedAt', ARGV[6], 'result', ARGV[7])
+  if ARGV[9] and ARGV[9] ~= '' then redis.call('HSET', KEYS[1], 'attempts', ARGV[9], 'startedAt', ARGV[10]) end
   redis.call('HDEL', KEYS[1], 'lastError')
 elseif op == 'failed' or op == 'retrying' then
   redis.call('HSET', KEYS[1], 'finishedAt', ARGV[6], 'lastError', ARGV[7])
 end
 if op == 'failed' then
   redis.call('ZADD', KEYS[3], start, ARGV[3])
-else
+elseif prior == 'failed' then
   redis.call('ZREM', KEYS[3], ARGV[3])
 end
 -- A window inside the cached contiguous done run is no longer done: drop the cache.
@@ -77,11 +91,15 @@ export interface MarkQueuedOptions {
   force?: boolean;
 }
 
+const UPDATE_COMMAND = 'oxbLedgerUpdate';
+
 export class RedisLedger implements Ledger {
   constructor(
     readonly redis: Redis,
     readonly prefix: string,
-  ) {}
+  ) {
+    if (!(UPDATE_COMMAND in redis)) redis.defineCommand(UPDATE_COMMAND, { numberOfKeys: 5, lua: UPDATE_SCRIPT });
+  }
 
   private key(...parts: Array<string | number>): string {
     return [this.prefix, 'ledger', ...parts].join(':');
@@ -92,17 +110,30 @@ export class RedisLedger implements Ledger {
   }
 
   private async update(op: WindowState | 'retrying', key: WindowKey, job: string, arg: string, force = false): Promise<boolean> {
-    const changed = await this.redis.eval(
-      UPDATE_SCRIPT,
-      5,
+    const changed = await this.run(op, key, job, arg, force);
+    return changed === 1;
+  }
+
+  /** EVALSHA through ioredis' script cache: the script text is sent once per connection. */
+  private run(op: string, key: WindowKey, job: string, arg: string, force: boolean, ...extra: string[]): Promise<unknown> {
+    return (this.redis as unknown as Record<string, (...args: string[]) => Promise<unknown>>)[UPDATE_COMMAND]!(
       this.windowKey(key.scheduleId, key.start),
       this.key('idx', key.scheduleId),
       this.key('failed', key.scheduleId),
       this.key('wm', key.scheduleId),
       this.key('schedules'),
-      op, key.scheduleId, String(key.start), String(key.end), job, String(Date.now()), arg, force ? '1' : '0',
+      op, key.scheduleId, String(key.start), String(key.end), job, String(Date.now()), arg, force ? '1' : '0', ...extra,
     );
-    return changed === 1;
+  }
+
+  /**
+   * markRunning in one round trip with the "already done?" check: returns `started: false` and
+   * the recorded result when the window is done and `force` is not set (nothing changes then).
+   */
+  async beginWindow(key: WindowKey, job: string, attempt: number, options: { force?: boolean } = {}): Promise<{ started: true } | { started: false; result: unknown }> {
+    const reply = await this.run('begin', key, job, String(attempt), options.force === true);
+    if (Array.isArray(reply) && reply[0] === 0) return { started: false, result: JSON.parse(String(reply[1])) as unknown };
+    return { started: true };
   }
 
   async getWindow(key: WindowKey): Promise<WindowRecord | null> {
@@ -163,8 +194,10 @@ export class RedisLedger implements Ledger {
     await this.update('running', key, job, String(attempt));
   }
 
-  async markDone(key: WindowKey, job: string, result: unknown): Promise<void> {
-    await this.update('done', key, job, JSON.stringify(result ?? null));
+  /** `run` records attempt and start time for a run that finished before it was marked running. */
+  async markDone(key: WindowKey, job: string, result: unknown, run?: { attempt: number; startedAt: number }): Promise<void> {
+    const extra = run ? [String(run.attempt), String(run.startedAt)] : [];
+    await this.run('done', key, job, JSON.stringify(result ?? null), false, ...extra);
   }
 
   async markFailed(key: WindowKey, job: string, error: string): Promise<void> {

@@ -9,10 +9,13 @@ import type { JobKind, JobWindow, Services } from '../job-kind.js';
 import type { Logger } from '../log/logger.js';
 import { scrubText } from '../log/secrets.js';
 import type { Ledger, WindowKey } from '../ledger/types.js';
-import { deliveryLogFor, scheduleKey } from '../ledger/redis-ledger.js';
+import { RedisLedger, deliveryLogFor, scheduleKey } from '../ledger/redis-ledger.js';
 import type { Metrics } from '../http/metrics.js';
 import { validateParams } from './schedules.js';
 import { describeWindow } from './windows.js';
+
+/** Runs shorter than this are never shown as running: they go straight to done. */
+const RUNNING_MARK_DELAY_MS = 200;
 
 /** What became of a failed try, for the ledger. */
 export type FailureOutcome = 'failed' | 'retry' | 'aborted';
@@ -33,9 +36,19 @@ export interface ExecuteJobOptions {
   force?: boolean;
   progress?: (value: number | Record<string, unknown>) => Promise<void>;
   log?: Logger;
+  /** Extra fields on every log line of this run (the worker adds the BullMQ job id). */
+  logBindings?: Record<string, unknown>;
   metrics?: Metrics;
   /** Decides what a failure means (the worker knows about attempts left and shutdown). */
   classifyFailure?: (err: unknown, permanent: boolean) => FailureOutcome;
+  /**
+   * The queue already guarantees this window is not done (the first start of a BullMQ job with
+   * its deterministic id): the running/done marks then go out without waiting for Redis, handed
+   * to `background` so shutdown can flush them. A lost mark only means the window runs again
+   * (the tick sees a completed job whose window is not done), which idempotent jobs absorb.
+   */
+  firstStart?: boolean;
+  background?: (write: Promise<unknown>) => void;
 }
 
 export interface RunJobOutcome {
@@ -116,22 +129,42 @@ export async function executeJob(options: ExecuteJobOptions): Promise<RunJobOutc
   const dryRun = options.dryRun === true;
   const force = options.force === true;
 
-  const existing = window ? await ledger.getWindow(key) : null;
-  const attempt = options.attempt ?? (existing?.attempts ?? 0) + 1;
-  const log = (options.log ?? services.log).child({
-    job: kind.name, schedule: scheduleId, attempt, ...(window ? { window: describeWindow(window) } : {}),
-  });
-  const started = Date.now();
-  const base = { job: kind.name, scheduleId, ...(window ? { window } : {}), attempt };
-
-  if (window && existing?.state === 'done' && !force && !dryRun) {
-    log.info('window is already done; skipped (use --force to run it again)');
-    options.metrics?.recordRun(kind.name, scheduleId, 'skipped', 0);
-    return { ...base, status: 'skipped', result: existing.result, reason: 'window already done', durationMs: 0 };
-  }
-
   const signal = options.signal ?? new AbortController().signal;
-  if (window && !dryRun) await ledger.markRunning(key, kind.name, attempt);
+  const started = Date.now();
+  const skip = (result: unknown, attempt: number): RunJobOutcome => {
+    (options.log ?? services.log).info({ job: kind.name, schedule: scheduleId, window: describeWindow(window!) }, 'window is already done; skipped (use --force to run it again)');
+    options.metrics?.recordRun(kind.name, scheduleId, 'skipped', 0);
+    return { job: kind.name, scheduleId, window, attempt, status: 'skipped', result, reason: 'window already done', durationMs: 0 };
+  };
+
+  let attempt = options.attempt ?? 1;
+  const background = options.firstStart === true && options.background && ledger instanceof RedisLedger ? options.background : undefined;
+  // On the fast path "running" is written only for runs that last: a short run goes straight to
+  // done (with its attempt and start time), one ledger write instead of two.
+  let runningMark: Promise<void> | undefined;
+  let runningTimer: NodeJS.Timeout | undefined;
+  const runStartedAt = services.now();
+  if (window && !dryRun) {
+    if (background) {
+      runningTimer = setTimeout(() => {
+        runningMark = ledger.markRunning(key, kind.name, attempt);
+        background(runningMark);
+      }, RUNNING_MARK_DELAY_MS);
+    } else if (options.attempt !== undefined && ledger instanceof RedisLedger) {
+      // The worker's path: one round trip for "done already?" and "running".
+      const begun = await ledger.beginWindow(key, kind.name, attempt, { force });
+      if (!begun.started) return skip(begun.result, attempt);
+    } else {
+      const existing = await ledger.getWindow(key);
+      attempt = options.attempt ?? (existing?.attempts ?? 0) + 1;
+      if (existing?.state === 'done' && !force) return skip(existing.result, attempt);
+      await ledger.markRunning(key, kind.name, attempt);
+    }
+  }
+  const log = (options.log ?? services.log).child({
+    job: kind.name, schedule: scheduleId, attempt, ...(window ? { window: describeWindow(window) } : {}), ...options.logBindings,
+  });
+  const base = { job: kind.name, scheduleId, ...(window ? { window } : {}), attempt };
   const startedAt = services.now();
   try {
     const result: unknown = await kind.run({
@@ -148,14 +181,22 @@ export async function executeJob(options: ExecuteJobOptions): Promise<RunJobOutc
       deliveries: deliveryLogFor(ledger, key),
     }, services);
     const durationMs = Date.now() - started;
+    clearTimeout(runningTimer);
     if (!dryRun) {
-      if (window) await ledger.markDone(key, kind.name, result ?? null);
+      if (window && background && ledger instanceof RedisLedger) {
+        background(ledger.markDone(key, kind.name, result ?? null, runningMark ? undefined : { attempt, startedAt: runStartedAt }));
+      }
+      else if (window) await ledger.markDone(key, kind.name, result ?? null);
       else await ledger.recordRun({ job: kind.name, scheduleId, state: 'done', startedAt, finishedAt: services.now(), result: result ?? null });
     }
     options.metrics?.recordRun(kind.name, scheduleId, 'done', durationMs, result);
     log.info({ durationMs }, dryRun ? 'dry run finished' : 'job done');
     return { ...base, status: 'done', result: result ?? null, durationMs };
   } catch (err) {
+    clearTimeout(runningTimer);
+    // The failure must land after a running mark (and carry the attempt): write it now if skipped.
+    if (window && background && !runningMark) await ledger.markRunning(key, kind.name, attempt).catch(() => undefined);
+    else if (runningMark) await runningMark.catch(() => undefined);
     const durationMs = Date.now() - started;
     const permanent = isPermanentError(err);
     const outcome = options.classifyFailure?.(err, permanent) ?? 'failed';

@@ -1,5 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
+import { loadConfig } from '../../src/config/load-config.js';
+import type { Config } from '../../src/config/schema.js';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { dirname, join } from 'node:path';
 
 export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 
@@ -34,9 +40,6 @@ export async function waitFor<T>(probe: () => Promise<T | undefined | false | nu
   }
 }
 
-import { loadConfig } from '../../src/config/load-config.js';
-import type { Config } from '../../src/config/schema.js';
-
 /** The config a test daemon runs with: its own prefix, short stall settings, quiet logs. */
 export function testConfig(prefix: string, overrides: Record<string, unknown> = {}): Config {
   return loadConfig({
@@ -49,11 +52,6 @@ export function testConfig(prefix: string, overrides: Record<string, unknown> = 
     },
   });
 }
-
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
-import { fileURLToPath } from 'node:url';
-import { dirname, join } from 'node:path';
 
 const here = dirname(fileURLToPath(import.meta.url));
 export const ROOT = join(here, '..', '..');
