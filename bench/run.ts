@@ -26,6 +26,12 @@ export const BENCHMARKS: Benchmark[] = [
     run: (m) => m.runSchedulingBench(),
     format: (m, r) => m.formatSchedulingBench(r),
   }),
+  bench({
+    name: 'export',
+    load: () => import('./export.js'),
+    run: (m) => m.runExportBench(),
+    format: (m, r) => m.formatExportBench(r),
+  }),
 ];
 
 function resultsFile(): string {

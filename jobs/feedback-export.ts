@@ -31,6 +31,7 @@ export const feedbackExport = defineJob({
 
     const artifact = await exportFeedback(services.ox, { ...params, gzip, window, spoolDir: services.config.spool.dir, signal: run.signal });
     try {
+      run.log.info({ rows: artifact.rows, bytes: artifact.bytes, format: params.format }, 'window exported from OX');
       await run.progress({ phase: 'exported', rows: artifact.rows, bytes: artifact.bytes });
       if (run.dryRun) {
         return { ...summary, dryRun: true, rows: artifact.rows, bytes: artifact.bytes, sha256: artifact.sha256,

@@ -126,11 +126,14 @@ async function archiveOnce(request: DeliverArtifactRequest, key: string, service
 
   const manifestKey = manifestKeyFor(key);
   const location = archive.describe(key);
+  const started = performance.now();
   // A finished spool is never written again: the fs store may link instead of copying it.
   await archive.putFile(key, artifact.path, { contentType: request.contentType, bytes: artifact.bytes, sha256: artifact.sha256, signal: run.signal, immutable: true });
+  const stored = performance.now();
   const check = await archive.verify(key, { bytes: artifact.bytes, sha256: artifact.sha256 }, { signal: run.signal });
   if (!check.ok) throw new DeliveryError(`archive object ${location} failed verification: ${check.reason}`, true);
   const verifiedAt = isoUtc(services.now());
+  const timings = { storeMs: Math.round(stored - started), verifyMs: Math.round(performance.now() - stored) };
   await archive.putJson(manifestKey, {
     schedule: request.naming.schedule,
     ...request.manifest,
@@ -144,7 +147,7 @@ async function archiveOnce(request: DeliverArtifactRequest, key: string, service
   }, { signal: run.signal });
   const archived: ArchivedArtifact = { key, manifestKey, bytes: artifact.bytes, sha256: artifact.sha256, verifiedAt, location };
   await run.deliveries.record(deliveryId, { ...archived });
-  run.log.info({ key, location, bytes: artifact.bytes, rows: artifact.rows }, 'artifact archived and verified');
+  run.log.info({ key, location, bytes: artifact.bytes, rows: artifact.rows, ...timings }, 'artifact archived and verified');
   return archived;
 }
 

@@ -3,7 +3,7 @@
  * Message-ID is used as given: it is deterministic per (schedule, window, recipients), so a
  * resent copy is recognisable as the same message by servers and mail clients.
  */
-import nodemailer, { type Transporter } from 'nodemailer';
+import type { Transporter } from 'nodemailer';
 import type SMTPTransport from 'nodemailer/lib/smtp-transport/index.js';
 import type { MailConfig } from '../config/schema.js';
 import { InputError } from '../errors.js';
@@ -21,7 +21,7 @@ export class SmtpMailer implements Mailer {
 
   async send(message: MailMessage): Promise<MailReceipt> {
     message.signal?.throwIfAborted();
-    const transport = this.connect();
+    const transport = await this.connect();
     let info: SMTPTransport.SentMessageInfo;
     try {
       info = await transport.sendMail({
@@ -49,9 +49,13 @@ export class SmtpMailer implements Mailer {
     this.transport = undefined;
   }
 
-  private connect(): Transporter<SMTPTransport.SentMessageInfo> {
+  private async connect(): Promise<Transporter<SMTPTransport.SentMessageInfo>> {
     if (!this.config.smtp) throw new InputError('mail.smtp (SMTP_URL) is not set: mail delivery needs an SMTP server');
-    this.transport ??= nodemailer.createTransport(this.config.smtp);
+    if (!this.transport) {
+      // Loaded on first use: a process that never mails does not carry nodemailer.
+      const { default: nodemailer } = await import('nodemailer');
+      this.transport ??= nodemailer.createTransport(this.config.smtp);
+    }
     return this.transport;
   }
 }
