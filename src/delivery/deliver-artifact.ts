@@ -93,15 +93,15 @@ export interface ArtifactResult {
 type DeliveryServices = Pick<Services, 'config' | 'archive' | 'mailer' | 'ox' | 'now'>;
 
 export async function deliverArtifact(request: DeliverArtifactRequest, services: DeliveryServices): Promise<ArtifactResult> {
-  const { artifact, run } = request;
+  const { artifact } = request;
   const key = artifactKey(request.naming, services.config.archive.prefix);
   const recipients = request.deliver.includes('mail') ? mailRecipients(request.mail, services) : undefined;
-  const oversize = request.mail?.via !== 'ox' && artifact.bytes > services.config.mail.maxAttachmentBytes;
+  const oversize = recipients !== undefined && request.mail?.via !== 'ox' && artifact.bytes > services.config.mail.maxAttachmentBytes;
 
-  const result: ArtifactResult = { rows: artifact.rows, bytes: artifact.bytes, sha256: artifact.sha256, mail: [] };
+  const result: ArtifactResult = { rows: artifact.rows, bytes: artifact.bytes, sha256: artifact.sha256, archive: undefined, mail: [] };
   // An oversize mail carries a link to the archived object, so it needs the archive too.
   const linkable = oversize && services.archive.kind === 's3';
-  if (request.deliver.includes('archive') || (recipients && linkable)) {
+  if (request.deliver.includes('archive') || linkable) {
     result.archive = await archiveOnce(request, key, services);
   }
   if (recipients) {
