@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { EXIT_FAILURE, EXIT_USAGE, RefusedError } from '../../errors.js';
+import { EXIT_FAILURE, EXIT_USAGE, InputError, RefusedError } from '../../errors.js';
 import { createLogger } from '../../log/logger.js';
 import { createServices } from '../../services.js';
 import { CatalogError } from '../../ads/parse-catalog.js';
@@ -34,12 +34,14 @@ export function registerAdsSyncCommands(program: Command): void {
     .option('--json', 'print the plan as JSON')
     .option('--limit <n>', 'changed entries listed in the table (0: all)', '50')
     .action(action(async (options: SyncOptions, command: Command) => {
+      const limit = Number(options.limit);
+      if (!Number.isInteger(limit) || limit < 0) throw new InputError(`--limit ${JSON.stringify(options.limit)}: expected a whole number, 0 for all`);
       const config = configFor(command);
       const log = createLogger({ level: config.logging.level, destination: 2 });
       const services = createServices(config, { log });
       try {
         const plan = await explainCatalogProblems(() => planFromCatalog({ catalog: options.catalog, full: options.full }, { config, redis: services.redis, log }));
-        process.stdout.write(options.json ? `${JSON.stringify(planJson(plan), null, 2)}\n` : planTable(plan, Number(options.limit)));
+        process.stdout.write(options.json ? `${JSON.stringify(planJson(plan), null, 2)}\n` : planTable(plan, limit));
         try {
           assertPlanIsSafe(plan, { maxDeleteFraction: config.ads.maxDeleteFraction, allowMassDelete: options.allowMassDelete });
         } catch (err) {
