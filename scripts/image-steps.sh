@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Performs the Dockerfile's build and runtime steps in a temporary folder, for machines without a
-# Docker engine (CI, developers): copy the build context the Dockerfile COPYs, build, `npm pack`,
+# Docker engine (CI, developers): copy the build context the Dockerfile COPYs (the git-tracked
+# files of it, as a clean checkout has them), build, `npm pack`,
 # unpack the tarball into a fresh folder with the lockfile, `npm ci --omit=dev`, then run the
 # image's ENTRYPOINT/CMD (`ox-batch start`) against Redis with a unique prefix, probe /healthz,
 # /readyz and /metrics, send SIGTERM and require a clean exit 0.
@@ -43,10 +44,16 @@ trap cleanup EXIT
 # ---- build stage ----------------------------------------------------------------------------
 step "build stage in $work/build"
 mkdir -p "$work/build"
-for item in package.json package-lock.json tsconfig.json tsconfig.build.json config src jobs bench; do
-  [[ -e "$repo/$item" ]] || fail "$item missing from the build context"
-  cp -R "$repo/$item" "$work/build/"
-done
+context=(package.json package-lock.json tsconfig.json tsconfig.build.json config src jobs bench)
+for item in "${context[@]}"; do [[ -e "$repo/$item" ]] || fail "$item missing from the build context"; done
+if git -C "$repo" rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+  # What a checkout holds (tracked files, as in the working tree): an image is built from a
+  # clean clone, not from scratch files lying around.
+  git -C "$repo" ls-files -z -- "${context[@]}" \
+    | tar -C "$repo" --null --ignore-failed-read -T - -cf - | tar -C "$work/build" -xf -
+else
+  for item in "${context[@]}"; do cp -R "$repo/$item" "$work/build/"; done
+fi
 cd "$work/build"
 if [[ "${IMAGE_STEPS_FULL_CI:-}" == "1" ]]; then
   npm ci --no-audit --no-fund --loglevel=error
