@@ -22,8 +22,7 @@ const RUNS_KEPT = 100;
 const LONGEST_WINDOW_MS = 32 * 86_400_000;
 
 // KEYS: 1 window hash, 2 idx zset, 3 failed zset, 4 watermark hash, 5 schedules set
-// ARGV: 1 op, 2 scheduleId, 3 start, 4 end, 5 job, 6 now, 7 arg (jobId|attempt|result|error), 8 force,
-//       9 attempt and 10 startedAt for a 'done' whose run was never marked running (short jobs)
+// ARGV: 1 op, 2 scheduleId, 3 start, 4 end, 5 job, 6 now, 7 arg (jobId|attempt|result|error), 8 force
 // Indexes are written only when they change: this script runs twice per job on the worker path.
 const UPDATE_SCRIPT = `
 local op = ARGV[1]
@@ -55,7 +54,6 @@ elseif op == 'running' then
   redis.call('HDEL', KEYS[1], 'finishedAt')
 elseif op == 'done' then
   redis.call('HSET', KEYS[1], 'finishedAt', ARGV[6], 'result', ARGV[7])
-  if ARGV[9] and ARGV[9] ~= '' then redis.call('HSET', KEYS[1], 'attempts', ARGV[9], 'startedAt', ARGV[10]) end
   redis.call('HDEL', KEYS[1], 'lastError')
 elseif op == 'failed' or op == 'retrying' then
   redis.call('HSET', KEYS[1], 'finishedAt', ARGV[6], 'lastError', ARGV[7])
@@ -115,14 +113,14 @@ export class RedisLedger implements Ledger {
   }
 
   /** EVALSHA through ioredis' script cache: the script text is sent once per connection. */
-  private run(op: string, key: WindowKey, job: string, arg: string, force: boolean, ...extra: string[]): Promise<unknown> {
+  private run(op: string, key: WindowKey, job: string, arg: string, force: boolean): Promise<unknown> {
     return (this.redis as unknown as Record<string, (...args: string[]) => Promise<unknown>>)[UPDATE_COMMAND]!(
       this.windowKey(key.scheduleId, key.start),
       this.key('idx', key.scheduleId),
       this.key('failed', key.scheduleId),
       this.key('wm', key.scheduleId),
       this.key('schedules'),
-      op, key.scheduleId, String(key.start), String(key.end), job, String(Date.now()), arg, force ? '1' : '0', ...extra,
+      op, key.scheduleId, String(key.start), String(key.end), job, String(Date.now()), arg, force ? '1' : '0',
     );
   }
 
@@ -194,10 +192,8 @@ export class RedisLedger implements Ledger {
     await this.update('running', key, job, String(attempt));
   }
 
-  /** `run` records attempt and start time for a run that finished before it was marked running. */
-  async markDone(key: WindowKey, job: string, result: unknown, run?: { attempt: number; startedAt: number }): Promise<void> {
-    const extra = run ? [String(run.attempt), String(run.startedAt)] : [];
-    await this.run('done', key, job, JSON.stringify(result ?? null), false, ...extra);
+  async markDone(key: WindowKey, job: string, result: unknown): Promise<void> {
+    await this.update('done', key, job, JSON.stringify(result ?? null));
   }
 
   async markFailed(key: WindowKey, job: string, error: string): Promise<void> {

@@ -75,8 +75,7 @@ export class Daemon {
   tickWorker?: Worker<TickData>;
   jobWorker?: Worker<JobData>;
   private watchdog?: NodeJS.Timeout;
-  /** Ledger writes in flight that no job waits for; flushed before Redis is closed. */
-  private readonly pendingWrites = new Set<Promise<unknown>>();
+
   private stopping?: Promise<void>;
   private shuttingDown = false;
 
@@ -160,7 +159,6 @@ export class Daemon {
         log,
         metrics: this.metrics,
         isShuttingDown: () => this.shuttingDown,
-        background: (write) => this.track(write),
       });
       this.jobWorker = new Worker<JobData>(JOB_QUEUE, processor, { ...workerSettings, concurrency: options.concurrency ?? config.worker.concurrency });
       this.watchWorker(this.jobWorker, JOB_QUEUE);
@@ -319,7 +317,6 @@ export class Daemon {
     }
     await this.http?.close().catch(() => undefined);
     const closeTimeoutMs = this.config.worker.closeTimeoutMs;
-    await Promise.race([Promise.allSettled([...this.pendingWrites]), timeout(closeTimeoutMs)]);
     await Promise.race([
       Promise.allSettled([this.jobsQueue.close(), this.ticksQueue.close(), this.services.close()]),
       timeout(closeTimeoutMs),
@@ -327,14 +324,6 @@ export class Daemon {
     await closeRedis(this.workerRedis);
     await closeRedis(this.redis);
     log.info('stopped');
-  }
-
-  private track(write: Promise<unknown>): void {
-    const tracked = write.then(
-      () => undefined,
-      (err: unknown) => this.log.warn({ err }, 'ledger write failed; the window will be checked again at the next trigger'),
-    ).finally(() => this.pendingWrites.delete(tracked));
-    this.pendingWrites.add(tracked);
   }
 
   private jobWorkerActive(): number {

@@ -22,8 +22,6 @@ export interface ProcessorOptions {
   metrics?: Metrics;
   /** True once the process is shutting down: an abort then means "give the job back". */
   isShuttingDown: () => boolean;
-  /** Takes ledger writes that are not awaited on the job's path (flushed at shutdown). */
-  background?: (write: Promise<unknown>) => void;
 }
 
 export function createJobProcessor(options: ProcessorOptions): Processor<JobData> {
@@ -57,11 +55,6 @@ export function createJobProcessor(options: ProcessorOptions): Processor<JobData
         logBindings: { jobId: job.id },
         metrics,
         classifyFailure,
-        // The first start of a deterministic-id window job: the enqueue side already checked the
-        // ledger, so the marks need not hold the job up. Retries and stall recoveries (a worker
-        // died, maybe after the window was done) check the ledger before running.
-        firstStart: data.type === 'window' && data.force !== true && job.attemptsMade === 0 && (job.attemptsStarted ?? 1) <= 1,
-        background: options.background,
       });
       return { status: outcome.status, result: outcome.result ?? null, ...(outcome.reason ? { reason: outcome.reason } : {}) };
     } catch (err) {

@@ -14,9 +14,6 @@ import type { Metrics } from '../http/metrics.js';
 import { validateParams } from './schedules.js';
 import { describeWindow } from './windows.js';
 
-/** Runs shorter than this are never shown as running: they go straight to done. */
-const RUNNING_MARK_DELAY_MS = 200;
-
 /** What became of a failed try, for the ledger. */
 export type FailureOutcome = 'failed' | 'retry' | 'aborted';
 
@@ -41,14 +38,6 @@ export interface ExecuteJobOptions {
   metrics?: Metrics;
   /** Decides what a failure means (the worker knows about attempts left and shutdown). */
   classifyFailure?: (err: unknown, permanent: boolean) => FailureOutcome;
-  /**
-   * The queue already guarantees this window is not done (the first start of a BullMQ job with
-   * its deterministic id): the running/done marks then go out without waiting for Redis, handed
-   * to `background` so shutdown can flush them. A lost mark only means the window runs again
-   * (the tick sees a completed job whose window is not done), which idempotent jobs absorb.
-   */
-  firstStart?: boolean;
-  background?: (write: Promise<unknown>) => void;
 }
 
 export interface RunJobOutcome {
@@ -138,19 +127,8 @@ export async function executeJob(options: ExecuteJobOptions): Promise<RunJobOutc
   };
 
   let attempt = options.attempt ?? 1;
-  const background = options.firstStart === true && options.background && ledger instanceof RedisLedger ? options.background : undefined;
-  // On the fast path "running" is written only for runs that last: a short run goes straight to
-  // done (with its attempt and start time), one ledger write instead of two.
-  let runningMark: Promise<void> | undefined;
-  let runningTimer: NodeJS.Timeout | undefined;
-  const runStartedAt = services.now();
   if (window && !dryRun) {
-    if (background) {
-      runningTimer = setTimeout(() => {
-        runningMark = ledger.markRunning(key, kind.name, attempt);
-        background(runningMark);
-      }, RUNNING_MARK_DELAY_MS);
-    } else if (options.attempt !== undefined && ledger instanceof RedisLedger) {
+    if (options.attempt !== undefined && ledger instanceof RedisLedger) {
       // The worker's path: one round trip for "done already?" and "running".
       const begun = await ledger.beginWindow(key, kind.name, attempt, { force });
       if (!begun.started) return skip(begun.result, attempt);
@@ -181,22 +159,16 @@ export async function executeJob(options: ExecuteJobOptions): Promise<RunJobOutc
       deliveries: deliveryLogFor(ledger, key),
     }, services);
     const durationMs = Date.now() - started;
-    clearTimeout(runningTimer);
     if (!dryRun) {
-      if (window && background && ledger instanceof RedisLedger) {
-        background(ledger.markDone(key, kind.name, result ?? null, runningMark ? undefined : { attempt, startedAt: runStartedAt }));
-      }
-      else if (window) await ledger.markDone(key, kind.name, result ?? null);
+      // Awaited: the ledger says done before BullMQ says completed, so whoever waits for the job
+      // (backfill --wait, the purge reading archived windows) finds the result.
+      if (window) await ledger.markDone(key, kind.name, result ?? null);
       else await ledger.recordRun({ job: kind.name, scheduleId, state: 'done', startedAt, finishedAt: services.now(), result: result ?? null });
     }
     options.metrics?.recordRun(kind.name, scheduleId, 'done', durationMs, result);
     log.info({ durationMs }, dryRun ? 'dry run finished' : 'job done');
     return { ...base, status: 'done', result: result ?? null, durationMs };
   } catch (err) {
-    clearTimeout(runningTimer);
-    // The failure must land after a running mark (and carry the attempt): write it now if skipped.
-    if (window && background && !runningMark) await ledger.markRunning(key, kind.name, attempt).catch(() => undefined);
-    else if (runningMark) await runningMark.catch(() => undefined);
     const durationMs = Date.now() - started;
     const permanent = isPermanentError(err);
     const outcome = options.classifyFailure?.(err, permanent) ?? 'failed';
