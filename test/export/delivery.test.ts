@@ -2,6 +2,8 @@ import { createHash } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { feedbackExport } from '../../jobs/feedback-export.js';
+import { executeJob } from '../../src/queue/run-job.js';
 import { startSmtpCapture } from '../delivery/helpers/smtp-capture.js';
 import { directGet, filesBelow, oxBounds, startExportEnv, type ExportEnv } from './helpers/export-env.js';
 
@@ -179,6 +181,28 @@ describe('feedback.export mail and failures (fs archive, smtp-server)', () => {
       expect(outcome.status).toBe('done');
       expect((outcome.result as Result).rows).toBe(2000);
     }
+  });
+
+  it('an abort mid-export (shutdown) stops the try, leaves nothing behind and is not permanent', async () => {
+    env.sim.setFaults({ slowBodyBytesPerSecond: 200_000 });
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(), 300);
+    const failed = await executeJob({ kind: feedbackExport, services: env.services, window, params: {}, scheduleId: 'abort-mid', signal: controller.signal })
+      .catch((e: { permanent?: boolean }) => e);
+    env.sim.setFaults(undefined);
+    expect(failed).toMatchObject({ permanent: false });
+    expect((failed as Error).message).toMatch(/abort/i);
+    expect((await filesBelow(env.archiveDir)).filter((f) => f.startsWith('abort-mid/'))).toEqual([]);
+    expect(await filesBelow(env.spoolDir)).toEqual([]);
+  });
+
+  it('a dry run exports and counts but delivers nothing', async () => {
+    const before = env.smtp!.messages.length;
+    const outcome = await executeJob({ kind: feedbackExport, services: env.services, window, params: { deliver: 'archive,mail', mailTo: 'dry@example.com' }, scheduleId: 'dry', dryRun: true });
+    expect(outcome.result).toMatchObject({ dryRun: true, rows: 2000, wouldDeliver: ['archive', 'mail'], archiveKey: 'dry/default/star-rating-v1/2026/11/01/star-rating-v1_20261101T000000Z_20261102T000000Z.csv' });
+    expect((await filesBelow(env.archiveDir)).filter((f) => f.startsWith('dry/'))).toEqual([]);
+    expect(env.smtp!.messages.length).toBe(before);
+    expect(await env.services.ledger.getWindow({ scheduleId: 'dry', ...window })).toBeNull();
   });
 
   it('an oversize artifact cannot be mailed from an fs archive: the error says why', async () => {
