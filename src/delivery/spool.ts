@@ -13,6 +13,8 @@ import { Readable, Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGzip, constants as zlibConstants } from 'node:zlib';
 
+const SPOOL_WRITE_BUFFER_BYTES = 1024 * 1024;
+
 /** Counts rows in the uncompressed content as it streams by. */
 export interface RowCounter {
   update(chunk: Buffer): void;
@@ -72,7 +74,8 @@ export async function spoolStream(
     ? [content, createGzip({ level: zlibConstants.Z_DEFAULT_COMPRESSION }), stored]
     : [content];
   try {
-    const sink = createWriteStream(path, { flags: 'wx', mode: 0o600 });
+    // A deep write buffer lets the stream batch chunks into one writev while a write is in flight.
+    const sink = createWriteStream(path, { flags: 'wx', mode: 0o600, highWaterMark: SPOOL_WRITE_BUFFER_BYTES });
     await pipeline([toReadable(source), ...stages, sink], { signal: options.signal });
     options.rowCounter?.finish?.();
   } catch (err) {
