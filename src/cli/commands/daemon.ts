@@ -250,7 +250,8 @@ export function registerDaemonCommands(program: Command): void {
         process.off('SIGTERM', onSignal);
         await services.close();
       }
-      printJson(outcomes.length === 1 ? outcomes[0] : outcomes);
+      const shown = outcomes.map((o) => (o.window ? { ...o, window: { start: new Date(o.window.start).toISOString(), end: new Date(o.window.end).toISOString() } } : o));
+      printJson(shown.length === 1 ? shown[0] : shown);
       // A refused job (e.g. a purge without a verified archive) or bad input exits 2: nothing changed.
       return outcomes.some((o) => o.status === 'failed') ? Math.max(...outcomes.map((o) => o.exitCode ?? EXIT_OK), EXIT_FAILURE) : EXIT_OK;
     }));
