@@ -58,7 +58,8 @@ export async function enqueueWindow(ctx: EnqueueContext, request: WindowRequest)
       if (state === 'failed') {
         await ledger.markQueuedIfOpen(key, kind.name, jobId);
         try {
-          await existing.retry('failed');
+          // A fresh set of attempts (with backoff): the tick's retry is a new try, not the last one.
+          await existing.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true });
           return { jobId, window, status: 'requeued' };
         } catch {
           // Another replica retried it first, or it was trimmed meanwhile: fall through to add.
