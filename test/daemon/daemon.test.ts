@@ -68,6 +68,33 @@ describe('daemon in process: worker path, retries, unrecoverable errors, health 
   });
 });
 
+describe('schedule triggers', () => {
+  it('upserts one trigger per schedule, removes triggers of schedules no longer configured, and re-creates a vanished one', async () => {
+    const prefix = testPrefix();
+    const redis = plainRedis();
+    const schedules = {
+      hourly: { job: 'test.window', cron: '5 * * * *', tz: 'UTC', window: '1h', params: {} },
+      sync: { job: 'test.plain', every: '1h', params: {} },
+    };
+    const first = await Daemon.start({ config: testConfig(prefix, { schedules }), kinds: testKinds, role: 'scheduler', port: null, log: silentLogger() });
+    try {
+      await first.ticksQueue.upsertJobScheduler('tick.retired', { every: 3_600_000 }, { name: 'tick', data: { type: 'tick', scheduleId: 'retired' } });
+      await first.upsertSchedulers();
+      const ids = (await first.ticksQueue.getJobSchedulers(0, -1)).map((s) => s.id ?? s.key).sort();
+      expect(ids).toEqual(['tick.hourly', 'tick.sync']);
+      const hourly = await first.ticksQueue.getJobScheduler('tick.hourly');
+      expect(hourly).toMatchObject({ pattern: '5 * * * *', tz: 'UTC' });
+      await first.ticksQueue.removeJobScheduler('tick.sync');
+      await first.checkSchedulers();
+      expect(await first.ticksQueue.getJobScheduler('tick.sync')).toMatchObject({ every: 3_600_000 });
+    } finally {
+      await first.stop({ graceMs: 100 });
+      await deleteKeys(redis, prefix);
+      await redis.quit();
+    }
+  });
+});
+
 describe('a Redis restart during a run', () => {
   let server: ChildProcess | undefined;
   let dir: string;
