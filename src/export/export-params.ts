@@ -10,6 +10,8 @@ import { selectColumns } from './feedback-columns.js';
 /** Placeholders the subject and text templates may use. */
 export const EXPORT_PLACEHOLDERS = ['schedule', 'start', 'end', 'rows', 'contextGroup', 'type'] as const;
 
+const PATH_SAFE = /^[A-Za-z0-9_.-]+$/;
+
 export const DEFAULT_SUBJECT = 'OX feedback {type} ({contextGroup}) {start} to {end}: {rows} rows';
 export const DEFAULT_TEXT = [
   'Feedback export of schedule {schedule}',
@@ -34,8 +36,9 @@ const template = (what: string) => z.string().superRefine((text, ctx) => {
 });
 
 export const feedbackExportParams = z.object({
-  contextGroup: z.string().min(1).default('default'),
-  type: z.string().min(1).default('star-rating-v1'),
+  // Both become archive path segments: keep them to what OX uses in practice.
+  contextGroup: z.string().regex(PATH_SAFE, 'letters, digits, . _ - (it becomes part of the archive path)').default('default'),
+  type: z.string().regex(PATH_SAFE, 'letters, digits, . _ - (it becomes part of the archive path)').default('star-rating-v1'),
   format: z.enum(EXPORT_FORMATS).default('ox-csv'),
   /** `gzip`, or `none`/false; `true` means gzip. */
   compress: z.union([z.enum(['gzip', 'none']), z.boolean()]).default('none')

@@ -21,7 +21,8 @@ export interface NormalisedCsvOptions {
  * frees, and a 1M-row export then peaks ~35 MB higher.
  */
 const BATCH_ROWS = 128;
-const FORMULA_START = /^[=+\-@|]/;
+/** = + - @ | : what spreadsheets read as the start of a formula (OX guards the same set). */
+const FORMULA_START = new Set([0x3d, 0x2b, 0x2d, 0x40, 0x7c]);
 /** OX's raw `date`: `yyyy-MM-dd HH:mm:ss` in UTC. */
 const OX_DATE = /^(\d{4}-\d{2}-\d{2}) (\d{2}:\d{2}:\d{2}(?:\.\d+)?)$/;
 
@@ -55,7 +56,7 @@ function cell(record: Record<string, unknown>, column: FeedbackColumn, formulaGu
   const value = record[column.key];
   const raw = value === undefined || value === null ? '' : typeof value === 'string' ? value : String(value);
   const text = column.key === 'date' ? isoDate(raw) : raw;
-  return formulaGuard && FORMULA_START.test(text) ? `'${text}` : text;
+  return formulaGuard && FORMULA_START.has(text.charCodeAt(0)) ? `'${text}` : text;
 }
 
 /** `2026-11-01 12:00:00` (OX, UTC) → `2026-11-01T12:00:00Z`; epoch ms → ISO; anything else as is. */

@@ -177,6 +177,8 @@ describe('feedback.export formats', () => {
     await expect(env.run(WINDOW, { format: 'xml' }, { scheduleId: 'fmt-bad' })).rejects.toThrow(/format/);
     await expect(env.run(WINDOW, { format: 'csv', columns: 'Date,Mood' }, { scheduleId: 'fmt-bad' })).rejects.toThrow(/unknown column "Mood"/);
     await expect(env.run(WINDOW, { subject: 'rows: {rowz}' }, { scheduleId: 'fmt-bad' })).rejects.toThrow(/\{rowz\}/);
+    await expect(env.run(WINDOW, { contextGroup: '../etc' }, { scheduleId: 'fmt-bad' })).rejects.toThrow(/archive path/);
+    await expect(env.run(WINDOW, { deliver: 'mail', mailTo: 'ops@example.com' }, { scheduleId: 'fmt-bad' })).rejects.toThrow(/SMTP_URL/);
     expect(env.sim.requests).toHaveLength(0);
   });
 });
