@@ -29,7 +29,10 @@ export const feedbackExport = defineJob({
     const what = { contextGroup: params.contextGroup, type: params.type, format: params.format, compress: params.compress };
     const summary = { ...what, window: { start: isoSeconds(window.start), end: isoSeconds(window.end) } };
 
-    const artifact = await exportFeedback(services.ox, { ...params, gzip, window, spoolDir: services.config.spool.dir, signal: run.signal });
+    const artifact = await exportFeedback(services.ox, {
+      ...params, gzip, window, spoolDir: services.config.spool.dir, signal: run.signal,
+      onProgress: (bytes) => void run.progress({ phase: 'exporting', bytes }).catch(() => undefined),
+    });
     try {
       run.log.info({ rows: artifact.rows, bytes: artifact.bytes, format: params.format }, 'window exported from OX');
       await run.progress({ phase: 'exported', rows: artifact.rows, bytes: artifact.bytes });

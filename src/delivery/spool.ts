@@ -29,7 +29,11 @@ export interface SpoolOptions {
   gzip?: boolean;
   rowCounter?: RowCounter;
   signal?: AbortSignal;
+  /** Called with the content bytes so far, at most once a second (job progress). */
+  onProgress?: (contentBytes: number) => void;
 }
+
+const PROGRESS_INTERVAL_MS = 1000;
 
 export interface SpooledArtifact {
   /** The spool file; removed by `cleanup()`. */
@@ -64,7 +68,14 @@ export async function spoolStream(
   }
   const path = join(dir, `.oxb-spool-${randomUUID()}`);
   const hash = createHash('sha256');
-  const countRows = (chunk: Buffer) => options.rowCounter?.update(chunk);
+  let lastProgress = Date.now();
+  const countRows = (chunk: Buffer) => {
+    options.rowCounter?.update(chunk);
+    if (options.onProgress && Date.now() - lastProgress >= PROGRESS_INTERVAL_MS) {
+      lastProgress = Date.now();
+      options.onProgress(content.bytes);
+    }
+  };
   const hashBytes = (chunk: Buffer) => hash.update(chunk);
   // Without gzip the content is what is stored: one tap counts rows and hashes.
   const content = new ByteTap(options.gzip ? countRows : (chunk) => { countRows(chunk); hashBytes(chunk); });

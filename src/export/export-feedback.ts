@@ -29,11 +29,13 @@ export interface FeedbackExportSpec {
   formulaGuard?: boolean;
   spoolDir?: string;
   signal?: AbortSignal;
+  /** Bytes received so far, about once a second. */
+  onProgress?: (bytes: number) => void;
 }
 
 export async function exportFeedback(ox: OxApi, spec: FeedbackExportSpec): Promise<SpooledArtifact> {
   const query = { contextGroup: spec.contextGroup, type: spec.type, start: spec.window.start, end: spec.window.end, signal: spec.signal };
-  const spool = { dir: spec.spoolDir, gzip: spec.gzip, signal: spec.signal };
+  const spool = { dir: spec.spoolDir, gzip: spec.gzip, signal: spec.signal, onProgress: spec.onProgress };
   if (spec.format === 'ox-csv') {
     const body = await ox.exportCsv({ ...query, delimiter: spec.delimiter });
     return spoolStream(body, { ...spool, rowCounter: new OxCsvRowCounter() });
