@@ -32,6 +32,12 @@ export const BENCHMARKS: Benchmark[] = [
     run: (m) => m.runExportBench(),
     format: (m, r) => m.formatExportBench(r),
   }),
+  bench({
+    name: 'ads',
+    load: () => import('./ads.js'),
+    run: (m) => m.runAdsBench(),
+    format: (m, r) => m.formatAdsBench(r),
+  }),
 ];
 
 function resultsFile(): string {
