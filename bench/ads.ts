@@ -6,14 +6,15 @@
  *       2,000-request sample, extrapolated; curl's own process start is not even counted), and
  *   (b) undici's raw request rate against the same simulator (same pool size and concurrency).
  * Then the unchanged re-sync (0 OX calls, < 2 s) and RSS during the run.
- * Run: `npx tsx bench/ads.ts [users]`, or through `npm run bench`.
+ * Run: `npm run bench -- ads`, or `npx tsx bench/ads.ts [users]` (results merged only for the
+ * full 100,000).
  */
 import { execFile, fork, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { request as httpRequest } from 'node:http';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import v8 from 'node:v8';
 import { runInNewContext } from 'node:vm';
@@ -24,6 +25,7 @@ import { silentLogger } from '../src/log/logger.js';
 import { OxClient } from '../src/ox/ox-client.js';
 import { syncAds } from '../src/ads/sync-ads.js';
 import { loadCatalog } from '../src/ads/catalog-source.js';
+import { mergeResults } from './run.js';
 
 export interface AdsBenchResult {
   users: number;
@@ -302,28 +304,10 @@ export function formatAdsBench(r: AdsBenchResult): string {
   ].join('\n');
 }
 
-/** Merges this benchmark's section into bench/results.json, keeping the other sections. */
-export async function writeAdsResults(result: AdsBenchResult, file = resultsFile()): Promise<void> {
-  let all: Record<string, unknown> = {};
-  try {
-    all = JSON.parse(await readFile(file, 'utf8')) as Record<string, unknown>;
-  } catch {
-    // First benchmark to write the file.
-  }
-  all.ads = result;
-  await writeFile(file, `${JSON.stringify(all, null, 2)}\n`);
-}
-
-function resultsFile(): string {
-  // bench/ads.ts under tsx, dist/bench/ads.js when built: results live in the source bench/.
-  const here = dirname(fileURLToPath(import.meta.url));
-  return here.includes(join('dist', 'bench')) ? join(here, '..', '..', 'bench', 'results.json') : join(here, 'results.json');
-}
-
 if (process.argv[2] === '--simulator-child') {
   await simulatorChild(Number(process.argv[3]));
 } else if (import.meta.url === `file://${process.argv[1]}`) {
   const result = await runAdsBench({ users: process.argv[2] ? Number(process.argv[2]) : undefined });
   console.log(formatAdsBench(result));
-  if (!process.argv[2]) await writeAdsResults(result);
+  if (!process.argv[2]) await mergeResults('ads', result);
 }
