@@ -18,7 +18,7 @@ export interface ScheduleStatus {
   /** Start of the first window (config startAt, or pinned by the first tick). */
   origin?: string;
   watermark?: string;
-  /** Now minus the watermark, in seconds. */
+  /** Now minus the watermark (runs: since the last successful run), in seconds. */
   lagSeconds?: number;
   failedWindows: number;
   gaps: number;
@@ -53,11 +53,15 @@ export async function scheduleStatus(deps: { ledger: RedisLedger; state: Schedul
       status.lagSeconds = Math.max(0, Math.round((now - watermark) / 1000));
     }
   } else {
-    const [last] = await ledger.lastRuns(schedule.id, 1);
+    const runs = await ledger.lastRuns(schedule.id, 20);
+    const last = runs[0];
     if (last) {
       status.lastRun = { state: last.state, finishedAt: iso(last.finishedAt)!, ...(last.error ? { error: last.error } : {}) };
       status.failedWindows = last.state === 'failed' ? 1 : 0;
     }
+    // For runs, "lag" is the age of the last successful one: a stuck or failing sync grows it.
+    const lastDone = runs.find((r) => r.state === 'done');
+    if (lastDone) status.lagSeconds = Math.max(0, Math.round((now - lastDone.finishedAt) / 1000));
   }
   return status;
 }
