@@ -12,9 +12,9 @@
 import { execFile, fork, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { request as httpRequest } from 'node:http';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import v8 from 'node:v8';
 import { runInNewContext } from 'node:vm';
@@ -25,7 +25,6 @@ import { silentLogger } from '../src/log/logger.js';
 import { OxClient } from '../src/ox/ox-client.js';
 import { syncAds } from '../src/ads/sync-ads.js';
 import { loadCatalog } from '../src/ads/catalog-source.js';
-import { mergeResults } from './run.js';
 
 export interface AdsBenchResult {
   users: number;
@@ -304,10 +303,27 @@ export function formatAdsBench(r: AdsBenchResult): string {
   ].join('\n');
 }
 
+/**
+ * Standalone runs merge their section into bench/results.json like bench/run.ts does. (Importing
+ * run.ts's helper here would deadlock: run.ts imports this module from its top-level await.)
+ */
+async function mergeAdsResults(result: AdsBenchResult): Promise<void> {
+  const here = dirname(fileURLToPath(import.meta.url));
+  const file = here.includes(join('dist', 'bench')) ? join(here, '..', '..', 'bench', 'results.json') : join(here, 'results.json');
+  let all: Record<string, unknown> = {};
+  try {
+    all = JSON.parse(await readFile(file, 'utf8')) as Record<string, unknown>;
+  } catch {
+    // First benchmark to write the file.
+  }
+  all.ads = { ...result, measuredAt: new Date().toISOString() };
+  await writeFile(file, `${JSON.stringify(all, null, 2)}\n`);
+}
+
 if (process.argv[2] === '--simulator-child') {
   await simulatorChild(Number(process.argv[3]));
 } else if (import.meta.url === `file://${process.argv[1]}`) {
   const result = await runAdsBench({ users: process.argv[2] ? Number(process.argv[2]) : undefined });
   console.log(formatAdsBench(result));
-  if (!process.argv[2]) await mergeResults('ads', result);
+  if (!process.argv[2]) await mergeAdsResults(result);
 }
