@@ -8,9 +8,10 @@ import { InputError } from '../src/errors.js';
 import { scrubText } from '../src/log/secrets.js';
 import { deliverArtifact } from '../src/delivery/deliver-artifact.js';
 import { artifactKey } from '../src/delivery/archive-key.js';
-import { artifactFileType, exportFeedback } from '../src/export/export-feedback.js';
-import { exportMailing, isoSeconds } from '../src/export/export-mail.js';
+import { exportFeedback } from '../src/export/export-feedback.js';
+import { exportMailing } from '../src/export/export-mail.js';
 import { feedbackExportParams } from '../src/export/export-params.js';
+import { planExport } from '../src/export/export-plan.js';
 
 export const feedbackExport = defineJob({
   name: 'feedback.export',
@@ -19,37 +20,37 @@ export const feedbackExport = defineJob({
   params: feedbackExportParams,
 
   async run(run, services) {
-    const { params } = run;
-    if (!run.window) throw new InputError('feedback.export is windowed: give --start and --end, or run it from a schedule');
-    const window = run.window;
-    const gzip = params.compress === 'gzip';
-    const file = artifactFileType(params.format, gzip);
-    const naming = { schedule: run.scheduleId, group: params.contextGroup, type: params.type, window, ext: file.ext, gzip };
-    const mailing = params.deliver.includes('mail') ? await exportMailing(params, run.scheduleId, window, services.config) : undefined;
-    const what = { contextGroup: params.contextGroup, type: params.type, format: params.format, compress: params.compress };
-    const summary = { ...what, window: { start: isoSeconds(window.start), end: isoSeconds(window.end) } };
+    const { params, window } = run;
+    if (!window) throw new InputError('feedback.export is windowed: give --start and --end, or run it from a schedule');
 
+    // Work out the artifact and check the mail settings before fetching anything from OX.
+    const plan = planExport(params, run.scheduleId, window);
+    const mailing = params.deliver.includes('mail') ? await exportMailing(params, run.scheduleId, window, services.config) : undefined;
+
+    // One pass from OX into the spool: rows, bytes and SHA-256 are known when it completes.
     const artifact = await exportFeedback(services.ox, {
-      ...params, gzip, window, spoolDir: services.config.spool.dir, signal: run.signal,
+      ...params, gzip: plan.gzip, window, spoolDir: services.config.spool.dir, signal: run.signal,
       onProgress: (bytes) => void run.progress({ phase: 'exporting', bytes }).catch(() => undefined),
     });
     try {
       run.log.info({ rows: artifact.rows, bytes: artifact.bytes, format: params.format }, 'window exported from OX');
       await run.progress({ phase: 'exported', rows: artifact.rows, bytes: artifact.bytes });
       if (run.dryRun) {
-        return { ...summary, dryRun: true, rows: artifact.rows, bytes: artifact.bytes, sha256: artifact.sha256,
-          wouldDeliver: params.deliver, archiveKey: artifactKey(naming, services.config.archive.prefix) };
+        return { ...plan.summary, dryRun: true, rows: artifact.rows, bytes: artifact.bytes, sha256: artifact.sha256,
+          wouldDeliver: params.deliver, archiveKey: artifactKey(plan.naming, services.config.archive.prefix) };
       }
+
+      // Archive (verified, with manifest) and mail, each at most once per window.
       const delivered = await deliverArtifact({
         artifact,
-        naming,
-        contentType: file.contentType,
+        naming: plan.naming,
+        contentType: plan.contentType,
         deliver: params.deliver,
-        manifest: { ...what, oxUrl: scrubText(services.ox.baseUrl) },
+        manifest: { ...plan.describe, oxUrl: scrubText(services.ox.baseUrl) },
         mail: mailing?.forRows(artifact.rows),
         run,
       }, services);
-      return { ...summary, ...delivered, contentBytes: artifact.contentBytes };
+      return { ...plan.summary, ...delivered, contentBytes: artifact.contentBytes };
     } finally {
       await artifact.cleanup();
     }
