@@ -70,7 +70,6 @@ function timeout(ms: number): Promise<'timeout'> {
 }
 
 export class Daemon {
-  readonly metrics = new Metrics({ defaultMetrics: true });
   http?: RunningHttpServer;
   tickWorker?: Worker<TickData>;
   jobWorker?: Worker<JobData>;
@@ -85,6 +84,7 @@ export class Daemon {
     readonly schedules: Schedule[],
     readonly kinds: ReadonlyArray<JobKind<any, any>>,
     readonly log: Logger,
+    readonly metrics: Metrics,
     readonly redis: Redis,
     readonly workerRedis: Redis,
     readonly services: ClosableServices,
@@ -113,9 +113,10 @@ export class Daemon {
     const workerRedis = createRedis(config.redis.url, 'worker', log, 'ox-batch-worker');
     const jobsQueue = createQueue<JobData>(JOB_QUEUE, config, redis, log);
     const ticksQueue = createQueue<TickData>(TICK_QUEUE, config, redis, log);
-    const daemon = new Daemon(config, role, schedules, kinds, log, redis, workerRedis,
-      undefined as unknown as ClosableServices, jobsQueue, ticksQueue, new ScheduleState(redis, config.redis.prefix), now);
-    (daemon as { services: ClosableServices }).services = createServices(config, { log, redis, observer: daemon.metrics.oxObserver, now });
+    const metrics = new Metrics({ defaultMetrics: true });
+    const services = createServices(config, { log, redis, observer: metrics.oxObserver, now });
+    const daemon = new Daemon(config, role, schedules, kinds, log, metrics, redis, workerRedis,
+      services, jobsQueue, ticksQueue, new ScheduleState(redis, config.redis.prefix), now);
     try {
       await daemon.begin(options);
     } catch (err) {
