@@ -2,6 +2,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { AdsHarness, expectedStore, type CatalogShape } from './ads-fixture.js';
 import { AdsSyncIncompleteError } from '../../src/ads/sync-ads.js';
 import { AppliedState } from '../../src/ads/applied-state.js';
+import { syncAds } from '../../src/ads/sync-ads.js';
+import { silentLogger } from '../../src/log/logger.js';
 import { RefusedError } from '../../src/errors.js';
 
 const LOGINS = { '42/alice': 8, '43/bob': 3 };
@@ -182,6 +184,29 @@ describe('ads sync against the simulator', () => {
     // 20 failing requests (+ those in flight), 5 tries each: far from 202 requests × 5 tries.
     expect(h.adRequests().length).toBeLessThanOrEqual((20 + 4) * 5);
     expect(await h.appliedKeys()).toEqual([]);
+  });
+
+  it('an interrupted sync keeps exactly what OX confirmed; the next one sends only the rest', async () => {
+    const file = await h.writeCatalog('catalog.yaml', CATALOG);
+    h.sim.setFaults({ latencyMs: 20, pathPrefix: '/advertisement/v1/config/user' });
+    const interrupt = new AbortController();
+    const run = syncAds({ catalog: file }, h.ox, {
+      config: h.config, redis: h.redis, log: silentLogger(), signal: interrupt.signal,
+      onProgress: ({ done }) => { if (done >= 10) interrupt.abort(new Error('shutdown')); },
+    });
+    await expect(run).rejects.toThrow();
+    const recorded = await h.appliedKeys();
+    expect(recorded.length).toBeGreaterThanOrEqual(10);
+    expect(recorded.length).toBeLessThan(37);
+    // Every recorded entry is in OX's store (nothing recorded that OX did not confirm).
+    const store = h.sim.adConfigs();
+    for (const key of recorded.filter((k) => k.startsWith('user:'))) expect(store.users).toHaveProperty([key.slice('user:'.length)]);
+
+    h.sim.setFaults(undefined);
+    h.sim.resetRequests();
+    const rest = await h.sync({ catalog: file });
+    expect(rest.plan).toMatchObject({ create: 37 - recorded.length, unchanged: recorded.length });
+    expect(h.sim.adConfigs()).toEqual(expectedStore(CATALOG, LOGINS));
   });
 
   it('--full re-sends every entry, which repairs drift made behind our back', async () => {
