@@ -68,7 +68,7 @@ export interface ExportBenchResult {
 }
 
 export async function runExportBench(options: { rows?: number; smallRows?: number; only?: string[]; rounds?: number } = {}): Promise<ExportBenchResult> {
-  const rounds = options.rounds ?? 3;
+  const rounds = options.rounds ?? 5;
   const rows = options.rows ?? 1_000_000;
   const smallRows = options.smallRows ?? Math.max(1, Math.round(rows / 10));
   const work = await mkdtemp(join(tmpdir(), 'oxb-bench-export-'));
