@@ -174,8 +174,10 @@ describe('Kubernetes manifests', () => {
     expect(graceMs).toBeGreaterThan(defaults.worker.shutdownGraceMs + defaults.worker.closeTimeoutMs);
     const { requests, limits } = container.resources;
     expect(quantityBytes(requests.memory)).toBeLessThanOrEqual(quantityBytes(limits.memory));
-    // The bench's export target is <= 150 MB RSS per export: the request covers one with headroom.
-    expect(quantityBytes(requests.memory)).toBeGreaterThanOrEqual(150 * 1024 ** 2);
+    // `npm run bench`: one 1M-row export peaks at up to 165 MB RSS; the request covers one, the
+    // limit the configured concurrency of them on the shared ~130 MB process base.
+    expect(quantityBytes(requests.memory)).toBeGreaterThanOrEqual(165 * 1024 ** 2);
+    expect(quantityBytes(limits.memory)).toBeGreaterThanOrEqual(130 * 1024 ** 2 + clusterConfig.worker.concurrency * 35 * 1024 ** 2);
     const heap = /--max-old-space-size=(\d+)/.exec((container.env as Doc[]).find((e) => e.name === 'NODE_OPTIONS')!.value)!;
     expect(Number(heap[1]) * 1024 ** 2).toBeLessThan(quantityBytes(limits.memory));
   });
