@@ -124,6 +124,24 @@ describe('S3Archive against s3rver', () => {
     await archive.close();
   });
 
+  it('takes credentials from the AWS default chain when config has none', async () => {
+    const saved = { id: process.env.AWS_ACCESS_KEY_ID, secret: process.env.AWS_SECRET_ACCESS_KEY };
+    process.env.AWS_ACCESS_KEY_ID = 'S3RVER';
+    process.env.AWS_SECRET_ACCESS_KEY = 'S3RVER';
+    try {
+      const archive = new S3Archive(s3.archiveConfig({ accessKeyId: undefined, secretAccessKey: undefined }));
+      const key = `t-${randomUUID()}/chain.json`;
+      await archive.putJson(key, { via: 'default chain' });
+      expect(await archive.readJson(key)).toEqual({ via: 'default chain' });
+      await archive.close();
+    } finally {
+      for (const [name, value] of [['AWS_ACCESS_KEY_ID', saved.id], ['AWS_SECRET_ACCESS_KEY', saved.secret]] as const) {
+        if (value === undefined) delete process.env[name];
+        else process.env[name] = value;
+      }
+    }
+  });
+
   it('needs a bucket', () => {
     expect(() => new S3Archive(s3ArchiveConfig(s3.endpoint, ''))).toThrow(/S3_BUCKET/);
   });
