@@ -9,7 +9,7 @@
  * (the purge job deletes feedback from OX on the strength of that record).
  */
 import type { Logger } from '../log/logger.js';
-import { InputError } from '../errors.js';
+import { InputError, RefusedError } from '../errors.js';
 import type { JobRun, Services } from '../job-kind.js';
 import type { DeliveryLog } from '../ledger/types.js';
 import { isoUtc } from '../time/parse-time.js';
@@ -126,6 +126,23 @@ async function archiveOnce(request: DeliverArtifactRequest, key: string, service
 
   const manifestKey = manifestKeyFor(key);
   const location = archive.describe(key);
+  // A closed window's archived copy may be the only one left (feedback.purge deletes from OX on
+  // the strength of it): a forced re-run, or a ledger that lost its records, must never replace
+  // an intact archived object with a different export.
+  const intact = await intactArchivedCopy(key, manifestKey, services, run.signal);
+  if (intact && intact.sha256 !== artifact.sha256) {
+    throw new RefusedError(
+      `archive object ${location} is intact (${intact.bytes} bytes, sha256 ${intact.sha256.slice(0, 12)}…) and differs from this export ` +
+      `(${artifact.bytes} bytes, ${artifact.rows} rows): OX's data for the window changed or was purged since it was archived; ` +
+      'refusing to overwrite it (move the object and its manifest away first if a new export is really wanted)',
+    );
+  }
+  if (intact) {
+    const archived: ArchivedArtifact = { key, manifestKey, bytes: intact.bytes, sha256: intact.sha256, verifiedAt: isoUtc(services.now()), location };
+    await run.deliveries.record(deliveryId, { ...archived });
+    run.log.info({ key, location }, 'identical artifact already in the archive and intact; not written again');
+    return { ...archived, reused: true };
+  }
   const started = performance.now();
   // A finished spool is never written again: the fs store may link instead of copying it.
   await archive.putFile(key, artifact.path, { contentType: request.contentType, bytes: artifact.bytes, sha256: artifact.sha256, signal: run.signal, immutable: true });
@@ -149,6 +166,14 @@ async function archiveOnce(request: DeliverArtifactRequest, key: string, service
   await run.deliveries.record(deliveryId, { ...archived });
   run.log.info({ key, location, bytes: artifact.bytes, rows: artifact.rows, ...timings }, 'artifact archived and verified');
   return archived;
+}
+
+/** The archived object described by its manifest, when both exist and the object matches it. */
+async function intactArchivedCopy(key: string, manifestKey: string, services: DeliveryServices, signal: AbortSignal): Promise<{ bytes: number; sha256: string } | null> {
+  const manifest = await services.archive.readJson<{ bytes?: unknown; sha256?: unknown }>(manifestKey, { signal });
+  if (!manifest || typeof manifest.bytes !== 'number' || typeof manifest.sha256 !== 'string') return null;
+  const check = await services.archive.verify(key, { bytes: manifest.bytes, sha256: manifest.sha256 }, { signal });
+  return check.ok ? { bytes: manifest.bytes, sha256: manifest.sha256 } : null;
 }
 
 interface Recipient {
