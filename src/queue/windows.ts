@@ -52,7 +52,9 @@ function alignDown(size: WindowSize, tz: string, t: number): number {
 function stepForward(size: WindowSize, tz: string, start: number): number {
   if (size === '1h') return start + HOUR_MS;
   // Calendar arithmetic: "one day later" at local midnight, 23 or 25 h across a DST switch.
-  return DateTime.fromMillis(start, { zone: tz }).plus(CALENDAR_STEP[size]).toMillis();
+  // startOf again: where DST skips midnight the day starts at 01:00, and "plus one day" from
+  // there would overshoot the next day's 00:00 by an hour.
+  return DateTime.fromMillis(start, { zone: tz }).plus(CALENDAR_STEP[size]).startOf(CALENDAR_UNIT[size]).toMillis();
 }
 
 /** The window of `size` in `tz` that contains the instant `t`. */

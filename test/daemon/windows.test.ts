@@ -33,6 +33,20 @@ describe('calendar windows', () => {
     expect(autumn.map((w) => iso(w.start))).toContain('2026-10-25T01:00:00.000Z');
   });
 
+  it('zones whose DST switch skips midnight (Santiago, Beirut): the short day ends at the next local midnight and every window stays aligned', () => {
+    // Chile springs forward at 00:00 on 2026-09-06: that day starts at 01:00 -03 and lasts 23 h.
+    const day = windowContaining('1d', 'America/Santiago', at('2026-09-06T12:00:00Z'));
+    expect([iso(day.start), iso(day.end)]).toEqual(['2026-09-06T04:00:00.000Z', '2026-09-07T03:00:00.000Z']);
+    expect(windowContaining('1d', 'America/Santiago', day.end).start).toBe(day.end);
+    for (const [tz, from, to] of [['America/Santiago', '2026-09-03T12:00:00Z', '2026-09-12T12:00:00Z'], ['Asia/Beirut', '2026-03-26T12:00:00Z', '2026-04-03T12:00:00Z']] as const) {
+      const list = windowsBetween('1d', tz, at(from), at(to));
+      list.forEach((w, i) => {
+        expect(windowContaining('1d', tz, w.start)).toEqual(w);
+        if (i > 0) expect(w.start).toBe(list[i - 1]!.end);
+      });
+    }
+  });
+
   it('hours are aligned in zones with half-hour offsets', () => {
     const w = windowContaining('1h', 'Asia/Kolkata', at('2026-10-25T12:00:00Z'));
     expect([iso(w.start), iso(w.end)]).toEqual(['2026-10-25T11:30:00.000Z', '2026-10-25T12:30:00.000Z']);
