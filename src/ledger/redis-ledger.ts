@@ -63,13 +63,14 @@ if op == 'failed' then
 elseif prior == 'failed' then
   redis.call('ZREM', KEYS[3], ARGV[3])
 end
--- A window inside the cached contiguous done run is no longer done: drop the cache.
+-- A window inside the cached contiguous done run is no longer done: drop the cache. Bump gen
+-- on every done -> not-done change, so a scan in flight that saw it done cannot save past it.
 if op ~= 'done' and prior == 'done' then
   local wm = tonumber(redis.call('HGET', KEYS[4], 'watermark') or '-1')
   if wm > start then
     redis.call('HDEL', KEYS[4], 'watermark', 'startAt')
-    redis.call('HINCRBY', KEYS[4], 'gen', 1)
   end
+  redis.call('HINCRBY', KEYS[4], 'gen', 1)
 end
 return 1
 `;

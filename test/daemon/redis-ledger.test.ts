@@ -74,3 +74,57 @@ describe('RedisLedger', () => {
     expect(await ledger.scheduleIds()).toEqual(['ads', 'daily']);
   });
 });
+
+describe('RedisLedger watermark cache under concurrent changes', () => {
+  let redis: Redis;
+  const prefix = testPrefix();
+  afterAll(async () => {
+    await deleteKeys(redis, prefix);
+    await redis.quit();
+  });
+
+  /**
+   * A ledger whose watermark scan is interleaved with another process: right before it stores
+   * the watermark it computed, `meanwhile` runs (on its own ledger, same real Redis).
+   */
+  function interleavedLedger(meanwhile: () => Promise<void>): RedisLedger {
+    let fired = false;
+    const hooked = new Proxy(redis, {
+      get(target, property) {
+        const value = Reflect.get(target, property, target) as unknown;
+        if (property === 'eval' && typeof value === 'function') {
+          return async (...args: unknown[]) => {
+            if (!fired) {
+              fired = true;
+              await meanwhile();
+            }
+            return (value as (...a: unknown[]) => unknown).apply(target, args);
+          };
+        }
+        return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+    return new RedisLedger(hooked, prefix);
+  }
+
+  it('a window forced back to queued while a scan is in flight is never hidden behind a cached watermark', async () => {
+    redis = plainRedis();
+    const ledger = new RedisLedger(redis, prefix);
+    const key = (scheduleId: string, n: number) => ({ scheduleId, start: T0 + n * DAY, end: T0 + (n + 1) * DAY });
+    // Empty cache, and a cache that ends right where the re-run window starts.
+    for (const [scheduleId, cachedThrough] of [['nocache', -1], ['cached', 1]] as const) {
+      for (const n of [0, 1, 2]) await ledger.markDone(key(scheduleId, n), 'test.noop', {});
+      if (cachedThrough >= 0) {
+        await ledger.markQueuedIfOpen(key(scheduleId, 1), 'test.noop', 'w.x', { force: true });
+        expect(await ledger.watermark(scheduleId, T0)).toBe(T0 + DAY);
+        await ledger.markDone(key(scheduleId, 1), 'test.noop', {});
+      }
+      const reader = interleavedLedger(async () => {
+        await ledger.markQueuedIfOpen(key(scheduleId, 1), 'test.noop', 'w.forced', { force: true });
+      });
+      await reader.watermark(scheduleId, T0);
+      expect((await ledger.getWindow(key(scheduleId, 1)))?.state).toBe('queued');
+      expect(await ledger.watermark(scheduleId, T0)).toBe(T0 + DAY);
+    }
+  });
+});
