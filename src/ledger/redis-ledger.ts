@@ -32,7 +32,13 @@ if op == 'queued' and ARGV[8] ~= '1' and (prior == 'done' or prior == 'running')
   return 0
 end
 -- 'begin': running, unless the window is done and this is no forced re-run (then: its result).
+-- Records are keyed by start: another window with the same start but another end is refused
+-- (its done state, result and deliveries are not this window's).
 if op == 'begin' then
+  local recordedEnd = redis.call('HGET', KEYS[1], 'end')
+  if prior and recordedEnd and recordedEnd ~= ARGV[4] then
+    return {2, recordedEnd}
+  end
   if prior == 'done' and ARGV[8] ~= '1' then
     return {0, redis.call('HGET', KEYS[1], 'result') or 'null'}
   end
@@ -127,10 +133,12 @@ export class RedisLedger implements Ledger {
 
   /**
    * markRunning in one round trip with the "already done?" check: returns `started: false` and
-   * the recorded result when the window is done and `force` is not set (nothing changes then).
+   * the recorded result when the window is done and `force` is not set (nothing changes then), or
+   * `conflictEnd` when the ledger holds another window with the same start (nothing changes).
    */
-  async beginWindow(key: WindowKey, job: string, attempt: number, options: { force?: boolean } = {}): Promise<{ started: true } | { started: false; result: unknown }> {
+  async beginWindow(key: WindowKey, job: string, attempt: number, options: { force?: boolean } = {}): Promise<{ started: true } | { started: false; result: unknown } | { started: false; conflictEnd: number }> {
     const reply = await this.run('begin', key, job, String(attempt), options.force === true);
+    if (Array.isArray(reply) && reply[0] === 2) return { started: false, conflictEnd: Number(reply[1]) };
     if (Array.isArray(reply) && reply[0] === 0) return { started: false, result: JSON.parse(String(reply[1])) as unknown };
     return { started: true };
   }

@@ -12,7 +12,7 @@ import { isInputError } from '../errors.js';
 import type { JobKind, Services } from '../job-kind.js';
 import type { Logger } from '../log/logger.js';
 import type { Metrics } from '../http/metrics.js';
-import { executeJob, JobRunError, describeError, type FailureOutcome } from './run-job.js';
+import { executeJob, JobRunError, WindowConflictError, describeError, type FailureOutcome } from './run-job.js';
 import type { JobData } from './queues.js';
 
 export interface ProcessorOptions {
@@ -68,7 +68,8 @@ export function createJobProcessor(options: ProcessorOptions): Processor<JobData
       }
       // Params the job's schema rejects (or no window): no retry can fix them.
       const reason = describeError(err);
-      if (data.type === 'window' && isInputError(err)) {
+      // A window conflict leaves the ledger alone: the record belongs to the other window.
+      if (data.type === 'window' && isInputError(err) && !(err instanceof WindowConflictError)) {
         await services.ledger.markFailed({ scheduleId: data.scheduleId, start: data.start, end: data.end }, data.job, reason).catch(() => undefined);
       }
       if (isInputError(err)) throw new UnrecoverableError(reason);

@@ -70,6 +70,17 @@ export class JobRunError extends Error {
 }
 
 /**
+ * The ledger keys a schedule's windows by start: a window that shares its start with a recorded
+ * window of another end would read that window's done state, result and deliveries as its own.
+ */
+export class WindowConflictError extends InputError {
+  constructor(job: string, scheduleId: string, window: JobWindow, recordedEnd: number) {
+    super(`job ${job}: ${scheduleId} already has the window ${describeWindow({ start: window.start, end: recordedEnd })} in the ledger; ` +
+      `${describeWindow(window)} starts at the same instant and would share its records: run that window, or windows that start elsewhere`);
+  }
+}
+
+/**
  * Errors no retry can fix: bad input, a refused job, and errors that say so themselves
  * (`retryable: false` — OX's 400/401/403/404, a rejected mail recipient, S3 access denied).
  * An abort is not permanent: the job goes back to the queue.
@@ -131,9 +142,11 @@ export async function executeJob(options: ExecuteJobOptions): Promise<RunJobOutc
     if (options.attempt !== undefined && ledger instanceof RedisLedger) {
       // The worker's path: one round trip for "done already?" and "running".
       const begun = await ledger.beginWindow(key, kind.name, attempt, { force });
+      if ('conflictEnd' in begun) throw new WindowConflictError(kind.name, scheduleId, window, begun.conflictEnd);
       if (!begun.started) return skip(begun.result, attempt);
     } else {
       const existing = await ledger.getWindow(key);
+      if (existing && existing.end !== window.end) throw new WindowConflictError(kind.name, scheduleId, window, existing.end);
       attempt = options.attempt ?? (existing?.attempts ?? 0) + 1;
       if (existing?.state === 'done' && !force) return skip(existing.result, attempt);
       await ledger.markRunning(key, kind.name, attempt);

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
 import { createServices, type ClosableServices } from '../../src/services.js';
 import { silentLogger } from '../../src/log/logger.js';
-import { runJobInProcess } from '../../src/queue/run-job.js';
+import { executeJob, runJobInProcess } from '../../src/queue/run-job.js';
 import { InputError } from '../../src/errors.js';
 import { deleteKeys, plainRedis, testConfig, testPrefix } from './helpers.js';
 import { testKinds, windowNoop } from './test-jobs.js';
@@ -52,6 +52,18 @@ describe('runJobInProcess', () => {
     expect(await services.ledger.getWindow({ scheduleId: 'test.window', ...w })).toBeNull();
     await expect(runJobInProcess({ kind: windowNoop, services, params: {} })).rejects.toThrow(/works on time windows/);
     await expect(runJobInProcess({ kind: 'no.such', kinds: testKinds, services })).rejects.toThrow(/unknown job kind "no.such"/);
+  });
+
+  it('refuses a window sharing its start with a recorded window of another end (worker and in-process paths), leaving that record alone', async () => {
+    const day = { start: Date.UTC(2026, 5, 1), end: Date.UTC(2026, 5, 2) };
+    const month = { start: day.start, end: Date.UTC(2026, 6, 1) };
+    expect((await runJobInProcess({ kind: windowNoop, services, scheduleId: 'adhoc', window: day, params: {} })).status).toBe('done');
+    // Not "skipped, already done" with the day's result: the month was never exported.
+    await expect(runJobInProcess({ kind: windowNoop, services, scheduleId: 'adhoc', window: month, params: {} })).rejects.toThrow(InputError);
+    await expect(executeJob({ kind: windowNoop, services, scheduleId: 'adhoc', window: month, params: {}, attempt: 1 })).rejects.toThrow(/same instant/);
+    await expect(executeJob({ kind: windowNoop, services, scheduleId: 'adhoc', window: month, params: {}, attempt: 1, force: true })).rejects.toThrow(/same instant/);
+    expect(await services.ledger.getWindow({ scheduleId: 'adhoc', ...day })).toMatchObject({ state: 'done', end: day.end, attempts: 1 });
+    expect(await redis.get(`${prefix}:test:runs:adhoc:${day.start}`)).toBe('1');
   });
 
   it('records non-windowed runs per schedule', async () => {
