@@ -28,6 +28,14 @@ const UPDATE_SCRIPT = `
 local op = ARGV[1]
 local start = tonumber(ARGV[3])
 local prior = redis.call('HGET', KEYS[1], 'state')
+-- 'abandoned': BullMQ failed the job without running it (stalled too often): failed, but only
+-- a window still open (queued/running) and only this very window (same end).
+if op == 'abandoned' then
+  if (prior ~= 'queued' and prior ~= 'running') or redis.call('HGET', KEYS[1], 'end') ~= ARGV[4] then
+    return 0
+  end
+  op = 'failed'
+end
 if op == 'queued' and ARGV[8] ~= '1' and (prior == 'done' or prior == 'running') then
   return 0
 end
@@ -114,7 +122,7 @@ export class RedisLedger implements Ledger {
     return this.key('w', scheduleId, start);
   }
 
-  private async update(op: WindowState | 'retrying', key: WindowKey, job: string, arg: string, force = false): Promise<boolean> {
+  private async update(op: WindowState | 'retrying' | 'abandoned', key: WindowKey, job: string, arg: string, force = false): Promise<boolean> {
     const changed = await this.run(op, key, job, arg, force);
     return changed === 1;
   }
@@ -207,6 +215,14 @@ export class RedisLedger implements Ledger {
 
   async markFailed(key: WindowKey, job: string, error: string): Promise<void> {
     await this.update('failed', key, job, error.slice(0, 4000));
+  }
+
+  /**
+   * BullMQ failed the window's job for good without the processor recording it (a job that
+   * stalled more than maxStalledCount): failed, unless the window is done or failed already.
+   */
+  async markAbandoned(key: WindowKey, job: string, error: string): Promise<boolean> {
+    return this.update('abandoned', key, job, error.slice(0, 4000));
   }
 
   /** A try failed and another follows (BullMQ backoff, or aborted by shutdown): queued again, with the error. */

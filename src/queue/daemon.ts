@@ -20,6 +20,7 @@ import { mountDashboard } from '../http/dashboard.js';
 import { startHttpServer, type ReadinessCheck, type RunningHttpServer } from '../http/http-server.js';
 import { createServices, type ClosableServices } from '../services.js';
 import { createJobProcessor } from './job-processor.js';
+import { describeError } from './run-job.js';
 import { JOB_QUEUE, TICK_QUEUE, createQueue, retentionOptions, type JobData, type TickData } from './queues.js';
 import { closeRedis, createRedis } from './redis-connection.js';
 import { tickSchedulerId } from './job-ids.js';
@@ -207,6 +208,13 @@ export class Daemon {
       if (!job) return;
       const final = job.attemptsMade >= (job.opts.attempts ?? 1) || err.name === 'UnrecoverableError';
       this.log[final ? 'error' : 'warn']({ queue, jobId: job.id, attemptsMade: job.attemptsMade, reason: err.message }, final ? 'job failed for good' : 'job failed; BullMQ retries it');
+      // A job that stalled too often is failed by BullMQ without running the processor: its
+      // window would otherwise stay `running` in the ledger (status, metrics, --wait read it).
+      const data = job.data as Partial<JobData>;
+      if (final && data.type === 'window') {
+        this.services.ledger.markAbandoned({ scheduleId: data.scheduleId!, start: data.start!, end: data.end! }, data.job!, describeError(err))
+          .catch((ledgerErr: unknown) => this.log.warn({ jobId: job.id, err: ledgerErr }, 'could not record the failed job in the ledger'));
+      }
     });
     worker.on('stalled', (jobId) => this.log.warn({ queue, jobId }, 'job stalled (its worker died or blocked); queued again'));
   }
