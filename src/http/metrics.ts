@@ -19,6 +19,22 @@ export const METRIC_NAMES = [
   'oxb_job_bytes_total',
 ] as const;
 
+const SOURCE_DEADLINE_MS = 3_000;
+
+/** The value, or undefined when it fails or takes longer than `ms`. */
+async function withinDeadline<T>(promise: Promise<T> | undefined, ms: number): Promise<T | undefined> {
+  if (!promise) return undefined;
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      promise.catch(() => undefined),
+      new Promise<undefined>((resolve) => { timer = setTimeout(() => resolve(undefined), ms); timer.unref(); }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 export type JobRunResult = 'done' | 'failed' | 'retry' | 'skipped' | 'aborted';
 
 /** Per-schedule figures read at scrape time (so a stuck scheduler shows as growing lag). */
@@ -75,9 +91,11 @@ export class Metrics {
   }
 
   private async collectFromSources(): Promise<void> {
+    // While Redis is down its commands wait out their retries (a minute and more): a scrape
+    // must still answer with the process and OX metrics, so the Redis-read gauges get a deadline.
     const [schedules, queues] = await Promise.all([
-      this.sources.schedules?.().catch(() => undefined),
-      this.sources.queueCounts?.().catch(() => undefined),
+      withinDeadline(this.sources.schedules?.(), SOURCE_DEADLINE_MS),
+      withinDeadline(this.sources.queueCounts?.(), SOURCE_DEADLINE_MS),
     ]);
     if (schedules) {
       this.watermarkLag.reset();

@@ -140,6 +140,10 @@ describe('a Redis restart during a run', () => {
       expect((await fetch(`${daemon.http!.url}/readyz`)).status).toBe(200);
       await stopRedis();
       await waitFor(async () => (await fetch(`${daemon.http!.url}/readyz`)).status === 503, 'readyz false while Redis is down', 10_000, 100);
+      // /metrics still answers (process and OX metrics) instead of waiting out the Redis retries.
+      const metrics = await fetch(`${daemon.http!.url}/metrics`, { signal: AbortSignal.timeout(8_000) });
+      expect(metrics.status).toBe(200);
+      expect(await metrics.text()).toMatch(/oxb_process_/);
       await startRedis();
       await waitFor(async () => (await fetch(`${daemon.http!.url}/readyz`)).status === 200, 'readyz true again', 15_000, 100);
       await waitFor(async () => (await ledger.getWindow({ scheduleId: 'r', ...window }).catch(() => null))?.state === 'done', 'job done after the restart', 20_000, 200);
