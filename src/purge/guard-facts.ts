@@ -39,6 +39,7 @@ export async function gatherGuardFacts(services: Services, query: GuardQuery): P
   const alreadyPurgedThrough = query.reverifyAll ? undefined : await previousVerifiedCutoff(services.ledger, query.purgeScheduleId, id);
   const guard = await verifiedWatermark(records, services.archive, {
     scheduleId: id, startAt, until: query.retentionCutoff, alreadyPurgedThrough, signal: query.signal,
+    feed: { contextGroup: query.contextGroup, type: query.type },
   });
   const older = await countFeedback(services.ox, { contextGroup: query.contextGroup, type: query.type, end: startAt, signal: query.signal }, 1);
   return { guard, feedbackBeforeStartAt: older > 0 };

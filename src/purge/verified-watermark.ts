@@ -67,12 +67,28 @@ function rowsOf(result: unknown): number | undefined {
   return typeof rows === 'number' ? rows : undefined;
 }
 
+/** The feed a purge deletes from: only archives of this feed are a copy of it. */
+export interface Feed {
+  contextGroup: string;
+  type: string;
+}
+
+/** `group/type` of an export window's result when it names another feed than `feed`. */
+function otherFeedOf(result: unknown, feed: Feed | undefined): string | undefined {
+  if (!feed || typeof result !== 'object' || result === null) return undefined;
+  const { contextGroup, type } = result as { contextGroup?: unknown; type?: unknown };
+  const group = typeof contextGroup === 'string' ? contextGroup : feed.contextGroup;
+  const kind = typeof type === 'string' ? type : feed.type;
+  return group !== feed.contextGroup || kind !== feed.type ? `${group}/${kind}` : undefined;
+}
+
 /**
  * Walks the ledger (no archive access): the windows from `startAt` that are done with an
  * archived object, without gaps, until one covers `until`. Stops at a gap, a window that is not
- * done, or a done window that has no archive (e.g. delivered by mail only).
+ * done, a done window that has no archive (e.g. delivered by mail only), or one that archived
+ * another feed than `feed` (the guard schedule's contextGroup or type was changed since).
  */
-export function contiguousArchivedRun(records: readonly WindowRecord[], startAt: number, until: number): { candidates: Candidate[]; stoppedAt?: WatermarkStop } {
+export function contiguousArchivedRun(records: readonly WindowRecord[], startAt: number, until: number, feed?: Feed): { candidates: Candidate[]; stoppedAt?: WatermarkStop } {
   const sorted = [...records].sort((a, b) => a.start - b.start);
   const candidates: Candidate[] = [];
   let cursor = startAt;
@@ -89,6 +105,10 @@ export function contiguousArchivedRun(records: readonly WindowRecord[], startAt:
     const archive = archivedObjectOf(record.result);
     if (!archive) {
       return { candidates, stoppedAt: { start: record.start, end: record.end, reason: 'export window is done but recorded no archive object (deliver without archive?)' } };
+    }
+    const other = otherFeedOf(record.result, feed);
+    if (other) {
+      return { candidates, stoppedAt: { start: record.start, end: record.end, reason: `export window archived ${other}, not ${feed!.contextGroup}/${feed!.type} (the schedule's params were changed since)` } };
     }
     candidates.push({ record, archive });
     cursor = record.end;
@@ -139,11 +159,13 @@ export interface VerifiedWatermarkOptions {
   alreadyPurgedThrough?: number;
   /** Archive objects re-read at once. */
   concurrency?: number;
+  /** The feed being purged: windows that archived another one are no copy of it. */
+  feed?: Feed;
   signal?: AbortSignal;
 }
 
 export async function verifiedWatermark(records: readonly WindowRecord[], store: ArchiveStore, options: VerifiedWatermarkOptions): Promise<VerifiedWatermark> {
-  const { candidates, stoppedAt: ledgerStop } = contiguousArchivedRun(records, options.startAt, options.until);
+  const { candidates, stoppedAt: ledgerStop } = contiguousArchivedRun(records, options.startAt, options.until, options.feed);
   const purgedThrough = options.alreadyPurgedThrough ?? Number.NEGATIVE_INFINITY;
   const concurrency = Math.max(1, options.concurrency ?? 4);
   const windows: GuardWindow[] = [];

@@ -86,6 +86,20 @@ describe.each(['fs', 's3'] as const)('feedback.purge with a %s archive', (kind) 
     expect(world.sim.feedbackCount({ start: T0 + 4 * DAY })).toBe(9);
   });
 
+  it('never trusts windows the guard schedule archived for another feed (its type was switched): nothing of this feed is deleted', async () => {
+    await setUp({ archivedDays: 0 });
+    // The same schedule id exported nps-v1 for days 0..4, then was switched to star-rating-v1.
+    for (let i = 0; i < 10; i += 1) {
+      const exported = await runJobInProcess({ kind: feedbackExport, services: world.services, scheduleId: GUARD, window: day(i), params: { type: i < 5 ? 'nps-v1' : 'star-rating-v1' } });
+      expect(exported.status, exported.reason).toBe('done');
+    }
+    const outcome = await purge();
+    expect(outcome).toMatchObject({ status: 'failed', exitCode: 2 });
+    expect(outcome.reason).toMatch(/nps-v1/);
+    expect(deletes()).toHaveLength(0);
+    expect(world.sim.feedbackCount()).toBe(13);
+  });
+
   it('stops before an export window that failed: every row from there on stays', async () => {
     await setUp();
     await world.services.ledger.markFailed({ scheduleId: GUARD, ...day(3) }, 'feedback.export', 'OX 503 after 5 attempts');
