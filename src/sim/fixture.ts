@@ -16,7 +16,7 @@ const feedbackRow = z.looseObject({
   date: integer,
   contextId: integer,
   userId: integer,
-  score: z.union([z.number().int().min(1), z.string().regex(/^\d+$/)]),
+  score: z.union([z.number().int().min(1), z.string().regex(/^[1-9]\d*$/, 'expected an integer >= 1')]),
   comment: z.string().optional(),
 });
 

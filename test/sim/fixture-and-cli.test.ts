@@ -55,6 +55,11 @@ describe('fixtures', () => {
     await expect(OxSimulator.start({ fixture: file })).rejects.toThrow(InputError);
     await expect(OxSimulator.start({ fixture: file })).rejects.toThrow(/bad\.json: feedback\.0\.date/);
     await expect(OxSimulator.start({ fixture: join(dir, 'missing.json') })).rejects.toThrow(/missing\.json: cannot read/);
+    // OX scores are integers >= 1: a score "0" must be named as the fixture's field, not fail later as a TypeError.
+    const zero = join(dir, 'zero.json');
+    writeFileSync(zero, JSON.stringify({ feedback: [{ date: 1, contextId: 1, userId: 1, score: '0' }] }));
+    await expect(OxSimulator.start({ fixture: zero })).rejects.toThrow(InputError);
+    await expect(OxSimulator.start({ fixture: zero })).rejects.toThrow(/zero\.json: feedback\.0\.score/);
     const sim = await OxSimulator.start();
     try {
       expect(() => sim.loadFixture({ users: [{ contextId: 1, userId: 1, login: '' }] })).toThrow(/users\.0\.login/);
