@@ -86,6 +86,10 @@ if op ~= 'done' and prior == 'done' then
   end
   redis.call('HINCRBY', KEYS[4], 'gen', 1)
 end
+-- A forced re-run of a done window: hand back the result it replaces (kept if the run is refused).
+if ARGV[1] == 'begin' and prior == 'done' then
+  return {1, redis.call('HGET', KEYS[1], 'result') or 'null'}
+end
 return 1
 `;
 
@@ -143,9 +147,11 @@ export class RedisLedger implements Ledger {
    * markRunning in one round trip with the "already done?" check: returns `started: false` and
    * the recorded result when the window is done and `force` is not set (nothing changes then), or
    * `conflictEnd` when the ledger holds another window with the same start (nothing changes).
+   * A forced start of a done window returns the result it replaces in `replacesDone`.
    */
-  async beginWindow(key: WindowKey, job: string, attempt: number, options: { force?: boolean } = {}): Promise<{ started: true } | { started: false; result: unknown } | { started: false; conflictEnd: number }> {
+  async beginWindow(key: WindowKey, job: string, attempt: number, options: { force?: boolean } = {}): Promise<{ started: true; replacesDone?: { result: unknown } } | { started: false; result: unknown } | { started: false; conflictEnd: number }> {
     const reply = await this.run('begin', key, job, String(attempt), options.force === true);
+    if (Array.isArray(reply) && reply[0] === 1) return { started: true, replacesDone: { result: JSON.parse(String(reply[1])) as unknown } };
     if (Array.isArray(reply) && reply[0] === 2) return { started: false, conflictEnd: Number(reply[1]) };
     if (Array.isArray(reply) && reply[0] === 0) return { started: false, result: JSON.parse(String(reply[1])) as unknown };
     return { started: true };

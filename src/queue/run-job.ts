@@ -4,7 +4,7 @@
  * "queued again" when a retry follows) with a readable reason on error. The BullMQ worker and
  * `ox-batch run` share this path, and job helpers' tests call `runJobInProcess` directly.
  */
-import { EXIT_FAILURE, EXIT_USAGE, InputError, isInputError } from '../errors.js';
+import { EXIT_FAILURE, EXIT_USAGE, InputError, RefusedError, isInputError } from '../errors.js';
 import type { JobKind, JobWindow, Services } from '../job-kind.js';
 import type { Logger } from '../log/logger.js';
 import { scrubText } from '../log/secrets.js';
@@ -138,17 +138,21 @@ export async function executeJob(options: ExecuteJobOptions): Promise<RunJobOutc
   };
 
   let attempt = options.attempt ?? 1;
+  /** Set when a forced run starts on a done window: the result it would replace. */
+  let replacesDone: { result: unknown } | undefined;
   if (window && !dryRun) {
     if (options.attempt !== undefined && ledger instanceof RedisLedger) {
       // The worker's path: one round trip for "done already?" and "running".
       const begun = await ledger.beginWindow(key, kind.name, attempt, { force });
       if ('conflictEnd' in begun) throw new WindowConflictError(kind.name, scheduleId, window, begun.conflictEnd);
       if (!begun.started) return skip(begun.result, attempt);
+      replacesDone = begun.replacesDone;
     } else {
       const existing = await ledger.getWindow(key);
       if (existing && existing.end !== window.end) throw new WindowConflictError(kind.name, scheduleId, window, existing.end);
       attempt = options.attempt ?? (existing?.attempts ?? 0) + 1;
       if (existing?.state === 'done' && !force) return skip(existing.result, attempt);
+      if (existing?.state === 'done') replacesDone = { result: existing.result ?? null };
       await ledger.markRunning(key, kind.name, attempt);
     }
   }
@@ -189,7 +193,10 @@ export async function executeJob(options: ExecuteJobOptions): Promise<RunJobOutc
     if (!dryRun) {
       try {
         if (outcome === 'failed') {
-          if (window) await ledger.markFailed(key, kind.name, reason);
+          // A refused forced re-run changed nothing: the window stays done with its result (a
+          // failed mark would hold the purge back and raise the failed-windows alert).
+          if (window && replacesDone && err instanceof RefusedError) await ledger.markDone(key, kind.name, replacesDone.result);
+          else if (window) await ledger.markFailed(key, kind.name, reason);
           else await ledger.recordRun({ job: kind.name, scheduleId, state: 'failed', startedAt, finishedAt: services.now(), error: reason });
         } else if (window) {
           await markRetrying(ledger, key, kind.name, outcome === 'aborted' ? `aborted (shutdown or cancel), queued again: ${reason}` : reason);

@@ -3,7 +3,9 @@ import type { Redis } from 'ioredis';
 import { createServices, type ClosableServices } from '../../src/services.js';
 import { silentLogger } from '../../src/log/logger.js';
 import { executeJob, runJobInProcess } from '../../src/queue/run-job.js';
-import { InputError } from '../../src/errors.js';
+import { InputError, RefusedError } from '../../src/errors.js';
+import { z } from 'zod';
+import { defineJob } from '../../src/job-kind.js';
 import { deleteKeys, plainRedis, testConfig, testPrefix } from './helpers.js';
 import { testKinds, windowNoop } from './test-jobs.js';
 
@@ -64,6 +66,26 @@ describe('runJobInProcess', () => {
     await expect(executeJob({ kind: windowNoop, services, scheduleId: 'adhoc', window: month, params: {}, attempt: 1, force: true })).rejects.toThrow(/same instant/);
     expect(await services.ledger.getWindow({ scheduleId: 'adhoc', ...day })).toMatchObject({ state: 'done', end: day.end, attempts: 1 });
     expect(await redis.get(`${prefix}:test:runs:adhoc:${day.start}`)).toBe('1');
+  });
+
+  it('a forced re-run that is refused leaves the done window done with its result (worker and in-process paths)', async () => {
+    const refusesForced = defineJob({
+      name: 'test.refuses-forced', description: 'refuses forced re-runs', windowed: true, params: z.object({}),
+      async run(run) {
+        if (run.force) throw new RefusedError('archived copy differs; refusing to overwrite it');
+        return { rows: 3, archive: { key: 'k' } };
+      },
+    });
+    const w = { start: Date.UTC(2026, 7, 1), end: Date.UTC(2026, 7, 2) };
+    const key = { scheduleId: 'refusing', ...w };
+    expect((await runJobInProcess({ kind: refusesForced, services, scheduleId: 'refusing', window: w })).status).toBe('done');
+    const inProcess = await runJobInProcess({ kind: refusesForced, services, scheduleId: 'refusing', window: w, force: true });
+    expect(inProcess).toMatchObject({ status: 'failed', exitCode: 2 });
+    expect(await services.ledger.getWindow(key)).toMatchObject({ state: 'done', result: { rows: 3, archive: { key: 'k' } } });
+    await expect(executeJob({ kind: refusesForced, services, scheduleId: 'refusing', window: w, attempt: 1, force: true })).rejects.toThrow(/refusing to overwrite/);
+    expect(await services.ledger.getWindow(key)).toMatchObject({ state: 'done', result: { rows: 3, archive: { key: 'k' } } });
+    expect(await services.ledger.failedCount('refusing')).toBe(0);
+    expect(await services.ledger.watermark('refusing', w.start)).toBe(w.end);
   });
 
   it('records non-windowed runs per schedule', async () => {

@@ -32,6 +32,9 @@ describe('feedback.export never replaces an intact archived copy with a differen
     expect((refused as Error & { permanent?: boolean }).permanent).toBe(true);
     expect((refused as Error).message).toMatch(/is intact .* differs from this export .* refusing to overwrite/);
     expect(await readFile(path)).toEqual(before);
+    // Nothing changed, so the window stays done with the archived result (not failed: the purge
+    // would stop there and the failed-windows alert would fire for a refused re-run).
+    expect(await env.services.ledger.getWindow({ scheduleId: 'guarded', ...window })).toMatchObject({ state: 'done', result: { sha256: result.sha256 } });
   });
 
   it('refuses the same when the ledger lost its records (a flushed Redis re-runs the window)', async () => {
