@@ -1,7 +1,8 @@
 /**
  * Loads the watched users from where the schedule says: inline, a local file, or an `s3://`
  * object (read with the archive's S3 settings: endpoint, region, credentials, path style).
- * A missing file is an InputError naming it; an S3 outage is an ordinary error (retried).
+ * A missing file, or one S3 refuses access to, is an InputError naming it; an S3 outage is an
+ * ordinary error (retried).
  */
 import { readFile } from 'node:fs/promises';
 import { GetObjectCommand, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
@@ -43,6 +44,10 @@ async function readS3Text(url: string, settings: ArchiveConfig, signal?: AbortSi
   } catch (err) {
     if (err instanceof S3ServiceException && (err.name === 'NoSuchKey' || err.name === 'NoSuchBucket' || err.$metadata.httpStatusCode === 404)) {
       throw new InputError(`users file ${url}: no such object`);
+    }
+    // Wrong or missing S3 credentials or permissions: no retry can fix them (a 5xx is retried).
+    if (err instanceof S3ServiceException && (err.$metadata.httpStatusCode === 401 || err.$metadata.httpStatusCode === 403)) {
+      throw new InputError(`users file ${url}: S3 refused access (${err.name}); check the archive S3 credentials and the object's permissions`);
     }
     throw err;
   } finally {

@@ -13,6 +13,7 @@ import { OxSimulator } from '../../src/sim/ox-simulator.js';
 import { runJobInProcess } from '../../src/queue/run-job.js';
 import { passwdAudit } from '../../jobs/passwd-audit.js';
 import { loadWatchedUsers } from '../../src/audit/read-user-source.js';
+import { InputError } from '../../src/errors.js';
 import { deleteKeys, plainRedis, REDIS_URL, testPrefix } from '../daemon/helpers.js';
 import { startS3, type TestS3 } from '../delivery/helpers/s3-server.js';
 import { startSmtpCapture, type SmtpCapture } from '../delivery/helpers/smtp-capture.js';
@@ -211,5 +212,10 @@ describe('passwd.audit failure handling and user sources', () => {
     expect(await loadWatchedUsers(`s3://${s3.bucket}/${world.prefix}/watched.csv`, s3Settings)).toEqual([{ contextId: 10, userId: 2 }, { contextId: 20, userId: 1 }]);
     await expect(loadWatchedUsers(`s3://${s3.bucket}/${world.prefix}/nope.csv`, s3Settings)).rejects.toThrow(/no such object/);
     await expect(loadWatchedUsers(join(world.dir, 'missing.yaml'), s3Settings)).rejects.toThrow(/missing\.yaml: cannot be read \(ENOENT\)/);
+    // Credentials S3 refuses: no retry can fix that, so it is an input error naming the file (never the secret).
+    const denied = loadWatchedUsers(`s3://${s3.bucket}/${world.prefix}/watched.csv`, { ...s3Settings, accessKeyId: 'NOT-S3RVER', secretAccessKey: 'wrong-secret' });
+    await expect(denied).rejects.toThrow(InputError);
+    await expect(denied).rejects.toThrow(/watched\.csv: S3 refused access/);
+    await expect(denied).rejects.not.toThrow(/wrong-secret/);
   });
 });
