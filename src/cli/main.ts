@@ -8,7 +8,6 @@ const program = new Command('ox-batch')
   .description('Scheduled, windowed, retried batch work for Open-Xchange App Suite')
   .version(toolVersion())
   .option('-c, --config <file>', 'YAML config layered over config/default.yaml (or OXB_CONFIG)')
-  .showHelpAfterError()
   .exitOverride();
 
 registerCommands(program);

@@ -7,6 +7,7 @@ import { assertPlanIsSafe, planCounts, type AdsPlan } from '../../ads/plan.js';
 import { AdsSyncIncompleteError, planFromCatalog, syncAds, type AdsSyncResult } from '../../ads/sync-ads.js';
 import type { EntryFailure } from '../../ads/apply-plan.js';
 import { action, configFor } from '../cli-support.js';
+import { commandRedis, unlessRedisFails } from '../command-redis.js';
 import { adsCommand } from './ads-group.js';
 
 interface SyncOptions {
@@ -38,9 +39,10 @@ export function registerAdsSyncCommands(program: Command): void {
       if (!Number.isInteger(limit) || limit < 0) throw new InputError(`--limit ${JSON.stringify(options.limit)}: expected a whole number, 0 for all`);
       const config = configFor(command);
       const log = createLogger({ level: config.logging.level, destination: 2 });
-      const services = createServices(config, { log });
+      const redis = await commandRedis(config.redis.url);
+      const services = createServices(config, { log, redis: redis.redis });
       try {
-        const plan = await explainCatalogProblems(() => planFromCatalog({ catalog: options.catalog, full: options.full }, { config, redis: services.redis, log }));
+        const plan = await explainCatalogProblems(() => unlessRedisFails(redis.ready, planFromCatalog({ catalog: options.catalog, full: options.full }, { config, redis: services.redis, log })));
         process.stdout.write(options.json ? `${JSON.stringify(planJson(plan), null, 2)}\n` : planTable(plan, limit));
         try {
           assertPlanIsSafe(plan, { maxDeleteFraction: config.ads.maxDeleteFraction, allowMassDelete: options.allowMassDelete });
@@ -51,6 +53,7 @@ export function registerAdsSyncCommands(program: Command): void {
         }
       } finally {
         await services.close();
+        await redis.close();
       }
     }));
 
@@ -63,7 +66,8 @@ export function registerAdsSyncCommands(program: Command): void {
     .action(action(async (options: SyncOptions, command: Command) => {
       const config = configFor(command);
       const log = createLogger({ level: config.logging.level, destination: 2 });
-      const services = createServices(config, { log });
+      const redis = await commandRedis(config.redis.url);
+      const services = createServices(config, { log, redis: redis.redis });
       const interrupt = new AbortController();
       const onSignal = () => interrupt.abort(new Error('interrupted'));
       process.once('SIGINT', onSignal).once('SIGTERM', onSignal);
@@ -71,11 +75,11 @@ export function registerAdsSyncCommands(program: Command): void {
         let result: AdsSyncResult;
         let code = 0;
         try {
-          result = await explainCatalogProblems(() => syncAds(
+          result = await explainCatalogProblems(() => unlessRedisFails(redis.ready, syncAds(
             { catalog: options.catalog, full: options.full, allowMassDelete: options.allowMassDelete },
             services.ox,
             { config, redis: services.redis, log, signal: interrupt.signal, onProgress: progressLine() },
-          ));
+          )));
         } catch (err) {
           if (!(err instanceof AdsSyncIncompleteError)) throw err;
           result = err.result;
@@ -87,6 +91,7 @@ export function registerAdsSyncCommands(program: Command): void {
       } finally {
         process.off('SIGINT', onSignal).off('SIGTERM', onSignal);
         await services.close();
+        await redis.close();
       }
     }));
 }

@@ -24,6 +24,7 @@ import { scheduleStatus } from '../../queue/schedule-status.js';
 import { resolveSchedules, validateParams, type Schedule } from '../../queue/schedules.js';
 import { lastClosedWindow, windowsBetween, type Window } from '../../queue/windows.js';
 import { action, collect, configFor, parseParams } from '../cli-support.js';
+import { commandRedis } from '../command-redis.js';
 
 async function loadKinds(): Promise<ReadonlyArray<JobKind<any, any>>> {
   return (await import('../../../jobs/index.js')).jobKinds;
@@ -44,18 +45,24 @@ interface QueueSession {
   state: ScheduleState;
 }
 
-/** Config, schedules (validated before connecting), a fail-fast Redis client and the jobs queue. */
-async function withQueue<T>(command: Command, fn: (session: QueueSession) => Promise<T>): Promise<T> {
+type PreparedSession = Pick<QueueSession, 'config' | 'log' | 'kinds' | 'schedules'>;
+
+/**
+ * Config, schedules, the command's own input checks (`prepare`: bad input exits 2 without
+ * waiting for Redis), then a fail-fast Redis client and the jobs queue.
+ */
+async function withQueue<T, P>(command: Command, fn: (session: QueueSession, prepared: P) => Promise<T>, prepare?: (session: PreparedSession) => P): Promise<T> {
   const config = configFor(command);
   const log = stderrLogger(config);
   const kinds = await loadKinds();
   const schedules = resolveSchedules(config, kinds);
+  const prepared = prepare ? prepare({ config, log, kinds, schedules }) : (undefined as P);
   const redis = createRedis(config.redis.url, 'producer', undefined, 'ox-batch-cli');
   try {
     await waitForRedis(redis, config.redis.url, 10_000);
     const queue = createQueue<JobData>(JOB_QUEUE, config, redis, log);
     try {
-      return await fn({ config, log, kinds, schedules, redis, queue, ledger: new RedisLedger(redis, config.redis.prefix), state: new ScheduleState(redis, config.redis.prefix) });
+      return await fn({ config, log, kinds, schedules, redis, queue, ledger: new RedisLedger(redis, config.redis.prefix), state: new ScheduleState(redis, config.redis.prefix) }, prepared);
     } finally {
       await queue.close().catch(() => undefined);
     }
@@ -208,10 +215,11 @@ export function registerDaemonCommands(program: Command): void {
       .description(paused ? 'stop queueing new work for a schedule (running jobs finish)' : 'queue work for a paused schedule again (missed windows are caught up)')
       .action(action(async (id: string, _options: unknown, command: Command) => {
         await withQueue(command, async (session) => {
-          if (!session.schedules.some((s) => s.id === id)) throw new InputError(`unknown schedule "${id}" (configured: ${session.schedules.map((s) => s.id).join(', ') || 'none'})`);
           await session.state.setPaused(id, paused);
           if (!paused && session.config.schedules[id]?.paused) process.stderr.write(`note: schedules.${id}.paused is true in the config; that keeps it paused\n`);
           process.stderr.write(`${id}: ${paused ? 'paused' : 'resumed'}\n`);
+        }, (session) => {
+          if (!session.schedules.some((s) => s.id === id)) throw new InputError(`unknown schedule "${id}" (configured: ${session.schedules.map((s) => s.id).join(', ') || 'none'})`);
         });
       }));
   }
@@ -231,13 +239,15 @@ export function registerDaemonCommands(program: Command): void {
       const schedules = resolveSchedules(config, kinds);
       const target = resolveTarget(name, { config, kinds, schedules }, options.param);
       const windows = targetWindows(target, options, config, Date.now());
-      const services = createServices(config, { log });
+      const redis = await commandRedis(config.redis.url);
+      const services = createServices(config, { log, redis: redis.redis });
       const controller = new AbortController();
       const onSignal = () => controller.abort(new Error('interrupted'));
       process.once('SIGINT', onSignal);
       process.once('SIGTERM', onSignal);
       const outcomes: RunJobOutcome[] = [];
       try {
+        await redis.ready; // the ledger lives there: say at once when it does not answer
         for (const window of windows.length > 0 ? windows : [undefined]) {
           outcomes.push(await runJobInProcess({
             kind: target.kind, services, scheduleId: target.scheduleId, window, params: target.params,
@@ -249,6 +259,7 @@ export function registerDaemonCommands(program: Command): void {
         process.off('SIGINT', onSignal);
         process.off('SIGTERM', onSignal);
         await services.close();
+        await redis.close();
       }
       const shown = outcomes.map((o) => (o.window ? { ...o, window: { start: new Date(o.window.start).toISOString(), end: new Date(o.window.end).toISOString() } } : o));
       printJson(shown.length === 1 ? shown[0] : shown);
@@ -265,9 +276,7 @@ export function registerDaemonCommands(program: Command): void {
     .option('--force', 'queue windows the ledger has as done again')
     .option('--wait', 'wait until the jobs finished; exit 1 if any failed')
     .action(action(async (name: string, options: WindowOptions & { param: string[]; force?: boolean; wait?: boolean }, command: Command) => {
-      return withQueue(command, async (session) => {
-        const target = resolveTarget(name, session, options.param);
-        const windows = targetWindows(target, options, session.config, Date.now());
+      return withQueue(command, async (session, { target, windows }: { target: Target; windows: Window[] }) => {
         let results: EnqueueResult[];
         if (target.kind.windowed) {
           results = await enqueueWindows(session, windows.map((window) => ({ scheduleId: target.scheduleId, kind: target.kind, window, params: target.params, attempts: target.attempts, force: options.force === true })));
@@ -275,6 +284,9 @@ export function registerDaemonCommands(program: Command): void {
           results = [await enqueueRun(session, { scheduleId: target.scheduleId, kind: target.kind, params: target.params, attempts: target.attempts, at: Date.now() })];
         }
         return report(session, target.scheduleId, results, options.wait === true);
+      }, (session) => {
+        const target = resolveTarget(name, session, options.param);
+        return { target, windows: targetWindows(target, options, session.config, Date.now()) };
       });
     }));
 
@@ -286,20 +298,21 @@ export function registerDaemonCommands(program: Command): void {
     .option('--force', 'run windows that are already done again')
     .option('--wait', 'wait until the jobs finished; exit 1 if any failed')
     .action(action(async (id: string, options: { from: string; to: string; force?: boolean; wait?: boolean }, command: Command) => {
-      return withQueue(command, async (session) => {
-        const schedule = session.schedules.find((s) => s.id === id);
-        if (!schedule) throw new InputError(`unknown schedule "${id}" (configured: ${session.schedules.map((s) => s.id).join(', ') || 'none'})`);
-        if (!schedule.window) throw new InputError(`schedule ${id}: job ${schedule.kind.name} does not work on time windows; use ox-batch enqueue ${id}`);
-        const from = parseInstant(options.from, schedule.tz, '--from');
-        const to = parseInstant(options.to, schedule.tz, '--to');
-        if (!(to > from)) throw new InputError(`--to ${options.to} is not after --from ${options.from}`);
-        const windows = windowsBetween(schedule.window, schedule.tz, from, to);
+      return withQueue(command, async (session, { schedule, windows }: { schedule: Schedule; windows: Window[] }) => {
         const bar = progressBar(windows.length, 'queueing');
         const results = await enqueueWindows(session, windows.map((window) => ({
           scheduleId: id, kind: schedule.kind, window, params: schedule.params, attempts: schedule.attempts, force: options.force === true,
         })), { onEach: () => bar.increment() });
         bar.stop();
         return report(session, id, results, options.wait === true);
+      }, (session) => {
+        const schedule = session.schedules.find((s) => s.id === id);
+        if (!schedule) throw new InputError(`unknown schedule "${id}" (configured: ${session.schedules.map((s) => s.id).join(', ') || 'none'})`);
+        if (!schedule.window) throw new InputError(`schedule ${id}: job ${schedule.kind.name} does not work on time windows; use ox-batch enqueue ${id}`);
+        const from = parseInstant(options.from, schedule.tz, '--from');
+        const to = parseInstant(options.to, schedule.tz, '--to');
+        if (!(to > from)) throw new InputError(`--to ${options.to} is not after --from ${options.from}`);
+        return { schedule, windows: windowsBetween(schedule.window, schedule.tz, from, to) };
       });
     }));
 
