@@ -1,6 +1,5 @@
 import type { Command } from 'commander';
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, InputError, isInputError } from '../errors.js';
-import { loadConfig } from '../config/load-config.js';
 import type { Config } from '../config/schema.js';
 import { scrubText } from '../log/secrets.js';
 
@@ -9,9 +8,13 @@ export interface GlobalOptions {
   config?: string;
 }
 
-/** Loads the config the way every command does: --config, else OXB_CONFIG, then env. */
-export function configFor(command: Command, overrides?: Record<string, unknown>): Config {
+/**
+ * Loads the config the way every command does: --config, else OXB_CONFIG, then env. The loader
+ * (zod, yaml) is imported here, not at start-up, so `--help` does not pay for it.
+ */
+export async function configFor(command: Command, overrides?: Record<string, unknown>): Promise<Config> {
   const globals = command.optsWithGlobals<GlobalOptions>();
+  const { loadConfig } = await import('../config/load-config.js');
   return loadConfig({ file: globals.config, overrides });
 }
 

@@ -1,9 +1,7 @@
 import type { Command } from 'commander';
 import type { Logger } from 'pino';
-import { loadConfig } from '../config/load-config.js';
 import type { Config } from '../config/schema.js';
-import { createLogger } from '../log/logger.js';
-import { OxClient } from '../ox/ox-client.js';
+import type { OxClient } from '../ox/ox-client.js';
 import { configFor } from './cli-support.js';
 
 export interface OxSession {
@@ -20,7 +18,11 @@ export interface OxSession {
  * `configFile` bypasses --config lookup for commands whose own --config means something else.
  */
 export async function withOx<T>(command: Command, fn: (session: OxSession) => Promise<T>, configFile?: { file: string | undefined }): Promise<T> {
-  const config = configFile ? loadConfig({ file: configFile.file }) : configFor(command);
+  // Imported per call, not at start-up: undici, pino and zod cost more than `--help` should.
+  const [{ loadConfig }, { createLogger }, { OxClient }] = await Promise.all([
+    import('../config/load-config.js'), import('../log/logger.js'), import('../ox/ox-client.js'),
+  ]);
+  const config = configFile ? loadConfig({ file: configFile.file }) : await configFor(command);
   const log = createLogger({ level: config.logging.level, destination: 2 });
   const ox = new OxClient(config.ox, { log });
   const controller = new AbortController();

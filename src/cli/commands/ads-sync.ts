@@ -1,10 +1,7 @@
 import type { Command } from 'commander';
 import { EXIT_FAILURE, EXIT_USAGE, InputError, RefusedError } from '../../errors.js';
-import { createLogger } from '../../log/logger.js';
-import { createServices } from '../../services.js';
-import { CatalogError } from '../../ads/parse-catalog.js';
-import { assertPlanIsSafe, planCounts, type AdsPlan } from '../../ads/plan.js';
-import { AdsSyncIncompleteError, planFromCatalog, syncAds, type AdsSyncResult } from '../../ads/sync-ads.js';
+import type { AdsPlan, planCounts as PlanCounts } from '../../ads/plan.js';
+import type { AdsSyncResult } from '../../ads/sync-ads.js';
 import type { EntryFailure } from '../../ads/apply-plan.js';
 import { action, configFor } from '../cli-support.js';
 import { commandRedis, unlessRedisFails } from '../command-redis.js';
@@ -16,6 +13,17 @@ interface SyncOptions {
   allowMassDelete?: boolean;
   json?: boolean;
   limit: string;
+}
+
+/**
+ * What plan/apply run on: imported when a command runs, not at start-up (the services pull in
+ * the AWS SDK, nodemailer and ioredis, which `ox-batch --help` must not wait for).
+ */
+async function syncRuntime() {
+  const [{ createLogger }, { createServices }, { CatalogError }, { assertPlanIsSafe, planCounts }, { AdsSyncIncompleteError, planFromCatalog, syncAds }] = await Promise.all([
+    import('../../log/logger.js'), import('../../services.js'), import('../../ads/parse-catalog.js'), import('../../ads/plan.js'), import('../../ads/sync-ads.js'),
+  ]);
+  return { createLogger, createServices, CatalogError, assertPlanIsSafe, planCounts, AdsSyncIncompleteError, planFromCatalog, syncAds };
 }
 
 const CATALOG_HELP = 'catalog: FILE, s3://bucket/key or http(s)://… ending in .yaml, .yml, .json or .csv';
@@ -37,13 +45,14 @@ export function registerAdsSyncCommands(program: Command): void {
     .action(action(async (options: SyncOptions, command: Command) => {
       const limit = Number(options.limit);
       if (!Number.isInteger(limit) || limit < 0) throw new InputError(`--limit ${JSON.stringify(options.limit)}: expected a whole number, 0 for all`);
-      const config = configFor(command);
+      const { createLogger, createServices, CatalogError, assertPlanIsSafe, planCounts, planFromCatalog } = await syncRuntime();
+      const config = await configFor(command);
       const log = createLogger({ level: config.logging.level, destination: 2 });
       const redis = await commandRedis(config.redis.url);
       const services = createServices(config, { log, redis: redis.redis });
       try {
-        const plan = await explainCatalogProblems(() => unlessRedisFails(redis.ready, planFromCatalog({ catalog: options.catalog, full: options.full }, { config, redis: services.redis, log })));
-        process.stdout.write(options.json ? `${JSON.stringify(planJson(plan), null, 2)}\n` : planTable(plan, limit));
+        const plan = await explainCatalogProblems(CatalogError, () => unlessRedisFails(redis.ready, planFromCatalog({ catalog: options.catalog, full: options.full }, { config, redis: services.redis, log })));
+        process.stdout.write(options.json ? `${JSON.stringify(planJson(plan, planCounts), null, 2)}\n` : planTable(plan, limit, planCounts));
         try {
           assertPlanIsSafe(plan, { maxDeleteFraction: config.ads.maxDeleteFraction, allowMassDelete: options.allowMassDelete });
         } catch (err) {
@@ -64,7 +73,8 @@ export function registerAdsSyncCommands(program: Command): void {
     .option('--allow-mass-delete', 'apply an empty catalog or one deleting more than ads.maxDeleteFraction of the entries')
     .option('--json', 'print the result as JSON')
     .action(action(async (options: SyncOptions, command: Command) => {
-      const config = configFor(command);
+      const { createLogger, createServices, CatalogError, AdsSyncIncompleteError, syncAds } = await syncRuntime();
+      const config = await configFor(command);
       const log = createLogger({ level: config.logging.level, destination: 2 });
       const redis = await commandRedis(config.redis.url);
       const services = createServices(config, { log, redis: redis.redis });
@@ -75,7 +85,7 @@ export function registerAdsSyncCommands(program: Command): void {
         let result: AdsSyncResult;
         let code = 0;
         try {
-          result = await explainCatalogProblems(() => unlessRedisFails(redis.ready, syncAds(
+          result = await explainCatalogProblems(CatalogError, () => unlessRedisFails(redis.ready, syncAds(
             { catalog: options.catalog, full: options.full, allowMassDelete: options.allowMassDelete },
             services.ox,
             { config, redis: services.redis, log, signal: interrupt.signal, onProgress: progressLine() },
@@ -97,7 +107,7 @@ export function registerAdsSyncCommands(program: Command): void {
 }
 
 /** A CatalogError's one-line message names the first problems; a person fixing the file wants all. */
-async function explainCatalogProblems<T>(fn: () => Promise<T>): Promise<T> {
+async function explainCatalogProblems<T>(CatalogError: typeof import('../../ads/parse-catalog.js').CatalogError, fn: () => Promise<T>): Promise<T> {
   try {
     return await fn();
   } catch (err) {
@@ -119,7 +129,7 @@ function progressLine(): ((p: { done: number; total: number; failed: number }) =
   };
 }
 
-function planJson(plan: AdsPlan) {
+function planJson(plan: AdsPlan, planCounts: typeof PlanCounts) {
   const entry = (e: { key: string; origin: string }) => ({ key: e.key, origin: e.origin });
   return {
     catalog: plan.source,
@@ -131,7 +141,7 @@ function planJson(plan: AdsPlan) {
   };
 }
 
-function planTable(plan: AdsPlan, limit: number): string {
+function planTable(plan: AdsPlan, limit: number, planCounts: typeof PlanCounts): string {
   const counts = planCounts(plan);
   const lines = [
     `catalog ${plan.source}: ${counts.desired} entries; ${counts.known} known from earlier syncs${plan.full ? '; --full: every entry is sent' : ''}`,

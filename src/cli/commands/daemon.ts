@@ -3,28 +3,76 @@
  * Data (JSON results, tables) goes to stdout; log lines and progress go to stderr.
  */
 import { InvalidArgumentError, Option, type Command } from 'commander';
-import { SingleBar, Presets } from 'cli-progress';
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Config } from '../../config/schema.js';
 import { EXIT_FAILURE, EXIT_OK, InputError } from '../../errors.js';
 import type { JobKind } from '../../job-kind.js';
-import { createLogger, type Logger } from '../../log/logger.js';
-import { RedisLedger } from '../../ledger/redis-ledger.js';
-import { createServices } from '../../services.js';
-import { parseInstant } from '../../time/parse-time.js';
-import { Daemon, waitForRedis, type DaemonRole } from '../../queue/daemon.js';
-import { enqueueRun, enqueueWindows, summarize, type EnqueueResult } from '../../queue/enqueue.js';
-import { stopOnSignals } from '../../queue/lifecycle.js';
-import { JOB_QUEUE, TICK_QUEUE, createQueue, type JobData } from '../../queue/queues.js';
-import { closeRedis, createRedis } from '../../queue/redis-connection.js';
-import { runJobInProcess, type RunJobOutcome } from '../../queue/run-job.js';
-import { ScheduleState } from '../../queue/schedule-state.js';
-import { scheduleStatus } from '../../queue/schedule-status.js';
-import { resolveSchedules, validateParams, type Schedule } from '../../queue/schedules.js';
-import { lastClosedWindow, windowsBetween, type Window } from '../../queue/windows.js';
+import type { Logger } from '../../log/logger.js';
+import type { RedisLedger as RedisLedgerClass } from '../../ledger/redis-ledger.js';
+import type { DaemonRole } from '../../queue/daemon.js';
+import type { EnqueueResult } from '../../queue/enqueue.js';
+import type { JobData } from '../../queue/queues.js';
+import type { RunJobOutcome } from '../../queue/run-job.js';
+import type { ScheduleState as ScheduleStateClass } from '../../queue/schedule-state.js';
+import type { Schedule } from '../../queue/schedules.js';
+import type { Window } from '../../queue/windows.js';
 import { action, collect, configFor, parseParams } from '../cli-support.js';
 import { commandRedis } from '../command-redis.js';
+
+/*
+ * The daemon's machinery (BullMQ, ioredis, express, the AWS SDK behind the services) is bound
+ * here by `loadRuntime()`, which every action awaits first, not imported at start-up:
+ * `ox-batch --help` and the low-level OX commands must not wait for it.
+ */
+let SingleBar: typeof import('cli-progress').SingleBar;
+let Presets: typeof import('cli-progress').Presets;
+let createLogger: typeof import('../../log/logger.js').createLogger;
+let RedisLedger: typeof import('../../ledger/redis-ledger.js').RedisLedger;
+let createServices: typeof import('../../services.js').createServices;
+let parseInstant: typeof import('../../time/parse-time.js').parseInstant;
+let Daemon: typeof import('../../queue/daemon.js').Daemon;
+let waitForRedis: typeof import('../../queue/daemon.js').waitForRedis;
+let enqueueRun: typeof import('../../queue/enqueue.js').enqueueRun;
+let enqueueWindows: typeof import('../../queue/enqueue.js').enqueueWindows;
+let summarize: typeof import('../../queue/enqueue.js').summarize;
+let stopOnSignals: typeof import('../../queue/lifecycle.js').stopOnSignals;
+let JOB_QUEUE: typeof import('../../queue/queues.js').JOB_QUEUE;
+let TICK_QUEUE: typeof import('../../queue/queues.js').TICK_QUEUE;
+let createQueue: typeof import('../../queue/queues.js').createQueue;
+let closeRedis: typeof import('../../queue/redis-connection.js').closeRedis;
+let createRedis: typeof import('../../queue/redis-connection.js').createRedis;
+let runJobInProcess: typeof import('../../queue/run-job.js').runJobInProcess;
+let ScheduleState: typeof import('../../queue/schedule-state.js').ScheduleState;
+let scheduleStatus: typeof import('../../queue/schedule-status.js').scheduleStatus;
+let resolveSchedules: typeof import('../../queue/schedules.js').resolveSchedules;
+let validateParams: typeof import('../../queue/schedules.js').validateParams;
+let lastClosedWindow: typeof import('../../queue/windows.js').lastClosedWindow;
+let windowsBetween: typeof import('../../queue/windows.js').windowsBetween;
+
+async function loadRuntime(): Promise<void> {
+  const [progress, logger, ledger, services, time, daemon, enqueue, lifecycle, queues, redisConnection, runJob, scheduleStateModule, status, schedules, windows] = await Promise.all([
+    import('cli-progress'), import('../../log/logger.js'), import('../../ledger/redis-ledger.js'), import('../../services.js'),
+    import('../../time/parse-time.js'), import('../../queue/daemon.js'), import('../../queue/enqueue.js'), import('../../queue/lifecycle.js'),
+    import('../../queue/queues.js'), import('../../queue/redis-connection.js'), import('../../queue/run-job.js'),
+    import('../../queue/schedule-state.js'), import('../../queue/schedule-status.js'), import('../../queue/schedules.js'), import('../../queue/windows.js'),
+  ]);
+  ({ SingleBar, Presets } = progress);
+  ({ createLogger } = logger);
+  ({ RedisLedger } = ledger);
+  ({ createServices } = services);
+  ({ parseInstant } = time);
+  ({ Daemon, waitForRedis } = daemon);
+  ({ enqueueRun, enqueueWindows, summarize } = enqueue);
+  ({ stopOnSignals } = lifecycle);
+  ({ JOB_QUEUE, TICK_QUEUE, createQueue } = queues);
+  ({ closeRedis, createRedis } = redisConnection);
+  ({ runJobInProcess } = runJob);
+  ({ ScheduleState } = scheduleStateModule);
+  ({ scheduleStatus } = status);
+  ({ resolveSchedules, validateParams } = schedules);
+  ({ lastClosedWindow, windowsBetween } = windows);
+}
 
 async function loadKinds(): Promise<ReadonlyArray<JobKind<any, any>>> {
   return (await import('../../../jobs/index.js')).jobKinds;
@@ -41,8 +89,8 @@ interface QueueSession {
   schedules: Schedule[];
   redis: Redis;
   queue: Queue<JobData>;
-  ledger: RedisLedger;
-  state: ScheduleState;
+  ledger: RedisLedgerClass;
+  state: ScheduleStateClass;
 }
 
 type PreparedSession = Pick<QueueSession, 'config' | 'log' | 'kinds' | 'schedules'>;
@@ -52,7 +100,7 @@ type PreparedSession = Pick<QueueSession, 'config' | 'log' | 'kinds' | 'schedule
  * waiting for Redis), then a fail-fast Redis client and the jobs queue.
  */
 async function withQueue<T, P>(command: Command, fn: (session: QueueSession, prepared: P) => Promise<T>, prepare?: (session: PreparedSession) => P): Promise<T> {
-  const config = configFor(command);
+  const config = await configFor(command);
   const log = stderrLogger(config);
   const kinds = await loadKinds();
   const schedules = resolveSchedules(config, kinds);
@@ -185,7 +233,8 @@ export function registerDaemonCommands(program: Command): void {
     .option('--concurrency <n>', 'jobs run at once by this process (default worker.concurrency)', (v) => positiveInt(v, '--concurrency'))
     .option('--port <port>', 'HTTP port for health, metrics and the dashboard (default http.port)', (v) => portNumber(v))
     .action(action(async (options: { role: DaemonRole; concurrency?: number; port?: number }, command: Command) => {
-      const config = configFor(command);
+      await loadRuntime();
+      const config = await configFor(command);
       const log = createLogger({ level: config.logging.level });
       const daemon = await Daemon.start({ config, role: options.role, concurrency: options.concurrency, port: options.port, log });
       const code = await stopOnSignals(daemon, log);
@@ -198,6 +247,7 @@ export function registerDaemonCommands(program: Command): void {
     .description('configured schedules: trigger, zone, next run, paused, watermark, lag, failed windows')
     .option('--json', 'print JSON instead of a table')
     .action(action(async (options: { json?: boolean }, command: Command) => {
+      await loadRuntime();
       await withQueue(command, async (session) => {
         const now = Date.now();
         const all = await Promise.all(session.schedules.map((s) => scheduleStatus(session, s, now)));
@@ -214,6 +264,7 @@ export function registerDaemonCommands(program: Command): void {
       .argument('<schedule>', 'schedule id')
       .description(paused ? 'stop queueing new work for a schedule (running jobs finish)' : 'queue work for a paused schedule again (missed windows are caught up)')
       .action(action(async (id: string, _options: unknown, command: Command) => {
+      await loadRuntime();
         await withQueue(command, async (session) => {
           await session.state.setPaused(id, paused);
           if (!paused && session.config.schedules[id]?.paused) process.stderr.write(`note: schedules.${id}.paused is true in the config; that keeps it paused\n`);
@@ -233,7 +284,8 @@ export function registerDaemonCommands(program: Command): void {
     .option('--dry-run', 'show what would happen, change nothing')
     .option('--force', 'run windows the ledger has as done again')
     .action(action(async (name: string, options: WindowOptions & { param: string[]; dryRun?: boolean; force?: boolean }, command: Command) => {
-      const config = configFor(command);
+      await loadRuntime();
+      const config = await configFor(command);
       const log = stderrLogger(config);
       const kinds = await loadKinds();
       const schedules = resolveSchedules(config, kinds);
@@ -276,6 +328,7 @@ export function registerDaemonCommands(program: Command): void {
     .option('--force', 'queue windows the ledger has as done again')
     .option('--wait', 'wait until the jobs finished; exit 1 if any failed')
     .action(action(async (name: string, options: WindowOptions & { param: string[]; force?: boolean; wait?: boolean }, command: Command) => {
+      await loadRuntime();
       return withQueue(command, async (session, { target, windows }: { target: Target; windows: Window[] }) => {
         let results: EnqueueResult[];
         if (target.kind.windowed) {
@@ -298,6 +351,7 @@ export function registerDaemonCommands(program: Command): void {
     .option('--force', 'run windows that are already done again')
     .option('--wait', 'wait until the jobs finished; exit 1 if any failed')
     .action(action(async (id: string, options: { from: string; to: string; force?: boolean; wait?: boolean }, command: Command) => {
+      await loadRuntime();
       return withQueue(command, async (session, { schedule, windows }: { schedule: Schedule; windows: Window[] }) => {
         const bar = progressBar(windows.length, 'queueing');
         const results = await enqueueWindows(session, windows.map((window) => ({
@@ -321,6 +375,7 @@ export function registerDaemonCommands(program: Command): void {
     .option('--json', 'print JSON instead of tables')
     .option('--failed <n>', 'failed jobs shown', (v) => positiveInt(v, '--failed'), 20)
     .action(action(async (options: { json?: boolean; failed: number }, command: Command) => {
+      await loadRuntime();
       await withQueue(command, async (session) => {
         const ticks = createQueue(TICK_QUEUE, session.config, session.redis, session.log);
         try {

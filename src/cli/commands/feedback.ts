@@ -5,10 +5,17 @@ import type { Config } from '../../config/schema.js';
 import { EXIT_FAILURE, InputError, RefusedError } from '../../errors.js';
 import { sendFailures, sentRecipients } from '../../ox/ox-answers.js';
 import type { FeedbackQuery, RawFeedbackRecord, SendRecipient } from '../../ox/types.js';
-import { isoUtc, parseInstant } from '../../time/parse-time.js';
 import { action, collect } from '../cli-support.js';
 import { say, withOx } from '../ox-session.js';
 import { outputTarget } from '../write-output.js';
+
+/* Bound by `loadTime()`, which every action awaits first: luxon is not loaded for `--help`. */
+let isoUtc: typeof import('../../time/parse-time.js').isoUtc;
+let parseInstant: typeof import('../../time/parse-time.js').parseInstant;
+
+async function loadTime(): Promise<void> {
+  ({ isoUtc, parseInstant } = await import('../../time/parse-time.js'));
+}
 
 interface WindowOptions {
   contextGroup: string;
@@ -31,6 +38,7 @@ export function registerFeedbackCommands(program: Command): void {
     .option('-o, --output <file>', 'write to FILE (created only when complete), - for stdout', '-')
     .option('-f, --force', 'overwrite an existing --output file')
     .action(action(async (options: WindowOptions & { delimiter: string; output: string; force?: boolean }, command: Command) => {
+      await loadTime();
       const target = outputTarget(options.output, options.force === true);
       await withOx(command, async ({ config, ox, signal }) => {
         const query = { ...windowQuery(options, config), signal };
@@ -45,6 +53,7 @@ export function registerFeedbackCommands(program: Command): void {
     .option('-o, --output <file>', 'write to FILE (created only when complete), - for stdout', '-')
     .option('-f, --force', 'overwrite an existing --output file')
     .action(action(async (options: WindowOptions & { output: string; force?: boolean }, command: Command) => {
+      await loadTime();
       const target = outputTarget(options.output, options.force === true);
       await withOx(command, async ({ config, ox, signal }) => {
         const query = { ...windowQuery(options, config), signal };
@@ -68,6 +77,7 @@ export function registerFeedbackCommands(program: Command): void {
     .option('-b, --body <text>', 'mail text')
     .option('--compress', 'attach the CSV gzip-compressed')
     .action(action(async (options: WindowOptions & { recipient: string[]; pgpKey: string[]; subject?: string; body?: string; compress?: boolean }, command: Command) => {
+      await loadTime();
       const recipients = withPgpKeys(options.recipient.map(parseRecipient), options.pgpKey);
       return withOx(command, async ({ config, ox, signal }) => {
         const query = { ...windowQuery(options, config), signal };
@@ -92,6 +102,7 @@ export function registerFeedbackCommands(program: Command): void {
     .option('-y, --yes', 'do not ask (required when not on a terminal)')
     .option('--dry-run', 'count the rows the window holds (streams the raw export) and delete nothing')
     .action(action(async (options: WindowOptions & { yes?: boolean; dryRun?: boolean }, command: Command) => {
+      await loadTime();
       if (options.end === undefined) throw new InputError('feedback delete: --end is required (deleting everything up to now by accident is not an option)');
       await withOx(command, async ({ config, ox, signal }) => {
         const query = { ...windowQuery(options, config), signal };

@@ -1,5 +1,4 @@
 import type { Command } from 'commander';
-import { DateTime } from 'luxon';
 import { InputError } from '../../errors.js';
 import type { PasswordChange } from '../../ox/types.js';
 import { action } from '../cli-support.js';
@@ -28,7 +27,7 @@ export function registerPasswdChangesCommand(program: Command): void {
       if (options.format !== 'json' && options.format !== 'table') throw new InputError(`--format ${JSON.stringify(options.format)}: expected json or table`);
       await withOx(command, async ({ config, ox }) => {
         const changes = await ox.passwordChanges({ contextId, userId, limit, sort: options.sort });
-        process.stdout.write(options.format === 'table' ? table(changes, config.timezone) : `${JSON.stringify(changes, null, 2)}\n`);
+        process.stdout.write(options.format === 'table' ? table(changes, config.timezone, (await import('luxon')).DateTime) : `${JSON.stringify(changes, null, 2)}\n`);
       });
     }));
 }
@@ -41,7 +40,8 @@ function positiveInt(value: string, flag: string, min: number): number {
   return Number(text);
 }
 
-function table(changes: PasswordChange[], zone: string): string {
+/** `DateTime` is passed in: luxon is imported only when a table is asked for. */
+function table(changes: PasswordChange[], zone: string, DateTime: typeof import('luxon').DateTime): string {
   const rows = [['date', 'client', 'client_id', 'address']].concat(changes.map((c) => [
     DateTime.fromMillis(c.date, { zone }).toFormat("yyyy-MM-dd HH:mm:ss ZZ"),
     c.client_name ?? '',

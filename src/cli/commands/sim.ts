@@ -1,8 +1,7 @@
 import type { Command } from 'commander';
 import { InputError } from '../../errors.js';
 import { safeUrl } from '../../log/secrets.js';
-import { OxSimulator, type FaultOptions, type SimCredentials, type SimulatorOptions } from '../../sim/ox-simulator.js';
-import { parseInstant } from '../../time/parse-time.js';
+import type { FaultOptions, SimCredentials, SimulatorOptions } from '../../sim/ox-simulator.js';
 import { action, collect } from '../cli-support.js';
 
 interface SimCliOptions {
@@ -71,6 +70,8 @@ export function registerSimCommand(program: Command): void {
     .option('--error-status <status>', 'fault: 500, 502, 503, 504 or 429', '503')
     .option('--retry-after <seconds>', 'fault: Retry-After sent with 429/503')
     .action(action(async (options: SimCliOptions) => {
+      // Imported when the simulator runs: nodemailer and the rest must not slow down `--help`.
+      const [{ OxSimulator }, { parseInstant }] = await Promise.all([import('../../sim/ox-simulator.js'), import('../../time/parse-time.js')]);
       // Every argument is checked before the server starts, so bad input exits 2 at once.
       const simOptions = simulatorOptions(options);
       const now = Date.now();
