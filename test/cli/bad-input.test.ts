@@ -68,6 +68,19 @@ describe.concurrent('ox-batch bad input and unreachable servers', () => {
     expect(oneLine(missing.stderr)).toMatch(/--to/);
   }, SPAWNING);
 
+  it('a missing recipient or an empty login name is named by its flag, exit 2, nothing sent', async () => {
+    const cases: Array<[string[], RegExp]> = [
+      [['feedback', 'send'], /--recipient/],
+      [['ads', 'set-name', '--context-id', '1', '--name', '', '--config', '{}'], /--name/],
+      [['ads', 'delete-name', '--context-id', '1', '--name', ' '], /--name/],
+    ];
+    const results = await Promise.all(cases.map(([args]) => cli(...args)));
+    results.forEach((r, i) => {
+      expect(r.code, `${cases[i]![0].join(' ')}: ${r.stderr}`).toBe(2);
+      expect(oneLine(r.stderr)).toMatch(cases[i]![1]);
+    });
+  }, SPAWNING);
+
   it('enqueue, backfill, pause and resume reject bad input with exit 2 before connecting to Redis', async () => {
     const cases: Array<[string[], RegExp]> = [
       [['enqueue', 'nosuch'], /"nosuch" is neither a schedule/],

@@ -44,6 +44,7 @@ export function registerAdsOpsCommands(program: Command): void {
     if (op.target === 'package') command.requiredOption('--reseller <name>', 'reseller name (empty means default)').requiredOption('--package <name>', 'package name (empty means default)');
     command.option('--config <file|json>', op.write === 'set' ? 'the advertisement config: a FILE, JSON text, or - for stdin (required)' : 'ignored for deletes');
     command.action(action(async (ids: Ids, cmd: Command) => {
+      if (op.target === 'name' && (ids.name ?? '').trim() === '') throw new InputError(`--name ${JSON.stringify(ids.name ?? '')}: expected a login name`);
       const split = splitConfigFlags(process.argv.slice(2), op.name);
       const config = op.write === 'set' ? readAdConfig(split.payload, '--config') : undefined;
       return withOx(cmd, async ({ ox }) => {

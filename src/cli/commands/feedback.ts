@@ -78,6 +78,8 @@ export function registerFeedbackCommands(program: Command): void {
     .option('--compress', 'attach the CSV gzip-compressed')
     .action(action(async (options: WindowOptions & { recipient: string[]; pgpKey: string[]; subject?: string; body?: string; compress?: boolean }, command: Command) => {
       await loadTime();
+      // requiredOption is satisfied by the [] default, so an absent --recipient is caught here.
+      if (options.recipient.length === 0) throw new InputError('--recipient is required: "Name <a@example.com>" or a@example.com, repeatable');
       const recipients = withPgpKeys(options.recipient.map(parseRecipient), options.pgpKey);
       return withOx(command, async ({ config, ox, signal }) => {
         const query = { ...windowQuery(options, config), signal };
