@@ -81,6 +81,19 @@ describe.concurrent('ox-batch bad input and unreachable servers', () => {
     });
   }, SPAWNING);
 
+  it('sim on a port that is taken names host and port, exit 2', async () => {
+    const taken: Server = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    try {
+      const port = (taken.address() as { port: number }).port;
+      const r = await cli('sim', '--port', String(port));
+      expect(r.code, r.stderr).toBe(2);
+      expect(oneLine(r.stderr)).toMatch(new RegExp(`--port ${port}: cannot listen \\(EADDRINUSE\\)`));
+    } finally {
+      await new Promise((resolve) => taken.close(resolve));
+    }
+  }, SPAWNING);
+
   it('enqueue, backfill, pause and resume reject bad input with exit 2 before connecting to Redis', async () => {
     const cases: Array<[string[], RegExp]> = [
       [['enqueue', 'nosuch'], /"nosuch" is neither a schedule/],

@@ -85,7 +85,13 @@ export function registerSimCommand(program: Command): void {
       const users = options.users === undefined ? undefined : integer(options.users, '--users', 0);
       const contexts = integer(options.contexts, '--contexts', 1);
 
-      const sim = await OxSimulator.start(simOptions);
+      const sim = await OxSimulator.start(simOptions).catch((err: NodeJS.ErrnoException) => {
+        // A port that is taken or privileged is the caller's choice to fix: input, not a failure.
+        if (err.code === 'EADDRINUSE' || err.code === 'EACCES' || err.code === 'EADDRNOTAVAIL') {
+          throw new InputError(`--host ${options.host} --port ${options.port}: cannot listen (${err.code})`);
+        }
+        throw err;
+      });
       if (rows !== undefined) sim.generateFeedback({ rows, from, to, seed, contextGroup: options.contextGroup, type: options.type });
       if (users !== undefined) sim.generatePasswordHistories({ contexts, usersPerContext: users, from, to, seed });
       process.stdout.write(`${sim.url}\n`);
