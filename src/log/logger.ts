@@ -56,7 +56,13 @@ export function silentLogger(): Logger {
 }
 
 function serializeError(err: unknown): Record<string, unknown> {
-  if (!(err instanceof Error)) return { message: scrubText(String(err)) };
+  if (!(err instanceof Error)) {
+    // Call sites also log `err: { message }` objects; String() of those is "[object Object]".
+    const message = err && typeof err === 'object' && typeof (err as { message?: unknown }).message === 'string'
+      ? (err as { message: string }).message
+      : String(err);
+    return { message: scrubText(message) };
+  }
   const out: Record<string, unknown> = { type: err.name, message: scrubText(err.message) };
   for (const key of ['status', 'operation', 'code', 'errorDesc', 'errorId', 'retryable'] as const) {
     const value = (err as unknown as Record<string, unknown>)[key];

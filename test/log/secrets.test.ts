@@ -29,7 +29,10 @@ describe('logger', () => {
     const log = createLogger({ stream: sink, level: 'info' }).child({ job: 'feedback.export' });
     log.info({ ox: { password: 'hunter2' }, mail: { smtp: 'smtp://u:pw@h' }, headers: { authorization: 'Basic Zm9vOmJhcg==' } }, 'sending via smtp://u:pw@h');
     log.error({ err: new Error('login to smtp://u:pw@h refused') }, 'mail failed');
+    log.warn({ err: { message: 'connect ECONNREFUSED redis://:pw2@10.0.0.1:6379' } }, 'redis connection error');
     const all = lines.join('');
+    expect(all).toContain('connect ECONNREFUSED redis://***@10.0.0.1:6379');
+    expect(all).not.toContain('[object Object]');
     expect(all).not.toMatch(/hunter2|:pw@|Zm9vOmJhcg/);
     expect(all).toContain('***');
   });
