@@ -11,6 +11,7 @@ import { parseAllDocuments } from 'yaml';
 import { ENV_KEYS, loadConfig, packageRoot } from '../../src/config/load-config.js';
 import { findJobKind, jobKinds } from '../../jobs/index.js';
 import { resolveSchedules } from '../../src/queue/schedules.js';
+import { RUNTIME_NODE_FLAGS } from '../../bench/export.js';
 
 const root = packageRoot();
 const k8sDir = join(root, 'deploy', 'kubernetes');
@@ -180,6 +181,16 @@ describe('Kubernetes manifests', () => {
     expect(quantityBytes(limits.memory)).toBeGreaterThanOrEqual(130 * 1024 ** 2 + clusterConfig.worker.concurrency * 35 * 1024 ** 2);
     const heap = /--max-old-space-size=(\d+)/.exec((container.env as Doc[]).find((e) => e.name === 'NODE_OPTIONS')!.value)!;
     expect(Number(heap[1]) * 1024 ** 2).toBeLessThan(quantityBytes(limits.memory));
+  });
+
+  it('runs with the V8 flags the export benchmark measured its memory figures with', () => {
+    const podOptions = (container.env as Doc[]).find((e) => e.name === 'NODE_OPTIONS')!.value as string;
+    const imageOptions = /^ENV .*NODE_OPTIONS=(\S+)/m.exec(readFileSync(join(root, 'Dockerfile'), 'utf8'))?.[1] ?? '';
+    expect(RUNTIME_NODE_FLAGS.length).toBeGreaterThan(0);
+    for (const flag of RUNTIME_NODE_FLAGS) {
+      expect(podOptions.split(/\s+/)).toContain(flag);
+      expect(imageOptions.split(/\s+/)).toContain(flag);
+    }
   });
 });
 
