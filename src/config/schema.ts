@@ -86,7 +86,7 @@ export const archiveSchema = z.object({
   forcePathStyle: z.boolean().default(false),
   accessKeyId: optionalString,
   secretAccessKey: optionalString,
-  partSizeBytes: z.number().int().min(5 * 1024 * 1024).default(8 * 1024 * 1024),
+  partSizeBytes: z.number().int().min(5 * 1024 * 1024).default(5 * 1024 * 1024),
   linkTtl: duration.default(7 * 86_400_000),
 }).superRefine((a, ctx) => {
   if (a.kind === 's3' && !a.bucket) ctx.addIssue({ code: 'custom', path: ['bucket'], message: 'required when archive.kind is s3 (S3_BUCKET)' });
