@@ -17,6 +17,7 @@ import { Daemon } from '../src/queue/daemon.js';
 import { enqueueWindows } from '../src/queue/enqueue.js';
 import { JOB_QUEUE, createQueue, retentionOptions, type JobData } from '../src/queue/queues.js';
 import { windowsBetween } from '../src/queue/windows.js';
+import { deleteKeysWithPrefix as deleteKeys } from '../src/queue/redis-connection.js';
 
 const H = 3_600_000;
 
@@ -47,14 +48,6 @@ function config(url: string, prefix: string, concurrency: number): Config {
   return loadConfig({ env: {}, overrides: { redis: { url, prefix }, logging: { level: 'silent' }, worker: { concurrency } } });
 }
 
-async function deleteKeys(redis: Redis, prefix: string): Promise<void> {
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-    cursor = next;
-    if (keys.length > 0) await redis.del(...keys);
-  } while (cursor !== '0');
-}
 
 /** Jobs/s of a bare BullMQ worker draining `jobs` pre-filled no-op jobs. */
 async function bareRun(url: string, jobs: number, concurrency: number): Promise<number> {

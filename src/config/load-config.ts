@@ -1,9 +1,9 @@
-import { readFileSync, existsSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
 import { InputError } from '../errors.js';
+import { packageRoot } from '../package-root.js';
 import { maskValue, isSecretKey } from '../log/secrets.js';
 import { configSchema, type Config } from './schema.js';
 
@@ -45,15 +45,7 @@ export interface LoadConfigOptions {
   overrides?: Plain;
 }
 
-export function packageRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, 'package.json'))) {
-    const parent = dirname(dir);
-    if (parent === dir) throw new Error('package root not found');
-    dir = parent;
-  }
-  return dir;
-}
+export { packageRoot };
 
 export const DEFAULT_CONFIG_FILE = join(packageRoot(), 'config', 'default.yaml');
 

@@ -21,6 +21,7 @@ import { startMailCatcher, type MailCatcher } from './mail-catcher.js';
 import { DEMO_ZONE, FEEDBACK_DAYS, startDemoWorld, type DemoWorld } from './demo-world.js';
 import { backfill, runOnce, type FinishedJob } from './drive-daemon.js';
 import { countArchive, formatSummary, type DemoSummary } from './demo-summary.js';
+import { deleteKeysWithPrefix as deleteKeys } from '../queue/redis-connection.js';
 
 const MARKER = '.ox-batch-demo';
 const EXIT_OK = 0;
@@ -86,14 +87,6 @@ async function cleanFolder(dir: string): Promise<string | undefined> {
   return undefined;
 }
 
-async function deleteKeys(redis: Redis, prefix: string): Promise<void> {
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-    cursor = next;
-    if (keys.length > 0) await redis.del(...keys);
-  } while (cursor !== '0');
-}
 
 /** The daemon's JSON log goes to a file: the terminal shows the demo's own lines. */
 function fileLogger(file: string): Logger {

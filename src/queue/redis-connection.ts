@@ -61,3 +61,13 @@ export async function closeRedis(client: Redis, timeoutMs = 2_000): Promise<void
     if ((client.status as string) !== 'end') client.disconnect();
   }
 }
+
+/** Deletes every key under `prefix` (ledger and BullMQ queues of one deployment or test). */
+export async function deleteKeysWithPrefix(redis: Redis, prefix: string): Promise<void> {
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+    cursor = next;
+    if (keys.length > 0) await redis.del(...keys);
+  } while (cursor !== '0');
+}

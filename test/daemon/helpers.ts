@@ -15,14 +15,7 @@ export function testPrefix(): string {
 }
 
 /** Deletes every key under `prefix` (ledger and BullMQ queues). */
-export async function deleteKeys(redis: Redis, prefix: string): Promise<void> {
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-    cursor = next;
-    if (keys.length > 0) await redis.del(...keys);
-  } while (cursor !== '0');
-}
+export { deleteKeysWithPrefix as deleteKeys } from '../../src/queue/redis-connection.js';
 
 export function plainRedis(url = REDIS_URL): Redis {
   const redis = new Redis(url, { maxRetriesPerRequest: 3 });
