@@ -4,10 +4,11 @@
  * mail) — with the audit summary in the mail text and the manifest.
  */
 import { z } from 'zod';
+import { commaList, mailTemplate } from '../delivery/param-schemas.js';
 import type { JobRun, Services } from '../job-kind.js';
 import { spoolStream } from '../delivery/spool.js';
 import { deliverArtifact, type ArtifactResult } from '../delivery/deliver-artifact.js';
-import { assertKnownPlaceholders, renderTemplate } from '../delivery/mail-template.js';
+import { renderTemplate } from '../delivery/mail-template.js';
 import { isoUtc } from '../time/parse-time.js';
 import { AUDIT_COLUMNS, type AuditRow } from './flag-changes.js';
 import { reportCsvStream, type AuditSummary } from './audit-report.js';
@@ -19,18 +20,8 @@ export const AUDIT_GROUP = 'audit';
 export const AUDIT_PLACEHOLDERS = ['schedule', 'start', 'end', 'users', 'changes', 'flagged', 'failed'] as const;
 export const DEFAULT_AUDIT_SUBJECT = 'OX password changes {start} to {end}: {changes} changes, {flagged} flagged';
 
-const list = <T extends z.ZodType>(item: T) => z.preprocess(
-  (value) => (typeof value === 'string' ? value.split(',').map((s) => s.trim()).filter(Boolean) : value),
-  z.array(item),
-);
-
-const template = (what: string) => z.string().superRefine((text, ctx) => {
-  try {
-    assertKnownPlaceholders(text, AUDIT_PLACEHOLDERS, what);
-  } catch (err) {
-    ctx.addIssue({ code: 'custom', message: (err as Error).message });
-  }
-});
+const list = commaList;
+const template = (what: string) => mailTemplate(AUDIT_PLACEHOLDERS, what);
 
 /** The delivery params of passwd.audit: those of feedback.export that make sense for a report. */
 export const auditDeliveryParams = z.object({

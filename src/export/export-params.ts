@@ -3,7 +3,7 @@
  * data. Lists may be given as arrays or comma-separated strings (`--param mailTo=a@x,b@x`).
  */
 import { z } from 'zod';
-import { assertKnownPlaceholders } from '../delivery/mail-template.js';
+import { commaList, mailTemplate } from '../delivery/param-schemas.js';
 import { EXPORT_FORMATS } from './export-feedback.js';
 import { selectColumns } from './feedback-columns.js';
 
@@ -22,18 +22,8 @@ export const DEFAULT_TEXT = [
   'Sent by ox-batch.',
 ].join('\n');
 
-const list = <T extends z.ZodType>(item: T) => z.preprocess(
-  (value) => (typeof value === 'string' ? value.split(',').map((s) => s.trim()).filter(Boolean) : value),
-  z.array(item),
-);
-
-const template = (what: string) => z.string().superRefine((text, ctx) => {
-  try {
-    assertKnownPlaceholders(text, EXPORT_PLACEHOLDERS, what);
-  } catch (err) {
-    ctx.addIssue({ code: 'custom', message: (err as Error).message });
-  }
-});
+const list = commaList;
+const template = (what: string) => mailTemplate(EXPORT_PLACEHOLDERS, what);
 
 export const feedbackExportParams = z.object({
   // Both become archive path segments: keep them to what OX uses in practice.
