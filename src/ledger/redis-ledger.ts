@@ -15,82 +15,96 @@
  * turn `[]` into `{}`).
  */
 import type { Redis } from 'ioredis';
+import { UpdateBatcher } from './update-batcher.js';
 import type { DeliveryLog, DeliveryRecord, Ledger, RunRecord, WindowKey, WindowRecord, WindowState } from './types.js';
 
 const RUNS_KEPT = 100;
 /** Longest window (a 31-day month plus a DST hour): bounds range scans by start. */
 const LONGEST_WINDOW_MS = 32 * 86_400_000;
 
-// KEYS: 1 window hash, 2 idx zset, 3 failed zset, 4 watermark hash, 5 schedules set
-// ARGV: 1 op, 2 scheduleId, 3 start, 4 end, 5 job, 6 now, 7 arg (jobId|attempt|result|error), 8 force
-// Indexes are written only when they change: this script runs twice per job on the worker path.
+// One call carries a batch of window updates (see RedisLedger.run): per op 5 KEYS (window hash,
+// idx zset, failed zset, watermark hash, schedules set) and 8 ARGV (op, scheduleId, start, end,
+// job, now, arg = jobId|attempt|result|error, force). Ops apply in order, each as it would alone;
+// an op that errors answers {-1, message} and does not stop the others.
+// Indexes are written only when they change: two ops run per job on the worker path.
 const UPDATE_SCRIPT = `
-local op = ARGV[1]
-local start = tonumber(ARGV[3])
-local prior = redis.call('HGET', KEYS[1], 'state')
--- 'abandoned': BullMQ failed the job without running it (stalled too often): failed, but only
--- a window still open (queued/running) and only this very window (same end).
-if op == 'abandoned' then
-  if (prior ~= 'queued' and prior ~= 'running') or redis.call('HGET', KEYS[1], 'end') ~= ARGV[4] then
+local function apply(k, a)
+  local key = KEYS[k + 1]
+  local op = ARGV[a + 1]
+  local startText, endText, job, now, arg = ARGV[a + 3], ARGV[a + 4], ARGV[a + 5], ARGV[a + 6], ARGV[a + 7]
+  local start = tonumber(startText)
+  local recorded = redis.call('HMGET', key, 'state', 'end')
+  local prior, recordedEnd = recorded[1], recorded[2]
+  -- 'abandoned': BullMQ failed the job without running it (stalled too often): failed, but only
+  -- a window still open (queued/running) and only this very window (same end).
+  if op == 'abandoned' then
+    if (prior ~= 'queued' and prior ~= 'running') or recordedEnd ~= endText then
+      return 0
+    end
+    op = 'failed'
+  end
+  if op == 'queued' and ARGV[a + 8] ~= '1' and (prior == 'done' or prior == 'running') then
     return 0
   end
-  op = 'failed'
-end
-if op == 'queued' and ARGV[8] ~= '1' and (prior == 'done' or prior == 'running') then
-  return 0
-end
--- 'begin': running, unless the window is done and this is no forced re-run (then: its result).
--- Records are keyed by start: another window with the same start but another end is refused
--- (its done state, result and deliveries are not this window's).
-if op == 'begin' then
-  local recordedEnd = redis.call('HGET', KEYS[1], 'end')
-  if prior and recordedEnd and recordedEnd ~= ARGV[4] then
-    return {2, recordedEnd}
+  -- 'begin': running, unless the window is done and this is no forced re-run (then: its result).
+  -- Records are keyed by start: another window with the same start but another end is refused
+  -- (its done state, result and deliveries are not this window's).
+  local replaced
+  if op == 'begin' then
+    if prior and recordedEnd and recordedEnd ~= endText then
+      return {2, recordedEnd}
+    end
+    if prior == 'done' then
+      replaced = redis.call('HGET', key, 'result') or 'null'
+      if ARGV[a + 8] ~= '1' then return {0, replaced} end
+    end
+    op = 'running'
   end
-  if prior == 'done' and ARGV[8] ~= '1' then
-    return {0, redis.call('HGET', KEYS[1], 'result') or 'null'}
+  local state = op
+  if op == 'retrying' then state = 'queued' end
+  if not prior then
+    redis.call('HSET', key, 'scheduleId', ARGV[a + 2], 'start', startText, 'end', endText)
+    redis.call('ZADD', KEYS[k + 2], start, startText)
+    redis.call('SADD', KEYS[k + 5], ARGV[a + 2])
   end
-  op = 'running'
-end
-local state = op
-if op == 'retrying' then state = 'queued' end
-if not prior then
-  redis.call('HSET', KEYS[1], 'scheduleId', ARGV[2], 'start', ARGV[3], 'end', ARGV[4], 'job', ARGV[5], 'state', state)
-  redis.call('ZADD', KEYS[2], start, ARGV[3])
-  redis.call('SADD', KEYS[5], ARGV[2])
-else
-  redis.call('HSET', KEYS[1], 'job', ARGV[5], 'state', state)
-end
-if op == 'queued' then
-  redis.call('HSET', KEYS[1], 'queuedAt', ARGV[6], 'jobId', ARGV[7])
-elseif op == 'running' then
-  redis.call('HSET', KEYS[1], 'startedAt', ARGV[6], 'attempts', ARGV[7])
-  redis.call('HDEL', KEYS[1], 'finishedAt')
-elseif op == 'done' then
-  redis.call('HSET', KEYS[1], 'finishedAt', ARGV[6], 'result', ARGV[7])
-  redis.call('HDEL', KEYS[1], 'lastError')
-elseif op == 'failed' or op == 'retrying' then
-  redis.call('HSET', KEYS[1], 'finishedAt', ARGV[6], 'lastError', ARGV[7])
-end
-if op == 'failed' then
-  redis.call('ZADD', KEYS[3], start, ARGV[3])
-elseif prior == 'failed' then
-  redis.call('ZREM', KEYS[3], ARGV[3])
-end
--- A window inside the cached contiguous done run is no longer done: drop the cache. Bump gen
--- on every done -> not-done change, so a scan in flight that saw it done cannot save past it.
-if op ~= 'done' and prior == 'done' then
-  local wm = tonumber(redis.call('HGET', KEYS[4], 'watermark') or '-1')
-  if wm > start then
-    redis.call('HDEL', KEYS[4], 'watermark', 'startAt')
+  -- One HSET per update: a field that no longer applies is set to '' (read back as absent).
+  if op == 'queued' then
+    redis.call('HSET', key, 'job', job, 'state', state, 'queuedAt', now, 'jobId', arg)
+  elseif op == 'running' then
+    redis.call('HSET', key, 'job', job, 'state', state, 'startedAt', now, 'attempts', arg, 'finishedAt', '')
+  elseif op == 'done' then
+    redis.call('HSET', key, 'job', job, 'state', state, 'finishedAt', now, 'result', arg, 'lastError', '')
+  else
+    redis.call('HSET', key, 'job', job, 'state', state, 'finishedAt', now, 'lastError', arg)
   end
-  redis.call('HINCRBY', KEYS[4], 'gen', 1)
+  if op == 'failed' then
+    redis.call('ZADD', KEYS[k + 3], start, startText)
+  elseif prior == 'failed' then
+    redis.call('ZREM', KEYS[k + 3], startText)
+  end
+  -- A window inside the cached contiguous done run is no longer done: drop the cache. Bump gen
+  -- on every done -> not-done change, so a scan in flight that saw it done cannot save past it.
+  if op ~= 'done' and prior == 'done' then
+    local wm = tonumber(redis.call('HGET', KEYS[k + 4], 'watermark') or '-1')
+    if wm > start then
+      redis.call('HDEL', KEYS[k + 4], 'watermark', 'startAt')
+    end
+    redis.call('HINCRBY', KEYS[k + 4], 'gen', 1)
+  end
+  -- A forced re-run of a done window: hand back the result it replaces (kept if the run is refused).
+  if replaced then return {1, replaced} end
+  return 1
 end
--- A forced re-run of a done window: hand back the result it replaces (kept if the run is refused).
-if ARGV[1] == 'begin' and prior == 'done' then
-  return {1, redis.call('HGET', KEYS[1], 'result') or 'null'}
+local replies = {}
+for i = 0, #ARGV / 8 - 1 do
+  local ok, reply = pcall(apply, i * 5, i * 8)
+  if ok then
+    replies[i + 1] = reply
+  else
+    replies[i + 1] = {-1, tostring(reply)}
+  end
 end
-return 1
+return replies
 `;
 
 // KEYS: 1 watermark hash. ARGV: 1 gen seen when reading, 2 startAt, 3 watermark
@@ -110,12 +124,32 @@ export interface MarkQueuedOptions {
 
 const UPDATE_COMMAND = 'oxbLedgerUpdate';
 
+/** One window update: the script's 5 KEYS and 8 ARGV. */
+type Update = [keys: string[], args: string[]];
+
+export class LedgerUpdateError extends Error {
+  override readonly name = 'LedgerUpdateError';
+}
+
 export class RedisLedger implements Ledger {
+  private readonly updates: UpdateBatcher<Update, unknown>;
+
   constructor(
     readonly redis: Redis,
     readonly prefix: string,
   ) {
-    if (!(UPDATE_COMMAND in redis)) redis.defineCommand(UPDATE_COMMAND, { numberOfKeys: 5, lua: UPDATE_SCRIPT });
+    // No fixed numberOfKeys: a batch passes 5 keys per update, and the count goes first.
+    if (!(UPDATE_COMMAND in redis)) redis.defineCommand(UPDATE_COMMAND, { lua: UPDATE_SCRIPT });
+    const call = (redis as unknown as Record<string, (...args: Array<string | number>) => Promise<unknown[]>>)[UPDATE_COMMAND]!.bind(redis);
+    this.updates = new UpdateBatcher<Update, unknown>((batch) => {
+      const keys: string[] = [];
+      const args: string[] = [];
+      for (const [k, a] of batch) {
+        keys.push(...k);
+        args.push(...a);
+      }
+      return call(keys.length, ...keys, ...args);
+    });
   }
 
   private key(...parts: Array<string | number>): string {
@@ -123,7 +157,19 @@ export class RedisLedger implements Ledger {
   }
 
   private windowKey(scheduleId: string, start: number): string {
-    return this.key('w', scheduleId, start);
+    return `${this.prefix}:ledger:w:${scheduleId}:${start}`;
+  }
+
+  private readonly keysOfSchedule = new Map<string, string[]>();
+
+  /** The idx, failed, watermark and schedules keys an update of this schedule's windows touches. */
+  private scheduleKeys(scheduleId: string): string[] {
+    let keys = this.keysOfSchedule.get(scheduleId);
+    if (!keys) {
+      keys = [this.key('idx', scheduleId), this.key('failed', scheduleId), this.key('wm', scheduleId), this.key('schedules')];
+      if (this.keysOfSchedule.size < 10_000) this.keysOfSchedule.set(scheduleId, keys);
+    }
+    return keys;
   }
 
   private async update(op: WindowState | 'retrying' | 'abandoned', key: WindowKey, job: string, arg: string, force = false): Promise<boolean> {
@@ -131,16 +177,30 @@ export class RedisLedger implements Ledger {
     return changed === 1;
   }
 
-  /** EVALSHA through ioredis' script cache: the script text is sent once per connection. */
-  private run(op: string, key: WindowKey, job: string, arg: string, force: boolean): Promise<unknown> {
-    return (this.redis as unknown as Record<string, (...args: string[]) => Promise<unknown>>)[UPDATE_COMMAND]!(
-      this.windowKey(key.scheduleId, key.start),
-      this.key('idx', key.scheduleId),
-      this.key('failed', key.scheduleId),
-      this.key('wm', key.scheduleId),
-      this.key('schedules'),
-      op, key.scheduleId, String(key.start), String(key.end), job, String(Date.now()), arg, force ? '1' : '0',
-    );
+  /**
+   * One update, sent with the others of this event-loop turn in one EVALSHA (ioredis' script
+   * cache sends the text once per connection).
+   */
+  private async run(op: string, key: WindowKey, job: string, arg: string, force: boolean): Promise<unknown> {
+    return checkReply(op, key, await this.updates.add(this.updateOf(op, key, job, arg, force)));
+  }
+
+  private updateOf(op: string, key: WindowKey, job: string, arg: string, force: boolean): Update {
+    return [
+      [this.windowKey(key.scheduleId, key.start), ...this.scheduleKeys(key.scheduleId)],
+      [op, key.scheduleId, String(key.start), String(key.end), job, String(Date.now()), arg, force ? '1' : '0'],
+    ];
+  }
+
+  /**
+   * markDone without waiting for the reply: `sent` resolves once the write is on this ledger's
+   * connection, so a command sent on the same connection afterwards (BullMQ's completion of the
+   * job, when this ledger shares the worker's connection) runs after it in Redis. `applied`
+   * settles with Redis' answer.
+   */
+  markDoneInOrder(key: WindowKey, job: string, result: unknown): { sent: Promise<void>; applied: Promise<void> } {
+    const { sent, reply } = this.updates.addInOrder(this.updateOf('done', key, job, JSON.stringify(result ?? null), false));
+    return { sent, applied: reply.then((r) => { checkReply('done', key, r); }) };
   }
 
   /**
@@ -297,6 +357,11 @@ export class RedisLedger implements Ledger {
     const raw = await this.redis.lrange(this.key('runs', scheduleId), 0, Math.max(0, count - 1));
     return raw.map((r) => JSON.parse(r) as RunRecord);
   }
+}
+
+function checkReply(op: string, key: WindowKey, reply: unknown): unknown {
+  if (Array.isArray(reply) && reply[0] === -1) throw new LedgerUpdateError(`ledger update "${op}" of ${key.scheduleId}@${key.start} failed: ${String(reply[1])}`);
+  return reply;
 }
 
 function toRecord(values: Array<string | null>): WindowRecord | null {

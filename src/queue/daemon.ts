@@ -19,6 +19,7 @@ import { Metrics } from '../http/metrics.js';
 import { mountDashboard } from '../http/dashboard.js';
 import { startHttpServer, type ReadinessCheck, type RunningHttpServer } from '../http/http-server.js';
 import { createServices, type ClosableServices } from '../services.js';
+import { RedisLedger } from '../ledger/redis-ledger.js';
 import { createJobProcessor } from './job-processor.js';
 import { describeError } from './run-job.js';
 import { JOB_QUEUE, TICK_QUEUE, createQueue, retentionOptions, type JobData, type TickData } from './queues.js';
@@ -161,6 +162,7 @@ export class Daemon {
         log,
         metrics: this.metrics,
         isShuttingDown: () => this.shuttingDown,
+        completionLedger: new RedisLedger(this.workerRedis, config.redis.prefix),
       });
       this.jobWorker = new Worker<JobData>(JOB_QUEUE, processor, { ...workerSettings, concurrency: options.concurrency ?? config.worker.concurrency });
       this.watchWorker(this.jobWorker, JOB_QUEUE);

@@ -38,6 +38,11 @@ export interface ExecuteJobOptions {
   metrics?: Metrics;
   /** Decides what a failure means (the worker knows about attempts left and shutdown). */
   classifyFailure?: (err: unknown, permanent: boolean) => FailureOutcome;
+  /**
+   * Records a window done; default `ledger.markDone`. Whatever waits for the job must find the
+   * window done in Redis (see the worker's, in job-processor.ts).
+   */
+  recordDone?: (key: WindowKey, job: string, result: unknown) => Promise<void>;
 }
 
 export interface RunJobOutcome {
@@ -131,8 +136,9 @@ export async function executeJob(options: ExecuteJobOptions): Promise<RunJobOutc
 
   const signal = options.signal ?? new AbortController().signal;
   const started = Date.now();
+  const baseLog = options.log ?? services.log;
   const skip = (result: unknown, attempt: number): RunJobOutcome => {
-    (options.log ?? services.log).info({ job: kind.name, schedule: scheduleId, window: describeWindow(window!) }, 'window is already done; skipped (use --force to run it again)');
+    baseLog.info({ job: kind.name, schedule: scheduleId, window: describeWindow(window!) }, 'window is already done; skipped (use --force to run it again)');
     options.metrics?.recordRun(kind.name, scheduleId, 'skipped', 0);
     return { job: kind.name, scheduleId, window, attempt, status: 'skipped', result, reason: 'window already done', durationMs: 0 };
   };
@@ -156,9 +162,12 @@ export async function executeJob(options: ExecuteJobOptions): Promise<RunJobOutc
       await ledger.markRunning(key, kind.name, attempt);
     }
   }
-  const log = (options.log ?? services.log).child({
+  // The run's child logger is made on first use: its bindings are serialised when it is made,
+  // and a quiet no-op job would pay for that on every run without writing a line.
+  let runLog: Logger | undefined;
+  const log = (): Logger => (runLog ??= baseLog.child({
     job: kind.name, schedule: scheduleId, attempt, ...(window ? { window: describeWindow(window) } : {}), ...options.logBindings,
-  });
+  }));
   const base = { job: kind.name, scheduleId, ...(window ? { window } : {}), attempt };
   const startedAt = services.now();
   try {
@@ -168,7 +177,7 @@ export async function executeJob(options: ExecuteJobOptions): Promise<RunJobOutc
       window,
       params,
       signal,
-      log,
+      get log() { return log(); },
       attempt,
       dryRun,
       force,
@@ -177,13 +186,13 @@ export async function executeJob(options: ExecuteJobOptions): Promise<RunJobOutc
     }, services);
     const durationMs = Date.now() - started;
     if (!dryRun) {
-      // Awaited: the ledger says done before BullMQ says completed, so whoever waits for the job
-      // (backfill --wait, the purge reading archived windows) finds the result.
-      if (window) await ledger.markDone(key, kind.name, result ?? null);
+      // Before returning: the ledger says done before BullMQ says completed, so whoever waits
+      // for the job (backfill --wait, the purge reading archived windows) finds the result.
+      if (window) await (options.recordDone ? options.recordDone(key, kind.name, result ?? null) : ledger.markDone(key, kind.name, result ?? null));
       else await ledger.recordRun({ job: kind.name, scheduleId, state: 'done', startedAt, finishedAt: services.now(), result: result ?? null });
     }
     options.metrics?.recordRun(kind.name, scheduleId, 'done', durationMs, result);
-    log.info({ durationMs }, dryRun ? 'dry run finished' : 'job done');
+    if (baseLog.isLevelEnabled('info')) log().info({ durationMs }, dryRun ? 'dry run finished' : 'job done');
     return { ...base, status: 'done', result: result ?? null, durationMs };
   } catch (err) {
     const durationMs = Date.now() - started;
@@ -203,11 +212,11 @@ export async function executeJob(options: ExecuteJobOptions): Promise<RunJobOutc
         }
       } catch (ledgerErr) {
         // Redis is gone: the BullMQ job stalls and runs again, and the ledger catches up then.
-        log.error({ err: ledgerErr }, 'could not record the failure in the ledger');
+        log().error({ err: ledgerErr }, 'could not record the failure in the ledger');
       }
     }
     options.metrics?.recordRun(kind.name, scheduleId, outcome === 'failed' ? 'failed' : outcome, durationMs);
-    log[outcome === 'failed' ? 'error' : 'warn']({ err, permanent, outcome }, outcome === 'failed' ? 'job failed' : 'job try failed; it will run again');
+    log()[outcome === 'failed' ? 'error' : 'warn']({ err, permanent, outcome }, outcome === 'failed' ? 'job failed' : 'job try failed; it will run again');
     throw new JobRunError(reason, permanent, outcome, attempt, { cause: err });
   }
 }

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
 import { RedisLedger, deliveryLogFor } from '../../src/ledger/redis-ledger.js';
-import { deleteKeys, plainRedis, testPrefix } from './helpers.js';
+import { deleteKeys, plainRedis, testPrefix, waitFor } from './helpers.js';
 
 const DAY = 86_400_000;
 const T0 = Date.UTC(2026, 0, 1);
@@ -126,5 +126,60 @@ describe('RedisLedger watermark cache under concurrent changes', () => {
       expect((await ledger.getWindow(key(scheduleId, 1)))?.state).toBe('queued');
       expect(await ledger.watermark(scheduleId, T0)).toBe(T0 + DAY);
     }
+  });
+});
+
+describe('RedisLedger update batches', () => {
+  let redis: Redis;
+  let monitorClient: Redis;
+  const prefix = testPrefix();
+  beforeAll(() => {
+    redis = plainRedis();
+    monitorClient = plainRedis();
+  });
+  afterAll(async () => {
+    await deleteKeys(redis, prefix);
+    await redis.quit();
+    monitorClient.disconnect();
+  });
+
+  it('sends the updates issued in one turn as one script call, each answered on its own', async () => {
+    const ledger = new RedisLedger(redis, prefix);
+    await ledger.markDone(day(100), 'test.noop', { warm: true }); // the script is loaded (EVAL) once
+    const monitor = await monitorClient.monitor();
+    const scriptCalls: string[][] = [];
+    monitor.on('monitor', (_time: string, args: string[]) => {
+      if ((args[0] === 'evalsha' || args[0] === 'eval') && args.some((a) => a.startsWith(`${prefix}:ledger:w:`))) scriptCalls.push(args);
+    });
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const keys = Array.from({ length: 20 }, (_, i) => ({ scheduleId: 'batched', start: T0 + i * DAY, end: T0 + (i + 1) * DAY }));
+    const begun = await Promise.all(keys.map((k) => ledger.beginWindow(k, 'test.noop', 1)));
+    expect(begun.every((b) => b.started)).toBe(true);
+    await Promise.all(keys.map((k, i) => ledger.markDone(k, 'test.noop', { rows: i })));
+    await waitFor(() => scriptCalls.length >= 2, 'the monitor to report the calls', 2_000);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    monitor.disconnect();
+    // One call for the 20 begins, one for the 20 done marks: 5 keys + 8 arguments per update.
+    expect(scriptCalls).toHaveLength(2);
+    expect(scriptCalls.map((args) => Number(args[2]))).toEqual([100, 100]);
+    const records = await ledger.listWindows('batched');
+    expect(records.map((r) => [r.state, (r.result as { rows: number }).rows])).toEqual(keys.map((_, i) => ['done', i]));
+    // A begin in a later batch still sees what the earlier one did.
+    expect(await ledger.beginWindow(keys[3]!, 'test.noop', 2)).toEqual({ started: false, result: { rows: 3 } });
+  });
+
+  it('an update that fails in Redis fails alone: the others of its batch are applied', async () => {
+    const ledger = new RedisLedger(redis, prefix);
+    const broken = { scheduleId: 'broken', start: T0, end: T0 + DAY };
+    const fine = { scheduleId: 'broken', start: T0 + DAY, end: T0 + 2 * DAY };
+    await redis.set(`${prefix}:ledger:w:broken:${T0}`, 'not a hash');
+    const [bad, good] = await Promise.allSettled([
+      ledger.markDone(broken, 'test.noop', {}),
+      ledger.markDone(fine, 'test.noop', { rows: 1 }),
+    ]);
+    expect(bad.status).toBe('rejected');
+    expect(String((bad as PromiseRejectedResult).reason)).toMatch(/LedgerUpdateError: ledger update "done" of broken@\d+ failed: .*WRONGTYPE/);
+    expect(good.status).toBe('fulfilled');
+    expect((await ledger.getWindow(fine))?.state).toBe('done');
   });
 });
