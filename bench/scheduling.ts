@@ -28,6 +28,9 @@ export interface ThroughputRow {
   concurrency: number;
   bareJobsPerSecond: number;
   oxbJobsPerSecond: number;
+  /** CPU time per job (µs, medians): this Node process, and the Redis server (INFO cpu). */
+  bareCpuUsPerJob: { node: number; redis: number };
+  oxbCpuUsPerJob: { node: number; redis: number };
   /** Median of the per-round ratios (both paths run back to back in each round). */
   ratio: number;
   pass: boolean;
@@ -49,8 +52,32 @@ function config(url: string, prefix: string, concurrency: number): Config {
 }
 
 
+interface Drain {
+  jobsPerSecond: number;
+  nodeCpuUs: number;
+  redisCpuUs: number;
+}
+
+async function redisCpuSeconds(redis: Redis): Promise<number> {
+  const info = await redis.info('cpu');
+  const field = (name: string) => Number(new RegExp(`${name}:([0-9.]+)`).exec(info)?.[1] ?? NaN);
+  return field('used_cpu_user') + field('used_cpu_sys');
+}
+
+/** Times `drain` (resume the queue, wait for the last completion): jobs/s and CPU per job. */
+async function timeDrain(redis: Redis, jobs: number, drain: () => Promise<void>): Promise<Drain> {
+  const redisBefore = await redisCpuSeconds(redis);
+  const cpuBefore = process.cpuUsage();
+  const started = performance.now();
+  await drain();
+  const seconds = (performance.now() - started) / 1000;
+  const cpu = process.cpuUsage(cpuBefore);
+  const redisSeconds = (await redisCpuSeconds(redis)) - redisBefore;
+  return { jobsPerSecond: jobs / seconds, nodeCpuUs: (cpu.user + cpu.system) / jobs, redisCpuUs: (redisSeconds * 1e6) / jobs };
+}
+
 /** Jobs/s of a bare BullMQ worker draining `jobs` pre-filled no-op jobs. */
-async function bareRun(url: string, jobs: number, concurrency: number): Promise<number> {
+async function bareRun(url: string, jobs: number, concurrency: number): Promise<Drain> {
   const prefix = `oxbbench-${randomUUID().slice(0, 8)}`;
   const cfg = config(url, prefix, concurrency);
   const redis = new Redis(url, { maxRetriesPerRequest: null });
@@ -66,12 +93,9 @@ async function bareRun(url: string, jobs: number, concurrency: number): Promise<
     worker.on('error', () => undefined);
     worker.on('completed', () => { if (++done === jobs) finish(); });
     await worker.waitUntilReady();
-    const started = performance.now();
-    await queue.resume();
-    await finished;
-    const seconds = (performance.now() - started) / 1000;
+    const drain = await timeDrain(redis, jobs, async () => { await queue.resume(); await finished; });
     await worker.close();
-    return jobs / seconds;
+    return drain;
   } finally {
     await queue.close();
     await deleteKeys(redis, prefix);
@@ -80,7 +104,7 @@ async function bareRun(url: string, jobs: number, concurrency: number): Promise<
 }
 
 /** Jobs/s of the ox-batch daemon's worker draining `jobs` window jobs queued through enqueueWindows. */
-async function oxbRun(url: string, jobs: number, concurrency: number): Promise<number> {
+async function oxbRun(url: string, jobs: number, concurrency: number): Promise<Drain> {
   const prefix = `oxbbench-${randomUUID().slice(0, 8)}`;
   const cfg = config(url, prefix, concurrency);
   const redis = new Redis(url, { maxRetriesPerRequest: null });
@@ -97,12 +121,9 @@ async function oxbRun(url: string, jobs: number, concurrency: number): Promise<n
     const daemon = await Daemon.start({ config: cfg, kinds: [noopWindow, noopRun], role: 'worker', port: null, log: silentLogger() });
     daemon.jobWorker!.on('completed', () => { if (++done === jobs) finish(); });
     await daemon.jobWorker!.waitUntilReady();
-    const started = performance.now();
-    await queue.resume();
-    await finished;
-    const seconds = (performance.now() - started) / 1000;
+    const drain = await timeDrain(redis, jobs, async () => { await queue.resume(); await finished; });
     await daemon.stop({ graceMs: 1000 });
-    return jobs / seconds;
+    return drain;
   } finally {
     await queue.close();
     await deleteKeys(redis, prefix);
@@ -146,20 +167,25 @@ export async function runSchedulingBench(options: { jobs?: number; concurrencies
     // Warm both paths up (JIT, Lua script cache), then alternate so load changes hit both alike.
     await bareRun(url, 300, concurrency);
     await oxbRun(url, 300, concurrency);
-    const bare: number[] = [];
-    const oxb: number[] = [];
+    const bareRuns: Drain[] = [];
+    const oxbRuns: Drain[] = [];
     for (let r = 0; r < rounds; r++) {
-      bare.push(await bareRun(url, jobs, concurrency));
-      oxb.push(await oxbRun(url, jobs, concurrency));
+      bareRuns.push(await bareRun(url, jobs, concurrency));
+      oxbRuns.push(await oxbRun(url, jobs, concurrency));
     }
+    const bare = bareRuns.map((d) => d.jobsPerSecond);
+    const oxb = oxbRuns.map((d) => d.jobsPerSecond);
     // The median of per-round ratios is less sensitive to load changes on a shared machine
     // than the ratio of the medians.
     const ratio = median(bare.map((b, i) => oxb[i]! / b));
     if (process.env.OXB_BENCH_VERBOSE) process.stderr.write(`concurrency ${concurrency}: bare ${bare.map(Math.round).join(' ')} oxb ${oxb.map(Math.round).join(' ')}\n`);
+    const cpu = (runs: Drain[]) => ({ node: Math.round(median(runs.map((d) => d.nodeCpuUs))), redis: Math.round(median(runs.map((d) => d.redisCpuUs))) });
     throughput.push({
       concurrency,
       bareJobsPerSecond: Math.round(median(bare)),
       oxbJobsPerSecond: Math.round(median(oxb)),
+      bareCpuUsPerJob: cpu(bareRuns),
+      oxbCpuUsPerJob: cpu(oxbRuns),
       ratio: Math.round(ratio * 1000) / 1000,
       pass: ratio >= 0.9,
     });
@@ -181,7 +207,9 @@ export function formatSchedulingBench(r: SchedulingBenchResult): string {
   for (const t of r.throughput) {
     rows.push(
       [`bare BullMQ worker, ${r.jobs} no-op jobs, concurrency ${t.concurrency}`, `${t.bareJobsPerSecond} jobs/s`, '', ''],
+      [`  CPU per job: node / redis`, `${t.bareCpuUsPerJob.node} / ${t.bareCpuUsPerJob.redis} µs`, '', ''],
       [`ox-batch worker path (window jobs + ledger), concurrency ${t.concurrency}`, `${t.oxbJobsPerSecond} jobs/s`, '', ''],
+      [`  CPU per job: node / redis`, `${t.oxbCpuUsPerJob.node} / ${t.oxbCpuUsPerJob.redis} µs`, '', ''],
       [`  ratio (median of ${r.rounds} paired rounds)`, t.ratio.toFixed(3), `>= ${r.targets.ratio}`, t.pass ? 'yes' : 'NO'],
     );
   }

@@ -178,7 +178,7 @@ export class RedisLedger implements Ledger {
   }
 
   /**
-   * One update, sent with the others of this event-loop turn in one EVALSHA (ioredis' script
+   * One update, sent with the others issued in the same callback in one EVALSHA (ioredis' script
    * cache sends the text once per connection).
    */
   private async run(op: string, key: WindowKey, job: string, arg: string, force: boolean): Promise<unknown> {
