@@ -16,7 +16,7 @@
  */
 import type { Redis } from 'ioredis';
 import { UpdateBatcher } from './update-batcher.js';
-import type { DeliveryLog, DeliveryRecord, Ledger, RunRecord, WindowKey, WindowRecord, WindowState } from './types.js';
+import type { BeginResult, DeliveryLog, DeliveryRecord, Ledger, RunRecord, WindowKey, WindowRecord, WindowState } from './types.js';
 
 const RUNS_KEPT = 100;
 /** Longest window (a 31-day month plus a DST hour): bounds range scans by start. */
@@ -33,30 +33,58 @@ local function apply(k, a)
   local op = ARGV[a + 1]
   local startText, endText, job, now, arg = ARGV[a + 3], ARGV[a + 4], ARGV[a + 5], ARGV[a + 6], ARGV[a + 7]
   local start = tonumber(startText)
-  local recorded = redis.call('HMGET', key, 'state', 'end')
+  local recorded = redis.call('HMGET', key, 'state', 'end', 'owner', 'leaseUntil', 'attempts', 'startedAt')
   local prior, recordedEnd = recorded[1], recorded[2]
+  local force = ARGV[a + 8] == '1'
+  -- An ox-batch run holds its running window by a lease it renews while it runs; a window
+  -- running in a worker has no owner (BullMQ's lock and stall check guard it).
+  local owner, leaseUntil = recorded[3] or '', recorded[4] or ''
+  local heldByRun = prior == 'running' and owner ~= '' and (tonumber(leaseUntil) or 0) > tonumber(now)
+  if op == 'lease' then
+    local sep = string.find(arg, '|', 1, true)
+    if prior == 'running' and owner == string.sub(arg, sep + 1) then
+      redis.call('HSET', key, 'leaseUntil', string.sub(arg, 1, sep - 1))
+      return 1
+    end
+    return 0
+  end
   -- 'abandoned': BullMQ failed the job without running it (stalled too often): failed, but only
-  -- a window still open (queued/running) and only this very window (same end).
+  -- a window still open (queued/running), only this very window (same end), and not while an
+  -- ox-batch run holds it.
   if op == 'abandoned' then
-    if (prior ~= 'queued' and prior ~= 'running') or recordedEnd ~= endText then
+    if (prior ~= 'queued' and prior ~= 'running') or recordedEnd ~= endText or heldByRun then
       return 0
     end
     op = 'failed'
   end
-  if op == 'queued' and ARGV[a + 8] ~= '1' and (prior == 'done' or prior == 'running') then
+  if op == 'queued' and not force and (prior == 'done' or prior == 'running') then
     return 0
   end
   -- 'begin': running, unless the window is done and this is no forced re-run (then: its result).
   -- Records are keyed by start: another window with the same start but another end is refused
   -- (its done state, result and deliveries are not this window's).
-  local replaced
-  if op == 'begin' then
+  -- 'beginRun' (ox-batch run): the same, and it also waits for (is refused) a window running
+  -- elsewhere unless forced; it counts the attempt itself and takes a lease (arg: until|owner).
+  local replaced, runAttempt, runOwner, runLease
+  if op == 'begin' or op == 'beginRun' then
     if prior and recordedEnd and recordedEnd ~= endText then
       return {2, recordedEnd}
     end
     if prior == 'done' then
       replaced = redis.call('HGET', key, 'result') or 'null'
-      if ARGV[a + 8] ~= '1' then return {0, replaced} end
+      if not force then return {0, replaced} end
+    end
+    if op == 'begin' and heldByRun then
+      return {3, owner, leaseUntil}
+    end
+    if op == 'beginRun' then
+      if prior == 'running' and not force and (owner == '' or heldByRun) then
+        return {3, owner, leaseUntil, recorded[6] or ''}
+      end
+      local sep = string.find(arg, '|', 1, true)
+      runLease, runOwner = string.sub(arg, 1, sep - 1), string.sub(arg, sep + 1)
+      runAttempt = tostring((tonumber(recorded[5]) or 0) + 1)
+      arg = runAttempt
     end
     op = 'running'
   end
@@ -71,11 +99,11 @@ local function apply(k, a)
   if op == 'queued' then
     redis.call('HSET', key, 'job', job, 'state', state, 'queuedAt', now, 'jobId', arg)
   elseif op == 'running' then
-    redis.call('HSET', key, 'job', job, 'state', state, 'startedAt', now, 'attempts', arg, 'finishedAt', '')
+    redis.call('HSET', key, 'job', job, 'state', state, 'startedAt', now, 'attempts', arg, 'finishedAt', '', 'owner', runOwner or '', 'leaseUntil', runLease or '')
   elseif op == 'done' then
-    redis.call('HSET', key, 'job', job, 'state', state, 'finishedAt', now, 'result', arg, 'lastError', '')
+    redis.call('HSET', key, 'job', job, 'state', state, 'finishedAt', now, 'result', arg, 'lastError', '', 'leaseUntil', '')
   else
-    redis.call('HSET', key, 'job', job, 'state', state, 'finishedAt', now, 'lastError', arg)
+    redis.call('HSET', key, 'job', job, 'state', state, 'finishedAt', now, 'lastError', arg, 'leaseUntil', '')
   end
   if op == 'failed' then
     redis.call('ZADD', KEYS[k + 3], start, startText)
@@ -92,6 +120,7 @@ local function apply(k, a)
     redis.call('HINCRBY', KEYS[k + 4], 'gen', 1)
   end
   -- A forced re-run of a done window: hand back the result it replaces (kept if the run is refused).
+  if runAttempt then return {5, runAttempt, replaced} end
   if replaced then return {1, replaced} end
   return 1
 end
@@ -115,7 +144,7 @@ redis.call('HSET', KEYS[1], 'startAt', ARGV[2], 'watermark', ARGV[3], 'gen', gen
 return 1
 `;
 
-const RECORD_FIELDS = ['scheduleId', 'start', 'end', 'job', 'state', 'attempts', 'queuedAt', 'startedAt', 'finishedAt', 'lastError', 'result', 'jobId'] as const;
+const RECORD_FIELDS = ['scheduleId', 'start', 'end', 'job', 'state', 'attempts', 'queuedAt', 'startedAt', 'finishedAt', 'lastError', 'result', 'jobId', 'owner', 'leaseUntil'] as const;
 
 export interface MarkQueuedOptions {
   /** Re-queue a window that is done or marked running (an explicit --force). */
@@ -204,17 +233,25 @@ export class RedisLedger implements Ledger {
   }
 
   /**
-   * markRunning in one round trip with the "already done?" check: returns `started: false` and
-   * the recorded result when the window is done and `force` is not set (nothing changes then), or
-   * `conflictEnd` when the ledger holds another window with the same start (nothing changes).
-   * A forced start of a done window returns the result it replaces in `replacesDone`.
+   * The worker's start of a window, in one round trip with the "already done?" check (see
+   * `BeginResult`). A window an `ox-batch run` holds by a live lease answers `busy`, forced or not.
    */
-  async beginWindow(key: WindowKey, job: string, attempt: number, options: { force?: boolean } = {}): Promise<{ started: true; replacesDone?: { result: unknown } } | { started: false; result: unknown } | { started: false; conflictEnd: number }> {
-    const reply = await this.run('begin', key, job, String(attempt), options.force === true);
-    if (Array.isArray(reply) && reply[0] === 1) return { started: true, replacesDone: { result: JSON.parse(String(reply[1])) as unknown } };
-    if (Array.isArray(reply) && reply[0] === 2) return { started: false, conflictEnd: Number(reply[1]) };
-    if (Array.isArray(reply) && reply[0] === 0) return { started: false, result: JSON.parse(String(reply[1])) as unknown };
-    return { started: true };
+  async beginWindow(key: WindowKey, job: string, attempt: number, options: { force?: boolean } = {}): Promise<BeginResult> {
+    return toBeginResult(await this.run('begin', key, job, String(attempt), options.force === true));
+  }
+
+  /**
+   * `ox-batch run`'s start of a window: like `beginWindow`, but the attempt is counted from the
+   * record, a window running elsewhere (a worker, or a run whose lease is live) answers `busy`
+   * unless forced, and the window is held by `owner` until `leaseUntil` (see `renewLease`).
+   */
+  async beginRun(key: WindowKey, job: string, options: { owner: string; leaseUntil: number; force?: boolean }): Promise<BeginResult> {
+    return toBeginResult(await this.run('beginRun', key, job, `${options.leaseUntil}|${options.owner}`, options.force === true));
+  }
+
+  /** Extends the lease of a run that still holds its window; false when it no longer does. */
+  async renewLease(key: WindowKey, owner: string, leaseUntil: number): Promise<boolean> {
+    return (await this.run('lease', key, '', `${leaseUntil}|${owner}`, false)) === 1;
   }
 
   async getWindow(key: WindowKey): Promise<WindowRecord | null> {
@@ -359,13 +396,27 @@ export class RedisLedger implements Ledger {
   }
 }
 
+function toBeginResult(reply: unknown): BeginResult {
+  if (!Array.isArray(reply)) return { started: true };
+  const [code, a, b, c] = reply as [number, string?, string?, string?];
+  const optionalNumber = (text: string | undefined) => (text ? Number(text) : undefined);
+  switch (code) {
+    case 0: return { started: false, result: JSON.parse(String(a)) as unknown };
+    case 1: return { started: true, replacesDone: { result: JSON.parse(String(a)) as unknown } };
+    case 2: return { started: false, conflictEnd: Number(a) };
+    case 3: return { started: false, busy: { owner: a ?? '', leaseUntil: optionalNumber(b), startedAt: optionalNumber(c) } };
+    case 5: return { started: true, attempt: Number(a), ...(b !== undefined ? { replacesDone: { result: JSON.parse(b) as unknown } } : {}) };
+    default: throw new LedgerUpdateError(`unexpected ledger answer ${JSON.stringify(reply)}`);
+  }
+}
+
 function checkReply(op: string, key: WindowKey, reply: unknown): unknown {
   if (Array.isArray(reply) && reply[0] === -1) throw new LedgerUpdateError(`ledger update "${op}" of ${key.scheduleId}@${key.start} failed: ${String(reply[1])}`);
   return reply;
 }
 
 function toRecord(values: Array<string | null>): WindowRecord | null {
-  const [scheduleId, start, end, job, state, attempts, queuedAt, startedAt, finishedAt, lastError, result, jobId] = values;
+  const [scheduleId, start, end, job, state, attempts, queuedAt, startedAt, finishedAt, lastError, result, jobId, owner, leaseUntil] = values;
   if (scheduleId === null || scheduleId === undefined || state === null || state === undefined) return null;
   const record: WindowRecord = {
     scheduleId,
@@ -381,6 +432,8 @@ function toRecord(values: Array<string | null>): WindowRecord | null {
   if (lastError) record.lastError = lastError;
   if (result !== null && result !== undefined) record.result = JSON.parse(result) as unknown;
   if (jobId) record.jobId = jobId;
+  if (owner && state === 'running') record.owner = owner;
+  if (leaseUntil && state === 'running') record.leaseUntil = Number(leaseUntil);
   return record;
 }
 

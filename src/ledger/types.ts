@@ -26,6 +26,9 @@ export interface WindowRecord extends WindowKey {
   /** What the job returned when it finished (JSON). For feedback.export: an `ExportResult`. */
   result?: unknown;
   jobId?: string;
+  /** A window an `ox-batch run` is running: who (`run:<host>:<pid>`) and until when it holds it. */
+  owner?: string;
+  leaseUntil?: number;
 }
 
 /** One exactly-once side effect of a window (an archive object, a mail to one recipient set). */
@@ -45,12 +48,23 @@ export interface RunRecord {
   error?: string;
 }
 
+export type BeginResult =
+  | { started: true; attempt?: number; replacesDone?: { result: unknown } }
+  | { started: false; result: unknown }
+  | { started: false; conflictEnd: number }
+  | { started: false; busy: { owner: string; leaseUntil?: number; startedAt?: number } };
+
 export interface Ledger {
   getWindow(key: WindowKey): Promise<WindowRecord | null>;
   /** Windows of a schedule sorted by start, optionally those overlapping [from, to). */
   listWindows(scheduleId: string, range?: { from?: number; to?: number }): Promise<WindowRecord[]>;
   markQueued(key: WindowKey, job: string, jobId: string): Promise<void>;
   markRunning(key: WindowKey, job: string, attempt: number): Promise<void>;
+  /** A worker starts a window (attempt counted by BullMQ). */
+  beginWindow(key: WindowKey, job: string, attempt: number, options?: { force?: boolean }): Promise<BeginResult>;
+  /** `ox-batch run` starts a window and holds it by a lease. */
+  beginRun(key: WindowKey, job: string, options: { owner: string; leaseUntil: number; force?: boolean }): Promise<BeginResult>;
+  renewLease(key: WindowKey, owner: string, leaseUntil: number): Promise<boolean>;
   markDone(key: WindowKey, job: string, result: unknown): Promise<void>;
   markFailed(key: WindowKey, job: string, error: string): Promise<void>;
   /** End of the contiguous run of done windows starting at `startAt`; `startAt` when none is done. */

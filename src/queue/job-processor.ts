@@ -5,6 +5,7 @@
  *    the reason is in the ledger;
  *  - aborted because the process shuts down → the job goes back to the queue at once without
  *    using up an attempt (moveToDelayed + DelayedError), another worker runs it;
+ *  - the window is held by an `ox-batch run` → back to the queue until its lease would end;
  *  - anything else → BullMQ retries with exponential backoff and jitter until attempts run out.
  */
 import { DelayedError, UnrecoverableError, type Job, type Processor } from 'bullmq';
@@ -12,7 +13,7 @@ import { isInputError } from '../errors.js';
 import type { JobKind, Services } from '../job-kind.js';
 import type { Logger } from '../log/logger.js';
 import type { Metrics } from '../http/metrics.js';
-import { executeJob, JobRunError, WindowConflictError, describeError, type FailureOutcome } from './run-job.js';
+import { executeJob, JobRunError, WindowBusyError, WindowConflictError, describeError, type FailureOutcome } from './run-job.js';
 import type { JobData } from './queues.js';
 import type { RedisLedger } from '../ledger/redis-ledger.js';
 import type { WindowKey } from '../ledger/types.js';
@@ -87,6 +88,13 @@ export function createJobProcessor(options: ProcessorOptions): Processor<JobData
         }
         if (err.permanent) throw new UnrecoverableError(err.message);
         throw new Error(err.message);
+      }
+      // An `ox-batch run` holds the window: back to the queue until its lease would run out,
+      // without using up an attempt; the window is done by then, or the run is gone.
+      if (err instanceof WindowBusyError && token) {
+        log.info({ jobId: job.id, retryAt: new Date(err.retryAt).toISOString() }, err.message);
+        await job.moveToDelayed(err.retryAt, token);
+        throw new DelayedError();
       }
       // Params the job's schema rejects (or no window): no retry can fix them.
       const reason = describeError(err);

@@ -9,8 +9,9 @@ import type { JobKind, JobWindow, Services } from '../job-kind.js';
 import type { Logger } from '../log/logger.js';
 import { scrubText } from '../log/secrets.js';
 import type { Ledger, WindowKey } from '../ledger/types.js';
-import { RedisLedger, deliveryLogFor, scheduleKey } from '../ledger/redis-ledger.js';
+import { deliveryLogFor, scheduleKey } from '../ledger/redis-ledger.js';
 import type { Metrics } from '../http/metrics.js';
+import { hostname } from 'node:os';
 import { validateParams } from './schedules.js';
 import { describeWindow } from './windows.js';
 
@@ -36,6 +37,8 @@ export interface ExecuteJobOptions {
   /** Extra fields on every log line of this run (the worker adds the BullMQ job id). */
   logBindings?: Record<string, unknown>;
   metrics?: Metrics;
+  /** How long an `ox-batch run` holds its window without renewing (default 60 s; renewed every third of it). */
+  runLeaseMs?: number;
   /** Decides what a failure means (the worker knows about attempts left and shutdown). */
   classifyFailure?: (err: unknown, permanent: boolean) => FailureOutcome;
   /**
@@ -84,6 +87,25 @@ export class WindowConflictError extends InputError {
       `${describeWindow(window)} starts at the same instant and would share its records: run that window, or windows that start elsewhere`);
   }
 }
+
+/**
+ * The window runs elsewhere: in a worker, or in an `ox-batch run` whose lease is live. `run`
+ * is refused (exit 2, nothing changed); a worker puts its job back until `retryAt`.
+ */
+export class WindowBusyError extends RefusedError {
+  readonly retryAt: number;
+  constructor(job: string, scheduleId: string, window: JobWindow, busy: { owner: string; leaseUntil?: number; startedAt?: number }) {
+    const since = busy.startedAt ? ` since ${new Date(busy.startedAt).toISOString()}` : '';
+    super(busy.owner
+      ? `job ${job}: ${scheduleId} ${describeWindow(window)} is being run by ox-batch run (${busy.owner}, lease until ${new Date(busy.leaseUntil ?? 0).toISOString()}); wait for it, or give --force if that process is gone`
+      : `job ${job}: ${scheduleId} ${describeWindow(window)} is running in a worker${since}; wait for it (a dead worker's job runs again after the stall interval), or give --force`);
+    this.retryAt = (busy.leaseUntil ?? Date.now()) + 1_000;
+  }
+}
+
+/** Who holds a window `ox-batch run` runs, and for how long without renewal. */
+const RUN_OWNER = `run:${hostname()}:${process.pid}`;
+const RUN_LEASE_MS = 60_000;
 
 /**
  * Errors no retry can fix: bad input, a refused job, and errors that say so themselves
@@ -146,20 +168,28 @@ export async function executeJob(options: ExecuteJobOptions): Promise<RunJobOutc
   let attempt = options.attempt ?? 1;
   /** Set when a forced run starts on a done window: the result it would replace. */
   let replacesDone: { result: unknown } | undefined;
+  /** `ox-batch run` holds its window by a lease, renewed while the job runs. */
+  let leaseTimer: NodeJS.Timeout | undefined;
+  const leaseMs = options.runLeaseMs ?? RUN_LEASE_MS;
   if (window && !dryRun) {
-    if (options.attempt !== undefined && ledger instanceof RedisLedger) {
-      // The worker's path: one round trip for "done already?" and "running".
-      const begun = await ledger.beginWindow(key, kind.name, attempt, { force });
-      if ('conflictEnd' in begun) throw new WindowConflictError(kind.name, scheduleId, window, begun.conflictEnd);
-      if (!begun.started) return skip(begun.result, attempt);
-      replacesDone = begun.replacesDone;
-    } else {
-      const existing = await ledger.getWindow(key);
-      if (existing && existing.end !== window.end) throw new WindowConflictError(kind.name, scheduleId, window, existing.end);
-      attempt = options.attempt ?? (existing?.attempts ?? 0) + 1;
-      if (existing?.state === 'done' && !force) return skip(existing.result, attempt);
-      if (existing?.state === 'done') replacesDone = { result: existing.result ?? null };
-      await ledger.markRunning(key, kind.name, attempt);
+    // The worker's attempt comes from BullMQ; `ox-batch run` lets the ledger count it.
+    const byWorker = options.attempt !== undefined;
+    const begun = byWorker
+      ? await ledger.beginWindow(key, kind.name, attempt, { force })
+      : await ledger.beginRun(key, kind.name, { owner: RUN_OWNER, leaseUntil: Date.now() + leaseMs, force });
+    if ('conflictEnd' in begun) throw new WindowConflictError(kind.name, scheduleId, window, begun.conflictEnd);
+    if ('busy' in begun) throw new WindowBusyError(kind.name, scheduleId, window, begun.busy);
+    if (!begun.started) return skip(begun.result, attempt);
+    attempt = begun.attempt ?? attempt;
+    replacesDone = begun.replacesDone;
+    if (!byWorker) {
+      leaseTimer = setInterval(() => {
+        ledger.renewLease(key, RUN_OWNER, Date.now() + leaseMs).then(
+          (held) => { if (!held) baseLog.warn({ job: kind.name, schedule: scheduleId, window: describeWindow(window) }, 'this run no longer holds its window (a forced run took it over)'); },
+          (err: unknown) => baseLog.warn({ err }, 'could not renew the lease of this run'),
+        );
+      }, leaseMs / 3);
+      leaseTimer.unref();
     }
   }
   // The run's child logger is made on first use: its bindings are serialised when it is made,
@@ -218,6 +248,8 @@ export async function executeJob(options: ExecuteJobOptions): Promise<RunJobOutc
     options.metrics?.recordRun(kind.name, scheduleId, outcome === 'failed' ? 'failed' : outcome, durationMs);
     log()[outcome === 'failed' ? 'error' : 'warn']({ err, permanent, outcome }, outcome === 'failed' ? 'job failed' : 'job try failed; it will run again');
     throw new JobRunError(reason, permanent, outcome, attempt, { cause: err });
+  } finally {
+    clearInterval(leaseTimer);
   }
 }
 
@@ -230,7 +262,8 @@ export interface RunJobInProcessOptions extends Omit<ExecuteJobOptions, 'kind' |
 
 /**
  * `ox-batch run` and tests: one run in this process, recorded in the ledger like a queued one.
- * A failure is returned as `status: 'failed'` with the reason; bad params throw InputError.
+ * A failure, and a window running elsewhere (exit code 2), is returned as `status: 'failed'`
+ * with the reason; bad params throw InputError.
  */
 export async function runJobInProcess(options: RunJobInProcessOptions): Promise<RunJobOutcome> {
   let kind: JobKind<any, any> | undefined;
@@ -245,16 +278,23 @@ export async function runJobInProcess(options: RunJobInProcessOptions): Promise<
   try {
     return await executeJob({ ...options, kind });
   } catch (err) {
-    if (!(err instanceof JobRunError)) throw err;
-    return {
+    const failed = (reason: string, exitCode: number, attempt: number): RunJobOutcome => ({
       job: kind.name,
       scheduleId: options.scheduleId ?? kind.name,
       ...(kind.windowed && options.window ? { window: options.window } : {}),
       status: 'failed',
-      reason: err.message,
-      exitCode: isInputError(err.cause) ? EXIT_USAGE : EXIT_FAILURE,
-      attempt: err.attempt,
+      reason,
+      exitCode,
+      attempt,
       durationMs: Date.now() - started,
-    };
+    });
+    // A window running elsewhere is refused, not an error of this run: the other windows of a
+    // multi-window run go on, and the command exits 2.
+    if (err instanceof WindowBusyError) {
+      (options.log ?? options.services.log).warn(err.message);
+      return failed(err.message, EXIT_USAGE, 0);
+    }
+    if (!(err instanceof JobRunError)) throw err;
+    return failed(err.message, isInputError(err.cause) ? EXIT_USAGE : EXIT_FAILURE, err.attempt);
   }
 }

@@ -119,9 +119,10 @@ describe('feedback.export mail and failures (fs archive, smtp-server)', () => {
     expect(mail.attachments[0]!.content.equals(archived)).toBe(true);
     expect(result.mail[0]!.accepted.sort()).toEqual(['boss@example.com', 'ops@example.com']);
 
-    // The worker died after SMTP accepted and before the window was marked done: it runs again.
+    // The worker died after SMTP accepted and before the window was marked done: BullMQ runs
+    // the stalled job again.
     await env.services.ledger.markRunning({ scheduleId: 'mail-once', ...window }, 'feedback.export', 2);
-    const again = await env.run(window, params, { scheduleId: 'mail-once' });
+    const again = await env.run(window, params, { scheduleId: 'mail-once', attempt: 3 });
     expect(again.status).toBe('done');
     expect((again.result as Result).mail[0]).toMatchObject({ accepted: [], alreadyMailed: ['ops@example.com', 'boss@example.com'] });
     expect((again.result as Result).archive!.reused).toBe(true);

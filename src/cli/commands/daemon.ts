@@ -282,7 +282,7 @@ export function registerDaemonCommands(program: Command): void {
     .option('--end <time>', 'window end (exclusive)')
     .option('--param <key=value>', 'job parameter (repeatable; JSON values allowed)', collect, [])
     .option('--dry-run', 'show what would happen, change nothing')
-    .option('--force', 'run windows the ledger has as done again')
+    .option('--force', 'run windows the ledger has as done, or as running elsewhere, again')
     .action(action(async (name: string, options: WindowOptions & { param: string[]; dryRun?: boolean; force?: boolean }, command: Command) => {
       await loadRuntime();
       const config = await configFor(command);

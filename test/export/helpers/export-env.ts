@@ -32,7 +32,7 @@ export interface ExportEnv {
   config: Config;
   services: ClosableServices;
   /** Runs feedback.export once, recorded in the ledger; a failure throws JobRunError (`permanent`). */
-  run(window: { start: number; end: number }, params?: Record<string, unknown>, options?: { scheduleId?: string; force?: boolean }): Promise<RunJobOutcome>;
+  run(window: { start: number; end: number }, params?: Record<string, unknown>, options?: { scheduleId?: string; force?: boolean; attempt?: number }): Promise<RunJobOutcome>;
   /** Services with other config (e.g. SMTP back up): same Redis prefix, same simulator. */
   withConfig(overrides: Record<string, unknown>): ExportEnv;
   close(): Promise<void>;
@@ -74,6 +74,8 @@ export async function startExportEnv(options: ExportEnvOptions = {}): Promise<Ex
       sim, smtp, s3, proxy, archiveDir, spoolDir, prefix, config, services,
       run: (window, params = {}, runOptions = {}) => executeJob({
         kind: feedbackExport, services, window, params, scheduleId: runOptions.scheduleId ?? 'feedback-test', force: runOptions.force,
+        // With an attempt it runs as a worker does (BullMQ counts attempts); without, as `ox-batch run`.
+        ...(runOptions.attempt !== undefined ? { attempt: runOptions.attempt } : {}),
       }),
       withConfig: (more) => make(merge(overrides, more)),
       async close() {
