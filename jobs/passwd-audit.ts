@@ -19,7 +19,11 @@ const clientList = z.union([z.array(z.string().min(1)), z.string().transform((s)
 
 const auditParams = z.object({
   /** A file (YAML/JSON/CSV, local or s3://) or an inline list of contextId/userId. */
-  users: z.union([z.string().min(1), z.array(z.unknown())]),
+  users: z.union([z.string().min(1, 'empty: give a users file or a list such as 10/1,10/2'), z.array(z.unknown())], {
+    error: (issue) => (issue.input === undefined
+      ? 'missing: give the watched users as a file (YAML/JSON/CSV, local or s3://) or a list such as 10/1,10/2'
+      : 'expected a users file (YAML/JSON/CSV, local or s3://) or a list of contextId/userId such as 10/1,10/2'),
+  }),
   /** Client ids considered normal; a change through any other is flagged `unknown-client`. */
   alertClients: clientList.default([...OX_CLIENT_IDS]),
   /** More changes per user in one window than this are flagged `burst`. */

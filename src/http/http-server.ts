@@ -64,6 +64,8 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runni
   const app = createHttpApp(options);
   const server: Server = app.listen(options.port, options.host);
   await once(server, 'listening');
+  // After listen an 'error' (e.g. accept failing on EMFILE) would otherwise end the daemon.
+  server.on('error', (err) => options.log.error({ err }, 'http server error'));
   // Scrapes and probes are short; do not let an idle keep-alive socket delay shutdown.
   server.keepAliveTimeout = 5_000;
   const port = (server.address() as AddressInfo).port;

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { isUserFileReference, parseInlineUsers, parseUserFile } from '../../src/audit/user-list.js';
 import { InputError } from '../../src/errors.js';
+import { validateParams } from '../../src/queue/schedules.js';
+import { passwdAudit } from '../../jobs/passwd-audit.js';
 
 describe('watched user lists', () => {
   it('parses inline entries in every accepted shape and drops duplicates', () => {
@@ -33,5 +35,13 @@ describe('watched user lists', () => {
     expect(() => parseUserFile('[{"contextId":0,"userId":1}]', 'w.json')).toThrow(/entry 1: contextId 0 is not a positive integer/);
     expect(() => parseInlineUsers([{ contextId: 1 }])).toThrow(/param users\[0\]: userId \(missing\)/);
     expect(() => parseInlineUsers(42)).toThrow(InputError);
+  });
+
+  it('says what the users param wants when it is missing, empty or of another type', () => {
+    const check = (params: unknown) => () => validateParams(passwdAudit, params, 'schedule audit');
+    expect(check({})).toThrow(/^schedule audit: params\.users: missing: give the watched users as a file \(YAML\/JSON\/CSV, local or s3:\/\/\) or a list such as 10\/1,10\/2 \(job passwd\.audit\)$/);
+    expect(check({ users: '' })).toThrow(/params\.users: empty: give a users file or a list such as 10\/1,10\/2/);
+    expect(check({ users: 42 })).toThrow(/params\.users: expected a users file .* or a list of contextId\/userId/);
+    expect(check({ users: '10/1' })).not.toThrow();
   });
 });
