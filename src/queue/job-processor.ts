@@ -29,6 +29,8 @@ export interface ProcessorOptions {
    * A ledger on the connection the BullMQ worker completes jobs on. The done mark is written
    * there without waiting for the reply: Redis runs one connection's commands in order, so the
    * window is done before BullMQ's completion of its job, and a job costs one round trip less.
+   * (One exception: a script cache flushed under a live connection answers NOSCRIPT, and
+   * ioredis sends the script again after the completion; the mark then lands milliseconds late.)
    * Without it the processor waits for the mark on the services' ledger.
    */
   completionLedger?: RedisLedger;
