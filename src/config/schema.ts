@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { CronExpressionParser } from 'cron-parser';
 import { isValidZone, parseDuration } from '../time/parse-time.js';
+import { redisTarget } from '../queue/redis-target.js';
 
 /** `30s`, `5m`, `2h`, `90d` or a number of milliseconds. Parsed to ms. */
 export const duration = z.union([z.number(), z.string()]).transform((value, ctx) => {
@@ -98,7 +99,13 @@ export const configSchema = z.object({
   logging: z.object({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info') }).prefault({}),
   ox: oxSchema,
   redis: z.object({
-    url: z.string().regex(/^rediss?:\/\//, 'expected redis://host:port or rediss://…'),
+    url: z.string().regex(/^rediss?(\+sentinel)?:\/\//, 'expected redis://host:port, rediss://… or redis+sentinel://host:port,…/primaryName').superRefine((url, ctx) => {
+      try {
+        redisTarget(url);
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', message: (err as Error).message.replace(/^redis\.url: /, '') });
+      }
+    }),
     prefix: z.string().min(1).regex(/^[^:\s]+$/, 'no colons or spaces; use {braces} for Redis Cluster'),
   }),
   http: z.object({

@@ -1,9 +1,11 @@
 /**
  * Secrets must never reach a log line or an error message. These helpers scrub the shapes
- * secrets take in this program: URLs with user info, Basic/Bearer headers, armoured PGP keys.
+ * secrets take in this program: URLs with user info or secret query parameters (e.g.
+ * `?sentinelPassword=`), Basic/Bearer headers, armoured PGP keys.
  */
 
 const URL_USERINFO = /([a-z][a-z0-9+.-]*:\/\/)([^\s/@:]*)(?::[^\s/@]*)?@/gi;
+const SECRET_QUERY = /([?&](?:[a-z_]*(?:password|secret|token|apikey|api_key))=)[^&\s#]*/gi;
 const AUTH_HEADER = /\b(Basic|Bearer)\s+[A-Za-z0-9+/=._~-]{4,}/g;
 const PGP_BLOCK = /-----BEGIN PGP [A-Z ]+-----[\s\S]*?(-----END PGP [A-Z ]+-----|$)/g;
 
@@ -11,6 +13,7 @@ const PGP_BLOCK = /-----BEGIN PGP [A-Z ]+-----[\s\S]*?(-----END PGP [A-Z ]+-----
 export function scrubText(text: string): string {
   return text
     .replace(URL_USERINFO, (_m, scheme: string) => `${scheme}***@`)
+    .replace(SECRET_QUERY, '$1***')
     .replace(AUTH_HEADER, '$1 ***')
     .replace(PGP_BLOCK, '[PGP key]');
 }
@@ -23,7 +26,7 @@ export function safeUrl(url: string): string {
       u.username = '***';
       u.password = '';
     }
-    return u.toString();
+    return u.toString().replace(SECRET_QUERY, '$1***');
   } catch {
     return scrubText(url);
   }

@@ -6,6 +6,7 @@
 import { Redis, type RedisOptions } from 'ioredis';
 import type { Logger } from '../log/logger.js';
 import { safeUrl } from '../log/secrets.js';
+import { redisTarget } from './redis-target.js';
 
 export type ConnectionRole = 'worker' | 'producer' | 'command';
 
@@ -29,7 +30,11 @@ export function redisOptions(role: ConnectionRole): RedisOptions {
 }
 
 export function createRedis(url: string, role: ConnectionRole, log?: Logger, name?: string): Redis {
-  const client = new Redis(url, { ...redisOptions(role), connectionName: name });
+  const target = redisTarget(url);
+  const options: RedisOptions = { ...redisOptions(role), connectionName: name };
+  // A Sentinel-managed primary is looked up through the sentinels at every (re)connect; a
+  // failover drops the demoted primary's clients, so they reconnect to the new one.
+  const client = 'url' in target ? new Redis(target.url, options) : new Redis({ ...target.options, ...options });
   let reported = false;
   // An `error` listener is mandatory: without one, ioredis errors crash the process.
   client.on('error', (err: Error) => {
