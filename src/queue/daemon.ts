@@ -8,6 +8,8 @@
  * `stop()` is the graceful shutdown: stop taking jobs, give running ones the grace period, then
  * abort them (they go back to the queue), with a timeout of its own around worker.close().
  */
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
 import { Worker, type Job, type Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Express } from 'express';
@@ -76,6 +78,9 @@ export class Daemon {
   tickWorker?: Worker<TickData>;
   jobWorker?: Worker<JobData>;
   private watchdog?: NodeJS.Timeout;
+  /** This process among the scheduler replicas (the trigger-manager lease names it). */
+  readonly instanceId = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+  private managerTtlMs = 180_000;
 
   private stopping?: Promise<void>;
   private shuttingDown = false;
@@ -148,10 +153,12 @@ export class Daemon {
     };
 
     if (this.ticksEnabled) {
+      const every = options.watchdogIntervalMs ?? 60_000;
+      this.managerTtlMs = 3 * every;
+      await this.state.claimTriggerManager(this.instanceId, this.managerTtlMs);
       await this.upsertSchedulers();
       this.tickWorker = new Worker<TickData>(TICK_QUEUE, (job) => this.processTick(job), { ...workerSettings, concurrency: 4 });
       this.watchWorker(this.tickWorker, TICK_QUEUE);
-      const every = options.watchdogIntervalMs ?? 60_000;
       this.watchdog = setInterval(() => void this.checkSchedulers().catch((err) => log.warn({ err }, 'scheduler watchdog failed')), every);
       this.watchdog.unref();
     }
@@ -223,8 +230,12 @@ export class Daemon {
 
   /** Upserts every schedule's Job Scheduler and removes those of schedules no longer configured. */
   async upsertSchedulers(): Promise<void> {
-    const wanted = new Set(this.schedules.map((s) => tickSchedulerId(s.id)));
     for (const schedule of this.schedules) await this.upsertScheduler(schedule);
+    await this.removeUnknownSchedulers();
+  }
+
+  private async removeUnknownSchedulers(): Promise<void> {
+    const wanted = new Set(this.schedules.map((s) => tickSchedulerId(s.id)));
     const existing = await this.ticksQueue.getJobSchedulers(0, -1);
     for (const scheduler of existing) {
       const id = scheduler.id ?? scheduler.key;
@@ -244,8 +255,15 @@ export class Daemon {
     });
   }
 
-  /** Re-upserts a scheduler that vanished or whose next firing lies in the past (a broken chain). */
-  async checkSchedulers(): Promise<void> {
+  /**
+   * The watchdog, in the trigger manager only: re-upserts a scheduler that vanished or whose next
+   * firing lies in the past (a broken chain) and removes triggers of schedules this process does
+   * not have. Other processes leave the triggers alone: an older replica of a rolling deploy
+   * would otherwise bring back a schedule the new configuration dropped (and remove new ones).
+   * Returns whether this process manages the triggers.
+   */
+  async checkSchedulers(): Promise<boolean> {
+    if (!(await this.state.keepTriggerManager(this.instanceId, this.managerTtlMs))) return false;
     const now = this.now();
     for (const schedule of this.schedules) {
       const scheduler = await this.ticksQueue.getJobScheduler(tickSchedulerId(schedule.id));
@@ -255,6 +273,8 @@ export class Daemon {
         await this.upsertScheduler(schedule);
       }
     }
+    await this.removeUnknownSchedulers();
+    return true;
   }
 
   private tickContext(): TickContext {
@@ -312,6 +332,8 @@ export class Daemon {
     const { log } = this;
     this.shuttingDown = true;
     if (this.watchdog) clearInterval(this.watchdog);
+    // Another scheduler replica takes the triggers over at its next watchdog run.
+    if (this.ticksEnabled) await Promise.race([this.state.releaseTriggerManager(this.instanceId).catch(() => undefined), timeout(1_000)]);
     const workers = [this.tickWorker, this.jobWorker].filter((w): w is Worker<any> => w !== undefined);
     const active = workers.length > 0 ? this.jobWorkerActive() : 0;
     log.info({ graceMs, active }, 'stopping: no new jobs are taken; running jobs may finish within the grace period');

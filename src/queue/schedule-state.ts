@@ -1,8 +1,9 @@
 /**
  * What ox-batch keeps about each schedule besides the window ledger, under `<prefix>:sched:`:
  * the pinned first window (when config has no startAt), pause flags set by `ox-batch pause`,
- * the last tick's figures (gap count for metrics), the tick mutex and, for non-windowed
- * schedules, the job id of the run in flight (overlap control).
+ * the last tick's figures (gap count for metrics), the tick mutex, for non-windowed schedules
+ * the job id of the run in flight (overlap control), and which scheduler process manages the
+ * BullMQ triggers.
  */
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
@@ -14,6 +15,10 @@ export interface TickFigures {
 }
 
 const RELEASE_SCRIPT = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
+// Keeps a lease its holder still has, or takes one nobody holds.
+const KEEP_SCRIPT = `local holder = redis.call('GET', KEYS[1])
+if holder == false or holder == ARGV[1] then redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) return 1 end
+return 0`;
 
 export class ScheduleState {
   constructor(
@@ -77,6 +82,28 @@ export class ScheduleState {
     } finally {
       await this.redis.eval(RELEASE_SCRIPT, 1, key, token).catch(() => undefined);
     }
+  }
+
+  /**
+   * The trigger manager: the scheduler process whose schedule set the BullMQ triggers follow.
+   * A process claims it when it starts (the newest configuration wins, e.g. during a rolling
+   * deploy) and keeps it while it runs; others take it over once it lapses.
+   */
+  async claimTriggerManager(instanceId: string, ttlMs: number): Promise<void> {
+    await this.redis.set(this.key('trigger-manager'), instanceId, 'PX', ttlMs);
+  }
+
+  /** Renews the lease when `instanceId` holds it, takes it when nobody does; true when it holds it now. */
+  async keepTriggerManager(instanceId: string, ttlMs: number): Promise<boolean> {
+    return (await this.redis.eval(KEEP_SCRIPT, 1, this.key('trigger-manager'), instanceId, String(ttlMs))) === 1;
+  }
+
+  async releaseTriggerManager(instanceId: string): Promise<void> {
+    await this.redis.eval(RELEASE_SCRIPT, 1, this.key('trigger-manager'), instanceId);
+  }
+
+  async triggerManager(): Promise<string | undefined> {
+    return (await this.redis.get(this.key('trigger-manager'))) ?? undefined;
   }
 
   async inflight(scheduleId: string): Promise<string | undefined> {

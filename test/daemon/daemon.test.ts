@@ -95,6 +95,42 @@ describe('schedule triggers', () => {
   });
 });
 
+describe('schedule triggers during a rolling deploy', () => {
+  it('the newest scheduler manages the triggers: an older replica neither brings back a dropped schedule nor removes a new one', async () => {
+    const prefix = testPrefix();
+    const redis = plainRedis();
+    const schedule = (job: string) => (job === 'test.plain' ? { job, every: '1h', params: {} } : { job, cron: '5 * * * *', tz: 'UTC', window: '1h', params: {} });
+    const ids = async (d: Daemon) => (await d.ticksQueue.getJobSchedulers(0, -1)).map((s) => s.id ?? s.key).sort();
+    const start = (schedules: Record<string, unknown>) => Daemon.start({ config: testConfig(prefix, { schedules }), kinds: testKinds, role: 'scheduler', port: null, log: silentLogger(), watchdogIntervalMs: 3_600_000 });
+    // The old release has `dropped` and `kept`; the new one drops `dropped` and adds `added`.
+    const old = await start({ dropped: schedule('test.window'), kept: schedule('test.plain') });
+    let fresh: Daemon | undefined;
+    try {
+      expect(await old.checkSchedulers()).toBe(true);
+      fresh = await start({ kept: schedule('test.plain'), added: schedule('test.window') });
+      expect(await ids(fresh)).toEqual(['tick.added', 'tick.kept']);
+      // The old replica's watchdog runs while both are up: it leaves the triggers alone.
+      expect(await old.checkSchedulers()).toBe(false);
+      expect(await ids(old)).toEqual(['tick.added', 'tick.kept']);
+      // The new one repairs what breaks and removes what it does not know.
+      await fresh.ticksQueue.removeJobScheduler('tick.kept');
+      await fresh.ticksQueue.upsertJobScheduler('tick.orphan', { every: 3_600_000 }, { name: 'tick', data: { type: 'tick', scheduleId: 'orphan' } });
+      expect(await fresh.checkSchedulers()).toBe(true);
+      expect(await ids(fresh)).toEqual(['tick.added', 'tick.kept']);
+      // Once the new one is gone (say the deploy is rolled back), the old one takes over.
+      await fresh.stop({ graceMs: 100 });
+      fresh = undefined;
+      expect(await old.checkSchedulers()).toBe(true);
+      expect(await ids(old)).toEqual(['tick.dropped', 'tick.kept']);
+    } finally {
+      await fresh?.stop({ graceMs: 100 });
+      await old.stop({ graceMs: 100 });
+      await deleteKeys(redis, prefix);
+      await redis.quit();
+    }
+  });
+});
+
 describe('a Redis restart during a run', () => {
   let server: ChildProcess | undefined;
   let dir: string;
