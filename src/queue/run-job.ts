@@ -4,6 +4,7 @@
  * "queued again" when a retry follows) with a readable reason on error. The BullMQ worker and
  * `ox-batch run` share this path, and job helpers' tests call `runJobInProcess` directly.
  */
+import { hostname } from 'node:os';
 import { EXIT_FAILURE, EXIT_USAGE, InputError, RefusedError, isInputError } from '../errors.js';
 import type { JobKind, JobWindow, Services } from '../job-kind.js';
 import type { Logger } from '../log/logger.js';
@@ -11,7 +12,6 @@ import { scrubText } from '../log/secrets.js';
 import type { Ledger, WindowKey } from '../ledger/types.js';
 import { deliveryLogFor, scheduleKey } from '../ledger/redis-ledger.js';
 import type { Metrics } from '../http/metrics.js';
-import { hostname } from 'node:os';
 import { validateParams } from './schedules.js';
 import { describeWindow } from './windows.js';
 
