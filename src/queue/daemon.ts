@@ -292,7 +292,7 @@ export class Daemon {
   private async processTick(job: Job<TickData>): Promise<TickReport | { ignored: string }> {
     const schedule = this.schedules.find((s) => s.id === job.data.scheduleId);
     if (!schedule) return { ignored: `schedule ${job.data.scheduleId} is not configured in this process` };
-    const report = await tickSchedule(this.tickContext(), schedule);
+    const report = await tickSchedule(this.tickContext(), schedule, job.opts.prevMillis ?? job.timestamp);
     // Keep the stored job result small: counts, not every window.
     const { windows: _windows, ...summary } = report;
     return summary;

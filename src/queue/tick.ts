@@ -39,13 +39,18 @@ export interface TickReport {
 
 const TICK_LOCK_MS = 60_000;
 
-export async function tickSchedule(ctx: TickContext, schedule: Schedule): Promise<TickReport> {
+/**
+ * `firedAt`: the trigger's slot time (the BullMQ scheduler's fire time). A non-windowed run's job
+ * id is derived from it, so a tick that BullMQ retries, or a second tick of the same slot, adds
+ * no second run. Without it (a tick run by hand) the current time is used.
+ */
+export async function tickSchedule(ctx: TickContext, schedule: Schedule, firedAt?: number): Promise<TickReport> {
   if (schedule.paused || (await ctx.state.isPaused(schedule.id))) {
     ctx.log.info({ schedule: schedule.id }, 'schedule is paused; tick skipped');
     return { scheduleId: schedule.id, outcome: 'paused', gaps: (await ctx.state.lastTick(schedule.id))?.gaps ?? 0 };
   }
   const report = await ctx.state.withTickLock(schedule.id, TICK_LOCK_MS, () =>
-    schedule.window ? tickWindowed(ctx, schedule) : tickRun(ctx, schedule));
+    schedule.window ? tickWindowed(ctx, schedule) : tickRun(ctx, schedule, firedAt));
   return report ?? { scheduleId: schedule.id, outcome: 'busy', gaps: 0 };
 }
 
@@ -102,7 +107,7 @@ async function countGaps(ctx: TickContext, schedule: Schedule, from: number, to:
   return expected.filter((w) => !done.has(w.start)).length;
 }
 
-async function tickRun(ctx: TickContext, schedule: Schedule): Promise<TickReport> {
+async function tickRun(ctx: TickContext, schedule: Schedule, firedAt?: number): Promise<TickReport> {
   const now = ctx.now();
   if (schedule.overlap === 'skip') {
     const previous = await ctx.state.inflight(schedule.id);
@@ -115,7 +120,7 @@ async function tickRun(ctx: TickContext, schedule: Schedule): Promise<TickReport
       }
     }
   }
-  const result = await enqueueRun(ctx, { scheduleId: schedule.id, kind: schedule.kind, params: schedule.params, attempts: schedule.attempts, at: now });
+  const result = await enqueueRun(ctx, { scheduleId: schedule.id, kind: schedule.kind, params: schedule.params, attempts: schedule.attempts, at: firedAt ?? now });
   await ctx.state.setInflight(schedule.id, result.jobId);
   await ctx.state.saveTick(schedule.id, { lastTickAt: now, gaps: 0 });
   return { scheduleId: schedule.id, outcome: 'queued', gaps: 0, jobId: result.jobId };

@@ -162,6 +162,13 @@ describe('ticks: catch-up, gaps, retries of failed windows, overlap', () => {
     const b = await tickSchedule(ctx, plain('stack', 'queue'));
     expect([a.outcome, b.outcome]).toEqual(['queued', 'queued']);
     expect(a.jobId).not.toBe(b.jobId);
+    // A trigger BullMQ retries (or a second tick of the same slot) later: the same run, not another.
+    const slot = clock;
+    const once = await tickSchedule(ctx, plain('retried', 'queue'), slot);
+    clock += 7_000;
+    const again = await tickSchedule(ctx, plain('retried', 'queue'), slot);
+    expect(again.jobId).toBe(once.jobId);
+    expect((await queue.getJobs(['waiting', 'paused', 'delayed', 'prioritized'])).filter((j) => j.data.scheduleId === 'retried')).toHaveLength(1);
   });
 
   it('status of a non-windowed schedule: lag since the last successful run, failed while the last run failed', async () => {
