@@ -21,6 +21,21 @@ export const METRIC_NAMES = [
 
 const SOURCE_DEADLINE_MS = 3_000;
 
+let processRegistry: Registry | undefined;
+
+/**
+ * The process metrics (CPU, memory, GC, event-loop delay), collected once per process: their
+ * collectors (a GC observer, an event-loop delay monitor) cannot be stopped, so a registry per
+ * daemon would pile them up where several daemons start in one process (tests, the benchmark).
+ */
+function processMetrics(): Registry {
+  if (!processRegistry) {
+    processRegistry = new Registry();
+    collectDefaultMetrics({ register: processRegistry, prefix: 'oxb_process_' });
+  }
+  return processRegistry;
+}
+
 /** The value, or undefined when it fails or takes longer than `ms`. */
 async function withinDeadline<T>(promise: Promise<T> | undefined, ms: number): Promise<T | undefined> {
   if (!promise) return undefined;
@@ -63,6 +78,7 @@ export class Metrics {
   readonly jobRows: Counter<'job' | 'schedule'>;
   readonly jobBytes: Counter<'job' | 'schedule'>;
   private sources: MetricsSources = {};
+  private readonly withProcessMetrics: boolean;
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
     this.registry = new Registry();
@@ -83,7 +99,8 @@ export class Metrics {
     this.queueJobs = new Gauge({ name: 'oxb_queue_jobs', help: 'BullMQ jobs by queue and state', labelNames: ['queue', 'state'], registers });
     this.jobRows = new Counter({ name: 'oxb_job_rows_total', help: 'Rows processed by jobs (from the result field rows)', labelNames: ['job', 'schedule'], registers });
     this.jobBytes = new Counter({ name: 'oxb_job_bytes_total', help: 'Bytes produced by jobs (from the result field bytes)', labelNames: ['job', 'schedule'], registers });
-    if (options.defaultMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'oxb_process_' });
+    this.withProcessMetrics = options.defaultMetrics === true;
+    if (this.withProcessMetrics) processMetrics();
   }
 
   setSources(sources: MetricsSources): void {
@@ -132,7 +149,7 @@ export class Metrics {
   /** The Prometheus text; the gauges read from Redis are refreshed first, once per scrape. */
   async text(): Promise<string> {
     await this.collectFromSources();
-    return this.registry.metrics();
+    return this.withProcessMetrics ? Registry.merge([this.registry, processMetrics()]).metrics() : this.registry.metrics();
   }
 
   get contentType(): string {
