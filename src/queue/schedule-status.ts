@@ -5,6 +5,7 @@
 import type { RedisLedger } from '../ledger/redis-ledger.js';
 import type { ScheduleFigures } from '../http/metrics.js';
 import { nextFiring, type Schedule } from './schedules.js';
+import { describeWindow } from './windows.js';
 import type { ScheduleState } from './schedule-state.js';
 
 export interface ScheduleStatus {
@@ -64,6 +65,30 @@ export async function scheduleStatus(deps: { ledger: RedisLedger; state: Schedul
     if (lastDone) status.lagSeconds = Math.max(0, Math.round((now - lastDone.finishedAt) / 1000));
   }
   return status;
+}
+
+export interface RunningWindow {
+  schedule: string;
+  window: string;
+  attempt: number;
+  since?: string;
+  /** `worker`, or the `ox-batch run` holding the window (`run:<host>:<pid>`). */
+  by: string;
+  leaseUntil?: string;
+}
+
+/** Windows of a windowed schedule that are running now: all lie at or after its watermark. */
+export async function runningWindows(ledger: RedisLedger, schedule: Schedule, status: ScheduleStatus): Promise<RunningWindow[]> {
+  if (!schedule.window || status.watermark === undefined) return [];
+  const records = await ledger.listWindows(schedule.id, { from: Date.parse(status.watermark) });
+  return records.filter((r) => r.state === 'running').map((r) => ({
+    schedule: schedule.id,
+    window: describeWindow(r),
+    attempt: r.attempts,
+    since: iso(r.startedAt),
+    by: r.owner ?? 'worker',
+    ...(r.leaseUntil !== undefined ? { leaseUntil: iso(r.leaseUntil) } : {}),
+  }));
 }
 
 export function toFigures(status: ScheduleStatus): ScheduleFigures {

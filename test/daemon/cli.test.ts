@@ -61,6 +61,18 @@ describe('daemon CLI against Redis (no workers running)', () => {
     const [schedule] = JSON.parse(listed.stdout) as Array<Record<string, unknown>>;
     expect(schedule).toMatchObject({ id: 'feedback-daily', job: 'feedback.export', tz: 'Europe/Berlin', window: '1d', paused: true, origin: '2026-02-28T23:00:00.000Z', watermark: '2026-02-28T23:00:00.000Z', failedWindows: 0 });
 
+    // status lists the windows running now and who runs them.
+    await ledger.beginWindow({ scheduleId: 'feedback-daily', ...days[2]! }, 'feedback.export', 1);
+    await ledger.beginRun({ scheduleId: 'feedback-daily', ...days[3]! }, 'feedback.export', { owner: 'run:ops-host:4242', leaseUntil: Date.parse('2099-01-01T00:00:00Z') });
+    const status = await runCli(['--config', file, 'status', '--json']);
+    expect(status.code, status.stderr).toBe(0);
+    expect((JSON.parse(status.stdout) as { running: unknown[] }).running).toEqual([
+      { schedule: 'feedback-daily', window: '2026-03-29T22:00:00.000Z..2026-03-30T22:00:00.000Z', attempt: 1, since: expect.any(String), by: 'worker' },
+      { schedule: 'feedback-daily', window: '2026-03-30T22:00:00.000Z..2026-03-31T22:00:00.000Z', attempt: 1, since: expect.any(String), by: 'run:ops-host:4242', leaseUntil: '2099-01-01T00:00:00.000Z' },
+    ]);
+    const table = await runCli(['--config', file, 'status']);
+    expect(table.stdout).toMatch(/running windows[\s\S]*run:ops-host:4242/);
+
     const unknown = await runCli(['--config', file, 'backfill', 'feedback-weekly', '--from', '2026-03-01', '--to', '2026-03-02']);
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toMatch(/unknown schedule "feedback-weekly" \(configured: feedback-daily\)/);

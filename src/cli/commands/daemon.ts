@@ -45,6 +45,7 @@ let createRedis: typeof import('../../queue/redis-connection.js').createRedis;
 let runJobInProcess: typeof import('../../queue/run-job.js').runJobInProcess;
 let ScheduleState: typeof import('../../queue/schedule-state.js').ScheduleState;
 let scheduleStatus: typeof import('../../queue/schedule-status.js').scheduleStatus;
+let runningWindows: typeof import('../../queue/schedule-status.js').runningWindows;
 let resolveSchedules: typeof import('../../queue/schedules.js').resolveSchedules;
 let validateParams: typeof import('../../queue/schedules.js').validateParams;
 let lastClosedWindow: typeof import('../../queue/windows.js').lastClosedWindow;
@@ -69,7 +70,7 @@ async function loadRuntime(): Promise<void> {
   ({ closeRedis, createRedis } = redisConnection);
   ({ runJobInProcess } = runJob);
   ({ ScheduleState } = scheduleStateModule);
-  ({ scheduleStatus } = status);
+  ({ scheduleStatus, runningWindows } = status);
   ({ resolveSchedules, validateParams } = schedules);
   ({ lastClosedWindow, windowsBetween } = windows);
 }
@@ -371,7 +372,7 @@ export function registerDaemonCommands(program: Command): void {
     }));
 
   program.command('status')
-    .description('queue counts by state, failed jobs with reasons, per-schedule lag')
+    .description('queue counts by state, failed jobs with reasons, running windows and who runs them, per-schedule lag')
     .option('--json', 'print JSON instead of tables')
     .option('--failed <n>', 'failed jobs shown', (v) => positiveInt(v, '--failed'), 20)
     .action(action(async (options: { json?: boolean; failed: number }, command: Command) => {
@@ -389,9 +390,11 @@ export function registerDaemonCommands(program: Command): void {
           }));
           const now = Date.now();
           const schedules = await Promise.all(session.schedules.map((s) => scheduleStatus(session, s, now)));
-          if (options.json) return printJson({ queues, failedJobs, schedules });
+          const running = (await Promise.all(session.schedules.map((s, i) => runningWindows(session.ledger, s, schedules[i]!)))).flat();
+          if (options.json) return printJson({ queues, failedJobs, running, schedules });
           process.stdout.write(`queues\n${table(Object.entries(queues).map(([queue, counts]) => ({ queue, ...counts })))}\n`);
           process.stdout.write(`failed jobs\n${table(failedJobs)}\n`);
+          process.stdout.write(`running windows\n${table(running.map((r) => ({ ...r })))}\n`);
           process.stdout.write(`schedules\n${table(schedules.map((s) => ({
             schedule: s.id, paused: s.paused ? 'yes' : 'no', watermark: s.watermark, lag: s.lagSeconds === undefined ? undefined : formatSeconds(s.lagSeconds),
             failed: s.failedWindows, gaps: s.gaps, lastTick: s.lastTickAt, lastRun: s.lastRun ? `${s.lastRun.state} ${s.lastRun.finishedAt}` : undefined,
