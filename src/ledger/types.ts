@@ -67,6 +67,8 @@ export interface Ledger {
   renewLease(key: WindowKey, owner: string, leaseUntil: number): Promise<boolean>;
   markDone(key: WindowKey, job: string, result: unknown): Promise<void>;
   markFailed(key: WindowKey, job: string, error: string): Promise<void>;
+  /** A try failed and another follows: queued again, with the error. */
+  markRetrying(key: WindowKey, job: string, error: string): Promise<void>;
   /** End of the contiguous run of done windows starting at `startAt`; `startAt` when none is done. */
   watermark(scheduleId: string, startAt: number): Promise<number>;
 

@@ -15,7 +15,7 @@ const SENTINEL_URL = /^(rediss?)\+sentinel:\/\/(?:([^@/]*)@)?([^/?#]+)\/([^/?#]+
 
 export type RedisTarget = { url: string } | { options: RedisOptions };
 
-export function isSentinelUrl(url: string): boolean {
+function isSentinelUrl(url: string): boolean {
   return /^rediss?\+sentinel:\/\//.test(url);
 }
 

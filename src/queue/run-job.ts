@@ -1,6 +1,7 @@
 /**
  * Runs one job kind once — for one window, or once for a non-windowed kind — with the ledger
- * kept right: `markRunning` before, `markDone` with the result after, `markFailed` (or
+ * kept right: a begin before ("done already? else running"; `ox-batch run` also takes a lease),
+ * `markDone` with the result after, `markFailed` (or
  * "queued again" when a retry follows) with a readable reason on error. The BullMQ worker and
  * `ox-batch run` share this path, and job helpers' tests call `runJobInProcess` directly.
  */
@@ -9,7 +10,7 @@ import { EXIT_FAILURE, EXIT_USAGE, InputError, RefusedError, isInputError } from
 import type { JobKind, JobWindow, Services } from '../job-kind.js';
 import type { Logger } from '../log/logger.js';
 import { scrubText } from '../log/secrets.js';
-import type { Ledger, WindowKey } from '../ledger/types.js';
+import type { WindowKey } from '../ledger/types.js';
 import { deliveryLogFor, scheduleKey } from '../ledger/redis-ledger.js';
 import type { Metrics } from '../http/metrics.js';
 import { validateParams } from './schedules.js';
@@ -133,12 +134,6 @@ function ledgerKey(kind: JobKind<any, any>, scheduleId: string, window?: JobWind
   return kind.windowed && window ? { scheduleId, start: window.start, end: window.end } : scheduleKey(scheduleId);
 }
 
-async function markRetrying(ledger: Ledger, key: WindowKey, job: string, reason: string): Promise<void> {
-  const withRetry = ledger as Ledger & { markRetrying?: (k: WindowKey, j: string, e: string) => Promise<void> };
-  if (withRetry.markRetrying) await withRetry.markRetrying(key, job, reason);
-  else await ledger.markQueued(key, job, '');
-}
-
 /**
  * Runs the job once. Returns `done` or `skipped` (a window the ledger already has as done,
  * without `force`); throws `JobRunError` after recording a failure, and InputError for params
@@ -238,7 +233,7 @@ export async function executeJob(options: ExecuteJobOptions): Promise<RunJobOutc
           else if (window) await ledger.markFailed(key, kind.name, reason);
           else await ledger.recordRun({ job: kind.name, scheduleId, state: 'failed', startedAt, finishedAt: services.now(), error: reason });
         } else if (window) {
-          await markRetrying(ledger, key, kind.name, outcome === 'aborted' ? `aborted (shutdown or cancel), queued again: ${reason}` : reason);
+          await ledger.markRetrying(key, kind.name, outcome === 'aborted' ? `aborted (shutdown or cancel), queued again: ${reason}` : reason);
         }
       } catch (ledgerErr) {
         // Redis is gone: the BullMQ job stalls and runs again, and the ledger catches up then.

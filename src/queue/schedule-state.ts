@@ -102,10 +102,6 @@ export class ScheduleState {
     await this.redis.eval(RELEASE_SCRIPT, 1, this.key('trigger-manager'), instanceId);
   }
 
-  async triggerManager(): Promise<string | undefined> {
-    return (await this.redis.get(this.key('trigger-manager'))) ?? undefined;
-  }
-
   async inflight(scheduleId: string): Promise<string | undefined> {
     return (await this.redis.get(this.key('inflight', scheduleId))) ?? undefined;
   }
