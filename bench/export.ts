@@ -243,7 +243,7 @@ async function exporterChild(input: { scenario: Scenario; simUrl: string; spoolD
   const result = await feedbackExport.run({
     job: feedbackExport.name, scheduleId: `bench-${scenario.id}`, window: scenario.window,
     params: feedbackExport.params.parse(scenario.params ?? {}), signal: new AbortController().signal, log: silentLogger(),
-    attempt: 1, dryRun: false, force: false, progress: async () => undefined,
+    attempt: 1, dryRun: false, force: false, preview: false, progress: async () => undefined,
     deliveries: {
       get: async (id) => (deliveries.get(id) as { at: number } | undefined) ?? null,
       record: async (id, record) => { deliveries.set(id, { ...record, at: Date.now() }); },

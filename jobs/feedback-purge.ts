@@ -12,7 +12,7 @@ import { gatherGuardFacts } from '../src/purge/guard-facts.js';
 import { planPurge } from '../src/purge/purge-plan.js';
 import { countFeedback } from '../src/purge/count-feedback.js';
 import { guardSummary, purgeLine, type PurgeResult } from '../src/purge/purge-report.js';
-import { formatDuration } from '../src/purge/format-duration.js';
+import { formatDuration } from '../src/time/format-duration.js';
 import { isoUtc } from '../src/time/parse-time.js';
 
 const purgeParams = z.object({

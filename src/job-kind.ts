@@ -35,6 +35,11 @@ export interface JobRun<P> {
   dryRun: boolean;
   /** Redo work that the ledger says is done (an explicit `--force`). */
   force: boolean;
+  /**
+   * A preview of a window that has not closed (`ox-batch run --open`): deliver it apart
+   * (a marked archive key, no mail); it is never recorded done and never guards a purge.
+   */
+  preview: boolean;
   progress(value: number | Record<string, unknown>): Promise<void>;
   /** Exactly-once records of this (schedule, window); for non-windowed jobs, of this schedule. */
   deliveries: DeliveryLog;

@@ -16,6 +16,11 @@ export interface ArtifactNaming {
   /** `csv`, `jsonl`, ... without dot. */
   ext: string;
   gzip: boolean;
+  /**
+   * A preview of a window that was still open (`ox-batch run --open`), made at this instant:
+   * stored under `preview/…` with `.open-<time>` in the name, apart from the window's real key.
+   */
+  previewAt?: number;
 }
 
 export function artifactKey(naming: ArtifactNaming, prefix = ''): string {
@@ -25,14 +30,18 @@ export function artifactKey(naming: ArtifactNaming, prefix = ''): string {
     String(start.getUTCMonth() + 1).padStart(2, '0'),
     String(start.getUTCDate()).padStart(2, '0'),
   ];
-  const file = `${naming.type}_${compactUtc(naming.window.start)}_${compactUtc(naming.window.end)}.${naming.ext}${naming.gzip ? '.gz' : ''}`;
-  const segments = [naming.schedule, naming.group, naming.type, ...day, file];
+  const open = naming.previewAt === undefined ? '' : `.open-${compactUtc(naming.previewAt)}`;
+  const file = `${naming.type}_${compactUtc(naming.window.start)}_${compactUtc(naming.window.end)}${open}.${naming.ext}${naming.gzip ? '.gz' : ''}`;
+  const segments = [...(naming.previewAt === undefined ? [] : [PREVIEW_SEGMENT]), naming.schedule, naming.group, naming.type, ...day, file];
   for (const [name, value] of [['schedule', naming.schedule], ['group', naming.group], ['type', naming.type], ['ext', naming.ext]] as const) {
     if (!SAFE_SEGMENT.test(value)) throw new InputError(`archive key: ${name} "${value}" is not usable in a path (letters, digits, . _ - only)`);
   }
   const trimmedPrefix = prefix.replace(/^\/+|\/+$/g, '');
   return trimmedPrefix ? `${trimmedPrefix}/${segments.join('/')}` : segments.join('/');
 }
+
+/** Top-level folder of previews: nothing under it is a window's archived copy. */
+export const PREVIEW_SEGMENT = 'preview';
 
 export function manifestKeyFor(key: string): string {
   return `${key}.manifest.json`;

@@ -54,7 +54,7 @@ export interface DeliverArtifactRequest {
   /** Job-specific manifest fields (e.g. contextGroup, type, format, compress, oxUrl). */
   manifest: Readonly<Record<string, unknown>>;
   mail?: ArtifactMail;
-  run: Pick<JobRun<unknown>, 'signal' | 'log' | 'deliveries' | 'force'>;
+  run: Pick<JobRun<unknown>, 'signal' | 'log' | 'deliveries' | 'force' | 'preview'>;
 }
 
 export interface ArchivedArtifact {
@@ -88,11 +88,14 @@ export interface ArtifactResult {
   sha256: string;
   archive?: ArchivedArtifact;
   mail: MailedArtifact[];
+  /** A preview of an open window (archived apart, not the window's copy). */
+  preview?: true;
 }
 
 type DeliveryServices = Pick<Services, 'config' | 'archive' | 'mailer' | 'ox' | 'now'>;
 
 export async function deliverArtifact(request: DeliverArtifactRequest, services: DeliveryServices): Promise<ArtifactResult> {
+  if (request.run.preview) return deliverPreview(request, services);
   const { artifact } = request;
   const key = artifactKey(request.naming, services.config.archive.prefix);
   const recipients = request.deliver.includes('mail') ? mailRecipients(request.mail, services) : undefined;
@@ -109,6 +112,22 @@ export async function deliverArtifact(request: DeliverArtifactRequest, services:
   }
   return result;
 }
+
+/**
+ * A preview of an open window: archived under its own marked key (`preview/…`, `.open-<time>`),
+ * never mailed (a mail would look like the window's report) and never recorded for the window.
+ */
+async function deliverPreview(request: DeliverArtifactRequest, services: DeliveryServices): Promise<ArtifactResult> {
+  const { artifact, run } = request;
+  const naming = { ...request.naming, previewAt: services.now() };
+  const key = artifactKey(naming, services.config.archive.prefix);
+  if (request.deliver.includes('mail')) run.log.warn('preview of an open window: not mailed (only a closed window is reported by mail)');
+  const archived = await storeVerified({ ...request, naming, manifest: { ...request.manifest, preview: true, note: PREVIEW_NOTE } }, key, services);
+  run.log.warn({ key, location: archived.location }, 'PREVIEW of a window that is still open archived apart: it is incomplete, and it is not the window\'s archived copy');
+  return { rows: artifact.rows, bytes: artifact.bytes, sha256: artifact.sha256, archive: archived, mail: [], preview: true };
+}
+
+const PREVIEW_NOTE = 'preview of a window that was still open when exported: incomplete, never counted as the window\'s archive, never guards a purge';
 
 async function archiveOnce(request: DeliverArtifactRequest, key: string, services: DeliveryServices): Promise<ArchivedArtifact> {
   const { artifact, run } = request;
@@ -143,6 +162,17 @@ async function archiveOnce(request: DeliverArtifactRequest, key: string, service
     run.log.info({ key, location }, 'identical artifact already in the archive and intact; not written again');
     return { ...archived, reused: true };
   }
+  const archived = await storeVerified(request, key, services);
+  await run.deliveries.record(deliveryId, { ...archived });
+  return archived;
+}
+
+/** Writes the spooled artifact under `key`, reads it back, then writes the manifest beside it. */
+async function storeVerified(request: DeliverArtifactRequest, key: string, services: DeliveryServices): Promise<ArchivedArtifact> {
+  const { artifact, run } = request;
+  const { archive } = services;
+  const manifestKey = manifestKeyFor(key);
+  const location = archive.describe(key);
   const started = performance.now();
   // A finished spool is never written again: the fs store may link instead of copying it.
   await archive.putFile(key, artifact.path, { contentType: request.contentType, bytes: artifact.bytes, sha256: artifact.sha256, signal: run.signal, immutable: true });
@@ -163,7 +193,6 @@ async function archiveOnce(request: DeliverArtifactRequest, key: string, service
     toolVersion: toolVersion(),
   }, { signal: run.signal });
   const archived: ArchivedArtifact = { key, manifestKey, bytes: artifact.bytes, sha256: artifact.sha256, verifiedAt, location };
-  await run.deliveries.record(deliveryId, { ...archived });
   run.log.info({ key, location, bytes: artifact.bytes, rows: artifact.rows, ...timings }, 'artifact archived and verified');
   return archived;
 }

@@ -445,6 +445,18 @@ export function deliveryLogFor(ledger: Ledger, key: WindowKey): DeliveryLog {
   };
 }
 
+/**
+ * A delivery log that lives only as long as the run: a preview (`ox-batch run --open`) must
+ * neither read nor write the window's exactly-once records.
+ */
+export function memoryDeliveryLog(): DeliveryLog {
+  const records = new Map<string, DeliveryRecord>();
+  return {
+    get: async (deliveryId) => records.get(deliveryId) ?? null,
+    record: async (deliveryId, record) => { records.set(deliveryId, { ...record, at: record.at ?? Date.now() }); },
+  };
+}
+
 /** The key of a non-windowed job's records: its deliveries are per schedule. */
 export function scheduleKey(scheduleId: string): WindowKey {
   return { scheduleId, start: 0, end: 0 };

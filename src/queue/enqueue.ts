@@ -7,6 +7,7 @@ import type { Job, Queue } from 'bullmq';
 import type { Config } from '../config/schema.js';
 import type { JobKind } from '../job-kind.js';
 import type { RedisLedger } from '../ledger/redis-ledger.js';
+import { assertWindowClosed } from './closed-window.js';
 import { forcedWindowJobId, runJobId, windowJobId } from './job-ids.js';
 import { PENDING_STATES, jobOptions, type JobData, type RunJobData, type WindowJobData } from './queues.js';
 import type { Window } from './windows.js';
@@ -43,6 +44,8 @@ export async function enqueueWindow(ctx: EnqueueContext, request: WindowRequest)
   const { queue, ledger, config } = ctx;
   const now = ctx.now?.() ?? Date.now();
   const { scheduleId, kind, window } = request;
+  // The closed-window rule: nothing queues a window that has not closed (closed-window.ts).
+  assertWindowClosed(config, scheduleId, window, now);
   const key = { scheduleId, start: window.start, end: window.end };
   const force = request.force === true;
   const jobId = force ? forcedWindowJobId(scheduleId, window, now) : windowJobId(scheduleId, window);
@@ -81,6 +84,9 @@ export async function enqueueWindows(
   requests: WindowRequest[],
   options: { concurrency?: number; onEach?: (result: EnqueueResult) => void } = {},
 ): Promise<EnqueueResult[]> {
+  // Refuse a range holding an open or future window before anything is queued.
+  const now = ctx.now?.() ?? Date.now();
+  for (const request of requests) assertWindowClosed(ctx.config, request.scheduleId, request.window, now);
   const results: EnqueueResult[] = new Array(requests.length);
   let next = 0;
   const lanes = Math.max(1, Math.min(options.concurrency ?? 16, requests.length));

@@ -15,6 +15,7 @@ import type { Logger } from '../log/logger.js';
 import type { Metrics } from '../http/metrics.js';
 import { executeJob, JobRunError, WindowBusyError, WindowConflictError, describeError, type FailureOutcome } from './run-job.js';
 import type { JobData } from './queues.js';
+import { OpenWindowError } from './closed-window.js';
 import type { RedisLedger } from '../ledger/redis-ledger.js';
 import type { WindowKey } from '../ledger/types.js';
 
@@ -91,6 +92,13 @@ export function createJobProcessor(options: ProcessorOptions): Processor<JobData
         if (err.permanent) throw new UnrecoverableError(err.message);
         throw new Error(err.message);
       }
+      // A window that has not closed yet (its schedule's lag grew since it was queued): back to
+      // the queue until it closes. A future one was never queued by ox-batch: refused below.
+      if (err instanceof OpenWindowError && !err.future && token) {
+        log.info({ jobId: job.id, closesAt: new Date(err.closesAt).toISOString() }, err.message);
+        await job.moveToDelayed(err.closesAt, token);
+        throw new DelayedError();
+      }
       // An `ox-batch run` holds the window: back to the queue until its lease would run out,
       // without using up an attempt; the window is done by then, or the run is gone.
       if (err instanceof WindowBusyError && token) {
@@ -101,7 +109,7 @@ export function createJobProcessor(options: ProcessorOptions): Processor<JobData
       // Params the job's schema rejects (or no window): no retry can fix them.
       const reason = describeError(err);
       // A window conflict leaves the ledger alone: the record belongs to the other window.
-      if (data.type === 'window' && isInputError(err) && !(err instanceof WindowConflictError)) {
+      if (data.type === 'window' && isInputError(err) && !(err instanceof WindowConflictError) && !(err instanceof OpenWindowError)) {
         await services.ledger.markFailed({ scheduleId: data.scheduleId, start: data.start, end: data.end }, data.job, reason).catch(() => undefined);
       }
       if (isInputError(err)) throw new UnrecoverableError(reason);

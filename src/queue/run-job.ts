@@ -11,9 +11,10 @@ import type { JobKind, JobWindow, Services } from '../job-kind.js';
 import type { Logger } from '../log/logger.js';
 import { scrubText } from '../log/secrets.js';
 import type { WindowKey } from '../ledger/types.js';
-import { deliveryLogFor, scheduleKey } from '../ledger/redis-ledger.js';
+import { deliveryLogFor, memoryDeliveryLog, scheduleKey } from '../ledger/redis-ledger.js';
 import type { Metrics } from '../http/metrics.js';
 import { validateParams } from './schedules.js';
+import { assertWindowClosed } from './closed-window.js';
 import { describeWindow } from './windows.js';
 
 /** What became of a failed try, for the ledger. */
@@ -33,6 +34,12 @@ export interface ExecuteJobOptions {
   attempt?: number;
   dryRun?: boolean;
   force?: boolean;
+  /**
+   * `ox-batch run --open`: a preview of a window that has not closed yet. Archived under a
+   * marked key of its own, never mailed, never recorded in the ledger (so never done, never a
+   * purge guard). A future window is refused all the same.
+   */
+  preview?: boolean;
   progress?: (value: number | Record<string, unknown>) => Promise<void>;
   log?: Logger;
   /** Extra fields on every log line of this run (the worker adds the BullMQ job id). */
@@ -53,7 +60,8 @@ export interface RunJobOutcome {
   job: string;
   scheduleId: string;
   window?: JobWindow;
-  status: 'done' | 'skipped' | 'failed';
+  /** `preview`: an open window run with `--open`, archived apart and not recorded. */
+  status: 'done' | 'skipped' | 'failed' | 'preview';
   /** The job's result; for a skipped window, the result recorded when it was done. */
   result?: unknown;
   /** Why it was skipped or failed. */
@@ -148,8 +156,15 @@ export async function executeJob(options: ExecuteJobOptions): Promise<RunJobOutc
   const params = validateParams(kind, options.params, `job ${kind.name}`);
   const ledger = services.ledger;
   const key = ledgerKey(kind, scheduleId, window);
+  const preview = options.preview === true;
+  if (preview && !window) throw new InputError(`job ${kind.name} does not work on time windows: --open previews an open window`);
   const dryRun = options.dryRun === true;
   const force = options.force === true;
+  // The closed-window rule (closed-window.ts): every run of a window passes here. A dry run
+  // changes nothing and may look at an open window; a future one is refused always.
+  if (window) assertWindowClosed(services.config, scheduleId, window, services.now(), { mode: preview ? 'preview' : dryRun ? 'dry-run' : 'run' });
+  /** Whether the ledger hears of this run: not for a dry run, nor for a preview. */
+  const recorded = !dryRun && !preview;
 
   const signal = options.signal ?? new AbortController().signal;
   const started = Date.now();
@@ -166,7 +181,7 @@ export async function executeJob(options: ExecuteJobOptions): Promise<RunJobOutc
   /** `ox-batch run` holds its window by a lease, renewed while the job runs. */
   let leaseTimer: NodeJS.Timeout | undefined;
   const leaseMs = options.runLeaseMs ?? RUN_LEASE_MS;
-  if (window && !dryRun) {
+  if (window && recorded) {
     // The worker's attempt comes from BullMQ; `ox-batch run` lets the ledger count it.
     const byWorker = options.attempt !== undefined;
     const begun = byWorker
@@ -206,25 +221,26 @@ export async function executeJob(options: ExecuteJobOptions): Promise<RunJobOutc
       attempt,
       dryRun,
       force,
+      preview,
       progress: options.progress ?? (async () => undefined),
-      deliveries: deliveryLogFor(ledger, key),
+      deliveries: preview ? memoryDeliveryLog() : deliveryLogFor(ledger, key),
     }, services);
     const durationMs = Date.now() - started;
-    if (!dryRun) {
+    if (recorded) {
       // Before returning: the ledger says done before BullMQ says completed, so whoever waits
       // for the job (backfill --wait, the purge reading archived windows) finds the result.
       if (window) await (options.recordDone ? options.recordDone(key, kind.name, result ?? null) : ledger.markDone(key, kind.name, result ?? null));
       else await ledger.recordRun({ job: kind.name, scheduleId, state: 'done', startedAt, finishedAt: services.now(), result: result ?? null });
     }
     options.metrics?.recordRun(kind.name, scheduleId, 'done', durationMs, result);
-    if (baseLog.isLevelEnabled('info')) log().info({ durationMs }, dryRun ? 'dry run finished' : 'job done');
-    return { ...base, status: 'done', result: result ?? null, durationMs };
+    if (baseLog.isLevelEnabled('info')) log().info({ durationMs }, dryRun ? 'dry run finished' : preview ? 'preview of an open window finished (not recorded in the ledger)' : 'job done');
+    return { ...base, status: preview ? 'preview' : 'done', result: result ?? null, durationMs };
   } catch (err) {
     const durationMs = Date.now() - started;
     const permanent = isPermanentError(err);
     const outcome = options.classifyFailure?.(err, permanent) ?? 'failed';
     const reason = describeError(err);
-    if (!dryRun) {
+    if (recorded) {
       try {
         if (outcome === 'failed') {
           // A refused forced re-run changed nothing: the window stays done with its result (a

@@ -50,13 +50,16 @@ let resolveSchedules: typeof import('../../queue/schedules.js').resolveSchedules
 let validateParams: typeof import('../../queue/schedules.js').validateParams;
 let lastClosedWindow: typeof import('../../queue/windows.js').lastClosedWindow;
 let windowsBetween: typeof import('../../queue/windows.js').windowsBetween;
+let windowContaining: typeof import('../../queue/windows.js').windowContaining;
+let assertWindowClosed: typeof import('../../queue/closed-window.js').assertWindowClosed;
 
 async function loadRuntime(): Promise<void> {
-  const [progress, logger, ledger, services, time, daemon, enqueue, lifecycle, queues, redisConnection, runJob, scheduleStateModule, status, schedules, windows] = await Promise.all([
+  const [progress, logger, ledger, services, time, daemon, enqueue, lifecycle, queues, redisConnection, runJob, scheduleStateModule, status, schedules, windows, closedWindow] = await Promise.all([
     import('cli-progress'), import('../../log/logger.js'), import('../../ledger/redis-ledger.js'), import('../../services.js'),
     import('../../time/parse-time.js'), import('../../queue/daemon.js'), import('../../queue/enqueue.js'), import('../../queue/lifecycle.js'),
     import('../../queue/queues.js'), import('../../queue/redis-connection.js'), import('../../queue/run-job.js'),
     import('../../queue/schedule-state.js'), import('../../queue/schedule-status.js'), import('../../queue/schedules.js'), import('../../queue/windows.js'),
+    import('../../queue/closed-window.js'),
   ]);
   ({ SingleBar, Presets } = progress);
   ({ createLogger } = logger);
@@ -72,7 +75,8 @@ async function loadRuntime(): Promise<void> {
   ({ ScheduleState } = scheduleStateModule);
   ({ scheduleStatus, runningWindows } = status);
   ({ resolveSchedules, validateParams } = schedules);
-  ({ lastClosedWindow, windowsBetween } = windows);
+  ({ lastClosedWindow, windowsBetween, windowContaining } = windows);
+  ({ assertWindowClosed } = closedWindow);
 }
 
 async function loadKinds(): Promise<ReadonlyArray<JobKind<any, any>>> {
@@ -148,6 +152,8 @@ function resolveTarget(name: string, session: Pick<QueueSession, 'config' | 'kin
 interface WindowOptions {
   start?: string;
   end?: string;
+  /** `run --open`: the window containing now (a preview) when no --start/--end is given. */
+  open?: boolean;
 }
 
 /** The windows a command works on: aligned windows of a schedule, or one exact window of a job. */
@@ -161,6 +167,7 @@ function targetWindows(target: Target, options: WindowOptions, config: Config, n
   const tz = schedule?.tz ?? config.timezone;
   if (options.start === undefined || options.end === undefined) {
     if (!schedule?.window) throw new InputError(`job ${target.kind.name} works on time windows: give --start and --end (or name a schedule)`);
+    if (options.open) return [windowContaining(schedule.window, schedule.tz, now)];
     return [lastClosedWindow(schedule.window, schedule.tz, now, schedule.lagMs)];
   }
   const start = parseInstant(options.start, tz, '--start');
@@ -284,7 +291,8 @@ export function registerDaemonCommands(program: Command): void {
     .option('--param <key=value>', 'job parameter (repeatable; JSON values allowed)', collect, [])
     .option('--dry-run', 'show what would happen, change nothing')
     .option('--force', 'run windows the ledger has as done, or as running elsewhere, again')
-    .action(action(async (name: string, options: WindowOptions & { param: string[]; dryRun?: boolean; force?: boolean }, command: Command) => {
+    .option('--open', 'preview a window that has not closed yet: archived under preview/…, never mailed, never recorded as done')
+    .action(action(async (name: string, options: WindowOptions & { param: string[]; dryRun?: boolean; force?: boolean; open?: boolean }, command: Command) => {
       await loadRuntime();
       const config = await configFor(command);
       const log = stderrLogger(config);
@@ -292,6 +300,10 @@ export function registerDaemonCommands(program: Command): void {
       const schedules = resolveSchedules(config, kinds);
       const target = resolveTarget(name, { config, kinds, schedules }, options.param);
       const windows = targetWindows(target, options, config, Date.now());
+      // Refuse the whole command before anything runs (exit 2, nothing changed); executeJob
+      // checks every window again.
+      if (options.open && !target.kind.windowed) throw new InputError(`job ${target.kind.name} does not work on time windows: --open previews an open window`);
+      for (const window of windows) assertWindowClosed(config, target.scheduleId, window, Date.now(), { mode: options.open ? 'preview' : options.dryRun ? 'dry-run' : 'run' });
       const redis = await commandRedis(config.redis.url);
       const services = createServices(config, { log, redis: redis.redis });
       const controller = new AbortController();
@@ -304,7 +316,7 @@ export function registerDaemonCommands(program: Command): void {
         for (const window of windows.length > 0 ? windows : [undefined]) {
           outcomes.push(await runJobInProcess({
             kind: target.kind, services, scheduleId: target.scheduleId, window, params: target.params,
-            dryRun: options.dryRun === true, force: options.force === true, signal: controller.signal,
+            dryRun: options.dryRun === true, force: options.force === true, preview: options.open === true, signal: controller.signal,
           }));
           if (controller.signal.aborted) break;
         }
