@@ -10,14 +10,25 @@ import { deliverArtifact } from '../src/delivery/deliver-artifact.js';
 import { artifactKey } from '../src/delivery/archive-key.js';
 import { exportFeedback } from '../src/export/export-feedback.js';
 import { exportMailing } from '../src/export/export-mail.js';
+import { describeCopy } from '../src/export/archived-copy.js';
 import { feedbackExportParams } from '../src/export/export-params.js';
 import { planExport } from '../src/export/export-plan.js';
+import { purgesGuardedBy } from '../src/purge/guard-schedule.js';
 
 export const feedbackExport = defineJob({
   name: 'feedback.export',
   description: 'Export one window of user feedback from OX to the archive (fs or S3) and/or by mail, exactly once',
   windowed: true,
   params: feedbackExportParams,
+
+  // A schedule whose archive guards a purge archives exactly what its configuration says: a
+  // `--param` of other columns or another feed would be deleted by on the strength of a copy
+  // that lacks them.
+  lockedParams(scheduleId, config) {
+    const purges = purgesGuardedBy(config, scheduleId);
+    if (purges.length === 0) return undefined;
+    return { keys: ['contextGroup', 'type', 'format', 'columns', 'deliver'], why: `its archive guards the purge ${purges.join(', ')}` };
+  },
 
   async run(run, services) {
     const { params, window } = run;
@@ -33,7 +44,9 @@ export const feedbackExport = defineJob({
       onProgress: (bytes) => void run.progress({ phase: 'exporting', bytes }).catch(() => undefined),
     });
     try {
-      run.log.info({ rows: artifact.rows, bytes: artifact.bytes, format: params.format }, 'window exported from OX');
+      // What the archive will hold of the feed: only a complete copy may guard a purge.
+      const copy = describeCopy(params, artifact);
+      run.log.info({ rows: artifact.rows, bytes: artifact.bytes, format: params.format, ...(copy.partial ? { partial: copy.partial } : {}) }, 'window exported from OX');
       await run.progress({ phase: 'exported', rows: artifact.rows, bytes: artifact.bytes });
       if (run.dryRun) {
         return { ...plan.summary, dryRun: true, rows: artifact.rows, bytes: artifact.bytes, sha256: artifact.sha256,
@@ -46,11 +59,11 @@ export const feedbackExport = defineJob({
         naming: plan.naming,
         contentType: plan.contentType,
         deliver: params.deliver,
-        manifest: { ...plan.describe, oxUrl: scrubText(services.ox.baseUrl) },
+        manifest: { ...plan.describe, copy, oxUrl: scrubText(services.ox.baseUrl) },
         mail: mailing?.forRows(artifact.rows),
         run,
       }, services);
-      return { ...plan.summary, ...delivered, contentBytes: artifact.contentBytes };
+      return { ...plan.summary, copy, ...delivered, contentBytes: artifact.contentBytes };
     } finally {
       await artifact.cleanup();
     }

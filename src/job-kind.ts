@@ -67,6 +67,12 @@ export interface JobKind<P = unknown, R = unknown> {
   windowed: boolean;
   /** Validates `params` (schedule config, `--param k=v`, enqueue data). */
   params: z.ZodType<P>;
+  /**
+   * Params a run of `scheduleId` must take from the schedule's configuration, never from an
+   * override (`--param`, enqueue data), and why: e.g. what an export schedule whose archive
+   * guards a purge writes. Checked in the paths every run takes (enqueueWindow, executeJob).
+   */
+  lockedParams?(scheduleId: string, config: Config): { keys: readonly string[]; why: string } | undefined;
   run(run: JobRun<P>, services: Services): Promise<R>;
 }
 
@@ -76,6 +82,7 @@ export function defineJob<S extends z.ZodType, R>(kind: {
   description: string;
   windowed: boolean;
   params: S;
+  lockedParams?(scheduleId: string, config: Config): { keys: readonly string[]; why: string } | undefined;
   run(run: JobRun<z.output<S>>, services: Services): Promise<R>;
 }): JobKind<z.output<S>, R> {
   return kind as JobKind<z.output<S>, R>;

@@ -7,6 +7,7 @@ import { spoolStream, type SpooledArtifact } from '../delivery/spool.js';
 import type { OxApi } from '../ox/types.js';
 import { selectColumns } from './feedback-columns.js';
 import { jsonLines } from './jsonl.js';
+import { KeysSeen } from './keys-seen.js';
 import { normalisedCsv } from './normalised-csv.js';
 import { OxCsvRowCounter } from './ox-csv-row-counter.js';
 
@@ -33,24 +34,38 @@ export interface FeedbackExportSpec {
   onProgress?: (bytes: number) => void;
 }
 
-export async function exportFeedback(ox: OxApi, spec: FeedbackExportSpec): Promise<SpooledArtifact> {
+/** The spooled export and what it holds of what OX sent. */
+export interface ExportedFeedback extends SpooledArtifact {
+  /** The columns written: OX's header names for ox-csv and csv, raw keys for jsonl (`*`: all). */
+  readonly columns: string[];
+  /** csv/jsonl: every raw key OX sent in the window, in the order first seen. */
+  readonly keysSeen?: string[];
+}
+
+export async function exportFeedback(ox: OxApi, spec: FeedbackExportSpec): Promise<ExportedFeedback> {
   const query = { contextGroup: spec.contextGroup, type: spec.type, start: spec.window.start, end: spec.window.end, signal: spec.signal };
   const spool = { dir: spec.spoolDir, gzip: spec.gzip, signal: spec.signal, onProgress: spec.onProgress };
   if (spec.format === 'ox-csv') {
     const body = await ox.exportCsv({ ...query, delimiter: spec.delimiter });
-    return spoolStream(body, { ...spool, rowCounter: new OxCsvRowCounter() });
+    const rowCounter = new OxCsvRowCounter((spec.delimiter ?? ';').charAt(0));
+    const spooled = await spoolStream(body, { ...spool, rowCounter });
+    return Object.assign(spooled, { columns: rowCounter.columns });
   }
   const counter = { rows: 0, update() {} };
-  const records = ox.exportRaw(query);
+  const keysSeen = new KeysSeen();
+  const records = keysSeen.tap(ox.exportRaw(query));
+  const chosen = spec.format === 'csv' || spec.columns?.length ? selectColumns(spec.columns) : undefined;
   const text = spec.format === 'csv'
     ? normalisedCsv(records, {
-      columns: selectColumns(spec.columns),
+      columns: chosen!,
       delimiter: spec.delimiter ?? ',',
       header: spec.header ?? true,
       formulaGuard: spec.formulaGuard ?? true,
     }, counter)
-    : jsonLines(records, spec.columns?.length ? selectColumns(spec.columns) : undefined, counter);
-  return spoolStream(text, { ...spool, rowCounter: counter });
+    : jsonLines(records, chosen, counter);
+  const spooled = await spoolStream(text, { ...spool, rowCounter: counter });
+  const columns = chosen ? chosen.map((c) => (spec.format === 'csv' ? c.header : c.key)) : ['*'];
+  return Object.assign(spooled, { columns, keysSeen: keysSeen.list() });
 }
 
 /** File extension and MIME type of an artifact as stored and attached. */

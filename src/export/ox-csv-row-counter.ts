@@ -8,15 +8,22 @@ import { OxError } from '../ox/ox-error.js';
 
 const CR = 0x0d;
 const LF = 0x0a;
+/** OX's header row is ~200 bytes; more before the first row end is no header. */
+const MAX_HEADER_BYTES = 8192;
 
 export class OxCsvRowCounter implements RowCounter {
   private rowEnds = 0;
   private crAtChunkEnd = false;
   private lastByte = -1;
   private bytes = 0;
+  /** The bytes of the first row, gathered until its CR (OX's header: what the archive holds). */
+  private headerBytes: Buffer[] | undefined = [];
+
+  constructor(private readonly delimiter = ';') {}
 
   update(chunk: Buffer): void {
     if (chunk.length === 0) return;
+    if (this.headerBytes) this.gatherHeader(chunk);
     if (this.crAtChunkEnd && chunk[0] !== LF) this.rowEnds += 1;
     this.crAtChunkEnd = false;
     for (let i = chunk.indexOf(CR); i !== -1; i = chunk.indexOf(CR, i + 1)) {
@@ -25,6 +32,28 @@ export class OxCsvRowCounter implements RowCounter {
     }
     this.lastByte = chunk[chunk.length - 1]!;
     this.bytes += chunk.length;
+  }
+
+  private gatherHeader(chunk: Buffer): void {
+    const end = chunk.indexOf(CR);
+    this.headerBytes!.push(end === -1 ? chunk : chunk.subarray(0, end));
+    if (end !== -1 || this.bytes + chunk.length > MAX_HEADER_BYTES) {
+      this.headerLine = Buffer.concat(this.headerBytes!).toString('utf8');
+      this.headerBytes = undefined;
+    }
+  }
+
+  private headerLine: string | undefined;
+
+  /**
+   * The column names of OX's header row (BOM and quotes removed), e.g. Date, Score, Comment, …;
+   * empty before the first row end.
+   */
+  get columns(): string[] {
+    if (this.headerLine === undefined) return [];
+    const line = this.headerLine.replace(/^\uFEFF/, '');
+    // Header cells are plain names in quotes: OX quotes every cell and names hold no delimiter.
+    return line.split(this.delimiter).map((cell) => cell.replace(/^"|"$/g, ''));
   }
 
   get rows(): number {

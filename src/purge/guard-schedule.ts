@@ -98,3 +98,26 @@ export function guardStartAt(guard: GuardSchedule, defaultZone: string, records:
   if (schedule.window) startAt = windowContaining(schedule.window, zone, startAt).start;
   return earliest === undefined ? startAt : Math.min(startAt, earliest);
 }
+
+/**
+ * The configured feedback.purge schedules whose guard is the export schedule `exportId`: what
+ * that schedule archives is what they delete by.
+ */
+export function purgesGuardedBy(config: Config, exportId: string): string[] {
+  const guarded: string[] = [];
+  for (const [id, schedule] of Object.entries(config.schedules)) {
+    if (schedule.job !== 'feedback.purge') continue;
+    const params = schedule.params as { contextGroup?: unknown; type?: unknown; archiveSchedule?: unknown };
+    try {
+      const lookup = findGuardSchedule(config, {
+        contextGroup: typeof params.contextGroup === 'string' ? params.contextGroup : 'default',
+        type: typeof params.type === 'string' ? params.type : 'star-rating-v1',
+        ...(typeof params.archiveSchedule === 'string' ? { archiveSchedule: params.archiveSchedule } : {}),
+      });
+      if ('guard' in lookup && lookup.guard.id === exportId) guarded.push(id);
+    } catch {
+      // A purge whose guard is misconfigured guards by nothing (it is refused when it runs).
+    }
+  }
+  return guarded;
+}

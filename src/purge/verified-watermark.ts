@@ -8,6 +8,7 @@
 import type { WindowRecord } from '../ledger/types.js';
 import type { ArchiveStore } from '../delivery/types.js';
 import { isoUtc } from '../time/parse-time.js';
+import { completeCopyOf } from '../export/archived-copy.js';
 
 /** What feedback.export records under `result.archive` of a done window. */
 export interface ArchivedObject {
@@ -85,8 +86,9 @@ function otherFeedOf(result: unknown, feed: Feed | undefined): string | undefine
 /**
  * Walks the ledger (no archive access): the windows from `startAt` that are done with an
  * archived object, without gaps, until one covers `until`. Stops at a gap, a window that is not
- * done, a done window that has no archive (e.g. delivered by mail only), or one that archived
- * another feed than `feed` (the guard schedule's contextGroup or type was changed since).
+ * done, a done window that has no archive (e.g. delivered by mail only), one that archived
+ * another feed than `feed` (the guard schedule's contextGroup or type was changed since), or one
+ * whose archive is a partial copy (archived-copy.ts).
  */
 export function contiguousArchivedRun(records: readonly WindowRecord[], startAt: number, until: number, feed?: Feed): { candidates: Candidate[]; stoppedAt?: WatermarkStop } {
   const sorted = [...records].sort((a, b) => a.start - b.start);
@@ -110,6 +112,12 @@ export function contiguousArchivedRun(records: readonly WindowRecord[], startAt:
     if (other) {
       return { candidates, stoppedAt: { start: record.start, end: record.end, reason: `export window archived ${other}, not ${feed!.contextGroup}/${feed!.type} (the schedule's params were changed since)` } };
     }
+    // What the window's export recorded it holds, not today's config: a --param run of some
+    // columns, or a csv that had no column for a key OX sent, is no copy to delete by.
+    const copy = completeCopyOf(record.result);
+    if (!copy.complete) {
+      return { candidates, stoppedAt: { start: record.start, end: record.end, reason: `export window archived a partial copy: ${copy.reason}` } };
+    }
     candidates.push({ record, archive });
     cursor = record.end;
   }
@@ -130,7 +138,8 @@ export async function checkArchivedWindow(store: ArchiveStore, candidate: Candid
     return `manifest ${store.describe(archive.manifestKey)}: unreadable (${(err as Error).message.split('\n')[0]})`;
   }
   if (manifest === null || manifest === undefined) return `manifest ${store.describe(archive.manifestKey)}: missing`;
-  const m = manifest as { bytes?: unknown; sha256?: unknown; window?: { start?: unknown; end?: unknown } };
+  const m = manifest as { bytes?: unknown; sha256?: unknown; window?: { start?: unknown; end?: unknown }; copy?: { complete?: unknown } };
+  if (m.copy && m.copy.complete !== true) return `manifest ${store.describe(archive.manifestKey)}: the object is a partial copy of the feed`;
   if (m.sha256 !== archive.sha256 || m.bytes !== archive.bytes) {
     return `manifest ${store.describe(archive.manifestKey)}: does not match the ledger (bytes ${String(m.bytes)} / ${archive.bytes}, sha256 ${String(m.sha256).slice(0, 12)} / ${archive.sha256.slice(0, 12)})`;
   }

@@ -3,11 +3,14 @@
  * is deterministic per (schedule, window), and the ledger decides: a done window is left alone
  * (unless forced), a failed one is retried, a pending one is not added again.
  */
+import { isDeepStrictEqual } from 'node:util';
 import type { Job, Queue } from 'bullmq';
 import type { Config } from '../config/schema.js';
 import type { JobKind } from '../job-kind.js';
 import type { RedisLedger } from '../ledger/redis-ledger.js';
 import { assertWindowClosed } from './closed-window.js';
+import { assertParamsAsConfigured } from './locked-params.js';
+import { validateParams } from './schedules.js';
 import { forcedWindowJobId, runJobId, windowJobId } from './job-ids.js';
 import { PENDING_STATES, jobOptions, type JobData, type RunJobData, type WindowJobData } from './queues.js';
 import type { Window } from './windows.js';
@@ -46,6 +49,7 @@ export async function enqueueWindow(ctx: EnqueueContext, request: WindowRequest)
   const { scheduleId, kind, window } = request;
   // The closed-window rule: nothing queues a window that has not closed (closed-window.ts).
   assertWindowClosed(config, scheduleId, window, now);
+  assertParamsAsConfigured(kind, config, scheduleId, validateParams(kind, request.params, `schedule ${scheduleId}`));
   const key = { scheduleId, start: window.start, end: window.end };
   const force = request.force === true;
   const jobId = force ? forcedWindowJobId(scheduleId, window, now) : windowJobId(scheduleId, window);
@@ -58,7 +62,10 @@ export async function enqueueWindow(ctx: EnqueueContext, request: WindowRequest)
     if (existing) {
       const state = await existing.getState();
       if (PENDING_STATES.has(state)) return { jobId, window, status: 'pending' };
-      if (state === 'failed') {
+      if (state === 'failed' && !isDeepStrictEqual(existing.data.params, request.params)) {
+        // Queued with other params (the configuration changed since): a new job with today's.
+        await existing.remove().catch(() => undefined);
+      } else if (state === 'failed') {
         await ledger.markQueuedIfOpen(key, kind.name, jobId);
         try {
           // A fresh set of attempts (with backoff): the tick's retry is a new try, not the last one.
@@ -86,7 +93,10 @@ export async function enqueueWindows(
 ): Promise<EnqueueResult[]> {
   // Refuse a range holding an open or future window before anything is queued.
   const now = ctx.now?.() ?? Date.now();
-  for (const request of requests) assertWindowClosed(ctx.config, request.scheduleId, request.window, now);
+  for (const request of requests) {
+    assertWindowClosed(ctx.config, request.scheduleId, request.window, now);
+    assertParamsAsConfigured(request.kind, ctx.config, request.scheduleId, validateParams(request.kind, request.params, `schedule ${request.scheduleId}`));
+  }
   const results: EnqueueResult[] = new Array(requests.length);
   let next = 0;
   const lanes = Math.max(1, Math.min(options.concurrency ?? 16, requests.length));

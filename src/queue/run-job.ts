@@ -15,6 +15,7 @@ import { deliveryLogFor, memoryDeliveryLog, scheduleKey } from '../ledger/redis-
 import type { Metrics } from '../http/metrics.js';
 import { validateParams } from './schedules.js';
 import { assertWindowClosed } from './closed-window.js';
+import { assertParamsAsConfigured } from './locked-params.js';
 import { describeWindow } from './windows.js';
 
 /** What became of a failed try, for the ledger. */
@@ -154,6 +155,7 @@ export async function executeJob(options: ExecuteJobOptions): Promise<RunJobOutc
   if (kind.windowed && !window) throw new InputError(`job ${kind.name} works on time windows: give a window (--start and --end, or a schedule)`);
   if (window && !(window.end > window.start)) throw new InputError(`job ${kind.name}: window end ${window.end} is not after start ${window.start}`);
   const params = validateParams(kind, options.params, `job ${kind.name}`);
+  assertParamsAsConfigured(kind, services.config, scheduleId, params);
   const ledger = services.ledger;
   const key = ledgerKey(kind, scheduleId, window);
   const preview = options.preview === true;

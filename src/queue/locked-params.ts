@@ -1,0 +1,28 @@
+/**
+ * Params a schedule's runs must take from its configuration (JobKind.lockedParams): a run or a
+ * queued window whose params differ there is refused (exit 2, nothing changed). Checked in the
+ * paths every run takes, enqueueWindow and executeJob, on validated params.
+ */
+import { isDeepStrictEqual } from 'node:util';
+import type { Config } from '../config/schema.js';
+import { RefusedError } from '../errors.js';
+import type { JobKind } from '../job-kind.js';
+import { validateParams } from './schedules.js';
+
+export class LockedParamError extends RefusedError {}
+
+export function assertParamsAsConfigured(kind: JobKind<any, any>, config: Config, scheduleId: string, params: unknown): void {
+  const configured = config.schedules[scheduleId];
+  if (!configured || configured.job !== kind.name || !kind.lockedParams) return;
+  const locked = kind.lockedParams(scheduleId, config);
+  if (!locked) return;
+  const expected = validateParams(kind, configured.params, `schedule ${scheduleId}`) as Record<string, unknown>;
+  const given = (params ?? {}) as Record<string, unknown>;
+  for (const key of locked.keys) {
+    if (isDeepStrictEqual(given[key], expected[key])) continue;
+    throw new LockedParamError(
+      `schedule ${scheduleId}: params.${key} = ${JSON.stringify(given[key]) ?? 'unset'} differs from its configuration (${JSON.stringify(expected[key]) ?? 'unset'}): ` +
+      `refused because ${locked.why}; change ${key} in the configuration, or run the job kind ${kind.name} without the schedule`,
+    );
+  }
+}
