@@ -235,6 +235,7 @@ async function exporterChild(input: { scenario: Scenario; simUrl: string; spoolD
     config, ox, archive, mailer: createMailer(config.mail), log: silentLogger(), now: () => Date.now(),
     get ledger(): never { throw new Error('the export bench keeps no ledger'); },
     get redis(): never { throw new Error('the export bench uses no Redis'); },
+    requestTick: async () => { throw new Error('the export bench has no scheduler'); },
     close: async () => { await ox.close(); await archive.close(); },
   };
   const deliveries = new Map<string, Record<string, unknown>>();
@@ -243,7 +244,7 @@ async function exporterChild(input: { scenario: Scenario; simUrl: string; spoolD
   const result = await feedbackExport.run({
     job: feedbackExport.name, scheduleId: `bench-${scenario.id}`, window: scenario.window,
     params: feedbackExport.params.parse(scenario.params ?? {}), signal: new AbortController().signal, log: silentLogger(),
-    attempt: 1, dryRun: false, force: false, preview: false, progress: async () => undefined,
+    attempt: 1, dryRun: false, force: false, preview: false, reexport: false, progress: async () => undefined,
     deliveries: {
       get: async (id) => (deliveries.get(id) as { at: number } | undefined) ?? null,
       record: async (id, record) => { deliveries.set(id, { ...record, at: Date.now() }); },

@@ -11,6 +11,7 @@ import { duration } from '../src/config/schema.js';
 import { gatherGuardFacts } from '../src/purge/guard-facts.js';
 import { planPurge } from '../src/purge/purge-plan.js';
 import { countFeedback } from '../src/purge/count-feedback.js';
+import { checkBeforeDelete, type DeleteRange } from '../src/purge/check-before-delete.js';
 import { guardSummary, purgeLine, type PurgeResult } from '../src/purge/purge-report.js';
 import { formatDuration } from '../src/time/format-duration.js';
 import { isoUtc } from '../src/time/parse-time.js';
@@ -60,15 +61,28 @@ export const feedbackPurge = defineJob({
       ...(guard ? { guard: guardSummary(guard) } : {}),
     };
 
+    // A verified purge deletes from where the previous one stopped, after counting what OX
+    // holds in each window it reaches: rows its export never saw stop the cutoff there.
+    let range: DeleteRange = { end: plan.cutoff };
+    if (plan.mode === 'verified' && guard && !plan.nothingToDelete) {
+      const checked = await checkBeforeDelete(services, { contextGroup, type, signal, guard, cutoff: plan.cutoff, previousCutoff: facts.previousCutoff, purgeScheduleId: run.scheduleId, dryRun });
+      range = checked.range;
+      result.recount = checked.report;
+      result.warnings.push(...checked.warnings);
+      result.cutoff = isoUtc(range.end);
+      result.cutoffMs = range.end;
+    }
+    result.deleteRange = { ...(range.start !== undefined ? { start: isoUtc(range.start) } : {}), end: isoUtc(range.end) };
+
     // OX reads end=0 as "no end": a cutoff at or before the epoch must never reach DELETE.
-    if (plan.nothingToDelete) {
+    if (plan.nothingToDelete || (range.start !== undefined && range.end <= range.start)) {
       result.nothingToDelete = true;
-    } else if (plan.cutoff <= 0) {
+    } else if (range.end <= 0) {
       result.warnings.push('cutoff is at or before 1970-01-01: nothing to delete');
     } else if (dryRun) {
-      result.wouldDeleteRows = await countFeedback(services.ox, { contextGroup, type, end: plan.cutoff, signal });
+      result.wouldDeleteRows = await countFeedback(services.ox, { contextGroup, type, ...range, signal });
     } else {
-      result.ox = await services.ox.deleteFeedback({ contextGroup, type, end: plan.cutoff, signal });
+      result.ox = await services.ox.deleteFeedback({ contextGroup, type, ...range, signal });
     }
 
     const line = purgeLine(result);

@@ -40,6 +40,11 @@ export interface JobRun<P> {
    * (a marked archive key, no mail); it is never recorded done and never guards a purge.
    */
   preview: boolean;
+  /**
+   * A re-export the purge asked for: OX holds rows the window's archive lacks. An archived
+   * object that differs is kept, and this export stored as a revision beside it.
+   */
+  reexport: boolean;
   progress(value: number | Record<string, unknown>): Promise<void>;
   /** Exactly-once records of this (schedule, window); for non-windowed jobs, of this schedule. */
   deliveries: DeliveryLog;
@@ -57,6 +62,11 @@ export interface Services {
   readonly ledger: Ledger;
   readonly redis: Redis;
   readonly log: Logger;
+  /**
+   * Asks the scheduler for a tick of a schedule now, as if its trigger fired (e.g. the purge,
+   * after flagging windows of its guard schedule for re-export). `id` makes it once-only.
+   */
+  requestTick(scheduleId: string, id: string): Promise<void>;
   now(): number;
 }
 

@@ -13,6 +13,8 @@ import { createArchive } from './delivery/create-archive.js';
 import { createMailer } from './delivery/smtp-mailer.js';
 import { RedisLedger } from './ledger/redis-ledger.js';
 import { closeRedis, createRedis } from './queue/redis-connection.js';
+import { TICK_QUEUE, createQueue, type TickData } from './queue/queues.js';
+import type { Queue } from 'bullmq';
 
 export interface ServiceOptions {
   log: Logger;
@@ -33,6 +35,7 @@ export function createServices(config: Config, options: ServiceOptions): Closabl
   let mailer: Mailer | undefined;
   let redis: Redis | undefined = options.redis;
   let ledger: RedisLedger | undefined;
+  let ticks: Queue<TickData> | undefined;
   const ownsRedis = options.redis === undefined;
 
   const getRedis = (): Redis => {
@@ -60,8 +63,13 @@ export function createServices(config: Config, options: ServiceOptions): Closabl
       ledger ??= new RedisLedger(getRedis(), config.redis.prefix);
       return ledger;
     },
+    async requestTick(scheduleId, id) {
+      ticks ??= createQueue<TickData>(TICK_QUEUE, config, getRedis(), log);
+      await ticks.add('tick', { type: 'tick', scheduleId }, { jobId: id, removeOnComplete: { count: 50 }, removeOnFail: { count: 200 } });
+    },
     async close() {
       const closing: Array<Promise<unknown>> = [];
+      if (ticks) closing.push(ticks.close());
       if (ox) closing.push(ox.close());
       if (archive) closing.push(archive.close());
       if (mailer) closing.push(mailer.close());

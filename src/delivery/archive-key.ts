@@ -21,6 +21,11 @@ export interface ArtifactNaming {
    * stored under `preview/…` with `.open-<time>` in the name, apart from the window's real key.
    */
   previewAt?: number;
+  /**
+   * A re-export's revision (2, 3, …): `.r<n>` before the extension, beside the first object,
+   * which is never replaced.
+   */
+  revision?: number;
 }
 
 export function artifactKey(naming: ArtifactNaming, prefix = ''): string {
@@ -30,7 +35,7 @@ export function artifactKey(naming: ArtifactNaming, prefix = ''): string {
     String(start.getUTCMonth() + 1).padStart(2, '0'),
     String(start.getUTCDate()).padStart(2, '0'),
   ];
-  const open = naming.previewAt === undefined ? '' : `.open-${compactUtc(naming.previewAt)}`;
+  const open = (naming.previewAt === undefined ? '' : `.open-${compactUtc(naming.previewAt)}`) + (naming.revision === undefined ? '' : `.r${naming.revision}`);
   const file = `${naming.type}_${compactUtc(naming.window.start)}_${compactUtc(naming.window.end)}${open}.${naming.ext}${naming.gzip ? '.gz' : ''}`;
   const segments = [...(naming.previewAt === undefined ? [] : [PREVIEW_SEGMENT]), naming.schedule, naming.group, naming.type, ...day, file];
   for (const [name, value] of [['schedule', naming.schedule], ['group', naming.group], ['type', naming.type], ['ext', naming.ext]] as const) {

@@ -54,7 +54,7 @@ export interface DeliverArtifactRequest {
   /** Job-specific manifest fields (e.g. contextGroup, type, format, compress, oxUrl). */
   manifest: Readonly<Record<string, unknown>>;
   mail?: ArtifactMail;
-  run: Pick<JobRun<unknown>, 'signal' | 'log' | 'deliveries' | 'force' | 'preview'>;
+  run: Pick<JobRun<unknown>, 'signal' | 'log' | 'deliveries' | 'force' | 'preview' | 'reexport'>;
 }
 
 export interface ArchivedArtifact {
@@ -149,6 +149,13 @@ async function archiveOnce(request: DeliverArtifactRequest, key: string, service
   // the strength of it): a forced re-run, or a ledger that lost its records, must never replace
   // an intact archived object with a different export.
   const intact = await intactArchivedCopy(key, manifestKey, services, run.signal);
+  if (intact && intact.sha256 !== artifact.sha256 && run.reexport) {
+    // The purge found rows in OX the archived object lacks: keep it, and store this export
+    // as a revision beside it; the window's record points at the revision from now on.
+    const revision = await archiveRevision(request, intact, services);
+    await run.deliveries.record(deliveryId, { ...revision });
+    return revision;
+  }
   if (intact && intact.sha256 !== artifact.sha256) {
     throw new RefusedError(
       `archive object ${location} is intact (${intact.bytes} bytes, sha256 ${intact.sha256.slice(0, 12)}…) and differs from this export ` +
@@ -165,6 +172,32 @@ async function archiveOnce(request: DeliverArtifactRequest, key: string, service
   const archived = await storeVerified(request, key, services);
   await run.deliveries.record(deliveryId, { ...archived });
   return archived;
+}
+
+/** Revisions a window may get: far more than late rows ever cause, few enough to look through. */
+const MAX_REVISIONS = 99;
+
+/**
+ * Stores a re-export under the first revision key (`.r2`, `.r3`, …) that holds no intact object,
+ * or reuses one that already holds exactly this export (a retried re-export). Never replaces an
+ * intact object.
+ */
+async function archiveRevision(request: DeliverArtifactRequest, first: { bytes: number; sha256: string }, services: DeliveryServices): Promise<ArchivedArtifact> {
+  const { artifact, run } = request;
+  const base = artifactKey(request.naming, services.config.archive.prefix);
+  for (let revision = 2; revision <= MAX_REVISIONS; revision += 1) {
+    const key = artifactKey({ ...request.naming, revision }, services.config.archive.prefix);
+    const intact = await intactArchivedCopy(key, manifestKeyFor(key), services, run.signal);
+    if (intact?.sha256 === artifact.sha256) {
+      run.log.info({ key }, 'this re-export is already archived as a revision');
+      return { key, manifestKey: manifestKeyFor(key), bytes: intact.bytes, sha256: intact.sha256, verifiedAt: isoUtc(services.now()), location: services.archive.describe(key), reused: true };
+    }
+    if (intact) continue;
+    const archived = await storeVerified({ ...request, manifest: { ...request.manifest, revision, revisionOf: base } }, key, services);
+    run.log.warn({ key, first: base, rows: artifact.rows, firstSha256: first.sha256 }, `re-export archived as revision ${revision} beside ${base} (which is kept)`);
+    return archived;
+  }
+  throw new RefusedError(`archive object ${services.archive.describe(base)} has ${MAX_REVISIONS - 1} revisions already: refusing to add another`);
 }
 
 /** Writes the spooled artifact under `key`, reads it back, then writes the manifest beside it. */

@@ -58,6 +58,8 @@ export interface ScheduleFigures {
   watermarkLagSeconds?: number;
   failedWindows: number;
   gapWindows: number;
+  /** Done windows the purge found incomplete and queued for re-export. */
+  reexportWindows?: number;
 }
 
 export interface MetricsSources {
@@ -74,6 +76,7 @@ export class Metrics {
   readonly watermarkLag: Gauge<'schedule'>;
   readonly failedWindows: Gauge<'schedule'>;
   readonly gapWindows: Gauge<'schedule'>;
+  readonly reexportWindows: Gauge<'schedule'>;
   readonly queueJobs: Gauge<'queue' | 'state'>;
   readonly jobRows: Counter<'job' | 'schedule'>;
   readonly jobBytes: Counter<'job' | 'schedule'>;
@@ -96,6 +99,7 @@ export class Metrics {
     this.watermarkLag = new Gauge({ name: 'oxb_schedule_watermark_lag_seconds', help: 'Now minus the end of the contiguous run of done windows', labelNames: ['schedule'], registers });
     this.failedWindows = new Gauge({ name: 'oxb_schedule_failed_windows', help: 'Windows whose last run failed', labelNames: ['schedule'], registers });
     this.gapWindows = new Gauge({ name: 'oxb_schedule_gap_windows', help: 'Windows after the watermark older than catchUp that are not done (need a backfill)', labelNames: ['schedule'], registers });
+    this.reexportWindows = new Gauge({ name: 'oxb_schedule_reexport_windows', help: 'Done windows where the purge counted rows in OX their archive lacks (not deleted; queued for re-export)', labelNames: ['schedule'], registers });
     this.queueJobs = new Gauge({ name: 'oxb_queue_jobs', help: 'BullMQ jobs by queue and state', labelNames: ['queue', 'state'], registers });
     this.jobRows = new Counter({ name: 'oxb_job_rows_total', help: 'Rows processed by jobs (from the result field rows)', labelNames: ['job', 'schedule'], registers });
     this.jobBytes = new Counter({ name: 'oxb_job_bytes_total', help: 'Bytes produced by jobs (from the result field bytes)', labelNames: ['job', 'schedule'], registers });
@@ -120,6 +124,7 @@ export class Metrics {
         if (s.watermarkLagSeconds !== undefined) this.watermarkLag.set({ schedule: s.scheduleId }, s.watermarkLagSeconds);
         this.failedWindows.set({ schedule: s.scheduleId }, s.failedWindows);
         this.gapWindows.set({ schedule: s.scheduleId }, s.gapWindows);
+        this.reexportWindows.set({ schedule: s.scheduleId }, s.reexportWindows ?? 0);
       }
     }
     if (queues) {

@@ -9,6 +9,7 @@
  *   <p>:ledger:d:<schedule>:<start>   hash: exactly-once deliveries of one window
  *   <p>:ledger:runs:<schedule>        list: recent runs of non-windowed jobs, newest first
  *   <p>:ledger:schedules              set:  schedule ids (and job names of unscheduled runs)
+ *   <p>:ledger:reexport:<schedule>    zset: starts of done windows the purge found incomplete
  *
  * State changes are Lua scripts so two processes never interleave a read-modify-write.
  * The job's result is stored verbatim as JSON text (never decoded in Lua, whose cjson would
@@ -16,7 +17,8 @@
  */
 import type { Redis } from 'ioredis';
 import { UpdateBatcher } from './update-batcher.js';
-import type { BeginResult, DeliveryLog, DeliveryRecord, Ledger, RunRecord, WindowKey, WindowRecord, WindowState } from './types.js';
+import { ledgerCommands, type LedgerCommands } from './commands/index.js';
+import type { BeginResult, DeliveryLog, DeliveryRecord, Ledger, ReexportFlag, RunRecord, WindowKey, WindowRecord, WindowState } from './types.js';
 
 const RUNS_KEPT = 100;
 /** Longest window (a 31-day month plus a DST hour): bounds range scans by start. */
@@ -162,11 +164,13 @@ export class LedgerUpdateError extends Error {
 
 export class RedisLedger implements Ledger {
   private readonly updates: UpdateBatcher<Update, unknown>;
+  private readonly commands: LedgerCommands;
 
   constructor(
     readonly redis: Redis,
     readonly prefix: string,
   ) {
+    this.commands = ledgerCommands(redis);
     // No fixed numberOfKeys: a batch passes 5 keys per update, and the count goes first.
     if (!(UPDATE_COMMAND in redis)) redis.defineCommand(UPDATE_COMMAND, { lua: UPDATE_SCRIPT });
     const call = (redis as unknown as Record<string, (...args: Array<string | number>) => Promise<unknown[]>>)[UPDATE_COMMAND]!.bind(redis);
@@ -378,6 +382,38 @@ export class RedisLedger implements Ledger {
 
   async recordDelivery(key: WindowKey, deliveryId: string, record: DeliveryRecord): Promise<void> {
     await this.redis.hset(this.deliveryKey(key), deliveryId, JSON.stringify(record));
+  }
+
+  /**
+   * Flags a done window for re-export: OX holds more rows for it than its archive (the purge's
+   * count). The guard schedule's tick queues it (forced), and its purge stops before it until
+   * a re-export is done. False when the window is not done.
+   */
+  async flagReexport(key: WindowKey, flag: ReexportFlag): Promise<boolean> {
+    const reply = await this.commands.flagReexport!(this.windowKey(key.scheduleId, key.start), this.key('reexport', key.scheduleId), String(key.start), String(key.end), JSON.stringify(flag));
+    return reply === 1;
+  }
+
+  /** Clears the flag a finished re-export was queued for (a newer flag stays). */
+  async clearReexport(key: WindowKey, flaggedAt: number): Promise<boolean> {
+    const reply = await this.commands.clearReexport!(this.windowKey(key.scheduleId, key.start), this.key('reexport', key.scheduleId), String(key.start), String(flaggedAt));
+    return reply === 1;
+  }
+
+  /** Windows flagged for re-export, oldest first, with their flags. */
+  async reexportFlags(scheduleId: string): Promise<Array<WindowKey & { flag: ReexportFlag }>> {
+    const starts = await this.redis.zrange(this.key('reexport', scheduleId), '0', '-1');
+    if (starts.length === 0) return [];
+    const pipeline = this.redis.pipeline();
+    for (const start of starts) pipeline.hmget(this.windowKey(scheduleId, Number(start)), 'end', 'reexport');
+    const replies = (await pipeline.exec()) ?? [];
+    const flags: Array<WindowKey & { flag: ReexportFlag }> = [];
+    replies.forEach(([err, values], i) => {
+      if (err) throw err;
+      const [end, raw] = values as Array<string | null>;
+      if (end && raw) flags.push({ scheduleId, start: Number(starts[i]), end: Number(end), flag: JSON.parse(raw) as ReexportFlag });
+    });
+    return flags;
   }
 
   async recordRun(run: RunRecord): Promise<void> {

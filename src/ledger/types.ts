@@ -48,6 +48,17 @@ export interface RunRecord {
   error?: string;
 }
 
+/** Why a done window must be exported again (the purge's count before its DELETE). */
+export interface ReexportFlag {
+  /** Epoch ms; also the re-export job's id, so it is queued once. */
+  flaggedAt: number;
+  /** Rows OX holds in the window now, and rows its archive holds. */
+  oxRows: number;
+  archivedRows: number;
+  /** The purge schedule that found it. */
+  by: string;
+}
+
 export type BeginResult =
   | { started: true; attempt?: number; replacesDone?: { result: unknown } }
   | { started: false; result: unknown }
@@ -75,6 +86,10 @@ export interface Ledger {
   getDelivery(key: WindowKey, deliveryId: string): Promise<DeliveryRecord | null>;
   listDeliveries(key: WindowKey): Promise<Record<string, DeliveryRecord>>;
   recordDelivery(key: WindowKey, deliveryId: string, record: DeliveryRecord): Promise<void>;
+
+  flagReexport(key: WindowKey, flag: ReexportFlag): Promise<boolean>;
+  clearReexport(key: WindowKey, flaggedAt: number): Promise<boolean>;
+  reexportFlags(scheduleId: string): Promise<Array<WindowKey & { flag: ReexportFlag }>>;
 
   recordRun(run: RunRecord): Promise<void>;
   lastRuns(scheduleId: string, count?: number): Promise<RunRecord[]>;

@@ -13,6 +13,8 @@ export interface GuardFacts {
   guard?: VerifiedWatermark;
   noGuardReason?: string;
   feedbackBeforeStartAt: boolean;
+  /** The cutoff of the previous verified purge under this guard (its windows are cleared). */
+  previousCutoff?: number;
 }
 
 export interface GuardQuery {
@@ -36,11 +38,12 @@ export async function gatherGuardFacts(services: Services, query: GuardQuery): P
   if (startAt === undefined) {
     return { noGuardReason: `guard schedule ${id} has no startAt and no export window in the ledger yet`, feedbackBeforeStartAt: false };
   }
-  const alreadyPurgedThrough = query.reverifyAll ? undefined : await previousVerifiedCutoff(services.ledger, query.purgeScheduleId, id);
+  const previousCutoff = await previousVerifiedCutoff(services.ledger, query.purgeScheduleId, id);
+  const alreadyPurgedThrough = query.reverifyAll ? undefined : previousCutoff;
   const guard = await verifiedWatermark(records, services.archive, {
     scheduleId: id, startAt, until: query.retentionCutoff, alreadyPurgedThrough, signal: query.signal,
     feed: { contextGroup: query.contextGroup, type: query.type },
   });
   const older = await countFeedback(services.ox, { contextGroup: query.contextGroup, type: query.type, end: startAt, signal: query.signal }, 1);
-  return { guard, feedbackBeforeStartAt: older > 0 };
+  return { guard, feedbackBeforeStartAt: older > 0, ...(previousCutoff !== undefined ? { previousCutoff } : {}) };
 }

@@ -20,7 +20,10 @@ export interface PurgeFacts {
 }
 
 export interface PurgePlan {
-  /** DELETE with end = cutoff: feedback dated strictly before it goes. */
+  /**
+   * DELETE with end = cutoff: feedback dated strictly before it goes. Verified: the end of a
+   * guard window (the last one ending by now - retention, or the watermark).
+   */
   cutoff: number;
   retentionCutoff: number;
   /** `verified`: every deleted row lies in a verified archive window. `unarchived`: retention alone. */
@@ -68,7 +71,10 @@ export function planPurge(facts: PurgeFacts): PurgePlan {
       warnings: [`cutoff held back to the verified archive watermark ${isoUtc(guard.watermark)}${stopText(guard.stoppedAt)}`],
     };
   }
-  return { cutoff: retentionCutoff, retentionCutoff, mode: 'verified', limitedBy: 'retention', warnings: [] };
+  // A verified purge deletes whole guard windows: the next purge can then compare what OX holds
+  // in each window it reaches with what that window's archive holds (recount-windows.ts).
+  const aligned = guard.windows.filter((w) => w.end <= retentionCutoff).at(-1)?.end ?? guard.startAt;
+  return { cutoff: aligned, retentionCutoff, mode: 'verified', limitedBy: 'retention', warnings: [] };
 }
 
 function refusalReason(facts: PurgeFacts): string | undefined {

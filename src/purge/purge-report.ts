@@ -3,6 +3,7 @@
  * OX's answer, the guard windows).
  */
 import type { DeleteResult } from '../ox/types.js';
+import type { RecountReport } from './check-before-delete.js';
 import { isoUtc } from '../time/parse-time.js';
 import type { PurgePlan } from './purge-plan.js';
 import type { VerifiedWatermark } from './verified-watermark.js';
@@ -39,6 +40,10 @@ export interface PurgeResult {
   wouldDeleteRows?: number;
   /** OX's answer to DELETE (absent in a dry run). */
   ox?: DeleteResult;
+  /** What the DELETE covers (verified: from where the previous purge stopped). */
+  deleteRange?: { start?: string; end: string };
+  /** The count right before the DELETE (check-before-delete.ts). */
+  recount?: RecountReport;
 }
 
 export function guardSummary(guard: VerifiedWatermark): NonNullable<PurgeResult['guard']> {

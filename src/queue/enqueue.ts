@@ -11,7 +11,7 @@ import type { RedisLedger } from '../ledger/redis-ledger.js';
 import { assertWindowClosed } from './closed-window.js';
 import { assertParamsAsConfigured } from './locked-params.js';
 import { validateParams } from './schedules.js';
-import { forcedWindowJobId, runJobId, windowJobId } from './job-ids.js';
+import { forcedWindowJobId, reexportJobId, runJobId, windowJobId } from './job-ids.js';
 import { PENDING_STATES, jobOptions, type JobData, type RunJobData, type WindowJobData } from './queues.js';
 import type { Window } from './windows.js';
 
@@ -29,6 +29,11 @@ export interface WindowRequest {
   params: unknown;
   attempts: number;
   force?: boolean;
+  /**
+   * A re-export the purge asked for (the flag's `flaggedAt`): forced, with a job id of its own
+   * per flag, so a tick that sees the flag again adds nothing while that job exists.
+   */
+  reexport?: number;
 }
 
 /**
@@ -51,9 +56,22 @@ export async function enqueueWindow(ctx: EnqueueContext, request: WindowRequest)
   assertWindowClosed(config, scheduleId, window, now);
   assertParamsAsConfigured(kind, config, scheduleId, validateParams(kind, request.params, `schedule ${scheduleId}`));
   const key = { scheduleId, start: window.start, end: window.end };
-  const force = request.force === true;
-  const jobId = force ? forcedWindowJobId(scheduleId, window, now) : windowJobId(scheduleId, window);
-  const data: WindowJobData = { type: 'window', scheduleId, job: kind.name, start: window.start, end: window.end, params: request.params, ...(force ? { force } : {}) };
+  const reexport = request.reexport;
+  const force = request.force === true || reexport !== undefined;
+  const jobId = reexport !== undefined ? reexportJobId(scheduleId, window, reexport) : force ? forcedWindowJobId(scheduleId, window, now) : windowJobId(scheduleId, window);
+  const data: WindowJobData = {
+    type: 'window', scheduleId, job: kind.name, start: window.start, end: window.end, params: request.params,
+    ...(force ? { force } : {}), ...(reexport !== undefined ? { reexport } : {}),
+  };
+  if (reexport !== undefined) {
+    const existing = (await queue.getJob(jobId)) as Job<JobData> | undefined;
+    if (existing) {
+      const state = await existing.getState();
+      if (state !== 'failed') return { jobId, window, status: PENDING_STATES.has(state) ? 'pending' : 'done' };
+      await existing.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true }).catch(() => undefined);
+      return { jobId, window, status: 'requeued' };
+    }
+  }
 
   if (!force) {
     const record = await ledger.getWindow(key);

@@ -14,6 +14,11 @@ export function forcedWindowJobId(scheduleId: string, window: Window, now: numbe
   return `${windowJobId(scheduleId, window)}.force-${now.toString(36)}`;
 }
 
+/** A re-export the purge asked for: one job per flag (its `flaggedAt`). */
+export function reexportJobId(scheduleId: string, window: Window, flaggedAt: number): string {
+  return `${windowJobId(scheduleId, window)}.reexport-${flaggedAt.toString(36)}`;
+}
+
 export function runJobId(scheduleId: string, at: number): string {
   return `r.${scheduleId}.${compactUtc(at)}`;
 }

@@ -71,7 +71,7 @@ export function createJobProcessor(options: ProcessorOptions): Processor<JobData
         kind,
         services,
         scheduleId: data.scheduleId,
-        ...(data.type === 'window' ? { window: { start: data.start, end: data.end }, force: data.force === true } : {}),
+        ...(data.type === 'window' ? { window: { start: data.start, end: data.end }, force: data.force === true, ...(data.reexport !== undefined ? { reexport: data.reexport } : {}) } : {}),
         params: data.params,
         signal,
         attempt,

@@ -20,6 +20,8 @@ export interface WindowJobData {
   end: number;
   params: unknown;
   force?: boolean;
+  /** A re-export the purge asked for: the `flaggedAt` of the window's flag (ledger). */
+  reexport?: number;
 }
 
 /** One run of a non-windowed job kind. */

@@ -41,6 +41,11 @@ export interface ExecuteJobOptions {
    * purge guard). A future window is refused all the same.
    */
   preview?: boolean;
+  /**
+   * A re-export the purge asked for (the flag's `flaggedAt`): an archive that differs is kept and
+   * the new export stored as a revision beside it; the flag is cleared when the window is done.
+   */
+  reexport?: number;
   progress?: (value: number | Record<string, unknown>) => Promise<void>;
   log?: Logger;
   /** Extra fields on every log line of this run (the worker adds the BullMQ job id). */
@@ -224,6 +229,7 @@ export async function executeJob(options: ExecuteJobOptions): Promise<RunJobOutc
       dryRun,
       force,
       preview,
+      reexport: options.reexport !== undefined,
       progress: options.progress ?? (async () => undefined),
       deliveries: preview ? memoryDeliveryLog() : deliveryLogFor(ledger, key),
     }, services);
@@ -232,6 +238,7 @@ export async function executeJob(options: ExecuteJobOptions): Promise<RunJobOutc
       // Before returning: the ledger says done before BullMQ says completed, so whoever waits
       // for the job (backfill --wait, the purge reading archived windows) finds the result.
       if (window) await (options.recordDone ? options.recordDone(key, kind.name, result ?? null) : ledger.markDone(key, kind.name, result ?? null));
+      if (window && options.reexport !== undefined) await ledger.clearReexport(key, options.reexport);
       else await ledger.recordRun({ job: kind.name, scheduleId, state: 'done', startedAt, finishedAt: services.now(), result: result ?? null });
     }
     options.metrics?.recordRun(kind.name, scheduleId, 'done', durationMs, result);

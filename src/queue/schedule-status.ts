@@ -23,6 +23,8 @@ export interface ScheduleStatus {
   lagSeconds?: number;
   failedWindows: number;
   gaps: number;
+  /** Done windows the purge found incomplete (OX holds rows their archive lacks): re-exported. */
+  reexport?: Array<{ window: string; oxRows: number; archivedRows: number; flaggedAt: string; by: string }>;
   lastTickAt?: string;
   lastRun?: { state: string; finishedAt: string; error?: string };
 }
@@ -47,6 +49,10 @@ export async function scheduleStatus(deps: { ledger: RedisLedger; state: Schedul
   if (schedule.window) {
     const origin = schedule.startAt ?? (await state.pinnedOrigin(schedule.id));
     status.failedWindows = await ledger.failedCount(schedule.id);
+    const flags = await ledger.reexportFlags(schedule.id);
+    if (flags.length > 0) {
+      status.reexport = flags.map((f) => ({ window: describeWindow(f), oxRows: f.flag.oxRows, archivedRows: f.flag.archivedRows, flaggedAt: iso(f.flag.flaggedAt)!, by: f.flag.by }));
+    }
     if (origin !== undefined) {
       const watermark = await ledger.watermark(schedule.id, origin);
       status.origin = iso(origin);
@@ -97,5 +103,6 @@ export function toFigures(status: ScheduleStatus): ScheduleFigures {
     ...(status.lagSeconds !== undefined ? { watermarkLagSeconds: status.lagSeconds } : {}),
     failedWindows: status.failedWindows,
     gapWindows: status.gaps,
+    reexportWindows: status.reexport?.length ?? 0,
   };
 }

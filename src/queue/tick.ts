@@ -10,7 +10,7 @@
 import type { Logger } from '../log/logger.js';
 import type { Metrics } from '../http/metrics.js';
 import type { RedisLedger } from '../ledger/redis-ledger.js';
-import { enqueueRun, enqueueWindows, summarize, type EnqueueContext, type EnqueueStatus } from './enqueue.js';
+import { enqueueRun, enqueueWindow, enqueueWindows, summarize, type EnqueueContext, type EnqueueStatus } from './enqueue.js';
 import { PENDING_STATES } from './queues.js';
 import type { Schedule } from './schedules.js';
 import type { ScheduleState } from './schedule-state.js';
@@ -80,6 +80,16 @@ async function tickWindowed(ctx: TickContext, schedule: Schedule): Promise<TickR
   const results = await enqueueWindows(ctx, candidates.map((window) => ({
     scheduleId: schedule.id, kind: schedule.kind, window, params: schedule.params, attempts: schedule.attempts,
   })));
+  // Windows the purge found incomplete (OX holds rows their archive lacks), whatever their age.
+  for (const flagged of await ctx.ledger.reexportFlags(schedule.id)) {
+    const queued = await enqueueWindow(ctx, {
+      scheduleId: schedule.id, kind: schedule.kind, window: flagged, params: schedule.params, attempts: schedule.attempts, reexport: flagged.flag.flaggedAt,
+    });
+    if (queued.status === 'queued' || queued.status === 'requeued') {
+      ctx.log.warn({ schedule: schedule.id, window: describeWindow(flagged), oxRows: flagged.flag.oxRows, archivedRows: flagged.flag.archivedRows, jobId: queued.jobId },
+        'window queued for re-export: OX holds rows its archive lacks (found by the purge)');
+    }
+  }
   const counts = summarize(results);
   await ctx.state.saveTick(schedule.id, { lastTickAt: now, gaps, watermark });
   if (counts.queued + counts.requeued > 0) {

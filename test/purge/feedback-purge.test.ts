@@ -57,7 +57,8 @@ describe.each(['fs', 's3'] as const)('feedback.purge with a %s archive', (kind) 
     expect(world.sim.feedbackCount({ start: RETENTION_CUTOFF })).toBe(6); // days 7..11 and the midnight row
     expect(world.sim.feedbackCount({ start: RETENTION_CUTOFF, end: RETENTION_CUTOFF + 1 })).toBe(1);
     expect(deletes()).toHaveLength(1);
-    expect(deletes()[0]!.query).toEqual({ end: String(RETENTION_CUTOFF) });
+    // From the guard's startAt (OX's start bound is exclusive) to the cutoff.
+    expect(deletes()[0]!.query).toEqual({ start: String(T0 - 1), end: String(RETENTION_CUTOFF) });
 
     const [recorded] = await world.services.ledger.lastRuns('feedback-purge', 1);
     expect(recorded).toMatchObject({ state: 'done', result: { cutoff: '2026-01-08T00:00:00.000Z', ox: { successful: true }, guard: { scheduleId: GUARD } } });

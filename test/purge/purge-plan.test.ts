@@ -49,8 +49,13 @@ describe('planPurge', () => {
   });
 
   it('uses the retention cutoff when the archive reaches past it', () => {
-    const plan = planPurge({ target: 'default/star-rating-v1', now, retentionMs: 90 * DAY, guard: guard(now - DAY), allowUnarchived: false });
+    const plan = planPurge({ target: 'default/star-rating-v1', now, retentionMs: 90 * DAY, guard: guard(now - DAY, 99), allowUnarchived: false });
     expect(plan).toMatchObject({ cutoff: now - 90 * DAY, mode: 'verified', limitedBy: 'retention', warnings: [] });
+  });
+
+  it('deletes whole guard windows: a retention cutoff inside a window goes back to its start', () => {
+    const plan = planPurge({ target: 't', now: now + DAY / 3, retentionMs: 90 * DAY, guard: guard(now - DAY, 99), allowUnarchived: false });
+    expect(plan).toMatchObject({ cutoff: now - 90 * DAY, retentionCutoff: now + DAY / 3 - 90 * DAY, limitedBy: 'retention' });
   });
 
   it('holds the cutoff back to the verified watermark', () => {

@@ -407,6 +407,8 @@ export function registerDaemonCommands(program: Command): void {
           process.stdout.write(`queues\n${table(Object.entries(queues).map(([queue, counts]) => ({ queue, ...counts })))}\n`);
           process.stdout.write(`failed jobs\n${table(failedJobs)}\n`);
           process.stdout.write(`running windows\n${table(running.map((r) => ({ ...r })))}\n`);
+          const reexport = schedules.flatMap((s) => (s.reexport ?? []).map((r) => ({ schedule: s.id, ...r })));
+          if (reexport.length > 0) process.stdout.write(`windows to re-export (OX holds rows their archive lacks; the purge stops before them)\n${table(reexport)}\n`);
           process.stdout.write(`schedules\n${table(schedules.map((s) => ({
             schedule: s.id, paused: s.paused ? 'yes' : 'no', watermark: s.watermark, lag: s.lagSeconds === undefined ? undefined : formatSeconds(s.lagSeconds),
             failed: s.failedWindows, gaps: s.gaps, lastTick: s.lastTickAt, lastRun: s.lastRun ? `${s.lastRun.state} ${s.lastRun.finishedAt}` : undefined,
