@@ -18,6 +18,7 @@ import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
 import { request } from 'undici';
+import { memoryDeliveryLog } from '../src/ledger/redis-ledger.js';
 
 const LARGE_WINDOW = { start: Date.UTC(2026, 0, 1), end: Date.UTC(2026, 0, 2) };
 const SMALL_WINDOW = { start: Date.UTC(2026, 1, 1), end: Date.UTC(2026, 1, 2) };
@@ -238,17 +239,13 @@ async function exporterChild(input: { scenario: Scenario; simUrl: string; spoolD
     requestTick: async () => { throw new Error('the export bench has no scheduler'); },
     close: async () => { await ox.close(); await archive.close(); },
   };
-  const deliveries = new Map<string, Record<string, unknown>>();
   const started = performance.now();
   const cpu = process.cpuUsage();
   const result = await feedbackExport.run({
     job: feedbackExport.name, scheduleId: `bench-${scenario.id}`, window: scenario.window,
     params: feedbackExport.params.parse(scenario.params ?? {}), signal: new AbortController().signal, log: silentLogger(),
     attempt: 1, dryRun: false, force: false, preview: false, reexport: false, progress: async () => undefined,
-    deliveries: {
-      get: async (id) => (deliveries.get(id) as { at: number } | undefined) ?? null,
-      record: async (id, record) => { deliveries.set(id, { ...record, at: Date.now() }); },
-    },
+    deliveries: memoryDeliveryLog(),
   }, services) as { rows: number; contentBytes: number };
   const seconds = (performance.now() - started) / 1000;
   const cpuSeconds = cpuSecondsSince(cpu);

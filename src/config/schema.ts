@@ -135,6 +135,7 @@ export const configSchema = z.object({
     from: z.string().default('ox-batch@localhost'),
     to: z.array(z.string()).default([]),
     maxAttachmentBytes: z.number().int().min(1).default(20 * 1024 * 1024),
+    claimLeaseMs: duration.default(15 * 60_000),
   }).prefault({}),
   ads: z.object({
     concurrency: z.number().int().min(1).max(256).default(16),

@@ -15,7 +15,8 @@ import type { DeliveryLog } from '../ledger/types.js';
 import { isoUtc } from '../time/parse-time.js';
 import { toolVersion } from '../version.js';
 import { artifactKey, keyBaseName, manifestKeyFor, type ArtifactNaming } from './archive-key.js';
-import { DeliveryError } from './delivery-error.js';
+import { DeliveryError, MailBusyError } from './delivery-error.js';
+import { OxError } from '../ox/ox-error.js';
 import { deterministicMessageId } from './message-id.js';
 
 export type DeliveryTarget = 'archive' | 'mail';
@@ -78,6 +79,8 @@ export interface MailedArtifact {
   accepted: string[];
   /** Addresses an earlier attempt had mailed already: not mailed again. */
   alreadyMailed: string[];
+  /** OX sends to these were interrupted earlier: outcome unknown, not sent again without --force. */
+  unknown?: string[];
   /** Set when the artifact was too large to attach and a presigned link went out instead. */
   linkExpiresAt?: string;
 }
@@ -280,6 +283,14 @@ function parseRecipient(text: string, role: 'to' | 'cc'): Recipient {
   throw new InputError(`mail ${role}: "${text}" is not an e-mail address (expected a@example.com or "Name <a@example.com>")`);
 }
 
+/**
+ * Mails each address at most once per window, whatever runs of the window overlap: every address
+ * is claimed in the ledger before the mail server is spoken to (ledger/commands/claimMail-2.lua).
+ * Addresses mailed before are skipped; one another live run is mailing sends this attempt back
+ * to the queue until that run's claim lease ends (MailBusyError); one whose sender died mid-send
+ * is mailed again over SMTP with the first send's Message-ID, never again over OX's send (which
+ * has no idempotency key) unless forced.
+ */
 async function mailOnce(
   request: DeliverArtifactRequest,
   recipients: Recipient[],
@@ -290,43 +301,82 @@ async function mailOnce(
 ): Promise<MailedArtifact> {
   const mail = request.mail!;
   const { run } = request;
-  const pending: Recipient[] = [];
-  const alreadyMailed: string[] = [];
-  for (const recipient of recipients) {
-    if (await run.deliveries.get(mailDeliveryId(recipient.address))) alreadyMailed.push(recipient.address);
-    else pending.push(recipient);
+  const claims = await run.deliveries.claimMail({
+    addresses: recipients.map((r) => r.address),
+    via: mail.via,
+    // One id for the window's recipients: a resent copy is recognisably the same message.
+    messageId: deterministicMessageId(request.naming, recipients.map((r) => r.address), services.config.mail.from),
+    leaseUntil: services.now() + services.config.mail.claimLeaseMs,
+    force: run.force,
+  });
+  const byAddress = new Map(claims.map((c) => [c.address, c]));
+  const alreadyMailed = claims.filter((c) => c.status === 'sent').map((c) => c.address);
+  const unknown = claims.filter((c) => c.status === 'unknown').map((c) => c.address);
+  const busy = claims.filter((c) => c.status === 'busy');
+  const pending = recipients.filter((r) => ['claimed', 'reclaimed'].includes(byAddress.get(r.address)!.status));
+  if (busy.length > 0) {
+    // Another live run is mailing some of them: give this attempt's claims back, come back later.
+    await run.deliveries.settleMail('release', pending.map((r) => ({ address: r.address })));
+    const until = Math.max(...busy.map((c) => c.leaseUntil ?? 0));
+    throw new MailBusyError(`mail: ${busy.map((c) => c.address).join(', ')} ${busy.length === 1 ? 'is' : 'are'} being mailed by another run of this window (claim until ${isoUtc(until)}); trying again then`, until + 1_000);
   }
   if (alreadyMailed.length > 0) run.log.info({ alreadyMailed }, 'not mailing recipients that already got this window');
+  if (unknown.length > 0) {
+    run.log.warn({ unknown }, 'mail via OX to these recipients was interrupted earlier: outcome unknown, not sent again (give --force to send it again)');
+  }
+  const resent = pending.filter((r) => byAddress.get(r.address)!.status === 'reclaimed').map((r) => r.address);
+  if (resent.length > 0) run.log.warn({ resent }, 'the run that claimed these recipients died mid-send: mailing them again with the same Message-ID');
   if (!pending.some((r) => r.role === 'to') && pending.length > 0) {
     // Only cc recipients left: they become the addressees of their own copy.
     for (const r of pending) r.role = 'to';
   }
-  if (pending.length === 0) return { via: mail.via, accepted: [], alreadyMailed };
-  return mail.via === 'ox'
-    ? mailViaOx(request, pending, alreadyMailed, services)
-    : mailViaSmtp(request, pending, alreadyMailed, key, oversize, archived, services, run.deliveries, run.log);
+  const base = { via: mail.via, alreadyMailed, ...(unknown.length > 0 ? { unknown } : {}) };
+  if (pending.length === 0) return { ...base, accepted: [] };
+  // Reclaimed addresses keep the Message-ID of the send that was cut off: one message per id.
+  const groups = new Map<string, Recipient[]>();
+  for (const r of pending) {
+    const id = byAddress.get(r.address)!.messageId;
+    groups.set(id, [...(groups.get(id) ?? []), r]);
+  }
+  const results: MailedArtifact[] = [];
+  for (const [messageId, group] of groups) {
+    results.push(mail.via === 'ox'
+      ? await mailViaOx(request, group, services)
+      : await mailViaSmtp(request, group, messageId, key, oversize, archived, services));
+  }
+  return {
+    ...base,
+    ...(mail.via === 'smtp' ? { messageId: results[0]!.messageId } : {}),
+    accepted: results.flatMap((r) => r.accepted),
+    ...(results.find((r) => r.linkExpiresAt) ? { linkExpiresAt: results.find((r) => r.linkExpiresAt)!.linkExpiresAt } : {}),
+  };
+}
+
+/** Settles the claims of a send that threw: given back when it provably did not go out. */
+async function settleFailedSend(deliveries: DeliveryLog, recipients: readonly Recipient[], err: unknown): Promise<void> {
+  const notSent = (err instanceof DeliveryError || err instanceof OxError) && err.notSent;
+  await deliveries.settleMail(notSent ? 'release' : 'unknown', recipients.map((r) => ({ address: r.address })));
 }
 
 async function mailViaSmtp(
   request: DeliverArtifactRequest,
   pending: Recipient[],
-  alreadyMailed: string[],
+  messageId: string,
   key: string,
   oversize: boolean,
   archived: ArchivedArtifact | undefined,
   services: DeliveryServices,
-  deliveries: DeliveryLog,
-  log: Logger,
 ): Promise<MailedArtifact> {
   const mail = request.mail!;
   const { artifact, run } = request;
   const { config } = services;
-  const messageId = deterministicMessageId(request.naming, pending.map((r) => r.address), config.mail.from);
+  const { deliveries, log } = run;
   let text = mail.text;
   let linkExpiresAt: string | undefined;
   let attachments;
   if (oversize) {
     if (services.archive.kind !== 's3' || !archived) {
+      await deliveries.settleMail('release', pending.map((r) => ({ address: r.address })));
       throw new InputError(`mail: the artifact has ${artifact.bytes} bytes, more than mail.maxAttachmentBytes (${config.mail.maxAttachmentBytes}); a download link instead of the attachment needs archive.kind s3 (it is ${services.archive.kind})`);
     }
     const url = await services.archive.presignGet(key, config.archive.linkTtl);
@@ -335,59 +385,71 @@ async function mailViaSmtp(
   } else {
     attachments = [{ filename: keyBaseName(key), path: artifact.path, contentType: request.contentType }];
   }
-  const receipt = await services.mailer.send({
-    from: config.mail.from,
-    to: pending.filter((r) => r.role === 'to').map((r) => r.text),
-    cc: pending.filter((r) => r.role === 'cc').map((r) => r.text),
-    subject: mail.subject,
-    text,
-    messageId,
-    attachments,
-    signal: run.signal,
-  });
+  let receipt;
+  try {
+    receipt = await services.mailer.send({
+      from: config.mail.from,
+      to: pending.filter((r) => r.role === 'to').map((r) => r.text),
+      cc: pending.filter((r) => r.role === 'cc').map((r) => r.text),
+      subject: mail.subject,
+      text,
+      messageId,
+      attachments,
+      signal: run.signal,
+    });
+  } catch (err) {
+    // Not taken by the server: the claims go back. Cut off mid-DATA: kept, and mailed again
+    // with this Message-ID once their lease ends (the first copy may have gone out).
+    if (err instanceof DeliveryError && err.notSent) await deliveries.settleMail('release', pending.map((r) => ({ address: r.address })));
+    throw err;
+  }
   const acceptedSet = new Set(receipt.accepted.map((a) => a.toLowerCase()));
   const accepted = pending.filter((r) => acceptedSet.has(r.address));
-  for (const recipient of accepted) {
-    await deliveries.record(mailDeliveryId(recipient.address), { via: 'smtp', messageId, role: recipient.role, response: receipt.response });
-  }
+  const rejected = pending.filter((r) => !acceptedSet.has(r.address));
+  await deliveries.settleMail('sent', accepted.map((r) => ({ address: r.address, record: { via: 'smtp', messageId, role: r.role, response: receipt.response } })));
+  await deliveries.settleMail('release', rejected.map((r) => ({ address: r.address })));
   log.info({ messageId, accepted: accepted.map((r) => r.address), link: Boolean(linkExpiresAt) }, 'artifact mailed');
-  const rejected = pending.filter((r) => !acceptedSet.has(r.address)).map((r) => r.address);
   if (rejected.length > 0) {
-    throw new DeliveryError(`mail: the SMTP server rejected ${rejected.join(', ')} (${accepted.length} other recipient(s) got ${messageId})`, false);
+    throw new DeliveryError(`mail: the SMTP server rejected ${rejected.map((r) => r.address).join(', ')} (${accepted.length} other recipient(s) got ${messageId})`, false);
   }
-  return { via: 'smtp', messageId, accepted: accepted.map((r) => r.address), alreadyMailed, ...(linkExpiresAt ? { linkExpiresAt } : {}) };
+  return { via: 'smtp', messageId, accepted: accepted.map((r) => r.address), alreadyMailed: [], ...(linkExpiresAt ? { linkExpiresAt } : {}) };
 }
 
 async function mailViaOx(
   request: DeliverArtifactRequest,
   pending: Recipient[],
-  alreadyMailed: string[],
   services: DeliveryServices,
 ): Promise<MailedArtifact> {
   const mail = request.mail!;
   const ox = mail.ox!;
   const { run } = request;
   const keys = new Map(Object.entries(ox.pgpKeys ?? {}).map(([address, key]) => [address.toLowerCase(), key]));
-  const answer = await services.ox.sendFeedback({
-    contextGroup: ox.contextGroup,
-    type: ox.type,
-    start: request.naming.window.start,
-    end: request.naming.window.end,
-    recipients: pending.map((r) => ({
-      address: r.address,
-      ...(r.displayName ? { displayName: r.displayName } : {}),
-      ...(keys.has(r.address) ? { pgp_key: keys.get(r.address) } : {}),
-    })),
-    subject: mail.subject,
-    body: mail.text,
-    compress: ox.compress,
-    signal: run.signal,
-  });
+  let answer;
+  try {
+    answer = await services.ox.sendFeedback({
+      contextGroup: ox.contextGroup,
+      type: ox.type,
+      start: request.naming.window.start,
+      end: request.naming.window.end,
+      recipients: pending.map((r) => ({
+        address: r.address,
+        ...(r.displayName ? { displayName: r.displayName } : {}),
+        ...(keys.has(r.address) ? { pgp_key: keys.get(r.address) } : {}),
+      })),
+      subject: mail.subject,
+      body: mail.text,
+      compress: ox.compress,
+      // Never the run's signal: a shutdown must not cut a send OX may be carrying out (it has
+      // no idempotency key). The client's own timeouts bound it.
+    });
+  } catch (err) {
+    await settleFailedSend(run.deliveries, pending, err);
+    throw err;
+  }
   const failedAddresses = new Set([...answer.fail, ...answer.pgpFail].map((a) => a.toLowerCase()));
   const accepted = pending.filter((r) => !failedAddresses.has(r.address));
-  for (const recipient of accepted) {
-    await run.deliveries.record(mailDeliveryId(recipient.address), { via: 'ox', role: recipient.role, mode: sendMode(answer, recipient.address) });
-  }
+  await run.deliveries.settleMail('sent', accepted.map((r) => ({ address: r.address, record: { via: 'ox', role: r.role, mode: sendMode(answer, r.address) } })));
+  await run.deliveries.settleMail('release', pending.filter((r) => failedAddresses.has(r.address)).map((r) => ({ address: r.address })));
   run.log.info({ accepted: accepted.map((r) => r.address) }, 'OX mailed its export');
   if (failedAddresses.size > 0) {
     const reasons = [
@@ -396,7 +458,7 @@ async function mailViaOx(
     ].filter(Boolean).join('; ');
     throw new DeliveryError(`mail via OX: OX could not mail ${reasons} (${accepted.length} other recipient(s) were mailed)`, false);
   }
-  return { via: 'ox', accepted: accepted.map((r) => r.address), alreadyMailed };
+  return { via: 'ox', accepted: accepted.map((r) => r.address), alreadyMailed: [] };
 }
 
 function sendMode(answer: { normal: string[]; sign: string[]; encrypt: string[]; pgp: string[]; message?: string }, address: string): string {
@@ -404,10 +466,6 @@ function sendMode(answer: { normal: string[]; sign: string[]; encrypt: string[];
     if (answer[mode].some((a) => a.toLowerCase() === address)) return mode;
   }
   return answer.message ? 'reported in prose' : 'accepted';
-}
-
-function mailDeliveryId(address: string): string {
-  return `mail:${address}`;
 }
 
 function formatBytes(bytes: number): string {

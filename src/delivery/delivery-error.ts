@@ -5,7 +5,20 @@
  */
 export class DeliveryError extends Error {
   override readonly name = 'DeliveryError';
-  constructor(message: string, readonly retryable: boolean, options?: { cause?: unknown }) {
+  /** Mail: the server provably did not take the message (refused, never connected). */
+  readonly notSent: boolean;
+  constructor(message: string, readonly retryable: boolean, options?: { cause?: unknown; notSent?: boolean }) {
     super(message, options);
+    this.notSent = options?.notSent === true;
+  }
+}
+
+/**
+ * A window's mail to some address is being sent by another live run (its claim's lease runs):
+ * the attempt goes back to the queue until `retryAt`, without using an attempt.
+ */
+export class MailBusyError extends DeliveryError {
+  constructor(message: string, readonly retryAt: number) {
+    super(message, true);
   }
 }

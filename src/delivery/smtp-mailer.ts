@@ -68,8 +68,15 @@ function addressOf(entry: string | { address: string }): string {
   return typeof entry === 'string' ? entry : entry.address;
 }
 
+/**
+ * Failures that prove the server did not take the message: no connection, no authentication, an
+ * SMTP reply refusing it. A socket that broke off mid-DATA without a reply may have delivered it.
+ */
+const NOT_SENT_CODES = new Set(['ECONNECTION', 'ECONNREFUSED', 'EDNS', 'EAUTH', 'ENOAUTH', 'ETLS', 'EENVELOPE']);
+
 function smtpFailure(err: unknown, smtpUrl: string): DeliveryError {
   const e = err as { code?: string; responseCode?: number; message?: string };
+  const notSent = e.responseCode !== undefined || NOT_SENT_CODES.has(e.code ?? '');
   const retryable = e.responseCode !== undefined
     ? e.responseCode >= 400 && e.responseCode < 500
     : TRANSIENT_CODES.has(e.code ?? '') || e.code === undefined;
@@ -77,6 +84,6 @@ function smtpFailure(err: unknown, smtpUrl: string): DeliveryError {
   return new DeliveryError(
     `SMTP delivery via ${safeUrl(smtpUrl)} failed${e.responseCode ? ` (${e.responseCode})` : e.code ? ` (${e.code})` : ''}: ${reason}`,
     retryable,
-    { cause: err },
+    { cause: err, notSent },
   );
 }

@@ -10,6 +10,7 @@
  *   <p>:ledger:runs:<schedule>        list: recent runs of non-windowed jobs, newest first
  *   <p>:ledger:schedules              set:  schedule ids (and job names of unscheduled runs)
  *   <p>:ledger:reexport:<schedule>    zset: starts of done windows the purge found incomplete
+ *   <p>:ledger:mailclaims             zset: open mail claims <schedule>|<start>|<address> by lease end
  *
  * State changes are Lua scripts so two processes never interleave a read-modify-write.
  * The job's result is stored verbatim as JSON text (never decoded in Lua, whose cjson would
@@ -18,7 +19,7 @@
 import type { Redis } from 'ioredis';
 import { UpdateBatcher } from './update-batcher.js';
 import { ledgerCommands, type LedgerCommands } from './commands/index.js';
-import type { BeginResult, DeliveryLog, DeliveryRecord, Ledger, ReexportFlag, RunRecord, WindowKey, WindowRecord, WindowState } from './types.js';
+import type { BeginResult, DeliveryLog, DeliveryRecord, Ledger, MailClaim, MailClaimRequest, OpenMailClaim, ReexportFlag, RunRecord, WindowKey, WindowRecord, WindowState } from './types.js';
 
 const RUNS_KEPT = 100;
 /** Longest window (a 31-day month plus a DST hour): bounds range scans by start. */
@@ -38,8 +39,8 @@ local function apply(k, a)
   local recorded = redis.call('HMGET', key, 'state', 'end', 'owner', 'leaseUntil', 'attempts', 'startedAt')
   local prior, recordedEnd = recorded[1], recorded[2]
   local force = ARGV[a + 8] == '1'
-  -- An ox-batch run holds its running window by a lease it renews while it runs; a window
-  -- running in a worker has no owner (BullMQ's lock and stall check guard it).
+  -- A run holds its running window by a lease it renews while it runs (ox-batch run and each
+  -- worker execution alike): one owner at a time, so two live runs never deliver one window.
   local owner, leaseUntil = recorded[3] or '', recorded[4] or ''
   local heldByRun = prior == 'running' and owner ~= '' and (tonumber(leaseUntil) or 0) > tonumber(now)
   if op == 'lease' then
@@ -76,8 +77,17 @@ local function apply(k, a)
       replaced = redis.call('HGET', key, 'result') or 'null'
       if not force then return {0, replaced} end
     end
-    if op == 'begin' and heldByRun then
-      return {3, owner, leaseUntil}
+    if op == 'begin' then
+      if heldByRun then
+        return {3, owner, leaseUntil, recorded[6] or ''}
+      end
+      -- arg: attempt, or attempt|leaseUntil|owner (a worker execution holding the window).
+      local sep = string.find(arg, '|', 1, true)
+      if sep then
+        local rest = string.sub(arg, sep + 1)
+        local sep2 = string.find(rest, '|', 1, true)
+        arg, runLease, runOwner = string.sub(arg, 1, sep - 1), string.sub(rest, 1, sep2 - 1), string.sub(rest, sep2 + 1)
+      end
     end
     if op == 'beginRun' then
       if prior == 'running' and not force and (owner == '' or heldByRun) then
@@ -238,10 +248,12 @@ export class RedisLedger implements Ledger {
 
   /**
    * The worker's start of a window, in one round trip with the "already done?" check (see
-   * `BeginResult`). A window an `ox-batch run` holds by a live lease answers `busy`, forced or not.
+   * `BeginResult`). With `owner` the execution holds the window by a lease (renewLease) like
+   * `ox-batch run`; a window held by another live lease answers `busy`, forced or not.
    */
-  async beginWindow(key: WindowKey, job: string, attempt: number, options: { force?: boolean } = {}): Promise<BeginResult> {
-    return toBeginResult(await this.run('begin', key, job, String(attempt), options.force === true));
+  async beginWindow(key: WindowKey, job: string, attempt: number, options: { force?: boolean; owner?: string; leaseUntil?: number } = {}): Promise<BeginResult> {
+    const arg = options.owner ? `${attempt}|${options.leaseUntil ?? 0}|${options.owner}` : String(attempt);
+    return toBeginResult(await this.run('begin', key, job, arg, options.force === true));
   }
 
   /**
@@ -416,6 +428,39 @@ export class RedisLedger implements Ledger {
     return flags;
   }
 
+  async claimMail(key: WindowKey, owner: string, request: MailClaimRequest): Promise<MailClaim[]> {
+    const replies = await this.commands.claimMail!(
+      this.deliveryKey(key), this.key('mailclaims'),
+      String(Date.now()), owner, String(request.leaseUntil), request.force ? '1' : '0', request.via, request.messageId, claimMember(key, ''),
+      ...request.addresses,
+    ) as Array<[MailClaim['status'], string, string?]>;
+    return replies.map(([status, messageId, leaseUntil], i) => ({
+      address: request.addresses[i]!, status, messageId, ...(leaseUntil ? { leaseUntil: Number(leaseUntil) } : {}),
+    }));
+  }
+
+  async settleMail(key: WindowKey, owner: string, outcome: 'sent' | 'release' | 'unknown', entries: ReadonlyArray<{ address: string; record?: DeliveryRecord }>): Promise<void> {
+    if (entries.length === 0) return;
+    const pairs = entries.flatMap((e) => [e.address, e.record ? JSON.stringify({ state: 'sent', ...e.record }) : '']);
+    await this.commands.settleMail!(this.deliveryKey(key), this.key('mailclaims'), owner, outcome, claimMember(key, ''), ...pairs);
+  }
+
+  /** Mail claims not settled: in flight (lease running) or of unknown outcome. */
+  async openMailClaims(now: number): Promise<OpenMailClaim[]> {
+    const members = await this.redis.zrange(this.key('mailclaims'), '0', '-1');
+    const claims: OpenMailClaim[] = [];
+    for (const member of members) {
+      const [scheduleId, start, address] = member.split('|') as [string, string, string];
+      const raw = await this.redis.hget(this.key('d', scheduleId, start), `mail:${address}`);
+      if (!raw) continue;
+      const claim = JSON.parse(raw) as { state?: string; owner?: string; via?: string; messageId?: string; leaseUntil?: number };
+      if (claim.state !== 'claimed' && claim.state !== 'unknown') continue;
+      const live = claim.state === 'claimed' && (claim.leaseUntil ?? 0) > now;
+      claims.push({ scheduleId, start: Number(start), address, state: live ? 'in-flight' : 'unknown', owner: claim.owner, via: claim.via, messageId: claim.messageId, leaseUntil: claim.leaseUntil });
+    }
+    return claims;
+  }
+
   async recordRun(run: RunRecord): Promise<void> {
     const key = this.key('runs', run.scheduleId);
     await this.redis
@@ -473,11 +518,21 @@ function toRecord(values: Array<string | null>): WindowRecord | null {
   return record;
 }
 
-/** The exactly-once log of one (schedule, window), as handed to a job in `JobRun.deliveries`. */
-export function deliveryLogFor(ledger: Ledger, key: WindowKey): DeliveryLog {
+/** `<schedule>|<start>|<address>`: a member of the open mail claims index. */
+function claimMember(key: WindowKey, address: string): string {
+  return `${key.scheduleId}|${key.start}|${address}`;
+}
+
+/**
+ * The exactly-once log of one (schedule, window), as handed to a job in `JobRun.deliveries`.
+ * `owner` is the run holding the window: its mail claims are its own.
+ */
+export function deliveryLogFor(ledger: Ledger, key: WindowKey, owner: string): DeliveryLog {
   return {
     get: (deliveryId) => ledger.getDelivery(key, deliveryId),
     record: (deliveryId, record) => ledger.recordDelivery(key, deliveryId, { ...record, at: record.at ?? Date.now() }),
+    claimMail: (request) => ledger.claimMail(key, owner, request),
+    settleMail: (outcome, entries) => ledger.settleMail(key, owner, outcome, entries.map((e) => ({ address: e.address, ...(e.record ? { record: { ...e.record, at: Date.now() } } : {}) }))),
   };
 }
 
@@ -490,6 +545,13 @@ export function memoryDeliveryLog(): DeliveryLog {
   return {
     get: async (deliveryId) => records.get(deliveryId) ?? null,
     record: async (deliveryId, record) => { records.set(deliveryId, { ...record, at: record.at ?? Date.now() }); },
+    claimMail: async (request) => request.addresses.map((address) => ({
+      address, messageId: request.messageId, status: records.has(`mail:${address}`) ? 'sent' as const : 'claimed' as const,
+    })),
+    settleMail: async (outcome, entries) => {
+      if (outcome !== 'sent') return;
+      for (const e of entries) records.set(`mail:${e.address}`, { ...e.record, at: Date.now() });
+    },
   };
 }
 

@@ -26,7 +26,7 @@ export interface WindowRecord extends WindowKey {
   /** What the job returned when it finished (JSON). For feedback.export: an `ExportResult`. */
   result?: unknown;
   jobId?: string;
-  /** A window an `ox-batch run` is running: who (`run:<host>:<pid>`) and until when it holds it. */
+  /** Who runs the window now (`run:<host>:<pid>`, `worker:<host>:<pid>:<id>`) and until when it holds it. */
   owner?: string;
   leaseUntil?: number;
 }
@@ -71,8 +71,8 @@ export interface Ledger {
   listWindows(scheduleId: string, range?: { from?: number; to?: number }): Promise<WindowRecord[]>;
   markQueued(key: WindowKey, job: string, jobId: string): Promise<void>;
   markRunning(key: WindowKey, job: string, attempt: number): Promise<void>;
-  /** A worker starts a window (attempt counted by BullMQ). */
-  beginWindow(key: WindowKey, job: string, attempt: number, options?: { force?: boolean }): Promise<BeginResult>;
+  /** A worker starts a window (attempt counted by BullMQ), holding it by a lease when `owner` is given. */
+  beginWindow(key: WindowKey, job: string, attempt: number, options?: { force?: boolean; owner?: string; leaseUntil?: number }): Promise<BeginResult>;
   /** `ox-batch run` starts a window and holds it by a lease. */
   beginRun(key: WindowKey, job: string, options: { owner: string; leaseUntil: number; force?: boolean }): Promise<BeginResult>;
   renewLease(key: WindowKey, owner: string, leaseUntil: number): Promise<boolean>;
@@ -86,6 +86,9 @@ export interface Ledger {
   getDelivery(key: WindowKey, deliveryId: string): Promise<DeliveryRecord | null>;
   listDeliveries(key: WindowKey): Promise<Record<string, DeliveryRecord>>;
   recordDelivery(key: WindowKey, deliveryId: string, record: DeliveryRecord): Promise<void>;
+  claimMail(key: WindowKey, owner: string, request: MailClaimRequest): Promise<MailClaim[]>;
+  settleMail(key: WindowKey, owner: string, outcome: 'sent' | 'release' | 'unknown', entries: ReadonlyArray<{ address: string; record?: DeliveryRecord }>): Promise<void>;
+  openMailClaims(now: number): Promise<OpenMailClaim[]>;
 
   flagReexport(key: WindowKey, flag: ReexportFlag): Promise<boolean>;
   clearReexport(key: WindowKey, flaggedAt: number): Promise<boolean>;
@@ -95,8 +98,49 @@ export interface Ledger {
   lastRuns(scheduleId: string, count?: number): Promise<RunRecord[]>;
 }
 
+/** What a mail claim found for one address (ledger/commands/claimMail-2.lua). */
+export interface MailClaim {
+  address: string;
+  /** claimed / reclaimed: send it (reclaimed: again, after its sender died); the others: do not. */
+  status: 'claimed' | 'reclaimed' | 'sent' | 'busy' | 'unknown';
+  /** The Message-ID to send with (a reclaimed one keeps the first send's). */
+  messageId: string;
+  /** busy: until when the other run holds it. */
+  leaseUntil?: number;
+}
+
+export interface MailClaimRequest {
+  addresses: readonly string[];
+  via: 'smtp' | 'ox';
+  /** For new claims; reclaimed ones keep theirs. */
+  messageId: string;
+  leaseUntil: number;
+  /** Send `unknown` ones again (an operator's --force). */
+  force?: boolean;
+}
+
+/** A mail claim not settled yet, for `ox-batch status`. */
+export interface OpenMailClaim {
+  scheduleId: string;
+  start: number;
+  address: string;
+  /** in-flight: its sender's lease runs; unknown: the sender died or was cut off mid-send. */
+  state: 'in-flight' | 'unknown';
+  owner?: string;
+  via?: string;
+  messageId?: string;
+  leaseUntil?: number;
+}
+
 /** The exactly-once log of the window a job is running, handed to the job. */
 export interface DeliveryLog {
   get(deliveryId: string): Promise<DeliveryRecord | null>;
   record(deliveryId: string, record: Omit<DeliveryRecord, 'at'> & { at?: number }): Promise<void>;
+  /** Claims each address for this run before mailing it (atomic across runs of the window). */
+  claimMail(request: MailClaimRequest): Promise<MailClaim[]>;
+  /**
+   * After the send: `sent` records each address (with its delivery record); `release` gives the
+   * claims back (the mail provably did not go out); `unknown` marks them interrupted.
+   */
+  settleMail(outcome: 'sent' | 'release' | 'unknown', entries: ReadonlyArray<{ address: string; record?: Omit<DeliveryRecord, 'at'> }>): Promise<void>;
 }

@@ -333,7 +333,7 @@ export class OxClient implements OxApi {
     const retryable = RETRYABLE_STATUSES.has(status) && (spec.retry === 'idempotent' || status === 503);
     const retryAfterMs = status === 429 || status === 503 ? parseRetryAfter(response.headers['retry-after']) : undefined;
     return new OxError({
-      operation: spec.operation, kind: 'http', status, retryable, retryAfterMs,
+      operation: spec.operation, kind: 'http', status, retryable, retryAfterMs, notSent: status === 503 || (status >= 400 && status < 500),
       reason: response.statusText || STATUS_CODES[status],
       code: details.code, errorDesc: details.errorDesc, errorId: details.errorId,
       hint: hintFor(spec, status, text === '', this.baseUrl),
@@ -350,7 +350,7 @@ export class OxClient implements OxApi {
       return new OxError({ operation: spec.operation, kind: 'network', retryable: false, cause: err, reason: 'the client was closed' });
     }
     return new OxError({
-      operation: spec.operation, kind: protocolFailure ? 'protocol' : kind, cause: err,
+      operation: spec.operation, kind: protocolFailure ? 'protocol' : kind, cause: err, notSent: neverSent,
       retryable: !protocolFailure && (spec.retry === 'idempotent' || neverSent),
       reason: `${kind === 'timeout' ? 'timed out' : 'network error'} talking to ${this.baseUrl}: ${code || (err as Error)?.message || String(err)}`,
       hint: spec.retry === 'unsent-only' && !neverSent ? 'not retried: the request may have reached OX and mails may have gone out' : undefined,

@@ -19,6 +19,11 @@ export interface OxErrorDetails {
   attempts?: number;
   /** The server's Retry-After, in ms. */
   retryAfterMs?: number;
+  /**
+   * The request provably did not take effect on OX (it was refused with a 4xx or 503 before the
+   * resource ran, or never reached the server): a `send` that failed so mailed nobody.
+   */
+  notSent?: boolean;
   cause?: unknown;
 }
 
@@ -38,6 +43,7 @@ export class OxError extends Error {
   readonly kind: OxErrorKind;
   readonly attempts?: number;
   readonly retryAfterMs?: number;
+  readonly notSent: boolean;
   readonly #details: OxErrorDetails;
 
   constructor(details: OxErrorDetails) {
@@ -51,6 +57,7 @@ export class OxError extends Error {
     this.errorId = details.errorId;
     this.attempts = details.attempts;
     this.retryAfterMs = details.retryAfterMs;
+    this.notSent = details.notSent === true;
     this.#details = details;
   }
 

@@ -16,6 +16,7 @@ import type { Metrics } from '../http/metrics.js';
 import { executeJob, JobRunError, WindowBusyError, WindowConflictError, describeError, type FailureOutcome } from './run-job.js';
 import type { JobData } from './queues.js';
 import { OpenWindowError } from './closed-window.js';
+import { MailBusyError } from '../delivery/delivery-error.js';
 import type { RedisLedger } from '../ledger/redis-ledger.js';
 import type { WindowKey } from '../ledger/types.js';
 
@@ -61,8 +62,10 @@ export function createJobProcessor(options: ProcessorOptions): Processor<JobData
       if (data.type === 'window') await services.ledger.markFailed({ scheduleId: data.scheduleId, start: data.start, end: data.end }, data.job, reason).catch(() => undefined);
       throw new UnrecoverableError(reason);
     }
-    const classifyFailure = (_err: unknown, permanent: boolean): FailureOutcome => {
+    const classifyFailure = (err: unknown, permanent: boolean): FailureOutcome => {
       if (signal?.aborted && options.isShuttingDown()) return 'aborted';
+      // Another live run is mailing this window: waiting for it uses no attempt.
+      if (err instanceof MailBusyError) return 'retry';
       if (permanent || attempt >= allowed) return 'failed';
       return 'retry';
     };
@@ -85,6 +88,11 @@ export function createJobProcessor(options: ProcessorOptions): Processor<JobData
       return { status: outcome.status, result: outcome.result ?? null, ...(outcome.reason ? { reason: outcome.reason } : {}) };
     } catch (err) {
       if (err instanceof JobRunError) {
+        if (err.cause instanceof MailBusyError && token) {
+          log.info({ jobId: job.id, retryAt: new Date(err.cause.retryAt).toISOString() }, err.message);
+          await job.moveToDelayed(err.cause.retryAt, token);
+          throw new DelayedError();
+        }
         if (err.outcome === 'aborted' && token) {
           await job.moveToDelayed(Date.now(), token);
           throw new DelayedError();

@@ -5,6 +5,7 @@
  * "queued again" when a retry follows) with a readable reason on error. The BullMQ worker and
  * `ox-batch run` share this path, and job helpers' tests call `runJobInProcess` directly.
  */
+import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { EXIT_FAILURE, EXIT_USAGE, InputError, RefusedError, isInputError } from '../errors.js';
 import type { JobKind, JobWindow, Services } from '../job-kind.js';
@@ -51,7 +52,7 @@ export interface ExecuteJobOptions {
   /** Extra fields on every log line of this run (the worker adds the BullMQ job id). */
   logBindings?: Record<string, unknown>;
   metrics?: Metrics;
-  /** How long an `ox-batch run` holds its window without renewing (default 60 s; renewed every third of it). */
+  /** How long a run holds its window without renewing (default 60 s; renewed every third of it). */
   runLeaseMs?: number;
   /** Decides what a failure means (the worker knows about attempts left and shutdown). */
   classifyFailure?: (err: unknown, permanent: boolean) => FailureOutcome;
@@ -111,8 +112,11 @@ export class WindowBusyError extends RefusedError {
   readonly retryAt: number;
   constructor(job: string, scheduleId: string, window: JobWindow, busy: { owner: string; leaseUntil?: number; startedAt?: number }) {
     const since = busy.startedAt ? ` since ${new Date(busy.startedAt).toISOString()}` : '';
-    super(busy.owner
-      ? `job ${job}: ${scheduleId} ${describeWindow(window)} is being run by ox-batch run (${busy.owner}, lease until ${new Date(busy.leaseUntil ?? 0).toISOString()}); wait for it, or give --force if that process is gone`
+    const lease = `lease until ${new Date(busy.leaseUntil ?? 0).toISOString()}`;
+    super(busy.owner.startsWith('worker:')
+      ? `job ${job}: ${scheduleId} ${describeWindow(window)} is running in a worker (${busy.owner}${since}, ${lease}); wait for it (a dead worker's hold ends with its lease), or give --force`
+      : busy.owner
+      ? `job ${job}: ${scheduleId} ${describeWindow(window)} is being run by ox-batch run (${busy.owner}, ${lease}); wait for it, or give --force if that process is gone`
       : `job ${job}: ${scheduleId} ${describeWindow(window)} is running in a worker${since}; wait for it (a dead worker's job runs again after the stall interval), or give --force`);
     this.retryAt = (busy.leaseUntil ?? Date.now()) + 1_000;
   }
@@ -121,6 +125,11 @@ export class WindowBusyError extends RefusedError {
 /** Who holds a window `ox-batch run` runs, and for how long without renewal. */
 const RUN_OWNER = `run:${hostname()}:${process.pid}`;
 const RUN_LEASE_MS = 60_000;
+
+/** Each worker execution of a window holds it under a name of its own. */
+function workerOwner(): string {
+  return `worker:${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+}
 
 /**
  * Errors no retry can fix: bad input, a refused job, and errors that say so themselves
@@ -187,21 +196,25 @@ export async function executeJob(options: ExecuteJobOptions): Promise<RunJobOutc
   let replacesDone: { result: unknown } | undefined;
   /** `ox-batch run` holds its window by a lease, renewed while the job runs. */
   let leaseTimer: NodeJS.Timeout | undefined;
-  const leaseMs = options.runLeaseMs ?? RUN_LEASE_MS;
+  // A worker's hold lasts as long as BullMQ's lock on the job: a dead worker's window is free
+  // again by the time the stall check hands its job to another worker.
+  const leaseMs = options.runLeaseMs ?? (options.attempt !== undefined ? services.config.worker.lockDurationMs : RUN_LEASE_MS);
+  // The owner of the window while this run holds it: its lease is renewed while the job runs.
+  const owner = options.attempt !== undefined ? workerOwner() : RUN_OWNER;
   if (window && recorded) {
     // The worker's attempt comes from BullMQ; `ox-batch run` lets the ledger count it.
     const byWorker = options.attempt !== undefined;
     const begun = byWorker
-      ? await ledger.beginWindow(key, kind.name, attempt, { force })
-      : await ledger.beginRun(key, kind.name, { owner: RUN_OWNER, leaseUntil: Date.now() + leaseMs, force });
+      ? await ledger.beginWindow(key, kind.name, attempt, { force, owner, leaseUntil: Date.now() + leaseMs })
+      : await ledger.beginRun(key, kind.name, { owner, leaseUntil: Date.now() + leaseMs, force });
     if ('conflictEnd' in begun) throw new WindowConflictError(kind.name, scheduleId, window, begun.conflictEnd);
     if ('busy' in begun) throw new WindowBusyError(kind.name, scheduleId, window, begun.busy);
     if (!begun.started) return skip(begun.result, attempt);
     attempt = begun.attempt ?? attempt;
     replacesDone = begun.replacesDone;
-    if (!byWorker) {
+    {
       leaseTimer = setInterval(() => {
-        ledger.renewLease(key, RUN_OWNER, Date.now() + leaseMs).then(
+        ledger.renewLease(key, owner, Date.now() + leaseMs).then(
           (held) => { if (!held) baseLog.warn({ job: kind.name, schedule: scheduleId, window: describeWindow(window) }, 'this run no longer holds its window (a forced run took it over)'); },
           (err: unknown) => baseLog.warn({ err }, 'could not renew the lease of this run'),
         );
@@ -231,7 +244,7 @@ export async function executeJob(options: ExecuteJobOptions): Promise<RunJobOutc
       preview,
       reexport: options.reexport !== undefined,
       progress: options.progress ?? (async () => undefined),
-      deliveries: preview ? memoryDeliveryLog() : deliveryLogFor(ledger, key),
+      deliveries: preview ? memoryDeliveryLog() : deliveryLogFor(ledger, key, owner),
     }, services);
     const durationMs = Date.now() - started;
     if (recorded) {

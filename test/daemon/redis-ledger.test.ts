@@ -61,7 +61,7 @@ describe('RedisLedger', () => {
   });
 
   it('keeps deliveries per window and runs per schedule', async () => {
-    const log = deliveryLogFor(ledger, day(2));
+    const log = deliveryLogFor(ledger, day(2), 'run:test:1');
     expect(await log.get('mail:abc')).toBeNull();
     await log.record('mail:abc', { messageId: '<x@y>' });
     expect(await log.get('mail:abc')).toMatchObject({ messageId: '<x@y>' });

@@ -7,7 +7,7 @@ import { DeliveryError } from '../../src/delivery/delivery-error.js';
 import { createMailer } from '../../src/delivery/smtp-mailer.js';
 import { startSmtpCapture, type SmtpCapture } from './helpers/smtp-capture.js';
 
-const mailConfig = (smtp?: string) => ({ smtp, from: 'ox-batch@example.com', to: [], maxAttachmentBytes: 1024 });
+const mailConfig = (smtp?: string) => ({ smtp, from: 'ox-batch@example.com', to: [], maxAttachmentBytes: 1024, claimLeaseMs: 60_000 });
 
 describe('SmtpMailer against smtp-server', () => {
   let smtp: SmtpCapture;

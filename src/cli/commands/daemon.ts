@@ -403,10 +403,15 @@ export function registerDaemonCommands(program: Command): void {
           const now = Date.now();
           const schedules = await Promise.all(session.schedules.map((s) => scheduleStatus(session, s, now)));
           const running = (await Promise.all(session.schedules.map((s, i) => runningWindows(session.ledger, s, schedules[i]!)))).flat();
-          if (options.json) return printJson({ queues, failedJobs, running, schedules });
+          const mailClaims = (await session.ledger.openMailClaims(now)).map((c) => ({
+            schedule: c.scheduleId, windowStart: new Date(c.start).toISOString(), address: c.address, state: c.state, via: c.via, owner: c.owner, messageId: c.messageId,
+            ...(c.leaseUntil ? { leaseUntil: new Date(c.leaseUntil).toISOString() } : {}),
+          }));
+          if (options.json) return printJson({ queues, failedJobs, running, mailClaims, schedules });
           process.stdout.write(`queues\n${table(Object.entries(queues).map(([queue, counts]) => ({ queue, ...counts })))}\n`);
           process.stdout.write(`failed jobs\n${table(failedJobs)}\n`);
           process.stdout.write(`running windows\n${table(running.map((r) => ({ ...r })))}\n`);
+          if (mailClaims.length > 0) process.stdout.write(`mails in flight or of unknown outcome (in-flight: mailed again with the same Message-ID if its sender dies; unknown: an interrupted OX send, sent again only with --force)\n${table(mailClaims)}\n`);
           const reexport = schedules.flatMap((s) => (s.reexport ?? []).map((r) => ({ schedule: s.id, ...r })));
           if (reexport.length > 0) process.stdout.write(`windows to re-export (OX holds rows their archive lacks; the purge stops before them)\n${table(reexport)}\n`);
           process.stdout.write(`schedules\n${table(schedules.map((s) => ({

@@ -11,7 +11,18 @@ export interface SmtpCapture {
   close(): Promise<void>;
 }
 
-export async function startSmtpCapture(options: { port?: number; rejectRecipients?: string[] } = {}): Promise<SmtpCapture> {
+export interface SmtpCaptureOptions {
+  port?: number;
+  rejectRecipients?: string[];
+  /**
+   * Awaited after a message's data arrived, before the server answers 250 and keeps it: delays
+   * the acceptance, or, never settling, stalls it (a stalled message is never kept: its sender
+   * never learnt it was accepted).
+   */
+  beforeAccept?: (envelopeTo: string[]) => Promise<void>;
+}
+
+export async function startSmtpCapture(options: SmtpCaptureOptions = {}): Promise<SmtpCapture> {
   const messages: SmtpCapture['messages'] = [];
   const server = new SMTPServer({
     authOptional: true,
@@ -29,8 +40,13 @@ export async function startSmtpCapture(options: { port?: number; rejectRecipient
       const chunks: Buffer[] = [];
       stream.on('data', (c: Buffer) => chunks.push(c));
       stream.on('end', () => {
-        messages.push({ envelopeTo: session.envelope.rcptTo.map((r) => r.address), raw: Buffer.concat(chunks) });
-        callback();
+        const envelopeTo = session.envelope.rcptTo.map((r) => r.address);
+        const accept = () => {
+          messages.push({ envelopeTo, raw: Buffer.concat(chunks) });
+          callback();
+        };
+        if (options.beforeAccept) void options.beforeAccept(envelopeTo).then(accept, (err: Error) => callback(err));
+        else accept();
       });
     },
   });

@@ -14,7 +14,7 @@ import { OxSimulator } from '../../../src/sim/ox-simulator.js';
 import type { SimulatorOptions } from '../../../src/sim/sim-types.js';
 import { bundleCli, runCli, type CliResult } from '../../cli/cli-kit.js';
 import { deleteKeys, freePort, plainRedis, REDIS_URL, testPrefix, waitFor } from '../../daemon/helpers.js';
-import { startSmtpCapture, type SmtpCapture } from '../../delivery/helpers/smtp-capture.js';
+import { startSmtpCapture, type SmtpCapture, type SmtpCaptureOptions } from '../../delivery/helpers/smtp-capture.js';
 import { directGet } from '../../export/helpers/export-env.js';
 
 export const DAY = 86_400_000;
@@ -56,9 +56,9 @@ function cliBundle(): Promise<{ entry: string; dispose(): void }> {
   return (bundle ??= bundleCli());
 }
 
-export async function startSafetyWorld(options: { smtp?: boolean; sim?: SimulatorOptions } = {}): Promise<SafetyWorld> {
+export async function startSafetyWorld(options: { smtp?: boolean | SmtpCaptureOptions; sim?: SimulatorOptions } = {}): Promise<SafetyWorld> {
   const cli = await cliBundle();
-  const smtp = options.smtp ? await startSmtpCapture() : undefined;
+  const smtp = options.smtp ? await startSmtpCapture(options.smtp === true ? {} : options.smtp) : undefined;
   const sim = await OxSimulator.start({ ...options.sim, ...(smtp ? { smtpUrl: smtp.url } : {}) });
   const redis = plainRedis();
   const prefix = testPrefix();
@@ -77,7 +77,7 @@ export async function startSafetyWorld(options: { smtp?: boolean; sim?: Simulato
         `redis: { url: "${REDIS_URL}", prefix: ${prefix} }`,
         `archive: { kind: fs, dir: "${archiveDir}" }`,
         `spool: { dir: "${spoolDir}" }`,
-        ...(smtp ? [`mail: { smtp: "${smtp.url}", from: ox-batch@example.com }`] : []),
+        ...(smtp && !lines.some((l) => l.startsWith('mail:')) ? [`mail: { smtp: "${smtp.url}", from: ox-batch@example.com }`] : []),
         ...lines,
         '',
       ].join('\n'));
