@@ -22,6 +22,7 @@ COPY config ./config
 COPY src ./src
 COPY jobs ./jobs
 COPY bench ./bench
+COPY scripts/copy-lua.mjs ./scripts/
 RUN npm run build \
  && npm pack --pack-destination /pkg \
  && mkdir /pkg/app \

@@ -27,7 +27,12 @@ export const feedbackExport = defineJob({
   lockedParams(scheduleId, config) {
     const purges = purgesGuardedBy(config, scheduleId);
     if (purges.length === 0) return undefined;
-    return { keys: ['contextGroup', 'type', 'format', 'columns', 'deliver'], why: `its archive guards the purge ${purges.join(', ')}` };
+    return {
+      keys: ['contextGroup', 'type', 'format', 'columns', 'deliver'],
+      why: `its archive guards the purge ${purges.join(', ')}`,
+      // Of deliver, what counts is whether it archives: mail on or off changes no archive.
+      compare: { deliver: (deliver) => Array.isArray(deliver) && deliver.includes('archive') },
+    };
   },
 
   async run(run, services) {

@@ -44,7 +44,7 @@ trap cleanup EXIT
 # ---- build stage ----------------------------------------------------------------------------
 step "build stage in $work/build"
 mkdir -p "$work/build"
-context=(package.json package-lock.json tsconfig.json tsconfig.build.json config src jobs bench)
+context=(package.json package-lock.json tsconfig.json tsconfig.build.json config src jobs bench scripts/copy-lua.mjs)
 for item in "${context[@]}"; do [[ -e "$repo/$item" ]] || fail "$item missing from the build context"; done
 if git -C "$repo" rev-parse --is-inside-work-tree >/dev/null 2>&1; then
   # What a checkout holds (tracked files, as in the working tree): an image is built from a

@@ -82,8 +82,16 @@ export interface JobKind<P = unknown, R = unknown> {
    * override (`--param`, enqueue data), and why: e.g. what an export schedule whose archive
    * guards a purge writes. Checked in the paths every run takes (enqueueWindow, executeJob).
    */
-  lockedParams?(scheduleId: string, config: Config): { keys: readonly string[]; why: string } | undefined;
+  lockedParams?(scheduleId: string, config: Config): LockedParams | undefined;
   run(run: JobRun<P>, services: Services): Promise<R>;
+}
+
+/** What `JobKind.lockedParams` answers. */
+export interface LockedParams {
+  keys: readonly string[];
+  why: string;
+  /** What of a key's value must stay (default: all of it), e.g. whether `deliver` archives. */
+  compare?: Readonly<Record<string, (value: unknown) => unknown>>;
 }
 
 /** Helps TypeScript infer P and R from the params schema and run function. */
@@ -92,7 +100,7 @@ export function defineJob<S extends z.ZodType, R>(kind: {
   description: string;
   windowed: boolean;
   params: S;
-  lockedParams?(scheduleId: string, config: Config): { keys: readonly string[]; why: string } | undefined;
+  lockedParams?(scheduleId: string, config: Config): LockedParams | undefined;
   run(run: JobRun<z.output<S>>, services: Services): Promise<R>;
 }): JobKind<z.output<S>, R> {
   return kind as JobKind<z.output<S>, R>;

@@ -19,7 +19,8 @@ export function assertParamsAsConfigured(kind: JobKind<any, any>, config: Config
   const expected = validateParams(kind, configured.params, `schedule ${scheduleId}`) as Record<string, unknown>;
   const given = (params ?? {}) as Record<string, unknown>;
   for (const key of locked.keys) {
-    if (isDeepStrictEqual(given[key], expected[key])) continue;
+    const compared = locked.compare?.[key] ?? ((value: unknown) => value);
+    if (isDeepStrictEqual(compared(given[key]), compared(expected[key]))) continue;
     throw new LockedParamError(
       `schedule ${scheduleId}: params.${key} = ${JSON.stringify(given[key]) ?? 'unset'} differs from its configuration (${JSON.stringify(expected[key]) ?? 'unset'}): ` +
       `refused because ${locked.why}; change ${key} in the configuration, or run the job kind ${kind.name} without the schedule`,
