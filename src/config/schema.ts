@@ -61,6 +61,10 @@ export const scheduleSchema = z.object({
     .transform((v) => (v instanceof Date ? v.toISOString() : v === undefined ? undefined : String(v))),
   overlap: z.enum(['skip', 'queue']).default('skip'),
   attempts: z.number().int().min(1).max(100).default(5),
+  /** A window whose attempts ran out is queued again this long after it failed (default: min(1h, the trigger's period)). */
+  retryFailedAfter: duration.optional(),
+  /** Rounds of retries for a failed window (each a fresh set of `attempts`); absent: unlimited. */
+  maxRetries: z.number().int().min(0).optional(),
   paused: z.boolean().default(false),
   params: z.record(z.string(), z.unknown()).default({}),
 }).superRefine((s, ctx) => {

@@ -17,6 +17,7 @@ export const METRIC_NAMES = [
   'oxb_queue_jobs',
   'oxb_job_rows_total',
   'oxb_job_bytes_total',
+  'oxb_window_retry_rounds_total',
 ] as const;
 
 const SOURCE_DEADLINE_MS = 3_000;
@@ -80,6 +81,7 @@ export class Metrics {
   readonly queueJobs: Gauge<'queue' | 'state'>;
   readonly jobRows: Counter<'job' | 'schedule'>;
   readonly jobBytes: Counter<'job' | 'schedule'>;
+  readonly retryRounds: Counter<'schedule'>;
   private sources: MetricsSources = {};
   private readonly withProcessMetrics: boolean;
 
@@ -103,6 +105,7 @@ export class Metrics {
     this.queueJobs = new Gauge({ name: 'oxb_queue_jobs', help: 'BullMQ jobs by queue and state', labelNames: ['queue', 'state'], registers });
     this.jobRows = new Counter({ name: 'oxb_job_rows_total', help: 'Rows processed by jobs (from the result field rows)', labelNames: ['job', 'schedule'], registers });
     this.jobBytes = new Counter({ name: 'oxb_job_bytes_total', help: 'Bytes produced by jobs (from the result field bytes)', labelNames: ['job', 'schedule'], registers });
+    this.retryRounds = new Counter({ name: 'oxb_window_retry_rounds_total', help: 'Failed windows queued again by the retry clock (each a new round of attempts)', labelNames: ['schedule'], registers });
     this.withProcessMetrics = options.defaultMetrics === true;
     if (this.withProcessMetrics) processMetrics();
   }
@@ -143,6 +146,11 @@ export class Metrics {
       if (typeof rows === 'number' && Number.isFinite(rows)) this.jobRows.inc({ job, schedule }, rows);
       if (typeof bytes === 'number' && Number.isFinite(bytes)) this.jobBytes.inc({ job, schedule }, bytes);
     }
+  }
+
+  /** A failed window was queued again for a new round of attempts. */
+  recordRetryRound(schedule: string): void {
+    this.retryRounds.inc({ schedule });
   }
 
   /** The observer handed to the OX client. */

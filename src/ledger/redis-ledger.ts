@@ -27,7 +27,7 @@ const LONGEST_WINDOW_MS = 32 * 86_400_000;
 
 // One call carries a batch of window updates (see RedisLedger.run): per op 5 KEYS (window hash,
 // idx zset, failed zset, watermark hash, schedules set) and 8 ARGV (op, scheduleId, start, end,
-// job, now, arg = jobId|attempt|result|error, force). Ops apply in order, each as it would alone;
+// job, now, arg = jobId|attempt|result|error, flag = force, or for 'failed': permanent). Ops apply in order, each as it would alone;
 // an op that errors answers {-1, message} and does not stop the others.
 // Indexes are written only when they change: two ops run per job on the worker path.
 const UPDATE_SCRIPT = `
@@ -59,6 +59,14 @@ local function apply(k, a)
       return 0
     end
     op = 'failed'
+  end
+  -- 'retryRound': the retry clock queues a failed window again, counting the round; only a
+  -- window still failed (another scheduler replica may have claimed this round first).
+  local rounds
+  if op == 'retryRound' then
+    if prior ~= 'failed' then return 0 end
+    rounds = redis.call('HINCRBY', key, 'retryRounds', 1)
+    op = 'queued'
   end
   if op == 'queued' and not force and (prior == 'done' or prior == 'running') then
     return 0
@@ -115,7 +123,9 @@ local function apply(k, a)
   elseif op == 'done' then
     redis.call('HSET', key, 'job', job, 'state', state, 'finishedAt', now, 'result', arg, 'lastError', '', 'leaseUntil', '')
   else
-    redis.call('HSET', key, 'job', job, 'state', state, 'finishedAt', now, 'lastError', arg, 'leaseUntil', '')
+    -- For 'failed' the flag slot says whether no retry can fix it (bad params, OX 4xx): the
+    -- retry clock leaves such a window to an operator.
+    redis.call('HSET', key, 'job', job, 'state', state, 'finishedAt', now, 'lastError', arg, 'leaseUntil', '', 'permanent', (op == 'failed' and force) and '1' or '')
   end
   if op == 'failed' then
     redis.call('ZADD', KEYS[k + 3], start, startText)
@@ -134,6 +144,7 @@ local function apply(k, a)
   -- A forced re-run of a done window: hand back the result it replaces (kept if the run is refused).
   if runAttempt then return {5, runAttempt, replaced} end
   if replaced then return {1, replaced} end
+  if rounds then return rounds end
   return 1
 end
 local replies = {}
@@ -156,7 +167,7 @@ redis.call('HSET', KEYS[1], 'startAt', ARGV[2], 'watermark', ARGV[3], 'gen', gen
 return 1
 `;
 
-const RECORD_FIELDS = ['scheduleId', 'start', 'end', 'job', 'state', 'attempts', 'queuedAt', 'startedAt', 'finishedAt', 'lastError', 'result', 'jobId', 'owner', 'leaseUntil'] as const;
+const RECORD_FIELDS = ['scheduleId', 'start', 'end', 'job', 'state', 'attempts', 'queuedAt', 'startedAt', 'finishedAt', 'lastError', 'result', 'jobId', 'owner', 'leaseUntil', 'permanent', 'retryRounds'] as const;
 
 export interface MarkQueuedOptions {
   /** Re-queue a window that is done or marked running (an explicit --force). */
@@ -332,8 +343,18 @@ export class RedisLedger implements Ledger {
     await this.update('done', key, job, JSON.stringify(result ?? null));
   }
 
-  async markFailed(key: WindowKey, job: string, error: string): Promise<void> {
-    await this.update('failed', key, job, error.slice(0, 4000));
+  /** `permanent`: no retry can fix it (bad input, OX 4xx); the retry clock leaves the window to an operator. */
+  async markFailed(key: WindowKey, job: string, error: string, options: { permanent?: boolean } = {}): Promise<void> {
+    await this.update('failed', key, job, error.slice(0, 4000), options.permanent === true);
+  }
+
+  /**
+   * The retry clock's claim of a failed window: queued again, its retry round counted. Answers
+   * the round (1, 2, …), or 0 when the window is no longer failed (another replica claimed the
+   * round, or it ran meanwhile).
+   */
+  async markRetryRound(key: WindowKey, job: string, jobId: string): Promise<number> {
+    return Number(await this.run('retryRound', key, job, jobId, false));
   }
 
   /**
@@ -497,7 +518,7 @@ function checkReply(op: string, key: WindowKey, reply: unknown): unknown {
 }
 
 function toRecord(values: Array<string | null>): WindowRecord | null {
-  const [scheduleId, start, end, job, state, attempts, queuedAt, startedAt, finishedAt, lastError, result, jobId, owner, leaseUntil] = values;
+  const [scheduleId, start, end, job, state, attempts, queuedAt, startedAt, finishedAt, lastError, result, jobId, owner, leaseUntil, permanent, retryRounds] = values;
   if (scheduleId === null || scheduleId === undefined || state === null || state === undefined) return null;
   const record: WindowRecord = {
     scheduleId,
@@ -515,6 +536,8 @@ function toRecord(values: Array<string | null>): WindowRecord | null {
   if (jobId) record.jobId = jobId;
   if (owner && state === 'running') record.owner = owner;
   if (leaseUntil && state === 'running') record.leaseUntil = Number(leaseUntil);
+  if (permanent === '1' && state === 'failed') record.permanent = true;
+  if (retryRounds) record.retryRounds = Number(retryRounds);
   return record;
 }
 

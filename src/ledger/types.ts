@@ -29,6 +29,10 @@ export interface WindowRecord extends WindowKey {
   /** Who runs the window now (`run:<host>:<pid>`, `worker:<host>:<pid>:<id>`) and until when it holds it. */
   owner?: string;
   leaseUntil?: number;
+  /** A failed window whose error no retry can fix (bad input, OX 4xx): left to an operator. */
+  permanent?: boolean;
+  /** How often the retry clock queued this window again after it failed (rounds of attempts). */
+  retryRounds?: number;
 }
 
 /** One exactly-once side effect of a window (an archive object, a mail to one recipient set). */
@@ -77,7 +81,8 @@ export interface Ledger {
   beginRun(key: WindowKey, job: string, options: { owner: string; leaseUntil: number; force?: boolean }): Promise<BeginResult>;
   renewLease(key: WindowKey, owner: string, leaseUntil: number): Promise<boolean>;
   markDone(key: WindowKey, job: string, result: unknown): Promise<void>;
-  markFailed(key: WindowKey, job: string, error: string): Promise<void>;
+  /** `permanent`: no retry can fix it; the retry clock leaves it to an operator. */
+  markFailed(key: WindowKey, job: string, error: string, options?: { permanent?: boolean }): Promise<void>;
   /** A try failed and another follows: queued again, with the error. */
   markRetrying(key: WindowKey, job: string, error: string): Promise<void>;
   /** End of the contiguous run of done windows starting at `startAt`; `startAt` when none is done. */

@@ -5,8 +5,14 @@
  *    that re-upserts a scheduler whose chain stopped (a known BullMQ failure mode);
  *  - (worker) runs one Worker on the `jobs` queue with the configured concurrency;
  *  - serves /healthz, /readyz, /metrics (and the dashboard) on the HTTP port.
- * `stop()` is the graceful shutdown: stop taking jobs, give running ones the grace period, then
- * abort them (they go back to the queue), with a timeout of its own around worker.close().
+ * A scheduler catches up at once — at start, and when Redis is back after an outage — by ticking
+ * every windowed schedule the way its trigger would (`/readyz` says not ready until the startup
+ * catch-up is queued), and runs the retry clock that queues failed windows again once
+ * `retryFailedAfter` has passed.
+ * `stop()` is the graceful shutdown, bounded by one budget (`worker.shutdownGraceMs` +
+ * `worker.closeTimeoutMs`): stop taking jobs, give running ones the grace period, then abort
+ * them (they go back to the queue); BullMQ's worker.close() can hang after the jobs are done
+ * (taskforcesh/bullmq#4656), so the jobs are counted here and a hung close is left behind.
  */
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
@@ -30,7 +36,7 @@ import { tickSchedulerId } from './job-ids.js';
 import { resolveSchedules, type Schedule } from './schedules.js';
 import { ScheduleState } from './schedule-state.js';
 import { scheduleStatus, toFigures } from './schedule-status.js';
-import { tickSchedule, type TickContext, type TickReport } from './tick.js';
+import { retryFailedWindows, tickSchedule, type TickContext, type TickReport } from './tick.js';
 
 export type DaemonRole = 'all' | 'scheduler' | 'worker';
 
@@ -49,6 +55,11 @@ export interface DaemonOptions {
   watchdogIntervalMs?: number;
   /** How long to wait for Redis at start before giving up (default 30 s). */
   connectTimeoutMs?: number;
+  /**
+   * How often the retry clock looks for failed windows that are due (default: a quarter of the
+   * shortest `retryFailedAfter`, within 1 s .. 60 s).
+   */
+  retryCheckIntervalMs?: number;
 }
 
 export class RedisUnavailableError extends Error {
@@ -73,11 +84,25 @@ function timeout(ms: number): Promise<'timeout'> {
   return new Promise((resolve) => setTimeout(() => resolve('timeout'), ms).unref());
 }
 
+/** How long a worker.close() may take once no job runs any more before it is left behind. */
+const CLOSE_SETTLE_MS = 1_000;
+/** Retry of a startup catch-up that failed (Redis error): readiness stays false meanwhile. */
+const CATCH_UP_RETRY_MS = 5_000;
+
 export class Daemon {
   http?: RunningHttpServer;
   tickWorker?: Worker<TickData>;
   jobWorker?: Worker<JobData>;
   private watchdog?: NodeJS.Timeout;
+  private retryClock?: NodeJS.Timeout;
+  private catchUpRetry?: NodeJS.Timeout;
+  /** True once the startup catch-up has been queued (readiness). */
+  private caughtUp = false;
+  private recovering?: Promise<void>;
+  private readonly onRedisReady = () => this.afterRedisOutage();
+  /** Jobs and ticks this process is running now (counted here: worker.close() may hang). */
+  private running = 0;
+  private idleWaiters: Array<() => void> = [];
   /** This process among the scheduler replicas (the trigger-manager lease names it). */
   readonly instanceId = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
   private managerTtlMs = 180_000;
@@ -157,10 +182,13 @@ export class Daemon {
       this.managerTtlMs = 3 * every;
       await this.state.claimTriggerManager(this.instanceId, this.managerTtlMs);
       await this.upsertSchedulers();
-      this.tickWorker = new Worker<TickData>(TICK_QUEUE, (job) => this.processTick(job), { ...workerSettings, concurrency: 4 });
+      this.tickWorker = new Worker<TickData>(TICK_QUEUE, this.counted((job: Job<TickData>) => this.processTick(job)), { ...workerSettings, concurrency: 4 });
       this.watchWorker(this.tickWorker, TICK_QUEUE);
       this.watchdog = setInterval(() => void this.checkSchedulers().catch((err) => log.warn({ err }, 'scheduler watchdog failed')), every);
       this.watchdog.unref();
+      const retryEvery = options.retryCheckIntervalMs ?? retryCheckInterval(this.schedules);
+      this.retryClock = setInterval(() => void this.retryFailed(), retryEvery);
+      this.retryClock.unref();
     }
     if (this.jobsEnabled) {
       const processor = createJobProcessor({
@@ -171,7 +199,7 @@ export class Daemon {
         isShuttingDown: () => this.shuttingDown,
         completionLedger: new RedisLedger(this.workerRedis, config.redis.prefix),
       });
-      this.jobWorker = new Worker<JobData>(JOB_QUEUE, processor, { ...workerSettings, concurrency: options.concurrency ?? config.worker.concurrency });
+      this.jobWorker = new Worker<JobData>(JOB_QUEUE, this.counted(processor), { ...workerSettings, concurrency: options.concurrency ?? config.worker.concurrency });
       this.watchWorker(this.jobWorker, JOB_QUEUE);
     }
 
@@ -205,6 +233,90 @@ export class Daemon {
       schedules: this.schedules.map((s) => s.id),
       concurrency: this.jobWorker?.concurrency,
     }, 'ox-batch daemon started');
+    if (this.ticksEnabled) {
+      // Every later `ready` of the command connection is Redis back after an outage.
+      this.redis.on('ready', this.onRedisReady);
+      await this.startupCatchUp();
+    }
+  }
+
+  /** Wraps a processor so this process knows how many jobs it runs (see shutdown). */
+  private counted<A extends unknown[], R>(processor: (...args: A) => Promise<R>): (...args: A) => Promise<R> {
+    return async (...args: A) => {
+      this.running++;
+      try {
+        return await processor(...args);
+      } finally {
+        this.running--;
+        if (this.running === 0) for (const wake of this.idleWaiters.splice(0)) wake();
+      }
+    };
+  }
+
+  private idle(): Promise<'idle'> {
+    if (this.running === 0) return Promise.resolve('idle');
+    return new Promise((resolve) => this.idleWaiters.push(() => resolve('idle')));
+  }
+
+  /**
+   * Ticks every windowed schedule now, the same path as its trigger (the ledger decides, job ids
+   * are deterministic: replicas starting together queue each window once), then runs the retry
+   * clock once. Non-windowed schedules are left to their triggers: BullMQ runs a missed slot
+   * once, late, when a worker is back. Answers the schedules whose catch-up failed.
+   */
+  async catchUp(reason: 'start' | 'redis-back'): Promise<string[]> {
+    const failed: string[] = [];
+    for (const schedule of this.schedules) {
+      if (!schedule.window || this.shuttingDown) continue;
+      try {
+        const report = await tickSchedule(this.tickContext(), schedule);
+        const counts = report.counts;
+        if (counts && counts.queued + counts.requeued > 0) {
+          this.log.info({ schedule: schedule.id, reason, ...counts, gaps: report.gaps }, `catch-up (${reason}): queued what ${schedule.id} owes now, not at its next trigger`);
+        }
+      } catch (err) {
+        failed.push(schedule.id);
+        this.log.warn({ schedule: schedule.id, reason, err }, 'catch-up failed; tried again shortly');
+      }
+    }
+    await this.retryFailed();
+    return failed;
+  }
+
+  /** The startup catch-up; until it is queued /readyz says not ready, and it is tried again. */
+  private async startupCatchUp(): Promise<void> {
+    const failed = await this.catchUp('start');
+    if (failed.length === 0) {
+      this.caughtUp = true;
+      return;
+    }
+    if (this.shuttingDown) return;
+    this.catchUpRetry = setTimeout(() => void this.startupCatchUp(), CATCH_UP_RETRY_MS);
+    this.catchUpRetry.unref();
+  }
+
+  /**
+   * Redis answered again after an outage (a restart, a failover): bring back triggers Redis may
+   * have lost (trigger manager only), then catch up at once — windows that closed during the
+   * outage are not left for the next trigger.
+   */
+  private afterRedisOutage(): void {
+    if (this.shuttingDown || this.recovering) return;
+    this.recovering = (async () => {
+      this.log.info('redis is back: catching up now');
+      await this.checkSchedulers().catch((err: unknown) => this.log.warn({ err }, 'could not check the schedule triggers after the outage'));
+      const failed = await this.catchUp('redis-back');
+      if (failed.length === 0) this.caughtUp = true;
+    })().finally(() => { this.recovering = undefined; });
+  }
+
+  /** One run of the retry clock over every windowed schedule. */
+  private async retryFailed(): Promise<void> {
+    for (const schedule of this.schedules) {
+      if (!schedule.window || this.shuttingDown) continue;
+      await retryFailedWindows(this.tickContext(), schedule)
+        .catch((err: unknown) => this.log.warn({ schedule: schedule.id, err }, 'retry clock: could not queue failed windows again'));
+    }
   }
 
   private mountDashboard(app: Express): void {
@@ -216,7 +328,9 @@ export class Daemon {
     worker.on('failed', (job, err) => {
       if (!job) return;
       const final = job.attemptsMade >= (job.opts.attempts ?? 1) || err.name === 'UnrecoverableError';
-      this.log[final ? 'error' : 'warn']({ queue, jobId: job.id, attemptsMade: job.attemptsMade, reason: err.message }, final ? 'job failed for good' : 'job failed; BullMQ retries it');
+      this.log[final ? 'error' : 'warn']({ queue, jobId: job.id, attemptsMade: job.attemptsMade, reason: err.message }, final
+        ? (err.name === 'UnrecoverableError' ? 'job failed: its error is permanent, no retry can fix it' : 'job failed: its attempts are used up (a window is queued again after retryFailedAfter)')
+        : 'job failed; BullMQ retries it');
       // A job that stalled too often is failed by BullMQ without running the processor: its
       // window would otherwise stay `running` in the ledger (status, metrics, --wait read it).
       const data = job.data as Partial<JobData>;
@@ -310,8 +424,10 @@ export class Daemon {
     checks.redis = this.redis.status === 'ready' && (await Promise.race([this.redis.ping().then(() => true, () => false), timeout(1000).then(() => false)]));
     if (this.jobWorker) checks.jobWorker = this.jobWorker.isRunning() && !this.jobWorker.closing;
     if (this.tickWorker) checks.tickWorker = this.tickWorker.isRunning() && !this.tickWorker.closing;
+    // A scheduler is ready once what the schedules owe at start is queued.
+    if (this.ticksEnabled) checks.caughtUp = this.caughtUp;
     checks.shuttingDown = this.shuttingDown;
-    const ready = checks.redis === true && checks.jobWorker !== false && checks.tickWorker !== false && !this.shuttingDown;
+    const ready = checks.redis === true && checks.jobWorker !== false && checks.tickWorker !== false && checks.caughtUp !== false && !this.shuttingDown;
     return { ready, checks };
   }
 
@@ -320,46 +436,68 @@ export class Daemon {
   }
 
   /**
-   * Graceful stop: no new jobs; running ones get `graceMs` (default config.worker.shutdownGraceMs),
-   * then are aborted and handed back to the queue; a hung close is abandoned after closeTimeoutMs.
+   * Graceful stop within one budget, `graceMs` (default config.worker.shutdownGraceMs) plus
+   * config.worker.closeTimeoutMs: no new jobs; running ones get `graceMs`, then are aborted and
+   * handed back to the queue; whatever still has not returned when the budget is used up (a
+   * hung worker.close(), Redis gone) is left behind, and stop() resolves.
    */
   stop(options: { graceMs?: number } = {}): Promise<void> {
     this.stopping ??= this.shutdown(options.graceMs ?? this.config.worker.shutdownGraceMs);
     return this.stopping;
   }
 
-  private async shutdown(graceMs: number): Promise<void> {
-    const { log } = this;
-    this.shuttingDown = true;
-    if (this.watchdog) clearInterval(this.watchdog);
-    // Another scheduler replica takes the triggers over at its next watchdog run.
-    if (this.ticksEnabled) await Promise.race([this.state.releaseTriggerManager(this.instanceId).catch(() => undefined), timeout(1_000)]);
-    const workers = [this.tickWorker, this.jobWorker].filter((w): w is Worker<any> => w !== undefined);
-    const active = workers.length > 0 ? this.jobWorkerActive() : 0;
-    log.info({ graceMs, active }, 'stopping: no new jobs are taken; running jobs may finish within the grace period');
-    const closing = Promise.allSettled(workers.map((w) => w.close())).then(() => 'closed' as const);
-    let outcome = await Promise.race([closing, timeout(graceMs)]);
-    if (outcome === 'timeout') {
-      log.warn('grace period over: aborting running jobs; they go back to the queue');
-      for (const w of workers) w.cancelAllJobs('shutdown');
-      outcome = await Promise.race([closing, timeout(this.config.worker.closeTimeoutMs)]);
-      if (outcome === 'timeout') {
-        log.error({ closeTimeoutMs: this.config.worker.closeTimeoutMs }, 'worker.close() does not return (Redis unreachable?); leaving it behind, its jobs return to the queue after the stall interval');
-        for (const w of workers) void w.close(true).catch(() => undefined);
-      }
-    }
-    await this.http?.close().catch(() => undefined);
-    const closeTimeoutMs = this.config.worker.closeTimeoutMs;
-    await Promise.race([
-      Promise.allSettled([this.jobsQueue.close(), this.ticksQueue.close(), this.services.close()]),
-      timeout(closeTimeoutMs),
-    ]);
-    await closeRedis(this.workerRedis);
-    await closeRedis(this.redis);
-    log.info('stopped');
+  /** The whole shutdown's bound: what terminationGracePeriodSeconds must exceed. */
+  static shutdownBudgetMs(config: Config, graceMs = config.worker.shutdownGraceMs): number {
+    return graceMs + config.worker.closeTimeoutMs;
   }
 
-  private jobWorkerActive(): number {
-    return (this.jobWorker as unknown as { lockManager?: { getActiveJobCount?: () => number } } | undefined)?.lockManager?.getActiveJobCount?.() ?? 0;
+  private async shutdown(graceMs: number): Promise<void> {
+    const { log } = this;
+    const started = Date.now();
+    const budgetMs = Daemon.shutdownBudgetMs(this.config, graceMs);
+    const deadline = started + budgetMs;
+    const left = (cap = Infinity) => Math.max(0, Math.min(cap, deadline - Date.now()));
+    this.shuttingDown = true;
+    for (const timer of [this.watchdog, this.retryClock]) if (timer) clearInterval(timer);
+    if (this.catchUpRetry) clearTimeout(this.catchUpRetry);
+    this.redis.off('ready', this.onRedisReady);
+    // Another scheduler replica takes the triggers over at its next watchdog run.
+    if (this.ticksEnabled) await Promise.race([this.state.releaseTriggerManager(this.instanceId).catch(() => undefined), timeout(left(1_000))]);
+    const workers = [this.tickWorker, this.jobWorker].filter((w): w is Worker<any> => w !== undefined);
+    log.info({ graceMs, budgetMs, active: this.running }, 'stopping: no new jobs are taken; running jobs may finish within the grace period');
+    const closing = Promise.allSettled(workers.map((w) => w.close())).then(() => 'closed' as const);
+    // Wait for the jobs themselves, not for close(): close() can hang after they are done.
+    let outcome = await Promise.race([closing, this.idle(), timeout(left(graceMs))]);
+    if (outcome === 'timeout') {
+      log.warn({ active: this.running }, 'grace period over: aborting running jobs; they go back to the queue');
+      for (const w of workers) w.cancelAllJobs('shutdown');
+      outcome = await Promise.race([closing, this.idle(), timeout(left())]);
+    }
+    if (outcome !== 'closed') {
+      if (this.running > 0) {
+        log.error({ active: this.running }, 'shutdown budget used up with jobs still running; leaving them, they return to the queue after the stall interval');
+      } else if ((await Promise.race([closing, timeout(left(CLOSE_SETTLE_MS))])) === 'timeout') {
+        // No job runs, yet close() has not returned: with Redis down it cannot, and with Redis up
+        // it is BullMQ's hang on a reconnecting blocking connection (taskforcesh/bullmq#4656).
+        const redisStatus = this.workerRedis.status;
+        log.warn({ redis: redisStatus, budgetMs }, redisStatus === 'ready'
+          ? 'worker.close() has not returned although Redis answers and no job runs (BullMQ issue #4656); leaving it behind'
+          : `worker.close() has not returned: the Redis connection is ${redisStatus}; leaving it behind`);
+      }
+    }
+    await Promise.race([this.http?.close().catch(() => undefined), timeout(left(2_000))]);
+    await Promise.race([
+      Promise.allSettled([this.jobsQueue.close(), this.ticksQueue.close(), this.services.close()]),
+      timeout(left()),
+    ]);
+    await closeRedis(this.workerRedis, left(2_000));
+    await closeRedis(this.redis, left(2_000));
+    log.info({ ms: Date.now() - started, budgetMs }, 'stopped');
   }
+}
+
+/** A quarter of the shortest retryFailedAfter of the windowed schedules, within 1 s .. 60 s. */
+function retryCheckInterval(schedules: readonly Schedule[]): number {
+  const shortest = Math.min(...schedules.filter((s) => s.window).map((s) => s.retryFailedAfterMs));
+  return Number.isFinite(shortest) ? Math.min(60_000, Math.max(1_000, Math.floor(shortest / 4))) : 60_000;
 }

@@ -1,13 +1,17 @@
 /**
  * Putting windows and runs on the queue without ever running a done window twice. The job id
  * is deterministic per (schedule, window), and the ledger decides: a done window is left alone
- * (unless forced), a failed one is retried, a pending one is not added again.
+ * (unless forced), a failed one is retried, a pending one is not added again. Automatic callers
+ * (a tick, the retry clock) pass the schedule's retry policy: a failed window is then queued
+ * again only once `retryFailedAfter` has passed since it failed, not when its error was
+ * permanent, and not after `maxRetries` rounds; an operator's enqueue/backfill queues it at once.
  */
 import { isDeepStrictEqual } from 'node:util';
 import type { Job, Queue } from 'bullmq';
 import type { Config } from '../config/schema.js';
 import type { JobKind } from '../job-kind.js';
 import type { RedisLedger } from '../ledger/redis-ledger.js';
+import type { WindowRecord } from '../ledger/types.js';
 import { assertWindowClosed } from './closed-window.js';
 import { assertParamsAsConfigured } from './locked-params.js';
 import { validateParams } from './schedules.js';
@@ -34,18 +38,48 @@ export interface WindowRequest {
    * per flag, so a tick that sees the flag again adds nothing while that job exists.
    */
   reexport?: number;
+  /** Set by automatic callers (tick, retry clock): when a failed window may be queued again. */
+  retry?: RetryPolicy;
+}
+
+export interface RetryPolicy {
+  /** Time since the window failed before it is queued again. */
+  afterMs: number;
+  /** Rounds before it is left to an operator; undefined: unlimited. */
+  maxRounds?: number;
 }
 
 /**
  * queued: a new job; requeued: a failed job retried; pending: already waiting or running;
- * done: the ledger has it done (nothing added).
+ * done: the ledger has it done (nothing added). Only with a retry policy, for failed windows:
+ * retry-later: its retry is not due yet; permanent: its error needs an operator; exhausted:
+ * `maxRetries` rounds were used up.
  */
-export type EnqueueStatus = 'queued' | 'requeued' | 'pending' | 'done';
+export type EnqueueStatus = 'queued' | 'requeued' | 'pending' | 'done' | 'retry-later' | 'permanent' | 'exhausted';
+
+type FailedRecord = Pick<WindowRecord, 'permanent' | 'finishedAt' | 'retryRounds'>;
+
+/** What the retry policy says about a failed window: undefined when it is due now. */
+export function retryVerdict(record: FailedRecord, policy: RetryPolicy, now: number): 'retry-later' | 'permanent' | 'exhausted' | undefined {
+  if (record.permanent) return 'permanent';
+  const due = nextRetryAt(record, policy);
+  if (due === undefined) return 'exhausted';
+  return now < due ? 'retry-later' : undefined;
+}
+
+/** When a failed window's next retry round is due; undefined when none will come (permanent, rounds used up). */
+export function nextRetryAt(record: FailedRecord, policy: RetryPolicy): number | undefined {
+  if (record.permanent) return undefined;
+  if (policy.maxRounds !== undefined && (record.retryRounds ?? 0) >= policy.maxRounds) return undefined;
+  return (record.finishedAt ?? 0) + policy.afterMs;
+}
 
 export interface EnqueueResult {
   jobId: string;
   window?: Window;
   status: EnqueueStatus;
+  /** A failed window queued again by the retry clock: which round this is (1, 2, …). */
+  retryRound?: number;
 }
 
 export async function enqueueWindow(ctx: EnqueueContext, request: WindowRequest): Promise<EnqueueResult> {
@@ -73,9 +107,17 @@ export async function enqueueWindow(ctx: EnqueueContext, request: WindowRequest)
     }
   }
 
+  // An automatic retry of a failed window claims its round in the ledger (one replica wins).
+  let retryRound = false;
   if (!force) {
     const record = await ledger.getWindow(key);
     if (record?.state === 'done') return { jobId, window, status: 'done' };
+    if (record?.state === 'failed' && request.retry) {
+      // finishedAt is written with the ledger's (real) clock: compare with the same clock.
+      const verdict = retryVerdict(record, request.retry, Date.now());
+      if (verdict) return { jobId, window, status: verdict };
+      retryRound = true;
+    }
     const existing = (await queue.getJob(jobId)) as Job<JobData> | undefined;
     if (existing) {
       const state = await existing.getState();
@@ -84,19 +126,38 @@ export async function enqueueWindow(ctx: EnqueueContext, request: WindowRequest)
         // Queued with other params (the configuration changed since): a new job with today's.
         await existing.remove().catch(() => undefined);
       } else if (state === 'failed') {
-        await ledger.markQueuedIfOpen(key, kind.name, jobId);
+        let round = 0;
+        if (retryRound) {
+          round = await ledger.markRetryRound(key, kind.name, jobId);
+          if (round === 0) return { jobId, window, status: 'pending' };
+        } else {
+          await ledger.markQueuedIfOpen(key, kind.name, jobId);
+        }
         try {
           // A fresh set of attempts (with backoff): the tick's retry is a new try, not the last one.
           await existing.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true });
-          return { jobId, window, status: 'requeued' };
+          return { jobId, window, status: 'requeued', ...(round > 0 ? { retryRound: round } : {}) };
         } catch {
-          // Another replica retried it first, or it was trimmed meanwhile: fall through to add.
+          // Another replica retried it first, or it was trimmed meanwhile: fall through to add
+          // (the round is claimed already).
+          if (round > 0) {
+            await queue.add(kind.name, data, jobOptions(config, request.attempts, jobId)).catch(() => undefined);
+            return { jobId, window, status: 'requeued', retryRound: round };
+          }
+          retryRound = false;
         }
       } else if (state === 'completed') {
         // Completed in BullMQ but not done in the ledger (the ledger write was lost): run again.
         await existing.remove().catch(() => undefined);
       }
     }
+  }
+  if (retryRound) {
+    // The failed job was trimmed from BullMQ: a new job for the round.
+    const round = await ledger.markRetryRound(key, kind.name, jobId);
+    if (round === 0) return { jobId, window, status: 'pending' };
+    await queue.add(kind.name, data, jobOptions(config, request.attempts, jobId));
+    return { jobId, window, status: 'requeued', retryRound: round };
   }
   await ledger.markQueuedIfOpen(key, kind.name, jobId, { force });
   await queue.add(kind.name, data, jobOptions(config, request.attempts, jobId));
@@ -147,9 +208,11 @@ export async function enqueueRun(ctx: EnqueueContext, request: RunRequest): Prom
   return { jobId, status: 'queued' };
 }
 
-/** Counts of a batch of results by status. */
-export function summarize(results: EnqueueResult[]): Record<EnqueueStatus, number> {
-  const summary: Record<EnqueueStatus, number> = { queued: 0, requeued: 0, pending: 0, done: 0 };
-  for (const r of results) summary[r.status]++;
+export type EnqueueSummary = Record<'queued' | 'requeued' | 'pending' | 'done', number> & Partial<Record<EnqueueStatus, number>>;
+
+/** Counts of a batch of results by status; the retry-policy statuses only when they occur. */
+export function summarize(results: EnqueueResult[]): EnqueueSummary {
+  const summary: EnqueueSummary = { queued: 0, requeued: 0, pending: 0, done: 0 };
+  for (const r of results) summary[r.status] = (summary[r.status] ?? 0) + 1;
   return summary;
 }

@@ -27,3 +27,8 @@ export function runJobId(scheduleId: string, at: number): string {
 export function tickSchedulerId(scheduleId: string): string {
   return `tick.${scheduleId}`;
 }
+
+/** A catch-up tick asked for by `ox-batch resume` (the ticks queue runs it like a trigger). */
+export function catchUpTickJobId(scheduleId: string, at: number): string {
+  return `catchup.${scheduleId}.${compactUtc(at)}`;
+}

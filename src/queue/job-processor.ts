@@ -59,7 +59,7 @@ export function createJobProcessor(options: ProcessorOptions): Processor<JobData
     const allowed = job.opts.attempts ?? 1;
     if (!kind) {
       const reason = `unknown job kind "${data.job}" (this worker knows: ${kinds.map((k) => k.name).join(', ') || 'none'})`;
-      if (data.type === 'window') await services.ledger.markFailed({ scheduleId: data.scheduleId, start: data.start, end: data.end }, data.job, reason).catch(() => undefined);
+      if (data.type === 'window') await services.ledger.markFailed({ scheduleId: data.scheduleId, start: data.start, end: data.end }, data.job, reason, { permanent: true }).catch(() => undefined);
       throw new UnrecoverableError(reason);
     }
     const classifyFailure = (err: unknown, permanent: boolean): FailureOutcome => {
@@ -118,7 +118,7 @@ export function createJobProcessor(options: ProcessorOptions): Processor<JobData
       const reason = describeError(err);
       // A window conflict leaves the ledger alone: the record belongs to the other window.
       if (data.type === 'window' && isInputError(err) && !(err instanceof WindowConflictError) && !(err instanceof OpenWindowError)) {
-        await services.ledger.markFailed({ scheduleId: data.scheduleId, start: data.start, end: data.end }, data.job, reason).catch(() => undefined);
+        await services.ledger.markFailed({ scheduleId: data.scheduleId, start: data.start, end: data.end }, data.job, reason, { permanent: true }).catch(() => undefined);
       }
       if (isInputError(err)) throw new UnrecoverableError(reason);
       throw err;

@@ -37,6 +37,8 @@ export type JobData = WindowJobData | RunJobData;
 export interface TickData {
   type: 'tick';
   scheduleId: string;
+  /** Absent for the schedule's trigger; `resume` for the catch-up `ox-batch resume` asks for. */
+  reason?: 'resume';
 }
 
 const JITTER = 0.5;

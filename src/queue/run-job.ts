@@ -268,7 +268,7 @@ export async function executeJob(options: ExecuteJobOptions): Promise<RunJobOutc
           // A refused forced re-run changed nothing: the window stays done with its result (a
           // failed mark would hold the purge back and raise the failed-windows alert).
           if (window && replacesDone && err instanceof RefusedError) await ledger.markDone(key, kind.name, replacesDone.result);
-          else if (window) await ledger.markFailed(key, kind.name, reason);
+          else if (window) await ledger.markFailed(key, kind.name, reason, { permanent });
           else await ledger.recordRun({ job: kind.name, scheduleId, state: 'failed', startedAt, finishedAt: services.now(), error: reason });
         } else if (window) {
           await ledger.markRetrying(key, kind.name, outcome === 'aborted' ? `aborted (shutdown or cancel), queued again: ${reason}` : reason);

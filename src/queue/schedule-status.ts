@@ -1,11 +1,14 @@
 /**
  * How each schedule is doing, for `ox-batch schedules`, `ox-batch status` and the per-schedule
- * gauges: the watermark and its lag, failed windows, gaps older than catchUp, next trigger.
+ * gauges: the watermark and its lag, what is owed (closed windows not done) and queued, failed
+ * windows and when the next one is retried, gaps older than catchUp, next trigger.
  */
 import type { RedisLedger } from '../ledger/redis-ledger.js';
 import type { ScheduleFigures } from '../http/metrics.js';
 import { nextFiring, type Schedule } from './schedules.js';
-import { describeWindow } from './windows.js';
+import { describeWindow, lastClosedWindow, windowsBetween } from './windows.js';
+import { nextRetryAt } from './enqueue.js';
+import { retryPolicy } from './tick.js';
 import type { ScheduleState } from './schedule-state.js';
 
 export interface ScheduleStatus {
@@ -22,6 +25,14 @@ export interface ScheduleStatus {
   /** Now minus the watermark (runs: since the last successful run), in seconds. */
   lagSeconds?: number;
   failedWindows: number;
+  /** Windowed: failed windows whose error needs an operator (no automatic retry). */
+  failedPermanent?: number;
+  /** Windowed: closed windows after the watermark that are not done (queued, running, failed or missing). */
+  owed?: number;
+  /** Windowed: of those, queued or running now. */
+  queued?: number;
+  /** Windowed: when the retry clock queues the next failed window again. */
+  nextRetryAt?: string;
   gaps: number;
   /** Done windows the purge found incomplete (OX holds rows their archive lacks): re-exported. */
   reexport?: Array<{ window: string; oxRows: number; archivedRows: number; flaggedAt: string; by: string }>;
@@ -58,7 +69,13 @@ export async function scheduleStatus(deps: { ledger: RedisLedger; state: Schedul
       status.origin = iso(origin);
       status.watermark = iso(watermark);
       status.lagSeconds = Math.max(0, Math.round((now - watermark) / 1000));
+      Object.assign(status, await owedWindows(ledger, schedule, watermark, now));
     }
+    const failed = await ledger.failedWindows(schedule.id);
+    const policy = retryPolicy(schedule);
+    status.failedPermanent = failed.filter((r) => r.permanent).length;
+    const dueTimes = failed.map((r) => nextRetryAt(r, policy)).filter((t): t is number => t !== undefined);
+    if (dueTimes.length > 0) status.nextRetryAt = iso(Math.min(...dueTimes));
   } else {
     const runs = await ledger.lastRuns(schedule.id, 20);
     const last = runs[0];
@@ -71,6 +88,56 @@ export async function scheduleStatus(deps: { ledger: RedisLedger; state: Schedul
     if (lastDone) status.lagSeconds = Math.max(0, Math.round((now - lastDone.finishedAt) / 1000));
   }
   return status;
+}
+
+/** Closed windows after the watermark that are not done, and how many of them are queued or running. */
+async function owedWindows(ledger: RedisLedger, schedule: Schedule, watermark: number, now: number): Promise<{ owed?: number; queued?: number }> {
+  const last = lastClosedWindow(schedule.window!, schedule.tz, now, schedule.lagMs);
+  if (last.end <= watermark) return { owed: 0, queued: 0 };
+  let closed;
+  try {
+    closed = windowsBetween(schedule.window!, schedule.tz, watermark, last.end, 1_000_000);
+  } catch {
+    return {}; // more windows than anyone would count: the gap figures say enough
+  }
+  const records = new Map((await ledger.listWindows(schedule.id, { from: watermark, to: last.end })).map((r) => [r.start, r]));
+  let owed = 0;
+  let queued = 0;
+  for (const w of closed) {
+    const record = records.get(w.start);
+    if (record?.state === 'done') continue;
+    owed++;
+    if (record?.state === 'queued' || record?.state === 'running') queued++;
+  }
+  return { owed, queued };
+}
+
+/** A failed window as `ox-batch status` lists it: its retry rounds, whether it waits for an operator, when it is retried. */
+export interface FailedWindow {
+  schedule: string;
+  window: string;
+  attempts: number;
+  retryRounds: number;
+  permanent: boolean;
+  nextRetryAt?: string;
+  reason?: string;
+}
+
+export async function failedWindowList(ledger: RedisLedger, schedule: Schedule, limit = 50): Promise<FailedWindow[]> {
+  if (!schedule.window) return [];
+  const policy = retryPolicy(schedule);
+  return (await ledger.failedWindows(schedule.id)).slice(0, limit).map((r) => {
+    const due = nextRetryAt(r, policy);
+    return {
+      schedule: schedule.id,
+      window: describeWindow(r),
+      attempts: r.attempts,
+      retryRounds: r.retryRounds ?? 0,
+      permanent: r.permanent === true,
+      ...(due !== undefined ? { nextRetryAt: iso(due) } : {}),
+      ...(r.lastError ? { reason: r.lastError } : {}),
+    };
+  });
 }
 
 export interface RunningWindow {

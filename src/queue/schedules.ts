@@ -24,6 +24,10 @@ export interface Schedule {
   startAt?: number;
   overlap: 'skip' | 'queue';
   attempts: number;
+  /** Windowed: how long after a window failed for good it is queued again (a new round of attempts). */
+  retryFailedAfterMs: number;
+  /** Windowed: retry rounds before a failed window is left to an operator; absent: unlimited. */
+  maxRetries?: number;
   paused: boolean;
   /** Validated by the job kind's schema. */
   params: unknown;
@@ -81,6 +85,10 @@ export function resolveSchedule(id: string, raw: ScheduleConfig, config: Pick<Co
     }
   }
   const params = validateParams(kind, raw.params, `schedule ${id}`);
+  if (raw.retryFailedAfter !== undefined && !(raw.retryFailedAfter >= 1000)) {
+    throw scheduleError(id, 'retryFailedAfter', `${raw.retryFailedAfter} ms is too short (at least 1s)`);
+  }
+  const trigger = { cron: raw.cron, every: raw.every, tz };
   return {
     id,
     kind,
@@ -93,6 +101,8 @@ export function resolveSchedule(id: string, raw: ScheduleConfig, config: Pick<Co
     startAt,
     overlap: raw.overlap,
     attempts: raw.attempts,
+    retryFailedAfterMs: raw.retryFailedAfter ?? Math.min(HOUR_MS, triggerPeriod(trigger)),
+    ...(raw.maxRetries !== undefined ? { maxRetries: raw.maxRetries } : {}),
     paused: raw.paused,
     params,
   };
@@ -101,6 +111,25 @@ export function resolveSchedule(id: string, raw: ScheduleConfig, config: Pick<Co
 /** Every schedule of the config; the first problem found throws. */
 export function resolveSchedules(config: Pick<Config, 'timezone' | 'schedules'>, kinds: ReadonlyArray<JobKind<any, any>>): Schedule[] {
   return Object.entries(config.schedules).map(([id, raw]) => resolveSchedule(id, raw, config, kinds));
+}
+
+const HOUR_MS = 3_600_000;
+
+/**
+ * The shortest gap between consecutive firings over the next few (a cron such as "0 2 * * 1-5"
+ * fires at uneven gaps; the shortest one is what an operator thinks of as its period).
+ */
+export function triggerPeriod(trigger: Pick<Schedule, 'cron' | 'every' | 'tz'>, from: number = Date.UTC(2026, 0, 1)): number {
+  if (trigger.every !== undefined) return trigger.every;
+  const cron = CronExpressionParser.parse(trigger.cron!, { tz: trigger.tz, currentDate: new Date(from) });
+  let previous = cron.next().getTime();
+  let shortest = Infinity;
+  for (let i = 0; i < 8; i++) {
+    const next = cron.next().getTime();
+    shortest = Math.min(shortest, next - previous);
+    previous = next;
+  }
+  return shortest;
 }
 
 /** Next firing of the schedule's trigger after `now` (for `ox-batch schedules`). */

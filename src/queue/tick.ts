@@ -3,15 +3,21 @@
  * neither catches up missed slots nor knows windows. The tick looks at the clock and the
  * ledger and queues every closed window after the watermark — at most `catchUp` of the newest —
  * that is not done; older windows that are still missing are reported as gaps (log + metric)
- * for an operator to backfill. Failed windows are queued again here, done ones never.
+ * for an operator to backfill. Failed windows are queued again here once their retry is due
+ * (`retryFailedAfter`, see retryFailedWindows), done ones never.
  * Non-windowed schedules queue one run, or skip it while the previous one is still in flight
  * (`overlap: skip`).
  */
+import type { Queue } from 'bullmq';
 import type { Logger } from '../log/logger.js';
 import type { Metrics } from '../http/metrics.js';
 import type { RedisLedger } from '../ledger/redis-ledger.js';
-import { enqueueRun, enqueueWindow, enqueueWindows, summarize, type EnqueueContext, type EnqueueStatus } from './enqueue.js';
-import { PENDING_STATES } from './queues.js';
+import {
+  enqueueRun, enqueueWindow, enqueueWindows, retryVerdict, summarize,
+  type EnqueueContext, type EnqueueResult, type EnqueueStatus, type EnqueueSummary, type RetryPolicy, type WindowRequest,
+} from './enqueue.js';
+import { catchUpTickJobId } from './job-ids.js';
+import { PENDING_STATES, type TickData } from './queues.js';
 import type { Schedule } from './schedules.js';
 import type { ScheduleState } from './schedule-state.js';
 import { describeWindow, lastClosedWindow, previousWindow, windowsBetween, type Window } from './windows.js';
@@ -31,7 +37,7 @@ export interface TickReport {
   watermark?: number;
   /** Windows the tick looked at (newest `catchUp` after the watermark), with what happened. */
   windows?: Array<{ start: number; end: number; status: EnqueueStatus }>;
-  counts?: Record<EnqueueStatus, number>;
+  counts?: EnqueueSummary;
   /** Not-done windows after the watermark but older than the catch-up range. */
   gaps: number;
   jobId?: string;
@@ -77,9 +83,7 @@ async function tickWindowed(ctx: TickContext, schedule: Schedule): Promise<TickR
     );
   }
 
-  const results = await enqueueWindows(ctx, candidates.map((window) => ({
-    scheduleId: schedule.id, kind: schedule.kind, window, params: schedule.params, attempts: schedule.attempts,
-  })));
+  const results = await enqueueWindows(ctx, candidates.map((window) => windowRequest(schedule, window)));
   // Windows the purge found incomplete (OX holds rows their archive lacks), whatever their age.
   for (const flagged of await ctx.ledger.reexportFlags(schedule.id)) {
     const queued = await enqueueWindow(ctx, {
@@ -95,9 +99,7 @@ async function tickWindowed(ctx: TickContext, schedule: Schedule): Promise<TickR
   if (counts.queued + counts.requeued > 0) {
     ctx.log.info({ schedule: schedule.id, ...counts, watermark: new Date(watermark).toISOString() }, 'tick queued windows');
   }
-  for (const r of results) {
-    if (r.status === 'requeued') ctx.log.info({ schedule: schedule.id, window: describeWindow(r.window!) }, 'failed window queued again');
-  }
+  reportRetries(ctx, schedule, results);
   return {
     scheduleId: schedule.id,
     outcome: 'queued',
@@ -107,6 +109,61 @@ async function tickWindowed(ctx: TickContext, schedule: Schedule): Promise<TickR
     counts,
     gaps,
   };
+}
+
+/** A window of a schedule as automatic callers queue it: with the schedule's retry policy. */
+function windowRequest(schedule: Schedule, window: Window): WindowRequest {
+  return {
+    scheduleId: schedule.id, kind: schedule.kind, window, params: schedule.params, attempts: schedule.attempts,
+    retry: retryPolicy(schedule),
+  };
+}
+
+export function retryPolicy(schedule: Schedule): RetryPolicy {
+  return { afterMs: schedule.retryFailedAfterMs, ...(schedule.maxRetries !== undefined ? { maxRounds: schedule.maxRetries } : {}) };
+}
+
+function reportRetries(ctx: TickContext, schedule: Schedule, results: EnqueueResult[]): void {
+  for (const r of results) {
+    if (r.status !== 'requeued') continue;
+    ctx.metrics?.recordRetryRound(schedule.id);
+    ctx.log.info({ schedule: schedule.id, window: describeWindow(r.window!), retryRound: r.retryRound }, r.retryRound
+      ? `failed window queued again (retry round ${r.retryRound}${schedule.maxRetries !== undefined ? ` of ${schedule.maxRetries}` : ''})`
+      : 'failed window queued again');
+  }
+}
+
+export interface RetryReport {
+  scheduleId: string;
+  outcome: 'paused' | 'busy' | 'checked';
+  /** Failed windows looked at, oldest first, with what happened. */
+  windows: Array<{ start: number; end: number; status: EnqueueStatus; retryRound?: number }>;
+}
+
+/**
+ * The retry clock: failed windows of a windowed schedule, oldest first and at most `catchUp`
+ * at once, are queued again once `retryFailedAfter` has passed since they failed — a new round
+ * of attempts, counted in the ledger — unless their error was permanent or `maxRetries` rounds
+ * are used up. Runs beside the trigger, so a failure is not left waiting for the next one.
+ */
+export async function retryFailedWindows(ctx: TickContext, schedule: Schedule): Promise<RetryReport> {
+  if (!schedule.window) return { scheduleId: schedule.id, outcome: 'checked', windows: [] };
+  if (schedule.paused || (await ctx.state.isPaused(schedule.id))) return { scheduleId: schedule.id, outcome: 'paused', windows: [] };
+  const report = await ctx.state.withTickLock(schedule.id, TICK_LOCK_MS, async (): Promise<RetryReport> => {
+    const policy = retryPolicy(schedule);
+    const now = Date.now(); // the ledger's clock (finishedAt)
+    const due = (await ctx.ledger.failedWindows(schedule.id))
+      .filter((record) => retryVerdict(record, policy, now) === undefined)
+      .slice(0, schedule.catchUp);
+    const results = await enqueueWindows(ctx, due.map((record) => windowRequest(schedule, { start: record.start, end: record.end })));
+    reportRetries(ctx, schedule, results);
+    return {
+      scheduleId: schedule.id,
+      outcome: 'checked',
+      windows: results.map((r) => ({ start: r.window!.start, end: r.window!.end, status: r.status, ...(r.retryRound ? { retryRound: r.retryRound } : {}) })),
+    };
+  });
+  return report ?? { scheduleId: schedule.id, outcome: 'busy', windows: [] };
 }
 
 /** Not-done windows in [from, to): everything there that the ledger does not have as done. */
@@ -134,4 +191,16 @@ async function tickRun(ctx: TickContext, schedule: Schedule, firedAt?: number): 
   await ctx.state.setInflight(schedule.id, result.jobId);
   await ctx.state.saveTick(schedule.id, { lastTickAt: now, gaps: 0 });
   return { scheduleId: schedule.id, outcome: 'queued', gaps: 0, jobId: result.jobId };
+}
+
+/**
+ * Asks the scheduler for a tick of `scheduleId` now (`ox-batch resume`): a job on the ticks
+ * queue, run by the same worker as the schedule's trigger; whichever scheduler replica takes it
+ * queues what the schedule owes. With no scheduler running it waits, and the next one to start
+ * catches up at start anyway.
+ */
+export async function requestCatchUp(ticks: Queue<TickData>, scheduleId: string, now = Date.now()): Promise<string> {
+  const jobId = catchUpTickJobId(scheduleId, now);
+  await ticks.add('tick', { type: 'tick', scheduleId, reason: 'resume' }, { jobId, removeOnComplete: { count: 50 }, removeOnFail: { count: 200 } });
+  return jobId;
 }

@@ -6,7 +6,7 @@ import { silentLogger } from '../../src/log/logger.js';
 import { createQueue, JOB_QUEUE, type JobData } from '../../src/queue/queues.js';
 import { ScheduleState } from '../../src/queue/schedule-state.js';
 import { resolveSchedule } from '../../src/queue/schedules.js';
-import { tickSchedule, type TickContext } from '../../src/queue/tick.js';
+import { retryFailedWindows, tickSchedule, type TickContext } from '../../src/queue/tick.js';
 import { enqueueWindows, summarize } from '../../src/queue/enqueue.js';
 import { windowJobId } from '../../src/queue/job-ids.js';
 import { windowsBetween } from '../../src/queue/windows.js';
@@ -85,8 +85,8 @@ describe('ticks: catch-up, gaps, retries of failed windows, overlap', () => {
     expect(later.windows).toHaveLength(4);
   });
 
-  it('queues a failed window again on the next tick and never a done one', async () => {
-    const schedule = daily('retry', { startAt: '2026-11-01', catchUp: 3 });
+  it('queues a failed window again once retryFailedAfter has passed, and never a done one', async () => {
+    const schedule = daily('retry', { startAt: '2026-11-01', catchUp: 3, retryFailedAfter: 1500 });
     clock = at('2026-11-04T03:00:00Z');
     const first = await tickSchedule(ctx, schedule);
     expect(first.counts).toMatchObject({ queued: 3 });
@@ -109,6 +109,11 @@ describe('ticks: catch-up, gaps, retries of failed windows, overlap', () => {
       }
     }
     expect(await ledger.failedCount('retry')).toBe(1);
+    // A trigger right after the failure leaves it: its retry is due 1.5 s after it failed.
+    const early = await tickSchedule(ctx, schedule);
+    expect(early.windows!.find((w) => new Date(w.start).toISOString().startsWith('2026-11-02'))?.status).toBe('retry-later');
+    expect(await ledger.failedCount('retry')).toBe(1);
+    await new Promise((r) => setTimeout(r, 1600));
     const second = await tickSchedule(ctx, schedule);
     const byDay = Object.fromEntries(second.windows!.map((w) => [new Date(w.start).toISOString().slice(0, 10), w.status]));
     expect(byDay['2026-11-01']).toBeUndefined(); // done: before the watermark, not even looked at
@@ -116,8 +121,37 @@ describe('ticks: catch-up, gaps, retries of failed windows, overlap', () => {
     expect(byDay['2026-11-03']).toBe('pending');
     expect(await nov3!.getState()).toBe('waiting');
     expect(await (await queue.getJob(nov2!.id!))!.getState()).toBe('waiting');
-    expect((await ledger.getWindow({ scheduleId: 'retry', start: at('2026-11-02'), end: at('2026-11-03') }))?.state).toBe('queued');
+    expect(await ledger.getWindow({ scheduleId: 'retry', start: at('2026-11-02'), end: at('2026-11-03') })).toMatchObject({ state: 'queued', retryRounds: 1 });
     expect(await ledger.failedCount('retry')).toBe(0);
+  });
+
+  it('the retry clock: due failed windows are queued again with their round counted; permanent ones and used-up rounds are left', async () => {
+    const schedule = daily('clock', { startAt: '2026-11-01', retryFailedAfter: 1000, maxRetries: 1 });
+    clock = at('2026-11-04T03:00:00Z');
+    const [nov1, nov2, nov3] = windowsBetween('1d', 'UTC', at('2026-11-01'), at('2026-11-04'));
+    const key = (w: { start: number; end: number }) => ({ scheduleId: 'clock', ...w });
+    await ledger.markFailed(key(nov1!), 'test.window', 'OX answered 503');
+    await ledger.markFailed(key(nov2!), 'test.window', 'OX answered 400: bad request', { permanent: true });
+    await ledger.markDone(key(nov3!), 'test.window', {});
+    expect((await retryFailedWindows(ctx, schedule)).windows.map((w) => w.status)).toEqual([]); // nothing due yet
+    const status = await scheduleStatus({ ledger, state: ctx.state }, schedule, clock);
+    expect(status).toMatchObject({ failedWindows: 2, failedPermanent: 1, owed: 2, queued: 0 });
+    expect(Date.parse(status.nextRetryAt!)).toBe((await ledger.getWindow(key(nov1!)))!.finishedAt! + 1000);
+    await new Promise((r) => setTimeout(r, 1100));
+    const report = await retryFailedWindows(ctx, schedule);
+    expect(report.windows).toEqual([{ start: nov1!.start, end: nov1!.end, status: 'requeued', retryRound: 1 }]);
+    expect(await ledger.getWindow(key(nov1!))).toMatchObject({ state: 'queued', retryRounds: 1 });
+    expect(await ledger.getWindow(key(nov2!))).toMatchObject({ state: 'failed', permanent: true, lastError: 'OX answered 400: bad request' });
+    expect((await scheduleStatus({ ledger, state: ctx.state }, schedule, clock))).toMatchObject({ owed: 2, queued: 1, failedPermanent: 1 });
+    // The round failed too: maxRetries 1 is used up, so the clock leaves it (status says so).
+    await ledger.markFailed(key(nov1!), 'test.window', 'OX answered 503 again');
+    await new Promise((r) => setTimeout(r, 1100));
+    expect((await retryFailedWindows(ctx, schedule)).windows).toEqual([]);
+    expect(await tickSchedule(ctx, schedule)).toMatchObject({ counts: { exhausted: 1, permanent: 1 } });
+    expect((await scheduleStatus({ ledger, state: ctx.state }, schedule, clock)).nextRetryAt).toBeUndefined();
+    // An operator's enqueue queues the permanent one at once (Nov 1 still has the round's job waiting).
+    const manual = await enqueueWindows(ctx, [nov1!, nov2!].map((window) => ({ scheduleId: 'clock', kind: windowNoop, window, params: {}, attempts: 1 })));
+    expect(manual.map((r) => r.status)).toEqual(['pending', 'queued']);
   });
 
   it('backfill of a range where part is done queues only the rest; --force queues done ones too', async () => {

@@ -12,7 +12,7 @@ import type { Logger } from '../../log/logger.js';
 import type { RedisLedger as RedisLedgerClass } from '../../ledger/redis-ledger.js';
 import type { DaemonRole } from '../../queue/daemon.js';
 import type { EnqueueResult } from '../../queue/enqueue.js';
-import type { JobData } from '../../queue/queues.js';
+import type { JobData, TickData } from '../../queue/queues.js';
 import type { RunJobOutcome } from '../../queue/run-job.js';
 import type { ScheduleState as ScheduleStateClass } from '../../queue/schedule-state.js';
 import type { Schedule } from '../../queue/schedules.js';
@@ -46,6 +46,8 @@ let runJobInProcess: typeof import('../../queue/run-job.js').runJobInProcess;
 let ScheduleState: typeof import('../../queue/schedule-state.js').ScheduleState;
 let scheduleStatus: typeof import('../../queue/schedule-status.js').scheduleStatus;
 let runningWindows: typeof import('../../queue/schedule-status.js').runningWindows;
+let failedWindowList: typeof import('../../queue/schedule-status.js').failedWindowList;
+let requestCatchUp: typeof import('../../queue/tick.js').requestCatchUp;
 let resolveSchedules: typeof import('../../queue/schedules.js').resolveSchedules;
 let validateParams: typeof import('../../queue/schedules.js').validateParams;
 let lastClosedWindow: typeof import('../../queue/windows.js').lastClosedWindow;
@@ -54,12 +56,13 @@ let windowContaining: typeof import('../../queue/windows.js').windowContaining;
 let assertWindowClosed: typeof import('../../queue/closed-window.js').assertWindowClosed;
 
 async function loadRuntime(): Promise<void> {
-  const [progress, logger, ledger, services, time, daemon, enqueue, lifecycle, queues, redisConnection, runJob, scheduleStateModule, status, schedules, windows, closedWindow] = await Promise.all([
+  const [progress, logger, ledger, services, time, daemon, enqueue, lifecycle, queues, redisConnection, runJob, scheduleStateModule, status, schedules, windows, closedWindow, tick] = await Promise.all([
     import('cli-progress'), import('../../log/logger.js'), import('../../ledger/redis-ledger.js'), import('../../services.js'),
     import('../../time/parse-time.js'), import('../../queue/daemon.js'), import('../../queue/enqueue.js'), import('../../queue/lifecycle.js'),
     import('../../queue/queues.js'), import('../../queue/redis-connection.js'), import('../../queue/run-job.js'),
     import('../../queue/schedule-state.js'), import('../../queue/schedule-status.js'), import('../../queue/schedules.js'), import('../../queue/windows.js'),
     import('../../queue/closed-window.js'),
+    import('../../queue/tick.js'),
   ]);
   ({ SingleBar, Presets } = progress);
   ({ createLogger } = logger);
@@ -73,7 +76,8 @@ async function loadRuntime(): Promise<void> {
   ({ closeRedis, createRedis } = redisConnection);
   ({ runJobInProcess } = runJob);
   ({ ScheduleState } = scheduleStateModule);
-  ({ scheduleStatus, runningWindows } = status);
+  ({ scheduleStatus, runningWindows, failedWindowList } = status);
+  ({ requestCatchUp } = tick);
   ({ resolveSchedules, validateParams } = schedules);
   ({ lastClosedWindow, windowsBetween, windowContaining } = windows);
   ({ assertWindowClosed } = closedWindow);
@@ -270,13 +274,23 @@ export function registerDaemonCommands(program: Command): void {
   for (const paused of [true, false]) {
     program.command(paused ? 'pause' : 'resume')
       .argument('<schedule>', 'schedule id')
-      .description(paused ? 'stop queueing new work for a schedule (running jobs finish)' : 'queue work for a paused schedule again (missed windows are caught up)')
+      .description(paused ? 'stop queueing new work for a schedule (running jobs finish)' : 'queue work for a paused schedule again (what it missed is queued now by the running scheduler)')
       .action(action(async (id: string, _options: unknown, command: Command) => {
-      await loadRuntime();
+        await loadRuntime();
         await withQueue(command, async (session) => {
           await session.state.setPaused(id, paused);
-          if (!paused && session.config.schedules[id]?.paused) process.stderr.write(`note: schedules.${id}.paused is true in the config; that keeps it paused\n`);
-          process.stderr.write(`${id}: ${paused ? 'paused' : 'resumed'}\n`);
+          if (!paused && session.config.schedules[id]?.paused) {
+            process.stderr.write(`note: schedules.${id}.paused is true in the config; that keeps it paused\n`);
+          } else if (!paused) {
+            // Catch up now, through the ticks queue: the scheduler ticks it like a trigger.
+            const ticks = createQueue<TickData>(TICK_QUEUE, session.config, session.redis, session.log);
+            try {
+              await requestCatchUp(ticks, id);
+            } finally {
+              await ticks.close().catch(() => undefined);
+            }
+          }
+          process.stderr.write(`${id}: ${paused ? 'paused' : 'resumed; a running scheduler queues what it missed now'}\n`);
         }, (session) => {
           if (!session.schedules.some((s) => s.id === id)) throw new InputError(`unknown schedule "${id}" (configured: ${session.schedules.map((s) => s.id).join(', ') || 'none'})`);
         });
@@ -384,7 +398,7 @@ export function registerDaemonCommands(program: Command): void {
     }));
 
   program.command('status')
-    .description('queue counts by state, failed jobs with reasons, running windows and who runs them, per-schedule lag')
+    .description('queue counts by state, failed jobs, running and failed windows (retry rounds, next retry), per schedule: lag, owed, queued, next retry')
     .option('--json', 'print JSON instead of tables')
     .option('--failed <n>', 'failed jobs shown', (v) => positiveInt(v, '--failed'), 20)
     .action(action(async (options: { json?: boolean; failed: number }, command: Command) => {
@@ -407,16 +421,22 @@ export function registerDaemonCommands(program: Command): void {
             schedule: c.scheduleId, windowStart: new Date(c.start).toISOString(), address: c.address, state: c.state, via: c.via, owner: c.owner, messageId: c.messageId,
             ...(c.leaseUntil ? { leaseUntil: new Date(c.leaseUntil).toISOString() } : {}),
           }));
-          if (options.json) return printJson({ queues, failedJobs, running, mailClaims, schedules });
+          const failedWindows = (await Promise.all(session.schedules.map((s) => failedWindowList(session.ledger, s, options.failed)))).flat();
+          if (options.json) return printJson({ queues, failedJobs, running, failedWindows, mailClaims, schedules });
           process.stdout.write(`queues\n${table(Object.entries(queues).map(([queue, counts]) => ({ queue, ...counts })))}\n`);
           process.stdout.write(`failed jobs\n${table(failedJobs)}\n`);
           process.stdout.write(`running windows\n${table(running.map((r) => ({ ...r })))}\n`);
+          process.stdout.write(`failed windows\n${table(failedWindows.map((f) => ({
+            schedule: f.schedule, window: f.window, attempts: f.attempts, rounds: f.retryRounds,
+            nextRetry: f.permanent ? 'no: permanent error, needs an operator' : f.nextRetryAt ?? 'no: maxRetries used up', reason: f.reason,
+          })))}\n`);
           if (mailClaims.length > 0) process.stdout.write(`mails in flight or of unknown outcome (in-flight: mailed again with the same Message-ID if its sender dies; unknown: an interrupted OX send, sent again only with --force)\n${table(mailClaims)}\n`);
           const reexport = schedules.flatMap((s) => (s.reexport ?? []).map((r) => ({ schedule: s.id, ...r })));
           if (reexport.length > 0) process.stdout.write(`windows to re-export (OX holds rows their archive lacks; the purge stops before them)\n${table(reexport)}\n`);
           process.stdout.write(`schedules\n${table(schedules.map((s) => ({
             schedule: s.id, paused: s.paused ? 'yes' : 'no', watermark: s.watermark, lag: s.lagSeconds === undefined ? undefined : formatSeconds(s.lagSeconds),
-            failed: s.failedWindows, gaps: s.gaps, lastTick: s.lastTickAt, lastRun: s.lastRun ? `${s.lastRun.state} ${s.lastRun.finishedAt}` : undefined,
+            owed: s.owed, queued: s.queued, failed: s.failedWindows, nextRetry: s.nextRetryAt,
+            gaps: s.gaps, lastTick: s.lastTickAt, lastRun: s.lastRun ? `${s.lastRun.state} ${s.lastRun.finishedAt}` : undefined,
           })))}`);
         } finally {
           await ticks.close().catch(() => undefined);
