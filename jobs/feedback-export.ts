@@ -51,7 +51,7 @@ export const feedbackExport = defineJob({
     try {
       // What the archive will hold of the feed: only a complete copy may guard a purge.
       const copy = describeCopy(params, artifact);
-      run.log.info({ rows: artifact.rows, bytes: artifact.bytes, format: params.format, ...(copy.partial ? { partial: copy.partial } : {}) }, 'window exported from OX');
+      run.log.info({ rows: artifact.rows, bytes: artifact.bytes, format: params.format, oxRetries: artifact.oxRetries, ...(copy.partial ? { partial: copy.partial } : {}) }, 'window exported from OX');
       await run.progress({ phase: 'exported', rows: artifact.rows, bytes: artifact.bytes });
       if (run.dryRun) {
         return { ...plan.summary, dryRun: true, rows: artifact.rows, bytes: artifact.bytes, sha256: artifact.sha256,
@@ -68,7 +68,7 @@ export const feedbackExport = defineJob({
         mail: mailing?.forRows(artifact.rows),
         run,
       }, services);
-      return { ...plan.summary, copy, ...delivered, contentBytes: artifact.contentBytes };
+      return { ...plan.summary, copy, ...delivered, contentBytes: artifact.contentBytes, oxRetries: artifact.oxRetries };
     } finally {
       await artifact.cleanup();
     }

@@ -1,8 +1,9 @@
 /**
  * Reads a catalog from where the operator keeps it: a local path, `s3://bucket/key` (with the
  * archive's S3 settings: endpoint, region, credentials, path style) or an `http(s)://` URL.
- * A missing catalog is an InputError naming it (exit 2); an outage of S3 or the web server is an
- * ordinary error, so a scheduled sync retries it.
+ * A missing catalog is an InputError naming it (exit 2); a transient failure (5xx, 429, network,
+ * an answer that breaks off mid-body) is read again from the beginning with backoff, and when
+ * the tries run out it is an ordinary error, so a scheduled sync retries it.
  */
 import { readFile } from 'node:fs/promises';
 import { GetObjectCommand, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
@@ -10,6 +11,7 @@ import { request } from 'undici';
 import type { ArchiveConfig } from '../config/schema.js';
 import { InputError } from '../errors.js';
 import { safeUrl } from '../log/secrets.js';
+import { backoffDelay, parseRetryAfter, sleep, type RetryPolicy } from '../ox/retry.js';
 import { formatOfLocation, parseCatalog } from './parse-catalog.js';
 import type { Catalog } from './catalog.js';
 
@@ -19,6 +21,35 @@ export interface CatalogSourceOptions {
   signal?: AbortSignal;
   /** For http(s) catalogs. */
   timeoutMs?: number;
+  /** Retries of a transient failure (5xx, 429, network, a body that breaks off); default the OX client's defaults. */
+  retry?: RetryPolicy;
+}
+
+const DEFAULT_RETRY: RetryPolicy = { attempts: 5, baseDelayMs: 500, maxDelayMs: 30_000, maxRetryAfterMs: 120_000 };
+
+/** A failure of a catalog read that a later try may not have: the read starts again from the beginning. */
+class TransientCatalogError extends Error {
+  override readonly name = 'TransientCatalogError';
+  constructor(message: string, readonly retryAfterMs?: number, options?: { cause: unknown }) {
+    super(message, options);
+  }
+}
+
+/**
+ * Reads the catalog again from the beginning while it fails transiently: backoff with full
+ * jitter, `Retry-After` honoured up to `maxRetryAfterMs`. An abort or a permanent answer ends it.
+ */
+async function withCatalogRetries(options: CatalogSourceOptions, read: () => Promise<string>): Promise<string> {
+  const policy = options.retry ?? DEFAULT_RETRY;
+  for (let tryNumber = 1; ; tryNumber++) {
+    try {
+      return await read();
+    } catch (err) {
+      if (!(err instanceof TransientCatalogError) || options.signal?.aborted || tryNumber >= policy.attempts) throw err;
+      if (err.retryAfterMs !== undefined && err.retryAfterMs > policy.maxRetryAfterMs) throw err;
+      await sleep(err.retryAfterMs ?? backoffDelay(tryNumber, policy), options.signal);
+    }
+  }
 }
 
 /** Reads, parses and validates a catalog; throws a CatalogError listing every problem. */
@@ -33,8 +64,8 @@ export function displayLocation(location: string): string {
 }
 
 export async function readCatalogText(location: string, options: CatalogSourceOptions = {}): Promise<string> {
-  if (location.startsWith('s3://')) return readS3(location, options);
-  if (/^https?:\/\//i.test(location)) return readHttp(location, options);
+  if (location.startsWith('s3://')) return withCatalogRetries(options, () => readS3(location, options));
+  if (/^https?:\/\//i.test(location)) return withCatalogRetries(options, () => readHttp(location, options));
   try {
     return await readFile(location, 'utf8');
   } catch (err) {
@@ -60,12 +91,16 @@ async function readS3(location: string, options: CatalogSourceOptions): Promise<
     if (!answer.Body) throw new InputError(`catalog ${location}: S3 answered without a body`);
     return await answer.Body.transformToString('utf8');
   } catch (err) {
+    if (err instanceof InputError) throw err;
     if (err instanceof S3ServiceException) {
       const status = err.$metadata.httpStatusCode;
       if (err.name === 'NoSuchKey' || err.name === 'NoSuchBucket' || status === 404) throw new InputError(`catalog ${location}: no such object`);
       if (status === 403) throw new InputError(`catalog ${location}: access denied by S3 (check archive.accessKeyId / S3_ACCESS_KEY_ID)`);
+      if (status !== undefined && status < 500 && status !== 429) throw err;
     }
-    throw err;
+    // A 5xx or throttling answer (after the SDK's own retries), a network error, or a body that broke off.
+    if (options.signal?.aborted) throw err;
+    throw new TransientCatalogError(`catalog ${location}: ${(err as Error).message}`, undefined, { cause: err });
   } finally {
     client.destroy();
   }
@@ -83,14 +118,24 @@ async function readHttp(location: string, options: CatalogSourceOptions): Promis
   const shown = safeUrl(location);
   const timeoutMs = options.timeoutMs ?? 60_000;
   let answer;
+  const transient = (message: string, err: unknown, retryAfterMs?: number) =>
+    (options.signal?.aborted ? new Error(message, { cause: err }) : new TransientCatalogError(message, retryAfterMs, { cause: err }));
   try {
     answer = await request(url, { method: 'GET', headers, signal: options.signal, headersTimeout: timeoutMs, bodyTimeout: timeoutMs });
   } catch (err) {
-    throw new Error(`catalog ${shown}: cannot be fetched (${(err as Error).message})`);
+    throw transient(`catalog ${shown}: cannot be fetched (${(err as Error).message})`, err);
   }
-  const text = await answer.body.text();
+  let text: string;
+  try {
+    text = await answer.body.text();
+  } catch (err) {
+    throw transient(`catalog ${shown}: the answer broke off (${(err as Error).message})`, err);
+  }
   if (answer.statusCode === 404 || answer.statusCode === 410) throw new InputError(`catalog ${shown}: HTTP ${answer.statusCode}, no such catalog`);
   if (answer.statusCode === 401 || answer.statusCode === 403) throw new InputError(`catalog ${shown}: HTTP ${answer.statusCode}, access denied`);
+  if (answer.statusCode === 429 || answer.statusCode >= 500) {
+    throw transient(`catalog ${shown}: HTTP ${answer.statusCode}`, undefined, parseRetryAfter(answer.headers['retry-after']));
+  }
   if (answer.statusCode !== 200) throw new Error(`catalog ${shown}: HTTP ${answer.statusCode}`);
   return text;
 }

@@ -34,38 +34,50 @@ export interface FeedbackExportSpec {
   onProgress?: (bytes: number) => void;
 }
 
-/** The spooled export and what it holds of what OX sent. */
+/** The spooled export, what it holds of what OX sent, and how often OX's answer had to be requested again. */
 export interface ExportedFeedback extends SpooledArtifact {
   /** The columns written: OX's header names for ox-csv and csv, raw keys for jsonl (`*`: all). */
   readonly columns: string[];
   /** csv/jsonl: every raw key OX sent in the window, in the order first seen. */
   readonly keysSeen?: string[];
+  /** Retries of the export (a body cut mid-way, a 503): each try started from the beginning. */
+  readonly oxRetries: number;
 }
 
+/**
+ * A body that breaks off mid-way is requested again from the beginning (OX's export is an
+ * idempotent GET), under the OX client's retry policy: each try spools into a new file with a
+ * new hash, row count and key list, and a failed try's file is removed by `spoolStream`.
+ */
 export async function exportFeedback(ox: OxApi, spec: FeedbackExportSpec): Promise<ExportedFeedback> {
   const query = { contextGroup: spec.contextGroup, type: spec.type, start: spec.window.start, end: spec.window.end, signal: spec.signal };
   const spool = { dir: spec.spoolDir, gzip: spec.gzip, signal: spec.signal, onProgress: spec.onProgress };
   if (spec.format === 'ox-csv') {
-    const body = await ox.exportCsv({ ...query, delimiter: spec.delimiter });
-    const rowCounter = new OxCsvRowCounter((spec.delimiter ?? ';').charAt(0));
-    const spooled = await spoolStream(body, { ...spool, rowCounter });
-    return Object.assign(spooled, { columns: rowCounter.columns });
+    const { value, retries } = await ox.readExportCsv({ ...query, delimiter: spec.delimiter }, async (body) => {
+      const rowCounter = new OxCsvRowCounter((spec.delimiter ?? ';').charAt(0));
+      const spooled = await spoolStream(body, { ...spool, rowCounter });
+      return Object.assign(spooled, { columns: rowCounter.columns });
+    });
+    return Object.assign(value, { oxRetries: retries });
   }
-  const counter = { rows: 0, update() {} };
-  const keysSeen = new KeysSeen();
-  const records = keysSeen.tap(ox.exportRaw(query));
   const chosen = spec.format === 'csv' || spec.columns?.length ? selectColumns(spec.columns) : undefined;
-  const text = spec.format === 'csv'
-    ? normalisedCsv(records, {
-      columns: chosen!,
-      delimiter: spec.delimiter ?? ',',
-      header: spec.header ?? true,
-      formulaGuard: spec.formulaGuard ?? true,
-    }, counter)
-    : jsonLines(records, chosen, counter);
-  const spooled = await spoolStream(text, { ...spool, rowCounter: counter });
-  const columns = chosen ? chosen.map((c) => (spec.format === 'csv' ? c.header : c.key)) : ['*'];
-  return Object.assign(spooled, { columns, keysSeen: keysSeen.list() });
+  const { value, retries } = await ox.readExportRaw(query, async (raw) => {
+    const counter = { rows: 0, update() {} };
+    const keysSeen = new KeysSeen();
+    const records = keysSeen.tap(raw);
+    const text = spec.format === 'csv'
+      ? normalisedCsv(records, {
+        columns: chosen!,
+        delimiter: spec.delimiter ?? ',',
+        header: spec.header ?? true,
+        formulaGuard: spec.formulaGuard ?? true,
+      }, counter)
+      : jsonLines(records, chosen, counter);
+    const spooled = await spoolStream(text, { ...spool, rowCounter: counter });
+    const columns = chosen ? chosen.map((c) => (spec.format === 'csv' ? c.header : c.key)) : ['*'];
+    return Object.assign(spooled, { columns, keysSeen: keysSeen.list() });
+  });
+  return Object.assign(value, { oxRetries: retries });
 }
 
 /** File extension and MIME type of an artifact as stored and attached. */

@@ -12,7 +12,7 @@ import { OxError, type OxErrorKind } from './ox-error.js';
 import { abortedError, parseRetryAfter, withRetries, type RetryPolicy } from './retry.js';
 import type {
   AdWriteOutcome, CallOptions, DeleteResult, FeedbackQuery, OxApi, OxRequestObserver, PasswordChange,
-  RawFeedbackRecord, ResellerEntryResult, ResellerPackageConfig, SendRequest, SendResult,
+  RawFeedbackRecord, ResellerEntryResult, ResellerPackageConfig, Retried, SendRequest, SendResult,
 } from './types.js';
 
 /** A 200 from send can still hold failed recipients: these make them easy to see. */
@@ -54,6 +54,9 @@ interface RequestSpec {
   /** Statuses that are answers, not errors. */
   ok: readonly number[];
 }
+
+/** A request that may be repeated from the beginning when its answer breaks off: never `send`. */
+type ReadSpec = RequestSpec & { method: 'GET'; retry: 'idempotent' };
 
 const DEFAULT_GROUP = 'default';
 const DEFAULT_TYPE = 'star-rating-v1';
@@ -109,44 +112,74 @@ export class OxClient implements OxApi {
   // ---- user feedback -------------------------------------------------------------------------
 
   async exportCsv(query: FeedbackQuery & { delimiter?: string }): Promise<Readable> {
-    const operation = 'feedback.export';
-    if (query.delimiter !== undefined && query.delimiter.length === 0) throw new InputError('feedback export: delimiter must not be empty');
-    const response = await this.#call({
-      operation, method: 'GET', path: `/userfeedback/v1/export/${feedbackPath(query)}`,
-      query: { ...oxWindowParams(query), delimiter: query.delimiter },
-      credentials: this.#rest, family: 'rest', signal: query.signal, retry: 'idempotent', ok: [200],
-    });
+    const spec = this.#csvSpec(query);
+    const response = await this.#call(spec);
     // OX labels the CSV `Content-Encoding: UTF-8`, which is no content coding at all; undici's
     // request() never decodes, so the bytes (BOM, quotes, lone-CR rows) pass through untouched.
-    return this.#bodyStream(operation, response.body, query.signal);
+    return this.#bodyStream(spec.operation, response.body, query.signal);
   }
 
   exportRaw(query: FeedbackQuery): AsyncIterable<RawFeedbackRecord> {
-    const operation = 'feedback.raw';
-    const params = oxWindowParams(query); // bad windows fail at the call, not at the first next()
+    const spec = this.#rawSpec(query); // bad windows fail at the call, not at the first next()
     const client = this;
     return {
       async *[Symbol.asyncIterator]() {
-        const response = await client.#call({
-          operation, method: 'GET', path: `/userfeedback/v1/export/${feedbackPath(query)}/raw`, query: { ...params },
-          credentials: client.#rest, family: 'rest', signal: query.signal, retry: 'idempotent', ok: [200],
-        });
-        const body = response.body;
-        try {
-          for await (const element of parseJsonArray(body)) {
-            if (typeof element !== 'object' || element === null || Array.isArray(element)) {
-              throw new JsonArrayFormatError('an array element is not an object');
-            }
-            yield toRawRecord(element as Record<string, unknown>);
-          }
-        } catch (err) {
-          throw client.#bodyError(operation, err, query.signal);
-        } finally {
-          // Early exit by the consumer, or an error: give the socket back instead of reading on.
-          if (!body.readableEnded) body.destroy();
-        }
+        const response = await client.#call(spec);
+        yield* client.#rawRecords(spec.operation, response.body, query.signal);
       },
     };
+  }
+
+  async readExportCsv<T>(query: FeedbackQuery & { delimiter?: string }, consume: (body: Readable) => Promise<T>): Promise<Retried<T>> {
+    const spec = this.#csvSpec(query);
+    return this.#read(spec, async (body) => {
+      const stream = this.#bodyStream(spec.operation, body, query.signal);
+      try {
+        return await consume(stream);
+      } catch (err) {
+        // A consumer that gave up early leaves the stream unread: close it without an unheard error.
+        stream.on('error', () => undefined);
+        stream.destroy();
+        throw err;
+      }
+    });
+  }
+
+  async readExportRaw<T>(query: FeedbackQuery, consume: (records: AsyncIterable<RawFeedbackRecord>) => Promise<T>): Promise<Retried<T>> {
+    const spec = this.#rawSpec(query);
+    return this.#read(spec, (body) => consume(this.#rawRecords(spec.operation, body, query.signal)));
+  }
+
+  #csvSpec(query: FeedbackQuery & { delimiter?: string }): ReadSpec {
+    if (query.delimiter !== undefined && query.delimiter.length === 0) throw new InputError('feedback export: delimiter must not be empty');
+    return {
+      operation: 'feedback.export', method: 'GET', path: `/userfeedback/v1/export/${feedbackPath(query)}`,
+      query: { ...oxWindowParams(query), delimiter: query.delimiter },
+      credentials: this.#rest, family: 'rest', signal: query.signal, retry: 'idempotent', ok: [200],
+    };
+  }
+
+  #rawSpec(query: FeedbackQuery): ReadSpec {
+    return {
+      operation: 'feedback.raw', method: 'GET', path: `/userfeedback/v1/export/${feedbackPath(query)}/raw`, query: { ...oxWindowParams(query) },
+      credentials: this.#rest, family: 'rest', signal: query.signal, retry: 'idempotent', ok: [200],
+    };
+  }
+
+  async *#rawRecords(operation: string, body: Dispatcher.ResponseData['body'], signal?: AbortSignal): AsyncGenerator<RawFeedbackRecord> {
+    try {
+      for await (const element of parseJsonArray(body)) {
+        if (typeof element !== 'object' || element === null || Array.isArray(element)) {
+          throw new JsonArrayFormatError('an array element is not an object');
+        }
+        yield toRawRecord(element as Record<string, unknown>);
+      }
+    } catch (err) {
+      throw this.#bodyError(operation, err, signal);
+    } finally {
+      // Early exit by the consumer, or an error: give the socket back instead of reading on.
+      if (!body.readableEnded) body.destroy();
+    }
   }
 
   async sendFeedback(request: SendRequest): Promise<SendResult> {
@@ -233,12 +266,12 @@ export class OxClient implements OxApi {
     const contextId = id(args.contextId, 'contextId');
     const userId = id(args.userId, 'userId');
     if (args.limit !== undefined && (!Number.isInteger(args.limit) || args.limit < 1)) throw new InputError(`passwd-changes: limit must be a positive integer, got ${args.limit}`);
-    const response = await this.#call({
+    // Read inside the try: a history whose answer breaks off is asked for again.
+    const { value: text } = await this.#read({
       operation, method: 'GET', path: `/admin/v1/contexts/${contextId}/users/${userId}/passwd-changes`,
       query: { limit: args.limit, sort: args.sort },
       credentials: this.#adminCredentials(contextId), family: 'admin', signal: args.signal, retry: 'idempotent', ok: [200],
-    });
-    const text = await this.#readText(operation, response.body, args.signal);
+    }, (body) => this.#readText(operation, body, args.signal));
     let parsed: unknown;
     try {
       parsed = text.trim() === '' ? [] : JSON.parse(text);
@@ -289,6 +322,26 @@ export class OxClient implements OxApi {
   /** One request with retries; resolves with a response whose status is in `spec.ok`, body unread. */
   #call(spec: RequestSpec): Promise<Dispatcher.ResponseData> {
     return withRetries({ operation: spec.operation, policy: this.#policy, signal: spec.signal, log: this.#log, random: this.#random }, () => this.#attempt(spec));
+  }
+
+  /**
+   * An idempotent GET whose body is consumed inside the try: when the body breaks off, the whole
+   * request runs again from the beginning (one retry budget for failed requests and cut bodies).
+   * Errors of `consume` itself (a full disk, a malformed answer) are not retried.
+   */
+  async #read<T>(spec: ReadSpec, consume: (body: Dispatcher.ResponseData['body']) => Promise<T>): Promise<Retried<T>> {
+    let tries = 0;
+    const value = await withRetries({ operation: spec.operation, policy: this.#policy, signal: spec.signal, log: this.#log, random: this.#random }, async (tryNumber) => {
+      tries = tryNumber;
+      const response = await this.#attempt(spec);
+      try {
+        return await consume(response.body);
+      } catch (err) {
+        if (!response.body.readableEnded) response.body.destroy();
+        throw err;
+      }
+    });
+    return { value, retries: tries - 1 };
   }
 
   async #attempt(spec: RequestSpec): Promise<Dispatcher.ResponseData> {

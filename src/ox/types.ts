@@ -93,6 +93,15 @@ export interface OxApi {
   exportCsv(query: FeedbackQuery & { delimiter?: string }): Promise<Readable>;
   /** The raw JSON export, parsed incrementally: constant memory for any array length. */
   exportRaw(query: FeedbackQuery): AsyncIterable<RawFeedbackRecord>;
+  /**
+   * The CSV export read to its end by `consume`. A body that breaks off (connection reset, body
+   * timeout) is requested again from the beginning under the client's retry policy (attempts,
+   * backoff with jitter, Retry-After), so `consume` must start over each time it is called: a
+   * fresh spool, hash and row count. The answer says how many retries it took.
+   */
+  readExportCsv<T>(query: FeedbackQuery & { delimiter?: string }, consume: (body: Readable) => Promise<T>): Promise<Retried<T>>;
+  /** The raw export, read like `readExportCsv`: started again from the beginning when it breaks off. */
+  readExportRaw<T>(query: FeedbackQuery, consume: (records: AsyncIterable<RawFeedbackRecord>) => Promise<T>): Promise<Retried<T>>;
   sendFeedback(request: SendRequest): Promise<SendResult>;
   deleteFeedback(query: FeedbackQuery): Promise<DeleteResult>;
 
@@ -110,6 +119,12 @@ export interface OxApi {
   /** Base URL without credentials, for manifests and logs. */
   readonly baseUrl: string;
   close(): Promise<void>;
+}
+
+/** What a read that may be started again produced, and how many retries (tries after the first) it took. */
+export interface Retried<T> {
+  value: T;
+  retries: number;
 }
 
 /** Called once per HTTP request (each retry counts), for metrics. */

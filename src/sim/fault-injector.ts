@@ -9,7 +9,7 @@ import type { FaultOptions, FaultScriptEntry } from './sim-types.js';
 export type FaultAction =
   | { kind: 'none' }
   | { kind: 'status'; status: number; retryAfterSeconds?: number }
-  | { kind: 'drop' };
+  | { kind: 'drop'; afterBytes?: number };
 
 export interface FaultDecision {
   latencyMs: number;
@@ -52,6 +52,9 @@ export class FaultInjector {
         decision.exportFaults.dropAfterBytes = f.dropExportAfterBytes ?? DEFAULT_DROP_AFTER_BYTES;
       } else if (typeof scripted === 'number') {
         decision.action = { kind: 'status', status: scripted, retryAfterSeconds: retryAfterFor(scripted, f.retryAfterSeconds) };
+      } else if (typeof scripted === 'object' && 'dropAfterBytes' in scripted) {
+        decision.action = { kind: 'drop', afterBytes: scripted.dropAfterBytes };
+        decision.exportFaults.dropAfterBytes = scripted.dropAfterBytes;
       } else if (typeof scripted === 'object') {
         decision.action = {
           kind: 'status',

@@ -30,6 +30,8 @@ export class Exchange {
   readonly query: URLSearchParams;
   /** Export faults for this request (set by the fault injector). */
   exportFaults: ExportFaults = {};
+  /** Other answers: send the headers and this many body bytes, then destroy the connection. */
+  cutAnswerAfterBytes?: number;
 
   constructor(readonly req: IncomingMessage, readonly res: ServerResponse, readonly record: SimRequestRecord, url: URL) {
     this.path = url.pathname;
@@ -56,6 +58,12 @@ export class Exchange {
   text(status: number, body: string, contentType: string, headers: Record<string, string> = {}): void {
     const bytes = Buffer.from(body, 'utf8');
     this.head(status, { ...headers, 'Content-Type': contentType, 'Content-Length': String(bytes.length) });
+    if (this.cutAnswerAfterBytes !== undefined) {
+      const { res } = this;
+      res.flushHeaders();
+      res.write(bytes.subarray(0, this.cutAnswerAfterBytes), () => res.destroy());
+      return;
+    }
     this.res.end(bytes);
   }
 

@@ -188,8 +188,12 @@ export class OxSimulator {
         return;
       }
       if (fault.action.kind === 'drop' && !EXPORT_PATH.test(stripSlash(url.pathname))) {
-        req.socket.destroy();
-        return;
+        // 'drop-mid-body' drops other requests before any answer; `{ dropAfterBytes }` cuts their answer.
+        if (fault.action.afterBytes === undefined) {
+          req.socket.destroy();
+          return;
+        }
+        ex.cutAnswerAfterBytes = fault.action.afterBytes;
       }
       await this.route(ex);
     } catch (err) {

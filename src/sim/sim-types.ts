@@ -17,7 +17,12 @@ export interface SimCredentials {
   master?: BasicCredential | null;
 }
 
-export type FaultScriptEntry = number | { status: number; retryAfterSeconds?: number } | 'drop-mid-body' | 'ok';
+/**
+ * One scripted answer: a status, 'drop-mid-body' (an export cut after `dropExportAfterBytes`, default
+ * 1024), `{ dropAfterBytes }` (this export cut after that many body bytes, the next ones whole),
+ * or 'ok'.
+ */
+export type FaultScriptEntry = number | { status: number; retryAfterSeconds?: number } | { dropAfterBytes: number } | 'drop-mid-body' | 'ok';
 
 export interface FaultOptions {
   /** Added before every answer. */

@@ -43,7 +43,7 @@ describe('catalog sources', () => {
     expect(String((denied as Error).message)).not.toContain('wrong');
     await expect(loadCatalog(`${webUrl}/missing.yaml`)).rejects.toBeInstanceOf(InputError);
     // A web server outage is not bad input: the scheduled job retries it.
-    const flaky = await loadCatalog(`${webUrl}/flaky/catalog.yaml`).catch((e: unknown) => e);
+    const flaky = await loadCatalog(`${webUrl}/flaky/catalog.yaml`, { retry: { attempts: 2, baseDelayMs: 1, maxDelayMs: 5, maxRetryAfterMs: 1000 } }).catch((e: unknown) => e);
     expect(flaky).toBeInstanceOf(Error);
     expect(flaky).not.toBeInstanceOf(InputError);
   });
