@@ -462,7 +462,7 @@ export class Daemon {
     if (this.catchUpRetry) clearTimeout(this.catchUpRetry);
     this.redis.off('ready', this.onRedisReady);
     // Another scheduler replica takes the triggers over at its next watchdog run.
-    if (this.ticksEnabled) await Promise.race([this.state.releaseTriggerManager(this.instanceId).catch(() => undefined), timeout(left(1_000))]);
+    if (this.ticksEnabled && this.redis.status === 'ready') await Promise.race([this.state.releaseTriggerManager(this.instanceId).catch(() => undefined), timeout(left(1_000))]);
     const workers = [this.tickWorker, this.jobWorker].filter((w): w is Worker<any> => w !== undefined);
     log.info({ graceMs, budgetMs, active: this.running }, 'stopping: no new jobs are taken; running jobs may finish within the grace period');
     const closing = Promise.allSettled(workers.map((w) => w.close())).then(() => 'closed' as const);

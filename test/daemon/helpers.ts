@@ -97,3 +97,52 @@ export async function freePort(): Promise<number> {
   await new Promise((resolve) => server.close(resolve));
   return port;
 }
+
+/**
+ * A redis-server of the test's own on a free port (AOF on, so a restart keeps the data), for
+ * tests that stop and restart Redis under a running daemon. `stop()` shuts it down (SIGTERM:
+ * the AOF is flushed), `start()` brings it back on the same port with the same data.
+ */
+export interface PrivateRedis {
+  url: string;
+  port: number;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  /** Stops it and removes its files. */
+  close(): Promise<void>;
+}
+
+export async function startPrivateRedis(): Promise<PrivateRedis> {
+  const { mkdtempSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const dir = mkdtempSync(join(tmpdir(), 'oxb-redis-'));
+  const port = await freePort();
+  let server: ChildProcess | undefined;
+  const handle: PrivateRedis = {
+    url: `redis://127.0.0.1:${port}`,
+    port,
+    async start() {
+      server = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'yes', '--appendfsync', 'always', '--dir', dir], { stdio: 'ignore' });
+      const probe = plainRedis(handle.url);
+      try {
+        await waitFor(() => probe.ping().then(() => true, () => false), `redis-server on ${port}`, 10_000, 50);
+      } finally {
+        probe.disconnect();
+      }
+    },
+    async stop() {
+      const running = server;
+      server = undefined;
+      if (!running || running.exitCode !== null) return;
+      const exited = new Promise((resolve) => running.once('exit', resolve));
+      running.kill('SIGTERM');
+      await exited;
+    },
+    async close() {
+      await handle.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  await handle.start();
+  return handle;
+}
