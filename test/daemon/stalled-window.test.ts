@@ -34,7 +34,7 @@ describe('a window job BullMQ fails for stalling too often', () => {
     await redis.quit();
   });
 
-  it('is recorded as failed in the ledger with BullMQ\'s reason; a done window is left alone', async () => {
+  it('is recorded as failed in the ledger with BullMQ\'s reason (a done window is left alone), and the retry clock brings it back', async () => {
     const ledger = new RedisLedger(redis, prefix);
     const stalled = { start: Date.UTC(2026, 0, 1), end: Date.UTC(2026, 0, 1) + DAY };
     const done = { start: stalled.end, end: stalled.end + DAY };
@@ -53,5 +53,20 @@ describe('a window job BullMQ fails for stalling too often', () => {
     expect(await ledger.failedCount('s')).toBe(1);
     expect(await ledger.getWindow({ scheduleId: 's', ...done })).toMatchObject({ state: 'done', result: { rows: 1 } });
     expect(await redis.get(`${prefix}:test:runs:s:${stalled.start}`)).toBeNull();
-  });
+
+    // Stalled twice is not failed for good: the retry clock of a scheduler brings it back.
+    expect((await ledger.getWindow({ scheduleId: 's', ...stalled }))?.permanent).toBeUndefined();
+    const schedules = { s: { job: 'test.window', cron: '0 2 * * *', tz: 'UTC', window: '1d', lag: 0, catchUp: 1, startAt: '2026-01-01', retryFailedAfter: '1s' } };
+    const scheduler = await Daemon.start({ config: testConfig(prefix, { schedules }), kinds: testKinds, role: 'scheduler', port: null, log: silentLogger(), retryCheckIntervalMs: 200 });
+    try {
+      const record = await waitFor(async () => {
+        const r = await ledger.getWindow({ scheduleId: 's', ...stalled });
+        return r?.state === 'done' ? r : undefined;
+      }, 'the stalled window done after its retry round', 20_000, 100);
+      expect(record.retryRounds).toBe(1);
+      expect(await redis.get(`${prefix}:test:runs:s:${stalled.start}`)).toBe('1');
+    } finally {
+      await scheduler.stop({ graceMs: 100 });
+    }
+  }, 40_000);
 });
