@@ -70,13 +70,17 @@ export class ScheduleState {
   /**
    * Runs `fn` while holding the schedule's tick mutex, so two replicas never plan the same
    * schedule at once (each would be harmless thanks to job ids, but overlap control needs it).
-   * Returns undefined when another process holds it.
+   * Waits up to `waitMs` (default 0) for a holder to let go; returns undefined when another
+   * process still holds it then.
    */
-  async withTickLock<T>(scheduleId: string, ttlMs: number, fn: () => Promise<T>): Promise<T | undefined> {
+  async withTickLock<T>(scheduleId: string, ttlMs: number, fn: () => Promise<T>, waitMs = 0): Promise<T | undefined> {
     const key = this.key('lock', scheduleId);
     const token = randomUUID();
-    const acquired = await this.redis.set(key, token, 'PX', ttlMs, 'NX');
-    if (acquired !== 'OK') return undefined;
+    const deadline = Date.now() + waitMs;
+    while ((await this.redis.set(key, token, 'PX', ttlMs, 'NX')) !== 'OK') {
+      if (Date.now() >= deadline) return undefined;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
     try {
       return await fn();
     } finally {

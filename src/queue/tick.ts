@@ -44,6 +44,8 @@ export interface TickReport {
 }
 
 const TICK_LOCK_MS = 60_000;
+/** How long a trigger waits for the tick lock before it gives up (reported as `busy`). */
+const TICK_WAIT_MS = 30_000;
 
 /**
  * `firedAt`: the trigger's slot time (the BullMQ scheduler's fire time). A non-windowed run's job
@@ -55,8 +57,10 @@ export async function tickSchedule(ctx: TickContext, schedule: Schedule, firedAt
     ctx.log.info({ schedule: schedule.id }, 'schedule is paused; tick skipped');
     return { scheduleId: schedule.id, outcome: 'paused', gaps: (await ctx.state.lastTick(schedule.id))?.gaps ?? 0 };
   }
+  // A trigger waits for a tick in progress (another replica's, a catch-up, the retry clock)
+  // instead of being dropped: what closed since that one looked is queued by this one.
   const report = await ctx.state.withTickLock(schedule.id, TICK_LOCK_MS, () =>
-    schedule.window ? tickWindowed(ctx, schedule) : tickRun(ctx, schedule, firedAt));
+    schedule.window ? tickWindowed(ctx, schedule) : tickRun(ctx, schedule, firedAt), TICK_WAIT_MS);
   return report ?? { scheduleId: schedule.id, outcome: 'busy', gaps: 0 };
 }
 
