@@ -73,7 +73,7 @@ describe('catch-up now', () => {
     expect(done).toHaveLength(6);
     for (let d = 0; d < 6; d++) expect(await runsOf(redis, prefix, 'nightly', startAt + d * DAY)).toBe(1);
     expect(tookMs).toBeLessThan(25_000); // not at 02:00 tomorrow
-    console.log(`six-day outage: 6 windows done ${tookMs} ms after two daemon processes were spawned, ${sinceReady} ms after both said ready`);
+    console.log(`six-day outage: 6 windows done ${tookMs} ms after two daemon processes were spawned, ${sinceReady} ms after both said ready (a daemon says ready once its startup catch-up is queued)`);
   }, 60_000);
 
   it('pause, time passes, resume: what the schedule missed runs within seconds of `ox-batch resume`', async () => {
