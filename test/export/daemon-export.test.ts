@@ -50,8 +50,10 @@ describe('feedback.export scheduled through the daemon', () => {
   });
 
   it('catches up the missed Berlin days, archives each verified and mails each once', async () => {
+    // The daemon caught up as it started: a tick now finds the three days queued (or done) already.
     const first = await daemon.tick('feedback-daily');
-    expect(first.counts?.queued).toBe(3);
+    expect(first.counts?.queued).toBe(0);
+    expect(first.windows).toHaveLength(3);
     const ledger = new RedisLedger(redis, env.prefix);
     for (const day of DAYS) {
       await waitFor(async () => (await ledger.getWindow({ scheduleId: 'feedback-daily', ...day }))?.state === 'done', `window ${new Date(day.start).toISOString()} done`);
