@@ -240,12 +240,16 @@ export class Daemon {
     }
   }
 
-  /** Wraps a processor so this process knows how many jobs it runs (see shutdown). */
-  private counted<A extends unknown[], R>(processor: (...args: A) => Promise<R>): (...args: A) => Promise<R> {
-    return async (...args: A) => {
+  /**
+   * Wraps a processor so this process knows how many jobs it runs (see shutdown). It declares
+   * all three parameters: BullMQ hands a processor the AbortSignal that cancelAllJobs() aborts
+   * only when `processor.length >= 3`.
+   */
+  private counted<D, R>(processor: (job: Job<D>, token?: string, signal?: AbortSignal) => Promise<R>): (job: Job<D>, token?: string, signal?: AbortSignal) => Promise<R> {
+    return async (job: Job<D>, token?: string, signal?: AbortSignal) => {
       this.running++;
       try {
-        return await processor(...args);
+        return await processor(job, token, signal);
       } finally {
         this.running--;
         if (this.running === 0) for (const wake of this.idleWaiters.splice(0)) wake();
