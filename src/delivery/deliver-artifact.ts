@@ -11,7 +11,7 @@
 import type { Logger } from '../log/logger.js';
 import { InputError, RefusedError } from '../errors.js';
 import type { JobRun, Services } from '../job-kind.js';
-import type { DeliveryLog } from '../ledger/types.js';
+import type { DeliveryLog, MailClaim } from '../ledger/types.js';
 import { isoUtc } from '../time/parse-time.js';
 import { toolVersion } from '../version.js';
 import { artifactKey, keyBaseName, manifestKeyFor, type ArtifactNaming } from './archive-key.js';
@@ -301,14 +301,42 @@ async function mailOnce(
 ): Promise<MailedArtifact> {
   const mail = request.mail!;
   const { run } = request;
-  const claims = await run.deliveries.claimMail({
+  const leaseMs = services.config.mail.claimLeaseMs;
+  const claimRequest = {
     addresses: recipients.map((r) => r.address),
     via: mail.via,
     // One id for the window's recipients: a resent copy is recognisably the same message.
     messageId: deterministicMessageId(request.naming, recipients.map((r) => r.address), services.config.mail.from),
-    leaseUntil: services.now() + services.config.mail.claimLeaseMs,
+    leaseUntil: services.now() + leaseMs,
     force: run.force,
-  });
+  };
+  const claims = await run.deliveries.claimMail(claimRequest);
+  // While this run sends, its claims are renewed: a slow mail server never lets another run
+  // take them over as a dead sender's.
+  const mine = claims.filter((c) => c.status === 'claimed' || c.status === 'reclaimed').map((c) => c.address);
+  const renewal = setInterval(() => {
+    run.deliveries.claimMail({ ...claimRequest, addresses: mine, leaseUntil: services.now() + leaseMs, renewOnly: true })
+      .catch((err: unknown) => run.log.warn({ err }, 'could not renew the mail claims of this run'));
+  }, Math.max(1_000, Math.floor(leaseMs / 3)));
+  renewal.unref();
+  try {
+    return await mailClaimed(request, recipients, claims, key, oversize, archived, services);
+  } finally {
+    clearInterval(renewal);
+  }
+}
+
+async function mailClaimed(
+  request: DeliverArtifactRequest,
+  recipients: Recipient[],
+  claims: MailClaim[],
+  key: string,
+  oversize: boolean,
+  archived: ArchivedArtifact | undefined,
+  services: DeliveryServices,
+): Promise<MailedArtifact> {
+  const mail = request.mail!;
+  const { run } = request;
   const byAddress = new Map(claims.map((c) => [c.address, c]));
   const alreadyMailed = claims.filter((c) => c.status === 'sent').map((c) => c.address);
   const unknown = claims.filter((c) => c.status === 'unknown').map((c) => c.address);

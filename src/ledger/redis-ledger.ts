@@ -452,7 +452,7 @@ export class RedisLedger implements Ledger {
   async claimMail(key: WindowKey, owner: string, request: MailClaimRequest): Promise<MailClaim[]> {
     const replies = await this.commands.claimMail!(
       this.deliveryKey(key), this.key('mailclaims'),
-      String(Date.now()), owner, String(request.leaseUntil), request.force ? '1' : '0', request.via, request.messageId, claimMember(key, ''),
+      String(Date.now()), owner, String(request.leaseUntil), request.renewOnly ? 'r' : request.force ? '1' : '0', request.via, request.messageId, claimMember(key, ''),
       ...request.addresses,
     ) as Array<[MailClaim['status'], string, string?]>;
     return replies.map(([status, messageId, leaseUntil], i) => ({

@@ -122,6 +122,8 @@ export interface MailClaimRequest {
   leaseUntil: number;
   /** Send `unknown` ones again (an operator's --force). */
   force?: boolean;
+  /** Only extend this owner's own claims (while it sends); create or take over nothing. */
+  renewOnly?: boolean;
 }
 
 /** A mail claim not settled yet, for `ox-batch status`. */

@@ -12,7 +12,8 @@
     ARGV[1] now (ms)
     ARGV[2] owner (the run holding the window)
     ARGV[3] leaseUntil (ms)
-    ARGV[4] '1' when forced (a person asked to send unknown ones again)
+    ARGV[4] mode: '0' claim, '1' claim forced (a person asked to send unknown ones again),
+            'r' renew only (extend this owner's claims, touch nothing else)
     ARGV[5] via: 'smtp' | 'ox'
     ARGV[6] Message-ID for new claims
     ARGV[7] claims index member prefix: '<schedule>|<start>|'
@@ -26,7 +27,7 @@
     unknown    an interrupted OX send: do not send without force
 ]]
 local now, owner, leaseUntil = tonumber(ARGV[1]), ARGV[2], ARGV[3]
-local force, via, messageId, member = ARGV[4] == '1', ARGV[5], ARGV[6], ARGV[7]
+local force, renewOnly, via, messageId, member = ARGV[4] == '1', ARGV[4] == 'r', ARGV[5], ARGV[6], ARGV[7]
 local replies = {}
 for i = 8, #ARGV do
   local address = ARGV[i]
@@ -39,7 +40,13 @@ for i = 8, #ARGV do
     redis.call('ZADD', KEYS[2], tonumber(leaseUntil), member .. address)
     return { status, id }
   end
-  if not record then
+  if renewOnly then
+    if state == 'claimed' and record.owner == owner then
+      replies[#replies + 1] = claim(record.resent and 'reclaimed' or 'claimed', record.messageId or messageId)
+    else
+      replies[#replies + 1] = { state or 'none', record and record.messageId or '' }
+    end
+  elseif not record then
     replies[#replies + 1] = claim('claimed', messageId)
   elseif state == 'sent' then
     replies[#replies + 1] = { 'sent', record.messageId or '' }

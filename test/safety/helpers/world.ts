@@ -47,6 +47,12 @@ export interface SafetyWorld {
   close(): Promise<void>;
 }
 
+/** Every daemon started: killed when the test process exits, also after a timed-out test. */
+const started = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const child of started) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+});
+
 let bundle: Promise<{ entry: string; dispose(): void }> | undefined;
 let users = 0;
 
@@ -93,6 +99,8 @@ export async function startSafetyWorld(options: { smtp?: boolean | SmtpCaptureOp
         env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', LOG_LEVEL: 'info', ...env },
         stdio: ['ignore', 'pipe', 'pipe'],
       });
+      started.add(child);
+      child.once('exit', () => started.delete(child));
       let output = '';
       child.stdout!.on('data', (d: Buffer) => { output += d.toString(); });
       child.stderr!.on('data', (d: Buffer) => { output += d.toString(); });
