@@ -64,6 +64,7 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
   if (file) mergeLayer(merged, readYaml(resolve(file), env), file, origins);
   mergeLayer(merged, envLayer(env), 'environment', origins, ENV_ORIGIN);
   if (options.overrides) mergeLayer(merged, options.overrides, 'overrides', origins);
+  applyAwsRegion(merged, env, origins);
 
   const result = configSchema.safeParse(merged);
   if (!result.success) throw new InputError(formatIssue(result.error.issues[0]!, merged, origins));
@@ -138,6 +139,19 @@ function envLayer(env: NodeJS.ProcessEnv): Plain {
     setPath(layer, path.split('.'), value);
   }
   return layer;
+}
+
+/** archive.region left empty: the AWS SDK's own variables (what the AWS CLI and SDKs read). */
+function applyAwsRegion(merged: Plain, env: NodeJS.ProcessEnv, origins: Map<string, string>): void {
+  const archive = isPlain(merged.archive) ? merged.archive : undefined;
+  if (archive && typeof archive.region === 'string' && archive.region !== '') return;
+  for (const name of ['AWS_REGION', 'AWS_DEFAULT_REGION']) {
+    const value = envValue(env, name);
+    if (value === undefined) continue;
+    setPath(merged, ['archive', 'region'], value);
+    origins.set('archive.region', name);
+    return;
+  }
 }
 
 function setPath(target: Plain, keys: string[], value: unknown): void {

@@ -87,7 +87,8 @@ export const archiveSchema = z.object({
   bucket: optionalString,
   prefix: z.string().default(''),
   endpoint: optionalString,
-  region: z.string().default('us-east-1'),
+  // Empty: loadConfig fills in AWS_REGION / AWS_DEFAULT_REGION; neither set: us-east-1.
+  region: z.string().optional().transform((v) => v || 'us-east-1'),
   forcePathStyle: z.boolean().default(false),
   accessKeyId: optionalString,
   secretAccessKey: optionalString,

@@ -44,10 +44,15 @@ export function createLogger(settings: LoggerSettings = {}): Logger {
   if (pretty) {
     return pino({
       ...options,
-      transport: { target: 'pino-pretty', options: { destination, colorize: true, translateTime: 'SYS:standard' } },
+      transport: { target: 'pino-pretty', options: { destination, colorize: colorWanted(), translateTime: 'SYS:standard' } },
     });
   }
   return pino(options, pino.destination({ fd: destination, sync: destination === 2 }));
+}
+
+/** Colours at a terminal unless `NO_COLOR` is set to anything but the empty string (no-color.org). */
+export function colorWanted(env: NodeJS.ProcessEnv = process.env): boolean {
+  return env.NO_COLOR === undefined || env.NO_COLOR === '';
 }
 
 /** A logger that writes nothing: tests and library callers that do not care. */

@@ -2,21 +2,23 @@ import { DateTime, IANAZone } from 'luxon';
 import { InputError } from '../errors.js';
 
 const EPOCH_MS = /^\d+$/;
-const DATE_ONLY = /^\d{4}-\d{2}-\d{2}$/;
-const HAS_OFFSET = /(Z|[+-]\d{2}(:?\d{2})?)$/i;
+// An offset only counts after a time of day: in `2026-11` or `2026-11-01` the `-11` / `-01`
+// is the month or day, and such a text is wall-clock time in `zone` (never the process's TZ).
+const HAS_OFFSET = /T[\d:.,]+(Z|[+-]\d{2}(:?\d{2})?)$/i;
 
 /**
  * Parses a point in time as people type it on the command line or in config:
- * epoch milliseconds, an ISO date (midnight in `zone`), or an ISO date-time (exact when it
- * carries `Z` or an offset, otherwise wall-clock time in `zone`). Returns epoch ms.
+ * epoch milliseconds, an ISO date, year-month or year (its first midnight in `zone`), or an ISO
+ * date-time (exact when it carries `Z` or an offset, otherwise wall-clock time in `zone`).
+ * Nothing depends on the process's own `TZ`. Returns epoch ms.
  */
 export function parseInstant(value: string, zone: string, what = 'time'): number {
   const text = value.trim();
   if (EPOCH_MS.test(text)) return Number(text);
   if (!isValidZone(zone)) throw new InputError(`${what}: unknown time zone "${zone}"`);
-  const dt = DATE_ONLY.test(text) || !HAS_OFFSET.test(text)
-    ? DateTime.fromISO(text, { zone })
-    : DateTime.fromISO(text, { setZone: true });
+  const dt = HAS_OFFSET.test(text)
+    ? DateTime.fromISO(text, { setZone: true })
+    : DateTime.fromISO(text, { zone });
   if (!dt.isValid) {
     throw new InputError(`${what}: "${value}" is not a time (expected ISO 8601 like 2026-11-01 or 2026-11-01T02:00:00Z, or epoch milliseconds)`);
   }
