@@ -56,6 +56,8 @@ export const scheduleSchema = z.object({
   tz: timeZone.optional(),
   window: z.enum(WINDOW_SIZES).optional(),
   lag: duration.default(300_000),
+  /** A closed window not done by end + lag + alertAfter is overdue (metric, alert); default one window (runs: one period). */
+  alertAfter: duration.optional(),
   catchUp: z.number().int().min(1).max(10_000).default(31),
   startAt: z.union([z.string(), z.number(), z.date()]).optional()
     .transform((v) => (v instanceof Date ? v.toISOString() : v === undefined ? undefined : String(v))),

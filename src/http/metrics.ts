@@ -1,10 +1,13 @@
 /**
  * Prometheus metrics of one ox-batch process. The names are a contract (dashboards, alerts and
- * docs use them): see contracts.md. A registry per process (not prom-client's global one), so
+ * docs use them): deploy/grafana, deploy/prometheus and the README's metrics table. The job kind
+ * is the label `kind`: a label `job` would collide with Prometheus' own scrape label (and turn
+ * into `exported_job`). A registry per process (not prom-client's global one), so
  * tests and the benchmark can run several daemons in one process.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { OxRequestObserver } from '../ox/types.js';
+import { toolVersion } from '../version.js';
 
 export const METRIC_NAMES = [
   'oxb_job_runs_total',
@@ -14,6 +17,9 @@ export const METRIC_NAMES = [
   'oxb_schedule_watermark_lag_seconds',
   'oxb_schedule_failed_windows',
   'oxb_schedule_gap_windows',
+  'oxb_schedule_overdue_windows',
+  'oxb_schedule_last_run_failed',
+  'oxb_build_info',
   'oxb_queue_jobs',
   'oxb_job_rows_total',
   'oxb_job_bytes_total',
@@ -32,7 +38,8 @@ let processRegistry: Registry | undefined;
 function processMetrics(): Registry {
   if (!processRegistry) {
     processRegistry = new Registry();
-    collectDefaultMetrics({ register: processRegistry, prefix: 'oxb_process_' });
+    // prom-client's names already start with process_ / nodejs_: oxb_process_cpu_seconds_total.
+    collectDefaultMetrics({ register: processRegistry, prefix: 'oxb_' });
   }
   return processRegistry;
 }
@@ -61,6 +68,11 @@ export interface ScheduleFigures {
   gapWindows: number;
   /** Done windows the purge found incomplete and queued for re-export. */
   reexportWindows?: number;
+  overdueWindows?: number;
+  /** A non-windowed schedule whose last run failed, or was refused. */
+  lastRunFailure?: 'failed' | 'refused';
+  /** The schedule's job kind. */
+  job?: string;
 }
 
 export interface MetricsSources {
@@ -70,17 +82,20 @@ export interface MetricsSources {
 
 export class Metrics {
   readonly registry: Registry;
-  readonly jobRuns: Counter<'job' | 'schedule' | 'result'>;
-  readonly jobDuration: Histogram<'job'>;
+  readonly jobRuns: Counter<'kind' | 'schedule' | 'result'>;
+  readonly jobDuration: Histogram<'kind'>;
   readonly oxRequests: Counter<'operation' | 'status'>;
   readonly oxRequestDuration: Histogram<'operation'>;
   readonly watermarkLag: Gauge<'schedule'>;
   readonly failedWindows: Gauge<'schedule'>;
   readonly gapWindows: Gauge<'schedule'>;
   readonly reexportWindows: Gauge<'schedule'>;
+  readonly overdueWindows: Gauge<'schedule'>;
+  readonly lastRunFailed: Gauge<'schedule' | 'kind' | 'reason'>;
+  readonly buildInfo: Gauge<'version' | 'node'>;
   readonly queueJobs: Gauge<'queue' | 'state'>;
-  readonly jobRows: Counter<'job' | 'schedule'>;
-  readonly jobBytes: Counter<'job' | 'schedule'>;
+  readonly jobRows: Counter<'kind' | 'schedule'>;
+  readonly jobBytes: Counter<'kind' | 'schedule'>;
   readonly retryRounds: Counter<'schedule'>;
   private sources: MetricsSources = {};
   private readonly withProcessMetrics: boolean;
@@ -88,9 +103,9 @@ export class Metrics {
   constructor(options: { defaultMetrics?: boolean } = {}) {
     this.registry = new Registry();
     const registers = [this.registry];
-    this.jobRuns = new Counter({ name: 'oxb_job_runs_total', help: 'Job runs by job kind, schedule and result (done, failed, retry, skipped, aborted)', labelNames: ['job', 'schedule', 'result'], registers });
+    this.jobRuns = new Counter({ name: 'oxb_job_runs_total', help: 'Job runs by job kind, schedule and result (done, failed, retry, skipped, aborted)', labelNames: ['kind', 'schedule', 'result'], registers });
     this.jobDuration = new Histogram({
-      name: 'oxb_job_duration_seconds', help: 'Duration of job runs', labelNames: ['job'], registers,
+      name: 'oxb_job_duration_seconds', help: 'Duration of job runs by job kind', labelNames: ['kind'], registers,
       buckets: [0.05, 0.25, 1, 5, 15, 60, 300, 900, 1800, 3600, 7200],
     });
     this.oxRequests = new Counter({ name: 'oxb_ox_requests_total', help: 'HTTP requests to OX by operation and status (each retry counts)', labelNames: ['operation', 'status'], registers });
@@ -102,9 +117,13 @@ export class Metrics {
     this.failedWindows = new Gauge({ name: 'oxb_schedule_failed_windows', help: 'Windows whose last run failed', labelNames: ['schedule'], registers });
     this.gapWindows = new Gauge({ name: 'oxb_schedule_gap_windows', help: 'Windows after the watermark older than catchUp that are not done (need a backfill)', labelNames: ['schedule'], registers });
     this.reexportWindows = new Gauge({ name: 'oxb_schedule_reexport_windows', help: 'Done windows where the purge counted rows in OX their archive lacks (not deleted; queued for re-export)', labelNames: ['schedule'], registers });
+    this.overdueWindows = new Gauge({ name: 'oxb_schedule_overdue_windows', help: 'Closed windows not done by end + lag + alertAfter (runs: 1 when none succeeded for a period + alertAfter)', labelNames: ['schedule'], registers });
+    this.lastRunFailed = new Gauge({ name: 'oxb_schedule_last_run_failed', help: 'Non-windowed schedules (purge, ads sync): 1 when the last run failed (reason failed) or was refused by a guard (reason refused)', labelNames: ['schedule', 'kind', 'reason'], registers });
+    this.buildInfo = new Gauge({ name: 'oxb_build_info', help: 'Always 1: the ox-batch version and Node.js version of this process', labelNames: ['version', 'node'], registers });
+    this.buildInfo.set({ version: toolVersion(), node: process.versions.node }, 1);
     this.queueJobs = new Gauge({ name: 'oxb_queue_jobs', help: 'BullMQ jobs by queue and state', labelNames: ['queue', 'state'], registers });
-    this.jobRows = new Counter({ name: 'oxb_job_rows_total', help: 'Rows processed by jobs (from the result field rows)', labelNames: ['job', 'schedule'], registers });
-    this.jobBytes = new Counter({ name: 'oxb_job_bytes_total', help: 'Bytes produced by jobs (from the result field bytes)', labelNames: ['job', 'schedule'], registers });
+    this.jobRows = new Counter({ name: 'oxb_job_rows_total', help: 'Rows processed by jobs (from the result field rows)', labelNames: ['kind', 'schedule'], registers });
+    this.jobBytes = new Counter({ name: 'oxb_job_bytes_total', help: 'Bytes produced by jobs (from the result field bytes)', labelNames: ['kind', 'schedule'], registers });
     this.retryRounds = new Counter({ name: 'oxb_window_retry_rounds_total', help: 'Failed windows queued again by the retry clock (each a new round of attempts)', labelNames: ['schedule'], registers });
     this.withProcessMetrics = options.defaultMetrics === true;
     if (this.withProcessMetrics) processMetrics();
@@ -122,12 +141,15 @@ export class Metrics {
       withinDeadline(this.sources.queueCounts?.(), SOURCE_DEADLINE_MS),
     ]);
     if (schedules) {
-      this.watermarkLag.reset();
+      // Reset first: a schedule removed from the config must not keep its last values.
+      for (const gauge of [this.watermarkLag, this.failedWindows, this.gapWindows, this.reexportWindows, this.overdueWindows, this.lastRunFailed]) gauge.reset();
       for (const s of schedules) {
         if (s.watermarkLagSeconds !== undefined) this.watermarkLag.set({ schedule: s.scheduleId }, s.watermarkLagSeconds);
         this.failedWindows.set({ schedule: s.scheduleId }, s.failedWindows);
         this.gapWindows.set({ schedule: s.scheduleId }, s.gapWindows);
         this.reexportWindows.set({ schedule: s.scheduleId }, s.reexportWindows ?? 0);
+        this.overdueWindows.set({ schedule: s.scheduleId }, s.overdueWindows ?? 0);
+        if (s.lastRunFailure) this.lastRunFailed.set({ schedule: s.scheduleId, kind: s.job ?? '', reason: s.lastRunFailure }, 1);
       }
     }
     if (queues) {
@@ -138,13 +160,13 @@ export class Metrics {
   }
 
   /** Records a finished run; rows/bytes come from numeric `rows` / `bytes` of the result. */
-  recordRun(job: string, schedule: string, result: JobRunResult, durationMs: number, value?: unknown): void {
-    this.jobRuns.inc({ job, schedule, result });
-    if (result === 'done' || result === 'failed' || result === 'retry') this.jobDuration.observe({ job }, durationMs / 1000);
+  recordRun(kind: string, schedule: string, result: JobRunResult, durationMs: number, value?: unknown): void {
+    this.jobRuns.inc({ kind, schedule, result });
+    if (result === 'done' || result === 'failed' || result === 'retry') this.jobDuration.observe({ kind }, durationMs / 1000);
     if (result === 'done' && value && typeof value === 'object') {
       const { rows, bytes } = value as { rows?: unknown; bytes?: unknown };
-      if (typeof rows === 'number' && Number.isFinite(rows)) this.jobRows.inc({ job, schedule }, rows);
-      if (typeof bytes === 'number' && Number.isFinite(bytes)) this.jobBytes.inc({ job, schedule }, bytes);
+      if (typeof rows === 'number' && Number.isFinite(rows)) this.jobRows.inc({ kind, schedule }, rows);
+      if (typeof bytes === 'number' && Number.isFinite(bytes)) this.jobBytes.inc({ kind, schedule }, bytes);
     }
   }
 

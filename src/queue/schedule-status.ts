@@ -5,10 +5,11 @@
  */
 import type { RedisLedger } from '../ledger/redis-ledger.js';
 import type { ScheduleFigures } from '../http/metrics.js';
-import { nextFiring, type Schedule } from './schedules.js';
+import { nextFiring, triggerPeriod, type Schedule } from './schedules.js';
 import { describeWindow, lastClosedWindow, windowsBetween } from './windows.js';
 import { nextRetryAt } from './enqueue.js';
 import { retryPolicy } from './tick.js';
+import { isRefusal, overdueWindowCount } from './window-cells.js';
 import type { ScheduleState } from './schedule-state.js';
 
 export interface ScheduleStatus {
@@ -36,6 +37,10 @@ export interface ScheduleStatus {
   gaps: number;
   /** Done windows the purge found incomplete (OX holds rows their archive lacks): re-exported. */
   reexport?: Array<{ window: string; oxRows: number; archivedRows: number; flaggedAt: string; by: string }>;
+  /** Closed windows not done by end + lag + alertAfter (runs: 1 when no run succeeded for period + alertAfter). */
+  overdueWindows: number;
+  /** Purges: the last run failed (`failed`) or was refused by a guard (`refused`). */
+  lastRunFailure?: 'failed' | 'refused';
   lastTickAt?: string;
   lastRun?: { state: string; finishedAt: string; error?: string };
 }
@@ -55,6 +60,7 @@ export async function scheduleStatus(deps: { ledger: RedisLedger; state: Schedul
     paused: schedule.paused || pausedFlag,
     failedWindows: 0,
     gaps: tick?.gaps ?? 0,
+    overdueWindows: 0,
     lastTickAt: iso(tick?.lastTickAt),
   };
   if (schedule.window) {
@@ -70,6 +76,7 @@ export async function scheduleStatus(deps: { ledger: RedisLedger; state: Schedul
       status.watermark = iso(watermark);
       status.lagSeconds = Math.max(0, Math.round((now - watermark) / 1000));
       Object.assign(status, await owedWindows(ledger, schedule, watermark, now));
+      status.overdueWindows = await overdueWindowCount(ledger, schedule, origin, watermark, now);
     }
     const failed = await ledger.failedWindows(schedule.id);
     const policy = retryPolicy(schedule);
@@ -82,10 +89,16 @@ export async function scheduleStatus(deps: { ledger: RedisLedger; state: Schedul
     if (last) {
       status.lastRun = { state: last.state, finishedAt: iso(last.finishedAt)!, ...(last.error ? { error: last.error } : {}) };
       status.failedWindows = last.state === 'failed' ? 1 : 0;
+      if (last.state === 'failed') status.lastRunFailure = isRefusal(last.error) ? 'refused' : 'failed';
     }
     // For runs, "lag" is the age of the last successful one: a stuck or failing sync grows it.
     const lastDone = runs.find((r) => r.state === 'done');
     if (lastDone) status.lagSeconds = Math.max(0, Math.round((now - lastDone.finishedAt) / 1000));
+    // Overdue: nothing succeeded for a period plus alertAfter since the last success (or, when
+    // none ever did, since the first run still kept).
+    const period = triggerPeriod(schedule, now);
+    const since = lastDone?.finishedAt ?? runs.at(-1)?.startedAt;
+    if (period !== undefined && since !== undefined && now >= since + period + (schedule.alertAfterMs ?? period)) status.overdueWindows = 1;
   }
   return status;
 }
@@ -171,5 +184,8 @@ export function toFigures(status: ScheduleStatus): ScheduleFigures {
     failedWindows: status.failedWindows,
     gapWindows: status.gaps,
     reexportWindows: status.reexport?.length ?? 0,
+    overdueWindows: status.overdueWindows,
+    ...(status.lastRunFailure ? { lastRunFailure: status.lastRunFailure } : {}),
+    job: status.job,
   };
 }

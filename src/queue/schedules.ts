@@ -19,6 +19,8 @@ export interface Schedule {
   /** Present exactly for windowed job kinds. */
   window?: WindowSize;
   lagMs: number;
+  /** `alertAfter`; absent: one window (non-windowed: one trigger period). */
+  alertAfterMs?: number;
   catchUp: number;
   /** Start of the first window (aligned); absent: the first tick pins the last closed one. */
   startAt?: number;
@@ -97,6 +99,7 @@ export function resolveSchedule(id: string, raw: ScheduleConfig, config: Pick<Co
     tz,
     window,
     lagMs: raw.lag,
+    ...(raw.alertAfter !== undefined ? { alertAfterMs: raw.alertAfter } : {}),
     catchUp: raw.catchUp,
     startAt,
     overlap: raw.overlap,

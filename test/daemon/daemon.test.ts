@@ -59,10 +59,10 @@ describe('daemon in process: worker path, retries, unrecoverable errors, health 
     expect(ready.status).toBe(200);
     expect(await ready.json()).toMatchObject({ ready: true, checks: { redis: true, jobWorker: true, tickWorker: true } });
     const text = await (await fetch(`${base}/metrics`)).text();
-    expect(text).toMatch(/oxb_job_runs_total\{job="test.window",schedule="d",result="retry"\} 2/);
-    expect(text).toMatch(/oxb_job_runs_total\{job="test.window",schedule="d",result="done"\} 1/);
-    expect(text).toMatch(/oxb_job_runs_total\{job="test.bad-input",schedule="d",result="failed"\} 1/);
-    expect(text).toMatch(/oxb_job_rows_total\{job="test.window",schedule="d"\} 5/);
+    expect(text).toMatch(/oxb_job_runs_total\{kind="test.window",schedule="d",result="retry"\} 2/);
+    expect(text).toMatch(/oxb_job_runs_total\{kind="test.window",schedule="d",result="done"\} 1/);
+    expect(text).toMatch(/oxb_job_runs_total\{kind="test.bad-input",schedule="d",result="failed"\} 1/);
+    expect(text).toMatch(/oxb_job_rows_total\{kind="test.window",schedule="d"\} 5/);
     expect(text).toMatch(/oxb_queue_jobs\{queue="jobs",state="failed"\} 1/);
     for (const name of METRIC_NAMES) expect(text).toContain(`# TYPE ${name} `);
   });

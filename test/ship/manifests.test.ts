@@ -117,11 +117,12 @@ describe('Kubernetes manifests', () => {
     for (const probe of [container.livenessProbe, container.readinessProbe, container.startupProbe]) {
       expect(ports.map((p) => p.name)).toContain(probe.httpGet.port);
     }
-    for (const annotations of [deployment.spec.template.metadata.annotations, service.metadata.annotations]) {
-      expect(annotations['prometheus.io/scrape']).toBe('true');
-      expect(Number(annotations['prometheus.io/port'])).toBe(http.containerPort);
-      expect(annotations['prometheus.io/path']).toBe('/metrics');
-    }
+    // Scrape annotations on the pods only: on the Service too, annotation discovery scrapes each pod twice.
+    const annotations = deployment.spec.template.metadata.annotations;
+    expect(annotations['prometheus.io/scrape']).toBe('true');
+    expect(Number(annotations['prometheus.io/port'])).toBe(http.containerPort);
+    expect(annotations['prometheus.io/path']).toBe('/metrics');
+    expect(Object.keys(service.metadata.annotations ?? {}).filter((k) => k.startsWith('prometheus.io/'))).toEqual([]);
     expect(service.spec.ports[0].targetPort).toBe('http');
     expect(service.spec.ports[0].port).toBe(http.containerPort);
 
@@ -199,6 +200,13 @@ describe('Grafana dashboard', () => {
   const panels = (dashboard.panels as Doc[]).filter((p) => p.type !== 'row');
   const exprs = panels.flatMap((p) => (p.targets as Doc[]).map((t) => t.expr as string));
   const queried = new Set(exprs.flatMap((e) => e.match(/\boxb_[a-z_]+/g) ?? []).map((m) => m.replace(/_(bucket|sum|count)$/, '')));
+  // The label `job` is Prometheus' own scrape label: ours is `kind`.
+  it('filters on the job kind label, never on the scrape label job', () => {
+    for (const expr of exprs) expect(expr, expr).not.toMatch(/\bjob\b/);
+    const variables = (dashboard.templating.list as Doc[]).map((v) => v.name);
+    expect(variables).toContain('kind');
+    expect(variables).not.toContain('job');
+  });
 
   it('parses, and every panel queries Prometheus', () => {
     expect(dashboard.uid).toBe('ox-batch');
