@@ -5,8 +5,11 @@
  * It is never reachable without HTTP Basic auth. Without both `ui.user` and `ui.password` it is
  * switched off (404 with a message saying how to switch it on), because the daemon's port is
  * usually open to the cluster for /metrics and a queue browser shows job data. It is read-only
- * unless `ui.allowActions` is true: a retry or removal from a browser bypasses the ledger's view of
- * a window, so that power has to be granted on purpose.
+ * unless `ui.allowActions` is true, and even then its actions are an allow-list: retry a failed
+ * job, promote a delayed one, remove one job. Nothing the worker runs may come from a browser, so
+ * adding a job, editing job data, delay or priority, cleaning, emptying or obliterating a queue,
+ * pausing and changing the job schedulers are refused (the config and the CLI do those). Every
+ * change also needs same-origin proof (same-origin.ts), not only the Basic auth credentials.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import express, { type Express, type NextFunction, type Request, type Response, type Router } from 'express';
@@ -16,6 +19,9 @@ import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { ExpressAdapter } from '@bull-board/express';
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../log/logger.js';
+import {
+  SAME_ORIGIN_SCRIPT, SAME_ORIGIN_SCRIPT_PATH, injectSameOriginHead, requireSameOrigin, sameOriginToken,
+} from './same-origin.js';
 
 export const DASHBOARD_PATH = '/ui';
 export const DASHBOARD_REALM = 'ox-batch dashboard';
@@ -53,24 +59,32 @@ export function createDashboardRouter(queues: ReadonlyArray<Queue>, ui: Dashboar
     return router;
   }
 
-  router.use(basicAuth(ui.user!, ui.password!, options.log));
-  if (!ui.allowActions) router.use(refuseChanges);
-  router.use((_req, res, next) => {
-    res.setHeader('Cache-Control', 'no-store');
-    res.setHeader('X-Frame-Options', 'DENY');
-    next();
+  const basePath = options.basePath ?? DASHBOARD_PATH;
+  const token = sameOriginToken(ui.user!, ui.password!);
+  router.use(dashboardAuth(ui, options.log));
+  router.use(pageHeaders);
+  router.get(SAME_ORIGIN_SCRIPT_PATH, (_req, res) => {
+    res.type('application/javascript').send(SAME_ORIGIN_SCRIPT);
   });
+  if (!ui.allowActions) router.use(refuseChanges);
+  router.use(requireSameOrigin(token));
+  router.use(allowListedActions(queues));
+  router.use(injectSameOriginHead(token, `${basePath}${SAME_ORIGIN_SCRIPT_PATH}`));
 
   const serverAdapter = new ExpressAdapter();
-  serverAdapter.setBasePath(options.basePath ?? DASHBOARD_PATH);
+  serverAdapter.setBasePath(basePath);
   createBullBoard({
-    queues: queues.map((queue) => new BullMQAdapter(queue, {
-      readOnlyMode: !ui.allowActions,
-      allowRetries: ui.allowActions,
-      displayName: queue.name,
-    })),
-    // @bull-board/express pins a patch release of @bull-board/api older than ours; the adapter
-    // interface is the same, only the nominal types differ.
+    queues: queues.map((queue) => {
+      const adapter = new BullMQAdapter(queue, {
+        readOnlyMode: !ui.allowActions,
+        allowRetries: ui.allowActions,
+        displayName: queue.name,
+      });
+      // A completed job's window is done: re-running it is a forced run, which is the CLI's. (The
+      // constructor reads allowCompletedRetries, its options type does not list it.)
+      Object.assign(adapter, { allowCompletedRetries: false });
+      return adapter;
+    }),
     serverAdapter: serverAdapter as unknown as BoardServerAdapter,
     options: {
       uiConfig: {
@@ -93,6 +107,19 @@ export function mountDashboard(app: Express, queues: ReadonlyArray<Queue>, ui: D
   } else {
     options.log?.info({ path: basePath }, 'dashboard disabled: ui.user / ui.password not set');
   }
+}
+
+/** Caching off, framing off: every page and answer of the dashboard and the window grid. */
+export function pageHeaders(_req: Request, res: Response, next: NextFunction): void {
+  res.setHeader('Cache-Control', 'no-store');
+  res.setHeader('X-Frame-Options', 'DENY');
+  res.setHeader('X-Content-Type-Options', 'nosniff');
+  next();
+}
+
+/** HTTP Basic auth with `ui.user` / `ui.password` (both must be set: see dashboardEnabled). */
+export function dashboardAuth(ui: DashboardSettings, log?: Logger) {
+  return basicAuth(ui.user!, ui.password!, log);
 }
 
 function basicAuth(user: string, password: string, log?: Logger) {
@@ -118,6 +145,59 @@ function credentialsOf(header: string | undefined): string | undefined {
 
 function digest(text: string): Buffer {
   return createHash('sha256').update(text, 'utf8').digest();
+}
+
+/**
+ * The Bull Board calls allowed with `ui.allowActions` (paths below the mount point). Retrying is
+ * for failed jobs only: a completed job's window is done, and running it again is a forced run.
+ */
+const ALLOWED_ACTIONS: ReadonlyArray<{ method: string; path: RegExp; what: string; failedJobOnly?: boolean }> = [
+  { method: 'PUT', path: /^\/api\/queues\/([^/]+)\/([^/]+)\/retry$/, what: 'retry a failed job', failedJobOnly: true },
+  { method: 'PUT', path: /^\/api\/queues\/([^/]+)\/retry\/failed$/, what: 'retry the failed jobs of a queue' },
+  { method: 'PUT', path: /^\/api\/queues\/([^/]+)\/([^/]+)\/promote$/, what: 'promote a delayed job' },
+  { method: 'PUT', path: /^\/api\/queues\/([^/]+)\/promote$/, what: 'promote the delayed jobs of a queue' },
+  { method: 'PUT', path: /^\/api\/queues\/([^/]+)\/([^/]+)\/clean$/, what: 'remove a job' },
+];
+
+const ALLOWED_SUMMARY = 'retry failed jobs, promote delayed jobs, remove single jobs';
+
+function refuseAction(res: Response, method: string, path: string, why: string): void {
+  res.status(403).json({ error: `ox-batch dashboard: ${method} ${path} refused: ${why}. Allowed: ${ALLOWED_SUMMARY}; jobs and schedules come from the config and the ox-batch CLI` });
+}
+
+/** Every changing request must match ALLOWED_ACTIONS; refused ones change nothing. */
+function allowListedActions(queues: ReadonlyArray<Queue>) {
+  return async (req: Request, res: Response, next: NextFunction): Promise<void> => {
+    if (req.method === 'GET' || req.method === 'HEAD') {
+      next();
+      return;
+    }
+    const rule = ALLOWED_ACTIONS.find((r) => r.method === req.method && r.path.test(req.path));
+    if (!rule) {
+      refuseAction(res, req.method, req.path, 'not an allowed dashboard action');
+      return;
+    }
+    const [, queueName, jobId] = rule.path.exec(req.path)!;
+    const queue = queues.find((q) => q.name === decodeURIComponent(queueName!));
+    if (!queue) {
+      refuseAction(res, req.method, req.path, 'no such queue');
+      return;
+    }
+    if (rule.failedJobOnly) {
+      try {
+        const job = await queue.getJob(decodeURIComponent(jobId!));
+        const state = job ? await job.getState() : 'missing';
+        if (state !== 'failed') {
+          refuseAction(res, req.method, req.path, `only a failed job can be retried from here (this one is ${state}; a done window runs again only with ox-batch enqueue --force)`);
+          return;
+        }
+      } catch (err) {
+        next(err);
+        return;
+      }
+    }
+    next();
+  };
 }
 
 /** Bull Board reads with GET only; anything else changes a queue. */

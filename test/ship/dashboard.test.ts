@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import express from 'express';
-import { Queue } from 'bullmq';
+import { Queue, UnrecoverableError, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { chromium, type Browser } from 'playwright-core';
 import { mountDashboard } from '../../src/http/dashboard.js';
@@ -15,6 +15,7 @@ import { loadConfig, packageRoot } from '../../src/config/load-config.js';
 import { Daemon } from '../../src/queue/daemon.js';
 import { ScheduleState } from '../../src/queue/schedule-state.js';
 import { join } from 'node:path';
+import { sameOriginToken } from '../../src/http/same-origin.js';
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -136,6 +137,113 @@ describe('dashboard access control (real HTTP requests)', () => {
   });
 });
 
+/** A job of `queue` that failed (a worker ran it and it threw for good). */
+async function failedJob(queue: Queue, name: string): Promise<string> {
+  const job = await queue.add(name, { type: 'window', scheduleId: 'feedback-daily', job: 'feedback.export', start: 0, end: 1, params: {} }, { jobId: `${name}-${randomUUID().slice(0, 6)}` });
+  const worker = new Worker(queue.name, async () => { throw new UnrecoverableError('boom'); }, { connection: redis.duplicate(), prefix, autorun: true });
+  try {
+    for (let i = 0; i < 200 && (await job.getState()) !== 'failed'; i++) await new Promise((r) => setTimeout(r, 25));
+  } finally {
+    await worker.close();
+  }
+  expect(await job.getState()).toBe('failed');
+  return job.id!;
+}
+
+describe('dashboard actions: an allow-list, and only with same-origin proof (raw HTTP requests)', () => {
+  const token = sameOriginToken(USER, PASSWORD);
+  let base: string;
+  let exportQueue: Queue;
+  const auth = { authorization: basic(USER, PASSWORD) };
+
+  beforeAll(async () => {
+    base = await serve({ user: USER, password: PASSWORD, allowActions: true });
+    exportQueue = queues.find((q) => q.name === 'feedback.export')!;
+  });
+
+  const put = (path: string, headers: Record<string, string> = {}, method = 'PUT', body?: unknown) => fetch(`${base}/ui${path}`, {
+    method, headers: { ...auth, 'content-type': 'application/json', ...headers }, ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+  const host = () => new URL(base).host;
+
+  it('puts the token inline in the page (never in a script another site could include)', async () => {
+    const page = await (await fetch(`${base}/ui/`, { headers: auth })).text();
+    expect(page).toContain(`<meta name="oxb-csrf" content="${token}">`);
+    const script = await (await fetch(`${base}/ui/oxb-same-origin.js`, { headers: auth })).text();
+    expect(script).toContain('x-oxb-csrf');
+    expect(script).not.toContain(token);
+    expect((await fetch(`${base}/ui/oxb-same-origin.js`)).status).toBe(401);
+  });
+
+  it('refuses a change without the token, with a wrong one, from another origin or another site', async () => {
+    const id = await failedJob(exportQueue, 'csrf');
+    const path = `/api/queues/feedback.export/${id}/retry`;
+    const cases: Array<[Record<string, string>, RegExp]> = [
+      [{}, /x-oxb-csrf header is missing/],
+      [{ 'x-oxb-csrf': 'forged' }, /x-oxb-csrf header is wrong/],
+      [{ 'x-oxb-csrf': token, origin: 'https://evil.example' }, /Origin https:\/\/evil.example is not this host/],
+      [{ 'x-oxb-csrf': token, origin: `http://${host()}`, 'sec-fetch-site': 'cross-site' }, /Sec-Fetch-Site is cross-site/],
+    ];
+    for (const [headers, message] of cases) {
+      const res = await put(path, headers);
+      expect(res.status, JSON.stringify(headers)).toBe(403);
+      expect(((await res.json()) as { error: string }).error).toMatch(message);
+    }
+    // Basic auth is still checked first: the token alone is worth nothing.
+    expect((await fetch(`${base}/ui${path}`, { method: 'PUT', headers: { 'x-oxb-csrf': token } })).status).toBe(401);
+    expect(await (await exportQueue.getJob(id))!.getState()).toBe('failed');
+  });
+
+  it('retries a failed job with same-origin proof, and refuses to retry a completed one', async () => {
+    const id = await failedJob(exportQueue, 'retry');
+    const proof = { 'x-oxb-csrf': token, origin: `http://${host()}`, 'sec-fetch-site': 'same-origin' };
+    const res = await put(`/api/queues/feedback.export/${id}/retry`, proof);
+    expect(res.status).toBe(204);
+    expect(['waiting', 'prioritized']).toContain(await (await exportQueue.getJob(id))!.getState());
+    // A curl with the token and no Origin (not a browser) passes the same-origin check; the job
+    // is no longer failed, so the allow-list refuses it.
+    const again = await put(`/api/queues/feedback.export/${id}/retry`, { 'x-oxb-csrf': token });
+    expect(again.status).toBe(403);
+    expect(((await again.json()) as { error: string }).error).toMatch(/only a failed job can be retried from here \(this one is waiting/);
+  });
+
+  it('removes a single job, and refuses everything outside the allow-list (nothing changes)', async () => {
+    const proof = { 'x-oxb-csrf': token, origin: `http://${host()}` };
+    const waiting = await exportQueue.add('x', { keep: true }, { jobId: `remove-${randomUUID().slice(0, 6)}` });
+    const kept = await exportQueue.add('x', { keep: true }, { jobId: `keep-${randomUUID().slice(0, 6)}` });
+    const refused: Array<[string, string, unknown?]> = [
+      ['POST', '/api/queues/feedback.export/add', { name: 'x', data: { type: 'window' } }],
+      ['PATCH', `/api/queues/feedback.export/${kept.id}/update-data`, { jobData: { params: { force: true } } }],
+      ['PATCH', `/api/queues/feedback.export/${kept.id}/delay`, { delay: 1000 }],
+      ['PATCH', `/api/queues/feedback.export/${kept.id}/priority`, { priority: 1 }],
+      ['PUT', '/api/queues/feedback.export/obliterate'],
+      ['PUT', '/api/queues/feedback.export/empty'],
+      ['PUT', '/api/queues/feedback.export/clean/completed'],
+      ['PUT', '/api/queues/feedback.export/retry/completed'],
+      ['PUT', '/api/queues/feedback.export/pause'],
+      ['PUT', '/api/queues/pause'],
+      ['PUT', '/api/queues/feedback.export/concurrency', { concurrency: 1 }],
+      ['PUT', '/api/queues/ads.sync/job-schedulers/ads-sync/remove'],
+      ['PATCH', '/api/queues/ads.sync/job-schedulers/ads-sync', { every: 1000 }],
+      ['PUT', '/api/queues/ads.sync/job-schedulers/ads-sync/run'],
+    ];
+    for (const [method, path, body] of refused) {
+      const res = await put(path, proof, method, body);
+      expect(res.status, `${method} ${path}`).toBe(403);
+      expect(((await res.json()) as { error: string }).error, `${method} ${path}`).toMatch(/refused: not an allowed dashboard action\. Allowed: retry failed jobs, promote delayed jobs, remove single jobs/);
+    }
+    expect((await exportQueue.getJob(kept.id!))!.data).toEqual({ keep: true });
+    expect(await exportQueue.isPaused()).toBe(false);
+    expect(await queues.find((q) => q.name === 'ads.sync')!.getJobScheduler('ads-sync')).toBeTruthy();
+    expect(await exportQueue.getWaitingCount()).toBeGreaterThanOrEqual(2);
+
+    const removed = await put(`/api/queues/feedback.export/${waiting.id}/clean`, proof);
+    expect(removed.status).toBeLessThan(300);
+    expect(await exportQueue.getJob(waiting.id!)).toBeUndefined();
+    expect(await exportQueue.getJob(kept.id!)).toBeTruthy();
+  });
+});
+
 describe('dashboard in a real browser (Debian chromium via playwright-core)', () => {
   let browser: Browser | undefined;
 
@@ -172,6 +280,28 @@ describe('dashboard in a real browser (Debian chromium via playwright-core)', ()
     const text = await page.locator('body').innerText();
     for (const id of Object.values(QUEUES).flat()) expect(text).toContain(id);
     await context.close();
+  }, 90_000);
+
+  it('retries failed jobs from the board: the page sends the same-origin token with the change', async () => {
+    const base = await serve({ user: USER, password: PASSWORD, allowActions: true });
+    const queue = queues.find((q) => q.name === 'feedback.export')!;
+    const id = await failedJob(queue, 'browser');
+    const context = await browser!.newContext({ httpCredentials: { username: USER, password: PASSWORD } });
+    try {
+      const page = await context.newPage();
+      const requests: Array<{ method: string; url: string; token?: string }> = [];
+      page.on('request', (r) => { if (r.method() !== 'GET') requests.push({ method: r.method(), url: r.url(), token: r.headers()['x-oxb-csrf'] }); });
+      await page.goto(`${base}/ui/queue/feedback.export?status=failed`);
+      await page.getByText(id).first().waitFor({ timeout: 20_000 });
+      await page.getByRole('button', { name: 'Retry all' }).click();
+      await page.getByRole('button', { name: 'Confirm' }).click();
+      for (let i = 0; i < 100 && (await (await queue.getJob(id))!.getState()) === 'failed'; i++) await new Promise((r) => setTimeout(r, 100));
+      expect(['waiting', 'prioritized']).toContain(await (await queue.getJob(id))!.getState());
+      const retry = requests.find((r) => r.url.endsWith('/feedback.export/retry/failed'));
+      expect(retry).toMatchObject({ method: 'PUT', token: sameOriginToken(USER, PASSWORD) });
+    } finally {
+      await context.close();
+    }
   }, 90_000);
 
   it('on a running daemon with the example schedules: both queues and one scheduler per schedule', async () => {
