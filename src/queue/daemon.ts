@@ -25,6 +25,7 @@ import { createLogger, type Logger } from '../log/logger.js';
 import { safeUrl } from '../log/secrets.js';
 import { Metrics } from '../http/metrics.js';
 import { mountDashboard } from '../http/dashboard.js';
+import { mountWindowGrid } from '../http/window-grid.js';
 import { startHttpServer, type ReadinessCheck, type RunningHttpServer } from '../http/http-server.js';
 import { createServices, type ClosableServices } from '../services.js';
 import { RedisLedger } from '../ledger/redis-ledger.js';
@@ -324,6 +325,16 @@ export class Daemon {
   }
 
   private mountDashboard(app: Express): void {
+    // The grid first: the dashboard owns the rest of /ui.
+    mountWindowGrid(app, {
+      config: this.config,
+      schedules: this.schedules,
+      ledger: this.services.ledger,
+      state: this.state,
+      queue: this.jobsQueue,
+      archive: () => this.services.archive,
+      now: this.now,
+    }, this.config.ui, { log: this.log });
     mountDashboard(app, [this.jobsQueue, this.ticksQueue], this.config.ui, { log: this.log, title: `ox-batch ${this.config.redis.prefix}` });
   }
 

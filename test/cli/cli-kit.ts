@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -51,4 +51,33 @@ export function runCli(entry: string, args: string[], env: Record<string, string
     child.on('close', (code) => resolve({ code, stdout: Buffer.concat(out), stderr: Buffer.concat(err).toString('utf8') }));
     child.stdin.end(input ?? '');
   });
+}
+
+export interface CliProcess {
+  child: ChildProcess;
+  /** stdout and stderr so far, interleaved. */
+  output(): string;
+}
+
+/** Starts a long-running `ox-batch ARGS` (sim, start) from the bundle; stop it with `stopCli`. */
+export function spawnCli(entry: string, args: string[], env: Record<string, string> = {}): CliProcess {
+  const child = spawn(process.execPath, [entry, ...args], { cwd: ROOT, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout!.on('data', (d: Buffer) => { output += d.toString(); });
+  child.stderr!.on('data', (d: Buffer) => { output += d.toString(); });
+  return { child, output: () => output };
+}
+
+/** SIGTERM to each, newest first, and wait for it to exit. */
+export async function stopCli(processes: CliProcess[]): Promise<void> {
+  for (const { child } of [...processes].reverse()) {
+    if (child.exitCode !== null || child.signalCode !== null) continue;
+    child.kill('SIGTERM');
+    await new Promise((resolve) => child.once('exit', resolve));
+  }
+}
+
+/** The URL the daemon's HTTP server logs when it listens (JSON logs, level info). */
+export function listeningUrl(output: string): string | undefined {
+  return /"url":"(http:\/\/[^"]+)"[^\n]*http server listening/.exec(output)?.[1];
 }

@@ -4,15 +4,16 @@
  * the Service, and what Grafana and the rules query exists — names and labels — in the /metrics
  * output of a real `ox-batch start` process exporting from the simulator.
  */
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml, parseAllDocuments } from 'yaml';
-import { bundleCli } from '../cli/cli-kit.js';
-import { REDIS_URL, ROOT, deleteKeys, plainRedis, testPrefix, waitFor } from '../daemon/helpers.js';
+import { listeningUrl } from '../cli/cli-kit.js';
+import { processWorld } from './process-world.js';
+import { REDIS_URL, ROOT, waitFor } from '../daemon/helpers.js';
 
 const PROMTOOL = process.env.PROMTOOL_PATH ?? '/usr/bin/promtool';
 const RULES = join(ROOT, 'deploy', 'prometheus', 'ox-batch.rules.yaml');
@@ -110,26 +111,16 @@ function usedIn(expr: string): Array<{ name: string; labels: string[] }> {
 }
 
 describe('/metrics of a real daemon process, exporting from the simulator', () => {
-  const prefix = testPrefix();
-  const redis = plainRedis();
-  const dir = mkdtempSync(join(tmpdir(), 'oxb-monitoring-'));
-  const children: ChildProcess[] = [];
-  let cli: { entry: string; dispose(): void };
+  const world = processWorld('monitoring');
+  const { prefix, dir } = world;
+  const start = (args: string[], env: Record<string, string>) => world.start(args, env);
   let metricsUrl = '';
   let text = '';
   const today = Math.floor(Date.now() / DAY) * DAY;
 
-  function start(args: string[], env: Record<string, string>): { child: ChildProcess; output: () => string } {
-    const child = spawn(process.execPath, [cli.entry, ...args], { cwd: ROOT, env: { PATH: process.env.PATH ?? '', HOME: dir, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    children.push(child);
-    let output = '';
-    child.stdout!.on('data', (d: Buffer) => { output += d.toString(); });
-    child.stderr!.on('data', (d: Buffer) => { output += d.toString(); });
-    return { child, output: () => output };
-  }
 
   beforeAll(async () => {
-    cli = await bundleCli();
+    await world.ready();
     const sim = start(['sim', '--port', '0', '--feedback-rows', '400', '--from', new Date(today - 6 * DAY).toISOString(), '--to', new Date(today).toISOString()], {});
     const simUrl = await waitFor(() => /^(http:\/\/\S+)$/m.exec(sim.output())?.[1], 'simulator URL', 20_000);
     const iso = (t: number) => new Date(t).toISOString();
@@ -147,7 +138,7 @@ describe('/metrics of a real daemon process, exporting from the simulator', () =
       '',
     ].join('\n'));
     const daemon = start(['--config', join(dir, 'config.yaml'), 'start'], { LOG_LEVEL: 'info' });
-    metricsUrl = `${await waitFor(() => /"url":"(http:\/\/[^"]+)"[^\n]*http server listening/.exec(daemon.output())?.[1], 'daemon HTTP server', 30_000)}/metrics`;
+    metricsUrl = `${await waitFor(() => listeningUrl(daemon.output()), 'daemon HTTP server', 30_000)}/metrics`;
     text = await waitFor(async () => {
       const body = await (await fetch(metricsUrl)).text();
       const all = samples(body);
@@ -157,16 +148,7 @@ describe('/metrics of a real daemon process, exporting from the simulator', () =
     }, 'three exported windows and a refused purge in /metrics', 60_000, 500);
   }, 120_000);
 
-  afterAll(async () => {
-    for (const child of children.reverse()) {
-      child.kill('SIGTERM');
-      if (child.exitCode === null) await new Promise((resolve) => child.once('exit', resolve));
-    }
-    cli?.dispose();
-    await deleteKeys(redis, prefix);
-    await redis.quit();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  afterAll(() => world.close());
 
   it('has every metric and label that the Grafana dashboard and the alert rules query', () => {
     const all = samples(text);
