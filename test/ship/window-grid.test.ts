@@ -194,6 +194,12 @@ describe('window grid JSON API (raw HTTP against the daemon)', () => {
     const result = (await res.json()) as { counts: Record<string, number>; windows: Array<{ status: string }> };
     expect(result.counts).toMatchObject({ done: 2, queued: 2 });
     expect(result.windows.map((w) => w.status)).toEqual(['done', 'done', 'queued', 'queued']);
+    // The closed-window rule of the backfill path: a range reaching into an open window is
+    // refused as a whole, naming the window and when it closes; nothing is queued.
+    const open = await post('/export-daily/backfill', { from: day(3), to: Date.now() });
+    expect(open.status).toBe(409);
+    expect(((await open.json()) as { error: string }).error).toMatch(/^export-daily window \S+ is still open: it closes at \S+ \(end \+ lag 30m\)/);
+    expect((await ledger.getWindow(dayWindow(3)))?.state).toBeUndefined();
     const bad = await post('/export-hourly/backfill', { from: '2026-13-01', to: 'x' });
     expect(bad.status).toBe(400);
     expect(((await bad.json()) as { error: string }).error).toMatch(/^to: "x" is not a time/);
@@ -281,6 +287,12 @@ describe('window grid in Chromium', () => {
     await panel.getByRole('button', { name: 'Retry this window' }).click();
     await expect.poll(() => page.locator('#status').innerText()).toMatch(/is queued, not failed/);
     expect(await page.locator('#status').getAttribute('class')).toBe('err');
+
+    // Today's window is open: backfilling it is refused by the closed-window rule.
+    await page.locator(`section[data-schedule="export-daily"] .c[data-start="${day(0)}"]`).click();
+    await panel.getByRole('button', { name: 'Backfill this window' }).click();
+    await expect.poll(() => page.locator('#status').innerText()).toMatch(/is still open: it closes at/);
+    expect((await ledger.getWindow({ scheduleId: 'export-daily', start: day(0), end: day(-1) }))).toBeNull();
 
     // The done window opened: path, sha256, manifest.
     await page.locator(`section[data-schedule="export-daily"] .c[data-start="${day(11)}"]`).click();
