@@ -30,6 +30,8 @@ export const ENV_KEYS: ReadonlyArray<{ env: string; path: string; list?: boolean
   { env: 'SMTP_URL', path: 'mail.smtp' },
   { env: 'MAIL_FROM', path: 'mail.from' },
   { env: 'MAIL_TO', path: 'mail.to', list: true },
+  { env: 'ALERTS_WEBHOOK', path: 'alerts.webhook' },
+  { env: 'ALERTS_MAIL_TO', path: 'alerts.mailTo', list: true },
   { env: 'OXB_TIMEZONE', path: 'timezone' },
   { env: 'OXB_HTTP_PORT', path: 'http.port', kind: 'number' },
   { env: 'UI_USER', path: 'ui.user' },

@@ -144,6 +144,12 @@ export const configSchema = z.object({
     maxAttachmentBytes: z.number().int().min(1).default(20 * 1024 * 1024),
     claimLeaseMs: duration.default(15 * 60_000),
   }).prefault({}),
+  alerts: z.object({
+    /** Slack-compatible incoming-webhook URL (a secret: its path is the credential). */
+    webhook: optionalString.pipe(z.url({ message: 'expected the http(s) URL of an incoming webhook' }).optional()),
+    mailTo: z.array(z.string()).default([]),
+    checkEvery: duration.default(60_000),
+  }).prefault({}),
   ads: z.object({
     concurrency: z.number().int().min(1).max(256).default(16),
     ratePerSecond: z.number().min(0).default(500),

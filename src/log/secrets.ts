@@ -32,7 +32,7 @@ export function safeUrl(url: string): string {
   }
 }
 
-const SECRET_KEY = /(password|secret|token|apikey|api_key|authorization|pgp_?key|credentials?)$/i;
+const SECRET_KEY = /(password|secret|token|apikey|api_key|authorization|pgp_?key|credentials?|webhook)$/i;
 
 /** True for object keys whose values are secrets wherever they appear. */
 export function isSecretKey(key: string): boolean {

@@ -38,6 +38,7 @@ import { resolveSchedules, type Schedule } from './schedules.js';
 import { ScheduleState } from './schedule-state.js';
 import { scheduleStatus, toFigures } from './schedule-status.js';
 import { retryFailedWindows, tickSchedule, type TickContext, type TickReport } from './tick.js';
+import { AlertNotifier, notificationsEnabled } from './alert-notifier.js';
 
 export type DaemonRole = 'all' | 'scheduler' | 'worker';
 
@@ -104,6 +105,8 @@ export class Daemon {
   /** Jobs and ticks this process is running now (counted here: worker.close() may hang). */
   private running = 0;
   private idleWaiters: Array<() => void> = [];
+  /** Failed / refused / overdue notifications (alerts.webhook, alerts.mailTo), in scheduler roles. */
+  notifier?: AlertNotifier;
   /** This process among the scheduler replicas (the trigger-manager lease names it). */
   readonly instanceId = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
   private managerTtlMs = 180_000;
@@ -202,6 +205,14 @@ export class Daemon {
       });
       this.jobWorker = new Worker<JobData>(JOB_QUEUE, this.counted(processor), { ...workerSettings, concurrency: options.concurrency ?? config.worker.concurrency });
       this.watchWorker(this.jobWorker, JOB_QUEUE);
+    }
+
+    if (this.ticksEnabled && notificationsEnabled(config)) {
+      this.notifier = new AlertNotifier({
+        config, schedules: this.schedules, ledger: this.services.ledger, state: this.state, redis: this.redis,
+        mailer: () => this.services.mailer, log, now: this.now,
+      });
+      this.notifier.start();
     }
 
     this.metrics.setSources({
@@ -474,6 +485,7 @@ export class Daemon {
     const left = (cap = Infinity) => Math.max(0, Math.min(cap, deadline - Date.now()));
     this.shuttingDown = true;
     for (const timer of [this.watchdog, this.retryClock]) if (timer) clearInterval(timer);
+    this.notifier?.stop();
     if (this.catchUpRetry) clearTimeout(this.catchUpRetry);
     this.redis.off('ready', this.onRedisReady);
     // Another scheduler replica takes the triggers over at its next watchdog run.
