@@ -10,6 +10,7 @@ import type { OxApi, OxRequestObserver } from './ox/types.js';
 import type { ArchiveStore, Mailer } from './delivery/types.js';
 import { OxClient } from './ox/ox-client.js';
 import { createArchive } from './delivery/create-archive.js';
+import { tracedArchive, tracedMailer } from './telemetry/traced-stores.js';
 import { createMailer } from './delivery/smtp-mailer.js';
 import { RedisLedger } from './ledger/redis-ledger.js';
 import { closeRedis, createRedis } from './queue/redis-connection.js';
@@ -51,10 +52,10 @@ export function createServices(config: Config, options: ServiceOptions): Closabl
       return (ox ??= new OxClient(config.ox, { observer: options.observer, log: log.child({ component: 'ox' }) }));
     },
     get archive() {
-      return (archive ??= createArchive(config.archive));
+      return (archive ??= tracedArchive(createArchive(config.archive)));
     },
     get mailer() {
-      return (mailer ??= createMailer(config.mail));
+      return (mailer ??= tracedMailer(createMailer(config.mail)));
     },
     get redis() {
       return getRedis();

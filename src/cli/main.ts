@@ -12,6 +12,12 @@ const program = new Command('ox-batch')
 
 registerCommands(program);
 
+// Traces only when OTEL_EXPORTER_OTLP_ENDPOINT is set: the SDK is loaded then, never for --help.
+const tracing = process.env.OTEL_EXPORTER_OTLP_ENDPOINT || process.env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT
+  ? await import('../telemetry/tracing.js')
+  : undefined;
+await tracing?.startTracing();
+
 try {
   await program.parseAsync(process.argv);
 } catch (err) {
@@ -21,4 +27,6 @@ try {
   } else {
     throw err;
   }
+} finally {
+  await tracing?.stopTracing();
 }

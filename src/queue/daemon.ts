@@ -39,6 +39,7 @@ import { ScheduleState } from './schedule-state.js';
 import { scheduleStatus, toFigures } from './schedule-status.js';
 import { retryFailedWindows, tickSchedule, type TickContext, type TickReport } from './tick.js';
 import { AlertNotifier, notificationsEnabled } from './alert-notifier.js';
+import { bullmqTelemetry } from '../telemetry/tracing.js';
 
 export type DaemonRole = 'all' | 'scheduler' | 'worker';
 
@@ -179,6 +180,7 @@ export class Daemon {
       stalledInterval: config.worker.stalledIntervalMs,
       maxStalledCount: 1,
       ...retentionOptions(config),
+      ...bullmqTelemetry(),
     };
 
     if (this.ticksEnabled) {

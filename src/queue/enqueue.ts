@@ -18,6 +18,7 @@ import { validateParams } from './schedules.js';
 import { forcedWindowJobId, reexportJobId, runJobId, windowJobId } from './job-ids.js';
 import { PENDING_STATES, jobOptions, type JobData, type RunJobData, type WindowJobData } from './queues.js';
 import type { Window } from './windows.js';
+import { inWindowTrace } from '../telemetry/tracing.js';
 
 export interface EnqueueContext {
   queue: Queue<JobData>;
@@ -160,7 +161,8 @@ export async function enqueueWindow(ctx: EnqueueContext, request: WindowRequest)
     return { jobId, window, status: 'requeued', retryRound: round };
   }
   await ledger.markQueuedIfOpen(key, kind.name, jobId, { force });
-  await queue.add(kind.name, data, jobOptions(config, request.attempts, jobId));
+  // Each window is a trace of its own (telemetry/tracing.ts), carried by BullMQ to the worker.
+  await inWindowTrace(scheduleId, kind.name, window, () => queue.add(kind.name, data, jobOptions(config, request.attempts, jobId)));
   return { jobId, window, status: 'queued' };
 }
 

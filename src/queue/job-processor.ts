@@ -19,6 +19,7 @@ import { OpenWindowError } from './closed-window.js';
 import { MailBusyError } from '../delivery/delivery-error.js';
 import type { RedisLedger } from '../ledger/redis-ledger.js';
 import type { WindowKey } from '../ledger/types.js';
+import { annotateActiveSpan, windowAttributes } from '../telemetry/tracing.js';
 
 export interface ProcessorOptions {
   services: Services;
@@ -54,6 +55,7 @@ export function createJobProcessor(options: ProcessorOptions): Processor<JobData
   });
   return async (job: Job<JobData>, token?: string, signal?: AbortSignal) => {
     const data = job.data;
+    annotateActiveSpan(windowAttributes(data.scheduleId, data.job, data.type === 'window' ? data : undefined));
     const kind = kinds.find((k) => k.name === data.job);
     const attempt = job.attemptsMade + 1;
     const allowed = job.opts.attempts ?? 1;

@@ -7,6 +7,7 @@ import { Queue, type JobsOptions, type KeepJobs } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../log/logger.js';
+import { bullmqTelemetry } from '../telemetry/tracing.js';
 
 export const JOB_QUEUE = 'jobs';
 export const TICK_QUEUE = 'ticks';
@@ -68,6 +69,7 @@ export function createQueue<D = unknown>(name: string, config: Config, connectio
     prefix: config.redis.prefix,
     streams: { events: { maxLen: config.worker.eventsMaxLen } },
     defaultJobOptions: retentionOptions(config),
+    ...bullmqTelemetry(),
   });
   queue.on('error', (err: Error) => log.warn({ queue: name, err: { message: err.message } }, 'queue error'));
   return queue;
