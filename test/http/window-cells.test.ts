@@ -15,6 +15,7 @@ import { S3Archive } from '../../src/delivery/s3-archive.js';
 import { ScheduleState } from '../../src/queue/schedule-state.js';
 import { overdueWindowCount, overdueAt, windowCells, type CellState } from '../../src/queue/window-cells.js';
 import { windowDetail } from '../../src/queue/window-view.js';
+import { scheduleStatus } from '../../src/queue/schedule-status.js';
 import { isClosed, lastClosedWindow, previousWindow, windowsBetween } from '../../src/queue/windows.js';
 import type { Schedule } from '../../src/queue/schedules.js';
 import { jobKinds } from '../../jobs/index.js';
@@ -143,5 +144,25 @@ describe('an opened window on S3: presigned link, manifest, mails', () => {
       await queue.close();
       await archive.close();
     }
+  });
+});
+
+describe('overdue runs of a non-windowed schedule', () => {
+  it('counts 1 once no run succeeded for a trigger period plus alertAfter', async () => {
+    const purgeKind = jobKinds.find((k) => k.name === 'feedback.purge')!;
+    const prefix = testPrefix();
+    prefixes.push(prefix);
+    const ledger = new RedisLedger(redis, prefix);
+    const state = new ScheduleState(redis, prefix);
+    const now = Date.UTC(2026, 10, 10, 12);
+    const schedule: Schedule = { id: 'p', kind: purgeKind, every: HOUR, tz: 'UTC', lagMs: 0, catchUp: 1, overlap: 'skip', attempts: 1, paused: false, params: {}, retryFailedAfterMs: HOUR };
+    const run = (finishedAt: number, ok: boolean) => ledger.recordRun({ job: 'feedback.purge', scheduleId: 'p', state: ok ? 'done' : 'failed', startedAt: finishedAt - 1000, finishedAt, ...(ok ? {} : { error: 'RefusedError: nothing verified' }) });
+    expect((await scheduleStatus({ ledger, state }, schedule, now)).overdueWindows).toBe(0); // never ran: not overdue
+    await run(now - 90 * 60_000, true);
+    await run(now - 10 * 60_000, false);
+    // Last success 1.5 h ago: within one period (1 h) + alertAfter (default one period).
+    expect(await scheduleStatus({ ledger, state }, schedule, now)).toMatchObject({ overdueWindows: 0, lastRunFailure: 'refused' });
+    expect((await scheduleStatus({ ledger, state }, schedule, now + 31 * 60_000)).overdueWindows).toBe(1);
+    expect((await scheduleStatus({ ledger, state }, { ...schedule, alertAfterMs: 2 * HOUR }, now + 31 * 60_000)).overdueWindows).toBe(0);
   });
 });
