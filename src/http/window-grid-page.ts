@@ -227,8 +227,8 @@ export const GRID_SCRIPT = `(function () {
   function showWindow(d) {
     var a = d.archive;
     var archive = a ? (a.link ? '<a href="' + esc(a.link) + '" rel="noreferrer">' + esc(a.location) + '</a> (link valid for archive.linkTtl)' : esc(a.location)) + (a.linkError ? ' (' + esc(a.linkError) + ')' : '') : undefined;
-    var mails = d.mails && d.mails.length ? '<h4>Mails</h4><table><tr><th>recipient</th><th>Message-ID</th><th>when</th></tr>' + d.mails.map(function (m) {
-      return '<tr><td>' + esc(m.recipient || m.id) + '</td><td>' + esc(m.messageId || (m.detail && m.detail.via) || '') + '</td><td>' + esc(iso(m.at)) + '</td></tr>';
+    var mails = d.mails && d.mails.length ? '<h4>Mails</h4><table><tr><th>recipient</th><th>Message-ID</th><th>state</th><th>when</th></tr>' + d.mails.map(function (m) {
+      return '<tr><td>' + esc(m.recipient || m.id) + '</td><td>' + esc(m.messageId || (m.detail && m.detail.via) || '') + '</td><td>' + esc(m.state || 'sent') + '</td><td>' + esc(iso(m.at)) + '</td></tr>';
     }).join('') + '</table>' : '';
     var buttons = '';
     if (actions && (d.state === 'failed' || d.state === 'refused')) buttons += '<button class="act" data-action="retry" data-schedule="' + esc(d.scheduleId) + '" data-start="' + d.start + '">Retry this window</button> ';

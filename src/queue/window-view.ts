@@ -82,7 +82,8 @@ export interface WindowDetail extends WindowCell {
   archive?: { key: string; kind: 'fs' | 's3'; location: string; link?: string; linkError?: string; verifiedAt?: string; manifestKey?: string };
   manifest?: unknown;
   manifestError?: string;
-  mails: Array<{ id: string; recipient?: string; messageId?: string; at: number; detail: Record<string, unknown> }>;
+  /** Per recipient: `sent`, or a claim in flight / of unknown outcome (one mail per recipient and window). */
+  mails: Array<{ id: string; recipient?: string; messageId?: string; state?: string; at: number; detail: Record<string, unknown> }>;
   attemptErrors: AttemptView[];
   job?: { id: string; state: string; attemptsMade: number; processedOn?: number; finishedOn?: number; failedReason?: string };
   result?: unknown;
@@ -219,6 +220,7 @@ export async function windowDetail(deps: WindowViewDeps, id: string, start: numb
         id: deliveryId,
         ...(recipient ? { recipient } : {}),
         ...(typeof rest.messageId === 'string' ? { messageId: rest.messageId } : {}),
+        ...(typeof rest.state === 'string' ? { state: rest.state } : {}),
         at,
         detail: rest,
       };

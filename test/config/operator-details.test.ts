@@ -114,7 +114,7 @@ describe('JSON Schema of the config', () => {
     'deploy/kubernetes/config.yaml',
   ];
 
-  it('is what the zod schema generates today (npm run schema writes it)', () => {
+  it('is what the zod schema generates today (npm run generate writes it)', () => {
     expect(shipped).toBe(configJsonSchemaText());
   });
 
