@@ -21,6 +21,7 @@ import { PENDING_STATES, type TickData } from './queues.js';
 import type { Schedule } from './schedules.js';
 import type { ScheduleState } from './schedule-state.js';
 import { describeWindow, lastClosedWindow, previousWindow, windowsBetween, type Window } from './windows.js';
+import { inSpan } from '../telemetry/tracing.js';
 
 export interface TickContext extends EnqueueContext {
   ledger: RedisLedger;
@@ -59,8 +60,10 @@ export async function tickSchedule(ctx: TickContext, schedule: Schedule, firedAt
   }
   // A trigger waits for a tick in progress (another replica's, a catch-up, the retry clock)
   // instead of being dropped: what closed since that one looked is queued by this one.
-  const report = await ctx.state.withTickLock(schedule.id, TICK_LOCK_MS, () =>
-    schedule.window ? tickWindowed(ctx, schedule) : tickRun(ctx, schedule, firedAt), TICK_WAIT_MS);
+  // A span per tick (traces on only): the windows it queues are traces of their own, linked to it.
+  const report = await inSpan(`tick ${schedule.id}`, { 'oxb.schedule': schedule.id, 'oxb.job': schedule.kind.name }, () =>
+    ctx.state.withTickLock(schedule.id, TICK_LOCK_MS, () =>
+      schedule.window ? tickWindowed(ctx, schedule) : tickRun(ctx, schedule, firedAt), TICK_WAIT_MS));
   return report ?? { scheduleId: schedule.id, outcome: 'busy', gaps: 0 };
 }
 

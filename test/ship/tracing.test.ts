@@ -85,10 +85,11 @@ describe('OpenTelemetry traces through a real daemon (OTLP/HTTP protobuf receive
       expect(root.parentSpanId, 'the window span is the root of its trace').toBe('');
       expect(root.service).toBe('ox-batch-test');
       expect(root.attributes).toMatchObject({ 'oxb.schedule': 'export-daily', 'oxb.job': 'feedback.export' });
-      // Linked to the tick that queued it (a span of the tick worker, in another trace).
+      // Linked to the tick that queued it (the startup catch-up's or a trigger's), in another trace.
       const tick = receiver.spans.find((s) => s.spanId === root.links[0]?.spanId);
+      expect(tick?.name).toBe('tick export-daily');
       expect(tick?.traceId).not.toBe(root.traceId);
-      expect(tick?.scope).toBe('ox-batch');
+      expect(tick?.attributes['oxb.schedule']).toBe('export-daily');
       // Every other span descends from the root.
       for (const span of spans) {
         let node: ReceivedSpan | undefined = span;
