@@ -17,8 +17,12 @@ import { loadConfig, packageRoot } from '../config/load-config.js';
 import { scrubText, safeUrl } from '../log/secrets.js';
 import { Daemon } from '../queue/daemon.js';
 import { ScheduleState } from '../queue/schedule-state.js';
+import { lastClosedWindow } from '../queue/windows.js';
 import { startMailCatcher, type MailCatcher } from './mail-catcher.js';
 import { DEMO_ZONE, FEEDBACK_DAYS, startDemoWorld, type DemoWorld } from './demo-world.js';
+
+/** The largest `lag` of config/schedules.example.yaml's daily schedules. */
+const DEMO_LAG_MS = 30 * 60_000;
 import { backfill, runOnce, type FinishedJob } from './drive-daemon.js';
 import { countArchive, formatSummary, type DemoSummary } from './demo-summary.js';
 import { deleteKeysWithPrefix as deleteKeys } from '../queue/redis-connection.js';
@@ -161,7 +165,9 @@ async function main(): Promise<number> {
   await deleteKeys(admin, prefix);
 
   const now = Date.now();
-  const today = DateTime.fromMillis(now, { zone: DEMO_ZONE }).startOf('day').toMillis();
+  // "Today" is the day after the last one that has closed (end + the example schedules' largest
+  // lag, 30 m): shortly after midnight yesterday is still open and would be refused.
+  const today = lastClosedWindow('1d', DEMO_ZONE, now, DEMO_LAG_MS).end;
   const dayBefore = (ms: number, days: number) => DateTime.fromMillis(ms, { zone: DEMO_ZONE }).minus({ days }).toMillis();
   const weekAgo = dayBefore(today, 7);
   const yesterday = dayBefore(today, 1);
