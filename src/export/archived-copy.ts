@@ -5,19 +5,18 @@
  * purge delete the window from OX (purge/verified-watermark.ts): deleting on the strength of a
  * partial one would lose the rest for good.
  *
- * Complete: `ox-csv` (OX's own bytes); `jsonl` without `columns`; `csv` without `columns` that
- * wrote every raw key OX sent.
+ * Complete: `ox-csv` (OX's own bytes); `csv` and `jsonl` without `columns` (they write every raw
+ * key OX sent, known or not).
  */
 import type { ExportedFeedback } from './export-feedback.js';
 import type { FeedbackExportParams } from './export-params.js';
-import { selectColumns } from './feedback-columns.js';
 
 export interface ArchivedCopy {
   contextGroup: string;
   type: string;
   format: FeedbackExportParams['format'];
   compress: FeedbackExportParams['compress'];
-  /** Column headers written (ox-csv, csv), raw keys (jsonl with columns), or `*` (jsonl: every key). */
+  /** Column headers written (ox-csv: OX's header row; csv), or the raw keys written (jsonl). */
   columns: string[];
   /** csv: whether a header row was written; ox-csv: always (OX's). */
   header: boolean;
@@ -29,7 +28,7 @@ export interface ArchivedCopy {
   partial?: string;
 }
 
-export function describeCopy(params: FeedbackExportParams, exported: Pick<ExportedFeedback, 'columns' | 'keysSeen' | 'rows'>): ArchivedCopy {
+export function describeCopy(params: FeedbackExportParams, exported: Pick<ExportedFeedback, 'columns' | 'keysLeftOut' | 'rows'>): ArchivedCopy {
   const base = {
     contextGroup: params.contextGroup,
     type: params.type,
@@ -44,13 +43,13 @@ export function describeCopy(params: FeedbackExportParams, exported: Pick<Export
   return partial === undefined ? { ...base, complete: true } : { ...base, complete: false, partial };
 }
 
-function partialReason(params: FeedbackExportParams, exported: Pick<ExportedFeedback, 'keysSeen'>): string | undefined {
+function partialReason(params: FeedbackExportParams, exported: Pick<ExportedFeedback, 'keysLeftOut'>): string | undefined {
   if (params.format === 'ox-csv') return undefined;
   if (params.columns && params.columns.length > 0) return `only the columns ${params.columns.join(', ')} (params.columns)`;
-  if (params.format === 'jsonl') return undefined;
-  const written = new Set(selectColumns(undefined).map((c) => c.key));
-  const dropped = (exported.keysSeen ?? []).filter((key) => !written.has(key));
-  return dropped.length > 0 ? `the csv has no column for ${dropped.join(', ')}, which OX sent` : undefined;
+  // Without `columns`, csv and jsonl write every raw key OX sent (export/raw-columns.ts); the
+  // export says what it left out all the same, and anything left out makes the copy partial.
+  const dropped = exported.keysLeftOut ?? [];
+  return dropped.length > 0 ? `the ${params.format} has no column for ${dropped.join(', ')}, which OX sent` : undefined;
 }
 
 /**

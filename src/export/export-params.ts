@@ -53,6 +53,13 @@ export const feedbackExportParams = z.object({
   pgpKeys: z.record(z.string(), z.string().min(1)).default({}),
   subject: template('params.subject').default(DEFAULT_SUBJECT),
   text: template('params.text').default(DEFAULT_TEXT),
+}).superRefine((params, ctx) => {
+  // `Question` exists in nps-v1 only: naming it for star-rating-v1 is a mistake, not an empty column.
+  try {
+    selectColumns(params.columns, params.type);
+  } catch (err) {
+    ctx.addIssue({ code: 'custom', path: ['columns'], message: (err as Error).message });
+  }
 });
 
 export type FeedbackExportParams = z.output<typeof feedbackExportParams>;

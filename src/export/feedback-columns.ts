@@ -1,7 +1,8 @@
 /**
  * The columns of a feedback export: raw-export keys and the header names OX's CSV uses for them,
- * in OX's column order. Both known types (star-rating-v1, nps-v1) export these columns; a
- * record carrying further keys (a newer OX) gets them appended, header derived from the key.
+ * in OX's column order, per feedback type. nps-v1 (OX 7.10.4+) has `Question` (raw key
+ * `questionid`) right after `Score`. A record carrying keys no known type has (a newer OX) keeps
+ * them: they become further columns after the known ones, headed by the raw key itself.
  */
 import { InputError } from '../errors.js';
 
@@ -10,6 +11,7 @@ export interface FeedbackColumn {
   header: string;
 }
 
+/** star-rating-v1, and the columns every type shares. */
 export const OX_FEEDBACK_COLUMNS: readonly FeedbackColumn[] = [
   { key: 'date', header: 'Date' },
   { key: 'score', header: 'Score' },
@@ -27,17 +29,45 @@ export const OX_FEEDBACK_COLUMNS: readonly FeedbackColumn[] = [
   { key: 'client_version', header: 'Client Version' },
 ];
 
+const QUESTION: FeedbackColumn = { key: 'questionid', header: 'Question' };
+
+export const NPS_FEEDBACK_COLUMNS: readonly FeedbackColumn[] = [
+  ...OX_FEEDBACK_COLUMNS.slice(0, 2), QUESTION, ...OX_FEEDBACK_COLUMNS.slice(2),
+];
+
+const COLUMNS_BY_TYPE: Readonly<Record<string, readonly FeedbackColumn[]>> = {
+  'star-rating-v1': OX_FEEDBACK_COLUMNS,
+  'nps-v1': NPS_FEEDBACK_COLUMNS,
+};
+
+/** Every column some known type has: what `columns:` may name. */
+const ALL_KNOWN_COLUMNS: readonly FeedbackColumn[] = NPS_FEEDBACK_COLUMNS;
+
+/** The type's columns in OX's order; a type we do not know gets the shared ones. */
+export function knownColumns(type: string): readonly FeedbackColumn[] {
+  return COLUMNS_BY_TYPE[type] ?? OX_FEEDBACK_COLUMNS;
+}
+
+/** The column of a raw key: the known header, else the key itself (a newer OX's key). */
+export function columnOfKey(key: string): FeedbackColumn {
+  return ALL_KNOWN_COLUMNS.find((c) => c.key === key) ?? { key, header: key };
+}
+
 /**
- * The columns to write: all of OX's by default, or the chosen ones in the chosen order. A choice
- * may name a column by its raw key (`entry_point`) or its header (`Entry Point`), in any case.
+ * The chosen columns in the chosen order, or undefined when none are chosen (then the export
+ * writes every column OX sends). A choice may name a column by its raw key (`entry_point`) or
+ * its header (`Entry Point`), in any case; with a known `type`, only that type's columns.
  */
-export function selectColumns(chosen: readonly string[] | undefined): FeedbackColumn[] {
-  if (!chosen || chosen.length === 0) return [...OX_FEEDBACK_COLUMNS];
+export function selectColumns(chosen: readonly string[] | undefined, type?: string): FeedbackColumn[] | undefined {
+  if (!chosen || chosen.length === 0) return undefined;
+  const allowed = type === undefined || COLUMNS_BY_TYPE[type] === undefined ? ALL_KNOWN_COLUMNS : COLUMNS_BY_TYPE[type]!;
   return chosen.map((name) => {
     const wanted = normalise(name);
-    const column = OX_FEEDBACK_COLUMNS.find((c) => normalise(c.key) === wanted || normalise(c.header) === wanted);
+    const matches = (c: FeedbackColumn) => normalise(c.key) === wanted || normalise(c.header) === wanted;
+    const column = allowed.find(matches);
     if (!column) {
-      throw new InputError(`params.columns: unknown column "${name}" (known: ${OX_FEEDBACK_COLUMNS.map((c) => c.header).join(', ')})`);
+      const ofOtherType = ALL_KNOWN_COLUMNS.some(matches) ? ` (a column of nps-v1 only; type is ${type})` : '';
+      throw new InputError(`params.columns: unknown column "${name}"${ofOtherType} (known: ${allowed.map((c) => c.header).join(', ')})`);
     }
     return column;
   });

@@ -1,21 +1,31 @@
 /**
  * `jsonl` format: one JSON object per line (LF), straight from OX's raw export. Values stay as
- * OX sent them (strings); keys come in OX's column order, limited to the chosen columns.
+ * OX sent them (strings). OX leaves the key order undefined, so keys are written in a stable
+ * order that makes files diffable: the type's known keys in OX's column order, then any other
+ * key (a newer OX) in order of first appearance; with `columns:`, only the chosen keys.
  */
-import { OX_FEEDBACK_COLUMNS, type FeedbackColumn } from './feedback-columns.js';
+import type { RawColumns } from './raw-columns.js';
 
 /** Lines joined per chunk: small enough (~40 KB) to die young in V8's heap (see normalised-csv.ts). */
 const BATCH_ROWS = 128;
 
 export async function* jsonLines(
   records: AsyncIterable<Record<string, unknown>>,
-  columns: readonly FeedbackColumn[] | undefined,
+  columns: RawColumns,
+  chosen: boolean,
   counter: { rows: number },
 ): AsyncGenerator<string> {
   let batch = '';
   let inBatch = 0;
   for await (const record of records) {
-    batch += `${JSON.stringify(columns ? pick(record, columns) : inOxOrder(record))}\n`;
+    columns.admit(record);
+    const ordered: Record<string, unknown> = {};
+    for (const { key } of columns.columns) {
+      // Chosen columns are written on every line ("" when absent); otherwise the keys OX sent.
+      if (key in record) ordered[key] = record[key];
+      else if (chosen) ordered[key] = '';
+    }
+    batch += `${JSON.stringify(ordered)}\n`;
     counter.rows += 1;
     if (++inBatch === BATCH_ROWS) {
       yield batch;
@@ -24,18 +34,4 @@ export async function* jsonLines(
     }
   }
   if (batch) yield batch;
-}
-
-function pick(record: Record<string, unknown>, columns: readonly FeedbackColumn[]): Record<string, unknown> {
-  const picked: Record<string, unknown> = {};
-  for (const column of columns) picked[column.key] = record[column.key] ?? '';
-  return picked;
-}
-
-/** OX leaves the raw key order undefined; a stable order makes files diffable. */
-function inOxOrder(record: Record<string, unknown>): Record<string, unknown> {
-  const ordered: Record<string, unknown> = {};
-  for (const { key } of OX_FEEDBACK_COLUMNS) if (key in record) ordered[key] = record[key];
-  for (const key of Object.keys(record)) if (!(key in ordered)) ordered[key] = record[key];
-  return ordered;
 }

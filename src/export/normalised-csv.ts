@@ -1,15 +1,17 @@
 /**
  * `csv` format: RFC 4180 CSV built from the raw export with csv-stringify — CRLF row ends,
  * quotes doubled, a cell quoted when it holds the delimiter, a quote or any line break, OX's
- * header names, dates as ISO 8601 UTC. Cells get the same spreadsheet formula guard as OX's own
- * CSV (a leading = + - @ | gets a `'`) unless switched off, because these files end up in
- * spreadsheets.
+ * header names, dates as ISO 8601 UTC. Every column OX sent is kept (raw-columns.ts) unless
+ * `columns:` chose some. Cells get the same spreadsheet formula guard as OX's own CSV (a leading
+ * = + - @ | gets a `'`), and also a leading TAB or CR (which some spreadsheets skip before reading
+ * a formula), unless switched off, because these files end up in spreadsheets.
  */
 import { stringify, type Options as StringifyOptions } from 'csv-stringify/sync';
 import type { FeedbackColumn } from './feedback-columns.js';
+import type { RawColumns } from './raw-columns.js';
 
 export interface NormalisedCsvOptions {
-  columns: readonly FeedbackColumn[];
+  columns: RawColumns;
   delimiter: string;
   header: boolean;
   formulaGuard: boolean;
@@ -21,35 +23,50 @@ export interface NormalisedCsvOptions {
  * frees, and a 1M-row export then peaks ~35 MB higher.
  */
 const BATCH_ROWS = 128;
-/** = + - @ | : what spreadsheets read as the start of a formula (OX guards the same set). */
-const FORMULA_START = new Set([0x3d, 0x2b, 0x2d, 0x40, 0x7c]);
+/** = + - @ | TAB CR: what spreadsheets read as (the start of) a formula. */
+const FORMULA_START = new Set([0x3d, 0x2b, 0x2d, 0x40, 0x7c, 0x09, 0x0d]);
 /** OX's raw `date`: `yyyy-MM-dd HH:mm:ss` in UTC. */
 const OX_DATE = /^(\d{4}-\d{2}-\d{2}) (\d{2}:\d{2}:\d{2}(?:\.\d+)?)$/;
 
-/** CSV text in chunks of rows; counts records into `counter.rows`. */
+/**
+ * CSV text in chunks of rows; counts records into `counter.rows`. The header waits for the first
+ * record (whose unknown keys become columns); throws ColumnsGrew at the end when a later record
+ * brought a key the header lacks.
+ */
 export async function* normalisedCsv(
   records: AsyncIterable<Record<string, unknown>>,
   options: NormalisedCsvOptions,
   counter: { rows: number },
 ): AsyncGenerator<string> {
-  const settings: StringifyOptions = {
-    columns: options.columns.map((c, i) => ({ key: String(i), header: c.header })),
-    delimiter: options.delimiter,
-    record_delimiter: 'windows',
-    // csv-stringify quotes only for its own record delimiter; RFC 4180 wants any CR or LF quoted.
-    quoted_match: /[\r\n]/,
+  const { columns } = options;
+  let settings: StringifyOptions | undefined;
+  const start = function* (): Generator<string> {
+    settings = {
+      columns: columns.columns.map((c, i) => ({ key: String(i), header: c.header })),
+      delimiter: options.delimiter,
+      record_delimiter: 'windows',
+      // csv-stringify quotes only for its own record delimiter; RFC 4180 wants any CR or LF quoted.
+      quoted_match: /[\r\n]/,
+    };
+    if (options.header) yield stringify([], { ...settings, header: true });
   };
-  if (options.header) yield stringify([], { ...settings, header: true });
   let batch: string[][] = [];
+  let writing = true;
   for await (const record of records) {
-    batch.push(options.columns.map((column) => cell(record, column, options.formulaGuard)));
     counter.rows += 1;
+    // Too narrow a header: read on to learn every key, write nothing more (see raw-columns.ts).
+    if (!columns.admit(record)) writing = false;
+    if (!writing) continue;
+    if (!settings) yield* start();
+    batch.push(columns.columns.map((column) => cell(record, column, options.formulaGuard)));
     if (batch.length === BATCH_ROWS) {
-      yield stringify(batch, settings);
+      yield stringify(batch, settings!);
       batch = [];
     }
   }
-  if (batch.length > 0) yield stringify(batch, settings);
+  columns.finish();
+  if (!settings) yield* start();
+  if (batch.length > 0) yield stringify(batch, settings!);
 }
 
 function cell(record: Record<string, unknown>, column: FeedbackColumn, formulaGuard: boolean): string {

@@ -100,6 +100,8 @@ export interface OxApi {
    * fresh spool, hash and row count. The answer says how many retries it took.
    */
   readExportCsv<T>(query: FeedbackQuery & { delimiter?: string }, consume: (body: Readable) => Promise<T>): Promise<Retried<T>>;
+  /** The raw export's bytes, unparsed (for transcoders that read them directly), read like `readExportCsv`. */
+  readExportRawBody<T>(query: FeedbackQuery, consume: (body: Readable) => Promise<T>): Promise<Retried<T>>;
   /** The raw export, read like `readExportCsv`: started again from the beginning when it breaks off. */
   readExportRaw<T>(query: FeedbackQuery, consume: (records: AsyncIterable<RawFeedbackRecord>) => Promise<T>): Promise<Retried<T>>;
   sendFeedback(request: SendRequest): Promise<SendResult>;

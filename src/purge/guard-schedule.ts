@@ -9,7 +9,7 @@ import { InputError } from '../errors.js';
 import type { WindowRecord } from '../ledger/types.js';
 import { parseInstant } from '../time/parse-time.js';
 import { windowContaining } from '../queue/windows.js';
-import { OX_FEEDBACK_COLUMNS, selectColumns } from '../export/feedback-columns.js';
+import { knownColumns, selectColumns } from '../export/feedback-columns.js';
 
 const EXPORT_JOB = 'feedback.export';
 
@@ -44,13 +44,14 @@ export function partialCopyReason(id: string, schedule: ScheduleConfig): string 
   if (params.format === undefined || params.format === 'ox-csv') return undefined;
   const chosen = listParam(params.columns, []);
   if (chosen.length === 0) return undefined;
+  const { type } = feedOf(schedule);
   let keys: Set<string>;
   try {
-    keys = new Set(selectColumns(chosen).map((c) => c.key));
+    keys = new Set(selectColumns(chosen, type)!.map((c) => c.key));
   } catch {
     return `archive schedule ${id} names columns the export does not know (${chosen.join(', ')})`;
   }
-  const missing = OX_FEEDBACK_COLUMNS.filter((c) => !keys.has(c.key)).map((c) => c.header);
+  const missing = knownColumns(type).filter((c) => !keys.has(c.key)).map((c) => c.header);
   return missing.length === 0 ? undefined : `archive schedule ${id} exports only some columns (without ${missing.join(', ')}): its archive is not a full copy`;
 }
 

@@ -97,7 +97,7 @@ export async function exportCsv(ex: Exchange, ctx: FeedbackRouteContext, group: 
   const w = readWindow(ex);
   if (!w || !checkTarget(ex, ctx, group, type)) return;
   const selection = selectWindow(ctx, group, type, w);
-  const format = csvRowFormat(csvDelimiter(ex.query.get('delimiter') ?? undefined));
+  const format = csvRowFormat(csvDelimiter(ex.query.get('delimiter') ?? undefined), selection.layout);
   // `Content-Encoding: UTF-8` is what OX really sends: not a content coding, clients must ignore it.
   await ex.stream(200, { 'Content-Type': 'text/csv', 'Content-Encoding': 'UTF-8' }, renderRows(selection, format));
 }
@@ -106,7 +106,7 @@ export async function exportRaw(ex: Exchange, ctx: FeedbackRouteContext, group: 
   const w = readWindow(ex);
   if (!w || !checkTarget(ex, ctx, group, type)) return;
   const selection = selectWindow(ctx, group, type, w);
-  await ex.stream(200, { 'Content-Type': 'application/json' }, renderRows(selection, rawJsonRowFormat()));
+  await ex.stream(200, { 'Content-Type': 'application/json' }, renderRows(selection, rawJsonRowFormat(selection.layout)));
 }
 
 export function deleteFeedback(ex: Exchange, ctx: FeedbackRouteContext, group: string, type: string): void {

@@ -5,7 +5,7 @@
  * streams does not change what that export returns.
  */
 import {
-  DEFAULT_CONTEXT_GROUP, DEFAULT_FEEDBACK_TYPE, normaliseFeedback, type StoredFeedback,
+  DEFAULT_CONTEXT_GROUP, DEFAULT_FEEDBACK_TYPE, layoutOf, normaliseFeedback, type FeedbackLayout, type StoredFeedback,
 } from './feedback-fields.js';
 import { firstIndexFrom, type FeedbackSource, type IndexRange } from './feedback-source.js';
 import type { RowFormat } from './ox-csv-writer.js';
@@ -15,7 +15,7 @@ import { GeneratedFeedbackSegment, type GeneratedSegmentOptions } from './synthe
 
 /** Encoded on every export, not cached: a large fixture must not double its memory per format. */
 function segmentsOf(row: StoredFeedback, format: RowFormat, out: Buffer[]): number {
-  out[0] = format.tail(row.values);
+  out[0] = format.tail(row.values, row.extra);
   return 1;
 }
 
@@ -89,6 +89,8 @@ interface Bucket {
 
 /** What one export reads: per source the live index ranges, fixed when the export started. */
 export interface FeedbackSelection {
+  /** The columns of the selected type (its rows are stored in this layout). */
+  layout: FeedbackLayout;
   parts: Array<{ source: FeedbackSource; ranges: IndexRange[] }>;
   count: number;
 }
@@ -110,17 +112,19 @@ export class FeedbackStore {
   add(inputs: FeedbackInput[]): void {
     const byBucket = new Map<string, StoredFeedback[]>();
     for (const input of inputs) {
-      const key = bucketKey(input.contextGroup ?? DEFAULT_CONTEXT_GROUP, input.type ?? DEFAULT_FEEDBACK_TYPE);
+      const type = input.type ?? DEFAULT_FEEDBACK_TYPE;
+      const key = bucketKey(input.contextGroup ?? DEFAULT_CONTEXT_GROUP, type);
       let list = byBucket.get(key);
       if (!list) byBucket.set(key, (list = []));
-      list.push(normaliseFeedback(input));
+      list.push(normaliseFeedback(input, type));
     }
     for (const [key, rows] of byBucket) this.bucket(key).explicit.add(rows);
   }
 
   generate(o: GeneratedSegmentOptions & { contextGroup?: string; type?: string }): GeneratedFeedbackSegment {
-    const segment = new GeneratedFeedbackSegment(o);
-    this.bucket(bucketKey(o.contextGroup ?? DEFAULT_CONTEXT_GROUP, o.type ?? DEFAULT_FEEDBACK_TYPE)).generated.push(segment);
+    const type = o.type ?? DEFAULT_FEEDBACK_TYPE;
+    const segment = new GeneratedFeedbackSegment({ ...o, type });
+    this.bucket(bucketKey(o.contextGroup ?? DEFAULT_CONTEXT_GROUP, type)).generated.push(segment);
     return segment;
   }
 
@@ -140,7 +144,7 @@ export class FeedbackStore {
   /** Rows with `after < date < before` (OX's exclusive bounds), as a snapshot. */
   select(group: string, type: string, bounds: { after: number; before: number } = OPEN): FeedbackSelection {
     const bucket = this.buckets.get(bucketKey(group, type));
-    const selection: FeedbackSelection = { parts: [], count: 0 };
+    const selection: FeedbackSelection = { layout: layoutOf(type), parts: [], count: 0 };
     if (!bucket) return selection;
     for (const source of sourcesOf(bucket)) {
       const [lo, hi] = exclusiveIndexBounds(source, bounds);

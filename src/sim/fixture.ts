@@ -5,10 +5,13 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { InputError } from '../errors.js';
+import { questionProblem, scoreProblem } from './feedback-fields.js';
 import type { SimFixture } from './sim-types.js';
 
 const credential = z.object({ user: z.string(), password: z.string() });
 const integer = z.number().int();
+
+const integerLike = z.union([z.number().int(), z.string().regex(/^\d+$/, 'expected an integer')]);
 
 const feedbackRow = z.looseObject({
   contextGroup: z.string().min(1).optional(),
@@ -16,8 +19,18 @@ const feedbackRow = z.looseObject({
   date: integer,
   contextId: integer,
   userId: integer,
-  score: z.union([z.number().int().min(1), z.string().regex(/^[1-9]\d*$/, 'expected an integer >= 1')]),
+  score: integerLike,
+  questionid: integerLike.optional(),
   comment: z.string().optional(),
+  extraKeys: z.record(z.string().min(1), z.string()).optional(),
+}).superRefine((row, ctx) => {
+  // The range depends on the type: star-rating-v1 1..5 stars, nps-v1 0..10.
+  const type = row.type ?? 'star-rating-v1';
+  const badScore = scoreProblem(type, Number(row.score));
+  if (badScore) ctx.addIssue({ code: 'custom', path: ['score'], message: `expected ${badScore}, got ${JSON.stringify(row.score)}` });
+  if (row.questionid === undefined) return;
+  const badQuestion = type === 'nps-v1' ? questionProblem(Number(row.questionid)) : 'absent (only nps-v1 has a question id)';
+  if (badQuestion) ctx.addIssue({ code: 'custom', path: ['questionid'], message: `expected ${badQuestion}, got ${JSON.stringify(row.questionid)}` });
 });
 
 const fixtureSchema = z.strictObject({

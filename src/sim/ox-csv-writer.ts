@@ -7,7 +7,7 @@
  * CRLF, `"` becomes `'`, a leading `= + - @ |` gets a `'` in front and every further `|` becomes `\|`;
  * Date is `yyyy-MM-dd HH:mm:ss` UTC.
  */
-import { CSV_HEADERS, RAW_KEYS } from './feedback-fields.js';
+import { STAR_RATING_LAYOUT, type FeedbackLayout } from './feedback-fields.js';
 
 export const UTF8_BOM = '\uFEFF';
 export const CSV_ROW_END = '\r';
@@ -35,8 +35,8 @@ export function csvDelimiter(param: string | undefined): string {
   return String.fromCodePoint(param.codePointAt(0)!);
 }
 
-export function csvHeaderLine(delimiter: string): string {
-  return CSV_HEADERS.map(csvCell).join(delimiter) + CSV_ROW_END;
+export function csvHeaderLine(delimiter: string, layout: FeedbackLayout = STAR_RATING_LAYOUT): string {
+  return layout.headers.map(csvCell).join(delimiter) + CSV_ROW_END;
 }
 
 const PAD2 = Array.from({ length: 100 }, (_, i) => String(i).padStart(2, '0'));
@@ -152,14 +152,19 @@ export class ChunkWriter {
 export interface RowFormat {
   /** Identifies the segment bytes this format produces (`csv:;`, `json`): the cache key. */
   readonly id: string;
+  /** The feedback type's columns the rows are written in. */
+  readonly layout: FeedbackLayout;
   /** Bytes before the first row (BOM + header, or `[`). */
   readonly prologue: Buffer;
   /** Bytes after the last row. */
   readonly epilogue: Buffer;
-  /** Segment of the cell at `position` (0 = score … 12 = client_version, RAW_KEYS order after date). */
-  segment(position: number, value: string): Buffer;
-  /** All 13 segments of a row joined, built in one go (explicit rows, encoded per export). */
-  tail(values: readonly string[]): Buffer;
+  /** Segment of the cell of raw key `key` (one of `layout.keys`). */
+  segment(key: string, value: string): Buffer;
+  /**
+   * All segments of a row after Date joined, built in one go (explicit rows, encoded per
+   * export): `values` in `layout.keys` order, then `extra` keys (raw export only).
+   */
+  tail(values: readonly string[], extra?: ReadonlyArray<readonly [string, string]>): Buffer;
   writeRow(date: number, segments: readonly Buffer[], count: number, first: boolean, out: ChunkWriter): void;
 }
 
@@ -167,14 +172,16 @@ const QUOTE = 0x22;
 const CR = 0x0d;
 const DATE_CHARS = 19; // yyyy-MM-dd HH:mm:ss
 
-export function csvRowFormat(delimiter: string): RowFormat {
+export function csvRowFormat(delimiter: string, layout: FeedbackLayout = STAR_RATING_LAYOUT): RowFormat {
   const dates = new UtcDateFormatter();
   const sep = Buffer.from(delimiter, 'utf8');
   return {
-    id: `csv:${delimiter}`,
-    prologue: Buffer.from(UTF8_BOM + csvHeaderLine(delimiter), 'utf8'),
+    id: `csv:${layout.type}:${delimiter}`,
+    layout,
+    prologue: Buffer.from(UTF8_BOM + csvHeaderLine(delimiter, layout), 'utf8'),
     epilogue: Buffer.alloc(0),
-    segment: (_position, value) => Buffer.concat([sep, Buffer.from(csvCell(value), 'utf8')]),
+    segment: (_key, value) => Buffer.concat([sep, Buffer.from(csvCell(value), 'utf8')]),
+    // A newer OX's extra raw keys have no CSV column here: OX's CSV is the type's columns.
     tail(values) {
       let text = '';
       for (const value of values) text += delimiter + csvCell(value);
@@ -193,24 +200,30 @@ export function csvRowFormat(delimiter: string): RowFormat {
   };
 }
 
-const JSON_KEY_TEXTS = RAW_KEYS.slice(1).map((k) => `,${JSON.stringify(k)}:`);
-const JSON_KEY_PREFIXES = JSON_KEY_TEXTS.map((k) => Buffer.from(k, 'utf8'));
+const jsonKeyText = (key: string): string => `,${JSON.stringify(key)}:`;
 const JSON_DATE_OPEN = Buffer.from('{"date":"', 'utf8');
 const JSON_ROW_SEP = 0x2c;
 const JSON_DATE_CLOSE = 0x22;
 const JSON_OBJECT_CLOSE = 0x7d;
 
-/** Raw export: a JSON array of objects whose values are all strings. */
-export function rawJsonRowFormat(): RowFormat {
+/**
+ * Raw export: a JSON array of objects whose values are all strings. OX leaves the key order
+ * undefined; the simulator writes `date`, the layout's keys in column order, then extra keys.
+ */
+export function rawJsonRowFormat(layout: FeedbackLayout = STAR_RATING_LAYOUT): RowFormat {
   const dates = new UtcDateFormatter();
+  const keyTexts = layout.keys.map(jsonKeyText);
+  const keyPrefixes = new Map(layout.keys.map((key, i) => [key, Buffer.from(keyTexts[i]!, 'utf8')]));
   return {
-    id: 'json',
+    id: `json:${layout.type}`,
+    layout,
     prologue: Buffer.from('[', 'utf8'),
     epilogue: Buffer.from(']', 'utf8'),
-    segment: (position, value) => Buffer.concat([JSON_KEY_PREFIXES[position]!, Buffer.from(JSON.stringify(value), 'utf8')]),
-    tail(values) {
+    segment: (key, value) => Buffer.concat([keyPrefixes.get(key)!, Buffer.from(JSON.stringify(value), 'utf8')]),
+    tail(values, extra) {
       let text = '';
-      for (let i = 0; i < values.length; i++) text += JSON_KEY_TEXTS[i]! + JSON.stringify(values[i]);
+      for (let i = 0; i < values.length; i++) text += keyTexts[i]! + JSON.stringify(values[i]);
+      for (const [key, value] of extra ?? []) text += jsonKeyText(key) + JSON.stringify(value);
       return Buffer.from(text, 'utf8');
     },
     writeRow(date, segments, count, first, out) {

@@ -168,7 +168,8 @@ async function mailReports(
     const filename = attachmentName(new Date(), request.compress);
     for (const { mode, recipients } of groups) {
       // One fresh CSV stream per message: each attachment is the same export of the window.
-      const csv: Readable = renderRowsStream(select(), csvRowFormat(';'));
+      const selection = select();
+      const csv: Readable = renderRowsStream(selection, csvRowFormat(';', selection.layout));
       const content = request.compress ? csv.pipe(createGzip()) : csv;
       await transport.sendMail({
         from: settings.mailFrom,

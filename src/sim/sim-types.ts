@@ -77,14 +77,18 @@ export interface SimulatorOptions {
   requestLogLimit?: number;
 }
 
-/** One star-rating-v1 (or nps-v1) row as stored. */
+/** One star-rating-v1 or nps-v1 row as stored. */
 export interface FeedbackInput {
   contextGroup?: string;
+  /** Default star-rating-v1. */
   type?: string;
   date: number;
   contextId: number;
   userId: number;
+  /** star-rating-v1: an integer >= 1 (1..5 stars); nps-v1: 0..10, 0 included. */
   score: number | string;
+  /** nps-v1 only: the question id 0..3 (raw key `questionid`, CSV column `Question`); absent → "". */
+  questionid?: number | string;
   comment?: string;
   app?: string;
   entry_point?: string;
@@ -96,6 +100,12 @@ export interface FeedbackInput {
   language?: string;
   server_version?: string;
   client_version?: string;
+  /**
+   * Raw-export keys a newer OX would add (key → value): the raw export carries them after the
+   * known keys of this row; the CSV export keeps the type's columns (tests of clients that must
+   * not drop what they do not know).
+   */
+  extraKeys?: Record<string, string>;
 }
 
 export interface SimUser {

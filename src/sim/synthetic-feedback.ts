@@ -6,7 +6,7 @@
  * The values look like real App Suite feedback: mostly empty or short comments, some with quotes,
  * line breaks, `;`, non-ASCII text and formula-like prefixes, and a few over OX's limits.
  */
-import { pseudonymousUser, storedValue } from './feedback-fields.js';
+import { NPS_LAYOUT, pseudonymousUser, storedValue } from './feedback-fields.js';
 import { DeletedRanges, type FeedbackSource, type IndexRange } from './feedback-source.js';
 import type { RowFormat } from './ox-csv-writer.js';
 import { createRandom, indexHash, mix32, pick } from './prng.js';
@@ -78,15 +78,15 @@ const CLIENT_PROFILES: ClientProfile[] = [
   { operating_system: 'Windows', browser: 'Chrome', browser_version: '119.0', user_agent: 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/119.0.0.0 Safari/537.36 CorporateToolbar/4.2.1 (build 7781; managed; policy=strict) ExtraPlugin/1.0 AnotherExtension/2.3.4' },
 ];
 
-/** Stored values of one cell position with their segments built once per row format. */
+/** Stored values of one cell (by raw key) with their segments built once per row format. */
 class SegmentPool {
   private readonly byFormat = new Map<string, Buffer[]>();
-  constructor(private readonly position: number, readonly values: readonly string[]) {}
+  constructor(private readonly key: string, readonly values: readonly string[]) {}
 
   in(format: RowFormat): Buffer[] {
     let list = this.byFormat.get(format.id);
     if (!list) {
-      list = this.values.map((v) => format.segment(this.position, v));
+      list = this.values.map((v) => format.segment(this.key, v));
       this.byFormat.set(format.id, list);
     }
     return list;
@@ -142,26 +142,40 @@ function buildComments(seed: number): string[] {
 const commentPools = new Map<number, SegmentPool>();
 function commentPool(seed: number): SegmentPool {
   let pool = commentPools.get(seed);
-  if (!pool) commentPools.set(seed, (pool = new SegmentPool(1, buildComments(seed))));
+  if (!pool) commentPools.set(seed, (pool = new SegmentPool('comment', buildComments(seed))));
   return pool;
 }
 
-const SCORES = new SegmentPool(0, ['1', '2', '3', '4', '5']);
-const NO_COMMENT = new SegmentPool(1, ['']);
-const APP_POOL = new SegmentPool(2, APPS.map((v) => storedValue('app', v)));
-const ENTRY_POOL = new SegmentPool(3, ENTRY_POINTS.map((v) => storedValue('entry_point', v)));
+const STARS = new SegmentPool('score', ['1', '2', '3', '4', '5']);
+/** Upper bounds of a roll 0..255 per star, 1..5: mostly 4 and 5 stars. */
+const STAR_ROLLS = [13, 33, 72, 154, 256];
+const NPS_SCORES = new SegmentPool('score', Array.from({ length: 11 }, (_, i) => String(i)));
+/** Upper bounds of a roll 0..255 per NPS score 0..10: ~20 % detractors, ~27 % passives, ~53 % promoters. */
+const NPS_ROLLS = [8, 11, 15, 20, 27, 36, 50, 80, 120, 182, 256];
+const QUESTIONS = new SegmentPool('questionid', ['0', '1', '2', '3']);
+const NO_COMMENT = new SegmentPool('comment', ['']);
+const APP_POOL = new SegmentPool('app', APPS.map((v) => storedValue('app', v)));
+const ENTRY_POOL = new SegmentPool('entry_point', ENTRY_POINTS.map((v) => storedValue('entry_point', v)));
 const PROFILE_POOLS = (['operating_system', 'browser', 'browser_version', 'user_agent'] as const)
-  .map((field, k) => new SegmentPool(4 + k, CLIENT_PROFILES.map((p) => storedValue(field, p[field]))));
-const RESOLUTION_POOL = new SegmentPool(8, RESOLUTIONS.map((v) => storedValue('screen_resolution', v)));
-const LANGUAGE_POOL = new SegmentPool(9, LANGUAGES.map((v) => storedValue('language', v)));
-const SERVER_VERSION_POOL = new SegmentPool(11, SERVER_VERSIONS);
-const CLIENT_VERSION_POOL = new SegmentPool(12, CLIENT_VERSIONS.map((v) => storedValue('client_version', v)));
+  .map((field) => new SegmentPool(field, CLIENT_PROFILES.map((p) => storedValue(field, p[field]))));
+const RESOLUTION_POOL = new SegmentPool('screen_resolution', RESOLUTIONS.map((v) => storedValue('screen_resolution', v)));
+const LANGUAGE_POOL = new SegmentPool('language', LANGUAGES.map((v) => storedValue('language', v)));
+const SERVER_VERSION_POOL = new SegmentPool('server_version', SERVER_VERSIONS);
+const CLIENT_VERSION_POOL = new SegmentPool('client_version', CLIENT_VERSIONS.map((v) => storedValue('client_version', v)));
+
+function rolled(roll: number, bounds: readonly number[]): number {
+  let i = 0;
+  while (roll >= bounds[i]!) i++;
+  return i;
+}
 
 export interface GeneratedSegmentOptions {
   rows: number;
   from: number;
   to: number;
   seed: number;
+  /** star-rating-v1 (default) or nps-v1: its columns and score range. */
+  type?: string;
 }
 
 export class GeneratedFeedbackSegment implements FeedbackSource {
@@ -172,6 +186,7 @@ export class GeneratedFeedbackSegment implements FeedbackSource {
   private readonly seedMix: number;
   private readonly comments: SegmentPool;
   private readonly userCount: number;
+  private readonly nps: boolean;
   private readonly tails = new JoinedSegments();
   private readonly deleted = new DeletedRanges();
   private lastTables: FormatTables | undefined;
@@ -188,6 +203,7 @@ export class GeneratedFeedbackSegment implements FeedbackSource {
     this.seedMix = mix32(options.seed ^ 0x0f1e2d3c);
     this.comments = commentPool(options.seed);
     this.userCount = Math.min(200_000, Math.max(50, Math.ceil(options.rows / 20)));
+    this.nps = options.type === NPS_LAYOUT.type;
   }
 
   dateAt(index: number): number {
@@ -196,7 +212,7 @@ export class GeneratedFeedbackSegment implements FeedbackSource {
   }
 
   /**
-   * The 13 cells after Date as ONE pre-joined segment: a row's content is one of
+   * The cells after Date as ONE pre-joined segment: a row's content is one of
    * VARIANTS_PER_ERA tails per version era, picked by the row's hash, so an export row costs a
    * date and a single copy (dates stay individual per row).
    */
@@ -217,15 +233,18 @@ export class GeneratedFeedbackSegment implements FeedbackSource {
     const u = mix32(h + 1) % this.userCount;
     // Servers get upgraded over time; some clients lag one version behind.
     const clientVersion = Math.max(0, era - ((h2 >>> 28) & 1));
+    const score = this.nps
+      ? [NPS_SCORES.in(format)[rolled(scoreRoll, NPS_ROLLS)]!, QUESTIONS.in(format)[mix32(h ^ 0x5a5a5a5a) & 3]!]
+      : [STARS.in(format)[rolled(scoreRoll, STAR_ROLLS)]!];
     return Buffer.concat([
-      SCORES.in(format)[scoreRoll < 13 ? 0 : scoreRoll < 33 ? 1 : scoreRoll < 72 ? 2 : scoreRoll < 154 ? 3 : 4]!,
+      ...score,
       commentRoll < 400 ? NO_COMMENT.in(format)[0]! : t.comments[mix32(h2 + commentRoll) % t.comments.length]!,
       APP_POOL.in(format)[(h2 >>> 8) % APPS.length]!,
       ENTRY_POOL.in(format)[(h2 >>> 12) % ENTRY_POINTS.length]!,
       ...PROFILE_POOLS.map((pool) => pool.in(format)[profile]!),
       RESOLUTION_POOL.in(format)[(h2 >>> 16) % RESOLUTIONS.length]!,
       LANGUAGE_POOL.in(format)[(h2 >>> 20) % LANGUAGES.length]!,
-      format.segment(10, pseudonymousUser(1 + Math.floor(u / 250), 3 + (u % 250))),
+      format.segment('user', pseudonymousUser(1 + Math.floor(u / 250), 3 + (u % 250))),
       SERVER_VERSION_POOL.in(format)[era]!,
       CLIENT_VERSION_POOL.in(format)[clientVersion]!,
     ]);

@@ -77,7 +77,7 @@ describe('ox-batch sim', () => {
     const dir = mkdtempSync(join(tmpdir(), 'oxb-sim-cli-'));
     const file = join(dir, 'f.json');
     writeFileSync(file, JSON.stringify({ feedback: fixture.feedback }));
-    const child = cli(['--port', '0', '--feedback-rows', '500', '--from', '2026-03-01', '--to', '2026-03-02', '--seed', '4', '--fixture', file, '--rest-user', 'u1', '--rest-password', 'p1']);
+    const child = cli(['--port', '0', '--feedback-rows', '500', '--from', '2026-03-01', '--to', '2026-03-02', '--seed', '4', '--fixture', file, '--rest-user', 'u1', '--rest-password', 'p1', '--type', 'star-rating-v1,nps-v1']);
     try {
       const url = await new Promise<string>((resolve, reject) => {
         createInterface({ input: child.stdout! }).once('line', resolve);
@@ -87,6 +87,10 @@ describe('ox-batch sim', () => {
       const sim = { url } as OxSimulator;
       const rows = csvRows((await call(sim, EXPORT, { auth: { user: 'u1', password: 'p1' } })).body);
       expect(rows).toHaveLength(502);
+      // Both types generated: nps-v1 with its own columns.
+      const nps = (await call(sim, '/userfeedback/v1/export/default/nps-v1', { auth: { user: 'u1', password: 'p1' } })).text;
+      expect(nps.startsWith('\uFEFF"Date";"Score";"Question";"Comment";')).toBe(true);
+      expect(nps.split(/\r(?!\n)/).length - 2).toBe(500);
       const exit = new Promise<number | null>((resolve) => child.once('exit', resolve));
       child.kill('SIGTERM');
       expect(await exit).toBe(0);
@@ -103,5 +107,10 @@ describe('ox-batch sim', () => {
     const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
     expect(code).toBe(2);
     expect(stderr.trim()).toBe('ox-batch: --feedback-rows "many": expected an integer >= 0');
+    const badType = cli(['--feedback-rows', '5', '--type', 'star-rating-v1,thumbs-v9']);
+    let typeError = '';
+    badType.stderr!.on('data', (d: Buffer) => (typeError += d.toString()));
+    expect(await new Promise<number | null>((resolve) => badType.once('exit', resolve))).toBe(2);
+    expect(typeError.trim()).toBe('ox-batch: --type "star-rating-v1,thumbs-v9": expected star-rating-v1, nps-v1 or a comma list of them');
   });
 });

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { InputError } from '../../errors.js';
 import { safeUrl } from '../../log/secrets.js';
 import type { FaultOptions, SimCredentials, SimulatorOptions } from '../../sim/ox-simulator.js';
+import { KNOWN_FEEDBACK_TYPES } from '../../sim/feedback-fields.js';
 import { action, collect } from '../cli-support.js';
 
 interface SimCliOptions {
@@ -44,12 +45,12 @@ export function registerSimCommand(program: Command): void {
     .description('run the OX simulator (all 11 REST operations, OX quirks, synthetic data) until Ctrl-C')
     .option('--port <port>', 'port to listen on (0 = any free port)', '8009')
     .option('--host <host>', 'address to bind', '127.0.0.1')
-    .option('--feedback-rows <n>', 'generate N synthetic star-rating-v1 rows (streamed, never held in memory)')
+    .option('--feedback-rows <n>', 'generate N synthetic rows of each --type (streamed, never held in memory)')
     .option('--from <T>', 'first synthetic feedback time (ISO 8601 or epoch ms; default 30 days ago)')
     .option('--to <T>', 'end of synthetic feedback, exclusive (default now)')
     .option('--seed <n>', 'seed of the synthetic data', '1')
     .option('--context-group <name>', 'context group of the synthetic feedback', 'default')
-    .option('--type <type>', 'feedback type of the synthetic feedback', 'star-rating-v1')
+    .option('--type <types>', 'feedback type(s) of the synthetic feedback: star-rating-v1, nps-v1 or both (comma list)', 'star-rating-v1')
     .option('--zone <zone>', 'zone for dates without offset in --from/--to', 'UTC')
     .option('--fixture <file>', 'load exact feedback, users, password changes, credentials from JSON')
     .option('--rest-user <user>', 'REST basic-auth user (/userfeedback, /advertisement)', 'oxadmin')
@@ -84,6 +85,7 @@ export function registerSimCommand(program: Command): void {
       const rows = options.feedbackRows === undefined ? undefined : integer(options.feedbackRows, '--feedback-rows', 0);
       const users = options.users === undefined ? undefined : integer(options.users, '--users', 0);
       const contexts = integer(options.contexts, '--contexts', 1);
+      const types = feedbackTypes(options.type);
 
       const sim = await OxSimulator.start(simOptions).catch((err: NodeJS.ErrnoException) => {
         // A port that is taken or privileged is the caller's choice to fix: input, not a failure.
@@ -92,10 +94,10 @@ export function registerSimCommand(program: Command): void {
         }
         throw err;
       });
-      if (rows !== undefined) sim.generateFeedback({ rows, from, to, seed, contextGroup: options.contextGroup, type: options.type });
+      for (const type of rows === undefined ? [] : types) sim.generateFeedback({ rows: rows!, from, to, seed, contextGroup: options.contextGroup, type });
       if (users !== undefined) sim.generatePasswordHistories({ contexts, usersPerContext: users, from, to, seed });
       process.stdout.write(`${sim.url}\n`);
-      process.stderr.write(`ox-batch sim: OX simulator at ${sim.url} (feedback rows: ${sim.feedbackCount({ contextGroup: options.contextGroup, type: options.type })}` +
+      process.stderr.write(`ox-batch sim: OX simulator at ${sim.url} (feedback rows: ${types.map((type) => `${type} ${sim.feedbackCount({ contextGroup: options.contextGroup, type })}`).join(', ')}` +
         `${options.smtp ? `, mails via ${safeUrl(options.smtp)}` : ''}); Ctrl-C stops it\n`);
       await new Promise<void>((resolve) => {
         process.once('SIGINT', resolve);
@@ -103,6 +105,15 @@ export function registerSimCommand(program: Command): void {
       });
       await sim.close();
     }));
+}
+
+function feedbackTypes(list: string): string[] {
+  const types = [...new Set(list.split(',').map((t) => t.trim()).filter(Boolean))];
+  const unknown = types.find((t) => !(KNOWN_FEEDBACK_TYPES as readonly string[]).includes(t));
+  if (types.length === 0 || unknown !== undefined) {
+    throw new InputError(`--type ${JSON.stringify(list)}: expected ${KNOWN_FEEDBACK_TYPES.join(', ')} or a comma list of them`);
+  }
+  return types;
 }
 
 function simulatorOptions(o: SimCliOptions): SimulatorOptions {
