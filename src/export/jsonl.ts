@@ -6,7 +6,7 @@
  */
 import type { RawColumns } from './raw-columns.js';
 
-/** Lines joined per chunk: small enough (~40 KB) to die young in V8's heap (see normalised-csv.ts). */
+/** Lines joined per chunk: small enough (~40 KB) to die young in V8's heap (a big string lands in large-object space, which only a full GC frees). */
 const BATCH_ROWS = 128;
 
 export async function* jsonLines(

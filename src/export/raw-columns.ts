@@ -40,24 +40,47 @@ export class RawColumns {
   ) {
     this.columns = chosen ? [...chosen] : [...known, ...extraKeys.filter((k) => !known.some((c) => c.key === k)).map(columnOfKey)];
     this.columnKeys = new Set(this.columns.map((c) => c.key));
+    this.index = new Map(this.columns.map((c, i) => [c.key, i]));
     this.fixed = chosen !== undefined;
   }
+
+  private readonly index: Map<string, number>;
 
   readonly columns: FeedbackColumn[];
 
   /** Takes the record's keys into account; false once the header is known to be too narrow. */
   admit(record: Readonly<Record<string, unknown>>): boolean {
-    for (const key in record) {
-      if (this.seen.has(key)) continue;
+    for (const key in record) this.columnOf(key);
+    return this.endRecord();
+  }
+
+  /**
+   * The column `key` is written in (its index in `columns`), or -1 when it is not written (not
+   * chosen, or first seen after the header was fixed). Notes every key seen.
+   */
+  columnOf(key: string): number {
+    const known = this.index.get(key);
+    if (!this.seen.has(key)) {
       this.seen.add(key);
-      if (this.columnKeys.has(key) || this.chosen) continue;
-      if (!this.fixed) {
-        this.columns.push(columnOfKey(key));
-        this.columnKeys.add(key);
-      } else {
+      if (known === undefined && !this.chosen) {
+        if (!this.fixed) {
+          this.columns.push(columnOfKey(key));
+          this.columnKeys.add(key);
+          this.index.set(key, this.columns.length - 1);
+          return this.columns.length - 1;
+        }
         (this.grew ??= []).push(key);
       }
     }
+    return known ?? -1;
+  }
+
+  hasSeen(key: string): boolean {
+    return this.seen.has(key);
+  }
+
+  /** After each record: the first one fixes the columns (not for JSON lines); false once too narrow. */
+  endRecord(): boolean {
     this.fixed = !this.growAnytime;
     return this.grew === undefined;
   }
