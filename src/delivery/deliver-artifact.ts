@@ -18,6 +18,7 @@ import { artifactKey, keyBaseName, manifestKeyFor, type ArtifactNaming } from '.
 import { DeliveryError, MailBusyError } from './delivery-error.js';
 import { OxError } from '../ox/ox-error.js';
 import { deterministicMessageId } from './message-id.js';
+import type { VerificationMethod } from './types.js';
 
 export type DeliveryTarget = 'archive' | 'mail';
 
@@ -63,8 +64,10 @@ export interface ArchivedArtifact {
   manifestKey: string;
   bytes: number;
   sha256: string;
-  /** ISO time the stored bytes were read back and matched. */
+  /** ISO time the stored bytes were verified (read back, or proven: `verifiedBy`). */
   verifiedAt: string;
+  /** How: VerificationMethod (same-inode, read-back, s3-checksum, download). */
+  verifiedBy?: VerificationMethod;
   /** Absolute path or s3://bucket/key. */
   location: string;
   /** True when an earlier attempt had archived and verified it already. */
@@ -213,7 +216,7 @@ async function storeVerified(request: DeliverArtifactRequest, key: string, servi
   // A finished spool is never written again: the fs store may link instead of copying it.
   await archive.putFile(key, artifact.path, { contentType: request.contentType, bytes: artifact.bytes, sha256: artifact.sha256, signal: run.signal, immutable: true });
   const stored = performance.now();
-  const check = await archive.verify(key, { bytes: artifact.bytes, sha256: artifact.sha256 }, { signal: run.signal });
+  const check = await archive.verify(key, { bytes: artifact.bytes, sha256: artifact.sha256 }, { signal: run.signal, localCopy: artifact.path });
   if (!check.ok) throw new DeliveryError(`archive object ${location} failed verification: ${check.reason}`, true);
   const verifiedAt = isoUtc(services.now());
   const timings = { storeMs: Math.round(stored - started), verifyMs: Math.round(performance.now() - stored) };
@@ -224,12 +227,13 @@ async function storeVerified(request: DeliverArtifactRequest, key: string, servi
     rows: artifact.rows,
     bytes: artifact.bytes,
     sha256: artifact.sha256,
+    verifiedBy: check.verifiedBy,
     exportedAt: isoUtc(artifact.completedAt),
     key,
     toolVersion: toolVersion(),
   }, { signal: run.signal });
-  const archived: ArchivedArtifact = { key, manifestKey, bytes: artifact.bytes, sha256: artifact.sha256, verifiedAt, location };
-  run.log.info({ key, location, bytes: artifact.bytes, rows: artifact.rows, ...timings }, 'artifact archived and verified');
+  const archived: ArchivedArtifact = { key, manifestKey, bytes: artifact.bytes, sha256: artifact.sha256, verifiedAt, verifiedBy: check.verifiedBy, location };
+  run.log.info({ key, location, bytes: artifact.bytes, rows: artifact.rows, verifiedBy: check.verifiedBy, ...timings }, 'artifact archived and verified');
   return archived;
 }
 

@@ -8,13 +8,57 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import type { S3Client } from '@aws-sdk/client-s3';
-import type { Readable } from 'node:stream';
+import { Transform, type Readable, type TransformCallback } from 'node:stream';
 import type { ArchiveConfig } from '../config/schema.js';
 import { InputError } from '../errors.js';
 import { scrubText } from '../log/secrets.js';
 import { assertSafeKey, keyBaseName } from './archive-key.js';
 import { DeliveryError } from './delivery-error.js';
-import type { ArchiveObjectInfo, ArchiveStore, VerifyResult } from './types.js';
+import type { ArchiveObjectInfo, ArchiveStore, VerifyOptions, VerifyResult } from './types.js';
+
+/**
+ * SHA-256 of the bytes as they went up, whole and per multipart part: S3's checksum of a multipart
+ * object is the SHA-256 of its parts' SHA-256 digests (`<base64>-<parts>`), so knowing the part
+ * digests lets HeadObject's checksum be compared without downloading the object.
+ */
+class UploadDigests extends Transform {
+  private readonly whole = createHash('sha256');
+  private part = createHash('sha256');
+  private inPart = 0;
+  private readonly parts: Buffer[] = [];
+  bytes = 0;
+
+  constructor(private readonly partSize: number) {
+    super();
+  }
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
+    this.whole.update(chunk);
+    this.bytes += chunk.length;
+    let offset = 0;
+    while (offset < chunk.length) {
+      const take = Math.min(this.partSize - this.inPart, chunk.length - offset);
+      this.part.update(chunk.subarray(offset, offset + take));
+      this.inPart += take;
+      offset += take;
+      if (this.inPart === this.partSize) {
+        this.parts.push(this.part.digest());
+        this.part = createHash('sha256');
+        this.inPart = 0;
+      }
+    }
+    done(null, chunk);
+  }
+
+  /** After the upload: the object's SHA-256 (hex) and the checksum S3 keeps for it. */
+  result(): { sha256: string; checksum: string } {
+    const wholeDigest = this.whole.digest();
+    if (this.inPart > 0 || this.parts.length === 0) this.parts.push(this.part.digest());
+    // lib-storage sends an object that fits in one part as a single PutObject: its checksum is the plain SHA-256.
+    const checksum = this.parts.length === 1 ? wholeDigest.toString('base64') : `${createHash('sha256').update(Buffer.concat(this.parts)).digest('base64')}-${this.parts.length}`;
+    return { sha256: wholeDigest.toString('hex'), checksum };
+  }
+}
 
 /** SigV4 presigned URLs are valid for at most 7 days. */
 const MAX_LINK_SECONDS = 7 * 86_400;
@@ -35,6 +79,8 @@ interface Sdk {
 export class S3Archive implements ArchiveStore {
   readonly kind = 's3' as const;
   private readonly bucket: string;
+  /** What putFile sent, per key, until verify has used it. */
+  private readonly uploaded = new Map<string, { localCopy: string; sha256: string; checksum: string }>();
   private sdkLoading: Promise<Sdk> | undefined;
 
   constructor(private readonly config: ArchiveConfig) {
@@ -70,6 +116,10 @@ export class S3Archive implements ArchiveStore {
     assertSafeKey(key);
     options.signal?.throwIfAborted();
     const { storage, client } = await this.sdk();
+    const digests = new UploadDigests(this.config.partSizeBytes);
+    const body = createReadStream(filePath);
+    body.on('error', (err) => digests.destroy(err));
+    body.pipe(digests);
     const upload = new storage.Upload({
       client,
       partSize: this.config.partSizeBytes,
@@ -78,7 +128,7 @@ export class S3Archive implements ArchiveStore {
       params: {
         Bucket: this.bucket,
         Key: key,
-        Body: createReadStream(filePath),
+        Body: digests,
         ContentType: options.contentType,
         ChecksumAlgorithm: 'SHA256',
         // The whole-object SHA-256 travels with the object, so anyone can check a download.
@@ -94,6 +144,7 @@ export class S3Archive implements ArchiveStore {
     } finally {
       options.signal?.removeEventListener('abort', abort);
     }
+    this.uploaded.set(key, { localCopy: filePath, ...digests.result() });
     return { key, bytes: options.bytes, sha256: options.sha256 };
   }
 
@@ -123,13 +174,24 @@ export class S3Archive implements ArchiveStore {
     }
   }
 
-  async verify(key: string, expected: { bytes: number; sha256: string }, options: { signal?: AbortSignal } = {}): Promise<VerifyResult> {
+  async verify(key: string, expected: { bytes: number; sha256: string }, options: VerifyOptions = {}): Promise<VerifyResult> {
     assertSafeKey(key);
     const { s3, client } = await this.sdk();
+    const sent = options.localCopy === undefined ? undefined : this.uploaded.get(key);
+    if (sent) this.uploaded.delete(key);
     try {
-      const head = await client.send(new s3.HeadObjectCommand({ Bucket: this.bucket, Key: key }), { abortSignal: options.signal });
+      const head = await client.send(new s3.HeadObjectCommand({ Bucket: this.bucket, Key: key, ChecksumMode: 'ENABLED' }), { abortSignal: options.signal });
       if (head.ContentLength !== expected.bytes) return { ok: false, reason: `size ${head.ContentLength} != ${expected.bytes}`, bytes: head.ContentLength };
-      // Read the bytes back: a size match alone does not prove the store holds what we sent.
+      // A store that keeps S3 checksums checked every part's SHA-256 on upload and answers the
+      // object's checksum: compared with the one computed from the bytes that went up (which
+      // hashed to the spool's SHA-256), nothing needs downloading.
+      if (sent && sent.localCopy === options.localCopy && head.ChecksumSHA256) {
+        if (sent.sha256 !== expected.sha256) return { ok: false, reason: 'sha256 mismatch (the bytes uploaded differ from the spool)', bytes: expected.bytes, sha256: sent.sha256 };
+        if (head.ChecksumSHA256 !== sent.checksum) return { ok: false, reason: `S3 checksum ${head.ChecksumSHA256} != ${sent.checksum}`, bytes: expected.bytes };
+        return { ok: true, verifiedBy: 's3-checksum', bytes: expected.bytes, sha256: expected.sha256 };
+      }
+      // No checksum from the store (or no upload of ours to compare with): read the bytes back,
+      // as a size match alone does not prove the store holds what we sent.
       const answer = await client.send(new s3.GetObjectCommand({ Bucket: this.bucket, Key: key }), { abortSignal: options.signal });
       const hash = createHash('sha256');
       let bytes = 0;
@@ -140,7 +202,7 @@ export class S3Archive implements ArchiveStore {
       const sha256 = hash.digest('hex');
       if (bytes !== expected.bytes) return { ok: false, reason: `size ${bytes} != ${expected.bytes}`, bytes, sha256 };
       if (sha256 !== expected.sha256) return { ok: false, reason: 'sha256 mismatch', bytes, sha256 };
-      return { ok: true, bytes, sha256 };
+      return { ok: true, verifiedBy: 'download', bytes, sha256 };
     } catch (err) {
       if (isNotFound(err)) return { ok: false, reason: 'missing' };
       throw this.failure('verify', key, err);

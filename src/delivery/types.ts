@@ -10,8 +10,32 @@ export interface ArchiveObjectInfo {
   sha256: string;
 }
 
+/**
+ * How a stored object was shown to hold the expected bytes:
+ * - `same-inode` (fs): the archive file is the spool's own inode (a hard link on the same file
+ *   system, fsynced), whose SHA-256 was computed while it was written: nothing was copied, so
+ *   there is nothing to read back;
+ * - `read-back` (fs): the stored file was read and hashed;
+ * - `s3-checksum` (S3): S3 checked the SHA-256 checksums sent with the upload
+ *   (`x-amz-checksum-sha256`) and HeadObject (`ChecksumMode: ENABLED`) answered the same
+ *   checksum, computed here from the bytes that were uploaded, which hashed to the spool's SHA-256;
+ * - `download` (S3): the object was downloaded and hashed (stores without checksum support).
+ */
+export type VerificationMethod = 'same-inode' | 'read-back' | 's3-checksum' | 'download';
+
+export interface VerifyOptions {
+  signal?: AbortSignal;
+  /**
+   * The local file the object was just stored from (putFile's `filePath`): a store that can
+   * prove the object equals it without reading the object back does so.
+   */
+  localCopy?: string;
+}
+
 export interface VerifyResult {
   ok: boolean;
+  /** Set when ok. */
+  verifiedBy?: VerificationMethod;
   /** Why not, for a person: "missing", "size 10 != 12", "sha256 mismatch". */
   reason?: string;
   bytes?: number;
@@ -30,8 +54,8 @@ export interface ArchiveStore {
   putFile(key: string, filePath: string, options: { contentType: string; bytes: number; sha256: string; signal?: AbortSignal; immutable?: boolean }): Promise<ArchiveObjectInfo>;
   putJson(key: string, value: unknown, options?: { signal?: AbortSignal }): Promise<ArchiveObjectInfo>;
   readJson<T = unknown>(key: string, options?: { signal?: AbortSignal }): Promise<T | null>;
-  /** Reads the object back and checks size and SHA-256. */
-  verify(key: string, expected: { bytes: number; sha256: string }, options?: { signal?: AbortSignal }): Promise<VerifyResult>;
+  /** Checks size and SHA-256 of the stored object: read back, or proven otherwise (VerificationMethod). */
+  verify(key: string, expected: { bytes: number; sha256: string }, options?: VerifyOptions): Promise<VerifyResult>;
   exists(key: string, options?: { signal?: AbortSignal }): Promise<boolean>;
   /** A time-limited download link (S3 only; fs throws an InputError naming the reason). */
   presignGet(key: string, ttlMs: number): Promise<string>;

@@ -46,7 +46,8 @@ describe('FsArchive', () => {
     expect(await readFile(join(root, info.key))).toEqual(content);
     expect(await listAll(root)).toEqual(['s/default/star-rating-v1/2026/11/01/x.csv']);
     expect(await archive.exists(info.key)).toBe(true);
-    expect(await archive.verify(info.key, { bytes: content.length, sha256: sha256(content) })).toEqual({ ok: true, bytes: content.length, sha256: sha256(content) });
+    // Copied (not immutable): verified by reading the copy back, even when told the source.
+    expect(await archive.verify(info.key, { bytes: content.length, sha256: sha256(content) }, { localCopy: source })).toEqual({ ok: true, verifiedBy: 'read-back', bytes: content.length, sha256: sha256(content) });
   });
 
   it('reports a missing, truncated or altered object in verify', async () => {
@@ -82,8 +83,11 @@ describe('FsArchive', () => {
     await writeFile(source, 'sealed');
     await archive.putFile('k/sealed.csv', source, { contentType: 'text/csv', bytes: 6, sha256: sha256('sealed'), immutable: true });
     expect((await stat(join(root, 'k/sealed.csv'))).ino).toBe((await stat(source)).ino);
+    // The archive file is the spool's inode: nothing was copied, nothing is read back.
+    expect(await archive.verify('k/sealed.csv', { bytes: 6, sha256: sha256('sealed') }, { localCopy: source })).toEqual({ ok: true, verifiedBy: 'same-inode', bytes: 6, sha256: sha256('sealed') });
     await rm(source);
-    expect(await archive.verify('k/sealed.csv', { bytes: 6, sha256: sha256('sealed') })).toMatchObject({ ok: true });
+    expect(await archive.verify('k/sealed.csv', { bytes: 6, sha256: sha256('sealed') }, { localCopy: source })).toMatchObject({ ok: true, verifiedBy: 'read-back' });
+    expect(await archive.verify('k/sealed.csv', { bytes: 6, sha256: sha256('x') })).toMatchObject({ ok: false, reason: 'sha256 mismatch' });
     expect(await listAll(root)).toEqual(['k/sealed.csv']);
   });
 

@@ -8,9 +8,61 @@ import { InputError } from '../../src/errors.js';
 import { DeliveryError } from '../../src/delivery/delivery-error.js';
 import { S3Archive } from '../../src/delivery/s3-archive.js';
 import { createArchive } from '../../src/delivery/create-archive.js';
-import { startFaultyProxy, startS3, s3ArchiveConfig, type FaultyProxy, type TestS3 } from './helpers/s3-server.js';
+import { startChecksumProxy, startFaultyProxy, startS3, s3ArchiveConfig, type ChecksumProxy, type FaultyProxy, type TestS3 } from './helpers/s3-server.js';
 
 const sha256 = (data: Buffer | string) => createHash('sha256').update(data).digest('hex');
+
+describe('S3Archive against a store that keeps S3 checksums (s3rver behind a checksum proxy)', () => {
+  let s3: TestS3;
+  let checksums: ChecksumProxy;
+  let recorder: FaultyProxy;
+  let work: string;
+  beforeAll(async () => {
+    s3 = await startS3();
+    checksums = await startChecksumProxy(s3.endpoint);
+    recorder = await startFaultyProxy(checksums.endpoint);
+    work = await mkdtemp(join(tmpdir(), 'oxbt-s3sum-'));
+  });
+  afterAll(async () => {
+    await recorder?.close();
+    await checksums?.close();
+    await s3?.close();
+    await rm(work, { recursive: true, force: true });
+  });
+
+  it.each([
+    ['a single PutObject', 64 * 1024, 1],
+    ['a 3-part multipart upload', 12 * 1024 * 1024, 3],
+  ])('%s is verified by S3\'s checksum, without a download', async (_what, size, parts) => {
+    const archive = new S3Archive(s3ArchiveConfig(recorder.endpoint, s3.bucket));
+    const content = randomBytes(size);
+    const file = join(work, randomUUID());
+    await writeFile(file, content);
+    const key = `t-${randomUUID()}/x.csv`;
+    await archive.putFile(key, file, { contentType: 'text/csv', bytes: content.length, sha256: sha256(content) });
+    expect(checksums.checksums.get(`${s3.bucket}/${key}`)).toMatch(parts === 1 ? /^[A-Za-z0-9+/]+=*$/ : new RegExp(`-${parts}$`));
+    recorder.requests.length = 0;
+    expect(await archive.verify(key, { bytes: content.length, sha256: sha256(content) }, { localCopy: file })).toEqual({ ok: true, verifiedBy: 's3-checksum', bytes: content.length, sha256: sha256(content) });
+    expect(recorder.requests.map((r) => r.method)).toEqual(['HEAD']);
+    expect(checksums.badDigests).toBe(0);
+    await archive.close();
+  });
+
+  it('a checksum that does not match what was uploaded fails verification; without the upload it downloads', async () => {
+    const archive = new S3Archive(s3ArchiveConfig(recorder.endpoint, s3.bucket));
+    const content = randomBytes(1000);
+    const file = join(work, randomUUID());
+    await writeFile(file, content);
+    const key = `t-${randomUUID()}/x.csv`;
+    await archive.putFile(key, file, { contentType: 'text/csv', bytes: content.length, sha256: sha256(content) });
+    // The store now reports another object's checksum (as if it held other bytes).
+    checksums.checksums.set(`${s3.bucket}/${key}`, createHash('sha256').update('other').digest('base64'));
+    expect(await archive.verify(key, { bytes: content.length, sha256: sha256(content) }, { localCopy: file })).toMatchObject({ ok: false, reason: expect.stringMatching(/^S3 checksum /) });
+    // A later check (no upload of ours to compare with, e.g. the purge) reads the bytes back.
+    expect(await archive.verify(key, { bytes: content.length, sha256: sha256(content) })).toMatchObject({ ok: true, verifiedBy: 'download' });
+    await archive.close();
+  });
+});
 
 describe('S3Archive against s3rver', () => {
   let s3: TestS3;
@@ -47,7 +99,8 @@ describe('S3Archive against s3rver', () => {
     await archive.putFile(key, await spoolFile(content), { contentType: 'text/csv', bytes: content.length, sha256: sha256(content) });
     expect(await archive.exists(key)).toBe(true);
     expect(await archive.exists(`${key}.nope`)).toBe(false);
-    expect(await archive.verify(key, { bytes: content.length, sha256: sha256(content) })).toEqual({ ok: true, bytes: content.length, sha256: sha256(content) });
+    // s3rver keeps no S3 checksums: HeadObject answers none, so the object is downloaded and hashed.
+    expect(await archive.verify(key, { bytes: content.length, sha256: sha256(content) })).toEqual({ ok: true, verifiedBy: 'download', bytes: content.length, sha256: sha256(content) });
     expect(await archive.verify(`${key}.nope`, { bytes: 1, sha256: 'x' })).toEqual({ ok: false, reason: 'missing' });
     await archive.putJson(`${key}.manifest.json`, { rows: 1, comment: 'Grüße' });
     expect(await archive.readJson(`${key}.manifest.json`)).toEqual({ rows: 1, comment: 'Grüße' });
@@ -76,7 +129,9 @@ describe('S3Archive against s3rver', () => {
     expect(mine.filter((r) => r.method === 'POST' && r.url.includes('uploads'))).toHaveLength(1);
     expect(mine.filter((r) => r.method === 'PUT' && r.url.includes('partNumber='))).toHaveLength(3);
     expect(mine.filter((r) => r.method === 'POST' && r.url.includes('uploadId='))).toHaveLength(1);
-    expect(await archive.verify(key, { bytes: content.length, sha256: sha256(content) })).toMatchObject({ ok: true });
+    proxy.requests.length = 0;
+    expect(await archive.verify(key, { bytes: content.length, sha256: sha256(content) }, { localCopy: 'spool' })).toMatchObject({ ok: true, verifiedBy: 'download' });
+    expect(proxy.requests.filter((r) => r.method === 'GET')).toHaveLength(1); // no checksum support: the fallback downloads
     await archive.close();
   });
 

@@ -2,6 +2,7 @@
  * A real S3 for tests: s3rver on a random port, plus an optional HTTP proxy in front of it that
  * records every request and can answer 500 to the first N of them (s3rver cannot inject faults).
  */
+import { createHash } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -87,6 +88,86 @@ export async function startFaultyProxy(target: string): Promise<FaultyProxy> {
       failuresLeft = count;
       failureStatus = status;
     },
+    close: () => new Promise((resolve) => {
+      server.closeAllConnections();
+      server.close(() => resolve());
+    }),
+  };
+}
+
+export interface ChecksumProxy {
+  endpoint: string;
+  /** Checksums kept per object key (`bucket/key`), as HeadObject reports them. */
+  checksums: Map<string, string>;
+  /** Requests refused with BadDigest (a body that did not match its x-amz-checksum-sha256). */
+  badDigests: number;
+  close(): Promise<void>;
+}
+
+/**
+ * s3rver stores objects but knows nothing of S3's checksums. This proxy in front of it adds what
+ * S3 documents for SHA-256 checksums: a PutObject or UploadPart whose body does not match its
+ * `x-amz-checksum-sha256` is refused (400 BadDigest); the checksum is kept per object (for a
+ * multipart upload the SHA-256 of the parts' digests, `<base64>-<parts>`, computed at
+ * CompleteMultipartUpload); HeadObject with `x-amz-checksum-mode: ENABLED` answers it in
+ * `x-amz-checksum-sha256`. It stands in for a checksum-capable store, which this machine has none of.
+ */
+export async function startChecksumProxy(target: string): Promise<ChecksumProxy> {
+  const upstream = new URL(target);
+  const checksums = new Map<string, string>();
+  const parts = new Map<string, Map<number, Buffer>>();
+  const state = { badDigests: 0 };
+  const server: Server = createServer((req, res) => {
+    const url = new URL(req.url!, 'http://proxy');
+    const objectKey = decodeURIComponent(url.pathname.slice(1));
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const body = Buffer.concat(chunks);
+      const uploadId = url.searchParams.get('uploadId');
+      const partNumber = url.searchParams.get('partNumber');
+      if (req.method === 'PUT') {
+        const sent = req.headers['x-amz-checksum-sha256'];
+        const digest = createHash('sha256').update(body).digest();
+        if (typeof sent === 'string' && sent !== digest.toString('base64')) {
+          state.badDigests += 1;
+          res.writeHead(400, { 'content-type': 'application/xml' });
+          res.end('<?xml version="1.0" encoding="UTF-8"?><Error><Code>BadDigest</Code><Message>The SHA256 you specified did not match the calculated checksum.</Message></Error>');
+          return;
+        }
+        if (uploadId && partNumber) {
+          if (!parts.has(uploadId)) parts.set(uploadId, new Map());
+          parts.get(uploadId)!.set(Number(partNumber), digest);
+        } else if (typeof sent === 'string') {
+          checksums.set(objectKey, sent);
+        } else {
+          checksums.delete(objectKey);
+        }
+      }
+      const forward = request({ host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: req.headers }, (answer) => {
+        const headers = { ...answer.headers };
+        if (req.method === 'POST' && uploadId && answer.statusCode === 200) {
+          const digests = [...(parts.get(uploadId)?.entries() ?? [])].sort(([a], [b]) => a - b).map(([, d]) => d);
+          checksums.set(objectKey, `${createHash('sha256').update(Buffer.concat(digests)).digest('base64')}-${digests.length}`);
+          parts.delete(uploadId);
+        }
+        if (req.method === 'HEAD' && req.headers['x-amz-checksum-mode'] === 'ENABLED' && checksums.has(objectKey)) {
+          headers['x-amz-checksum-sha256'] = checksums.get(objectKey)!;
+          headers['x-amz-checksum-type'] = checksums.get(objectKey)!.includes('-') ? 'COMPOSITE' : 'FULL_OBJECT';
+        }
+        res.writeHead(answer.statusCode!, headers);
+        answer.pipe(res);
+      });
+      forward.on('error', () => res.destroy());
+      forward.end(body);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    endpoint: `http://127.0.0.1:${port}`,
+    checksums,
+    get badDigests() { return state.badDigests; },
     close: () => new Promise((resolve) => {
       server.closeAllConnections();
       server.close(() => resolve());
