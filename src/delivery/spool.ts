@@ -27,6 +27,8 @@ export interface SpoolOptions {
   /** Folder for spool files (config.spool.dir); default the OS temp dir. */
   dir?: string;
   gzip?: boolean;
+  /** zlib level 1 (fastest) .. 9 (smallest); default 6, zlib's own balance. */
+  gzipLevel?: number;
   rowCounter?: RowCounter;
   signal?: AbortSignal;
   /** Called with the content bytes so far, at most once a second (job progress). */
@@ -82,7 +84,7 @@ export async function spoolStream(
   const stored = options.gzip ? new ByteTap(hashBytes) : content;
   // Level 6 is zlib's default balance; exports are text and shrink ~5-10x either way.
   const stages: NodeJS.ReadWriteStream[] = options.gzip
-    ? [content, createGzip({ level: zlibConstants.Z_DEFAULT_COMPRESSION }), stored]
+    ? [content, createGzip({ level: options.gzipLevel ?? zlibConstants.Z_DEFAULT_COMPRESSION }), stored]
     : [content];
   try {
     // A deep write buffer lets the stream batch chunks into one writev while a write is in flight.

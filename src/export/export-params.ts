@@ -33,6 +33,8 @@ export const feedbackExportParams = z.object({
   /** `gzip`, or `none`/false; `true` means gzip. */
   compress: z.union([z.enum(['gzip', 'none']), z.boolean()]).default('none')
     .transform((v) => (v === true || v === 'gzip' ? 'gzip' as const : 'none' as const)),
+  /** gzip level: 1 fastest .. 9 smallest; 6 is zlib's default balance (README: MB/s per level). */
+  compressionLevel: z.number().int().min(1).max(9).default(6),
   columns: list(z.string().min(1)).optional().superRefine((columns, ctx) => {
     try {
       selectColumns(columns);

@@ -12,8 +12,8 @@ export interface ExportPlan {
   gzip: boolean;
   naming: ArtifactNaming;
   contentType: string;
-  /** contextGroup, type, format, compress: in the manifest and the result. */
-  describe: { contextGroup: string; type: string; format: FeedbackExportParams['format']; compress: FeedbackExportParams['compress'] };
+  /** contextGroup, type, format, compress (and its level): in the manifest and the result. */
+  describe: { contextGroup: string; type: string; format: FeedbackExportParams['format']; compress: FeedbackExportParams['compress']; compressionLevel?: number };
   /** `describe` plus the window in ISO UTC: the head of the job result. */
   summary: ExportPlan['describe'] & { window: { start: string; end: string } };
 }
@@ -21,7 +21,10 @@ export interface ExportPlan {
 export function planExport(params: FeedbackExportParams, schedule: string, window: { start: number; end: number }): ExportPlan {
   const gzip = params.compress === 'gzip';
   const file = artifactFileType(params.format, gzip);
-  const describe = { contextGroup: params.contextGroup, type: params.type, format: params.format, compress: params.compress };
+  const describe = {
+    contextGroup: params.contextGroup, type: params.type, format: params.format, compress: params.compress,
+    ...(gzip ? { compressionLevel: params.compressionLevel } : {}),
+  };
   return {
     gzip,
     naming: { schedule, group: params.contextGroup, type: params.type, window, ext: file.ext, gzip },

@@ -90,6 +90,24 @@ describe('feedback.export formats', () => {
     expect(result.rows).toBe(TRICKY_COMMENTS.length);
   });
 
+  it('gzip compressionLevel: 1 and 9 give different files of the same content; the manifest says which', async () => {
+    const direct = await directGet(env.sim, '/userfeedback/v1/export/default/star-rating-v1', oxBounds(WINDOW));
+    const sizes: number[] = [];
+    for (const level of [1, 9]) {
+      const outcome = await env.run(WINDOW, { compress: 'gzip', compressionLevel: level }, { scheduleId: `fmt-gzip-${level}` });
+      const result = outcome.result as { archive: { key: string; manifestKey: string }; compressionLevel: number };
+      const stored = await readFile(join(env.archiveDir, result.archive.key));
+      expect(gunzipSync(stored).equals(direct)).toBe(true);
+      expect(result.compressionLevel).toBe(level);
+      expect(JSON.parse(await readFile(join(env.archiveDir, result.archive.manifestKey), 'utf8')).compressionLevel).toBe(level);
+      sizes.push(stored.length);
+    }
+    expect(sizes[0]).not.toBe(sizes[1]);
+    for (const bad of [0, 10, 'fast', 2.5]) {
+      await expect(env.run(WINDOW, { compress: 'gzip', compressionLevel: bad }, { scheduleId: 'fmt-gzip-bad' })).rejects.toThrow(/compressionLevel/);
+    }
+  });
+
   it('csv: RFC 4180 with CRLF, OX headers, ISO dates, formula guard — field by field equal to the raw export', async () => {
     const outcome = await env.run(WINDOW, { format: 'csv' }, { scheduleId: 'fmt-csv' });
     expect(outcome.status).toBe('done');
