@@ -1,282 +1,379 @@
 /**
- * Feedback export benchmark (issue 4). A 1,000,000-row window served by the OX simulator in its
- * own process; every exporter runs in a fresh child process, so the peak RSS reported is the
- * exporter's alone (`process.resourceUsage().maxRSS` of that child):
- *   (a) baseline: a plain undici GET of the same CSV export piped to /dev/null
- *   (b) feedback.export ox-csv to the fs archive (spool, archive, read-back verify, manifest)
- *   (c) feedback.export csv: raw JSON export + csv-stringify to the fs archive
- *   (d) feedback.export ox-csv + gzip to S3 (s3rver, multipart)
- * plus (b) on a 100,000-row window, to show memory does not grow with the window.
- * Targets: (b) >= 0.7x the baseline's throughput; peak RSS <= 150 MB and within 1.2x between
- * the 100k and 1M windows. Run: `npx tsx bench/export.ts [rows]`, or `npm run bench`.
+ * Feedback export benchmark (issues 4 and 18), measured as a user runs things: every scenario is
+ * a whole process (start-up included) timed by `/usr/bin/time`, against the OX simulator in its
+ * own process serving a 2,000,000-row window (~600 MB of OX CSV):
+ *   (a) baseline: `curl` writing the CSV export to a file
+ *   (a2) a plain Node/undici GET to a file with one SHA-256 pass (bench/undici-get.ts)
+ *   (b) `ox-batch run feedback.export` through the npm bin: ox-csv → fs archive
+ *   (c) the same with `format: csv` (raw JSON export transcoded to RFC 4180)
+ *   (d) ox-csv + gzip at compressionLevel 1 and 6, to fs and to S3 (s3rver, multipart)
+ *   (e) the daemon as `npm run start` starts it, running the (b) window from its queue
+ *   (b-small) (b) on a 200,000-row window: memory must not grow with the window
+ * (a), (a2) and (b) run alternately, `rounds` times; the fastest run of each counts (other load only
+ * slows a run down) and the highest peak RSS. Targets: (b) >= 0.7x (a)'s throughput; (c) >= 0.3x
+ * (b)'s rows/s; peak RSS of every ox-batch process <= 150 MB, and (b) within 1.2x between windows.
+ * Run: `npm run bench -- export` (needs a build and Redis at REDIS_URL), or
+ * `node dist/bench/export.js [rows] [--only a,b,c]`.
  */
-import { fork } from 'node:child_process';
-import { createWriteStream } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { pipeline } from 'node:stream/promises';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdir, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { loadavg, tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { request } from 'undici';
-import { memoryDeliveryLog } from '../src/ledger/redis-ledger.js';
 
+const HERE = dirname(fileURLToPath(import.meta.url));
+/** bench/ under tsx, dist/bench/ when built: the repository root either way. */
+const ROOT = HERE.includes(join('dist', 'bench')) ? join(HERE, '..', '..') : join(HERE, '..');
+const BIN = join(ROOT, 'dist', 'src', 'cli', 'main.js');
+const UNDICI_GET = join(ROOT, 'dist', 'bench', 'undici-get.js');
 const LARGE_WINDOW = { start: Date.UTC(2026, 0, 1), end: Date.UTC(2026, 0, 2) };
-const SMALL_WINDOW = { start: Date.UTC(2026, 1, 1), end: Date.UTC(2026, 1, 2) };
-const AUTH = `Basic ${Buffer.from('oxadmin:secret').toString('base64')}`;
+/** A tenth of the large window: a tenth of its rows (the simulator spreads them evenly). */
+const SMALL_WINDOW = { start: LARGE_WINDOW.start, end: LARGE_WINDOW.start + (LARGE_WINDOW.end - LARGE_WINDOW.start) / 10 };
+const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const TARGET_RATIO = 0.7;
+const TARGET_CSV_RATIO = 0.3;
 const TARGET_RSS_BYTES = 150 * 1024 * 1024;
 const TARGET_RSS_GROWTH = 1.2;
+/** The V8 setting the bin's shebang and `npm run start` apply (and the image's NODE_OPTIONS). */
+export const RUNTIME_NODE_FLAGS = ['--max-semi-space-size=2'];
 
-interface Scenario {
+export interface ExportBenchRow {
   id: string;
   label: string;
-  kind: 'baseline' | 'job';
-  window: { start: number; end: number };
-  /** Rows the simulator holds in the window (the baseline does not parse CSV to count them). */
   rows: number;
-  params?: Record<string, unknown>;
-  archive?: Record<string, unknown>;
-}
-
-interface Measurement {
-  rows: number;
-  /** Uncompressed bytes exported (what OX sent for ox-csv; the CSV written for csv). */
+  /** Uncompressed bytes exported (OX's CSV for ox-csv; the CSV written for csv). */
   bytes: number;
+  /** Bytes stored (after gzip). */
+  storedBytes: number;
   seconds: number;
-  /** CPU time (user + system) of the exporting process during the run. */
   cpuSeconds: number;
   maxRssBytes: number;
-}
-
-export interface ExportBenchRow extends Measurement {
-  id: string;
-  label: string;
-  /** Runs made; the fastest is reported. */
   runs: number;
   rowsPerSecond: number;
   mbPerSecond: number;
+  /** How the archive verified the object (ox-batch runs). */
+  verifiedBy?: string;
 }
 
 export interface ExportBenchResult {
   rows: number;
   smallRows: number;
+  oxCsvBytes: number;
   scenarios: ExportBenchRow[];
-  ratioToBaseline: number;
+  ratioToCurl: number;
+  ratioToUndici: number;
+  csvToOxCsv: number;
   rssGrowthSmallToLarge: number;
-  targets: { ratio: boolean; rss: boolean; rssGrowth: boolean };
+  targets: { ratio: boolean; csvRatio: boolean; rss: boolean; rssGrowth: boolean };
+  loadAverage: { before: number[]; after: number[] };
   measuredAt: string;
   node: string;
 }
 
-export async function runExportBench(options: { rows?: number; smallRows?: number; only?: string[]; rounds?: number } = {}): Promise<ExportBenchResult> {
-  const rounds = options.rounds ?? 5;
-  const rows = options.rows ?? 1_000_000;
-  const smallRows = options.smallRows ?? Math.max(1, Math.round(rows / 10));
+interface Timed {
+  seconds: number;
+  cpuSeconds: number;
+  maxRssBytes: number;
+  stdout: string;
+}
+
+interface Scenario {
+  id: string;
+  label: string;
+  window: { start: number; end: number };
+  rows: number;
+  run(work: string): Promise<ExportBenchRow>;
+}
+
+export async function runExportBench(options: { rows?: number; only?: string[]; rounds?: number } = {}): Promise<ExportBenchResult> {
+  for (const file of [BIN, UNDICI_GET]) if (!existsSync(file)) throw new Error(`${file} is missing: run \`npm run build\` first`);
+  const rounds = options.rounds ?? 3;
+  const rows = options.rows ?? 2_000_000;
+  const smallRows = Math.max(1, Math.round(rows / 10));
+  const loadBefore = loadavg();
   const work = await mkdtemp(join(tmpdir(), 'oxb-bench-export-'));
-  const sim = await startChild(['--simulator-child', String(rows), String(smallRows)]);
+  const sim = await startSimulator(rows);
   const { default: S3rver } = await import('s3rver' as string);
   const s3 = new S3rver({ port: 0, address: '127.0.0.1', silent: true, directory: join(work, 's3'), configureBuckets: [{ name: 'oxb-bench' }] });
   const { port: s3Port } = await s3.run();
-  const fsArchive = { kind: 'fs', dir: join(work, 'archive') };
-  const s3Archive = {
-    kind: 's3', bucket: 'oxb-bench', endpoint: `http://127.0.0.1:${s3Port}`, forcePathStyle: true,
-    accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER',
+  const s3Env = {
+    OXB_ARCHIVE: 's3', S3_BUCKET: 'oxb-bench', S3_ENDPOINT: `http://127.0.0.1:${s3Port}`, S3_FORCE_PATH_STYLE: 'true',
+    S3_ACCESS_KEY_ID: 'S3RVER', S3_SECRET_ACCESS_KEY: 'S3RVER',
   };
+  const csvUrl = exportUrl(sim.url, LARGE_WINDOW);
+  let oxCsvBytes = 0;
+  const bin = (id: string, label: string, window: { start: number; end: number }, windowRows: number, params: Record<string, string | number>, env: Record<string, string> = {}): Scenario => ({
+    id, label, window, rows: windowRows,
+    run: async (dir) => {
+      const timed = await timeProcess([BIN, 'run', 'feedback.export', '--start', String(window.start), '--end', String(window.end),
+        ...Object.entries(params).flatMap(([k, v]) => ['--param', `${k}=${v}`])], await oxBatchEnv(sim.url, dir, env));
+      const result = JSON.parse(timed.stdout) as { status: string; result?: { rows: number; bytes: number; contentBytes: number; archive?: { verifiedBy?: string } }; reason?: string };
+      if (result.status !== 'done' || !result.result) throw new Error(`${label}: ${result.status} ${result.reason ?? ''}`);
+      return row(id, label, timed, result.result.rows, result.result.contentBytes, result.result.bytes, result.result.archive?.verifiedBy);
+    },
+  });
   const scenarios: Scenario[] = [
-    { id: 'a', label: '(a) baseline: undici GET → /dev/null', kind: 'baseline', window: LARGE_WINDOW, rows },
-    { id: 'b', rows, label: '(b) ox-csv → fs archive', kind: 'job', window: LARGE_WINDOW, params: { format: 'ox-csv' }, archive: fsArchive },
-    { id: 'c', rows, label: '(c) csv (raw + csv-stringify) → fs', kind: 'job', window: LARGE_WINDOW, params: { format: 'csv' }, archive: fsArchive },
-    { id: 'd', rows, label: '(d) ox-csv + gzip → S3 (s3rver)', kind: 'job', window: LARGE_WINDOW, params: { format: 'ox-csv', compress: 'gzip' }, archive: s3Archive },
-    { id: 'b-small', rows: smallRows, label: `(b) ox-csv → fs, ${smallRows.toLocaleString('en')} rows`, kind: 'job', window: SMALL_WINDOW, params: { format: 'ox-csv' }, archive: fsArchive },
+    {
+      id: 'a', label: '(a) baseline: curl → file', window: LARGE_WINDOW, rows,
+      run: async (dir) => {
+        const file = join(dir, 'curl.csv');
+        const timed = await timeProcess(['curl', '-sS', '--fail', '-u', 'oxadmin:secret', '-o', file, csvUrl], process.env);
+        oxCsvBytes = (await stat(file)).size;
+        return row('a', '(a) baseline: curl → file', timed, rows, oxCsvBytes, oxCsvBytes);
+      },
+    },
+    {
+      id: 'a2', label: '(a2) node: undici GET → file + SHA-256', window: LARGE_WINDOW, rows,
+      run: async (dir) => {
+        const file = join(dir, 'undici.csv');
+        const timed = await timeProcess([process.execPath, ...RUNTIME_NODE_FLAGS, UNDICI_GET, csvUrl, file], process.env);
+        const bytes = (await stat(file)).size;
+        return row('a2', '(a2) node: undici GET → file + SHA-256', timed, rows, bytes, bytes);
+      },
+    },
+    bin('b', '(b) ox-batch run: ox-csv → fs', LARGE_WINDOW, rows, { format: 'ox-csv' }),
+    bin('c', '(c) ox-batch run: csv → fs', LARGE_WINDOW, rows, { format: 'csv' }),
+    bin('d1-fs', '(d) ox-csv + gzip level 1 → fs', LARGE_WINDOW, rows, { compress: 'gzip', compressionLevel: 1 }),
+    bin('d6-fs', '(d) ox-csv + gzip level 6 → fs', LARGE_WINDOW, rows, { compress: 'gzip', compressionLevel: 6 }),
+    bin('d1-s3', '(d) ox-csv + gzip level 1 → S3', LARGE_WINDOW, rows, { compress: 'gzip', compressionLevel: 1 }, s3Env),
+    bin('d6-s3', '(d) ox-csv + gzip level 6 → S3', LARGE_WINDOW, rows, { compress: 'gzip', compressionLevel: 6 }, s3Env),
+    {
+      id: 'e', label: '(e) daemon (npm run start) runs the (b) window', window: LARGE_WINDOW, rows,
+      run: (dir) => daemonRun(sim.url, dir, rows),
+    },
+    bin('b-small', `(b) ox-csv → fs, ${smallRows.toLocaleString('en')} rows`, SMALL_WINDOW, smallRows, { format: 'ox-csv' }),
   ];
   const measured: ExportBenchRow[] = [];
   try {
-    // Warm the simulator's code paths so (a) does not pay for its JIT.
-    await runScenario({ id: 'warm-up', label: '', kind: 'baseline', window: SMALL_WINDOW, rows: smallRows }, sim.url, work);
+    // The simulator builds its row cache on the first export of a window: not part of any figure.
+    await timeProcess(['curl', '-sS', '-u', 'oxadmin:secret', '-o', '/dev/null', csvUrl], process.env);
+    await timeProcess(['curl', '-sS', '-u', 'oxadmin:secret', '-o', '/dev/null', `${sim.url}/userfeedback/v1/export/default/star-rating-v1/raw?start=${LARGE_WINDOW.start - 1}&end=${LARGE_WINDOW.end}`], process.env);
     const chosen = scenarios.filter((s) => !options.only || options.only.includes(s.id));
-    // (a) and (b) make the headline ratio: they run alternately, `rounds` times each, and the
-    // fastest run of each counts (other load on the machine only ever slows a run down); peak
-    // RSS is the highest seen.
-    const runs = new Map<string, Measurement[]>();
+    const runs = new Map<string, ExportBenchRow[]>();
     for (let round = 0; round < rounds; round += 1) {
       for (const scenario of chosen) {
-        if (round > 0 && scenario.id !== 'a' && scenario.id !== 'b') continue;
-        const m = await runScenario(scenario, sim.url, work);
+        if (round > 0 && !['a', 'a2', 'b'].includes(scenario.id)) continue;
+        const dir = join(work, `${scenario.id}-${round}`);
+        await mkdir(dir, { recursive: true });
+        const m = await scenario.run(dir);
+        await rm(dir, { recursive: true, force: true });
         runs.set(scenario.id, [...(runs.get(scenario.id) ?? []), m]);
+        process.stderr.write(`  ${m.label}: ${m.seconds.toFixed(2)} s, ${(m.maxRssBytes / 1048576).toFixed(0)} MB\n`);
       }
     }
     for (const scenario of chosen) {
       const all = runs.get(scenario.id)!;
       const fastest = all.reduce((best, m) => (m.seconds < best.seconds ? m : best));
-      const m = { ...fastest, maxRssBytes: Math.max(...all.map((r) => r.maxRssBytes)) };
-      measured.push({ ...m, id: scenario.id, label: scenario.label, runs: all.length, rowsPerSecond: m.rows / m.seconds, mbPerSecond: m.bytes / 1e6 / m.seconds });
+      measured.push({ ...fastest, runs: all.length, maxRssBytes: Math.max(...all.map((m) => m.maxRssBytes)) });
     }
   } finally {
-    sim.child.disconnect();
+    sim.child.kill('SIGTERM');
     await s3.close();
     await rm(work, { recursive: true, force: true });
   }
   const byId = (id: string) => measured.find((m) => m.id === id);
-  const ratioToBaseline = (byId('b')?.mbPerSecond ?? NaN) / (byId('a')?.mbPerSecond ?? NaN);
+  const ratio = (x?: ExportBenchRow, y?: ExportBenchRow) => (x && y ? x.rowsPerSecond / y.rowsPerSecond : NaN);
+  const ratioToCurl = ratio(byId('b'), byId('a'));
+  const csvToOxCsv = ratio(byId('c'), byId('b'));
   const rssGrowthSmallToLarge = (byId('b')?.maxRssBytes ?? NaN) / (byId('b-small')?.maxRssBytes ?? NaN);
-  const exporters = measured.filter((m) => m.id !== 'a');
+  const oxBatch = measured.filter((m) => !m.id.startsWith('a'));
   return {
-    rows,
-    smallRows,
-    scenarios: measured,
-    ratioToBaseline,
-    rssGrowthSmallToLarge,
+    rows, smallRows, oxCsvBytes, scenarios: measured,
+    ratioToCurl, ratioToUndici: ratio(byId('b'), byId('a2')), csvToOxCsv, rssGrowthSmallToLarge,
     targets: {
-      ratio: ratioToBaseline >= TARGET_RATIO,
-      rss: exporters.every((m) => m.maxRssBytes <= TARGET_RSS_BYTES),
+      ratio: ratioToCurl >= TARGET_RATIO,
+      csvRatio: csvToOxCsv >= TARGET_CSV_RATIO,
+      rss: oxBatch.length > 0 && oxBatch.every((m) => m.maxRssBytes <= TARGET_RSS_BYTES),
       rssGrowth: rssGrowthSmallToLarge <= TARGET_RSS_GROWTH,
     },
+    loadAverage: { before: loadBefore.map(round2), after: loadavg().map(round2) },
     measuredAt: new Date().toISOString(),
     node: process.version,
   };
 }
 
 export function formatExportBench(result: ExportBenchResult): string {
-  const header = ['scenario', 'rows', 'runs', 'seconds', 'CPU s', 'rows/s', 'MB/s', 'peak RSS MB'];
+  const header = ['scenario', 'runs', 'seconds', 'CPU s', 'rows/s', 'MB/s', 'stored MB', 'peak RSS MB', 'verified'];
   const lines = result.scenarios.map((m) => [
-    m.label, m.rows.toLocaleString('en'), String(m.runs), m.seconds.toFixed(2), m.cpuSeconds.toFixed(2), Math.round(m.rowsPerSecond).toLocaleString('en'),
-    m.mbPerSecond.toFixed(1), (m.maxRssBytes / 1024 / 1024).toFixed(0),
+    m.label, String(m.runs), m.seconds.toFixed(2), m.cpuSeconds.toFixed(2), Math.round(m.rowsPerSecond).toLocaleString('en'),
+    m.mbPerSecond.toFixed(1), (m.storedBytes / 1e6).toFixed(0), (m.maxRssBytes / 1024 / 1024).toFixed(0), m.verifiedBy ?? '',
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)));
-  const row = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
+  const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
   const verdict = (ok: boolean) => (ok ? 'ok' : 'MISSED');
   return [
-    `feedback export benchmark, ${result.rows.toLocaleString('en')}-row window (simulator in its own process; fastest of the runs, highest RSS)`,
-    row(header),
-    row(widths.map((w) => '-'.repeat(w))),
-    ...lines.map(row),
-    `(b)/(a) throughput: ${result.ratioToBaseline.toFixed(2)} (target >= ${TARGET_RATIO}: ${verdict(result.targets.ratio)})`,
-    `exporters ran with the shipped runtime's V8 flags: ${RUNTIME_NODE_FLAGS.join(' ')}`,
-    `peak RSS of exporters <= 150 MB: ${verdict(result.targets.rss)}; 1M vs ${result.smallRows.toLocaleString('en')} rows: ${result.rssGrowthSmallToLarge.toFixed(2)}x (target <= ${TARGET_RSS_GROWTH}: ${verdict(result.targets.rssGrowth)})`,
+    `feedback export benchmark: whole processes (/usr/bin/time), ${result.rows.toLocaleString('en')}-row window, ${(result.oxCsvBytes / 1e6).toFixed(0)} MB of OX CSV; load average ${result.loadAverage.before.join(' ')} before, ${result.loadAverage.after.join(' ')} after`,
+    line(header),
+    line(widths.map((w) => '-'.repeat(w))),
+    ...lines.map(line),
+    `(b)/(a) ox-batch ox-csv → fs vs curl → file: ${result.ratioToCurl.toFixed(2)} (target >= ${TARGET_RATIO}: ${verdict(result.targets.ratio)}); vs undici GET + SHA-256: ${result.ratioToUndici.toFixed(2)}`,
+    `(c)/(b) csv vs ox-csv rows/s: ${result.csvToOxCsv.toFixed(2)} (target >= ${TARGET_CSV_RATIO}: ${verdict(result.targets.csvRatio)})`,
+    `peak RSS of every ox-batch process <= 150 MB: ${verdict(result.targets.rss)}; (b) ${result.rows.toLocaleString('en')} vs ${result.smallRows.toLocaleString('en')} rows: ${result.rssGrowthSmallToLarge.toFixed(2)}x (target <= ${TARGET_RSS_GROWTH}: ${verdict(result.targets.rssGrowth)})`,
   ].join('\n');
 }
 
-// ---- child processes ---------------------------------------------------------------------------
+function row(id: string, label: string, t: Timed, rows: number, bytes: number, storedBytes: number, verifiedBy?: string): ExportBenchRow {
+  return {
+    id, label, rows, bytes, storedBytes, seconds: t.seconds, cpuSeconds: t.cpuSeconds, maxRssBytes: t.maxRssBytes, runs: 1,
+    rowsPerSecond: rows / t.seconds, mbPerSecond: bytes / 1e6 / t.seconds, ...(verifiedBy ? { verifiedBy } : {}),
+  };
+}
 
-async function startChild(args: string[]): Promise<{ url: string; child: ReturnType<typeof fork> }> {
-  const child = fork(fileURLToPath(import.meta.url), args, { execArgv: process.execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+function round2(n: number): number {
+  return Math.round(n * 100) / 100;
+}
+
+function exportUrl(base: string, window: { start: number; end: number }): string {
+  return `${base}/userfeedback/v1/export/default/star-rating-v1?start=${window.start - 1}&end=${window.end}`;
+}
+
+/** Environment of an ox-batch process of the bench: simulator, Redis under a prefix of its own, archive in `dir`. */
+async function oxBatchEnv(simUrl: string, dir: string, extra: Record<string, string> = {}): Promise<NodeJS.ProcessEnv> {
+  const config = join(dir, 'config.yaml');
+  await writeFile(config, `spool:\n  dir: ${JSON.stringify(join(dir, 'spool'))}\n`);
+  return {
+    PATH: process.env.PATH, HOME: process.env.HOME, OXB_CONFIG: config, OX_URL: simUrl, OX_USER: 'oxadmin', OX_PASSWORD: 'secret',
+    REDIS_URL, OXB_REDIS_PREFIX: `oxb-bench-${process.pid}-${dir.split('/').pop()}`, OXB_ARCHIVE: 'fs', OXB_ARCHIVE_DIR: join(dir, 'archive'),
+    LOG_LEVEL: 'warn', ...extra,
+  };
+}
+
+/** Runs a whole process under /usr/bin/time: wall seconds, CPU seconds, peak RSS, stdout. */
+function timeProcess(command: string[], env: NodeJS.ProcessEnv): Promise<Timed> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('/usr/bin/time', ['-f', 'OXB-TIME %e %U %S %M', ...command], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
+    child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+    child.on('exit', (code) => {
+      const m = /OXB-TIME ([\d.]+) ([\d.]+) ([\d.]+) (\d+)/.exec(stderr);
+      if (code !== 0 || !m) {
+        reject(new Error(`${command.slice(0, 3).join(' ')} … exited ${code}: ${stderr.slice(-2000)}`));
+        return;
+      }
+      resolve({ seconds: Number(m[1]), cpuSeconds: Number(m[2]) + Number(m[3]), maxRssBytes: Number(m[4]) * 1024, stdout });
+    });
+  });
+}
+
+/**
+ * (e): `npm run start` (npm → node with the flag → the daemon), the window queued by
+ * `ox-batch enqueue --wait`; the daemon's own peak RSS is read from /proc (VmHWM) before it stops.
+ */
+async function daemonRun(simUrl: string, dir: string, rows: number): Promise<ExportBenchRow> {
+  const env = { ...await oxBatchEnv(simUrl, dir), OXB_HTTP_PORT: '0' };
+  const daemon = spawn('npm', ['run', '--silent', 'start'], { cwd: ROOT, env, stdio: ['ignore', 'ignore', 'pipe'] });
+  let log = '';
+  daemon.stderr!.on('data', (d: Buffer) => { log += d.toString(); });
+  try {
+    const pid = await waitForDaemonPid(daemon);
+    const started = Date.now();
+    const enqueue = await timeProcess([BIN, 'enqueue', 'feedback.export', '--start', String(LARGE_WINDOW.start), '--end', String(LARGE_WINDOW.end), '--wait'], env);
+    const seconds = (Date.now() - started) / 1000;
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const hwm = Number(/VmHWM:\s+(\d+) kB/.exec(status)![1]) * 1024;
+    const [utime, stime] = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ').slice(11, 13).map(Number);
+    const archived = await filesBelow(join(dir, 'archive'));
+    const data = archived.find((f) => f.endsWith('.csv'));
+    if (!data) throw new Error(`(e): the daemon archived nothing (${enqueue.stdout.slice(0, 500)} ${log.slice(-1000)})`);
+    const bytes = (await stat(data)).size;
+    return row('e', '(e) daemon (npm run start) runs the (b) window', { seconds, cpuSeconds: (utime! + stime!) / 100, maxRssBytes: hwm, stdout: '' }, rows, bytes, bytes);
+  } finally {
+    daemon.kill('SIGTERM');
+    await killTree(daemon.pid!);
+  }
+}
+
+/** The node process running `main.js start` below npm (npm → sh → node). */
+async function waitForDaemonPid(npm: ChildProcess): Promise<number> {
+  for (let i = 0; i < 300; i++) {
+    for (const pid of descendants(npm.pid!)) {
+      const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+      if (cmdline.some((a) => a.endsWith('main.js')) && cmdline.includes('start')) {
+        // Ready once it listens: give the worker a moment to connect to Redis.
+        await new Promise((r) => setTimeout(r, 1500));
+        return pid;
+      }
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error('the daemon did not start');
+}
+
+function descendants(root: number): number[] {
+  const children = new Map<number, number[]>();
+  for (const entry of readdirSyncSafe('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const ppid = Number(readFileSync(`/proc/${entry}/stat`, 'utf8').split(') ')[1]!.split(' ')[1]);
+      children.set(ppid, [...(children.get(ppid) ?? []), Number(entry)]);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  const out: number[] = [];
+  const walk = (pid: number) => {
+    for (const c of children.get(pid) ?? []) {
+      out.push(c);
+      walk(c);
+    }
+  };
+  walk(root);
+  return out;
+}
+
+function readdirSyncSafe(dir: string): string[] {
+  try {
+    return readdirSync(dir);
+  } catch {
+    return [];
+  }
+}
+
+async function killTree(pid: number): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    const alive = [pid, ...descendants(pid)].filter((p) => existsSync(`/proc/${p}`));
+    if (alive.length === 0) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  for (const p of descendants(pid)) {
+    try {
+      process.kill(p, 'SIGKILL');
+    } catch {
+      // gone
+    }
+  }
+}
+
+async function filesBelow(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const entry of await readdir(dir, { withFileTypes: true }).catch(() => [])) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) out.push(...await filesBelow(path));
+    else out.push(path);
+  }
+  return out;
+}
+
+async function startSimulator(rows: number): Promise<{ url: string; child: ChildProcess }> {
+  const child = spawn(process.execPath, [BIN, 'sim', '--port', '0', '--feedback-rows', String(rows), '--from', String(LARGE_WINDOW.start),
+    '--to', String(LARGE_WINDOW.end), '--seed', '42'], { stdio: ['ignore', 'pipe', 'ignore'] });
   const url = await new Promise<string>((resolve, reject) => {
-    child.once('message', (m) => resolve((m as { url: string }).url));
-    child.once('exit', (code) => reject(new Error(`simulator child exited with ${code}`)));
+    child.stdout!.once('data', (d: Buffer) => resolve(d.toString().trim()));
+    child.once('exit', (code) => reject(new Error(`simulator exited with ${code}`)));
   });
   return { url, child };
 }
 
-/**
- * The V8 flags the shipped runtime sets (Dockerfile, deploy/kubernetes NODE_OPTIONS): a small
- * young generation makes V8 scavenge, and so release the network buffers a long export streams
- * through, far more often. Every exporter, the baseline included, runs with them.
- */
-export const RUNTIME_NODE_FLAGS = ['--max-semi-space-size=2'];
-
-function runScenario(scenario: Scenario, simUrl: string, work: string): Promise<Measurement> {
-  const child = fork(fileURLToPath(import.meta.url), ['--exporter-child', JSON.stringify({ scenario, simUrl, spoolDir: join(work, 'spool') })], {
-    execArgv: [...process.execArgv, ...RUNTIME_NODE_FLAGS], stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-  });
-  return new Promise<Measurement>((resolve, reject) => {
-    child.once('message', (m) => {
-      const answer = m as { ok: boolean; measurement?: Measurement; error?: string };
-      if (answer.ok) resolve(answer.measurement!);
-      else reject(new Error(`${scenario.label}: ${answer.error}`));
-    });
-    child.once('exit', (code) => {
-      if (code !== 0) reject(new Error(`${scenario.label}: exporter child exited with ${code}`));
-    });
-  });
-}
-
-async function simulatorChild(rows: number, smallRows: number): Promise<void> {
-  const { OxSimulator } = await import('../src/sim/ox-simulator.js');
-  const sim = await OxSimulator.start();
-  sim.generateFeedback({ rows, from: LARGE_WINDOW.start, to: LARGE_WINDOW.end, seed: 42 });
-  sim.generateFeedback({ rows: smallRows, from: SMALL_WINDOW.start, to: SMALL_WINDOW.end, seed: 43 });
-  process.on('disconnect', () => void sim.close().then(() => process.exit(0)));
-  process.send!({ url: sim.url });
-}
-
-async function exporterChild(input: { scenario: Scenario; simUrl: string; spoolDir: string }): Promise<Measurement> {
-  const { scenario, simUrl } = input;
-  if (scenario.kind === 'baseline') {
-    const url = new URL('/userfeedback/v1/export/default/star-rating-v1', simUrl);
-    url.searchParams.set('start', String(scenario.window.start - 1));
-    url.searchParams.set('end', String(scenario.window.end));
-    const started = performance.now();
-    const cpu = process.cpuUsage();
-    const answer = await request(url, { headers: { authorization: AUTH } });
-    let bytes = 0;
-    answer.body.on('data', (chunk: Buffer) => { bytes += chunk.length; });
-    await pipeline(answer.body, createWriteStream('/dev/null'));
-    const seconds = (performance.now() - started) / 1000;
-    return { rows: scenario.rows, bytes, seconds, cpuSeconds: cpuSecondsSince(cpu), maxRssBytes: process.resourceUsage().maxRSS * 1024 };
-  }
-  // Everything the job needs is loaded before the clock starts: we measure exporting, not imports.
-  // The job's collaborators are built directly (as createServices does, minus Redis: this run
-  // keeps its exactly-once records in memory), so the process holds what an export needs.
-  const [{ loadConfig }, { silentLogger }, { feedbackExport }, { OxClient }, { createArchive }, { createMailer }] = await Promise.all([
-    import('../src/config/load-config.js'), import('../src/log/logger.js'), import('../jobs/feedback-export.js'),
-    import('../src/ox/ox-client.js'), import('../src/delivery/create-archive.js'), import('../src/delivery/smtp-mailer.js'),
-  ]);
-  const config = loadConfig({
-    env: {},
-    overrides: {
-      ox: { url: simUrl, user: 'oxadmin', password: 'secret' },
-      redis: { url: 'redis://127.0.0.1:6379', prefix: 'oxb-bench' },
-      spool: { dir: input.spoolDir },
-      archive: scenario.archive,
-    },
-  });
-  const ox = new OxClient(config.ox);
-  const archive = createArchive(config.archive);
-  const services = {
-    config, ox, archive, mailer: createMailer(config.mail), log: silentLogger(), now: () => Date.now(),
-    get ledger(): never { throw new Error('the export bench keeps no ledger'); },
-    get redis(): never { throw new Error('the export bench uses no Redis'); },
-    requestTick: async () => { throw new Error('the export bench has no scheduler'); },
-    close: async () => { await ox.close(); await archive.close(); },
-  };
-  const started = performance.now();
-  const cpu = process.cpuUsage();
-  const result = await feedbackExport.run({
-    job: feedbackExport.name, scheduleId: `bench-${scenario.id}`, window: scenario.window,
-    params: feedbackExport.params.parse(scenario.params ?? {}), signal: new AbortController().signal, log: silentLogger(),
-    attempt: 1, dryRun: false, force: false, preview: false, reexport: false, progress: async () => undefined,
-    deliveries: memoryDeliveryLog(),
-  }, services) as { rows: number; contentBytes: number };
-  const seconds = (performance.now() - started) / 1000;
-  const cpuSeconds = cpuSecondsSince(cpu);
-  await services.close();
-  return { rows: result.rows, bytes: result.contentBytes, seconds, cpuSeconds, maxRssBytes: process.resourceUsage().maxRSS * 1024 };
-}
-
-function cpuSecondsSince(start: NodeJS.CpuUsage): number {
-  const used = process.cpuUsage(start);
-  return (used.user + used.system) / 1e6;
-}
-
-const role = process.argv[2];
-if (role === '--simulator-child') {
-  await simulatorChild(Number(process.argv[3]), Number(process.argv[4]));
-} else if (role === '--exporter-child') {
-  const input = JSON.parse(process.argv[3]!) as { scenario: Scenario; simUrl: string; spoolDir: string };
-  try {
-    const measurement = await exporterChild(input);
-    process.send!({ ok: true, measurement }, () => process.exit(0));
-  } catch (err) {
-    process.send!({ ok: false, error: (err as Error).stack ?? String(err) }, () => process.exit(1));
-  }
-} else if (import.meta.url === `file://${process.argv[1]}`) {
-  // npx tsx bench/export.ts [rows] [--only a,b,d,b-small]
+if (import.meta.url === `file://${process.argv[1]}`) {
   const args = process.argv.slice(2);
   const onlyAt = args.indexOf('--only');
   const only = onlyAt >= 0 ? args.splice(onlyAt, 2)[1]!.split(',') : undefined;
-  const result = await runExportBench({ rows: Number(args[0] ?? 1_000_000), only });
+  const result = await runExportBench({ rows: Number(args[0] ?? 2_000_000), only });
   console.log(formatExportBench(result));
   const { mergeResults } = await import('./run.js');
   await mergeResults('export', result);
+  process.exit(0);
 }
-

@@ -18,7 +18,7 @@ export interface CommandRedis {
 export async function commandRedis(url: string): Promise<CommandRedis> {
   const [{ createRedis, closeRedis }, { waitForRedis }] = await Promise.all([
     import('../queue/redis-connection.js'),
-    import('../queue/daemon.js'),
+    import('../redis/wait-for-redis.js'),
   ]);
   // No logger: the one line the command prints on failure says all; a warn line first is noise.
   const redis = createRedis(url, 'command', undefined, 'ox-batch');

@@ -40,6 +40,7 @@ import { scheduleStatus, toFigures } from './schedule-status.js';
 import { retryFailedWindows, tickSchedule, type TickContext, type TickReport } from './tick.js';
 import { AlertNotifier, notificationsEnabled } from './alert-notifier.js';
 import { bullmqTelemetry } from '../telemetry/tracing.js';
+import { waitForRedis } from '../redis/wait-for-redis.js';
 
 export type DaemonRole = 'all' | 'scheduler' | 'worker';
 
@@ -65,23 +66,7 @@ export interface DaemonOptions {
   retryCheckIntervalMs?: number;
 }
 
-export class RedisUnavailableError extends Error {
-  override readonly name = 'RedisUnavailableError';
-}
-
-/** Waits until a client is ready; fails with a message naming the (credential-free) URL. */
-export async function waitForRedis(client: Redis, url: string, timeoutMs: number): Promise<void> {
-  if (client.status === 'ready') return;
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => {
-      cleanup();
-      reject(new RedisUnavailableError(`Redis at ${safeUrl(url)} is not reachable (waited ${Math.round(timeoutMs / 1000)}s)`));
-    }, timeoutMs);
-    const onReady = () => { cleanup(); resolve(); };
-    const cleanup = () => { clearTimeout(timer); client.off('ready', onReady); };
-    client.on('ready', onReady);
-  });
-}
+export { RedisUnavailableError, waitForRedis } from '../redis/wait-for-redis.js';
 
 function timeout(ms: number): Promise<'timeout'> {
   return new Promise((resolve) => setTimeout(() => resolve('timeout'), ms).unref());

@@ -31,8 +31,7 @@ let createLogger: typeof import('../../log/logger.js').createLogger;
 let RedisLedger: typeof import('../../ledger/redis-ledger.js').RedisLedger;
 let createServices: typeof import('../../services.js').createServices;
 let parseInstant: typeof import('../../time/parse-time.js').parseInstant;
-let Daemon: typeof import('../../queue/daemon.js').Daemon;
-let waitForRedis: typeof import('../../queue/daemon.js').waitForRedis;
+let waitForRedis: typeof import('../../redis/wait-for-redis.js').waitForRedis;
 let enqueueRun: typeof import('../../queue/enqueue.js').enqueueRun;
 let enqueueWindows: typeof import('../../queue/enqueue.js').enqueueWindows;
 let summarize: typeof import('../../queue/enqueue.js').summarize;
@@ -56,9 +55,9 @@ let windowContaining: typeof import('../../queue/windows.js').windowContaining;
 let assertWindowClosed: typeof import('../../queue/closed-window.js').assertWindowClosed;
 
 async function loadRuntime(): Promise<void> {
-  const [progress, logger, ledger, services, time, daemon, enqueue, lifecycle, queues, redisConnection, runJob, scheduleStateModule, status, schedules, windows, closedWindow, tick] = await Promise.all([
+  const [progress, logger, ledger, services, time, redisWait, enqueue, lifecycle, queues, redisConnection, runJob, scheduleStateModule, status, schedules, windows, closedWindow, tick] = await Promise.all([
     import('cli-progress'), import('../../log/logger.js'), import('../../ledger/redis-ledger.js'), import('../../services.js'),
-    import('../../time/parse-time.js'), import('../../queue/daemon.js'), import('../../queue/enqueue.js'), import('../../queue/lifecycle.js'),
+    import('../../time/parse-time.js'), import('../../redis/wait-for-redis.js'), import('../../queue/enqueue.js'), import('../../queue/lifecycle.js'),
     import('../../queue/queues.js'), import('../../queue/redis-connection.js'), import('../../queue/run-job.js'),
     import('../../queue/schedule-state.js'), import('../../queue/schedule-status.js'), import('../../queue/schedules.js'), import('../../queue/windows.js'),
     import('../../queue/closed-window.js'),
@@ -69,7 +68,7 @@ async function loadRuntime(): Promise<void> {
   ({ RedisLedger } = ledger);
   ({ createServices } = services);
   ({ parseInstant } = time);
-  ({ Daemon, waitForRedis } = daemon);
+  ({ waitForRedis } = redisWait);
   ({ enqueueRun, enqueueWindows, summarize } = enqueue);
   ({ stopOnSignals } = lifecycle);
   ({ JOB_QUEUE, TICK_QUEUE, createQueue } = queues);
@@ -248,6 +247,8 @@ export function registerDaemonCommands(program: Command): void {
       await loadRuntime();
       const config = await configFor(command);
       const log = createLogger({ level: config.logging.level });
+      // Only `start` needs the daemon (HTTP server, dashboard, workers): other commands never load it.
+      const { Daemon } = await import('../../queue/daemon.js');
       const daemon = await Daemon.start({ config, role: options.role, concurrency: options.concurrency, port: options.port, log });
       const code = await stopOnSignals(daemon, log);
       // A handle left behind by a hung close must not keep the process alive after a clean stop.
