@@ -81,7 +81,7 @@ describe('nps-v1 and every raw column through feedback.export', () => {
   });
 
   it('an unknown raw key (a newer OX) on every row survives in csv and jsonl, after the known columns', async () => {
-    const day = { start: Date.UTC(2026, 11, 1), end: Date.UTC(2026, 11, 2) };
+    const day = { start: Date.UTC(2026, 6, 1), end: Date.UTC(2026, 6, 2) };
     env.sim.addFeedback([0, 1, 2].map((i) => ({
       type: 'nps-v1', date: day.start + 1000 * (i + 1), contextId: 1, userId: i, score: i, questionid: i,
       comment: `c${i}`, extraKeys: { mood: `m${i}`, channel: i === 1 ? '=web' : 'app' },
@@ -97,7 +97,7 @@ describe('nps-v1 and every raw column through feedback.export', () => {
   });
 
   it('a key first seen after the header was written: the export runs again with the wider header', async () => {
-    const day = { start: Date.UTC(2026, 11, 5), end: Date.UTC(2026, 11, 6) };
+    const day = { start: Date.UTC(2026, 6, 5), end: Date.UTC(2026, 6, 6) };
     env.sim.addFeedback([0, 1, 2, 3, 4].map((i) => ({
       date: day.start + 1000 * (i + 1), contextId: 1, userId: i, score: 1 + i, comment: `c${i}`,
       ...(i === 3 ? { extraKeys: { late: 'only row 4' } } : {}),
@@ -120,7 +120,7 @@ describe('nps-v1 and every raw column through feedback.export', () => {
   });
 
   it('formula guard: a cell starting with TAB or CR gets a quote too (and stays as is when off)', async () => {
-    const day = { start: Date.UTC(2026, 11, 8), end: Date.UTC(2026, 11, 9) };
+    const day = { start: Date.UTC(2026, 6, 8), end: Date.UTC(2026, 6, 9) };
     env.sim.addFeedback([
       { date: day.start + 1000, contextId: 1, userId: 1, score: 2, comment: '\t=1+1', app: '\rcmd' },
       { date: day.start + 2000, contextId: 1, userId: 2, score: 3, comment: 'not\tat start', app: 'a\rb' },
