@@ -235,7 +235,7 @@ async function oxBatchEnv(simUrl: string, dir: string, extra: Record<string, str
   return {
     PATH: process.env.PATH, HOME: process.env.HOME, OXB_CONFIG: config, OX_URL: simUrl, OX_USER: 'oxadmin', OX_PASSWORD: 'secret',
     REDIS_URL, OXB_REDIS_PREFIX: `oxb-bench-${process.pid}-${dir.split('/').pop()}`, OXB_ARCHIVE: 'fs', OXB_ARCHIVE_DIR: join(dir, 'archive'),
-    LOG_LEVEL: 'warn', ...extra,
+    S3_PREFIX: `bench-${dir.split('/').pop()}`, LOG_LEVEL: 'warn', ...extra,
   };
 }
 

@@ -118,7 +118,8 @@ function toReadable(source: Readable | AsyncIterable<Buffer | string>): NodeJS.R
 class ByteTap extends Transform {
   bytes = 0;
   constructor(private readonly onChunk: (chunk: Buffer) => void) {
-    super();
+    // A 16 KiB default would pause the source at every chunk (see the OX client's BODY_BUFFER_BYTES).
+    super({ highWaterMark: 256 * 1024 });
   }
   override _transform(chunk: Buffer | string, _encoding: BufferEncoding, done: TransformCallback): void {
     const buffer = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
