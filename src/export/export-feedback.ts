@@ -116,18 +116,21 @@ export async function exportFeedback(ox: OxApi, spec: FeedbackExportSpec): Promi
 /**
  * The csv transcoder over OX's raw bytes; malformed JSON is OX's protocol error, as in the OX
  * client. The body may fail before the spool starts reading it (the spool creates its folder
- * first): that error is kept by the stream and thrown by the read, not left unheard.
+ * first, and a generator's body runs only when it is first read): the listener goes on at once,
+ * and the error, kept by the stream, is thrown by the first read instead of going unheard.
  */
-async function* csvFromRaw(body: Readable, options: RawJsonCsvOptions, counter: { rows: number }): AsyncGenerator<Buffer> {
+function csvFromRaw(body: Readable, options: RawJsonCsvOptions, counter: { rows: number }): AsyncGenerator<Buffer> {
   body.on('error', () => undefined);
-  try {
-    yield* rawJsonCsv(body, options, counter);
-  } catch (err) {
-    if (!(err instanceof JsonArrayFormatError)) throw err;
-    throw new OxError({ operation: 'feedback.raw', kind: 'protocol', retryable: false, reason: `malformed answer: ${err.message}`, cause: err });
-  } finally {
-    body.destroy();
-  }
+  return (async function* () {
+    try {
+      yield* rawJsonCsv(body, options, counter);
+    } catch (err) {
+      if (!(err instanceof JsonArrayFormatError)) throw err;
+      throw new OxError({ operation: 'feedback.raw', kind: 'protocol', retryable: false, reason: `malformed answer: ${err.message}`, cause: err });
+    } finally {
+      body.destroy();
+    }
+  })();
 }
 
 /** jsonl: the keys written, in order: every chosen one (on every line), else those OX sent. */
