@@ -36,6 +36,7 @@ function config(name: string, exportParams: string, withPurge: boolean): string 
     '    job: feedback.export',
     '    cron: "0 2 * * *"',
     '    window: 1d',
+    '    lag: 0',
     `    startAt: ${isoDay(today - 3 * DAY)}`,
     `    params: ${exportParams}`,
     ...(withPurge ? ['  feedback-purge:', '    job: feedback.purge', '    cron: "0 4 * * *"', '    params: { retention: 1d }'] : []),
