@@ -1,7 +1,7 @@
 /**
  * Parsers for the answer bodies OX sends on success, every variant of the behaviour notes:
  * send's text/plain JSON (or empty, or older prose), delete's JSON with `"successful":"true"` as a
- * string (or early prose), reseller per-entry statuses.
+ * string (or early prose) and nothing else, reseller per-entry statuses.
  */
 import type { AdWriteOutcome, DeleteResult, ResellerEntryResult, SendResult } from './types.js';
 
@@ -38,22 +38,79 @@ export function sentRecipients(result: SendResult): string[] {
   return [...result.normal, ...result.sign, ...result.encrypt, ...result.pgp];
 }
 
-export function parseDeleteAnswer(text: string): DeleteResult {
+/** What a DELETE asked for: the answer must be about this feed (and these bounds, when it names them). */
+export interface DeleteRequestEcho {
+  contextGroup: string;
+  type: string;
+  /** OX's exclusive bounds as sent (query parameters), when sent. */
+  start?: number;
+  end?: number;
+}
+
+/** A DELETE answer that is not OX's: why, in a few words (no body content beyond a title). */
+export interface UnexpectedDeleteAnswer {
+  unexpected: string;
+}
+
+/**
+ * The only two answers that mean "deleted": OX's JSON (`application/json`,
+ * `{"successful":"true","type":…,"contextGroup":…,"start":…,"end":…}`, `successful` as the string
+ * or a boolean, each echoed field equal to the request) and the early servers' `text/plain` prose
+ * (it says "deleted"). Anything else a 200 can carry — an HTML login page of a proxy in front of
+ * OX, an empty body, JSON with `successful` false, an answer about another feed — is not success:
+ * the purge must not count those rows as gone.
+ */
+export function parseDeleteAnswer(text: string, contentType: string | undefined, request: DeleteRequestEcho): DeleteResult | UnexpectedDeleteAnswer {
   const body = text.trim();
+  const media = (contentType ?? '').split(';')[0]!.trim().toLowerCase();
+  const json = media === 'application/json' || media.endsWith('+json');
+  if (!json && media !== 'text/plain') {
+    return { unexpected: `${media ? `Content-Type ${media}` : 'no Content-Type'}${describeBody(body)}, not OX's JSON or text/plain answer` };
+  }
+  if (body === '') return { unexpected: 'an empty body' };
   const parsed = tryJson(body);
   if (parsed !== undefined && typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed)) {
-    const o = parsed as Record<string, unknown>;
-    const result: DeleteResult = { successful: o.successful === true || o.successful === 'true' };
-    if (typeof o.contextGroup === 'string') result.contextGroup = o.contextGroup;
-    if (typeof o.type === 'string') result.type = o.type;
-    const start = toNumber(o.start);
-    const end = toNumber(o.end);
-    if (start !== undefined) result.start = start;
-    if (end !== undefined) result.end = end;
-    return result;
+    return checkDeleteJson(parsed as Record<string, unknown>, request);
   }
-  // An early OX answered 200 text/plain prose; the status already says it worked.
-  return { successful: true, message: body };
+  if (json) return { unexpected: `Content-Type ${media} but not a JSON object${describeBody(body)}` };
+  // An early OX answered 200 text/plain prose ("... deleted ..."): that, and only that, is its success.
+  if (body.startsWith('<') || !/delet/i.test(body)) return { unexpected: `text/plain${describeBody(body)} that does not say anything was deleted` };
+  return { successful: true, message: oneLineShort(body, 300) };
+}
+
+function checkDeleteJson(o: Record<string, unknown>, request: DeleteRequestEcho): DeleteResult | UnexpectedDeleteAnswer {
+  if (!(o.successful === true || o.successful === 'true')) {
+    return { unexpected: `OX answered successful=${JSON.stringify(o.successful ?? null)}` };
+  }
+  const result: DeleteResult = { successful: true };
+  for (const field of ['contextGroup', 'type'] as const) {
+    const value = o[field];
+    if (value === undefined) continue;
+    if (value !== request[field]) return { unexpected: `the answer is about ${field} ${JSON.stringify(value)}, the request was for ${JSON.stringify(request[field])}` };
+    result[field] = value;
+  }
+  for (const field of ['start', 'end'] as const) {
+    if (o[field] === undefined) continue;
+    const value = toNumber(o[field]);
+    if (value === undefined || value !== request[field]) {
+      return { unexpected: `the answer names ${field} ${JSON.stringify(o[field])}, the request sent ${request[field] ?? 'none'}` };
+    }
+    result[field] = value;
+  }
+  return result;
+}
+
+/** `, "<title>"` of an HTML page, or the first words of other text: enough to recognise a login page. */
+function describeBody(body: string): string {
+  if (body === '') return ', empty body';
+  const title = /<title[^>]*>([^<]*)<\/title>/i.exec(body)?.[1];
+  if (title !== undefined) return ` (an HTML page titled ${JSON.stringify(oneLineShort(title, 80))})`;
+  return ` starting ${JSON.stringify(oneLineShort(body, 60))}`;
+}
+
+function oneLineShort(text: string, max: number): string {
+  const flat = text.replace(/\s+/g, ' ').trim();
+  return flat.length > max ? `${flat.slice(0, max - 3)}...` : flat;
 }
 
 /** PUT: 201 created, 200 updated (or unchanged). DELETE: 204 deleted, 200 nothing to delete. */

@@ -222,15 +222,28 @@ export class OxClient implements OxApi {
 
   async deleteFeedback(query: FeedbackQuery): Promise<DeleteResult> {
     const operation = 'feedback.delete';
+    const params = oxWindowParams(query);
     const response = await this.#call({
-      operation, method: 'DELETE', path: `/userfeedback/v1/${feedbackPath(query)}`, query: { ...oxWindowParams(query) },
+      operation, method: 'DELETE', path: `/userfeedback/v1/${feedbackPath(query)}`, query: { ...params },
       credentials: this.#rest, family: 'rest', signal: query.signal, retry: 'idempotent', ok: [200],
     });
-    const result = parseDeleteAnswer(await this.#readText(operation, response.body, query.signal));
-    if (!result.successful) {
-      throw new OxError({ operation, kind: 'protocol', retryable: false, status: 200, reason: 'OX answered successful=false' });
+    const text = await this.#readText(operation, response.body, query.signal);
+    const answer = parseDeleteAnswer(text, headerValue(response.headers['content-type']), {
+      contextGroup: query.contextGroup || DEFAULT_GROUP,
+      type: query.type || DEFAULT_TYPE,
+      ...(params.start !== undefined ? { start: Number(params.start) } : {}),
+      ...(params.end !== undefined ? { end: Number(params.end) } : {}),
+    });
+    if ('unexpected' in answer) {
+      // A login page of a proxy in front of OX, an empty body, successful=false: no proof that
+      // anything was deleted, and asking again gets the same answer.
+      throw new OxError({
+        operation, kind: 'protocol', retryable: false, status: 200, answerCode: 'OXB_UNEXPECTED_ANSWER',
+        reason: `not OX's delete answer: ${answer.unexpected}`,
+        hint: 'not counted as deleted; check what answers at ox.url (a proxy or SSO login in front of OX?)',
+      });
     }
-    return result;
+    return answer;
   }
 
   // ---- advertisement -------------------------------------------------------------------------
@@ -455,6 +468,10 @@ export class OxClient implements OxApi {
       throw this.#bodyError(operation, err, signal);
     }
   }
+}
+
+function headerValue(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
 }
 
 function feedbackPath(target: { contextGroup?: string; type?: string }): string {

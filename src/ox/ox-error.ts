@@ -2,11 +2,21 @@ import { scrubText } from '../log/secrets.js';
 
 export type OxErrorKind = 'http' | 'network' | 'timeout' | 'aborted' | 'protocol';
 
+/**
+ * ox-batch's own stable codes for answers that are not what OX documents (OX's own error codes are
+ * in `code`): `OXB_UNEXPECTED_ANSWER` a 200 whose body is not OX's answer (an HTML login page of a
+ * proxy, an empty body, `successful` false, another feed); `OXB_ANSWER_TOO_LARGE` an answer over
+ * `ox.maxAnswerBytes`. Neither is retried blindly: the same request gets the same answer.
+ */
+export type OxAnswerCode = 'OXB_UNEXPECTED_ANSWER' | 'OXB_ANSWER_TOO_LARGE';
+
 export interface OxErrorDetails {
   operation: string;
   kind: OxErrorKind;
   retryable: boolean;
   status?: number;
+  /** Set for answers that are not OX's (see OxAnswerCode). */
+  answerCode?: OxAnswerCode;
   /** OX error object fields, when the server sent one. */
   code?: string;
   errorDesc?: string;
@@ -41,6 +51,7 @@ export class OxError extends Error {
   readonly errorId?: string;
   readonly retryable: boolean;
   readonly kind: OxErrorKind;
+  readonly answerCode?: OxAnswerCode;
   readonly attempts?: number;
   readonly retryAfterMs?: number;
   readonly notSent: boolean;
@@ -52,6 +63,7 @@ export class OxError extends Error {
     this.kind = details.kind;
     this.retryable = details.retryable;
     this.status = details.status;
+    this.answerCode = details.answerCode;
     this.code = details.code;
     this.errorDesc = details.errorDesc === undefined ? undefined : scrubText(details.errorDesc);
     this.errorId = details.errorId;
@@ -77,6 +89,7 @@ function describe(d: OxErrorDetails): string {
   const parts: string[] = [`OX ${d.operation} failed:`];
   if (d.status !== undefined) parts.push(`HTTP ${d.status}${d.reason ? ` ${d.reason}` : ''}`);
   else if (d.reason) parts.push(d.reason);
+  if (d.answerCode) parts.push(`[${d.answerCode}]`);
   if (d.code) parts.push(d.code);
   if (d.errorDesc) parts.push(`- ${d.errorDesc}`);
   if (d.errorId) parts.push(`(error_id ${d.errorId})`);

@@ -9,7 +9,8 @@ import type { FaultOptions, FaultScriptEntry } from './sim-types.js';
 export type FaultAction =
   | { kind: 'none' }
   | { kind: 'status'; status: number; retryAfterSeconds?: number }
-  | { kind: 'drop'; afterBytes?: number };
+  | { kind: 'drop'; afterBytes?: number }
+  | { kind: 'login-page' };
 
 export interface FaultDecision {
   latencyMs: number;
@@ -36,10 +37,11 @@ export class FaultInjector {
     this.random = createRandom(faults?.seed ?? 1);
   }
 
-  decide(path: string): FaultDecision {
+  decide(path: string, method = 'GET'): FaultDecision {
     const f = this.faults;
     const none: FaultDecision = { latencyMs: 0, action: { kind: 'none' }, exportFaults: {} };
     if (!f || (f.pathPrefix !== undefined && !path.startsWith(f.pathPrefix))) return none;
+    if (f.method !== undefined && f.method.toUpperCase() !== method.toUpperCase()) return none;
     const decision: FaultDecision = {
       latencyMs: f.latencyMs ?? 0,
       action: { kind: 'none' },
@@ -47,7 +49,9 @@ export class FaultInjector {
     };
     const scripted = this.script.shift();
     if (scripted !== undefined) {
-      if (scripted === 'drop-mid-body') {
+      if (scripted === 'login-page') {
+        decision.action = { kind: 'login-page' };
+      } else if (scripted === 'drop-mid-body') {
         decision.action = { kind: 'drop' };
         decision.exportFaults.dropAfterBytes = f.dropExportAfterBytes ?? DEFAULT_DROP_AFTER_BYTES;
       } else if (typeof scripted === 'number') {
@@ -63,6 +67,10 @@ export class FaultInjector {
         };
       }
       return decision; // 'ok' and every scripted entry replace the random share for this request
+    }
+    if (f.loginPage) {
+      decision.action = { kind: 'login-page' };
+      return decision;
     }
     if (f.errorRate && f.errorRate > 0 && this.random() < f.errorRate) {
       const status = f.errorStatus ?? 503;

@@ -37,6 +37,10 @@ const DEFAULT_CREDENTIALS: Required<SimCredentials> = {
 const EXPORT_PATH = /^\/userfeedback\/v1\/export\/([^/]+)\/([^/]+)(\/raw)?$/;
 const SEND_PATH = /^\/userfeedback\/v1\/send\/([^/]+)\/([^/]+)$/;
 const DELETE_PATH = /^\/userfeedback\/v1\/([^/]+)\/([^/]+)$/;
+/** The `login-page` fault: what an SSO proxy in front of OX answers once its session ran out. */
+const LOGIN_PAGE = '<!DOCTYPE html>\n<html><head><title>Sign in</title></head><body>\n' +
+  '<form method="post" action="/login"><input name="username"><input name="password" type="password">' +
+  '<button>Sign in</button></form>\n</body></html>\n';
 
 export class OxSimulator {
   readonly url: string;
@@ -178,13 +182,17 @@ export class OxSimulator {
     if (this.log.length > limit + Math.ceil(limit / 10)) this.log.splice(0, this.log.length - limit);
     const ex = new Exchange(req, res, record, url);
     try {
-      const fault = this.faults.decide(url.pathname);
+      const fault = this.faults.decide(url.pathname, record.method);
       if (fault.latencyMs > 0) await new Promise((r) => setTimeout(r, fault.latencyMs));
       ex.exportFaults = fault.exportFaults;
       if (fault.action.kind === 'status') {
         const headers: Record<string, string> = {};
         if (fault.action.retryAfterSeconds !== undefined) headers['Retry-After'] = String(fault.action.retryAfterSeconds);
         ex.empty(fault.action.status, headers);
+        return;
+      }
+      if (fault.action.kind === 'login-page') {
+        ex.text(200, LOGIN_PAGE, 'text/html; charset=utf-8');
         return;
       }
       if (fault.action.kind === 'drop' && !EXPORT_PATH.test(stripSlash(url.pathname))) {

@@ -20,9 +20,11 @@ export interface SimCredentials {
 /**
  * One scripted answer: a status, 'drop-mid-body' (an export cut after `dropExportAfterBytes`, default
  * 1024), `{ dropAfterBytes }` (this export cut after that many body bytes, the next ones whole),
+ * 'login-page' (200 `text/html` with a sign-in form, as an SSO proxy or load balancer in front of
+ * OX answers once its session ran out; the request never reaches OX: nothing is deleted or sent),
  * or 'ok'.
  */
-export type FaultScriptEntry = number | { status: number; retryAfterSeconds?: number } | { dropAfterBytes: number } | 'drop-mid-body' | 'ok';
+export type FaultScriptEntry = number | { status: number; retryAfterSeconds?: number } | { dropAfterBytes: number } | 'drop-mid-body' | 'login-page' | 'ok';
 
 export interface FaultOptions {
   /** Added before every answer. */
@@ -38,8 +40,12 @@ export interface FaultOptions {
   dropExportAfterBytes?: number;
   /** Exports: throttle the body to this rate. */
   slowBodyBytesPerSecond?: number;
+  /** Every matching request gets the `login-page` answer (see FaultScriptEntry). */
+  loginPage?: boolean;
   /** Faults apply only to request paths starting with this. */
   pathPrefix?: string;
+  /** Faults apply only to requests of this HTTP method (e.g. DELETE). */
+  method?: string;
   /** Seed of the PRNG behind `errorRate` (default 1), so a failing run can be replayed. */
   seed?: number;
 }

@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { oxWindowParams } from '../../src/ox/feedback-window.js';
 import { parseDeleteAnswer, parseResellerAnswer, parseSendAnswer, sendFailures, adOutcome } from '../../src/ox/ox-answers.js';
@@ -41,11 +42,42 @@ describe('OX answer variants', () => {
     expect(parseSendAnswer('')).toEqual({ normal: [], sign: [], encrypt: [], pgp: [], fail: [], pgpFail: [] });
     expect(parseSendAnswer('An email with userfeedback was send to a@x').message).toBe('An email with userfeedback was send to a@x');
   });
-  it('delete: successful as a string, numbers only when present, and prose', () => {
-    expect(parseDeleteAnswer('{"successful":"true","type":"star-rating-v1","contextGroup":"default","end":5}'))
+  it('delete: OX\'s JSON (successful as a string or boolean, echoed fields equal to the request) and the early prose, nothing else', () => {
+    const request = { contextGroup: 'default', type: 'star-rating-v1', end: 5 };
+    expect(parseDeleteAnswer('{"successful":"true","type":"star-rating-v1","contextGroup":"default","end":5}', 'application/json', request))
       .toEqual({ successful: true, type: 'star-rating-v1', contextGroup: 'default', end: 5 });
-    expect(parseDeleteAnswer('{"successful":"false"}').successful).toBe(false);
-    expect(parseDeleteAnswer('Feedback data deleted')).toEqual({ successful: true, message: 'Feedback data deleted' });
+    expect(parseDeleteAnswer('{"successful":true}', 'application/json; charset=UTF-8', request)).toEqual({ successful: true });
+    expect(parseDeleteAnswer('Feedback data deleted for type: star-rating-v1', 'text/plain', request))
+      .toEqual({ successful: true, message: 'Feedback data deleted for type: star-rating-v1' });
+    const refused: Array<[string, string | undefined, RegExp]> = [
+      ['<!DOCTYPE html><html><head><title>Sign in - Portal</title></head><body><form>…</form></body></html>', 'text/html; charset=utf-8', /Content-Type text\/html \(an HTML page titled "Sign in - Portal"\)/],
+      ['<html><title>Login</title></html>', 'text/plain', /does not say anything was deleted/],
+      ['', 'application/json', /an empty body/],
+      ['   ', 'text/plain', /an empty body/],
+      ['{"successful":"false"}', 'application/json', /successful="false"/],
+      ['{"type":"star-rating-v1"}', 'application/json', /successful=null/],
+      ['{"successful":"true","type":"nps-v1"}', 'application/json', /about type "nps-v1", the request was for "star-rating-v1"/],
+      ['{"successful":"true","contextGroup":"other"}', 'application/json', /about contextGroup "other"/],
+      ['{"successful":"true","end":6}', 'application/json', /names end 6, the request sent 5/],
+      ['["successful"]', 'application/json', /not a JSON object/],
+      ['OK', 'text/plain', /does not say anything was deleted/],
+      ['{"successful":"true"}', undefined, /no Content-Type/],
+    ];
+    for (const [body, type, reason] of refused) {
+      const answer = parseDeleteAnswer(body, type, request);
+      expect(answer, body).toHaveProperty('unexpected');
+      expect((answer as { unexpected: string }).unexpected, body).toMatch(reason);
+    }
+  });
+  it('delete: no body with another media type, and no JSON without successful true, is ever success (property)', () => {
+    const request = { contextGroup: 'default', type: 'star-rating-v1' };
+    fc.assert(fc.property(fc.string(), fc.constantFrom('text/html', 'text/html; charset=utf-8', 'application/xhtml+xml', 'application/octet-stream', 'text/csv'), (body, type) => {
+      expect(parseDeleteAnswer(body, type, request)).toHaveProperty('unexpected');
+    }), { seed: 1212, numRuns: 300 });
+    fc.assert(fc.property(fc.dictionary(fc.string(), fc.jsonValue()), (object) => {
+      fc.pre(object.successful !== true && object.successful !== 'true');
+      expect(parseDeleteAnswer(JSON.stringify(object), 'application/json', request)).toHaveProperty('unexpected');
+    }), { seed: 1213, numRuns: 300 });
   });
   it('advertisement outcomes come from the status code', () => {
     expect([adOutcome('PUT', 201), adOutcome('PUT', 200), adOutcome('DELETE', 204), adOutcome('DELETE', 200)])

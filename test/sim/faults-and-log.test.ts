@@ -39,6 +39,20 @@ describe('fault injection', () => {
     expect(statuses.filter((s) => s === 200).length).toBeGreaterThan(5);
   });
 
+  it('answers requests of one method with a 200 HTML login page that never reaches OX (loginPage, or scripted)', async () => {
+    const before = sim.feedbackCount();
+    sim.setFaults({ loginPage: true, method: 'DELETE' });
+    const page = await call(sim, `${FEEDBACK}/default/star-rating-v1${q({ end: Date.UTC(2026, 0, 2) })}`, { method: 'DELETE' });
+    expect(page.status).toBe(200);
+    expect(page.headers['content-type']).toMatch(/^text\/html/);
+    expect(page.text).toContain('<title>Sign in</title>');
+    expect(sim.feedbackCount()).toBe(before);
+    expect((await call(sim, EXPORT)).headers['content-type']).toBe('text/csv'); // GET is left alone
+    sim.setFaults({ script: ['login-page'] });
+    expect((await call(sim, EXPORT)).text).toContain('<title>Sign in</title>');
+    expect((await call(sim, EXPORT)).headers['content-type']).toBe('text/csv');
+  });
+
   it('drops the connection in the middle of an export body', async () => {
     sim.setFaults({ dropExportAfterBytes: 5000 });
     const res = await request(`${sim.url}${EXPORT}`, { headers: { authorization: basic(REST) } });

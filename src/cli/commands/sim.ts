@@ -33,6 +33,7 @@ interface SimCliOptions {
   errorRate?: string;
   errorStatus?: string;
   retryAfter?: string;
+  loginPageFor?: string;
 }
 
 /**
@@ -70,6 +71,7 @@ export function registerSimCommand(program: Command): void {
     .option('--error-rate <share>', 'fault: share 0..1 of requests answered with --error-status')
     .option('--error-status <status>', 'fault: 500, 502, 503, 504 or 429', '503')
     .option('--retry-after <seconds>', 'fault: Retry-After sent with 429/503')
+    .option('--login-page-for <method>', 'fault: answer every request of this method (e.g. DELETE) with a 200 HTML login page, like an SSO proxy in front of OX')
     .action(action(async (options: SimCliOptions) => {
       // Imported when the simulator runs: nodemailer and the rest must not slow down `--help`.
       const [{ OxSimulator }, { parseInstant }] = await Promise.all([import('../../sim/ox-simulator.js'), import('../../time/parse-time.js')]);
@@ -148,6 +150,12 @@ function simulatorOptions(o: SimCliOptions): SimulatorOptions {
     faults.errorStatus = status as FaultOptions['errorStatus'];
   }
   if (o.retryAfter !== undefined) faults.retryAfterSeconds = integer(o.retryAfter, '--retry-after', 0);
+  if (o.loginPageFor !== undefined) {
+    const method = o.loginPageFor.toUpperCase();
+    if (!['GET', 'PUT', 'POST', 'DELETE'].includes(method)) throw new InputError(`--login-page-for ${JSON.stringify(o.loginPageFor)}: expected GET, PUT, POST or DELETE`);
+    // Only this method gets the page; a latency or error share given as well still applies to it alone.
+    Object.assign(faults, { loginPage: true, method });
+  }
   if (Object.keys(faults).length > 0) options.faults = faults;
   return options;
 }
