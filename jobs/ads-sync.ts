@@ -14,7 +14,7 @@ const adsSyncParams = z.strictObject({
   catalog: z.string().min(1),
   /** Send every entry again, not only changed ones: repairs drift made behind ox-batch's back. */
   full: z.boolean().default(false),
-  /** Apply even an empty catalog or one deleting more than ads.maxDeleteFraction of the entries. */
+  /** Apply even an empty catalog, one deleting every entry, or one over ads.maxDeleteCount and ads.maxDeleteFraction. */
   allowMassDelete: z.boolean().default(false),
   dryRun: z.boolean().default(false),
 });

@@ -76,25 +76,44 @@ export function planCounts(plan: AdsPlan): PlanCounts {
   };
 }
 
+export interface DeleteGuard {
+  /** Share of the known entries a plan may delete (ads.maxDeleteFraction). */
+  maxDeleteFraction: number;
+  /** Deletes up to this many are always allowed, whatever the share (ads.maxDeleteCount). */
+  maxDeleteCount: number;
+  allowMassDelete?: boolean;
+}
+
 /**
- * A truncated catalog export must not wipe a reseller: an empty catalog, or a plan deleting
- * more than `maxDeleteFraction` of the known entries, is refused unless explicitly allowed.
+ * A truncated catalog export must not wipe a reseller: an empty catalog, or one that would delete
+ * every known entry, is refused; so is a plan deleting more than `maxDeleteCount` entries and
+ * more than `maxDeleteFraction` of the known ones. The absolute floor lets a small catalog be
+ * edited (one package of six is 17 %), the share still stops a large one from losing half.
+ * `allowMassDelete` skips all of it.
  */
-export function assertPlanIsSafe(plan: AdsPlan, options: { maxDeleteFraction: number; allowMassDelete?: boolean }): void {
+export function assertPlanIsSafe(plan: AdsPlan, options: DeleteGuard): void {
   if (options.allowMassDelete) return;
   const counts = planCounts(plan);
+  const override = 'If that is intended, pass --allow-mass-delete (job param allowMassDelete: true)';
   if (counts.desired === 0) {
-    throw new RefusedError(
-      `catalog ${plan.source} has no entries; refusing to sync (it would delete all ${counts.known} known entries). ` +
-        'If that is intended, pass --allow-mass-delete (job param allowMassDelete: true)',
-    );
+    throw new RefusedError(`catalog ${plan.source} has no entries; refusing to sync (it would delete all ${counts.known} known entries). ${override}`);
   }
+  if (counts.known > 0 && counts.delete === counts.known) {
+    throw new RefusedError(`catalog ${plan.source} would delete every one of the ${counts.known} known entries (none of them is in it any more); refusing. ${override}`);
+  }
+  if (counts.delete <= options.maxDeleteCount) return;
   const limit = options.maxDeleteFraction * counts.known;
   if (counts.delete > limit) {
     const share = ((counts.delete / counts.known) * 100).toFixed(1);
     throw new RefusedError(
       `catalog ${plan.source} would delete ${counts.delete} of ${counts.known} known entries (${share}% > ads.maxDeleteFraction ` +
-        `${(options.maxDeleteFraction * 100).toFixed(1)}%); refusing. Check the catalog, or pass --allow-mass-delete (job param allowMassDelete: true)`,
+        `${(options.maxDeleteFraction * 100).toFixed(1)}%, and more than ads.maxDeleteCount ${options.maxDeleteCount}); refusing. ` +
+        'Check the catalog, or pass --allow-mass-delete (job param allowMassDelete: true)',
     );
   }
+}
+
+/** The guard settings of the config, with the run's override. */
+export function deleteGuard(ads: { maxDeleteFraction: number; maxDeleteCount: number }, allowMassDelete?: boolean): DeleteGuard {
+  return { maxDeleteFraction: ads.maxDeleteFraction, maxDeleteCount: ads.maxDeleteCount, allowMassDelete };
 }

@@ -5,7 +5,7 @@ import type { OxApi } from '../ox/types.js';
 import { AppliedState } from './applied-state.js';
 import { applyAdsPlan, type ApplyReport } from './apply-plan.js';
 import { loadCatalog } from './catalog-source.js';
-import { assertPlanIsSafe, catalogDigest, planAdsSync, planAllUnchanged, planCounts, type AdsPlan, type PlanCounts } from './plan.js';
+import { assertPlanIsSafe, catalogDigest, deleteGuard, planAdsSync, planAllUnchanged, planCounts, type AdsPlan, type PlanCounts } from './plan.js';
 import type { Catalog } from './catalog.js';
 
 export interface AdsSyncRequest {
@@ -13,7 +13,7 @@ export interface AdsSyncRequest {
   catalog: string;
   /** Re-send every entry, not only changed ones. */
   full?: boolean;
-  /** Skip the empty-catalog and maxDeleteFraction guards. */
+  /** Skip the delete guard (empty catalog, every entry deleted, maxDeleteCount/maxDeleteFraction). */
   allowMassDelete?: boolean;
   /** Plan only. */
   dryRun?: boolean;
@@ -81,7 +81,7 @@ export async function syncAds(request: AdsSyncRequest, ox: OxApi, context: AdsSy
     const plan = await planAgainstState(catalog, state, request.full ?? false);
     const counts = planCounts(plan);
     log.info({ catalog: catalog.source, ...counts, full: plan.full }, 'advertisement sync plan');
-    assertPlanIsSafe(plan, { maxDeleteFraction: config.ads.maxDeleteFraction, allowMassDelete: request.allowMassDelete });
+    assertPlanIsSafe(plan, deleteGuard(config.ads, request.allowMassDelete));
     const result: AdsSyncResult = { catalog: catalog.source, full: plan.full, dryRun: request.dryRun ?? false, plan: counts };
     if (request.dryRun) return result;
 

@@ -154,6 +154,7 @@ export const configSchema = z.object({
     concurrency: z.number().int().min(1).max(256).default(16),
     ratePerSecond: z.number().min(0).default(500),
     maxDeleteFraction: z.number().min(0).max(1).default(0.1),
+    maxDeleteCount: z.number().int().min(0).default(5),
   }).prefault({}),
   passwd: z.object({
     concurrency: z.number().int().min(1).max(256).default(8),

@@ -20,10 +20,10 @@ interface SyncOptions {
  * the AWS SDK, nodemailer and ioredis, which `ox-batch --help` must not wait for).
  */
 async function syncRuntime() {
-  const [{ createLogger }, { createServices }, { CatalogError }, { assertPlanIsSafe, planCounts }, { AdsSyncIncompleteError, planFromCatalog, syncAds }] = await Promise.all([
+  const [{ createLogger }, { createServices }, { CatalogError }, { assertPlanIsSafe, deleteGuard, planCounts }, { AdsSyncIncompleteError, planFromCatalog, syncAds }] = await Promise.all([
     import('../../log/logger.js'), import('../../services.js'), import('../../ads/parse-catalog.js'), import('../../ads/plan.js'), import('../../ads/sync-ads.js'),
   ]);
-  return { createLogger, createServices, CatalogError, assertPlanIsSafe, planCounts, AdsSyncIncompleteError, planFromCatalog, syncAds };
+  return { createLogger, createServices, CatalogError, assertPlanIsSafe, deleteGuard, planCounts, AdsSyncIncompleteError, planFromCatalog, syncAds };
 }
 
 const CATALOG_HELP = 'catalog: FILE, s3://bucket/key or http(s)://… ending in .yaml, .yml, .json or .csv';
@@ -39,13 +39,13 @@ export function registerAdsSyncCommands(program: Command): void {
     .description('compare a catalog with what was last applied: counts and changed entries (changes nothing)')
     .requiredOption('--catalog <location>', CATALOG_HELP)
     .option('--full', 'plan a full re-apply (every entry is sent again)')
-    .option('--allow-mass-delete', 'do not flag an empty catalog or one deleting more than ads.maxDeleteFraction')
+    .option('--allow-mass-delete', 'do not flag an empty catalog, one deleting every entry, or one deleting more than ads.maxDeleteCount and ads.maxDeleteFraction')
     .option('--json', 'print the plan as JSON')
     .option('--limit <n>', 'changed entries listed in the table (0: all)', '50')
     .action(action(async (options: SyncOptions, command: Command) => {
       const limit = Number(options.limit);
       if (!Number.isInteger(limit) || limit < 0) throw new InputError(`--limit ${JSON.stringify(options.limit)}: expected a whole number, 0 for all`);
-      const { createLogger, createServices, CatalogError, assertPlanIsSafe, planCounts, planFromCatalog } = await syncRuntime();
+      const { createLogger, createServices, CatalogError, assertPlanIsSafe, deleteGuard, planCounts, planFromCatalog } = await syncRuntime();
       const config = await configFor(command);
       const log = createLogger({ level: config.logging.level, destination: 2 });
       const redis = await commandRedis(config.redis.url);
@@ -54,7 +54,7 @@ export function registerAdsSyncCommands(program: Command): void {
         const plan = await explainCatalogProblems(CatalogError, () => unlessRedisFails(redis.ready, planFromCatalog({ catalog: options.catalog, full: options.full }, { config, redis: services.redis, log })));
         process.stdout.write(options.json ? `${JSON.stringify(planJson(plan, planCounts), null, 2)}\n` : planTable(plan, limit, planCounts));
         try {
-          assertPlanIsSafe(plan, { maxDeleteFraction: config.ads.maxDeleteFraction, allowMassDelete: options.allowMassDelete });
+          assertPlanIsSafe(plan, deleteGuard(config.ads, options.allowMassDelete));
         } catch (err) {
           if (!(err instanceof RefusedError)) throw err;
           process.stderr.write(`ox-batch: apply would refuse this plan: ${err.message}\n`);
@@ -70,7 +70,7 @@ export function registerAdsSyncCommands(program: Command): void {
     .description('send what changed in a catalog to OX (one PUT per reseller, one request per user) and record it')
     .requiredOption('--catalog <location>', CATALOG_HELP)
     .option('--full', 're-send every entry, not only changed ones (repairs drift: OX cannot be read back)')
-    .option('--allow-mass-delete', 'apply an empty catalog or one deleting more than ads.maxDeleteFraction of the entries')
+    .option('--allow-mass-delete', 'apply an empty catalog, one deleting every entry, or one deleting more than ads.maxDeleteCount and ads.maxDeleteFraction')
     .option('--json', 'print the result as JSON')
     .action(action(async (options: SyncOptions, command: Command) => {
       const { createLogger, createServices, CatalogError, AdsSyncIncompleteError, syncAds } = await syncRuntime();
