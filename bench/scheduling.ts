@@ -113,7 +113,7 @@ async function oxbRun(url: string, jobs: number, concurrency: number): Promise<D
   try {
     const start = Date.UTC(2020, 0, 1);
     const windows = windowsBetween('1h', 'UTC', start, start + jobs * H, jobs + 1);
-    await enqueueWindows({ queue, ledger, config: cfg }, windows.map((window) => ({ scheduleId: 'bench', kind: noopWindow, window, params: {}, attempts: 3 })), { concurrency: 32 });
+    await enqueueWindows({ queue, ledger, config: cfg }, windows.map((window) => ({ scheduleId: noopWindow.name, kind: noopWindow, window, params: {}, attempts: 3 })), { concurrency: 32 });
     let done = 0;
     let finish!: () => void;
     const finished = new Promise<void>((resolve) => { finish = resolve; });

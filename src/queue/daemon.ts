@@ -30,6 +30,7 @@ import { startHttpServer, type ReadinessCheck, type RunningHttpServer } from '..
 import { createServices, type ClosableServices } from '../services.js';
 import { RedisLedger } from '../ledger/redis-ledger.js';
 import { createJobProcessor } from './job-processor.js';
+import { checkJobData } from './job-data.js';
 import { describeError } from './run-job.js';
 import { JOB_QUEUE, TICK_QUEUE, createQueue, retentionOptions, type JobData, type TickData } from './queues.js';
 import { closeRedis, createRedis } from './redis-connection.js';
@@ -185,6 +186,7 @@ export class Daemon {
       const processor = createJobProcessor({
         services: this.services,
         kinds: this.kinds,
+        schedules: this.schedules,
         log,
         metrics: this.metrics,
         isShuttingDown: () => this.shuttingDown,
@@ -347,7 +349,8 @@ export class Daemon {
       // A job that stalled too often is failed by BullMQ without running the processor: its
       // window would otherwise stay `running` in the ledger (status, metrics, --wait read it).
       const data = job.data as Partial<JobData>;
-      if (final && data.type === 'window') {
+      // Refused job data (job-data.ts) is no window of ours: its "window" must not touch the ledger.
+      if (final && data.type === 'window' && checkJobData(job.name, job.data, this).accepted) {
         this.services.ledger.markAbandoned({ scheduleId: data.scheduleId!, start: data.start!, end: data.end! }, data.job!, describeError(err))
           .catch((ledgerErr: unknown) => this.log.warn({ jobId: job.id, err: ledgerErr }, 'could not record the failed job in the ledger'));
       }

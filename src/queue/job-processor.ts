@@ -1,6 +1,8 @@
 /**
  * The BullMQ processor of the `jobs` queue: one window or one run per BullMQ job, through the
- * same `executeJob` path as `ox-batch run`. Failures are sorted for BullMQ:
+ * same `executeJob` path as `ox-batch run`. Job data that no configured schedule or ox-batch
+ * command could have made is refused first (job-data.ts): failed for good, nothing run, the
+ * ledger untouched. Failures are sorted for BullMQ:
  *  - permanent (bad input, refused, OX 400/401/403/404, …) → UnrecoverableError: no retries,
  *    the reason is in the ledger;
  *  - aborted because the process shuts down → the job goes back to the queue at once without
@@ -17,6 +19,8 @@ import { executeJob, JobRunError, WindowBusyError, WindowConflictError, describe
 import type { JobData } from './queues.js';
 import { OpenWindowError } from './closed-window.js';
 import { MailBusyError } from '../delivery/delivery-error.js';
+import { checkJobData, RefusedJobDataError } from './job-data.js';
+import type { Schedule } from './schedules.js';
 import type { RedisLedger } from '../ledger/redis-ledger.js';
 import type { WindowKey } from '../ledger/types.js';
 import { annotateActiveSpan, windowAttributes } from '../telemetry/tracing.js';
@@ -24,6 +28,8 @@ import { annotateActiveSpan, windowAttributes } from '../telemetry/tracing.js';
 export interface ProcessorOptions {
   services: Services;
   kinds: ReadonlyArray<JobKind<any, any>>;
+  /** The configured schedules (resolved): job data must fit one of them, or name its job kind. */
+  schedules: ReadonlyArray<Schedule>;
   log: Logger;
   metrics?: Metrics;
   /** True once the process is shutting down: an abort then means "give the job back". */
@@ -40,7 +46,7 @@ export interface ProcessorOptions {
 }
 
 export function createJobProcessor(options: ProcessorOptions): Processor<JobData> {
-  const { services, kinds, log, metrics, completionLedger } = options;
+  const { services, kinds, schedules, log, metrics, completionLedger } = options;
   const recordDone = completionLedger && (async (key: WindowKey, job: string, result: unknown) => {
     const { sent, applied } = completionLedger.markDoneInOrder(key, job, result);
     applied.catch(async (err: unknown) => {
@@ -54,16 +60,15 @@ export function createJobProcessor(options: ProcessorOptions): Processor<JobData
     await sent;
   });
   return async (job: Job<JobData>, token?: string, signal?: AbortSignal) => {
-    const data = job.data;
+    const checked = checkJobData(job.name, job.data, { kinds, schedules });
+    if (!checked.accepted) {
+      log.warn({ jobId: job.id, reason: checked.reason }, 'refused a job that no schedule or ox-batch command made; nothing run');
+      throw new RefusedJobDataError(checked.reason);
+    }
+    const { data, kind } = checked;
     annotateActiveSpan(windowAttributes(data.scheduleId, data.job, data.type === 'window' ? data : undefined));
-    const kind = kinds.find((k) => k.name === data.job);
     const attempt = job.attemptsMade + 1;
     const allowed = job.opts.attempts ?? 1;
-    if (!kind) {
-      const reason = `unknown job kind "${data.job}" (this worker knows: ${kinds.map((k) => k.name).join(', ') || 'none'})`;
-      if (data.type === 'window') await services.ledger.markFailed({ scheduleId: data.scheduleId, start: data.start, end: data.end }, data.job, reason, { permanent: true }).catch(() => undefined);
-      throw new UnrecoverableError(reason);
-    }
     const classifyFailure = (err: unknown, permanent: boolean): FailureOutcome => {
       if (signal?.aborted && options.isShuttingDown()) return 'aborted';
       // Another live run is mailing this window: waiting for it uses no attempt.

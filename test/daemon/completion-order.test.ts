@@ -10,6 +10,7 @@ import { RedisLedger } from '../../src/ledger/redis-ledger.js';
 import { silentLogger } from '../../src/log/logger.js';
 import { createJobProcessor } from '../../src/queue/job-processor.js';
 import { JOB_QUEUE, type JobData } from '../../src/queue/queues.js';
+import { resolveSchedules } from '../../src/queue/schedules.js';
 import { createServices, type ClosableServices } from '../../src/services.js';
 import { deleteKeys, plainRedis, testConfig, testPrefix, waitFor } from './helpers.js';
 import { windowNoop } from './test-jobs.js';
@@ -19,7 +20,8 @@ const T0 = Date.UTC(2026, 2, 1);
 
 describe('the done mark on the worker connection', () => {
   const prefix = testPrefix();
-  const config = testConfig(prefix);
+  const config = testConfig(prefix, { schedules: { order: { job: 'test.window', cron: '0 2 * * *', window: '1d' } } });
+  const schedules = resolveSchedules(config, [windowNoop]);
   let redis: Redis;
   let workerConnection: Redis;
   let queue: Queue<JobData>;
@@ -41,7 +43,7 @@ describe('the done mark on the worker connection', () => {
 
   it('is in Redis before any later command on that connection, without waiting for the reply', async () => {
     const processor = createJobProcessor({
-      services, kinds: [windowNoop], log: silentLogger(), isShuttingDown: () => false,
+      services, kinds: [windowNoop], schedules, log: silentLogger(), isShuttingDown: () => false,
       completionLedger: new RedisLedger(workerConnection, prefix),
     });
     for (let n = 0; n < 20; n++) {
@@ -57,7 +59,7 @@ describe('the done mark on the worker connection', () => {
     const dead = new Redis({ lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0 });
     dead.on('error', () => undefined);
     const processor = createJobProcessor({
-      services, kinds: [windowNoop], log: silentLogger(), isShuttingDown: () => false,
+      services, kinds: [windowNoop], schedules, log: silentLogger(), isShuttingDown: () => false,
       completionLedger: new RedisLedger(dead, prefix),
     });
     const job = await windowJob(30);

@@ -37,13 +37,13 @@ describe('daemon in process: worker path, retries, unrecoverable errors, health 
     const flaky = { start: Date.UTC(2026, 0, 1), end: Date.UTC(2026, 0, 1) + DAY };
     const refused = { start: flaky.end, end: flaky.end + DAY };
     await enqueueWindows(ctx, [
-      { scheduleId: 'd', kind: windowNoop, window: flaky, params: { failTimes: 2, rows: 5 }, attempts: 4 },
-      { scheduleId: 'd', kind: badInputJob, window: refused, params: {}, attempts: 4 },
+      { scheduleId: windowNoop.name, kind: windowNoop, window: flaky, params: { failTimes: 2, rows: 5 }, attempts: 4 },
+      { scheduleId: badInputJob.name, kind: badInputJob, window: refused, params: {}, attempts: 4 },
     ]);
-    await waitFor(async () => (await ledger.getWindow({ scheduleId: 'd', ...flaky }))?.state === 'done', 'flaky window done');
-    expect(await ledger.getWindow({ scheduleId: 'd', ...flaky })).toMatchObject({ attempts: 3, result: { rows: 5, run: 3 } });
-    await waitFor(async () => (await ledger.getWindow({ scheduleId: 'd', ...refused }))?.state === 'failed', 'refused window failed');
-    const failed = await ledger.getWindow({ scheduleId: 'd', ...refused });
+    await waitFor(async () => (await ledger.getWindow({ scheduleId: windowNoop.name, ...flaky }))?.state === 'done', 'flaky window done');
+    expect(await ledger.getWindow({ scheduleId: windowNoop.name, ...flaky })).toMatchObject({ attempts: 3, result: { rows: 5, run: 3 } });
+    await waitFor(async () => (await ledger.getWindow({ scheduleId: badInputJob.name, ...refused }))?.state === 'failed', 'refused window failed');
+    const failed = await ledger.getWindow({ scheduleId: badInputJob.name, ...refused });
     expect(failed).toMatchObject({ attempts: 1, lastError: 'InputError: catalog.csv: row 3: context id "x" is not a number' });
     const job = (await daemon.jobsQueue.getFailed())[0]!;
     expect(job.attemptsMade).toBe(1);
@@ -59,10 +59,10 @@ describe('daemon in process: worker path, retries, unrecoverable errors, health 
     expect(ready.status).toBe(200);
     expect(await ready.json()).toMatchObject({ ready: true, checks: { redis: true, jobWorker: true, tickWorker: true } });
     const text = await (await fetch(`${base}/metrics`)).text();
-    expect(text).toMatch(/oxb_job_runs_total\{kind="test.window",schedule="d",result="retry"\} 2/);
-    expect(text).toMatch(/oxb_job_runs_total\{kind="test.window",schedule="d",result="done"\} 1/);
-    expect(text).toMatch(/oxb_job_runs_total\{kind="test.bad-input",schedule="d",result="failed"\} 1/);
-    expect(text).toMatch(/oxb_job_rows_total\{kind="test.window",schedule="d"\} 5/);
+    expect(text).toMatch(/oxb_job_runs_total\{kind="test.window",schedule="test.window",result="retry"\} 2/);
+    expect(text).toMatch(/oxb_job_runs_total\{kind="test.window",schedule="test.window",result="done"\} 1/);
+    expect(text).toMatch(/oxb_job_runs_total\{kind="test.bad-input",schedule="test.bad-input",result="failed"\} 1/);
+    expect(text).toMatch(/oxb_job_rows_total\{kind="test.window",schedule="test.window"\} 5/);
     expect(text).toMatch(/oxb_queue_jobs\{queue="jobs",state="failed"\} 1/);
     for (const name of METRIC_NAMES) expect(text).toContain(`# TYPE ${name} `);
   });
@@ -170,9 +170,9 @@ describe('a Redis restart during a run', () => {
       const ledger = new RedisLedger(redis, prefix);
       const producer = createQueue<JobData>(JOB_QUEUE, config, redis, silentLogger());
       const window = { start: Date.UTC(2026, 6, 1), end: Date.UTC(2026, 6, 2) };
-      await enqueueWindows({ queue: producer, ledger, config }, [{ scheduleId: 'r', kind: windowNoop, window, params: { sleepMs: 2500 }, attempts: 3 }]);
+      await enqueueWindows({ queue: producer, ledger, config }, [{ scheduleId: windowNoop.name, kind: windowNoop, window, params: { sleepMs: 2500 }, attempts: 3 }]);
       await producer.close();
-      await waitFor(async () => (await ledger.getWindow({ scheduleId: 'r', ...window }))?.state === 'running', 'job running');
+      await waitFor(async () => (await ledger.getWindow({ scheduleId: windowNoop.name, ...window }))?.state === 'running', 'job running');
       expect((await fetch(`${daemon.http!.url}/readyz`)).status).toBe(200);
       await stopRedis();
       await waitFor(async () => (await fetch(`${daemon.http!.url}/readyz`)).status === 503, 'readyz false while Redis is down', 10_000, 100);
@@ -182,8 +182,8 @@ describe('a Redis restart during a run', () => {
       expect(await metrics.text()).toMatch(/oxb_process_/);
       await startRedis();
       await waitFor(async () => (await fetch(`${daemon.http!.url}/readyz`)).status === 200, 'readyz true again', 15_000, 100);
-      await waitFor(async () => (await ledger.getWindow({ scheduleId: 'r', ...window }).catch(() => null))?.state === 'done', 'job done after the restart', 20_000, 200);
-      expect(Number(await redis.get(`${prefix}:test:runs:r:${window.start}`))).toBe(1);
+      await waitFor(async () => (await ledger.getWindow({ scheduleId: windowNoop.name, ...window }).catch(() => null))?.state === 'done', 'job done after the restart', 20_000, 200);
+      expect(Number(await redis.get(`${prefix}:test:runs:test.window:${window.start}`))).toBe(1);
     } finally {
       await daemon.stop({ graceMs: 100 });
       redis.disconnect();

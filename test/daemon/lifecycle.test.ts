@@ -48,8 +48,8 @@ describe('daemon processes on one Redis', () => {
     const queue = createQueue<JobData>(JOB_QUEUE, config, redis, silentLogger());
     const ledger = new RedisLedger(redis, prefix);
     const window = { start: Date.UTC(2026, 4, 1), end: Date.UTC(2026, 4, 2) };
-    await enqueueWindows({ queue, ledger, config }, [{ scheduleId: 'life', kind: windowNoop, window, params: { sleepMs }, attempts: 3 }]);
-    return { queue, ledger, key: { scheduleId: 'life', ...window } };
+    await enqueueWindows({ queue, ledger, config }, [{ scheduleId: windowNoop.name, kind: windowNoop, window, params: { sleepMs }, attempts: 3 }]);
+    return { queue, ledger, key: { scheduleId: windowNoop.name, ...window } };
   }
 
   const runs = (prefix: string, key: { scheduleId: string; start: number }) => redis.get(`${prefix}:test:runs:${key.scheduleId}:${key.start}`).then(Number);

@@ -100,9 +100,9 @@ describe('through a real sentinel', () => {
     const window = { start: Date.UTC(2026, 4, 1), end: Date.UTC(2026, 4, 2) };
     try {
       const ledger = new RedisLedger(daemon.redis, prefix);
-      await enqueueWindows({ queue: daemon.jobsQueue, ledger, config }, [{ scheduleId: 'sentinel', kind: windowNoop, window, params: {}, attempts: 1 }]);
+      await enqueueWindows({ queue: daemon.jobsQueue, ledger, config }, [{ scheduleId: windowNoop.name, kind: windowNoop, window, params: {}, attempts: 1 }]);
       const record = await waitFor(async () => {
-        const r = await ledger.getWindow({ scheduleId: 'sentinel', ...window });
+        const r = await ledger.getWindow({ scheduleId: windowNoop.name, ...window });
         return r?.state === 'done' ? r : undefined;
       }, 'the window done');
       expect(record.result).toMatchObject({ rows: 1 });
@@ -111,7 +111,7 @@ describe('through a real sentinel', () => {
     }
     // The keys are on the sentinel's primary, not on the shared test Redis.
     const direct = new Redis(primaryPort, '127.0.0.1');
-    expect(await direct.exists(`${prefix}:ledger:w:sentinel:${window.start}`)).toBe(1);
+    expect(await direct.exists(`${prefix}:ledger:w:test.window:${window.start}`)).toBe(1);
     direct.disconnect();
   });
 

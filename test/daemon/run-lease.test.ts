@@ -9,6 +9,7 @@ import { Queue, Worker } from 'bullmq';
 import { silentLogger } from '../../src/log/logger.js';
 import { createJobProcessor } from '../../src/queue/job-processor.js';
 import { JOB_QUEUE, type JobData } from '../../src/queue/queues.js';
+import { resolveSchedules } from '../../src/queue/schedules.js';
 import { WindowBusyError, executeJob, runJobInProcess } from '../../src/queue/run-job.js';
 import { createServices, type ClosableServices } from '../../src/services.js';
 import { RefusedError } from '../../src/errors.js';
@@ -21,12 +22,13 @@ const windowOf = (n: number) => ({ start: T0 + n * DAY, end: T0 + (n + 1) * DAY 
 
 describe('ox-batch run holds its window by a lease', () => {
   const prefix = testPrefix();
+  const config = testConfig(prefix, { schedules: { lease: { job: 'test.window', cron: '0 2 * * *', window: '1d' } } });
   let redis: Redis;
   let services: ClosableServices;
   let queue: Queue<JobData>;
   beforeAll(() => {
     redis = plainRedis();
-    services = createServices(testConfig(prefix), { log: silentLogger(), redis });
+    services = createServices(config, { log: silentLogger(), redis });
     queue = new Queue<JobData>(JOB_QUEUE, { connection: redis, prefix });
   });
   afterAll(async () => {
@@ -89,7 +91,7 @@ describe('ox-batch run holds its window by a lease', () => {
   });
 
   it('a worker puts a job for a held window back on the queue without using an attempt, and skips it once the run is done', async () => {
-    const processor = createJobProcessor({ services, kinds: [windowNoop], log: silentLogger(), isShuttingDown: () => false });
+    const processor = createJobProcessor({ services, kinds: [windowNoop], schedules: resolveSchedules(config, [windowNoop]), log: silentLogger(), isShuttingDown: () => false });
     const workerConnection = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
     const worker = new Worker<JobData>(JOB_QUEUE, processor, { connection: workerConnection, prefix, concurrency: 1 });
     worker.on('error', () => undefined);
