@@ -135,7 +135,7 @@ export const configSchema = z.object({
     eventsMaxLen: z.number().int().min(100).default(10_000),
     backoffMs: duration.default(5_000),
   }).prefault({}),
-  spool: z.object({ dir: optionalString }).prefault({}),
+  spool: z.object({ dir: optionalString, staleAfter: duration.default(86_400_000) }).prefault({}),
   archive: archiveSchema.prefault({}),
   mail: z.object({
     smtp: optionalString,

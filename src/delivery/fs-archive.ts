@@ -1,23 +1,31 @@
 /**
  * The archive as a local (or mounted) folder. Files appear atomically: bytes go to a hidden temp
  * name beside the target, are fsynced, then renamed, and the folder is fsynced so the rename
- * survives a crash. A reader listing the folder never sees half a file.
+ * survives a crash. A reader listing the folder never sees half a file. Temp names say which
+ * process writes them (archive-temp.ts): those of dead writers are removed when the key is next
+ * written, so a crash mid-write leaves nothing behind beside the finished object.
  */
-import { createHash, randomUUID } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { constants as fsConstants, type Stats } from 'node:fs';
 import { copyFile, link, mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { InputError } from '../errors.js';
 import { assertSafeKey } from './archive-key.js';
+import { isTempName, nextTempName, sweepTempsOf } from './archive-temp.js';
 import { hashFile } from './hash-file.js';
 import type { ArchiveObjectInfo, ArchiveStore, VerifyOptions, VerifyResult } from './types.js';
+
+/** Temps whose writer cannot be checked (another host, an older version) go once this old. */
+const FOREIGN_TEMP_MAX_AGE_MS = 86_400_000;
 
 export class FsArchive implements ArchiveStore {
   readonly kind = 'fs' as const;
   private readonly root: string;
+  private readonly foreignTempMaxAgeMs: number;
 
-  constructor(dir: string) {
+  constructor(dir: string, options: { foreignTempMaxAgeMs?: number } = {}) {
     this.root = resolve(dir);
+    this.foreignTempMaxAgeMs = options.foreignTempMaxAgeMs ?? FOREIGN_TEMP_MAX_AGE_MS;
   }
 
   describe(key: string): string {
@@ -99,6 +107,8 @@ export class FsArchive implements ArchiveStore {
 
   private pathOf(key: string): string {
     assertSafeKey(key);
+    // A key named like a temp file could be taken for a crashed write and swept.
+    if (isTempName(basename(key))) throw new InputError(`archive key "${key}" has the form of an archive temp file name`);
     return join(this.root, key);
   }
 
@@ -107,8 +117,10 @@ export class FsArchive implements ArchiveStore {
     signal?.throwIfAborted();
     const folder = dirname(target);
     await mkdir(folder, { recursive: true });
+    // What a crashed writer of this key left goes first; a live writer's temp stays.
+    await sweepTempsOf(folder, basename(target), this.foreignTempMaxAgeMs);
     // Hidden and beside the target: same file system, so the rename is atomic.
-    const temp = join(folder, `.${basename(target)}.tmp-${randomUUID().slice(0, 8)}`);
+    const temp = join(folder, nextTempName(basename(target)));
     try {
       await fill(temp);
       await fsyncPath(temp, 'r+');

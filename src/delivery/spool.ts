@@ -3,8 +3,13 @@
  * constant memory whatever the window holds. Byte count and SHA-256 of the stored bytes (after
  * optional gzip) and the row count of the content are computed while the bytes go by, so no
  * delivery has to read the file twice to learn them.
+ *
+ * Spool files hold personal data. Their names say which process wrote them
+ * (`.oxb-spool-<host>.<boot>.<pidns>.<pid>.<start>.<n>`, process-identity.ts), so the files a
+ * crashed process left behind are swept at the next start (spool-sweep.ts) while a live
+ * process's files are never touched.
  */
-import { createHash, randomUUID } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream, type ReadStream } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -12,6 +17,17 @@ import { join } from 'node:path';
 import { Readable, Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGzip, constants as zlibConstants } from 'node:zlib';
+import { identityToken } from './process-identity.js';
+
+/** Spool file names start with this; the sweep looks at nothing else. */
+export const SPOOL_FILE_PREFIX = '.oxb-spool-';
+let spoolCounter = 0;
+
+/** The name of this process's next spool file. */
+export function nextSpoolName(): string {
+  spoolCounter += 1;
+  return `${SPOOL_FILE_PREFIX}${identityToken()}.${spoolCounter}`;
+}
 
 const SPOOL_WRITE_BUFFER_BYTES = 1024 * 1024;
 
@@ -68,7 +84,7 @@ export async function spoolStream(
     if (source instanceof Readable) source.destroy();
     throw err;
   }
-  const path = join(dir, `.oxb-spool-${randomUUID()}`);
+  const path = join(dir, nextSpoolName());
   const hash = createHash('sha256');
   let lastProgress = Date.now();
   const countRows = (chunk: Buffer) => {

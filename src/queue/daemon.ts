@@ -31,6 +31,7 @@ import { createServices, type ClosableServices } from '../services.js';
 import { RedisLedger } from '../ledger/redis-ledger.js';
 import { createJobProcessor } from './job-processor.js';
 import { checkJobData } from './job-data.js';
+import { sweepSpoolAtStart } from '../delivery/spool-sweep.js';
 import { describeError } from './run-job.js';
 import { JOB_QUEUE, TICK_QUEUE, createQueue, retentionOptions, type JobData, type TickData } from './queues.js';
 import { closeRedis, createRedis } from './redis-connection.js';
@@ -183,6 +184,8 @@ export class Daemon {
       this.retryClock.unref();
     }
     if (this.jobsEnabled) {
+      // Spool files a crashed worker of this host left (personal data) go before new ones come.
+      await sweepSpoolAtStart({ config, redis: this.redis, log, by: 'daemon' });
       const processor = createJobProcessor({
         services: this.services,
         kinds: this.kinds,

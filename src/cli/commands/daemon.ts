@@ -54,14 +54,18 @@ let windowsBetween: typeof import('../../queue/windows.js').windowsBetween;
 let windowContaining: typeof import('../../queue/windows.js').windowContaining;
 let assertWindowClosed: typeof import('../../queue/closed-window.js').assertWindowClosed;
 
+let sweepSpoolAtStart: typeof import('../../delivery/spool-sweep.js').sweepSpoolAtStart;
+let lastSweeps: typeof import('../../delivery/spool-sweep.js').lastSweeps;
+
 async function loadRuntime(): Promise<void> {
-  const [progress, logger, ledger, services, time, redisWait, enqueue, lifecycle, queues, redisConnection, runJob, scheduleStateModule, status, schedules, windows, closedWindow, tick] = await Promise.all([
+  const [progress, logger, ledger, services, time, redisWait, enqueue, lifecycle, queues, redisConnection, runJob, scheduleStateModule, status, schedules, windows, closedWindow, tick, sweep] = await Promise.all([
     import('cli-progress'), import('../../log/logger.js'), import('../../ledger/redis-ledger.js'), import('../../services.js'),
     import('../../time/parse-time.js'), import('../../redis/wait-for-redis.js'), import('../../queue/enqueue.js'), import('../../queue/lifecycle.js'),
     import('../../queue/queues.js'), import('../../queue/redis-connection.js'), import('../../queue/run-job.js'),
     import('../../queue/schedule-state.js'), import('../../queue/schedule-status.js'), import('../../queue/schedules.js'), import('../../queue/windows.js'),
     import('../../queue/closed-window.js'),
     import('../../queue/tick.js'),
+    import('../../delivery/spool-sweep.js'),
   ]);
   ({ SingleBar, Presets } = progress);
   ({ createLogger } = logger);
@@ -80,6 +84,7 @@ async function loadRuntime(): Promise<void> {
   ({ resolveSchedules, validateParams } = schedules);
   ({ lastClosedWindow, windowsBetween, windowContaining } = windows);
   ({ assertWindowClosed } = closedWindow);
+  ({ sweepSpoolAtStart, lastSweeps } = sweep);
 }
 
 async function loadKinds(): Promise<ReadonlyArray<JobKind<any, any>>> {
@@ -328,6 +333,7 @@ export function registerDaemonCommands(program: Command): void {
       const outcomes: RunJobOutcome[] = [];
       try {
         await redis.ready; // the ledger lives there: say at once when it does not answer
+        if (!options.dryRun) await sweepSpoolAtStart({ config, redis: redis.redis, log, by: 'run' });
         for (const window of windows.length > 0 ? windows : [undefined]) {
           outcomes.push(await runJobInProcess({
             kind: target.kind, services, scheduleId: target.scheduleId, window, params: target.params,
@@ -399,7 +405,7 @@ export function registerDaemonCommands(program: Command): void {
     }));
 
   program.command('status')
-    .description('queue counts by state, failed jobs, running and failed windows (retry rounds, next retry), per schedule: lag, owed, queued, next retry')
+    .description('queue counts by state, failed jobs, running and failed windows (retry rounds, next retry), per schedule: lag, owed, queued, next retry; spool sweeps')
     .option('--json', 'print JSON instead of tables')
     .option('--failed <n>', 'failed jobs shown', (v) => positiveInt(v, '--failed'), 20)
     .action(action(async (options: { json?: boolean; failed: number }, command: Command) => {
@@ -423,7 +429,8 @@ export function registerDaemonCommands(program: Command): void {
             ...(c.leaseUntil ? { leaseUntil: new Date(c.leaseUntil).toISOString() } : {}),
           }));
           const failedWindows = (await Promise.all(session.schedules.map((s) => failedWindowList(session.ledger, s, options.failed)))).flat();
-          if (options.json) return printJson({ queues, failedJobs, running, failedWindows, mailClaims, schedules });
+          const spoolSweeps = await lastSweeps(session.redis, session.config.redis.prefix);
+          if (options.json) return printJson({ queues, failedJobs, running, failedWindows, mailClaims, schedules, spoolSweeps });
           process.stdout.write(`queues\n${table(Object.entries(queues).map(([queue, counts]) => ({ queue, ...counts })))}\n`);
           process.stdout.write(`failed jobs\n${table(failedJobs)}\n`);
           process.stdout.write(`running windows\n${table(running.map((r) => ({ ...r })))}\n`);
@@ -438,6 +445,11 @@ export function registerDaemonCommands(program: Command): void {
             schedule: s.id, paused: s.paused ? 'yes' : 'no', watermark: s.watermark, lag: s.lagSeconds === undefined ? undefined : formatSeconds(s.lagSeconds),
             owed: s.owed, queued: s.queued, failed: s.failedWindows, nextRetry: s.nextRetryAt,
             gaps: s.gaps, lastTick: s.lastTickAt, lastRun: s.lastRun ? `${s.lastRun.state} ${s.lastRun.finishedAt}` : undefined,
+          })))}`);
+          process.stdout.write(`\nspool sweeps (files crashed processes left)\n${table(spoolSweeps.map(({ host, dir, last, lastRemoval }) => ({
+            host, dir, lastSweep: `${new Date(last.at).toISOString()} ${last.by}`, removed: last.removed, keptLive: last.keptLive, keptOther: last.keptOther,
+            lastRemoval: lastRemoval ? `${new Date(lastRemoval.at).toISOString()} ${lastRemoval.by}: ${lastRemoval.removed} file(s), ${lastRemoval.removedBytes} bytes` : undefined,
+            errors: last.errors.length > 0 ? last.errors.join('; ') : undefined,
           })))}`);
         } finally {
           await ticks.close().catch(() => undefined);
