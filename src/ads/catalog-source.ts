@@ -1,13 +1,15 @@
 /**
  * Reads a catalog from where the operator keeps it: a local path, `s3://bucket/key` (with the
- * archive's S3 settings: endpoint, region, credentials, path style) or an `http(s)://` URL.
- * A missing catalog is an InputError naming it (exit 2); a transient failure (5xx, 429, network,
+ * archive's S3 settings: endpoint, region, path style; credentials from ads.catalogS3, else the
+ * archive's) or an `http(s)://` URL (Basic or Bearer credentials from ads.catalogAuth). A missing
+ * catalog, or one over ads.maxCatalogBytes, is an InputError naming it (exit 2); a transient failure (5xx, 429, network,
  * an answer that breaks off mid-body) is read again from the beginning with backoff, and when
  * the tries run out it is an ordinary error, so a scheduled sync retries it.
  */
-import { readFile } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
+import type { Readable } from 'node:stream';
 import { request } from 'undici';
-import type { ArchiveConfig } from '../config/schema.js';
+import type { ArchiveConfig, Config } from '../config/schema.js';
 import { InputError } from '../errors.js';
 import { safeUrl } from '../log/secrets.js';
 import { backoffDelay, parseRetryAfter, sleep, type RetryPolicy } from '../ox/retry.js';
@@ -17,6 +19,8 @@ import type { Catalog } from './catalog.js';
 export interface CatalogSourceOptions {
   /** S3 settings for `s3://` catalogs: config.archive. */
   s3?: ArchiveConfig;
+  /** config.ads: catalogAuth (http), catalogS3 (credentials), maxCatalogBytes. */
+  ads?: Pick<Config['ads'], 'catalogAuth' | 'catalogS3' | 'maxCatalogBytes'>;
   signal?: AbortSignal;
   /** For http(s) catalogs. */
   timeoutMs?: number;
@@ -51,6 +55,28 @@ async function withCatalogRetries(options: CatalogSourceOptions, read: () => Pro
   }
 }
 
+const DEFAULT_MAX_CATALOG_BYTES = 64 * 1024 * 1024;
+
+function tooLarge(location: string, limit: number): InputError {
+  return new InputError(`catalog ${displayLocation(location)}: larger than ads.maxCatalogBytes (${limit} bytes); check the catalog, or raise ads.maxCatalogBytes`);
+}
+
+/** The whole stream as text, refused as soon as it passes `limit` bytes. */
+async function readCapped(stream: Readable | AsyncIterable<Uint8Array>, limit: number, location: string): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of stream) {
+    const buffer = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as Uint8Array);
+    size += buffer.length;
+    if (size > limit) {
+      (stream as Readable).destroy?.();
+      throw tooLarge(location, limit);
+    }
+    chunks.push(buffer);
+  }
+  return Buffer.concat(chunks, size).toString('utf8');
+}
+
 /** Reads, parses and validates a catalog; throws a CatalogError listing every problem. */
 export async function loadCatalog(location: string, options: CatalogSourceOptions = {}): Promise<Catalog> {
   const format = formatOfLocation(location);
@@ -65,10 +91,18 @@ export function displayLocation(location: string): string {
 export async function readCatalogText(location: string, options: CatalogSourceOptions = {}): Promise<string> {
   if (location.startsWith('s3://')) return withCatalogRetries(options, () => readS3(location, options));
   if (/^https?:\/\//i.test(location)) return withCatalogRetries(options, () => readHttp(location, options));
+  const limit = options.ads?.maxCatalogBytes ?? DEFAULT_MAX_CATALOG_BYTES;
+  let file;
   try {
-    return await readFile(location, 'utf8');
+    file = await open(location, 'r');
   } catch (err) {
     throw new InputError(`catalog ${location}: cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+  }
+  try {
+    if ((await file.stat()).size > limit) throw tooLarge(location, limit);
+    return await readCapped(file.createReadStream({ autoClose: false }), limit, location);
+  } finally {
+    await file.close();
   }
 }
 
@@ -78,9 +112,13 @@ async function readS3(location: string, options: CatalogSourceOptions): Promise<
   const match = /^s3:\/\/([^/]+)\/(.+)$/.exec(location);
   if (!match) throw new InputError(`catalog ${location}: expected s3://bucket/key`);
   const settings = options.s3;
-  const credentials = settings?.accessKeyId && settings.secretAccessKey
-    ? { accessKeyId: settings.accessKeyId, secretAccessKey: settings.secretAccessKey }
-    : undefined;
+  const own = options.ads?.catalogS3;
+  const credentials = own?.accessKeyId && own.secretAccessKey
+    ? { accessKeyId: own.accessKeyId, secretAccessKey: own.secretAccessKey }
+    : settings?.accessKeyId && settings.secretAccessKey
+      ? { accessKeyId: settings.accessKeyId, secretAccessKey: settings.secretAccessKey }
+      : undefined;
+  const limit = options.ads?.maxCatalogBytes ?? DEFAULT_MAX_CATALOG_BYTES;
   const client = new S3Client({
     region: settings?.region ?? 'us-east-1',
     ...(settings?.endpoint ? { endpoint: settings.endpoint } : {}),
@@ -90,13 +128,17 @@ async function readS3(location: string, options: CatalogSourceOptions): Promise<
   try {
     const answer = await client.send(new GetObjectCommand({ Bucket: match[1], Key: match[2] }), { abortSignal: options.signal });
     if (!answer.Body) throw new InputError(`catalog ${location}: S3 answered without a body`);
-    return await answer.Body.transformToString('utf8');
+    if ((answer.ContentLength ?? 0) > limit) {
+      (answer.Body as Readable).destroy?.();
+      throw tooLarge(location, limit);
+    }
+    return await readCapped(answer.Body as Readable, limit, location);
   } catch (err) {
     if (err instanceof InputError) throw err;
     if (err instanceof S3ServiceException) {
       const status = err.$metadata.httpStatusCode;
       if (err.name === 'NoSuchKey' || err.name === 'NoSuchBucket' || status === 404) throw new InputError(`catalog ${location}: no such object`);
-      if (status === 403) throw new InputError(`catalog ${location}: access denied by S3 (check archive.accessKeyId / S3_ACCESS_KEY_ID)`);
+      if (status === 403) throw new InputError(`catalog ${location}: access denied by S3 (check ads.catalogS3.accessKeyId / ADS_CATALOG_S3_ACCESS_KEY_ID, else archive.accessKeyId / S3_ACCESS_KEY_ID)`);
       if (status !== undefined && status < 500 && status !== 429) throw err;
     }
     // A 5xx or throttling answer (after the SDK's own retries), a network error, or a body that broke off.
@@ -110,11 +152,18 @@ async function readS3(location: string, options: CatalogSourceOptions): Promise<
 async function readHttp(location: string, options: CatalogSourceOptions): Promise<string> {
   const url = new URL(location);
   const headers: Record<string, string> = {};
-  // undici does not send URL user info; a catalog behind Basic auth is common on intranets.
+  const auth = options.ads?.catalogAuth;
+  // undici does not send URL user info. A catalog behind Basic auth is common on intranets: its
+  // credentials come from ads.catalogAuth (config secrets, *_FILE); user info in a URL typed at
+  // `ads plan/apply --catalog` still works there (a job's params refuse it: they live in Redis).
   if (url.username || url.password) {
     headers.authorization = `Basic ${Buffer.from(`${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`).toString('base64')}`;
     url.username = '';
     url.password = '';
+  } else if (auth?.token) {
+    headers.authorization = `Bearer ${auth.token}`;
+  } else if (auth?.user && auth.password !== undefined) {
+    headers.authorization = `Basic ${Buffer.from(`${auth.user}:${auth.password}`).toString('base64')}`;
   }
   const shown = safeUrl(location);
   const timeoutMs = options.timeoutMs ?? 60_000;
@@ -126,17 +175,26 @@ async function readHttp(location: string, options: CatalogSourceOptions): Promis
   } catch (err) {
     throw transient(`catalog ${shown}: cannot be fetched (${(err as Error).message})`, err);
   }
-  let text: string;
+  if (answer.statusCode !== 200) {
+    await answer.body.dump().catch(() => undefined);
+    if (answer.statusCode === 404 || answer.statusCode === 410) throw new InputError(`catalog ${shown}: HTTP ${answer.statusCode}, no such catalog`);
+    if (answer.statusCode === 401 || answer.statusCode === 403) {
+      throw new InputError(`catalog ${shown}: HTTP ${answer.statusCode}, access denied (credentials: ads.catalogAuth.user / .password / .token, env ADS_CATALOG_USER / ADS_CATALOG_PASSWORD / ADS_CATALOG_TOKEN)`);
+    }
+    if (answer.statusCode === 429 || answer.statusCode >= 500) {
+      throw transient(`catalog ${shown}: HTTP ${answer.statusCode}`, undefined, parseRetryAfter(answer.headers['retry-after']));
+    }
+    throw new Error(`catalog ${shown}: HTTP ${answer.statusCode}`);
+  }
+  const limit = options.ads?.maxCatalogBytes ?? DEFAULT_MAX_CATALOG_BYTES;
+  if (Number(answer.headers['content-length'] ?? 0) > limit) {
+    answer.body.destroy();
+    throw tooLarge(location, limit);
+  }
   try {
-    text = await answer.body.text();
+    return await readCapped(answer.body, limit, location);
   } catch (err) {
+    if (err instanceof InputError) throw err;
     throw transient(`catalog ${shown}: the answer broke off (${(err as Error).message})`, err);
   }
-  if (answer.statusCode === 404 || answer.statusCode === 410) throw new InputError(`catalog ${shown}: HTTP ${answer.statusCode}, no such catalog`);
-  if (answer.statusCode === 401 || answer.statusCode === 403) throw new InputError(`catalog ${shown}: HTTP ${answer.statusCode}, access denied`);
-  if (answer.statusCode === 429 || answer.statusCode >= 500) {
-    throw transient(`catalog ${shown}: HTTP ${answer.statusCode}`, undefined, parseRetryAfter(answer.headers['retry-after']));
-  }
-  if (answer.statusCode !== 200) throw new Error(`catalog ${shown}: HTTP ${answer.statusCode}`);
-  return text;
 }

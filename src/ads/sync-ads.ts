@@ -48,7 +48,7 @@ export class AdsSyncIncompleteError extends Error {
 
 /** Loads the catalog and the applied state and computes the plan. Changes nothing. */
 export async function planFromCatalog(request: AdsSyncRequest, context: Omit<AdsSyncContext, 'onProgress'>): Promise<AdsPlan> {
-  const catalog = await loadCatalog(request.catalog, { s3: context.config.archive, signal: context.signal, retry: context.config.ox?.retry });
+  const catalog = await loadCatalog(request.catalog, { s3: context.config.archive, ads: context.config.ads, signal: context.signal, retry: context.config.ox?.retry });
   return planAgainstState(catalog, new AppliedState(context.redis, context.config.redis.prefix), request.full ?? false);
 }
 
@@ -69,7 +69,7 @@ export async function syncAds(request: AdsSyncRequest, ox: OxApi, context: AdsSy
   const state = new AppliedState(context.redis, config.redis.prefix);
   // Reading and validating a 100,000-entry catalog takes a while: Redis takes the lock meanwhile.
   // A broken catalog is still reported first, as such.
-  const catalogLoading = loadCatalog(request.catalog, { s3: config.archive, signal, retry: config.ox?.retry });
+  const catalogLoading = loadCatalog(request.catalog, { s3: config.archive, ads: config.ads, signal, retry: config.ox?.retry });
   catalogLoading.catch(() => undefined);
   const lock = request.dryRun ? null : await state.acquireLock();
   if (!request.dryRun && !lock) {

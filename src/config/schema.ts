@@ -38,6 +38,8 @@ export const oxSchema = z.object({
     headersMs: duration.default(60_000),
     bodyMs: duration.default(300_000),
   }).prefault({}),
+  /** Cap of a non-streaming answer (send, delete, advertisement, passwd-changes). */
+  maxAnswerBytes: z.number().int().min(1024).default(16 * 1024 * 1024),
   retry: z.object({
     attempts: z.number().int().min(1).max(50).default(5),
     baseDelayMs: duration.default(500),
@@ -155,6 +157,12 @@ export const configSchema = z.object({
     ratePerSecond: z.number().min(0).default(500),
     maxDeleteFraction: z.number().min(0).max(1).default(0.1),
     maxDeleteCount: z.number().int().min(0).default(5),
+    /** Catalogs larger than this are refused before they are parsed. */
+    maxCatalogBytes: z.number().int().min(1).default(64 * 1024 * 1024),
+    /** Credentials for http(s) catalogs (never in the catalog URL of a job: params live in Redis). */
+    catalogAuth: z.object({ user: optionalString, password: optionalString, token: optionalString }).prefault({}),
+    /** S3 credentials for s3:// catalogs; empty: those of archive.* (endpoint, region, path style always from archive.*). */
+    catalogS3: z.object({ accessKeyId: optionalString, secretAccessKey: optionalString }).prefault({}),
   }).prefault({}),
   passwd: z.object({
     concurrency: z.number().int().min(1).max(256).default(8),

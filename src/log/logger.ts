@@ -1,5 +1,5 @@
 import { pino, type DestinationStream, type Logger, type LoggerOptions } from 'pino';
-import { scrubText } from './secrets.js';
+import { scrubFields, scrubText } from './secrets.js';
 
 export type { Logger } from 'pino';
 
@@ -32,6 +32,13 @@ export function createLogger(settings: LoggerSettings = {}): Logger {
     serializers: {
       err: (err: unknown) => serializeError(err),
     },
+    // Structured fields may carry a URL with a password ({ url }, a nested config object): every
+    // string is scrubbed and secret-named keys are masked at any depth, in bindings too. The
+    // redact paths above stay as the first line (exact keys, no copy).
+    formatters: {
+      log: (object) => scrubFields(object),
+      bindings: (bindings) => scrubFields(bindings), // the root's; children: scrubChildBindings
+    },
     hooks: {
       // Messages are free text and may quote a URL or header: scrub them too.
       logMethod(args, method) {
@@ -40,14 +47,26 @@ export function createLogger(settings: LoggerSettings = {}): Logger {
       },
     },
   };
-  if (settings.stream) return pino(options, settings.stream);
+  if (settings.stream) return scrubChildBindings(pino(options, settings.stream));
   if (pretty) {
-    return pino({
+    return scrubChildBindings(pino({
       ...options,
       transport: { target: 'pino-pretty', options: { destination, colorize: colorWanted(), translateTime: 'SYS:standard' } },
-    });
+    }));
   }
-  return pino(options, pino.destination({ fd: destination, sync: destination === 2 }));
+  return scrubChildBindings(pino(options, pino.destination({ fd: destination, sync: destination === 2 })));
+}
+
+/**
+ * pino applies `formatters.bindings` to the root's bindings only; a child's (`log.child({ catalog
+ * })`) are serialised as given. Children inherit from the root, so one override covers them all.
+ */
+function scrubChildBindings(root: Logger): Logger {
+  const child = root.child;
+  root.child = function scrubbedChild(this: Logger, bindings, options) {
+    return child.call(this, scrubFields(bindings), options);
+  } as Logger['child'];
+  return root;
 }
 
 /** Colours at a terminal unless `NO_COLOR` is set to anything but the empty string (no-color.org). */

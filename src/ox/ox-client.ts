@@ -461,12 +461,31 @@ export class OxClient implements OxApi {
     return out;
   }
 
+  /**
+   * A non-streaming answer (send, delete, advertisement, passwd-changes), at most
+   * `ox.maxAnswerBytes`: a server or proxy sending without end must not fill the memory.
+   */
   async #readText(operation: string, body: Dispatcher.ResponseData['body'], signal?: AbortSignal): Promise<string> {
+    const limit = this.#config.maxAnswerBytes;
+    const chunks: Buffer[] = [];
+    let size = 0;
     try {
-      return await body.text();
+      for await (const chunk of body) {
+        size += (chunk as Buffer).length;
+        if (size > limit) {
+          body.destroy();
+          throw new OxError({
+            operation, kind: 'protocol', retryable: false, status: 200, answerCode: 'OXB_ANSWER_TOO_LARGE',
+            reason: `the answer is larger than ox.maxAnswerBytes (${limit} bytes)`,
+            hint: 'not OX\'s answer to this call, or raise ox.maxAnswerBytes',
+          });
+        }
+        chunks.push(chunk as Buffer);
+      }
     } catch (err) {
       throw this.#bodyError(operation, err, signal);
     }
+    return Buffer.concat(chunks, size).toString('utf8');
   }
 }
 

@@ -6,6 +6,7 @@
 import { CronExpressionParser } from 'cron-parser';
 import type { Config, ScheduleConfig } from '../config/schema.js';
 import { InputError } from '../errors.js';
+import { credentialInUrl, safeUrl } from '../log/secrets.js';
 import type { JobKind } from '../job-kind.js';
 import { isValidZone, parseInstant } from '../time/parse-time.js';
 import { isWindowSize, windowContaining, type WindowSize } from './windows.js';
@@ -39,8 +40,21 @@ export function scheduleError(id: string, field: string, message: string): Input
   return new InputError(`schedule ${id}: ${field}: ${message}`);
 }
 
-/** Validates params against a job kind's zod schema; the error names the offending field. */
+/**
+ * Validates params against a job kind's zod schema; the error names the offending field. Params
+ * are job data (kept in Redis, shown on the dashboard): a URL in them that carries credentials
+ * (user info, a secret query parameter) is refused here, in the one path config, CLI and worker
+ * all take, with the value masked.
+ */
 export function validateParams(kind: JobKind<any, any>, params: unknown, where: string): unknown {
+  const secret = credentialIn(params ?? {}, '');
+  if (secret) {
+    const { path, value, found } = secret;
+    const what = 'userInfo' in found ? 'credentials (URL user info)' : `a secret query parameter "${found.queryParam}"`;
+    throw new InputError(`${where}: params${path}: ${JSON.stringify(safeUrl(value))} carries ${what}; job params are kept in Redis, so keep secrets ` +
+      `in the config (for catalogs: ads.catalogAuth.user / .password / .token, env ADS_CATALOG_USER, ADS_CATALOG_PASSWORD, ADS_CATALOG_TOKEN, each also as *_FILE). ` +
+      'A literal @ in a URL is written %40');
+  }
   const parsed = kind.params.safeParse(params ?? {});
   if (parsed.success) return parsed.data;
   const issue = parsed.error.issues[0];
@@ -145,5 +159,27 @@ export function nextFiring(schedule: Schedule, now: number): number | undefined 
     }
   }
   if (schedule.every !== undefined) return Math.floor(now / schedule.every) * schedule.every + schedule.every;
+  return undefined;
+}
+
+/** The first string at any depth of `value` that is a URL carrying credentials, with its path. */
+function credentialIn(value: unknown, path: string): { path: string; value: string; found: NonNullable<ReturnType<typeof credentialInUrl>> } | undefined {
+  if (typeof value === 'string') {
+    const found = credentialInUrl(value);
+    return found ? { path, value, found } : undefined;
+  }
+  if (Array.isArray(value)) {
+    for (const [i, item] of value.entries()) {
+      const hit = credentialIn(item, `${path}[${i}]`);
+      if (hit) return hit;
+    }
+    return undefined;
+  }
+  if (value && typeof value === 'object') {
+    for (const [key, item] of Object.entries(value)) {
+      const hit = credentialIn(item, `${path}.${key}`);
+      if (hit) return hit;
+    }
+  }
   return undefined;
 }

@@ -1,6 +1,6 @@
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { safeUrl, scrubText } from '../../src/log/secrets.js';
+import { credentialInUrl, safeUrl, scrubFields, scrubText } from '../../src/log/secrets.js';
 import { parseDuration, parseInstant } from '../../src/time/parse-time.js';
 import { InputError } from '../../src/errors.js';
 
@@ -13,6 +13,23 @@ describe('secret scrubbing', () => {
     expect(out).toContain('smtp://***@smtp.example:587');
     expect(out).toContain('Basic ***');
     expect(out).toContain('[PGP key]');
+  });
+
+  it('finds credentials in URLs: user info (any raw @), secret query parameters; not in other text', () => {
+    expect(credentialInUrl('https://u:pw@cms.example/x.json')).toEqual({ userInfo: true });
+    expect(credentialInUrl('https://u:pa/ss@cms.example/x.json')).toEqual({ userInfo: true });
+    expect(credentialInUrl('https://cms.example/x.json?v=1&Access_Token=abc')).toEqual({ queryParam: 'Access_Token' });
+    expect(credentialInUrl('s3://bucket/x.json?X-Amz-Signature=abc')).toEqual({ queryParam: 'X-Amz-Signature' });
+    expect(credentialInUrl('https://cms.example/x.json?v=1&sort=date')).toBeUndefined();
+    expect(credentialInUrl('/srv/catalog@2.yaml')).toBeUndefined();
+    expect(credentialInUrl('ops@example.com')).toBeUndefined();
+  });
+
+  it('scrubs structured fields: nested URLs, URL objects, secret-named keys; leaves other values as they are', () => {
+    const plain = { count: 3, ok: true, when: new Date(0), list: ['a', 'b'] };
+    expect(scrubFields(plain)).toBe(plain); // nothing to change: no copy
+    expect(scrubFields({ a: { b: [{ url: 'redis://:pw@h:6379' }] }, token: 'abc', password: '', link: new URL('https://u:p@h/') }))
+      .toEqual({ a: { b: [{ url: 'redis://***@h:6379' }] }, token: '***', password: '', link: 'https://***@h/' });
   });
 
   it('shows URLs without user info', () => {
