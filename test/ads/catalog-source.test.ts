@@ -59,6 +59,20 @@ describe('catalog sources', () => {
     await expect(loadCatalog(`s3://${s3.bucket}/ads/none.yaml`, { s3: settings })).rejects.toThrow(/no such object/);
   });
 
+  it('takes s3:// credentials from ads.catalogS3 before the archive\'s, and caps an S3 object at ads.maxCatalogBytes', async () => {
+    const client = new S3Client({ region: 'us-east-1', endpoint: s3.endpoint, forcePathStyle: true, credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } });
+    await client.send(new PutObjectCommand({ Bucket: s3.bucket, Key: 'ads/own-keys.yaml', Body: YAML }));
+    client.destroy();
+    const wrongArchiveKeys = s3.archiveConfig({ accessKeyId: 'WRONG', secretAccessKey: 'WRONG' });
+    const location = `s3://${s3.bucket}/ads/own-keys.yaml`;
+    const ads = (over: object = {}) => ({ catalogAuth: {}, catalogS3: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' }, maxCatalogBytes: 1_000_000, ...over });
+    await expect(loadCatalog(location, { s3: wrongArchiveKeys })).rejects.toThrow(/access denied by S3|Forbidden|signature/i);
+    const catalog = await loadCatalog(location, { s3: wrongArchiveKeys, ads: ads() });
+    expect(catalog.entries.map((e) => e.key)).toEqual(['package:acme/gold']);
+    await expect(loadCatalog(location, { s3: wrongArchiveKeys, ads: ads({ maxCatalogBytes: 10 }) }))
+      .rejects.toThrow(`catalog ${location}: larger than ads.maxCatalogBytes (10 bytes); check the catalog, or raise ads.maxCatalogBytes`);
+  });
+
   it('names a local file that cannot be read', async () => {
     await expect(loadCatalog('/nonexistent/catalog.yaml')).rejects.toThrow(/catalog \/nonexistent\/catalog\.yaml: cannot be read \(ENOENT\)/);
   });
