@@ -42,6 +42,11 @@ describe('job data no schedule or command could have made', () => {
       schedules,
     }, { OXB_TEST_ROLE: 'worker' }), bundleCli()]);
   }, 40_000);
+  /** The job once failed, read after its state says so (a read before may predate the failure). */
+  const failedJob = async (id: string, what: string): Promise<Job> => {
+    await waitFor(async () => (await (await queue.getJob(id))?.getState()) === 'failed', what, 30_000);
+    return (await queue.getJob(id))!;
+  };
   afterAll(async () => {
     bundle?.dispose();
     await rm(dir, { recursive: true, force: true });
@@ -83,10 +88,7 @@ describe('job data no schedule or command could have made', () => {
     ];
 
     for (const [i, [what, , , reason]] of forged.entries()) {
-      const failed = await waitFor(async () => {
-        const job = await queue.getJob(jobs[i]!.id!);
-        return job && (await job.getState()) === 'failed' ? job : undefined;
-      }, `the job with ${what} to fail`, 20_000);
+      const failed = await failedJob(jobs[i]!.id!, `the job with ${what} to fail`);
       expect(failed.failedReason, what).toMatch(/^refused job data: /);
       expect(failed.failedReason, what).toMatch(reason);
       expect(failed.attemptsMade, `${what}: not retried`).toBe(1);
@@ -129,10 +131,7 @@ describe('job data no schedule or command could have made', () => {
     const context = { kinds: jobKinds, schedules: resolveSchedules(cliConfig, jobKinds) };
     // The test daemon runs the test kinds only, and its config lacks nightly-export: it refuses each.
     for (const id of jobIds) {
-      const failed = await waitFor(async () => {
-        const job = await queue.getJob(id);
-        return job && (await job.getState()) === 'failed' ? job : undefined;
-      }, `job ${id} refused`, 20_000);
+      const failed = await failedJob(id, `job ${id} refused`);
       expect(checkJobData(failed.name, failed.data, context), id).toMatchObject({ accepted: true });
       expect(failed.failedReason).toMatch(/^refused job data: unknown job kind "(feedback\.export|ads\.sync)" \(this worker knows: test\.window/);
       expect(failed.attemptsMade).toBe(1);
