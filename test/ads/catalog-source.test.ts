@@ -65,7 +65,7 @@ describe('catalog sources', () => {
     client.destroy();
     const wrongArchiveKeys = s3.archiveConfig({ accessKeyId: 'WRONG', secretAccessKey: 'WRONG' });
     const location = `s3://${s3.bucket}/ads/own-keys.yaml`;
-    const ads = (over: object = {}) => ({ catalogAuth: {}, catalogS3: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' }, maxCatalogBytes: 1_000_000, ...over });
+    const ads = (over: object = {}) => ({ catalogAuth: { user: undefined, password: undefined, token: undefined }, catalogS3: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' }, maxCatalogBytes: 1_000_000, ...over });
     await expect(loadCatalog(location, { s3: wrongArchiveKeys })).rejects.toThrow(/access denied by S3|Forbidden|signature/i);
     const catalog = await loadCatalog(location, { s3: wrongArchiveKeys, ads: ads() });
     expect(catalog.entries.map((e) => e.key)).toEqual(['package:acme/gold']);
