@@ -19,7 +19,9 @@ const DAY = 86_400_000;
  */
 describe('a window job BullMQ fails for stalling too often', () => {
   const prefix = testPrefix();
-  const config = testConfig(prefix);
+  const schedules = { s: { job: 'test.window', cron: '0 2 * * *', tz: 'UTC', window: '1d', lag: 0, catchUp: 1, startAt: '2026-01-01', retryFailedAfter: '1s' } };
+  // The worker runs only windows of schedules its config has (queue/job-data.ts).
+  const config = testConfig(prefix, { schedules });
   let redis: Redis;
   let queue: Queue<JobData>;
   let daemon: Daemon | undefined;
@@ -38,26 +40,25 @@ describe('a window job BullMQ fails for stalling too often', () => {
     const ledger = new RedisLedger(redis, prefix);
     const stalled = { start: Date.UTC(2026, 0, 1), end: Date.UTC(2026, 0, 1) + DAY };
     const done = { start: stalled.end, end: stalled.end + DAY };
-    await enqueueWindows({ queue, ledger, config }, [stalled, done].map((window) => ({ scheduleId: windowNoop.name, kind: windowNoop, window, params: {}, attempts: 3 })));
+    await enqueueWindows({ queue, ledger, config }, [stalled, done].map((window) => ({ scheduleId: 's', kind: windowNoop, window, params: {}, attempts: 3 })));
     // What the killed workers left: the window marked running, the job flagged by BullMQ's stalled check.
-    await ledger.markRunning({ scheduleId: windowNoop.name, ...stalled }, windowNoop.name, 2);
-    await ledger.markDone({ scheduleId: windowNoop.name, ...done }, windowNoop.name, { rows: 1 });
+    await ledger.markRunning({ scheduleId: 's', ...stalled }, windowNoop.name, 2);
+    await ledger.markDone({ scheduleId: 's', ...done }, windowNoop.name, { rows: 1 });
     for (const window of [stalled, done]) {
-      await redis.hset(`${prefix}:${JOB_QUEUE}:${windowJobId(windowNoop.name, window)}`, 'defa', 'job stalled more than allowable limit');
+      await redis.hset(`${prefix}:${JOB_QUEUE}:${windowJobId('s', window)}`, 'defa', 'job stalled more than allowable limit');
     }
 
     daemon = await Daemon.start({ config, kinds: testKinds, role: 'worker', port: null, log: silentLogger() });
     await waitFor(async () => (await queue.getFailedCount()) === 2, 'both jobs failed by BullMQ');
-    await waitFor(async () => (await ledger.getWindow({ scheduleId: windowNoop.name, ...stalled }))?.state === 'failed', 'stalled window failed in the ledger', 5_000);
-    expect((await ledger.getWindow({ scheduleId: windowNoop.name, ...stalled }))?.lastError).toMatch(/stalled more than allowable limit/);
-    expect(await ledger.failedCount(windowNoop.name)).toBe(1);
-    expect(await ledger.getWindow({ scheduleId: windowNoop.name, ...done })).toMatchObject({ state: 'done', result: { rows: 1 } });
+    await waitFor(async () => (await ledger.getWindow({ scheduleId: 's', ...stalled }))?.state === 'failed', 'stalled window failed in the ledger', 5_000);
+    expect((await ledger.getWindow({ scheduleId: 's', ...stalled }))?.lastError).toMatch(/stalled more than allowable limit/);
+    expect(await ledger.failedCount('s')).toBe(1);
+    expect(await ledger.getWindow({ scheduleId: 's', ...done })).toMatchObject({ state: 'done', result: { rows: 1 } });
     expect(await redis.get(`${prefix}:test:runs:s:${stalled.start}`)).toBeNull();
 
     // Stalled twice is not failed for good: the retry clock of a scheduler brings it back.
     expect((await ledger.getWindow({ scheduleId: 's', ...stalled }))?.permanent).toBeUndefined();
-    const schedules = { s: { job: 'test.window', cron: '0 2 * * *', tz: 'UTC', window: '1d', lag: 0, catchUp: 1, startAt: '2026-01-01', retryFailedAfter: '1s' } };
-    const scheduler = await Daemon.start({ config: testConfig(prefix, { schedules }), kinds: testKinds, role: 'scheduler', port: null, log: silentLogger(), retryCheckIntervalMs: 200 });
+    const scheduler = await Daemon.start({ config, kinds: testKinds, role: 'scheduler', port: null, log: silentLogger(), retryCheckIntervalMs: 200 });
     try {
       const record = await waitFor(async () => {
         const r = await ledger.getWindow({ scheduleId: 's', ...stalled });

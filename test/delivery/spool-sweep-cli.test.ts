@@ -78,7 +78,7 @@ describe('spool files of crashed processes', () => {
     expect(await readdir(spoolDir)).toEqual([]);
   });
 
-  it('temps a killed writer left beside an archive object are removed when the key is written again', { timeout: 60_000 }, async () => {
+  it('temps a killed writer left beside an archive object are removed when the key is written again', { timeout: 120_000 }, async () => {
     const window = ['--start', iso(D0 + 9 * DAY), '--end', iso(D0 + 10 * DAY)];
     const first = await world.cli(['run', 'feedback.export', ...window]);
     expect(first.code, first.stderr).toBe(0);
