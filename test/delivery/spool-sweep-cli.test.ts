@@ -58,10 +58,12 @@ describe('spool files of crashed processes', () => {
     const sweeps = (JSON.parse(status.stdout.toString()) as { spoolSweeps: SweepHistory[] }).spoolSweeps;
     expect(sweeps).toHaveLength(1);
     expect(sweeps[0]!.last).toMatchObject({
-      by: 'run', dir: spoolDir, removed: 1, keptLive: 1, keptOther: 0, errors: [],
+      by: 'run', dir: spoolDir, removed: 1, keptOther: 0, errors: [],
       removedFiles: [{ name: killedFile, owner: expect.stringContaining(`pid ${killed.pid}`), why: 'dead process' }],
     });
     expect(sweeps[0]!.last.removedBytes).toBeGreaterThan(0);
+    // The live export's file, and maybe the sweeping run's own (it sweeps beside its job).
+    expect(sweeps[0]!.last.keptLive).toBeGreaterThanOrEqual(1);
     expect(sweeps[0]!.lastRemoval).toEqual(sweeps[0]!.last);
     const table = await world.cli(['status']);
     expect(table.stdout.toString()).toMatch(/spool sweeps \(files crashed processes left\)\nhost +dir +lastSweep +removed +keptLive +keptOther +lastRemoval/);

@@ -331,9 +331,11 @@ export function registerDaemonCommands(program: Command): void {
       process.once('SIGINT', onSignal);
       process.once('SIGTERM', onSignal);
       const outcomes: RunJobOutcome[] = [];
+      let sweeping: Promise<unknown> | undefined;
       try {
         await redis.ready; // the ledger lives there: say at once when it does not answer
-        if (!options.dryRun) await sweepSpoolAtStart({ config, redis: redis.redis, log, by: 'run' });
+        // Beside the job, not before it: the sweep removes only dead processes' files.
+        if (!options.dryRun) sweeping = sweepSpoolAtStart({ config, redis: redis.redis, log, by: 'run' });
         for (const window of windows.length > 0 ? windows : [undefined]) {
           outcomes.push(await runJobInProcess({
             kind: target.kind, services, scheduleId: target.scheduleId, window, params: target.params,
@@ -344,6 +346,7 @@ export function registerDaemonCommands(program: Command): void {
       } finally {
         process.off('SIGINT', onSignal);
         process.off('SIGTERM', onSignal);
+        await sweeping; // never rejects: sweepSpoolAtStart logs its own failures
         await services.close();
         await redis.close();
       }
