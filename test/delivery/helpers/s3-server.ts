@@ -50,6 +50,13 @@ export interface FaultyProxy {
   requests: RecordedRequest[];
   /** The next `count` requests are answered with `status` (default 500). */
   failNext(count: number, status?: number): void;
+  /**
+   * Requests matching `match` are held (their body read, no answer) until `releaseHeld()`,
+   * which drops them: a client that was cut off mid-upload. Answers how many are held now.
+   */
+  holdMatching(match: ((method: string, url: string) => boolean) | undefined): void;
+  held(): number;
+  releaseHeld(): void;
   close(): Promise<void>;
 }
 
@@ -58,7 +65,14 @@ export async function startFaultyProxy(target: string): Promise<FaultyProxy> {
   const requests: RecordedRequest[] = [];
   let failuresLeft = 0;
   let failureStatus = 500;
+  let hold: ((method: string, url: string) => boolean) | undefined;
+  const heldResponses = new Set<import('node:http').ServerResponse>();
   const server: Server = createServer((req, res) => {
+    if (hold?.(req.method!, req.url!)) {
+      req.resume();
+      heldResponses.add(res);
+      return;
+    }
     if (failuresLeft > 0) {
       failuresLeft -= 1;
       req.resume();
@@ -87,6 +101,14 @@ export async function startFaultyProxy(target: string): Promise<FaultyProxy> {
     failNext(count, status = 500) {
       failuresLeft = count;
       failureStatus = status;
+    },
+    holdMatching(match) {
+      hold = match;
+    },
+    held: () => heldResponses.size,
+    releaseHeld() {
+      for (const res of heldResponses) res.destroy();
+      heldResponses.clear();
     },
     close: () => new Promise((resolve) => {
       server.closeAllConnections();

@@ -20,6 +20,8 @@ export interface SmtpCaptureOptions {
    * never learnt it was accepted).
    */
   beforeAccept?: (envelopeTo: string[]) => Promise<void>;
+  /** Called right after the server answered 250 for a message (without beforeAccept). */
+  afterAccept?: (envelopeTo: string[]) => void;
 }
 
 export async function startSmtpCapture(options: SmtpCaptureOptions = {}): Promise<SmtpCapture> {
@@ -47,6 +49,7 @@ export async function startSmtpCapture(options: SmtpCaptureOptions = {}): Promis
         };
         if (options.beforeAccept) void options.beforeAccept(envelopeTo).then(accept, (err: Error) => callback(err));
         else accept();
+        if (options.afterAccept) options.afterAccept(envelopeTo);
       });
     },
   });

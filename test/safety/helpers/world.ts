@@ -81,7 +81,7 @@ export async function startSafetyWorld(options: { smtp?: boolean | SmtpCaptureOp
       writeFileSync(file, [
         `ox: { url: "${sim.url}", user: oxadmin, password: secret, retry: { attempts: 3, baseDelayMs: 20, maxDelayMs: 200 } }`,
         `redis: { url: "${REDIS_URL}", prefix: ${prefix} }`,
-        `archive: { kind: fs, dir: "${archiveDir}" }`,
+        ...(lines.some((l) => l.startsWith('archive:')) ? [] : [`archive: { kind: fs, dir: "${archiveDir}" }`]),
         `spool: { dir: "${spoolDir}" }`,
         ...(smtp && !lines.some((l) => l.startsWith('mail:')) ? [`mail: { smtp: "${smtp.url}", from: ox-batch@example.com }`] : []),
         ...lines,
