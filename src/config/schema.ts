@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { CronExpressionParser } from 'cron-parser';
 import { isValidZone, parseDuration } from '../time/parse-time.js';
-import { redisTarget } from '../queue/redis-target.js';
+import { hashTagOf, isClusterUrl, redisTarget } from '../redis/target.js';
 
 /** `30s`, `5m`, `2h`, `90d` or a number of milliseconds. Parsed to ms. */
 export const duration = z.union([z.number(), z.string()]).transform((value, ctx) => {
@@ -106,7 +106,7 @@ export const configSchema = z.object({
   logging: z.object({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info') }).prefault({}),
   ox: oxSchema,
   redis: z.object({
-    url: z.string().regex(/^rediss?(\+sentinel)?:\/\//, 'expected redis://host:port, rediss://… or redis+sentinel://host:port,…/primaryName').superRefine((url, ctx) => {
+    url: z.string().regex(/^rediss?(\+sentinel|\+cluster)?:\/\//, 'expected redis://host:port, rediss://…, redis+sentinel://host:port,…/primaryName or redis+cluster://host:port,…').superRefine((url, ctx) => {
       try {
         redisTarget(url);
       } catch (err) {
@@ -114,6 +114,12 @@ export const configSchema = z.object({
       }
     }),
     prefix: z.string().min(1).regex(/^[^:\s]+$/, 'no colons or spaces; use {braces} for Redis Cluster'),
+  }).superRefine((redis, ctx) => {
+    // Every Lua script and MULTI of BullMQ and the ledger touches several keys: on a cluster they
+    // must share a slot, which only a hash tag in the prefix gives them.
+    if (isClusterUrl(redis.url) && hashTagOf(redis.prefix) === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['prefix'], message: `on Redis Cluster the prefix needs a hash tag, e.g. {${redis.prefix.replace(/[{}]/g, '') || 'oxb'}}, so all its keys share one slot` });
+    }
   }),
   http: z.object({
     host: z.string().default('0.0.0.0'),

@@ -16,7 +16,7 @@
  * The job's result is stored verbatim as JSON text (never decoded in Lua, whose cjson would
  * turn `[]` into `{}`).
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/connection.js';
 import { UpdateBatcher } from './update-batcher.js';
 import { ledgerCommands, type LedgerCommands } from './commands/index.js';
 import type { BeginResult, DeliveryLog, DeliveryRecord, Ledger, MailClaim, MailClaimRequest, OpenMailClaim, ReexportFlag, RunRecord, WindowKey, WindowRecord, WindowState } from './types.js';
@@ -188,7 +188,7 @@ export class RedisLedger implements Ledger {
   private readonly commands: LedgerCommands;
 
   constructor(
-    readonly redis: Redis,
+    readonly redis: RedisClient,
     readonly prefix: string,
   ) {
     this.commands = ledgerCommands(redis);

@@ -3,7 +3,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../src/redis/connection.js';
 import { RedisLedger } from '../../src/ledger/redis-ledger.js';
 import { silentLogger } from '../../src/log/logger.js';
 import { Daemon } from '../../src/queue/daemon.js';
@@ -19,7 +19,7 @@ const DAY = 86_400_000;
 
 describe('daemon in process: worker path, retries, unrecoverable errors, health and metrics', () => {
   const prefix = testPrefix();
-  let redis: Redis;
+  let redis: RedisClient;
   let daemon: Daemon;
   beforeAll(async () => {
     redis = plainRedis();

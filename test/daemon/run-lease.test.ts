@@ -5,6 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
+import type { RedisClient } from '../../src/redis/connection.js';
 import { Queue, Worker } from 'bullmq';
 import { silentLogger } from '../../src/log/logger.js';
 import { createJobProcessor } from '../../src/queue/job-processor.js';
@@ -21,7 +22,7 @@ const windowOf = (n: number) => ({ start: T0 + n * DAY, end: T0 + (n + 1) * DAY 
 
 describe('ox-batch run holds its window by a lease', () => {
   const prefix = testPrefix();
-  let redis: Redis;
+  let redis: RedisClient;
   let services: ClosableServices;
   let queue: Queue<JobData>;
   beforeAll(() => {

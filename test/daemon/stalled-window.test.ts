@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../src/redis/connection.js';
 import type { Queue } from 'bullmq';
 import { RedisLedger } from '../../src/ledger/redis-ledger.js';
 import { silentLogger } from '../../src/log/logger.js';
@@ -20,7 +20,7 @@ const DAY = 86_400_000;
 describe('a window job BullMQ fails for stalling too often', () => {
   const prefix = testPrefix();
   const config = testConfig(prefix);
-  let redis: Redis;
+  let redis: RedisClient;
   let queue: Queue<JobData>;
   let daemon: Daemon | undefined;
   beforeAll(() => {
