@@ -113,7 +113,8 @@ export const configSchema = z.object({
         ctx.addIssue({ code: 'custom', message: (err as Error).message.replace(/^redis\.url: /, '') });
       }
     }),
-    prefix: z.string().min(1).regex(/^[^:\s]+$/, 'no colons or spaces; use {braces} for Redis Cluster'),
+    // YAML reads an unquoted `{oxb}` as a mapping: say how to write it.
+    prefix: z.string({ error: (issue) => (typeof issue.input === 'object' && issue.input !== null ? 'expected a string; quote a hash tag in YAML: prefix: "{oxb}"' : 'expected a string') }).min(1).regex(/^[^:\s]+$/, 'no colons or spaces; use {braces} for Redis Cluster'),
   }).superRefine((redis, ctx) => {
     // Every Lua script and MULTI of BullMQ and the ledger touches several keys: on a cluster they
     // must share a slot, which only a hash tag in the prefix gives them.

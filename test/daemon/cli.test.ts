@@ -17,7 +17,7 @@ describe('daemon CLI against Redis (no workers running)', () => {
     dir = mkdtempSync(join(tmpdir(), 'oxb-cli-'));
     file = join(dir, 'config.yaml');
     writeFileSync(file, [
-      `redis: { url: "${REDIS_URL}", prefix: ${prefix} }`,
+      `redis: { url: "${REDIS_URL}", prefix: "${prefix}" }`,
       'logging: { level: warn }',
       'schedules:',
       '  feedback-daily:',

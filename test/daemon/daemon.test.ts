@@ -192,7 +192,7 @@ describe('a Redis restart during a run', () => {
 });
 
 describe('bad schedule config', () => {
-  const config = testConfig('oxbt-bad');
+  const config = testConfig(testPrefix());
   const check = (schedule: Record<string, unknown>) => () => resolveSchedules({ timezone: 'UTC', schedules: { nightly: { lag: 0, catchUp: 1, overlap: 'skip', attempts: 1, paused: false, params: {}, ...schedule } as never } }, testKinds);
 
   it('names the schedule and the field: unknown job, bad cron, unknown zone, window rules, params', () => {
