@@ -142,6 +142,10 @@ export const configSchema = z.object({
     eventsMaxLen: z.number().int().min(100).default(10_000),
     backoffMs: duration.default(5_000),
   }).prefault({}),
+  ledger: z.object({
+    // 0 keeps every window record; otherwise done windows older than this are trimmed.
+    keepDone: duration.refine((ms) => ms === 0 || ms >= 86_400_000, { message: 'expected 0 (keep every record) or at least 1d, e.g. 400d' }).default(0),
+  }).prefault({}),
   spool: z.object({ dir: optionalString }).prefault({}),
   archive: archiveSchema.prefault({}),
   mail: z.object({
