@@ -48,14 +48,16 @@ describe('feedback.purge after ledger.keepDone trimmed old export windows', () =
     const outcome = await purge('2d');
     expect(outcome.status, outcome.reason).toBe('done');
     const result = outcome.result as PurgeResult;
-    // The walk begins at day 5, the oldest window kept; day 8's archive is gone: the cutoff stops there.
+    // The walk begins at day 5, the oldest window kept; day 8's archive is gone: the verified
+    // watermark stops there. Counting before the DELETE then stops it at day 7, whose archive
+    // holds one row where OX holds two (the row exactly at midnight).
     expect(result.guard).toMatchObject({
       startAt: new Date(day(5).start).toISOString(), watermark: new Date(day(8).start).toISOString(),
       trimmed: { from: new Date(T0).toISOString(), through: new Date(day(5).start).toISOString(), windows: 5 },
     });
-    expect(result).toMatchObject({ mode: 'verified', limitedBy: 'archive', cutoffMs: day(8).start });
-    expect(world.sim.feedbackCount({ end: day(8).start })).toBe(0);
-    expect(world.sim.feedbackCount({ start: day(8).start })).toBe(4);
+    expect(result).toMatchObject({ mode: 'verified', limitedBy: 'archive', cutoffMs: day(7).start });
+    expect(world.sim.feedbackCount({ end: day(7).start })).toBe(0);
+    expect(world.sim.feedbackCount({ start: day(7).start })).toBe(6);
     expect(await ledgerOf().watermark(GUARD, T0)).toBe(watermark);
   });
 
