@@ -160,7 +160,7 @@ describe('RedisLedger.trimDone', () => {
           expect(await marks()).toEqual(before);
         }
       },
-    ), { seed, numRuns: 40, reporter: (out) => { if (out.failed) throw new Error(`replay with OXB_FC_SEED=${seed}: ${out.counterexample ? JSON.stringify(out.counterexample) : ''} ${String(out.errorInstance)}`); } });
+    ), { seed, numRuns: 30, reporter: (out) => { if (out.failed) throw new Error(`replay with OXB_FC_SEED=${seed}: ${out.counterexample ? JSON.stringify(out.counterexample) : ''} ${String(out.errorInstance)}`); } });
   });
 });
 
@@ -181,7 +181,7 @@ describe('ledger.keepDone through ox-batch start, status, backfill and run', () 
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('the daemon trims done windows older than keepDone at its tick; they stay done for the watermark, backfill and run', { timeout: 60_000 }, async () => {
+  it('the daemon trims done windows older than keepDone at its tick; they stay done for the watermark, backfill and run', { timeout: 120_000 }, async () => {
     const now = Date.now();
     const startAt = lastClosedWindow('1d', 'UTC', now, 0).start - 60 * DAY;
     const windows = windowsBetween('1d', 'UTC', startAt, lastClosedWindow('1d', 'UTC', now, 0).end);
@@ -214,7 +214,7 @@ describe('ledger.keepDone through ox-batch start, status, backfill and run', () 
     daemon.stdout!.on('data', (d: Buffer) => { log += d.toString(); });
     daemon.stderr!.on('data', (d: Buffer) => { log += d.toString(); });
     try {
-      const range = await waitFor(() => ledger.trimmedRange('daily'), `the daemon to trim (${log})`, 30_000, 100);
+      const range = await waitFor(() => ledger.trimmedRange('daily'), `the daemon to trim (${log})`, 60_000, 100);
       const keepFrom = lastClosedWindow('1d', 'UTC', Date.now(), 0).end - 20 * DAY;
       expect(range.from).toBe(startAt);
       expect(range.through).toBeLessThanOrEqual(keepFrom);

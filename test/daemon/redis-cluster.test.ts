@@ -126,8 +126,8 @@ describe('on a real Redis Cluster', () => {
       'worker: { concurrency: 2, backoffMs: 200 }',
       'logging: { level: warn }',
       'schedules:',
-      // A yearly trigger: no tick fires during the test; the windows come from the backfill.
-      '  hourly: { job: feedback.export, cron: "0 3 1 1 *", window: 1h, params: { deliver: [archive, mail], mailTo: team@example.com } }',
+      // Paused: no trigger (nor the catch-up at start) queues windows; they come from the backfill.
+      '  hourly: { job: feedback.export, cron: "0 * * * *", window: 1h, paused: true, params: { deliver: [archive, mail], mailTo: team@example.com } }',
       '',
     ].join('\n'));
     const env = { REDIS_URL: cluster.url, OXB_REDIS_PREFIX: prefix, OXB_CONFIG: configFile };
