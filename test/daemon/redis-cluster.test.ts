@@ -147,7 +147,8 @@ describe('on a real Redis Cluster', () => {
       for (const d of daemons) await waitFor(() => ready(d.port), `daemon on :${d.port} ready (${d.log()})`, 30_000, 100);
       const doneRuns = async (port: number) => {
         const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-        return Number(/oxb_job_runs_total\{job="feedback\.export",schedule="hourly",result="done"\} (\d+)/.exec(text)?.[1] ?? 0);
+        const line = text.split('\n').find((l) => l.startsWith('oxb_job_runs_total{') && l.includes('"feedback.export"') && l.includes('schedule="hourly"') && l.includes('result="done"'));
+        return Number(line?.split(' ').at(-1) ?? 0);
       };
 
       const backfill = await runCli(bundle.entry, ['backfill', 'hourly', '--from', '2026-01-01T00:00:00Z', '--to', '2026-01-05T00:00:00Z'], env);
