@@ -3,16 +3,21 @@
  * merges its result into bench/results.json under its name (other sections are kept).
  * To add one, add an entry: `load` imports the module (only selected modules are loaded), `run`
  * returns a JSON-able result, `format` renders it for people.
- * `npm run bench -- scheduling` runs a subset by name.
+ * `npm run bench -- scheduling` runs a subset by name; `--quick` asks each selected benchmark for
+ * a short smoke run (those that have one), whose results are printed but not merged.
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+export interface BenchFlags {
+  quick: boolean;
+}
+
 export interface Benchmark<M = any, R = any> {
   name: string;
   load(): Promise<M>;
-  run(module: M): Promise<R>;
+  run(module: M, flags: BenchFlags): Promise<R>;
   format(module: M, result: R): string;
 }
 
@@ -31,6 +36,12 @@ export const BENCHMARKS: Benchmark[] = [
     load: () => import('./export.js'),
     run: (m) => m.runExportBench(),
     format: (m, r) => m.formatExportBench(r),
+  }),
+  bench({
+    name: 'scale',
+    load: () => import('./scale.js'),
+    run: (m, flags) => m.runScaleBench({ quick: flags.quick }),
+    format: (m, r) => m.formatScaleBench(r),
   }),
   bench({
     name: 'ads',
@@ -59,7 +70,9 @@ export async function mergeResults(name: string, result: unknown, file = results
 }
 
 async function main(): Promise<number> {
-  const wanted = process.argv.slice(2);
+  const args = process.argv.slice(2);
+  const flags: BenchFlags = { quick: args.includes('--quick') };
+  const wanted = args.filter((a) => !a.startsWith('--'));
   const unknown = wanted.filter((name) => !BENCHMARKS.some((b) => b.name === name));
   if (unknown.length > 0) {
     process.stderr.write(`unknown benchmark ${unknown.join(', ')}; known: ${BENCHMARKS.map((b) => b.name).join(', ')}\n`);
@@ -69,11 +82,11 @@ async function main(): Promise<number> {
   for (const b of selected) {
     process.stderr.write(`running ${b.name} …\n`);
     const module = await b.load();
-    const result = await b.run(module);
+    const result = await b.run(module, flags);
     process.stdout.write(`${b.format(module, result)}\n\n`);
-    await mergeResults(b.name, result);
+    if (!flags.quick) await mergeResults(b.name, result);
   }
-  process.stderr.write(`results merged into ${resultsFile()}\n`);
+  process.stderr.write(flags.quick ? 'quick run: results not merged\n' : `results merged into ${resultsFile()}\n`);
   return 0;
 }
 

@@ -5,7 +5,7 @@
  * ledger keeps. No Redis or HTTP set-up happens in a job file.
  */
 import type { z } from 'zod';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './redis/connection.js';
 import type { Logger } from './log/logger.js';
 import type { Config } from './config/schema.js';
 import type { OxApi } from './ox/types.js';
@@ -60,7 +60,7 @@ export interface Services {
   readonly archive: ArchiveStore;
   readonly mailer: Mailer;
   readonly ledger: Ledger;
-  readonly redis: Redis;
+  readonly redis: RedisClient;
   readonly log: Logger;
   /**
    * Asks the scheduler for a tick of a schedule now, as if its trigger fired (e.g. the purge,

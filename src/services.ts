@@ -2,7 +2,6 @@
  * The collaborators a job gets (`Services`), built lazily: a job that never touches S3 or SMTP
  * does not need them configured, and `ox-batch run passwd.audit` does not open an S3 client.
  */
-import type { Redis } from 'ioredis';
 import type { Config } from './config/schema.js';
 import type { Logger } from './log/logger.js';
 import type { Services } from './job-kind.js';
@@ -13,14 +12,14 @@ import { createArchive } from './delivery/create-archive.js';
 import { tracedArchive, tracedMailer } from './telemetry/traced-stores.js';
 import { createMailer } from './delivery/smtp-mailer.js';
 import { RedisLedger } from './ledger/redis-ledger.js';
-import { closeRedis, createRedis } from './queue/redis-connection.js';
+import { closeRedis, createRedis, type RedisClient } from './redis/connection.js';
 import { TICK_QUEUE, createQueue, type TickData } from './queue/queues.js';
 import type { Queue } from 'bullmq';
 
 export interface ServiceOptions {
   log: Logger;
   /** A Redis client to share; created from config.redis.url (and closed by `close`) when absent. */
-  redis?: Redis;
+  redis?: RedisClient;
   /** Called once per OX HTTP request (metrics). */
   observer?: OxRequestObserver;
   /** Clock override for tests. */
@@ -34,12 +33,12 @@ export function createServices(config: Config, options: ServiceOptions): Closabl
   let ox: OxApi | undefined;
   let archive: ArchiveStore | undefined;
   let mailer: Mailer | undefined;
-  let redis: Redis | undefined = options.redis;
+  let redis: RedisClient | undefined = options.redis;
   let ledger: RedisLedger | undefined;
   let ticks: Queue<TickData> | undefined;
   const ownsRedis = options.redis === undefined;
 
-  const getRedis = (): Redis => {
+  const getRedis = (): RedisClient => {
     redis ??= createRedis(config.redis.url, 'command', log, 'ox-batch');
     return redis;
   };

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/connection.js';
 
 /**
  * What ox-batch last applied to OX, per entry key: the hash of the config OX confirmed. OX has no
@@ -13,7 +13,7 @@ export class AppliedState {
   readonly lastSyncKey: string;
   readonly inSyncKey: string;
 
-  constructor(private readonly redis: Redis, prefix: string) {
+  constructor(private readonly redis: RedisClient, prefix: string) {
     this.appliedKey = `${prefix}:ads:applied`;
     this.lockKey = `${prefix}:ads:lock`;
     this.lastSyncKey = `${prefix}:ads:last-sync`;
@@ -86,7 +86,7 @@ const EXTEND = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call(
 export class SyncLock {
   private readonly timer: NodeJS.Timeout;
 
-  constructor(private readonly redis: Redis, private readonly key: string, private readonly token: string, ttlMs: number) {
+  constructor(private readonly redis: RedisClient, private readonly key: string, private readonly token: string, ttlMs: number) {
     this.timer = setInterval(() => {
       this.redis.eval(EXTEND, 1, this.key, this.token, String(ttlMs)).catch(() => undefined);
     }, Math.max(1000, Math.floor(ttlMs / 3)));

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/connection.js';
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../log/logger.js';
 import type { OxApi } from '../ox/types.js';
@@ -21,7 +21,7 @@ export interface AdsSyncRequest {
 
 export interface AdsSyncContext {
   config: Pick<Config, 'ads' | 'archive'> & { redis: Pick<Config['redis'], 'prefix'>; ox?: Pick<Config['ox'], 'retry'> };
-  redis: Redis;
+  redis: RedisClient;
   log: Logger;
   signal?: AbortSignal;
   onProgress?(progress: { done: number; total: number; failed: number }): void;

@@ -1,10 +1,10 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/connection.js';
 
 /** How long a command waits for Redis before it gives up with one line naming the URL. */
 const REDIS_DEADLINE_MS = 10_000;
 
 export interface CommandRedis {
-  redis: Redis;
+  redis: RedisClient;
   /** Rejects with "Redis at <url> is not reachable" when Redis does not answer in time. */
   ready: Promise<void>;
   close(): Promise<void>;
@@ -17,7 +17,7 @@ export interface CommandRedis {
  */
 export async function commandRedis(url: string): Promise<CommandRedis> {
   const [{ createRedis, closeRedis }, { waitForRedis }] = await Promise.all([
-    import('../queue/redis-connection.js'),
+    import('../redis/connection.js'),
     import('../redis/wait-for-redis.js'),
   ]);
   // No logger: the one line the command prints on failure says all; a warn line first is noise.

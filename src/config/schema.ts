@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { CronExpressionParser } from 'cron-parser';
 import { isValidZone, parseDuration } from '../time/parse-time.js';
-import { redisTarget } from '../queue/redis-target.js';
+import { hashTagOf, isClusterUrl, redisTarget } from '../redis/target.js';
 
 /** `30s`, `5m`, `2h`, `90d` or a number of milliseconds. Parsed to ms. */
 export const duration = z.union([z.number(), z.string()]).transform((value, ctx) => {
@@ -108,14 +108,21 @@ export const configSchema = z.object({
   logging: z.object({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info') }).prefault({}),
   ox: oxSchema,
   redis: z.object({
-    url: z.string().regex(/^rediss?(\+sentinel)?:\/\//, 'expected redis://host:port, rediss://… or redis+sentinel://host:port,…/primaryName').superRefine((url, ctx) => {
+    url: z.string().regex(/^rediss?(\+sentinel|\+cluster)?:\/\//, 'expected redis://host:port, rediss://…, redis+sentinel://host:port,…/primaryName or redis+cluster://host:port,…').superRefine((url, ctx) => {
       try {
         redisTarget(url);
       } catch (err) {
         ctx.addIssue({ code: 'custom', message: (err as Error).message.replace(/^redis\.url: /, '') });
       }
     }),
-    prefix: z.string().min(1).regex(/^[^:\s]+$/, 'no colons or spaces; use {braces} for Redis Cluster'),
+    // YAML reads an unquoted `{oxb}` as a mapping: say how to write it.
+    prefix: z.string({ error: (issue) => (typeof issue.input === 'object' && issue.input !== null ? 'expected a string; quote a hash tag in YAML: prefix: "{oxb}"' : 'expected a string') }).min(1).regex(/^[^:\s]+$/, 'no colons or spaces; use {braces} for Redis Cluster'),
+  }).superRefine((redis, ctx) => {
+    // Every Lua script and MULTI of BullMQ and the ledger touches several keys: on a cluster they
+    // must share a slot, which only a hash tag in the prefix gives them.
+    if (isClusterUrl(redis.url) && hashTagOf(redis.prefix) === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['prefix'], message: `on Redis Cluster the prefix needs a hash tag, e.g. {${redis.prefix.replace(/[{}]/g, '') || 'oxb'}}, so all its keys share one slot` });
+    }
   }),
   http: z.object({
     host: z.string().default('0.0.0.0'),
@@ -136,6 +143,10 @@ export const configSchema = z.object({
     keepFailed: z.object({ age: duration.default(30 * 86_400_000), count: z.number().int().min(0).default(5000) }).prefault({}),
     eventsMaxLen: z.number().int().min(100).default(10_000),
     backoffMs: duration.default(5_000),
+  }).prefault({}),
+  ledger: z.object({
+    // 0 keeps every window record; otherwise done windows older than this are trimmed.
+    keepDone: duration.refine((ms) => ms === 0 || ms >= 86_400_000, { message: 'expected 0 (keep every record) or at least 1d, e.g. 400d' }).default(0),
   }).prefault({}),
   spool: z.object({ dir: optionalString, staleAfter: duration.default(86_400_000) }).prefault({}),
   archive: archiveSchema.prefault({}),

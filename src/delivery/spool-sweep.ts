@@ -11,7 +11,7 @@
 import { lstat, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/connection.js';
 import { liveness, ownIdentity, parseIdentityToken, unescapeHost, type Liveness } from './process-identity.js';
 import { SPOOL_FILE_PREFIX } from './spool.js';
 
@@ -133,14 +133,14 @@ export interface SweepHistory {
  * Keeps the report as the last sweep of its host and folder (one hash field each), and, when it
  * removed files, as the last removal too: a later sweep with nothing to do does not hide it.
  */
-export async function recordSweep(redis: Redis, prefix: string, report: SweepReport): Promise<void> {
+export async function recordSweep(redis: RedisClient, prefix: string, report: SweepReport): Promise<void> {
   const field = `${report.host}|${report.dir}`;
   const text = JSON.stringify(report);
   await redis.hset(sweepsKey(prefix), ...(report.removed > 0 ? [`last|${field}`, text, `removal|${field}`, text] : [`last|${field}`, text]));
 }
 
 /** Every host and folder swept, the newest sweep first. */
-export async function lastSweeps(redis: Redis, prefix: string): Promise<SweepHistory[]> {
+export async function lastSweeps(redis: RedisClient, prefix: string): Promise<SweepHistory[]> {
   const all = await redis.hgetall(sweepsKey(prefix));
   const byField = new Map<string, SweepHistory>();
   for (const [key, text] of Object.entries(all)) {
@@ -166,7 +166,7 @@ export function sweepLine(report: SweepReport): string {
 
 export interface StartSweepContext {
   config: { spool: { dir?: string; staleAfter: number }; redis: { prefix: string } };
-  redis: Redis;
+  redis: RedisClient;
   log: { info(obj: object, msg: string): void; warn(obj: object, msg: string): void };
   by: string;
 }

@@ -25,7 +25,7 @@ import { DEMO_ZONE, FEEDBACK_DAYS, startDemoWorld, type DemoWorld } from './demo
 const DEMO_LAG_MS = 30 * 60_000;
 import { backfill, runOnce, type FinishedJob } from './drive-daemon.js';
 import { countArchive, formatSummary, type DemoSummary } from './demo-summary.js';
-import { deleteKeysWithPrefix as deleteKeys } from '../queue/redis-connection.js';
+import { deleteKeysWithPrefix as deleteKeys } from '../redis/keys.js';
 
 const MARKER = '.ox-batch-demo';
 const EXIT_OK = 0;

@@ -5,7 +5,8 @@
  *   <p>:ledger:w:<schedule>:<start>   hash: one window (state, attempts, timestamps, result JSON)
  *   <p>:ledger:idx:<schedule>         zset: window starts (score = start)
  *   <p>:ledger:failed:<schedule>      zset: starts of windows whose last run failed
- *   <p>:ledger:wm:<schedule>          hash: cached watermark {startAt, watermark, gen}
+ *   <p>:ledger:wm:<schedule>          hash: cached watermark {startAt, watermark, gen}, and the
+ *                                     range trimmed by ledger.keepDone {trimFrom, trimThrough, trimCount}
  *   <p>:ledger:d:<schedule>:<start>   hash: exactly-once deliveries of one window
  *   <p>:ledger:runs:<schedule>        list: recent runs of non-windowed jobs, newest first
  *   <p>:ledger:schedules              set:  schedule ids (and job names of unscheduled runs)
@@ -16,10 +17,10 @@
  * The job's result is stored verbatim as JSON text (never decoded in Lua, whose cjson would
  * turn `[]` into `{}`).
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/connection.js';
 import { UpdateBatcher } from './update-batcher.js';
 import { ledgerCommands, type LedgerCommands } from './commands/index.js';
-import type { BeginResult, DeliveryLog, DeliveryRecord, Ledger, MailClaim, MailClaimRequest, OpenMailClaim, ReexportFlag, RunRecord, WindowKey, WindowRecord, WindowState } from './types.js';
+import type { BeginResult, DeliveryLog, DeliveryRecord, Ledger, MailClaim, MailClaimRequest, OpenMailClaim, ReexportFlag, RunRecord, TrimmedRange, WindowKey, WindowRecord, WindowState } from './types.js';
 
 const RUNS_KEPT = 100;
 /** Longest window (a 31-day month plus a DST hour): bounds range scans by start. */
@@ -31,6 +32,12 @@ const LONGEST_WINDOW_MS = 32 * 86_400_000;
 // an op that errors answers {-1, message} and does not stop the others.
 // Indexes are written only when they change: two ops run per job on the worker path.
 const UPDATE_SCRIPT = `
+-- A window inside the range trimmed by ledger.keepDone (see TRIM_SCRIPT) was done.
+local function trimmed(wmKey, start)
+  local range = redis.call('HMGET', wmKey, 'trimFrom', 'trimThrough')
+  local from, through = tonumber(range[1] or ''), tonumber(range[2] or '')
+  return from ~= nil and through ~= nil and start >= from and start < through
+end
 local function apply(k, a)
   local key = KEYS[k + 1]
   local op = ARGV[a + 1]
@@ -39,6 +46,11 @@ local function apply(k, a)
   local recorded = redis.call('HMGET', key, 'state', 'end', 'owner', 'leaseUntil', 'attempts', 'startedAt')
   local prior, recordedEnd = recorded[1], recorded[2]
   local force = ARGV[a + 8] == '1'
+  -- A trimmed window stays done: not queued or begun again unless forced.
+  if not prior and not force and (op == 'queued' or op == 'begin' or op == 'beginRun') and trimmed(KEYS[k + 4], start) then
+    if op == 'queued' then return 0 end
+    return {0, 'null'}
+  end
   -- A run holds its running window by a lease it renews while it runs (ox-batch run and each
   -- worker execution alike): one owner at a time, so two live runs never deliver one window.
   local owner, leaseUntil = recorded[3] or '', recorded[4] or ''
@@ -167,6 +179,62 @@ redis.call('HSET', KEYS[1], 'startAt', ARGV[2], 'watermark', ARGV[3], 'gen', gen
 return 1
 `;
 
+// ledger.keepDone: deletes old done windows (record and deliveries) and widens the trimmed range
+// [trimFrom, trimThrough) of the watermark hash, which counts as done from then on.
+// KEYS: 1 watermark hash, 2 idx zset, 3 failed zset, then per candidate its window hash and
+// delivery hash. ARGV: 1 trim windows ending at or before this, 2 the schedule's first window
+// (where the range begins), then per candidate its start.
+// The range stays contiguous and done: a window is trimmed only when done and adjacent to it (or
+// inside it: a forced re-run of a trimmed window), so every window in it was done. A window
+// flagged for re-export (see flagReexport) or holding an open mail claim (claimMail) is not trimmed.
+const TRIM_SCRIPT = `
+local range = redis.call('HMGET', KEYS[1], 'trimFrom', 'trimThrough')
+local fromText, throughText = range[1], range[2]
+local from, through = tonumber(fromText or ''), tonumber(throughText or '')
+local limit, origin = tonumber(ARGV[1]), tonumber(ARGV[2])
+local count = 0
+for i = 3, #ARGV do
+  local windowKey, deliveryKey = KEYS[2 * i - 2], KEYS[2 * i - 1]
+  local startText = ARGV[i]
+  local start = tonumber(startText)
+  local record = redis.call('HMGET', windowKey, 'state', 'end', 'reexport')
+  local endText = record[2]
+  local finish = tonumber(endText or '')
+  -- A window the purge flagged for re-export keeps its record (and ends the range) until
+  -- re-exported; one with a mail claim not settled (in flight, or of unknown outcome: never
+  -- sent again without force) keeps its delivery log.
+  local keep = record[3] ~= false and record[3] ~= nil and record[3] ~= ''
+  if not keep and record[1] == 'done' then
+    for _, delivery in ipairs(redis.call('HVALS', deliveryKey)) do
+      if string.find(delivery, '"state":"claimed"', 1, true) or string.find(delivery, '"state":"unknown"', 1, true) then keep = true end
+    end
+  end
+  if record[1] == 'done' and not keep and finish ~= nil and finish <= limit then
+    local take = false
+    if from == nil then
+      if start == origin then from, fromText, through, throughText, take = start, startText, finish, endText, true end
+    elseif start == through then through, throughText, take = finish, endText, true
+    elseif finish == from then from, fromText, take = start, startText, true
+    elseif start >= from and finish <= through then take = true
+    end
+    if take then
+      redis.call('DEL', windowKey, deliveryKey)
+      redis.call('ZREM', KEYS[2], startText)
+      redis.call('ZREM', KEYS[3], startText)
+      count = count + 1
+    end
+  end
+end
+if count > 0 then
+  redis.call('HSET', KEYS[1], 'trimFrom', fromText, 'trimThrough', throughText)
+  redis.call('HINCRBY', KEYS[1], 'trimCount', count)
+end
+return count
+`;
+
+/** Windows trimmed per script call. */
+const TRIM_BATCH = 500;
+
 const RECORD_FIELDS = ['scheduleId', 'start', 'end', 'job', 'state', 'attempts', 'queuedAt', 'startedAt', 'finishedAt', 'lastError', 'result', 'jobId', 'owner', 'leaseUntil', 'permanent', 'retryRounds'] as const;
 
 export interface MarkQueuedOptions {
@@ -188,7 +256,7 @@ export class RedisLedger implements Ledger {
   private readonly commands: LedgerCommands;
 
   constructor(
-    readonly redis: Redis,
+    readonly redis: RedisClient,
     readonly prefix: string,
   ) {
     this.commands = ledgerCommands(redis);
@@ -281,9 +349,16 @@ export class RedisLedger implements Ledger {
     return (await this.run('lease', key, '', `${leaseUntil}|${owner}`, false)) === 1;
   }
 
+  /** The window's record; a window trimmed by `trimDone` reads as done with `trimmed: true` and no result. */
   async getWindow(key: WindowKey): Promise<WindowRecord | null> {
     const values = await this.redis.hmget(this.windowKey(key.scheduleId, key.start), ...RECORD_FIELDS);
-    return toRecord(values);
+    const record = toRecord(values);
+    if (record) return record;
+    const range = await this.trimmedRange(key.scheduleId);
+    if (range && key.start >= range.from && key.start < range.through) {
+      return { scheduleId: key.scheduleId, start: key.start, end: key.end, job: '', state: 'done', attempts: 0, trimmed: true };
+    }
+    return null;
   }
 
   async listWindows(scheduleId: string, range: { from?: number; to?: number } = {}): Promise<WindowRecord[]> {
@@ -372,9 +447,12 @@ export class RedisLedger implements Ledger {
 
   async watermark(scheduleId: string, startAt: number): Promise<number> {
     const wmKey = this.key('wm', scheduleId);
-    const cached = await this.redis.hmget(wmKey, 'startAt', 'watermark', 'gen');
+    const cached = await this.redis.hmget(wmKey, 'startAt', 'watermark', 'gen', 'trimFrom', 'trimThrough');
     const gen = cached[2] ?? '0';
-    let cursor = cached[0] === String(startAt) && cached[1] !== null ? Number(cached[1]) : startAt;
+    const trimmed = toTrimmedRange(cached[3] ?? null, cached[4] ?? null, null);
+    // The trimmed range counts as done: a walk that reaches it goes on at its end.
+    const past = (at: number) => (trimmed && at >= trimmed.from && at < trimmed.through ? trimmed.through : at);
+    let cursor = past(cached[0] === String(startAt) && cached[1] !== null ? Number(cached[1]) : startAt);
     const startCursor = cursor;
     const idx = this.key('idx', scheduleId);
     const page = 500;
@@ -387,7 +465,7 @@ export class RedisLedger implements Ledger {
           broke = true;
           break;
         }
-        cursor = record.end;
+        cursor = past(record.end);
       }
       if (broke || starts.length < page) break;
     }
@@ -395,6 +473,42 @@ export class RedisLedger implements Ledger {
       await this.redis.eval(SAVE_WATERMARK_SCRIPT, 1, wmKey, gen, String(startAt), String(cursor));
     }
     return cursor;
+  }
+
+  /** The range of old done windows `trimDone` removed (they count as done); undefined before any. */
+  async trimmedRange(scheduleId: string): Promise<TrimmedRange | undefined> {
+    const [from, through, count] = await this.redis.hmget(this.key('wm', scheduleId), 'trimFrom', 'trimThrough', 'trimCount');
+    return toTrimmedRange(from ?? null, through ?? null, count ?? null);
+  }
+
+  /**
+   * `ledger.keepDone`: removes the records and delivery logs of done windows ending at or before
+   * `olderThan`, from the schedule's first window (`origin`) on, as long as they are contiguous
+   * and done; they become the trimmed range, which the watermark walks over as done and a queued
+   * or begun window inside it answers as done. A gap or a window not done stops the trimming
+   * (the watermark stops there too). Returns how many windows were trimmed.
+   */
+  async trimDone(scheduleId: string, origin: number, olderThan: number, options: { maxWindows?: number } = {}): Promise<number> {
+    const idx = this.key('idx', scheduleId);
+    const fixed = [this.key('wm', scheduleId), idx, this.key('failed', scheduleId)];
+    const most = options.maxWindows ?? 10_000;
+    let total = 0;
+    while (total < most) {
+      const range = await this.trimmedRange(scheduleId);
+      const anchor = range?.from ?? origin;
+      // Upwards from the range's start (the next windows, and re-runs inside it), and the windows
+      // just before it, newest first (backfills older than the range that join it).
+      const up = await this.redis.zrangebyscore(idx, String(anchor), `(${olderThan}`, 'LIMIT', '0', String(TRIM_BATCH));
+      const down = await this.redis.zrevrangebyscore(idx, `(${anchor}`, '-inf', 'LIMIT', '0', '50');
+      const starts = [...up, ...down];
+      if (starts.length === 0) break;
+      const keys = [...fixed];
+      for (const start of starts) keys.push(this.windowKey(scheduleId, Number(start)), this.deliveryKey({ scheduleId, start: Number(start), end: 0 }));
+      const count = Number(await this.redis.eval(TRIM_SCRIPT, keys.length, ...keys, String(olderThan), String(origin), ...starts));
+      total += count;
+      if (count === 0 || up.length < TRIM_BATCH) break;
+    }
+    return total;
   }
 
   private deliveryKey(key: WindowKey): string {
@@ -496,6 +610,11 @@ export class RedisLedger implements Ledger {
     const raw = await this.redis.lrange(this.key('runs', scheduleId), 0, Math.max(0, count - 1));
     return raw.map((r) => JSON.parse(r) as RunRecord);
   }
+}
+
+function toTrimmedRange(from: string | null, through: string | null, count: string | null): TrimmedRange | undefined {
+  if (from === null || through === null || from === '' || through === '') return undefined;
+  return { from: Number(from), through: Number(through), windows: Number(count ?? 0) };
 }
 
 function toBeginResult(reply: unknown): BeginResult {

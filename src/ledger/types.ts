@@ -33,6 +33,16 @@ export interface WindowRecord extends WindowKey {
   permanent?: boolean;
   /** How often the retry clock queued this window again after it failed (rounds of attempts). */
   retryRounds?: number;
+  /** The record was removed by `ledger.keepDone`: the window was done (result and deliveries gone). */
+  trimmed?: true;
+}
+
+/** Old done windows removed by `ledger.keepDone`: every window in [from, through) was done. */
+export interface TrimmedRange {
+  from: number;
+  through: number;
+  /** Windows trimmed so far. */
+  windows: number;
 }
 
 /** One exactly-once side effect of a window (an archive object, a mail to one recipient set). */
@@ -87,6 +97,8 @@ export interface Ledger {
   markRetrying(key: WindowKey, job: string, error: string): Promise<void>;
   /** End of the contiguous run of done windows starting at `startAt`; `startAt` when none is done. */
   watermark(scheduleId: string, startAt: number): Promise<number>;
+  /** The old done windows `ledger.keepDone` removed; undefined when none were. */
+  trimmedRange(scheduleId: string): Promise<TrimmedRange | undefined>;
 
   getDelivery(key: WindowKey, deliveryId: string): Promise<DeliveryRecord | null>;
   listDeliveries(key: WindowKey): Promise<Record<string, DeliveryRecord>>;

@@ -33,8 +33,12 @@ export async function gatherGuardFacts(services: Services, query: GuardQuery): P
   if ('noGuardReason' in lookup) return { noGuardReason: lookup.noGuardReason, feedbackBeforeStartAt: false };
 
   const { id } = lookup.guard;
-  const records = await services.ledger.listWindows(id, { to: query.retentionCutoff });
-  const startAt = guardStartAt(lookup.guard, services.config.timezone, records);
+  const [listed, trimmed] = await Promise.all([services.ledger.listWindows(id, { to: query.retentionCutoff }), services.ledger.trimmedRange(id)]);
+  // ledger.keepDone removed the oldest done windows with their archive records: the walk begins
+  // at the oldest window kept, and OX must hold nothing older (feedbackBeforeStartAt refuses).
+  const records = trimmed ? listed.filter((r) => r.start >= trimmed.through) : listed;
+  let startAt = guardStartAt(lookup.guard, services.config.timezone, records);
+  if (trimmed && (startAt === undefined || (startAt >= trimmed.from && startAt < trimmed.through))) startAt = trimmed.through;
   if (startAt === undefined) {
     return { noGuardReason: `guard schedule ${id} has no startAt and no export window in the ledger yet`, feedbackBeforeStartAt: false };
   }
@@ -44,6 +48,7 @@ export async function gatherGuardFacts(services: Services, query: GuardQuery): P
     scheduleId: id, startAt, until: query.retentionCutoff, alreadyPurgedThrough, signal: query.signal,
     feed: { contextGroup: query.contextGroup, type: query.type },
   });
+  if (trimmed && trimmed.through <= startAt) guard.trimmed = trimmed;
   const older = await countFeedback(services.ox, { contextGroup: query.contextGroup, type: query.type, end: startAt, signal: query.signal }, 1);
   return { guard, feedbackBeforeStartAt: older > 0, ...(previousCutoff !== undefined ? { previousCutoff } : {}) };
 }

@@ -79,6 +79,9 @@ export function planPurge(facts: PurgeFacts): PurgePlan {
 
 function refusalReason(facts: PurgeFacts): string | undefined {
   if (!facts.guard) return facts.noGuardReason ?? 'no export schedule guards this purge';
+  if (facts.feedbackBeforeStartAt && facts.guard.trimmed) {
+    return `OX holds feedback dated before ${isoUtc(facts.guard.startAt)}, where the windows the ledger keeps for guard schedule ${facts.guard.scheduleId} begin: the older ones were trimmed (ledger.keepDone) before a purge deleted their feedback, so their archive cannot be re-verified (keep ledger.keepDone above the purge retention)`;
+  }
   if (facts.feedbackBeforeStartAt) {
     return `OX holds feedback dated before ${isoUtc(facts.guard.startAt)}, the startAt of guard schedule ${facts.guard.scheduleId}: it was never archived by it`;
   }

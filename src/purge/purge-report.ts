@@ -33,6 +33,8 @@ export interface PurgeResult {
     /** The windows re-read now (the others were already purged by an earlier verified run). */
     verifiedNow: Array<{ start: string; end: string; key: string; rows?: number }>;
     stoppedAt?: { start: string; end?: string; reason: string };
+    /** Done windows before startAt whose records ledger.keepDone removed. */
+    trimmed?: { from: string; through: string; windows: number };
   };
   /** The retention cutoff is before the guard's startAt and OX holds nothing older: no DELETE sent. */
   nothingToDelete?: boolean;
@@ -67,6 +69,7 @@ export function guardSummary(guard: VerifiedWatermark): NonNullable<PurgeResult[
         reason: guard.stoppedAt.reason,
       },
     } : {}),
+    ...(guard.trimmed ? { trimmed: { from: isoUtc(guard.trimmed.from), through: isoUtc(guard.trimmed.through), windows: guard.trimmed.windows } } : {}),
   };
 }
 

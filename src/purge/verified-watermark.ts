@@ -5,7 +5,7 @@
  * manifest still check out in the store right now. The ledger alone is not enough: an object
  * can be removed or damaged after the export verified it, and deleting from OX is final.
  */
-import type { WindowRecord } from '../ledger/types.js';
+import type { TrimmedRange, WindowRecord } from '../ledger/types.js';
 import type { ArchiveStore } from '../delivery/types.js';
 import { isoUtc } from '../time/parse-time.js';
 import { completeCopyOf } from '../export/archived-copy.js';
@@ -45,6 +45,8 @@ export interface VerifiedWatermark {
   windows: GuardWindow[];
   /** Absent when the run reaches `until`. */
   stoppedAt?: WatermarkStop;
+  /** Done windows before `startAt` whose records `ledger.keepDone` removed: not re-read, not walked. */
+  trimmed?: TrimmedRange;
 }
 
 interface Candidate {

@@ -10,7 +10,7 @@
  * The texts are built from schedule ids, window times, states and the ledger's error lines
  * (already scrubbed, scrubbed again here): never a config value, URL or credential.
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/connection.js';
 import type { Config } from '../config/schema.js';
 import type { Mailer } from '../delivery/types.js';
 import type { RedisLedger } from '../ledger/redis-ledger.js';
@@ -39,7 +39,7 @@ export interface NotifierDeps {
   schedules: ReadonlyArray<Schedule>;
   ledger: RedisLedger;
   state: ScheduleState;
-  redis: Redis;
+  redis: RedisClient;
   mailer: () => Mailer;
   log: Logger;
   now: () => number;

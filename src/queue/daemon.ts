@@ -17,7 +17,6 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { Worker, type Job, type Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
 import type { Express } from 'express';
 import type { Config } from '../config/schema.js';
 import type { JobKind } from '../job-kind.js';
@@ -34,7 +33,7 @@ import { checkJobData } from './job-data.js';
 import { sweepSpoolAtStart } from '../delivery/spool-sweep.js';
 import { describeError } from './run-job.js';
 import { JOB_QUEUE, TICK_QUEUE, createQueue, retentionOptions, type JobData, type TickData } from './queues.js';
-import { closeRedis, createRedis } from './redis-connection.js';
+import { closeRedis, createRedis, type RedisClient } from '../redis/connection.js';
 import { tickSchedulerId } from './job-ids.js';
 import { resolveSchedules, type Schedule } from './schedules.js';
 import { ScheduleState } from './schedule-state.js';
@@ -109,8 +108,8 @@ export class Daemon {
     readonly kinds: ReadonlyArray<JobKind<any, any>>,
     readonly log: Logger,
     readonly metrics: Metrics,
-    readonly redis: Redis,
-    readonly workerRedis: Redis,
+    readonly redis: RedisClient,
+    readonly workerRedis: RedisClient,
     readonly services: ClosableServices,
     readonly jobsQueue: Queue<JobData>,
     readonly ticksQueue: Queue<TickData>,

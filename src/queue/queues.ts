@@ -4,7 +4,7 @@
  * triggers. Ticks have their own queue so a busy worker pool never delays a trigger.
  */
 import { Queue, type JobsOptions, type KeepJobs } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/connection.js';
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../log/logger.js';
 import { bullmqTelemetry } from '../telemetry/tracing.js';
@@ -63,7 +63,7 @@ export function jobOptions(config: Config, attempts: number, jobId: string): Job
   };
 }
 
-export function createQueue<D = unknown>(name: string, config: Config, connection: Redis, log: Logger): Queue<D> {
+export function createQueue<D = unknown>(name: string, config: Config, connection: RedisClient, log: Logger): Queue<D> {
   const queue = new Queue<D>(name, {
     connection,
     prefix: config.redis.prefix,

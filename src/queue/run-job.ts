@@ -11,7 +11,7 @@ import { EXIT_FAILURE, EXIT_USAGE, InputError, RefusedError, isInputError } from
 import type { JobKind, JobWindow, Services } from '../job-kind.js';
 import type { Logger } from '../log/logger.js';
 import { scrubText } from '../log/secrets.js';
-import type { WindowKey } from '../ledger/types.js';
+import type { DeliveryLog, WindowKey } from '../ledger/types.js';
 import { deliveryLogFor, memoryDeliveryLog, scheduleKey } from '../ledger/redis-ledger.js';
 import type { Metrics } from '../http/metrics.js';
 import { validateParams } from './schedules.js';
@@ -230,6 +230,10 @@ export async function executeJob(options: ExecuteJobOptions): Promise<RunJobOutc
   }));
   const base = { job: kind.name, scheduleId, ...(window ? { window } : {}), attempt };
   const startedAt = services.now();
+  // What the job spends itself (runMs) and in the ledger's delivery log (deliveryLogMs) goes on
+  // the "job done" line: `npm run bench -- scale` tells the engine's share of a window from it.
+  const deliveries = timedDeliveryLog(preview ? memoryDeliveryLog() : deliveryLogFor(ledger, key, owner));
+  const runStarted = performance.now();
   try {
     const result: unknown = await kind.run({
       job: kind.name,
@@ -244,8 +248,9 @@ export async function executeJob(options: ExecuteJobOptions): Promise<RunJobOutc
       preview,
       reexport: options.reexport !== undefined,
       progress: options.progress ?? (async () => undefined),
-      deliveries: preview ? memoryDeliveryLog() : deliveryLogFor(ledger, key, owner),
+      deliveries: deliveries.log,
     }, services);
+    const runMs = performance.now() - runStarted;
     const durationMs = Date.now() - started;
     if (recorded) {
       // Before returning: the ledger says done before BullMQ says completed, so whoever waits
@@ -255,7 +260,7 @@ export async function executeJob(options: ExecuteJobOptions): Promise<RunJobOutc
       else await ledger.recordRun({ job: kind.name, scheduleId, state: 'done', startedAt, finishedAt: services.now(), result: result ?? null });
     }
     options.metrics?.recordRun(kind.name, scheduleId, 'done', durationMs, result);
-    if (baseLog.isLevelEnabled('info')) log().info({ durationMs }, dryRun ? 'dry run finished' : preview ? 'preview of an open window finished (not recorded in the ledger)' : 'job done');
+    if (baseLog.isLevelEnabled('info')) log().info({ durationMs, runMs: round2(runMs), deliveryLogMs: round2(deliveries.ms()) }, dryRun ? 'dry run finished' : preview ? 'preview of an open window finished (not recorded in the ledger)' : 'job done');
     return { ...base, status: preview ? 'preview' : 'done', result: result ?? null, durationMs };
   } catch (err) {
     const durationMs = Date.now() - started;
@@ -330,4 +335,28 @@ export async function runJobInProcess(options: RunJobInProcessOptions): Promise<
     if (!(err instanceof JobRunError)) throw err;
     return failed(err.message, isInputError(err.cause) ? EXIT_USAGE : EXIT_FAILURE, err.attempt);
   }
+}
+
+const round2 = (ms: number) => Math.round(ms * 100) / 100;
+
+/** A delivery log that adds up the time its calls take. */
+function timedDeliveryLog(inner: DeliveryLog): { log: DeliveryLog; ms(): number } {
+  let total = 0;
+  const timed = async <T>(call: () => Promise<T>): Promise<T> => {
+    const started = performance.now();
+    try {
+      return await call();
+    } finally {
+      total += performance.now() - started;
+    }
+  };
+  return {
+    log: {
+      get: (id) => timed(() => inner.get(id)),
+      record: (id, record) => timed(() => inner.record(id, record)),
+      claimMail: (request) => timed(() => inner.claimMail(request)),
+      settleMail: (outcome, entries) => timed(() => inner.settleMail(outcome, entries)),
+    },
+    ms: () => total,
+  };
 }

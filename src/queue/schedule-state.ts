@@ -6,7 +6,7 @@
  * BullMQ triggers.
  */
 import { randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/connection.js';
 
 export interface TickFigures {
   lastTickAt?: number;
@@ -22,7 +22,7 @@ return 0`;
 
 export class ScheduleState {
   constructor(
-    readonly redis: Redis,
+    readonly redis: RedisClient,
     readonly prefix: string,
   ) {}
 

@@ -41,6 +41,8 @@ export interface ScheduleStatus {
   overdueWindows: number;
   /** Purges: the last run failed (`failed`) or was refused by a guard (`refused`). */
   lastRunFailure?: 'failed' | 'refused';
+  /** Done windows whose records `ledger.keepDone` removed: [from, through), how many. */
+  trimmed?: { from: string; through: string; windows: number };
   lastTickAt?: string;
   lastRun?: { state: string; finishedAt: string; error?: string };
 }
@@ -70,6 +72,8 @@ export async function scheduleStatus(deps: { ledger: RedisLedger; state: Schedul
     if (flags.length > 0) {
       status.reexport = flags.map((f) => ({ window: describeWindow(f), oxRows: f.flag.oxRows, archivedRows: f.flag.archivedRows, flaggedAt: iso(f.flag.flaggedAt)!, by: f.flag.by }));
     }
+    const trimmed = await ledger.trimmedRange(schedule.id);
+    if (trimmed) status.trimmed = { from: iso(trimmed.from)!, through: iso(trimmed.through)!, windows: trimmed.windows };
     if (origin !== undefined) {
       const watermark = await ledger.watermark(schedule.id, origin);
       status.origin = iso(origin);

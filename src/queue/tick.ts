@@ -77,6 +77,7 @@ async function tickWindowed(ctx: TickContext, schedule: Schedule): Promise<TickR
     return { scheduleId: schedule.id, outcome: 'nothing-closed', origin, watermark: origin, gaps: 0 };
   }
   const watermark = await ctx.ledger.watermark(schedule.id, origin);
+  await trimOldWindows(ctx, schedule, origin, now);
 
   const candidates: Window[] = [];
   for (let w = last; candidates.length < schedule.catchUp && w.start >= watermark; w = previousWindow(size, schedule.tz, w)) {
@@ -171,6 +172,24 @@ export async function retryFailedWindows(ctx: TickContext, schedule: Schedule): 
     };
   });
   return report ?? { scheduleId: schedule.id, outcome: 'busy', windows: [] };
+}
+
+/**
+ * `ledger.keepDone`: drops the records of done windows older than that (see RedisLedger.trimDone);
+ * they stay counted as done. A failure here never fails the tick: trimming is only housekeeping.
+ */
+async function trimOldWindows(ctx: TickContext, schedule: Schedule, origin: number, now: number): Promise<void> {
+  const keepDone = ctx.config.ledger.keepDone;
+  if (keepDone <= 0) return;
+  try {
+    const trimmed = await ctx.ledger.trimDone(schedule.id, origin, now - keepDone);
+    if (trimmed > 0) {
+      const range = await ctx.ledger.trimmedRange(schedule.id);
+      ctx.log.info({ schedule: schedule.id, trimmed, through: range && new Date(range.through).toISOString() }, `ledger.keepDone: ${trimmed} done window record(s) older than ${new Date(now - keepDone).toISOString()} trimmed`);
+    }
+  } catch (err) {
+    ctx.log.warn({ schedule: schedule.id, err: { message: (err as Error).message } }, 'ledger.keepDone: trimming old window records failed; the next tick tries again');
+  }
 }
 
 /** Not-done windows in [from, to): everything there that the ledger does not have as done. */

@@ -3,7 +3,7 @@
  * Redis does not answer instead of letting ioredis retry forever. Apart from the daemon so a CLI
  * command can use it without loading the daemon's HTTP server, dashboard and workers.
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './connection.js';
 import { safeUrl } from '../log/secrets.js';
 
 export class RedisUnavailableError extends Error {
@@ -11,7 +11,7 @@ export class RedisUnavailableError extends Error {
 }
 
 /** Waits until a client is ready; fails with a message naming the (credential-free) URL. */
-export async function waitForRedis(client: Redis, url: string, timeoutMs: number): Promise<void> {
+export async function waitForRedis(client: RedisClient, url: string, timeoutMs: number): Promise<void> {
   if (client.status === 'ready') return;
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => {

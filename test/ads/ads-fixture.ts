@@ -1,8 +1,8 @@
-import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Redis } from 'ioredis';
+import type { RedisClient } from '../../src/redis/connection.js';
+import { plainRedis, testPrefix } from '../daemon/helpers.js';
 import { stringify } from 'yaml';
 import { loadConfig } from '../../src/config/load-config.js';
 import type { Config } from '../../src/config/schema.js';
@@ -22,7 +22,7 @@ export interface CatalogShape {
 export class AdsHarness {
   private constructor(
     readonly sim: OxSimulator,
-    readonly redis: Redis,
+    readonly redis: RedisClient,
     readonly prefix: string,
     readonly config: Config,
     readonly ox: OxClient,
@@ -31,7 +31,7 @@ export class AdsHarness {
 
   static async start(ads: Partial<Config['ads']> = {}): Promise<AdsHarness> {
     const sim = await OxSimulator.start();
-    const prefix = `oxbt-${randomUUID().slice(0, 8)}`;
+    const prefix = testPrefix();
     const config = loadConfig({
       env: {},
       overrides: {
@@ -40,7 +40,7 @@ export class AdsHarness {
         ads: { concurrency: 4, ratePerSecond: 0, ...ads },
       },
     });
-    const redis = new Redis(REDIS_URL, { lazyConnect: false, maxRetriesPerRequest: 1 });
+    const redis = plainRedis();
     const dir = await mkdtemp(join(tmpdir(), 'oxbt-ads-'));
     return new AdsHarness(sim, redis, prefix, config, new OxClient(config.ox), dir);
   }

@@ -5,7 +5,7 @@ import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { parse } from 'csv-parse/sync';
 import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../src/redis/connection.js';
 import { loadConfig } from '../../src/config/load-config.js';
 import type { ArchiveConfig, Config } from '../../src/config/schema.js';
 import { createServices, type ClosableServices } from '../../src/services.js';
@@ -42,7 +42,7 @@ function seed(sim: OxSimulator): void {
   add(40, 1, S + 12 * H);
 }
 
-let redis: Redis;
+let redis: RedisClient;
 let s3: TestS3;
 beforeAll(async () => {
   redis = plainRedis();

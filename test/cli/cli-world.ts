@@ -7,7 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../src/redis/connection.js';
 import { OxSimulator, type SimulatorOptions } from '../../src/sim/ox-simulator.js';
 import { deleteKeys, plainRedis, REDIS_URL, ROOT, testPrefix } from '../daemon/helpers.js';
 import { bundleCli, runCli, type CliResult } from './cli-kit.js';
@@ -19,7 +19,7 @@ export const iso = (ms: number) => new Date(ms).toISOString();
 
 export interface CliWorld {
   sim: OxSimulator;
-  redis: Redis;
+  redis: RedisClient;
   prefix: string;
   dir: string;
   /** The folders the config points at. */

@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../src/redis/connection.js';
 import { RedisLedger } from '../../src/ledger/redis-ledger.js';
 import { ScheduleState } from '../../src/queue/schedule-state.js';
 import { deleteKeys, plainRedis, REDIS_URL, runCli, startChildDaemon, startPrivateRedis, testPrefix, waitFor, type Child } from './helpers.js';
@@ -32,7 +32,7 @@ function daily(startAt: number, extra: Record<string, unknown> = {}) {
 }
 
 describe('catch-up now', () => {
-  let redis: Redis;
+  let redis: RedisClient;
   const prefixes: string[] = [];
   const children: Child[] = [];
   beforeAll(() => { redis = plainRedis(); });
@@ -51,8 +51,8 @@ describe('catch-up now', () => {
     prefixes.push(p);
     return p;
   };
-  const runsOf = (client: Redis, prefix: string, schedule: string, start: number) => client.get(`${prefix}:test:runs:${schedule}:${start}`).then(Number);
-  const doneList = (client: Redis, prefix: string) => client.lrange(`${prefix}:test:done`, 0, -1);
+  const runsOf = (client: RedisClient, prefix: string, schedule: string, start: number) => client.get(`${prefix}:test:runs:${schedule}:${start}`).then(Number);
+  const doneList = (client: RedisClient, prefix: string) => client.lrange(`${prefix}:test:done`, 0, -1);
 
   it('a daemon started after a six-day outage runs the six missed windows within seconds; two replicas run each once', async () => {
     const prefix = prefixed();

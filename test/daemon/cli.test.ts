@@ -2,14 +2,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../src/redis/connection.js';
 import { RedisLedger } from '../../src/ledger/redis-ledger.js';
 import { windowsBetween } from '../../src/queue/windows.js';
 import { deleteKeys, plainRedis, REDIS_URL, runCli, testPrefix } from './helpers.js';
 
 describe('daemon CLI against Redis (no workers running)', () => {
   const prefix = testPrefix();
-  let redis: Redis;
+  let redis: RedisClient;
   let dir: string;
   let file: string;
   beforeAll(() => {
@@ -17,7 +17,7 @@ describe('daemon CLI against Redis (no workers running)', () => {
     dir = mkdtempSync(join(tmpdir(), 'oxb-cli-'));
     file = join(dir, 'config.yaml');
     writeFileSync(file, [
-      `redis: { url: "${REDIS_URL}", prefix: ${prefix} }`,
+      `redis: { url: "${REDIS_URL}", prefix: "${prefix}" }`,
       'logging: { level: warn }',
       'schedules:',
       '  feedback-daily:',

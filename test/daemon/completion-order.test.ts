@@ -5,6 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
+import type { RedisClient } from '../../src/redis/connection.js';
 import { Queue } from 'bullmq';
 import { RedisLedger } from '../../src/ledger/redis-ledger.js';
 import { silentLogger } from '../../src/log/logger.js';
@@ -22,8 +23,8 @@ describe('the done mark on the worker connection', () => {
   const prefix = testPrefix();
   const config = testConfig(prefix, { schedules: { order: { job: 'test.window', cron: '0 2 * * *', window: '1d' } } });
   const schedules = resolveSchedules(config, [windowNoop]);
-  let redis: Redis;
-  let workerConnection: Redis;
+  let redis: RedisClient;
+  let workerConnection: RedisClient;
   let queue: Queue<JobData>;
   let services: ClosableServices;
   beforeAll(() => {

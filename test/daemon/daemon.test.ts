@@ -3,7 +3,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../src/redis/connection.js';
 import { RedisLedger } from '../../src/ledger/redis-ledger.js';
 import { silentLogger } from '../../src/log/logger.js';
 import { Daemon } from '../../src/queue/daemon.js';
@@ -19,7 +19,7 @@ const DAY = 86_400_000;
 
 describe('daemon in process: worker path, retries, unrecoverable errors, health and metrics', () => {
   const prefix = testPrefix();
-  let redis: Redis;
+  let redis: RedisClient;
   let daemon: Daemon;
   beforeAll(async () => {
     redis = plainRedis();
@@ -192,7 +192,7 @@ describe('a Redis restart during a run', () => {
 });
 
 describe('bad schedule config', () => {
-  const config = testConfig('oxbt-bad');
+  const config = testConfig(testPrefix());
   const check = (schedule: Record<string, unknown>) => () => resolveSchedules({ timezone: 'UTC', schedules: { nightly: { lag: 0, catchUp: 1, overlap: 'skip', attempts: 1, paused: false, params: {}, ...schedule } as never } }, testKinds);
 
   it('names the schedule and the field: unknown job, bad cron, unknown zone, window rules, params', () => {

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { Redis } from 'ioredis';
+import { createRedis, type RedisClient } from '../../src/redis/connection.js';
+import { isClusterUrl } from '../../src/redis/target.js';
 import { loadConfig } from '../../src/config/load-config.js';
 import type { Config } from '../../src/config/schema.js';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -7,20 +8,21 @@ import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 
+/** The Redis the suite runs against: a server, or a cluster (`redis+cluster://…`). */
 export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 
-/** A prefix of its own for every test: `oxbt-1a2b3c4d`. */
-export function testPrefix(): string {
-  return `oxbt-${randomUUID().slice(0, 8)}`;
+/** A prefix of its own for every test: `oxbt-1a2b3c4d`, hash-tagged (`{oxbt-1a2b3c4d}`) on a cluster. */
+export function testPrefix(url = REDIS_URL): string {
+  const prefix = `oxbt-${randomUUID().slice(0, 8)}`;
+  return isClusterUrl(url) ? `{${prefix}}` : prefix;
 }
 
 /** Deletes every key under `prefix` (ledger and BullMQ queues). */
-export { deleteKeysWithPrefix as deleteKeys } from '../../src/queue/redis-connection.js';
+export { deleteKeysWithPrefix as deleteKeys } from '../../src/redis/keys.js';
 
-export function plainRedis(url = REDIS_URL): Redis {
-  const redis = new Redis(url, { maxRetriesPerRequest: 3 });
-  redis.on('error', () => undefined);
-  return redis;
+/** A client for test set-up and checks: a `Cluster` for a cluster URL, like the daemon's. */
+export function plainRedis(url = REDIS_URL): RedisClient {
+  return createRedis(url, 'command');
 }
 
 export async function waitFor<T>(probe: () => Promise<T | undefined | false | null> | T | undefined | false | null, what: string, timeoutMs = 15_000, everyMs = 50): Promise<T> {

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Queue, type Job } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../src/redis/connection.js';
 import { RedisLedger } from '../../src/ledger/redis-ledger.js';
 import { JOB_QUEUE } from '../../src/queue/queues.js';
 import { bundleCli, runCli } from '../cli/cli-kit.js';
@@ -21,7 +21,7 @@ const BERLIN_DAY = Date.UTC(2026, 0, 9, 23);
 
 describe('job data no schedule or command could have made', () => {
   const prefix = testPrefix();
-  let redis: Redis;
+  let redis: RedisClient;
   let queue: Queue;
   let daemon: Child;
   let bundle: Awaited<ReturnType<typeof bundleCli>>;

@@ -1,5 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../src/redis/connection.js';
 import type { Queue } from 'bullmq';
 import { RedisLedger } from '../../src/ledger/redis-ledger.js';
 import { silentLogger } from '../../src/log/logger.js';
@@ -23,7 +23,7 @@ function overrides(prefix: string, worker: Record<string, unknown> = {}, schedul
 }
 
 describe('daemon processes on one Redis', () => {
-  let redis: Redis;
+  let redis: RedisClient;
   const prefixes: string[] = [];
   const children: Child[] = [];
   const daemons: Daemon[] = [];

@@ -12,7 +12,7 @@
  */
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../src/redis/connection.js';
 import { z } from 'zod';
 import { InputError } from '../../src/errors.js';
 import { defineJob } from '../../src/job-kind.js';
@@ -63,7 +63,7 @@ const step: fc.Arbitrary<Step> = fc.oneof(
 );
 
 describe('recovery invariant (fast-check)', () => {
-  let redis: Redis;
+  let redis: RedisClient;
   const prefixes: string[] = [];
   beforeAll(() => { redis = plainRedis(); });
   afterAll(async () => {

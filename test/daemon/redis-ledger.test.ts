@@ -1,14 +1,15 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Redis } from 'ioredis';
+import { Redis } from 'ioredis';
+import type { RedisClient } from '../../src/redis/connection.js';
 import { RedisLedger, deliveryLogFor } from '../../src/ledger/redis-ledger.js';
-import { deleteKeys, plainRedis, testPrefix, waitFor } from './helpers.js';
+import { deleteKeys, plainRedis, REDIS_URL, testPrefix, waitFor } from './helpers.js';
 
 const DAY = 86_400_000;
 const T0 = Date.UTC(2026, 0, 1);
 const day = (n: number) => ({ scheduleId: 'daily', start: T0 + n * DAY, end: T0 + (n + 1) * DAY });
 
 describe('RedisLedger', () => {
-  let redis: Redis;
+  let redis: RedisClient;
   const prefix = testPrefix();
   let ledger: RedisLedger;
   beforeAll(() => {
@@ -76,7 +77,7 @@ describe('RedisLedger', () => {
 });
 
 describe('RedisLedger watermark cache under concurrent changes', () => {
-  let redis: Redis;
+  let redis: RedisClient;
   const prefix = testPrefix();
   afterAll(async () => {
     await deleteKeys(redis, prefix);
@@ -130,12 +131,13 @@ describe('RedisLedger watermark cache under concurrent changes', () => {
 });
 
 describe('RedisLedger update batches', () => {
-  let redis: Redis;
+  let redis: RedisClient;
   let monitorClient: Redis;
   const prefix = testPrefix();
   beforeAll(() => {
     redis = plainRedis();
-    monitorClient = plainRedis();
+    // MONITOR watches one server: this test counts the calls a single Redis receives.
+    monitorClient = new Redis(REDIS_URL);
   });
   afterAll(async () => {
     await deleteKeys(redis, prefix);

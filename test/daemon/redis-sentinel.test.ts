@@ -15,8 +15,8 @@ import { silentLogger } from '../../src/log/logger.js';
 import { safeUrl } from '../../src/log/secrets.js';
 import { Daemon } from '../../src/queue/daemon.js';
 import { enqueueWindows } from '../../src/queue/enqueue.js';
-import { closeRedis, createRedis } from '../../src/queue/redis-connection.js';
-import { redisTarget } from '../../src/queue/redis-target.js';
+import { closeRedis, createRedis } from '../../src/redis/connection.js';
+import { redisTarget } from '../../src/redis/target.js';
 import { freePort, testConfig, testPrefix, waitFor } from './helpers.js';
 import { testKinds, windowNoop } from './test-jobs.js';
 

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../src/redis/connection.js';
 import { createServices, type ClosableServices } from '../../src/services.js';
 import { silentLogger } from '../../src/log/logger.js';
 import { executeJob, runJobInProcess } from '../../src/queue/run-job.js';
@@ -13,7 +13,7 @@ const window = { start: Date.UTC(2026, 2, 1), end: Date.UTC(2026, 2, 2) };
 
 describe('runJobInProcess', () => {
   const prefix = testPrefix();
-  let redis: Redis;
+  let redis: RedisClient;
   let services: ClosableServices;
   beforeAll(() => {
     redis = plainRedis();

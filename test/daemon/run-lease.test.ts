@@ -4,7 +4,7 @@
  * a worker puts a job for a held window back on the queue until the lease would end.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Redis } from 'ioredis';
+import { createRedis, type RedisClient } from '../../src/redis/connection.js';
 import { Queue, Worker } from 'bullmq';
 import { silentLogger } from '../../src/log/logger.js';
 import { createJobProcessor } from '../../src/queue/job-processor.js';
@@ -23,7 +23,7 @@ const windowOf = (n: number) => ({ start: T0 + n * DAY, end: T0 + (n + 1) * DAY 
 describe('ox-batch run holds its window by a lease', () => {
   const prefix = testPrefix();
   const config = testConfig(prefix, { schedules: { lease: { job: 'test.window', cron: '0 2 * * *', window: '1d' } } });
-  let redis: Redis;
+  let redis: RedisClient;
   let services: ClosableServices;
   let queue: Queue<JobData>;
   beforeAll(() => {
@@ -92,7 +92,7 @@ describe('ox-batch run holds its window by a lease', () => {
 
   it('a worker puts a job for a held window back on the queue without using an attempt, and skips it once the run is done', async () => {
     const processor = createJobProcessor({ services, kinds: [windowNoop], schedules: resolveSchedules(config, [windowNoop]), log: silentLogger(), isShuttingDown: () => false });
-    const workerConnection = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
+    const workerConnection = createRedis(REDIS_URL, 'worker');
     const worker = new Worker<JobData>(JOB_QUEUE, processor, { connection: workerConnection, prefix, concurrency: 1 });
     worker.on('error', () => undefined);
     try {

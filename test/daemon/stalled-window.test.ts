@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../src/redis/connection.js';
 import type { Queue } from 'bullmq';
 import { RedisLedger } from '../../src/ledger/redis-ledger.js';
 import { silentLogger } from '../../src/log/logger.js';
@@ -22,7 +22,7 @@ describe('a window job BullMQ fails for stalling too often', () => {
   const schedules = { s: { job: 'test.window', cron: '0 2 * * *', tz: 'UTC', window: '1d', lag: 0, catchUp: 1, startAt: '2026-01-01', retryFailedAfter: '1s' } };
   // The worker runs only windows of schedules its config has (queue/job-data.ts).
   const config = testConfig(prefix, { schedules });
-  let redis: Redis;
+  let redis: RedisClient;
   let queue: Queue<JobData>;
   let daemon: Daemon | undefined;
   beforeAll(() => {

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../src/redis/connection.js';
 import type { Queue } from 'bullmq';
 import { RedisLedger } from '../../src/ledger/redis-ledger.js';
 import { silentLogger } from '../../src/log/logger.js';
@@ -20,7 +20,7 @@ const at = (iso: string) => Date.parse(iso);
 
 describe('ticks: catch-up, gaps, retries of failed windows, overlap', () => {
   const prefix = testPrefix();
-  let redis: Redis;
+  let redis: RedisClient;
   let config: Config;
   let queue: Queue<JobData>;
   let ledger: RedisLedger;

@@ -9,7 +9,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../src/redis/connection.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisLedger } from '../../src/ledger/redis-ledger.js';
 import { OxSimulator } from '../../src/sim/ox-simulator.js';
@@ -22,7 +22,7 @@ const EXPORTS = '/userfeedback/v1/export/default/';
 describe('the retry clock in a running daemon', () => {
   const prefix = testPrefix();
   const yesterday = Math.floor(Date.now() / DAY) * DAY - DAY;
-  let redis: Redis;
+  let redis: RedisClient;
   let sim: OxSimulator;
   let dir: string;
   let file: string;

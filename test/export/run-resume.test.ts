@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../src/redis/connection.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OxClient } from '../../src/ox/ox-client.js';
 import { OxSimulator } from '../../src/sim/ox-simulator.js';
@@ -24,7 +24,7 @@ function filesUnder(dir: string): string[] {
 
 describe('ox-batch run with an export cut mid-body once', () => {
   const prefix = testPrefix();
-  let redis: Redis;
+  let redis: RedisClient;
   let sim: OxSimulator;
   let dir: string;
   let file: string;

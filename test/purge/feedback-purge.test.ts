@@ -1,5 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../src/redis/connection.js';
 import { runJobInProcess } from '../../src/queue/run-job.js';
 import { feedbackPurge } from '../../jobs/feedback-purge.js';
 import { feedbackExport } from '../../jobs/feedback-export.js';
@@ -13,7 +13,7 @@ const day = (i: number) => ({ start: T0 + i * DAY, end: T0 + (i + 1) * DAY });
 /** retention 5d at NOW = T0 + 12d: the retention cutoff is midnight of day 7. */
 const RETENTION_CUTOFF = NOW - 5 * DAY;
 
-let redis: Redis;
+let redis: RedisClient;
 let s3: TestS3;
 beforeAll(async () => {
   redis = plainRedis();

@@ -3,14 +3,14 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../src/redis/connection.js';
 import { OxSimulator } from '../../src/sim/ox-simulator.js';
 import { RedisLedger } from '../../src/ledger/redis-ledger.js';
 import { deleteKeys, plainRedis, REDIS_URL, testPrefix } from '../daemon/helpers.js';
 import { seedFeedback } from './helpers/purge-world.js';
 
 let sim: OxSimulator;
-let redis: Redis;
+let redis: RedisClient;
 let prefix: string;
 let dir: string;
 

@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../src/redis/connection.js';
 import { RedisLedger } from '../../src/ledger/redis-ledger.js';
 import { FsArchive } from '../../src/delivery/fs-archive.js';
 import { S3Archive } from '../../src/delivery/s3-archive.js';
@@ -17,7 +17,7 @@ const DAY = 86_400_000;
 const T0 = Date.UTC(2026, 0, 1);
 const day = (i: number) => ({ start: T0 + i * DAY, end: T0 + (i + 1) * DAY });
 
-let redis: Redis;
+let redis: RedisClient;
 let s3: TestS3;
 beforeAll(async () => {
   redis = plainRedis();

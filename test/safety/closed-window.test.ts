@@ -8,7 +8,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../src/redis/connection.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisLedger } from '../../src/ledger/redis-ledger.js';
 import { OxSimulator } from '../../src/sim/ox-simulator.js';
@@ -23,7 +23,7 @@ const isoDay = (ms: number) => iso(ms).slice(0, 10);
 
 let cli: { entry: string; dispose(): void };
 let sim: OxSimulator;
-let redis: Redis;
+let redis: RedisClient;
 let prefix: string;
 let dir: string;
 let archiveDir: string;

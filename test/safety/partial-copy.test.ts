@@ -7,7 +7,7 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../src/redis/connection.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { completeCopyOf } from '../../src/export/archived-copy.js';
 import { RedisLedger } from '../../src/ledger/redis-ledger.js';
@@ -21,7 +21,7 @@ const isoDay = (ms: number) => new Date(ms).toISOString().slice(0, 10);
 
 let cli: { entry: string; dispose(): void };
 let sim: OxSimulator;
-let redis: Redis;
+let redis: RedisClient;
 let prefix: string;
 let dir: string;
 

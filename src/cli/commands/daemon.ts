@@ -4,7 +4,7 @@
  */
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import type { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../redis/connection.js';
 import type { Config } from '../../config/schema.js';
 import { EXIT_FAILURE, EXIT_OK, InputError } from '../../errors.js';
 import type { JobKind } from '../../job-kind.js';
@@ -39,8 +39,8 @@ let stopOnSignals: typeof import('../../queue/lifecycle.js').stopOnSignals;
 let JOB_QUEUE: typeof import('../../queue/queues.js').JOB_QUEUE;
 let TICK_QUEUE: typeof import('../../queue/queues.js').TICK_QUEUE;
 let createQueue: typeof import('../../queue/queues.js').createQueue;
-let closeRedis: typeof import('../../queue/redis-connection.js').closeRedis;
-let createRedis: typeof import('../../queue/redis-connection.js').createRedis;
+let closeRedis: typeof import('../../redis/connection.js').closeRedis;
+let createRedis: typeof import('../../redis/connection.js').createRedis;
 let runJobInProcess: typeof import('../../queue/run-job.js').runJobInProcess;
 let ScheduleState: typeof import('../../queue/schedule-state.js').ScheduleState;
 let scheduleStatus: typeof import('../../queue/schedule-status.js').scheduleStatus;
@@ -61,7 +61,7 @@ async function loadRuntime(): Promise<void> {
   const [progress, logger, ledger, services, time, redisWait, enqueue, lifecycle, queues, redisConnection, runJob, scheduleStateModule, status, schedules, windows, closedWindow, tick, sweep] = await Promise.all([
     import('cli-progress'), import('../../log/logger.js'), import('../../ledger/redis-ledger.js'), import('../../services.js'),
     import('../../time/parse-time.js'), import('../../redis/wait-for-redis.js'), import('../../queue/enqueue.js'), import('../../queue/lifecycle.js'),
-    import('../../queue/queues.js'), import('../../queue/redis-connection.js'), import('../../queue/run-job.js'),
+    import('../../queue/queues.js'), import('../../redis/connection.js'), import('../../queue/run-job.js'),
     import('../../queue/schedule-state.js'), import('../../queue/schedule-status.js'), import('../../queue/schedules.js'), import('../../queue/windows.js'),
     import('../../queue/closed-window.js'),
     import('../../queue/tick.js'),
@@ -100,7 +100,7 @@ interface QueueSession {
   log: Logger;
   kinds: ReadonlyArray<JobKind<any, any>>;
   schedules: Schedule[];
-  redis: Redis;
+  redis: RedisClient;
   queue: Queue<JobData>;
   ledger: RedisLedgerClass;
   state: ScheduleStateClass;

@@ -7,7 +7,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../redis/connection.js';
 import { packageRoot } from '../../package-root.js';
 
 const FILE = /^([A-Za-z]+)-(\d+)\.lua$/;
@@ -42,7 +42,7 @@ function loadCommands(): LedgerCommand[] {
 /** The commands as callable methods of a client (defined once per client). */
 export type LedgerCommands = Record<string, (...args: Array<string | number>) => Promise<unknown>>;
 
-export function ledgerCommands(redis: Redis): LedgerCommands {
+export function ledgerCommands(redis: RedisClient): LedgerCommands {
   for (const command of loadCommands()) {
     if (!(command.name in redis)) redis.defineCommand(command.name, { numberOfKeys: command.numberOfKeys, lua: command.lua });
   }

@@ -3,11 +3,11 @@
  * under a unique prefix (deleted afterwards), an fs archive folder or s3rver (behind a proxy that
  * records requests and injects 500s), smtp-server capturing mail.
  */
-import { randomUUID } from 'node:crypto';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Redis } from 'ioredis';
+import type { RedisClient } from '../../../src/redis/connection.js';
+import { plainRedis, testPrefix } from '../../daemon/helpers.js';
 import { loadConfig } from '../../../src/config/load-config.js';
 import type { Config } from '../../../src/config/schema.js';
 import { silentLogger } from '../../../src/log/logger.js';
@@ -53,7 +53,7 @@ export async function startExportEnv(options: ExportEnvOptions = {}): Promise<Ex
   const proxy = s3 ? await startFaultyProxy(s3.endpoint) : undefined;
   const archiveDir = await mkdtemp(join(tmpdir(), 'oxbt-export-archive-'));
   const spoolDir = await mkdtemp(join(tmpdir(), 'oxbt-export-spool-'));
-  const prefix = `oxbt-${randomUUID().slice(0, 8)}`;
+  const prefix = testPrefix();
   const base: Record<string, unknown> = {
     ox: { url: sim.url, user: 'oxadmin', password: 'secret', retry: { attempts: 2, baseDelayMs: 10, maxDelayMs: 50 } },
     redis: { url: REDIS_URL, prefix },
@@ -63,7 +63,7 @@ export async function startExportEnv(options: ExportEnvOptions = {}): Promise<Ex
       : { kind: 'fs', dir: archiveDir },
     mail: { smtp: smtp?.url ?? '', from: 'ox-batch@example.com', to: [] },
   };
-  const redis = new Redis(REDIS_URL, { lazyConnect: false, maxRetriesPerRequest: 3 });
+  const redis = plainRedis();
   const allServices: ClosableServices[] = [];
 
   const make = (overrides: Record<string, unknown>): ExportEnv => {

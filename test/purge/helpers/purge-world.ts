@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../../src/redis/connection.js';
 import { loadConfig } from '../../../src/config/load-config.js';
 import type { ArchiveConfig, Config } from '../../../src/config/schema.js';
 import { createServices, type ClosableServices } from '../../../src/services.js';
@@ -34,7 +34,7 @@ export interface PurgeWorld {
 }
 
 export interface WorldOptions {
-  redis: Redis;
+  redis: RedisClient;
   /** S3 archive config; absent → fs archive in a temp dir. */
   s3?: (prefix: string) => ArchiveConfig;
   /** Configure the guarding export schedule (default true). */

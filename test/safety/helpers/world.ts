@@ -8,7 +8,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../../src/redis/connection.js';
 import { RedisLedger } from '../../../src/ledger/redis-ledger.js';
 import { OxSimulator } from '../../../src/sim/ox-simulator.js';
 import type { SimulatorOptions } from '../../../src/sim/sim-types.js';
@@ -32,7 +32,7 @@ export interface DaemonProcess {
 export interface SafetyWorld {
   sim: OxSimulator;
   smtp?: SmtpCapture;
-  redis: Redis;
+  redis: RedisClient;
   ledger: RedisLedger;
   prefix: string;
   dir: string;
