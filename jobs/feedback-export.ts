@@ -14,6 +14,8 @@ import { describeCopy } from '../src/export/archived-copy.js';
 import { feedbackExportParams } from '../src/export/export-params.js';
 import { planExport } from '../src/export/export-plan.js';
 import { purgesGuardedBy } from '../src/purge/guard-schedule.js';
+import { startDigest, wantsDigest } from '../src/digest/window-digest.js';
+import { withDigest } from '../src/digest/digest-mail.js';
 
 export const feedbackExport = defineJob({
   name: 'feedback.export',
@@ -43,9 +45,10 @@ export const feedbackExport = defineJob({
     const plan = planExport(params, run.scheduleId, window);
     const mailing = params.deliver.includes('mail') ? await exportMailing(params, run.scheduleId, window, services.config) : undefined;
 
-    // One pass from OX into the spool: rows, bytes and SHA-256 are known when it completes.
+    // One pass from OX into the spool: rows, bytes, SHA-256 and the digest are known when it completes.
+    const digesting = wantsDigest(params) ? startDigest(params, window) : undefined;
     const artifact = await exportFeedback(services.ox, {
-      ...params, gzip: plan.gzip, window, spoolDir: services.config.spool.dir, signal: run.signal,
+      ...params, gzip: plan.gzip, window, spoolDir: services.config.spool.dir, signal: run.signal, observer: digesting?.observer,
       onProgress: (bytes) => void run.progress({ phase: 'exporting', bytes }).catch(() => undefined),
     });
     try {
@@ -53,8 +56,9 @@ export const feedbackExport = defineJob({
       const copy = describeCopy(params, artifact);
       run.log.info({ rows: artifact.rows, bytes: artifact.bytes, format: params.format, oxRetries: artifact.oxRetries, ...(copy.partial ? { partial: copy.partial } : {}) }, 'window exported from OX');
       await run.progress({ phase: 'exported', rows: artifact.rows, bytes: artifact.bytes });
+      const digest = await digesting?.complete(artifact.rows, { ledger: services.ledger, scheduleId: run.scheduleId, log: run.log });
       if (run.dryRun) {
-        return { ...plan.summary, dryRun: true, rows: artifact.rows, bytes: artifact.bytes, sha256: artifact.sha256,
+        return { ...plan.summary, ...digest?.fields, dryRun: true, rows: artifact.rows, bytes: artifact.bytes, sha256: artifact.sha256,
           wouldDeliver: params.deliver, archiveKey: artifactKey(plan.naming, services.config.archive.prefix) };
       }
 
@@ -64,11 +68,11 @@ export const feedbackExport = defineJob({
         naming: plan.naming,
         contentType: plan.contentType,
         deliver: params.deliver,
-        manifest: { ...plan.describe, copy, oxUrl: scrubText(services.ox.baseUrl) },
-        mail: mailing?.forRows(artifact.rows),
+        manifest: { ...plan.describe, copy, oxUrl: scrubText(services.ox.baseUrl), ...digest?.fields },
+        mail: mailing && await withDigest(mailing.forRows(artifact.rows), digest),
         run,
       }, services);
-      return { ...plan.summary, copy, ...delivered, contentBytes: artifact.contentBytes, oxRetries: artifact.oxRetries };
+      return { ...plan.summary, copy, ...delivered, contentBytes: artifact.contentBytes, oxRetries: artifact.oxRetries, ...digest?.fields };
     } finally {
       await artifact.cleanup();
     }

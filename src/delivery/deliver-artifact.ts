@@ -17,6 +17,7 @@ import { toolVersion } from '../version.js';
 import { artifactKey, keyBaseName, manifestKeyFor, type ArtifactNaming } from './archive-key.js';
 import { DeliveryError, MailBusyError } from './delivery-error.js';
 import { OxError } from '../ox/ox-error.js';
+import type { MailAttachment } from './types.js';
 import { deterministicMessageId } from './message-id.js';
 import type { VerificationMethod } from './types.js';
 
@@ -38,6 +39,10 @@ export interface ArtifactMail {
   cc?: readonly string[];
   subject: string;
   text: string;
+  /** smtp: an HTML part beside the text, told how the file travels (attached, or linked when too large). */
+  html?: (file: MailedFile) => string;
+  /** smtp: images the HTML shows by `cid:`. */
+  inline?: readonly InlineImage[];
   /** `via: ox`: OX exports the window itself and mails its own CSV. */
   ox?: {
     contextGroup: string;
@@ -46,6 +51,21 @@ export interface ArtifactMail {
     /** ASCII-armoured public keys by address: OX encrypts for these recipients. */
     pgpKeys?: Readonly<Record<string, string>>;
   };
+}
+
+export interface MailedFile {
+  filename: string;
+  bytes: number;
+  sha256: string;
+  /** Set when the file is too large to attach: a presigned link instead. */
+  download?: { url: string; expiresAt: string };
+}
+
+export interface InlineImage {
+  cid: string;
+  filename: string;
+  contentType: string;
+  content: Buffer;
 }
 
 export interface DeliverArtifactRequest {
@@ -405,7 +425,8 @@ async function mailViaSmtp(
   const { deliveries, log } = run;
   let text = mail.text;
   let linkExpiresAt: string | undefined;
-  let attachments;
+  const file: MailedFile = { filename: keyBaseName(key), bytes: artifact.bytes, sha256: artifact.sha256 };
+  const attachments: MailAttachment[] = (mail.inline ?? []).map((image) => ({ ...image }));
   if (oversize) {
     if (services.archive.kind !== 's3' || !archived) {
       await deliveries.settleMail('release', pending.map((r) => ({ address: r.address })));
@@ -413,9 +434,10 @@ async function mailViaSmtp(
     }
     const url = await services.archive.presignGet(key, config.archive.linkTtl);
     linkExpiresAt = isoUtc(services.now() + config.archive.linkTtl);
+    file.download = { url, expiresAt: linkExpiresAt };
     text = `${text.trimEnd()}\n\nThe file ${keyBaseName(key)} (${formatBytes(artifact.bytes)}, SHA-256 ${artifact.sha256}) is too large to attach.\nDownload it until ${linkExpiresAt}:\n${url}\n`;
   } else {
-    attachments = [{ filename: keyBaseName(key), path: artifact.path, contentType: request.contentType }];
+    attachments.push({ filename: keyBaseName(key), path: artifact.path, contentType: request.contentType });
   }
   let receipt;
   try {
@@ -425,8 +447,9 @@ async function mailViaSmtp(
       cc: pending.filter((r) => r.role === 'cc').map((r) => r.text),
       subject: mail.subject,
       text,
+      ...(mail.html ? { html: mail.html(file) } : {}),
       messageId,
-      attachments,
+      attachments: attachments.length > 0 ? attachments : undefined,
       signal: run.signal,
     });
   } catch (err) {

@@ -30,8 +30,13 @@ export class SmtpMailer implements Mailer {
         cc: message.cc,
         subject: message.subject,
         text: message.text,
+        ...(message.html === undefined ? {} : { html: message.html }),
         messageId: message.messageId,
-        attachments: message.attachments?.map((a) => ({ filename: a.filename, path: a.path, contentType: a.contentType })),
+        attachments: message.attachments?.map((a) => ({
+          filename: a.filename, contentType: a.contentType,
+          ...(a.content ? { content: a.content } : { path: a.path }),
+          ...(a.cid ? { cid: a.cid, contentDisposition: 'inline' as const } : {}),
+        })),
       });
     } catch (err) {
       throw smtpFailure(err, this.config.smtp!);

@@ -64,8 +64,12 @@ export interface ArchiveStore {
 
 export interface MailAttachment {
   filename: string;
-  path: string;
+  /** A file to attach, or the bytes themselves. */
+  path?: string;
+  content?: Buffer;
   contentType: string;
+  /** Set for an inline image the HTML part shows as `cid:<cid>`. */
+  cid?: string;
 }
 
 export interface MailMessage {
@@ -74,6 +78,8 @@ export interface MailMessage {
   cc?: string[];
   subject: string;
   text: string;
+  /** An HTML alternative to `text`. */
+  html?: string;
   /** Deterministic per (schedule, window, recipients), e.g. `<oxb.feedback-daily.20261101T000000Z.ab12@ox-batch>`. */
   messageId: string;
   attachments?: MailAttachment[];

@@ -4,6 +4,8 @@
  */
 import { z } from 'zod';
 import { commaList, mailTemplate } from '../delivery/param-schemas.js';
+import { DEFAULT_DIGEST_COMMENTS } from '../digest/digest-accumulator.js';
+import { MAX_DIGEST_COMMENTS } from '../digest/comment-picker.js';
 import { EXPORT_FORMATS } from './export-feedback.js';
 import { selectColumns } from './feedback-columns.js';
 
@@ -55,6 +57,10 @@ export const feedbackExportParams = z.object({
   pgpKeys: z.record(z.string(), z.string().min(1)).default({}),
   subject: template('params.subject').default(DEFAULT_SUBJECT),
   text: template('params.text').default(DEFAULT_TEXT),
+  /** The digest (figures, chart, comments) in the mail, the manifest and the result; default: when mailing. */
+  digest: z.boolean().optional(),
+  /** Comments worth reading shown in the digest (lowest scores first, then the longest). */
+  digestComments: z.number().int().min(0).max(MAX_DIGEST_COMMENTS).default(DEFAULT_DIGEST_COMMENTS),
 }).superRefine((params, ctx) => {
   // `Question` exists in nps-v1 only: naming it for star-rating-v1 is a mistake, not an empty column.
   try {

@@ -5,6 +5,7 @@
  * key (a newer OX) in order of first appearance; with `columns:`, only the chosen keys.
  */
 import type { RawColumns } from './raw-columns.js';
+import type { RecordCounter } from './record-counter.js';
 
 /** Lines joined per chunk: small enough (~40 KB) to die young in V8's heap (a big string lands in large-object space, which only a full GC frees). */
 const BATCH_ROWS = 128;
@@ -13,12 +14,13 @@ export async function* jsonLines(
   records: AsyncIterable<Record<string, unknown>>,
   columns: RawColumns,
   chosen: boolean,
-  counter: { rows: number },
+  counter: RecordCounter,
 ): AsyncGenerator<string> {
   let batch = '';
   let inBatch = 0;
   for await (const record of records) {
     columns.admit(record);
+    counter.onRecord?.(record);
     const ordered: Record<string, unknown> = {};
     for (const { key } of columns.columns) {
       // Chosen columns are written on every line ("" when absent); otherwise the keys OX sent.
