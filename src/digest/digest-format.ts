@@ -61,7 +61,7 @@ export function questionLabel(question: string): string {
 /** Window bounds for people: `2026-11-01 00:00 – 2026-11-02 00:00 UTC`. */
 export function windowLabel(digest: Pick<FeedbackDigest, 'window'>): string {
   if (!digest.window) return 'all feedback';
-  const short = (iso: string) => iso.replace('T', ' ').replace(/:00Z$|Z$/, '');
+  const short = (iso: string) => iso.replace('T', ' ').replace(/(:00)?(\.000)?Z$/, '');
   return `${short(digest.window.start)} – ${short(digest.window.end)} UTC`;
 }
 

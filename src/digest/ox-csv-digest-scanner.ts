@@ -45,6 +45,8 @@ const COLUMN_KINDS: Readonly<Record<string, number>> = {
   browserversion: SKIP_SHORT,
   screenresolution: SKIP_SHORT,
 };
+/** Bytes of a long cell looked at one by one before the native indexOf takes over. */
+const SHORT_LOOK = 12;
 /** `yyyy-MM-dd HH:mm:ss` */
 const DATE_BYTES = 19;
 
@@ -58,6 +60,11 @@ export class OxCsvDigestScanner {
   /** Columns 0..last are walked; later ones are never looked at. */
   private last = -1;
   private delimiterBytes = 1;
+  /** The run of short cells from App to Browser (-1: this header has none), and its quotes. */
+  private runStart = -1;
+  private runEnd = -1;
+  private runQuotes = 0;
+  private readonly runs = new RunCache();
   private readonly defaults = { app: 0, os: 0, browser: 0, language: 0 };
   private readonly apps: ByteInterner;
   private readonly questions: ByteInterner;
@@ -101,14 +108,49 @@ export class OxCsvDigestScanner {
     const kinds = this.kinds;
     const last = this.last;
     const skip = this.delimiterBytes + 1;
+    const runStart = this.runStart;
+    let runHash = 0;
+    let runCheck = 0;
+    let runFrom = -1;
     let pos = start;
     for (let column = 0; column <= last; column++) {
       if (pos >= end || b[pos] !== QUOTE) return false;
       const cell = pos + 1;
       const kind = kinds[column]!;
       let close: number;
+      if (column === runStart) {
+        // App .. Browser in one loop: the combination is looked up as one value (see RunCache).
+        let hash = FNV_OFFSET;
+        let check = 0;
+        let quotes = this.runQuotes;
+        let at = cell;
+        for (; at < end; at++) {
+          const byte = b[at]!;
+          if (byte === QUOTE && --quotes === 0) break;
+          hash = Math.imul(hash ^ byte, FNV_PRIME);
+          check = Math.imul(check + byte, GOLDEN);
+        }
+        if (at >= end) return false;
+        const found = this.runs.find(hash, check, at - cell);
+        if (found >= 0) {
+          const ids = this.runs.ids;
+          app = ids[found]!;
+          os = ids[found + 1]!;
+          browser = ids[found + 2]!;
+          pos = at + skip;
+          column = this.runEnd;
+          continue;
+        }
+        runHash = hash;
+        runCheck = check;
+        runFrom = cell;
+      }
       if (kind === SKIP_LONG || kind === COMMENT) {
-        close = b[cell] === QUOTE ? cell : b.indexOf(QUOTE, cell);
+        // Most comments are empty or short: a few bytes in a loop, then the native search.
+        close = cell;
+        const near = Math.min(end, cell + SHORT_LOOK);
+        while (close < near && b[close] !== QUOTE) close++;
+        if (close === near) close = b.indexOf(QUOTE, close);
         if (kind === COMMENT) {
           commentStart = cell;
           commentEnd = close;
@@ -147,6 +189,7 @@ export class OxCsvDigestScanner {
         else question = this.questions.id(b, cell, close, hash, check);
       }
       if (close < 0 || close >= end) return false;
+      if (column === this.runEnd && runFrom >= 0) this.runs.add(runHash, runCheck, close - runFrom, app, os, browser);
       pos = close + skip;
     }
     if (commentEnd > commentStart && this.digest.comments.mightTake(slot, commentEnd - commentStart)) {
@@ -190,6 +233,17 @@ export class OxCsvDigestScanner {
     this.kinds.forEach((kind, column) => {
       if (kind >= DATE) this.last = column;
     });
+    // OX's App, Entry Point, Operating System, Browser: short cells side by side.
+    const app = this.kinds.indexOf(APP);
+    const browser = this.kinds.indexOf(BROWSER);
+    const between = this.kinds.slice(app, browser + 1);
+    if (app >= 0 && browser > app && between.every((k) => k === APP || k === OS || k === BROWSER || k === SKIP_SHORT)
+      && between.filter((k) => k === APP || k === OS || k === BROWSER).length === 3) {
+      this.runStart = app;
+      this.runEnd = browser;
+      // Cells after the first: each has an opening and a closing quote; the first only its closing one.
+      this.runQuotes = 2 * (browser - app) + 1;
+    }
     // Columns this OX does not send count as "" (a row always has an app, even an empty one).
     const orEmpty = (key: string, interner: Interner) => (keys.includes(key) ? 0 : interner.id(''));
     this.defaults.app = orEmpty('app', this.digest.apps);
@@ -200,8 +254,46 @@ export class OxCsvDigestScanner {
 }
 
 /**
+ * (app, os, browser) ids by the bytes of the cells from App to Browser, keyed like ByteInterner.
+ * Real feedback has a few thousand such combinations; one lookup replaces three and the loop
+ * over four cells runs without per-cell set-up. When full, new combinations take the per-cell path.
+ */
+class RunCache {
+  private readonly table = new Int32Array(16384).fill(-1);
+  private readonly keys = new Int32Array(3 * 8192);
+  readonly ids = new Int32Array(3 * 8192);
+  private size = 0;
+
+  /** Offset of the ids in `ids`, or -1. */
+  find(hash: number, check: number, length: number): number {
+    const mask = this.table.length - 1;
+    for (let at = hash & mask, entry = this.table[at]!; entry !== -1; at = (at + 1) & mask, entry = this.table[at]!) {
+      const k = 3 * entry;
+      if (this.keys[k] === hash && this.keys[k + 1] === check && this.keys[k + 2] === length) return k;
+    }
+    return -1;
+  }
+
+  add(hash: number, check: number, length: number, app: number, os: number, browser: number): void {
+    if (this.size * 3 >= this.keys.length) return;
+    const mask = this.table.length - 1;
+    let at = hash & mask;
+    while (this.table[at] !== -1) at = (at + 1) & mask;
+    const k = 3 * this.size;
+    this.table[at] = this.size++;
+    this.keys[k] = hash;
+    this.keys[k + 1] = check;
+    this.keys[k + 2] = length;
+    this.ids[k] = app;
+    this.ids[k + 1] = os;
+    this.ids[k + 2] = browser;
+  }
+}
+
+/**
  * A cell's text as OX meant it: the formula guard's `'` before = + - @ | removed and `\|` back to
- * `|`. (OX's `"` → `'` cannot be undone.)
+ * `|`. OX's `"` → `'` cannot be undone, nor told apart: a value that itself began with `'=` (a
+ * pipe after a typed `'` is escaped, so `'|` is always the guard).
  */
 export function oxCsvText(cell: string): string {
   let text = cell;

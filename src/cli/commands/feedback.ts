@@ -8,6 +8,13 @@ import type { FeedbackQuery, RawFeedbackRecord, SendRecipient } from '../../ox/t
 import { action, collect } from '../cli-support.js';
 import { say, withOx } from '../ox-session.js';
 import { outputTarget } from '../write-output.js';
+import { MAX_DIGEST_COMMENTS } from '../../digest/comment-picker.js';
+
+/** The digest modules load only for `feedback digest`. */
+async function loadDigest() {
+  const [digest, digestTable] = await Promise.all([import('../../digest/digest-accumulator.js'), import('../../digest/digest-table.js')]);
+  return { digest, digestTable };
+}
 
 /* Bound by `loadTime()`, which every action awaits first: luxon is not loaded for `--help`. */
 let isoUtc: typeof import('../../time/parse-time.js').isoUtc;
@@ -25,9 +32,9 @@ interface WindowOptions {
 }
 
 /**
- * `ox-batch feedback export|raw|send|delete`: OX's exportuserfeedback / senduserfeedback /
+ * `ox-batch feedback export|raw|send|digest|delete`: OX's exportuserfeedback / senduserfeedback /
  * deleteuserfeedback, with half-open windows typed as dates, retries, safe output files and a
- * confirmation before deleting.
+ * confirmation before deleting; `digest` summarises a range as the export mails do.
  */
 export function registerFeedbackCommands(program: Command): void {
   const feedback = program.command('feedback').description('export, mail or delete user feedback on the OX server (one call each)');
@@ -96,6 +103,28 @@ export function registerFeedbackCommands(program: Command): void {
           return EXIT_FAILURE;
         }
         return undefined;
+      });
+    }));
+
+  withWindow(feedback.command('digest'))
+    .description("the feedback digest of any range, straight from OX's raw export: scores, NPS, apps, clients, comments")
+    .option('--json', 'print the digest as JSON (the `digest` of a job result, without the comparison)')
+    .option('--comments <n>', 'comments worth reading to show (0-50)', '5')
+    .action(action(async (options: WindowOptions & { json?: boolean; comments: string }, command: Command) => {
+      await loadTime();
+      const comments = Number(options.comments);
+      if (!/^\d+$/.test(options.comments) || comments > MAX_DIGEST_COMMENTS) {
+        throw new InputError(`--comments ${JSON.stringify(options.comments)}: expected a whole number from 0 to ${MAX_DIGEST_COMMENTS}`);
+      }
+      await withOx(command, async ({ config, ox, signal }) => {
+        const query = { ...windowQuery(options, config), signal };
+        const { digest, digestTable } = await loadDigest();
+        const accumulator = new digest.DigestAccumulator(options.type, { comments });
+        for await (const record of ox.exportRaw(query)) accumulator.addRecord(record);
+        const figures = accumulator.figures();
+        const window = query.start !== undefined && query.end !== undefined ? { window: { start: isoUtc(Number(query.start)), end: isoUtc(Number(query.end)) } } : {};
+        const result = { ...window, contextGroup: options.contextGroup, ...figures };
+        process.stdout.write(options.json ? `${JSON.stringify(result, null, 2)}\n` : digestTable.digestTable(result, describeQuery(query)));
       });
     }));
 
