@@ -1,7 +1,8 @@
 /**
  * Delivers the audit report exactly like a feedback export — same spool, same deliverArtifact
  * (deterministic key with type `passwd-changes`, manifest, read-back verification, exactly-once
- * mail) — with the audit summary in the mail text and the manifest.
+ * mail) — with the audit summary in the manifest and in the mail: text part, and an HTML part
+ * with the flagged changes first (audit-mail.ts).
  */
 import { z } from 'zod';
 import { commaList, mailTemplate } from '../delivery/param-schemas.js';
@@ -12,6 +13,7 @@ import { renderTemplate } from '../delivery/mail-template.js';
 import { isoUtc } from '../time/parse-time.js';
 import { AUDIT_COLUMNS, type AuditRow } from './flag-changes.js';
 import { reportCsvStream, type AuditSummary } from './audit-report.js';
+import { auditHtmlRenderer, flaggedText } from './audit-mail.js';
 
 export const AUDIT_TYPE = 'passwd-changes';
 /** Second level of the archive key (the context group for feedback). */
@@ -61,6 +63,8 @@ export async function deliverAuditReport(
       users: summary.usersChecked + summary.usersFailed, changes: summary.changes, flagged: summary.flaggedRows, failed: summary.usersFailed,
     };
     const intro = params.text ? `${renderTemplate(params.text, values, 'params.text').trimEnd()}\n\n` : '';
+    const subject = renderTemplate(params.subject, values, 'params.subject');
+    const render = params.deliver.includes('mail') ? await auditHtmlRenderer() : undefined;
     return await deliverArtifact({
       artifact,
       naming: { schedule: run.scheduleId, group: AUDIT_GROUP, type: AUDIT_TYPE, window, ext: 'csv', gzip },
@@ -79,8 +83,9 @@ export async function deliverAuditReport(
         via: 'smtp',
         to: params.mailTo ?? services.config.mail.to,
         cc: params.mailCc,
-        subject: renderTemplate(params.subject, values, 'params.subject'),
-        text: `${intro}${summaryText}`,
+        subject,
+        text: `${intro}${summaryText}\n${flaggedText(rows)}`,
+        ...(render ? { html: (file) => render(rows, summary, { title: subject, intro, window: { start: values.start, end: values.end }, file }) } : {}),
       },
       run,
     }, services);

@@ -1,37 +1,16 @@
 /**
- * The digest as the mail's HTML part: tables only, a fixed 640-pixel column and the chart as an
- * inline PNG by `cid:`, with the styles inlined by juice so that Outlook (Word's renderer) and
- * Gmail (which drops <style> in many views) show the same thing. Every text that came from OX or
- * from a person — comments, app and browser names, the intro — goes through `escapeHtml`; the
- * randomized test in test/digest/digest-escaping.test.ts holds that no comment can add markup.
+ * The digest as the mail's HTML part (layout and escaping rules in delivery/html-mail.ts): the
+ * headline figures, the chart as an inline PNG by `cid:`, the tables and the comments worth
+ * reading. Every text that came from OX or from a person — comments, app and browser names, the
+ * intro — goes through `h`; test/digest/digest-escaping.test.ts holds that no comment can add markup.
  */
-import escapeHtml from 'escape-html';
 import type { MailedFile } from '../delivery/deliver-artifact.js';
+import { fileNote, gridTable as grid, h, kpiRow, mailPage, styleInliner } from '../delivery/html-mail.js';
 import { CHART_HEIGHT, CHART_WIDTH } from './digest-chart.js';
 import { count, describeChange, fixed, headline, percent, questionLabel, scaleTitle, scoreLabels, shown, signed, windowLabel } from './digest-format.js';
 import type { AppFigures, FeedbackDigest, QuestionFigures, TopList } from './digest-types.js';
 
 export const CHART_CID = 'digest-chart@ox-batch';
-
-const STYLE = `
-body { margin: 0; padding: 0; background: #f3f5f8; }
-.page { background: #f3f5f8; }
-.card { background: #ffffff; border: 1px solid #dde2e8; }
-.pad { padding: 16px 20px; }
-h1 { font-family: Arial, Helvetica, sans-serif; font-size: 18px; color: #1d2733; margin: 0 0 4px 0; }
-h2 { font-family: Arial, Helvetica, sans-serif; font-size: 14px; color: #1d2733; margin: 18px 0 6px 0; }
-p, td, th { font-family: Arial, Helvetica, sans-serif; font-size: 13px; color: #333d48; }
-.muted { color: #6b7785; font-size: 12px; }
-.intro { color: #6b7785; font-size: 12px; white-space: pre-wrap; }
-.kpi { font-size: 22px; font-weight: bold; color: #1d2733; }
-.kpi-label { font-size: 11px; color: #6b7785; text-transform: uppercase; }
-.grid th { text-align: left; font-size: 12px; color: #6b7785; border-bottom: 1px solid #dde2e8; padding: 4px 8px 4px 0; }
-.grid td { border-bottom: 1px solid #eef1f4; padding: 4px 8px 4px 0; }
-.num { text-align: right; }
-.comment { border-left: 3px solid #2f6fdf; padding: 6px 10px; background: #f7f9fc; }
-.comment-meta { font-size: 11px; color: #6b7785; }
-.low { border-left-color: #d94c5c; }
-`;
 
 export interface DigestHtmlContext {
   /** The mail subject, shown as the heading. */
@@ -46,47 +25,33 @@ export interface DigestHtmlContext {
 
 export type DigestHtmlRenderer = (digest: FeedbackDigest, context: DigestHtmlContext) => string;
 
-/** juice (and its HTML parser) load on first use: only a process that mails pays for them. */
 export async function digestHtmlRenderer(): Promise<DigestHtmlRenderer> {
-  const { default: juice } = await import('juice');
-  return (digest, context) => juice(page(digest, context));
+  const inline = await styleInliner();
+  return (digest, context) => inline(page(digest, context));
 }
 
-const h = (value: string | number) => escapeHtml(String(value));
-
 function page(digest: FeedbackDigest, context: DigestHtmlContext): string {
-  const body = [
-    `<h1>${h(context.title)}</h1>`,
+  return mailPage(context.title, [
     `<p class="muted">${h(digest.type)} · ${h(windowLabel(digest))}</p>`,
     context.intro ? `<p class="intro">${h(context.intro.trim())}</p>` : '',
     kpis(digest),
     digest.rows === 0 ? '<p>No feedback in this window.</p>' : figures(digest, context.chart !== false),
-    fileNote(context),
+    fileNote(context.file, "The window's file"),
     '<p class="muted">Sent by ox-batch. The figures are also in the archive manifest and the job result (<code>digest</code>).</p>',
-  ].join('\n');
-  return `<!DOCTYPE html>
-<html><head><meta charset="utf-8"><meta name="viewport" content="width=device-width"><title>${h(context.title)}</title><style>${STYLE}</style></head>
-<body><table role="presentation" class="page" width="100%" cellpadding="0" cellspacing="0" border="0"><tr><td align="center" style="padding: 16px 8px;">
-<table role="presentation" class="card" width="640" cellpadding="0" cellspacing="0" border="0"><tr><td class="pad">
-${body}
-</td></tr></table>
-</td></tr></table></body></html>
-`;
+  ].join('\n'));
 }
 
 function kpis(digest: FeedbackDigest): string {
-  const cell = (label: string, value: string, note = '') =>
-    `<td valign="top" width="25%"><div class="kpi-label">${h(label)}</div><div class="kpi">${h(value)}</div>${note ? `<div class="muted">${h(note)}</div>` : ''}</td>`;
   const change = digest.history?.change;
   const cells = [
-    cell('Rows', count(digest.rows), digest.invalidScores ? `${count(digest.invalidScores)} without a valid score` : ''),
-    cell(digest.scale === 'nps' ? 'NPS, all questions' : 'Mean score', digest.scale === 'nps' ? signed(digest.scores.nps, 1) : fixed(digest.scores.mean, 2), `${count(digest.scores.answers)} answers`),
+    { label: 'Rows', value: count(digest.rows), note: digest.invalidScores ? `${count(digest.invalidScores)} without a valid score` : '' },
+    { label: digest.scale === 'nps' ? 'NPS, all questions' : 'Mean score', value: digest.scale === 'nps' ? signed(digest.scores.nps, 1) : fixed(digest.scores.mean, 2), note: `${count(digest.scores.answers)} answers` },
   ];
   if (digest.history) {
-    cells.push(cell('vs previous window', change?.previous ? headlineChange(digest, 'previous') : '–', describeChange(digest.scale, change?.previous)));
-    cells.push(cell(`vs last ${digest.history.lastFour?.windows ?? 4} windows`, change?.lastFour ? headlineChange(digest, 'lastFour') : '–', describeChange(digest.scale, change?.lastFour)));
+    cells.push({ label: 'vs previous window', value: change?.previous ? headlineChange(digest, 'previous') : '–', note: describeChange(digest.scale, change?.previous) });
+    cells.push({ label: `vs last ${digest.history.lastFour?.windows ?? 4} windows`, value: change?.lastFour ? headlineChange(digest, 'lastFour') : '–', note: describeChange(digest.scale, change?.lastFour) });
   }
-  return `<table role="presentation" width="100%" cellpadding="0" cellspacing="0" border="0" style="margin-top: 12px;"><tr>${cells.join('')}</tr></table>`;
+  return kpiRow(cells);
 }
 
 function headlineChange(digest: FeedbackDigest, which: 'previous' | 'lastFour'): string {
@@ -104,12 +69,6 @@ function figures(digest: FeedbackDigest, chart: boolean): string {
     topTables(digest),
     comments(digest),
   ].join('\n');
-}
-
-function grid(head: string[], rows: string[][], numeric: (column: number) => boolean): string {
-  const th = head.map((c, i) => `<th${numeric(i) ? ' class="num"' : ''}>${h(c)}</th>`).join('');
-  const trs = rows.map((r) => `<tr>${r.map((c, i) => `<td${numeric(i) ? ' class="num"' : ''}>${h(c)}</td>`).join('')}</tr>`).join('\n');
-  return `<table role="presentation" class="grid" width="100%" cellpadding="0" cellspacing="0" border="0"><tr>${th}</tr>\n${trs}</table>`;
 }
 
 function distributionTable(digest: FeedbackDigest): string {
@@ -163,14 +122,4 @@ function comments(digest: FeedbackDigest): string {
     return `<tr><td style="padding-bottom: 8px;"><div class="comment${c.score !== null && c.score <= low ? ' low' : ''}"><div class="comment-meta">${meta}</div><div>${text}</div>${more}</div></td></tr>`;
   }).join('\n');
   return `<h2>Comments worth reading</h2><p class="muted">Lowest scores first, then the longest.</p><table role="presentation" width="100%" cellpadding="0" cellspacing="0" border="0">${items}</table>`;
-}
-
-function fileNote(context: DigestHtmlContext): string {
-  const file = context.file;
-  if (!file) return '';
-  if (file.download) {
-    return `<p>The file <b>${h(file.filename)}</b> (${h(count(file.bytes))} bytes, SHA-256 <code>${h(file.sha256)}</code>) is too large to attach. ` +
-      `<a href="${h(file.download.url)}">Download it</a> until ${h(file.download.expiresAt)}.</p>`;
-  }
-  return `<p>The window's file is attached, unchanged: <b>${h(file.filename)}</b> (${h(count(file.bytes))} bytes).</p>`;
 }

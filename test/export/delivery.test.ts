@@ -87,9 +87,11 @@ describe('feedback.export to S3 (s3rver behind a fault-injecting proxy)', () => 
     expect(result.mail[0]!.linkExpiresAt).toBeDefined();
     expect(env.smtp!.messages.length).toBe(before + 1);
     const mail = (await env.smtp!.parsed()).at(-1)!;
-    expect(mail.attachments).toHaveLength(0);
+    // Only the digest's inline chart travels with the mail; the file is linked, in both parts.
+    expect(mail.attachments.filter((a) => !a.related)).toHaveLength(0);
     const url = /https?:\/\/\S+X-Amz-Signature=\S+/.exec(mail.text!)?.[0];
     expect(url).toContain('X-Amz-Expires=3600');
+    expect(mail.html).toContain(`<a href="${url!.replaceAll('&', '&amp;')}">Download it</a>`);
     const download = Buffer.from(await (await fetch(url!)).arrayBuffer());
     expect(sha256(download)).toBe(result.sha256);
   });
@@ -113,10 +115,12 @@ describe('feedback.export mail and failures (fs archive, smtp-server)', () => {
     const mail = (await env.smtp!.parsed()).find((m) => m.messageId === result.mail[0]!.messageId)!;
     expect(mail.subject).toBe('mail-once: 2000 rows from 2026-11-01T00:00:00Z');
     expect(mail.messageId).toMatch(/^<oxb\.mail-once\.20261101T000000Z\.[0-9a-f]{16}@example\.com>$/);
-    expect(mail.attachments).toHaveLength(1);
-    expect(mail.attachments[0]!.filename).toBe('star-rating-v1_20261101T000000Z_20261102T000000Z.csv');
+    // The file, unchanged, beside the digest's inline chart.
+    const files = mail.attachments.filter((a) => !a.related);
+    expect(files).toHaveLength(1);
+    expect(files[0]!.filename).toBe('star-rating-v1_20261101T000000Z_20261102T000000Z.csv');
     const archived = await readFile(join(env.archiveDir, result.archive!.key));
-    expect(mail.attachments[0]!.content.equals(archived)).toBe(true);
+    expect(files[0]!.content.equals(archived)).toBe(true);
     expect(result.mail[0]!.accepted.sort()).toEqual(['boss@example.com', 'ops@example.com']);
 
     // The worker died after SMTP accepted and before the window was marked done: BullMQ runs
