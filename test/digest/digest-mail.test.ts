@@ -234,13 +234,13 @@ describe('digest mail variants (in-process runs)', () => {
   });
 
   it('an empty window: the HTML says so, no chart, the (header-only) file attached', async () => {
-    const empty = day(40);
+    const empty = day(-31);
     const outcome = await env.run(empty, { deliver: ['mail'], mailTo: 'b@example.com' }, { scheduleId: 'empty' });
     expect((outcome.result as ExportResult).digest).toMatchObject({ rows: 0, scores: { answers: 0, mean: null } });
     const mail = await lastMail();
     expect(mail.html).toContain('No feedback in this window.');
     expect(mail.html).not.toContain('cid:');
-    expect(mail.attachments.map((a) => a.filename)).toEqual(['star-rating-v1_20261211T000000Z_20261212T000000Z.csv']);
+    expect(mail.attachments.map((a) => a.filename)).toEqual(['star-rating-v1_20261001T000000Z_20261002T000000Z.csv']);
     expect(mail.text).toContain('No feedback in this window.');
   });
 });
