@@ -59,13 +59,13 @@ function auditPage(rows: readonly AuditRow[], summary: AuditSummary, context: Au
     `<h2>${summary.flaggedRows > 0 ? 'Flagged changes first' : 'Changes'}</h2>`,
     shown.length === 0
       ? '<p>No password changes in this window.</p>'
-      : gridTable(HEAD, shown.map(cells), () => false, (n) => (shown[n]!.flag ? 'flagged' : undefined)),
+      : gridTable(HEAD, shown.map(cells), (c) => (c === 1 || c === 4 ? 'nowrap' : undefined), (n) => (shown[n]!.flag ? 'flagged' : undefined)),
     ordered.length > shown.length ? `<p class="muted">… and ${h(ordered.length - shown.length)} more changes in the attached report.</p>` : '',
     summary.mayBeMissing.length > 0
       ? `<h2>Changes may be missing</h2><p>OX keeps only the last changes per user, and the oldest one kept is inside the window, for: ${h(summary.mayBeMissing.join(', '))}</p>`
       : '',
     summary.failures.length > 0
-      ? `<h2>Users that could not be checked</h2>${gridTable(['User', 'Status', 'Reason'], summary.failures.map((f) => [`${f.contextId}/${f.userId}`, f.status ? `HTTP ${f.status}` : '', f.reason]), () => false)}`
+      ? `<h2>Users that could not be checked</h2>${gridTable(['User', 'Status', 'Reason'], summary.failures.map((f) => [`${f.contextId}/${f.userId}`, f.status ? `HTTP ${f.status}` : '', f.reason]), () => undefined)}`
       : '',
     '<p class="muted">Flags: unknown-client = changed through a client not in alertClients; burst = more changes in the window than maxChanges.</p>',
     fileNote(context.file, 'The full report'),

@@ -23,6 +23,8 @@ p, td, th { font-family: Arial, Helvetica, sans-serif; font-size: 13px; color: #
 .grid th { text-align: left; font-size: 12px; color: #6b7785; border-bottom: 1px solid #dde2e8; padding: 4px 8px 4px 0; }
 .grid td { border-bottom: 1px solid #eef1f4; padding: 4px 8px 4px 0; }
 .num { text-align: right; }
+.nowrap { white-space: nowrap; }
+.small td, .small th { font-size: 12px; }
 .flag { color: #b3261e; font-weight: bold; }
 .flagged td { background: #fdf1f0; }
 .comment { border-left: 3px solid #2f6fdf; padding: 6px 10px; background: #f7f9fc; }
@@ -46,13 +48,11 @@ ${body}
 `;
 }
 
-/** A table of text cells; `numeric(column)` right-aligns a column; `rowClass(row)` marks rows. */
-export function gridTable(head: string[], rows: string[][], numeric: (column: number) => boolean, rowClass?: (row: number) => string | undefined): string {
-  const th = head.map((c, i) => `<th${numeric(i) ? ' class="num"' : ''}>${h(c)}</th>`).join('');
-  const trs = rows.map((r, n) => {
-    const cls = rowClass?.(n);
-    return `<tr${cls ? ` class="${h(cls)}"` : ''}>${r.map((c, i) => `<td${numeric(i) ? ' class="num"' : ''}>${h(c)}</td>`).join('')}</tr>`;
-  }).join('\n');
+/** A table of text cells; `columnClass(column)` styles a column (`num`: right-aligned, `nowrap`); `rowClass(row)` marks rows. */
+export function gridTable(head: string[], rows: string[][], columnClass: (column: number) => string | undefined, rowClass?: (row: number) => string | undefined): string {
+  const cls = (name: string | undefined) => (name ? ` class="${h(name)}"` : '');
+  const th = head.map((c, i) => `<th${cls(columnClass(i))}>${h(c)}</th>`).join('');
+  const trs = rows.map((r, n) => `<tr${cls(rowClass?.(n))}>${r.map((c, i) => `<td${cls(columnClass(i))}>${h(c)}</td>`).join('')}</tr>`).join('\n');
   return `<table role="presentation" class="grid" width="100%" cellpadding="0" cellspacing="0" border="0"><tr>${th}</tr>\n${trs}</table>`;
 }
 

@@ -219,7 +219,9 @@ async function main(): Promise<number> {
     say(`  daemon          config/schedules.example.yaml: ${daemon.schedules.map((s) => s.id).join(', ')}; log ${shown(paths.log)}`);
 
     // 1. A week of daily exports: archived, verified, mailed once each.
-    const week = await backfill(daemon, 'feedback-daily', weekAgo, today);
+    // Day by day, as the schedule runs them: each mail's digest compares with the days before.
+    const week: FinishedJob[] = [];
+    for (let from = weekAgo; from < today; from = dayBefore(from, -1)) week.push(...await backfill(daemon, 'feedback-daily', from, dayBefore(from, -1)));
     say(`1 backfill feedback-daily ${day(weekAgo)} .. ${day(yesterday)}: ${week.length} windows, ${rowsOf(week)} rows, ${failuresOf(week).length} failed`);
 
     // 2. The purge refuses while older feedback is not archived …

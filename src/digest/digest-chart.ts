@@ -79,12 +79,12 @@ function chartOption(digest: FeedbackDigest): Record<string, unknown> {
       { text: nps ? 'NPS over the last windows' : 'Mean score over the last windows', left: 318, top: 4, textStyle: { fontSize: 12, fontWeight: 'bold', fontFamily: FONT } },
     ],
     legend: [
-      { data: bars.map((b) => b.name), left: 8, bottom: 0, itemWidth: 12, itemHeight: 8, textStyle: { fontSize: 10, fontFamily: FONT } },
-      { data: trendSeries.map((s) => s.name), left: 318, bottom: 0, itemWidth: 12, itemHeight: 8, textStyle: { fontSize: 10, fontFamily: FONT } },
+      { data: bars.map((b) => b.name), left: 8, bottom: 0, itemWidth: 12, itemHeight: 8, itemGap: 16, textStyle: { fontSize: 10, fontFamily: FONT } },
+      { data: trendSeries.map((s) => s.name), left: 318, bottom: 0, itemWidth: 12, itemHeight: 8, itemGap: 16, textStyle: { fontSize: 10, fontFamily: FONT } },
     ],
     grid: [
       { left: 40, top: 34, width: 245, bottom: 48 },
-      { left: 352, top: 34, right: 14, bottom: 48 },
+      { left: 352, top: 34, right: 26, bottom: 48 },
     ],
     xAxis: [
       { gridIndex: 0, type: 'category', data: labels, axisTick: { show: false }, axisLabel: { fontSize: 10, fontFamily: FONT } },
@@ -94,7 +94,8 @@ function chartOption(digest: FeedbackDigest): Record<string, unknown> {
       { gridIndex: 0, type: 'value', axisLabel: { formatter: '{value}%', fontSize: 10, fontFamily: FONT }, splitLine: { lineStyle: { color: '#e6e9ee' } } },
       nps
         ? { gridIndex: 1, type: 'value', min: -100, max: 100, interval: 50, axisLabel: { fontSize: 10, fontFamily: FONT }, splitLine: { lineStyle: { color: '#e6e9ee' } } }
-        : { gridIndex: 1, type: 'value', min: digest.scale === 'stars' ? 1 : 0, max: digest.scale === 'stars' ? 5 : 10, axisLabel: { fontSize: 10, fontFamily: FONT }, splitLine: { lineStyle: { color: '#e6e9ee' } } },
+        // Means move by tenths: a scale fitted to them shows that (the table has the exact figures).
+        : { gridIndex: 1, type: 'value', scale: true, minInterval: 0.05, axisLabel: { fontSize: 10, fontFamily: FONT, formatter: (v: number) => v.toFixed(2) }, splitLine: { lineStyle: { color: '#e6e9ee' } } },
     ],
     series: [...bars, ...trendSeries],
   };

@@ -70,3 +70,9 @@ export function trendLabel(startIso: string, endIso: string): string {
   const hours = (Date.parse(endIso) - Date.parse(startIso)) / 3_600_000;
   return hours < 24 ? startIso.slice(5, 16).replace('T', ' ') : startIso.slice(5, 10);
 }
+
+/** "the last 4 windows", "the last window". */
+export function lastWindows(n: number | undefined): string {
+  const count = n ?? 4;
+  return count === 1 ? 'the last window' : `the last ${count} windows`;
+}

@@ -7,7 +7,7 @@
 import type { MailedFile } from '../delivery/deliver-artifact.js';
 import { fileNote, gridTable as grid, h, kpiRow, mailPage, styleInliner } from '../delivery/html-mail.js';
 import { CHART_HEIGHT, CHART_WIDTH } from './digest-chart.js';
-import { count, describeChange, fixed, headline, percent, questionLabel, scaleTitle, scoreLabels, shown, signed, windowLabel } from './digest-format.js';
+import { count, describeChange, fixed, headline, lastWindows, percent, questionLabel, scaleTitle, scoreLabels, shown, signed, windowLabel } from './digest-format.js';
 import type { AppFigures, FeedbackDigest, QuestionFigures, TopList } from './digest-types.js';
 
 export const CHART_CID = 'digest-chart@ox-batch';
@@ -49,7 +49,7 @@ function kpis(digest: FeedbackDigest): string {
   ];
   if (digest.history) {
     cells.push({ label: 'vs previous window', value: change?.previous ? headlineChange(digest, 'previous') : '–', note: describeChange(digest.scale, change?.previous) });
-    cells.push({ label: `vs last ${digest.history.lastFour?.windows ?? 4} windows`, value: change?.lastFour ? headlineChange(digest, 'lastFour') : '–', note: describeChange(digest.scale, change?.lastFour) });
+    cells.push({ label: `vs ${lastWindows(digest.history.lastFour?.windows).replace('the ', '')}`, value: change?.lastFour ? headlineChange(digest, 'lastFour') : '–', note: describeChange(digest.scale, change?.lastFour) });
   }
   return kpiRow(cells);
 }
@@ -77,7 +77,7 @@ function distributionTable(digest: FeedbackDigest): string {
   const previousTotal = previous?.reduce((a, b) => a + b, 0) ?? 0;
   const head = ['Score', 'Answers', 'Share', ...(previous ? ['Previous window'] : [])];
   const rows = digest.scores.distribution.map((n, i) => [labels[i]!, count(n), percent(n, digest.scores.answers), ...(previous ? [percent(previous[i] ?? 0, previousTotal)] : [])]);
-  return `<h2>Distribution</h2>${grid(head, rows, (c) => c > 0)}`;
+  return `<h2>Distribution</h2>${grid(head, rows, (c) => (c > 0 ? 'num' : undefined))}`;
 }
 
 function questionTable(digest: FeedbackDigest, questions: QuestionFigures[]): string {
@@ -88,7 +88,7 @@ function questionTable(digest: FeedbackDigest, questions: QuestionFigures[]): st
     ...(digest.history ? [signed(prev?.[q.question], 1), signed(four?.[q.question], 1)] : []),
   ]);
   const head = ['Question', 'Answers', 'NPS', 'Promoters', 'Passives', 'Detractors', ...(digest.history ? ['vs previous', 'vs last 4'] : [])];
-  return `<h2>NPS by question</h2>${grid(head, rows, (c) => c > 0)}`;
+  return `<h2>NPS by question</h2>${grid(head, rows, (c) => (c > 0 ? 'num' : undefined))}`;
 }
 
 function appTable(digest: FeedbackDigest): string {
@@ -99,7 +99,7 @@ function appTable(digest: FeedbackDigest): string {
     ...(nps ? [(a.questions ?? []).map((q) => `${q.question}: ${signed(q.nps, 1)}`).join(', ')] : []),
   ]);
   const head = ['App', 'Rows', 'Share', nps ? 'NPS' : 'Mean', ...(nps ? ['NPS by question'] : [])];
-  return `<h2>By app</h2>${grid(head, rows, (c) => c > 0 && c < 4)}`;
+  return `<h2>By app</h2>${grid(head, rows, (c) => (c > 0 && c < 4 ? 'num' : undefined))}`;
 }
 
 function topTables(digest: FeedbackDigest): string {

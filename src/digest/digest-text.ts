@@ -2,7 +2,7 @@
  * The digest as plain text: the mail's text part (for text-only clients, and the body OX's `send`
  * mails), with the same figures as the HTML part.
  */
-import { count, describeChange, fixed, headline, percent, questionLabel, scaleTitle, scoreLabels, shown, signed, windowLabel } from './digest-format.js';
+import { count, describeChange, fixed, headline, lastWindows, percent, questionLabel, scaleTitle, scoreLabels, shown, signed, windowLabel } from './digest-format.js';
 import type { FeedbackDigest, ScoreFigures, TopList } from './digest-types.js';
 
 export function digestText(digest: FeedbackDigest): string {
@@ -13,7 +13,7 @@ export function digestText(digest: FeedbackDigest): string {
   if (digest.history) {
     lines.push(`Against the previous window: ${describeChange(digest.scale, digest.history.change.previous)}`);
     const four = digest.history.lastFour;
-    lines.push(`Against the mean of the last ${four?.windows ?? 4} windows: ${describeChange(digest.scale, digest.history.change.lastFour)}`);
+    lines.push(`Against the mean of ${lastWindows(four?.windows)}: ${describeChange(digest.scale, digest.history.change.lastFour)}`);
   }
   if (digest.rows === 0) {
     lines.push('', 'No feedback in this window.');

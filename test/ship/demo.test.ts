@@ -106,7 +106,7 @@ describe('npm run demo', () => {
     expect(summary.files.data.length).toBe(summary.windows.done + summary.windows.historyDone + 1);
     expect(stdout).toContain(`files     ${summary.files.data.length} archive files + ${manifests.length} manifests`);
 
-    // Mails: one per backfilled window with the artifact attached, one audit report.
+    // Mails: one per backfilled window with the artifact attached and its digest, one audit report.
     const emls = (await readdir(join(dir, 'mail'))).filter((f) => f.endsWith('.eml'));
     expect(emls).toHaveLength(summary.mails.count);
     expect(emls).toHaveLength(8);
@@ -115,9 +115,16 @@ describe('npm run demo', () => {
     const exports = parsed.filter((m) => /^OX feedback feedback-daily: /.test(m.subject ?? ''));
     expect(exports).toHaveLength(7);
     for (const mail of exports) {
-      expect(mail.attachments).toHaveLength(1);
-      expect(mail.attachments[0]!.filename).toMatch(/\.csv\.gz$/);
+      // The gzipped CSV, and the digest: HTML with its chart inline, figures in the text part.
+      expect(mail.attachments.filter((a) => !a.related).map((a) => a.filename)).toEqual([expect.stringMatching(/\.csv\.gz$/)]);
+      expect(mail.attachments.filter((a) => a.related).map((a) => a.contentType)).toEqual(['image/png']);
+      expect(mail.html).toContain('Comments worth reading');
+      expect(mail.text).toMatch(/Star rating \(1-5\): mean \d\.\d\d over \d+ answers/);
     }
+    // Day by day: from the second window on, each digest compares with the day before.
+    expect(exports.filter((m) => /Against the previous window: mean [+−±]/.test(m.text ?? ''))).toHaveLength(6);
+    const audit = parsed.find((m) => /^OX password changes /.test(m.subject ?? ''))!;
+    expect(audit.html).toContain('Flagged changes first');
     expect(new Set(parsed.map((m) => m.messageId)).size).toBe(8);
 
     // Purge: refused first (nothing archived before the week), then deleted up to the retention
