@@ -244,3 +244,27 @@ describe('digest mail variants (in-process runs)', () => {
     expect(mail.text).toContain('No feedback in this window.');
   });
 });
+
+describe('the digest is the same for every format (job runs against the simulator)', () => {
+  let env: ExportEnv;
+  const window = day(25);
+  beforeAll(async () => {
+    env = await startExportEnv();
+    env.sim.generateFeedback({ rows: 3000, from: window.start, to: window.end, seed: 77 });
+  });
+  afterAll(async () => { await env?.close(); });
+
+  it('ox-csv (byte scanner), csv and jsonl (raw records), gzipped or not: equal figures, comments as OX CSV writes them', async () => {
+    const digests: FeedbackDigest[] = [];
+    for (const [i, params] of [{ format: 'ox-csv' }, { format: 'ox-csv', compress: 'gzip' }, { format: 'csv' }, { format: 'jsonl', compress: 'gzip' }].entries()) {
+      const outcome = await env.run(window, { ...params, digest: true, digestComments: 8 }, { scheduleId: `formats-${i}` });
+      const result = outcome.result as ExportResult & { digestUnavailable?: string };
+      expect(result.digestUnavailable).toBeUndefined();
+      expect(result.digest!.rows).toBe(3000);
+      digests.push(result.digest!);
+    }
+    const comparable = (d: FeedbackDigest) => ({ ...d, history: undefined, comments: d.comments.map((c) => ({ ...c, text: c.text.replaceAll('"', "'") })) });
+    for (const d of digests.slice(1)) expect(comparable(d)).toEqual(comparable(digests[0]!));
+    expect(digests[0]!.comments).toHaveLength(8);
+  });
+});
