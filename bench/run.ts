@@ -44,6 +44,12 @@ export const BENCHMARKS: Benchmark[] = [
     format: (m, r) => m.formatScaleBench(r),
   }),
   bench({
+    name: 'digest',
+    load: () => import('./digest.js'),
+    run: (m) => m.runDigestBench(),
+    format: (m, r) => m.formatDigestBench(r),
+  }),
+  bench({
     name: 'ads',
     load: () => import('./ads.js'),
     run: (m) => m.runAdsBench(),
