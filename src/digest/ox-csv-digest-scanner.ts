@@ -17,6 +17,9 @@ const QUOTE = 0x22;
 const FNV_OFFSET = 0x811c9dc5 | 0;
 const FNV_PRIME = 16777619;
 const GOLDEN = 0x9e3779b1 | 0;
+const QUOTES = 0x22222222;
+const ONES = 0x01010101;
+const HIGHS = 0x80808080 | 0;
 const INVALID_SLOT = 11;
 
 // What the scanner does with the cell of a column.
@@ -47,6 +50,8 @@ const COLUMN_KINDS: Readonly<Record<string, number>> = {
 };
 /** Bytes of a long cell looked at one by one before the native indexOf takes over. */
 const SHORT_LOOK = 12;
+/** Slots of a column's value table (a power of two; half of them used at most). */
+const VALUE_SLOTS = 4096;
 /** `yyyy-MM-dd HH:mm:ss` */
 const DATE_BYTES = 19;
 
@@ -60,11 +65,6 @@ export class OxCsvDigestScanner {
   /** Columns 0..last are walked; later ones are never looked at. */
   private last = -1;
   private delimiterBytes = 1;
-  /** The run of short cells from App to Browser (-1: this header has none), and its quotes. */
-  private runStart = -1;
-  private runEnd = -1;
-  private runQuotes = 0;
-  private readonly runs = new RunCache();
   private readonly defaults = { app: 0, os: 0, browser: 0, language: 0 };
   private readonly apps: ByteInterner;
   private readonly questions: ByteInterner;
@@ -108,53 +108,23 @@ export class OxCsvDigestScanner {
     const kinds = this.kinds;
     const last = this.last;
     const skip = this.delimiterBytes + 1;
-    const runStart = this.runStart;
-    let runHash = 0;
-    let runCheck = 0;
-    let runFrom = -1;
+    const view = this.viewOf(b);
     let pos = start;
     for (let column = 0; column <= last; column++) {
       if (pos >= end || b[pos] !== QUOTE) return false;
       const cell = pos + 1;
       const kind = kinds[column]!;
       let close: number;
-      if (column === runStart) {
-        // App .. Browser in one loop: the combination is looked up as one value (see RunCache).
-        let hash = FNV_OFFSET;
-        let check = 0;
-        let quotes = this.runQuotes;
-        let at = cell;
-        for (; at < end; at++) {
-          const byte = b[at]!;
-          if (byte === QUOTE && --quotes === 0) break;
-          hash = Math.imul(hash ^ byte, FNV_PRIME);
-          check = Math.imul(check + byte, GOLDEN);
-        }
-        if (at >= end) return false;
-        const found = this.runs.find(hash, check, at - cell);
-        if (found >= 0) {
-          const ids = this.runs.ids;
-          app = ids[found]!;
-          os = ids[found + 1]!;
-          browser = ids[found + 2]!;
-          pos = at + skip;
-          column = this.runEnd;
-          continue;
-        }
-        runHash = hash;
-        runCheck = check;
-        runFrom = cell;
-      }
-      if (kind === SKIP_LONG || kind === COMMENT) {
+      if (kind === SKIP_LONG) {
+        close = b[cell] === QUOTE ? cell : b.indexOf(QUOTE, cell);
+      } else if (kind === COMMENT) {
         // Most comments are empty or short: a few bytes in a loop, then the native search.
         close = cell;
         const near = Math.min(end, cell + SHORT_LOOK);
         while (close < near && b[close] !== QUOTE) close++;
         if (close === near) close = b.indexOf(QUOTE, close);
-        if (kind === COMMENT) {
-          commentStart = cell;
-          commentEnd = close;
-        }
+        commentStart = cell;
+        commentEnd = close;
       } else if (kind === DATE && b[cell + DATE_BYTES] === QUOTE && b[cell + 4] === 0x2d && b[cell + 13] === 0x3a && b[cell + 16] === 0x3a) {
         close = cell + DATE_BYTES;
         dateStart = cell;
@@ -169,19 +139,13 @@ export class OxCsvDigestScanner {
         }
         if (ok) slot = this.digest.scoreSlot(value);
       } else if (kind === SKIP_SHORT || kind === DATE) {
-        close = cell;
-        while (close < end && b[close] !== QUOTE) close++;
+        close = this.scanCell(view, b, cell, end);
         if (kind === DATE) dateStart = cell;
       } else {
-        // Two independent 32-bit hashes and the length name a value (see ByteInterner).
-        let hash = FNV_OFFSET;
-        let check = 0;
-        close = cell;
-        for (let byte = b[close]!; byte !== QUOTE && close < end; byte = b[++close]!) {
-          hash = Math.imul(hash ^ byte, FNV_PRIME);
-          check = Math.imul(check + byte, GOLDEN);
-        }
-        if (close >= end) return false;
+        close = this.scanCell(view, b, cell, end);
+        if (close < 0) return false;
+        const hash = this.hash;
+        const check = this.check;
         if (kind === APP) app = this.apps.id(b, cell, close, hash, check);
         else if (kind === OS) os = this.oses.id(b, cell, close, hash, check);
         else if (kind === BROWSER) browser = this.browsers.id(b, cell, close, hash, check);
@@ -189,22 +153,88 @@ export class OxCsvDigestScanner {
         else question = this.questions.id(b, cell, close, hash, check);
       }
       if (close < 0 || close >= end) return false;
-      if (column === this.runEnd && runFrom >= 0) this.runs.add(runHash, runCheck, close - runFrom, app, os, browser);
       pos = close + skip;
     }
+    // UTF-8 bytes bound the characters from above and unescaping only shortens: a safe pre-check.
     if (commentEnd > commentStart && this.digest.comments.mightTake(slot, commentEnd - commentStart)) {
-      // UTF-8 bytes bound the characters from above and unescaping only shortens: a safe pre-check.
-      const questionName = question >= 0 ? this.digest.questions.names[question] ?? '(other)' : undefined;
-      this.digest.comments.offer({
-        slot,
-        text: oxCsvText(b.toString('utf8', commentStart, commentEnd)),
-        app: this.digest.apps.names[app] ?? '(other)',
-        date: dateStart >= 0 ? b.toString('latin1', dateStart, Math.min(dateStart + DATE_BYTES, end)) : '',
-        ...(questionName === undefined ? {} : { question: questionName }),
-      });
+      this.offerComment(b, commentStart, commentEnd, dateStart >= 0 ? dateStart : end, dateStart >= 0 ? Math.min(dateStart + DATE_BYTES, end) : end, slot, question, app);
     }
     this.digest.addRow(slot, question, app, browser, os, language);
     return true;
+  }
+
+  /** The hashes of the cell `scanCell` read last: two independent 32-bit hashes (see ByteInterner). */
+  private hash = 0;
+  private check = 0;
+  private view: DataView = new DataView(new ArrayBuffer(0));
+  private viewBytes: Buffer | undefined;
+
+  /** A DataView over the row's buffer, made once per chunk (rows of one chunk share it). */
+  private viewOf(b: Buffer): DataView {
+    if (b !== this.viewBytes) {
+      this.view = new DataView(b.buffer, b.byteOffset, b.byteLength);
+      this.viewBytes = b;
+    }
+    return this.view;
+  }
+
+  /**
+   * Finds the closing quote of the cell starting at `from` (before `end`) four bytes at a time,
+   * hashing the bytes before it into `hash`/`check`; -1 when there is none. Little-endian words
+   * from the cell start: the same bytes always give the same hashes. A word holds a quote when
+   * one of its bytes XOR 0x22 is zero; the lowest such byte is the first quote (the classic
+   * has-zero-byte test, exact for its lowest byte).
+   */
+  private scanCell(view: DataView, b: Buffer, from: number, end: number): number {
+    let hash = FNV_OFFSET;
+    let check = 0;
+    let at = from;
+    for (; at + 4 <= end; at += 4) {
+      const word = view.getInt32(at, true);
+      const x = word ^ QUOTES;
+      const zero = (x - ONES) & ~x & HIGHS;
+      if (zero !== 0) {
+        const bytes = (31 - Math.clz32(zero & -zero)) >> 3;
+        if (bytes > 0) {
+          const part = word & ((1 << (8 * bytes)) - 1);
+          hash = Math.imul(hash ^ part, FNV_PRIME);
+          check = Math.imul(check + part, GOLDEN);
+        }
+        this.hash = hash;
+        this.check = check;
+        return at + bytes;
+      }
+      hash = Math.imul(hash ^ word, FNV_PRIME);
+      check = Math.imul(check + word, GOLDEN);
+    }
+    // The last 0-3 bytes before the row's end, packed like a partial word.
+    let part = 0;
+    for (let shift = 0; at < end; at++, shift += 8) {
+      const byte = b[at]!;
+      if (byte === QUOTE) {
+        if (shift > 0) {
+          hash = Math.imul(hash ^ part, FNV_PRIME);
+          check = Math.imul(check + part, GOLDEN);
+        }
+        this.hash = hash;
+        this.check = check;
+        return at;
+      }
+      part |= byte << shift;
+    }
+    return -1;
+  }
+
+  /** Kept apart from readRow: rarely run, and readRow stays small enough to compile fast. */
+  private offerComment(b: Buffer, start: number, end: number, dateStart: number, dateEnd: number, slot: number, question: number, app: number): void {
+    const questionName = question >= 0 ? this.digest.questions.names[question] ?? '(other)' : undefined;
+    this.digest.comments.offer({
+      slot,
+      text: oxCsvText(b.toString('utf8', start, end)),
+      app: this.digest.apps.names[app] ?? '(other)',
+      date: b.toString('latin1', dateStart, dateEnd),
+      ...(questionName === undefined ? {} : { question: questionName }),
+    });
   }
 
   private readHeader(b: Buffer, start: number, end: number): void {
@@ -233,60 +263,12 @@ export class OxCsvDigestScanner {
     this.kinds.forEach((kind, column) => {
       if (kind >= DATE) this.last = column;
     });
-    // OX's App, Entry Point, Operating System, Browser: short cells side by side.
-    const app = this.kinds.indexOf(APP);
-    const browser = this.kinds.indexOf(BROWSER);
-    const between = this.kinds.slice(app, browser + 1);
-    if (app >= 0 && browser > app && between.every((k) => k === APP || k === OS || k === BROWSER || k === SKIP_SHORT)
-      && between.filter((k) => k === APP || k === OS || k === BROWSER).length === 3) {
-      this.runStart = app;
-      this.runEnd = browser;
-      // Cells after the first: each has an opening and a closing quote; the first only its closing one.
-      this.runQuotes = 2 * (browser - app) + 1;
-    }
     // Columns this OX does not send count as "" (a row always has an app, even an empty one).
     const orEmpty = (key: string, interner: Interner) => (keys.includes(key) ? 0 : interner.id(''));
     this.defaults.app = orEmpty('app', this.digest.apps);
     this.defaults.os = orEmpty('operatingsystem', this.digest.operatingSystems);
     this.defaults.browser = orEmpty('browser', this.digest.browsers);
     this.defaults.language = orEmpty('language', this.digest.languages);
-  }
-}
-
-/**
- * (app, os, browser) ids by the bytes of the cells from App to Browser, keyed like ByteInterner.
- * Real feedback has a few thousand such combinations; one lookup replaces three and the loop
- * over four cells runs without per-cell set-up. When full, new combinations take the per-cell path.
- */
-class RunCache {
-  private readonly table = new Int32Array(16384).fill(-1);
-  private readonly keys = new Int32Array(3 * 8192);
-  readonly ids = new Int32Array(3 * 8192);
-  private size = 0;
-
-  /** Offset of the ids in `ids`, or -1. */
-  find(hash: number, check: number, length: number): number {
-    const mask = this.table.length - 1;
-    for (let at = hash & mask, entry = this.table[at]!; entry !== -1; at = (at + 1) & mask, entry = this.table[at]!) {
-      const k = 3 * entry;
-      if (this.keys[k] === hash && this.keys[k + 1] === check && this.keys[k + 2] === length) return k;
-    }
-    return -1;
-  }
-
-  add(hash: number, check: number, length: number, app: number, os: number, browser: number): void {
-    if (this.size * 3 >= this.keys.length) return;
-    const mask = this.table.length - 1;
-    let at = hash & mask;
-    while (this.table[at] !== -1) at = (at + 1) & mask;
-    const k = 3 * this.size;
-    this.table[at] = this.size++;
-    this.keys[k] = hash;
-    this.keys[k + 1] = check;
-    this.keys[k + 2] = length;
-    this.ids[k] = app;
-    this.ids[k + 1] = os;
-    this.ids[k + 2] = browser;
   }
 }
 
@@ -311,30 +293,37 @@ export function oxCsvText(cell: string): string {
  * scanner's time.
  */
 class ByteInterner {
-  private readonly table = new Int32Array(4096).fill(-1);
-  private readonly hashes: number[] = [];
-  private readonly checks: number[] = [];
-  private readonly lengths: number[] = [];
-  private readonly ids: number[] = [];
+  // Open addressing with the key in the slot (typed arrays: int32 hashes would turn a JS array
+  // into doubles and the scanner's compiled code would be thrown away).
+  private readonly hashes = new Int32Array(VALUE_SLOTS);
+  private readonly checks = new Int32Array(VALUE_SLOTS);
+  /** Byte length + 1; 0 marks a free slot. */
+  private readonly lengths = new Int32Array(VALUE_SLOTS);
+  private readonly ids = new Int32Array(VALUE_SLOTS);
+  private size = 0;
 
   constructor(private readonly target: Interner) {}
 
   id(source: Buffer, start: number, end: number, hash: number, check: number): number {
-    const mask = this.table.length - 1;
-    const length = end - start;
+    const mask = VALUE_SLOTS - 1;
+    const length = end - start + 1;
     let at = hash & mask;
-    for (let entry = this.table[at]!; entry !== -1; entry = this.table[at]!) {
-      if (this.hashes[entry] === hash && this.checks[entry] === check && this.lengths[entry] === length) return this.ids[entry]!;
-      at = (at + 1) & mask;
+    for (; this.lengths[at] !== 0; at = (at + 1) & mask) {
+      if (this.hashes[at] === hash && this.checks[at] === check && this.lengths[at] === length) return this.ids[at]!;
     }
+    return this.learn(source, start, end, hash, check, at);
+  }
+
+  /** A value not seen before: its name decides the id (two byte forms of one name share it). */
+  private learn(source: Buffer, start: number, end: number, hash: number, check: number, at: number): number {
     const id = this.target.id(oxCsvText(source.toString('utf8', start, end)));
-    // The table stays at most half full: further new values are only looked up by name.
-    if (this.ids.length < this.table.length / 2) {
-      this.table[at] = this.ids.length;
-      this.hashes.push(hash);
-      this.checks.push(check);
-      this.lengths.push(length);
-      this.ids.push(id);
+    // At most half full: further new values are only looked up by name.
+    if (this.size < VALUE_SLOTS / 2) {
+      this.size += 1;
+      this.hashes[at] = hash;
+      this.checks[at] = check;
+      this.lengths[at] = end - start + 1;
+      this.ids[at] = id;
     }
     return id;
   }

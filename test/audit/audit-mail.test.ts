@@ -105,5 +105,5 @@ describe('the password audit HTML escapes every cell (seeded)', () => {
       const cells = DomUtils.findAll((e) => e.name === 'tr', [table]).slice(1).map((tr) => DomUtils.findAll((e) => e.name === 'td', [tr]).map((td) => DomUtils.textContent(td)));
       expect(cells.map((c) => [c[2], c[3], c[4]])).toEqual(flaggedFirst(rows).map((r) => [r.client_id, r.client_name, r.client_address]));
     }), { seed: SEED, numRuns: 100 });
-  });
+  }, 180_000); // 100 juice renders: seconds on a quiet machine, a minute on a loaded one
 });

@@ -181,7 +181,7 @@ describe('the OX CSV scanner', () => {
       expect(unreadable).toBe(0);
       expect(figures).toEqual(expected);
     }), { seed: SEED, numRuns: 300 });
-  });
+  }, 120_000);
 
   it('agrees with the raw-record path on random rows of both types, any delimiter and chunking (seeded)', () => {
     const text = fc.string({ unit: fc.oneof(fc.constantFrom('"', "'", '|', ';', ',', '\r', '\n', '\r\n', '=', '+', '-', '@', ' ', '€', '🙂'), fc.string({ minLength: 1, maxLength: 1, unit: 'grapheme' })), maxLength: 30 });
@@ -212,7 +212,7 @@ describe('the OX CSV scanner', () => {
       const fromRaw = fromRecords(type, raw.map((r) => ({ ...r, comment: oxNormalised(r.comment!), app: oxNormalised(r.app!), browser: oxNormalised(r.browser!) })));
       expect(figures).toEqual(fromRaw);
     }), { seed: SEED, numRuns: 200 });
-  });
+  }, 120_000);
 
   it('says the digest is unavailable for a header it cannot read, and counts nothing', () => {
     const digest = new DigestAccumulator('star-rating-v1');
