@@ -266,5 +266,15 @@ describe('the digest is the same for every format (job runs against the simulato
     const comparable = (d: FeedbackDigest) => ({ ...d, history: undefined, comments: d.comments.map((c) => ({ ...c, text: c.text.replaceAll('"', "'") })) });
     for (const d of digests.slice(1)) expect(comparable(d)).toEqual(comparable(digests[0]!));
     expect(digests[0]!.comments).toHaveLength(8);
+
+    // OX's answer breaks off and is read again from the start: the digest counts that read alone.
+    for (const [i, format] of ['ox-csv', 'jsonl'].entries()) {
+      env.sim.setFaults({ pathPrefix: '/userfeedback/v1/export', script: [{ dropAfterBytes: 500_000 }] });
+      const outcome = await env.run(window, { format, digest: true, digestComments: 8 }, { scheduleId: `cut-${i}` });
+      env.sim.setFaults(undefined);
+      const result = outcome.result as ExportResult & { oxRetries?: number };
+      expect(result.oxRetries).toBe(1);
+      expect(comparable(result.digest!)).toEqual(comparable(digests[0]!));
+    }
   });
 });
