@@ -69,7 +69,7 @@ export const feedbackExport = defineJob({
         contentType: plan.contentType,
         deliver: params.deliver,
         manifest: { ...plan.describe, copy, oxUrl: scrubText(services.ox.baseUrl), ...digest?.fields },
-        mail: mailing && await withDigest(mailing.forRows(artifact.rows), digest),
+        mail: mailing && withDigest(mailing.forRows(artifact.rows), digest),
         run,
       }, services);
       return { ...plan.summary, copy, ...delivered, contentBytes: artifact.contentBytes, oxRetries: artifact.oxRetries, ...digest?.fields };

@@ -64,7 +64,6 @@ export async function deliverAuditReport(
     };
     const intro = params.text ? `${renderTemplate(params.text, values, 'params.text').trimEnd()}\n\n` : '';
     const subject = renderTemplate(params.subject, values, 'params.subject');
-    const render = params.deliver.includes('mail') ? await auditHtmlRenderer() : undefined;
     return await deliverArtifact({
       artifact,
       naming: { schedule: run.scheduleId, group: AUDIT_GROUP, type: AUDIT_TYPE, window, ext: 'csv', gzip },
@@ -85,7 +84,7 @@ export async function deliverAuditReport(
         cc: params.mailCc,
         subject,
         text: `${intro}${summaryText}\n${flaggedText(rows)}`,
-        ...(render ? { html: (file) => render(rows, summary, { title: subject, intro, window: { start: values.start, end: values.end }, file }) } : {}),
+        html: async (file) => ({ html: (await auditHtmlRenderer())(rows, summary, { title: subject, intro, window: { start: values.start, end: values.end }, file }), inline: [] }),
       },
       run,
     }, services);

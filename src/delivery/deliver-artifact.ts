@@ -39,10 +39,12 @@ export interface ArtifactMail {
   cc?: readonly string[];
   subject: string;
   text: string;
-  /** smtp: an HTML part beside the text, told how the file travels (attached, or linked when too large). */
-  html?: (file: MailedFile) => string;
-  /** smtp: images the HTML shows by `cid:`. */
-  inline?: readonly InlineImage[];
+  /**
+   * smtp: an HTML part beside the text (and the images it shows by `cid:`), told how the file
+   * travels (attached, or linked when too large). Built only when the mail is really sent, after
+   * the recipients are claimed; if it fails, the mail goes out with its text part alone.
+   */
+  html?: (file: MailedFile) => Promise<{ html: string; inline: readonly InlineImage[] }>;
   /** `via: ox`: OX exports the window itself and mails its own CSV. */
   ox?: {
     contextGroup: string;
@@ -426,7 +428,7 @@ async function mailViaSmtp(
   let text = mail.text;
   let linkExpiresAt: string | undefined;
   const file: MailedFile = { filename: keyBaseName(key), bytes: artifact.bytes, sha256: artifact.sha256 };
-  const attachments: MailAttachment[] = (mail.inline ?? []).map((image) => ({ ...image }));
+  const attachments: MailAttachment[] = [];
   if (oversize) {
     if (services.archive.kind !== 's3' || !archived) {
       await deliveries.settleMail('release', pending.map((r) => ({ address: r.address })));
@@ -439,6 +441,13 @@ async function mailViaSmtp(
   } else {
     attachments.push({ filename: keyBaseName(key), path: artifact.path, contentType: request.contentType });
   }
+  let rich: { html: string; inline: readonly InlineImage[] } | undefined;
+  try {
+    rich = mail.html ? await mail.html(file) : undefined;
+  } catch (err) {
+    log.warn({ err: (err as Error).message }, 'the HTML part could not be built: mailing the text part alone');
+  }
+  if (rich) attachments.unshift(...rich.inline.map((image) => ({ ...image })));
   let receipt;
   try {
     receipt = await services.mailer.send({
@@ -447,7 +456,7 @@ async function mailViaSmtp(
       cc: pending.filter((r) => r.role === 'cc').map((r) => r.text),
       subject: mail.subject,
       text,
-      ...(mail.html ? { html: mail.html(file) } : {}),
+      ...(rich ? { html: rich.html } : {}),
       messageId,
       attachments: attachments.length > 0 ? attachments : undefined,
       signal: run.signal,

@@ -9,18 +9,20 @@ import { CHART_CID, digestHtmlRenderer } from './digest-html.js';
 import { digestText } from './digest-text.js';
 import type { CompletedDigest } from './window-digest.js';
 
-export async function withDigest(mail: ArtifactMail, completed: CompletedDigest | undefined): Promise<ArtifactMail> {
+export function withDigest(mail: ArtifactMail, completed: CompletedDigest | undefined): ArtifactMail {
   if (!completed) return mail;
   const digest = completed.digest;
   if (!digest) return { ...mail, text: `${mail.text.trimEnd()}\n\n(No digest for this window: ${completed.unavailable}.)\n` };
   const text = `${mail.text.trimEnd()}\n\n${digestText(digest)}`;
   if (mail.via === 'ox') return { ...mail, text };
-  const [render, png] = await Promise.all([digestHtmlRenderer(), digest.rows > 0 ? digestChartPng(digest) : undefined]);
-  const inline: InlineImage[] = png ? [{ cid: CHART_CID, filename: 'digest-chart.png', contentType: 'image/png', content: png }] : [];
   return {
     ...mail,
     text,
-    html: (file) => render(digest, { title: mail.subject, intro: mail.text, file, chart: png !== undefined }),
-    inline,
+    // Rendered when the mail is sent (after the recipients are claimed), not before.
+    html: async (file) => {
+      const [render, png] = await Promise.all([digestHtmlRenderer(), digest.rows > 0 ? digestChartPng(digest) : undefined]);
+      const inline: InlineImage[] = png ? [{ cid: CHART_CID, filename: 'digest-chart.png', contentType: 'image/png', content: png }] : [];
+      return { html: render(digest, { title: mail.subject, intro: mail.text, file, chart: png !== undefined }), inline };
+    },
   };
 }

@@ -173,7 +173,7 @@ async function checkInvariants(seq: Sequence): Promise<void> {
   // I2: at most one mail per (recipient, window): the window from the attachment's name.
   const seen = new Map<string, number>();
   for (const m of world.smtp!.messages) {
-    const attachment = (await simpleParser(m.raw)).attachments[0]?.filename ?? 'none';
+    const attachment = (await simpleParser(m.raw)).attachments.find((a) => !a.related)?.filename ?? 'none'; // the file, not the digest's inline chart
     const window = attachment.replace(/\.r\d+(?=\.)/, '');
     for (const to of m.envelopeTo) seen.set(`${to} ${window}`, (seen.get(`${to} ${window}`) ?? 0) + 1);
   }
