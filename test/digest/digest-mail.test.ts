@@ -270,6 +270,20 @@ describe('the digest is the same for every format (job runs against the simulato
     for (const d of digests.slice(1)) expect(comparable(d)).toEqual(comparable(digests[0]!));
     expect(digests[0]!.comments).toHaveLength(8);
 
+    // nps-v1 as the simulator serves it (Question after Score, questionid, scores 0..10).
+    env.sim.generateFeedback({ rows: 2000, from: window.start, to: window.end, seed: 78, type: 'nps-v1' });
+    const nps: FeedbackDigest[] = [];
+    for (const [i, format] of ['ox-csv', 'jsonl'].entries()) {
+      const outcome = await env.run(window, { type: 'nps-v1', format, digest: true }, { scheduleId: `nps-${i}` });
+      nps.push((outcome.result as ExportResult).digest!);
+    }
+    expect(nps[0]).toMatchObject({ type: 'nps-v1', scale: 'nps', rows: 2000, invalidScores: 0 });
+    expect(nps[0]!.scores.distribution).toHaveLength(11);
+    expect(nps[0]!.questions!.map((q) => q.question)).toEqual(['0', '1', '2', '3']);
+    const { promoters = 0, detractors = 0, answers } = nps[0]!.scores;
+    expect(nps[0]!.scores.nps).toBeCloseTo(((promoters - detractors) / answers) * 100, 1);
+    expect(comparable(nps[1]!)).toEqual(comparable(nps[0]!));
+
     // OX's answer breaks off and is read again from the start: the digest counts that read alone.
     for (const [i, format] of ['ox-csv', 'jsonl'].entries()) {
       env.sim.setFaults({ pathPrefix: '/userfeedback/v1/export', script: [{ dropAfterBytes: 500_000 }] });
