@@ -59,7 +59,7 @@ describe('one mail per recipient and window', () => {
     let arrived = 0;
     world = await startSafetyWorld({ smtp: { beforeAccept: async () => { arrived += 1; await accepted; } } });
     world.sim.addFeedback([{ date: window.start + HOUR, contextId: 1, userId: 1, score: 4, comment: 'hello' }]);
-    const file = world.config('overlap', configLines(world));
+    const file = world.config('overlap', configLines(world, { claimLease: '30s' }));
 
     const daemon = await world.startDaemon(file);
     const queued = await world.cli(file, ['enqueue', 'feedback-daily', '--start', isoDay(window.start), '--end', isoDay(window.end)]);
