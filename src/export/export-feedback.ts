@@ -104,14 +104,16 @@ export async function exportFeedback(ox: OxApi, spec: FeedbackExportSpec): Promi
       // Each try of a pass starts afresh: new columns, row count and spool.
       const fresh = () => {
         spec.observer?.restart();
-        if (spec.format === 'csv') spec.observer?.unsupported('the digest of format csv is not built yet (its fast path transcodes OX\'s bytes without records); ox-csv and jsonl have one');
         const onRecord = spec.observer ? (r: Readonly<Record<string, unknown>>) => spec.observer!.record(r) : undefined;
         return { columns: new RawColumns(known, chosen, extraKeys, spec.format === 'jsonl'), counter: { rows: 0, update() {}, onRecord } };
       };
       const { value, retries } = spec.format === 'csv'
         ? await ox.readExportRawBody(query, (body) => {
           const { columns, counter } = fresh();
-          const csvOptions = { columns, delimiter: spec.delimiter ?? ',', header: spec.header ?? true, formulaGuard: spec.formulaGuard ?? true };
+          const csvOptions = {
+            columns, delimiter: spec.delimiter ?? ',', header: spec.header ?? true, formulaGuard: spec.formulaGuard ?? true,
+            ...(counter.onRecord ? { onRecord: { keys: DIGEST_KEYS, record: counter.onRecord } } : {}),
+          };
           return spoolPass(csvFromRaw(body, csvOptions, counter), columns, counter);
         })
         : await ox.readExportRaw(query, (records) => {
@@ -138,6 +140,9 @@ export async function exportFeedback(ox: OxApi, spec: FeedbackExportSpec): Promi
  * first, and a generator's body runs only when it is first read): the listener goes on at once,
  * and the error, kept by the stream, is thrown by the first read instead of going unheard.
  */
+/** The raw keys the digest reads of a row (digest-accumulator.ts, addRecord). */
+const DIGEST_KEYS = ['date', 'score', 'questionid', 'comment', 'app', 'operating_system', 'browser', 'language'];
+
 function csvFromRaw(body: Readable, options: RawJsonCsvOptions, counter: { rows: number }): AsyncGenerator<Buffer> {
   body.on('error', () => undefined);
   return (async function* () {

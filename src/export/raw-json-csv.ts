@@ -26,6 +26,11 @@ export interface RawJsonCsvOptions {
   formulaGuard: boolean;
   /** One array element larger than this is a protocol error, not an out-of-memory crash. */
   maxElementBytes?: number;
+  /**
+   * Sees every row written (the digest), as a small record of just these raw keys, decoded as
+   * JSON.parse would (a key the row lacks is absent). Costs a string per key per row: only when set.
+   */
+  onRecord?: { keys: readonly string[]; record(record: Readonly<Record<string, unknown>>): void };
 }
 
 const QUOTE = 0x22;
@@ -201,9 +206,25 @@ export class RawJsonCsv {
     if (this.writing) {
       if (!this.headerWritten) this.writeHeader();
       this.writeRow(buf);
+      if (this.options.onRecord) this.options.onRecord.record(this.rowRecord(buf, this.options.onRecord.keys));
     }
     this.clearRow();
     return end;
+  }
+
+  /** The current row's values of `keys` (see RawJsonCsvOptions.onRecord). */
+  private rowRecord(buf: Buffer, keys: readonly string[]): Record<string, unknown> {
+    const record: Record<string, unknown> = {};
+    const columns = this.options.columns.columns;
+    for (const key of keys) {
+      const c = columns.findIndex((column) => column.key === key);
+      const kind = c < 0 ? ABSENT : this.kinds[c];
+      if (kind === ABSENT || kind === undefined) continue;
+      const start = this.starts[c]!;
+      const end = this.ends[c]!;
+      record[key] = kind === PLAIN ? buf.toString('utf8', start, end) : kind === ESCAPED ? this.decode(buf, start - 1, end + 1) : this.decode(buf, start, end);
+    }
+    return record;
   }
 
   private clearRow(): void {
