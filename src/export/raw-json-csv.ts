@@ -212,12 +212,20 @@ export class RawJsonCsv {
     return end;
   }
 
+  /** Columns of the `onRecord` keys, for the columns count they were looked up at. */
+  private recordColumns: { count: number; index: number[] } = { count: -1, index: [] };
+
   /** The current row's values of `keys` (see RawJsonCsvOptions.onRecord). */
   private rowRecord(buf: Buffer, keys: readonly string[]): Record<string, unknown> {
     const record: Record<string, unknown> = {};
     const columns = this.options.columns.columns;
-    for (const key of keys) {
-      const c = columns.findIndex((column) => column.key === key);
+    if (this.recordColumns.count !== columns.length) {
+      this.recordColumns = { count: columns.length, index: keys.map((key) => columns.findIndex((column) => column.key === key)) };
+    }
+    const { index } = this.recordColumns;
+    for (let k = 0; k < keys.length; k++) {
+      const key = keys[k]!;
+      const c = index[k]!;
       const kind = c < 0 ? ABSENT : this.kinds[c];
       if (kind === ABSENT || kind === undefined) continue;
       const start = this.starts[c]!;
