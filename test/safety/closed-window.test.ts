@@ -85,17 +85,21 @@ describe('the closed-window rule, through the CLI', () => {
       // A range that ends in the future: refused as a whole, the closed days are not queued either.
       ['backfill', 'feedback-daily', '--from', isoDay(today - 2 * DAY), '--to', isoDay(today + DAY)],
     ];
-    for (const args of attempts) {
-      const out = await run(args);
+    // Independent refusals: run side by side (each is its own process).
+    const outs = await Promise.all(attempts.map((args) => run(args)));
+    for (const [i, args] of attempts.entries()) {
+      const out = outs[i]!;
       expect(out.code, `${args.join(' ')}: ${out.stderr}`).toBe(2);
       const lines = out.stderr.trim().split('\n');
       expect(lines, out.stderr).toHaveLength(1);
       expect(lines[0]).toContain(`feedback-daily window ${iso(today)}..${iso(today + DAY)} is still open: it closes at ${closesAt} (end + lag 15m)`);
     }
-    const future = await run(['run', 'feedback-daily', '--start', isoDay(today + 3 * DAY), '--end', isoDay(today + 4 * DAY), '--open']);
+    const [future, futureJob] = await Promise.all([
+      run(['run', 'feedback-daily', '--start', isoDay(today + 3 * DAY), '--end', isoDay(today + 4 * DAY), '--open']),
+      run(['run', 'feedback.export', '--start', isoDay(today + 3 * DAY), '--end', isoDay(today + 4 * DAY)]),
+    ]);
     expect(future.code).toBe(2);
     expect(future.stderr).toMatch(/lies in the future/);
-    const futureJob = await run(['run', 'feedback.export', '--start', isoDay(today + 3 * DAY), '--end', isoDay(today + 4 * DAY)]);
     expect(futureJob.code).toBe(2);
     expect(futureJob.stderr).toMatch(/feedback\.export window .* lies in the future/);
 

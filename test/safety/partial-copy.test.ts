@@ -87,9 +87,10 @@ describe('only a complete copy guards a purge', () => {
     const window = ['--start', isoDay(today - DAY), '--end', isoDay(today)];
     const ledgerBefore = await new RedisLedger(redis, prefix).listWindows('feedback-daily');
     const attempts = [['run', 'columns=Date,Score', 'columns'], ['enqueue', 'columns=Date', 'columns'], ['run', 'format=jsonl', 'format'], ['enqueue', 'type=nps-v1', 'type'], ['run', 'deliver=mail', 'deliver']] as const;
-    for (const [command, param, key] of attempts) {
+    const outs = await Promise.all(attempts.map(([command, param]) => runCli(cli.entry, ['--config', fullConfig, command, 'feedback-daily', ...window, '--param', param, '--force'])));
+    for (const [i, [command, param, key]] of attempts.entries()) {
       {
-        const out = await runCli(cli.entry, ['--config', fullConfig, command, 'feedback-daily', ...window, '--param', param, '--force']);
+        const out = outs[i]!;
         expect(out.code, `${command} --param ${param}: ${out.stderr}`).toBe(2);
         expect(out.stderr.trim().split('\n')).toHaveLength(1);
         expect(out.stderr).toContain(`schedule feedback-daily: params.${key} = `);
