@@ -13,7 +13,7 @@ import { tracedArchive, tracedMailer } from './telemetry/traced-stores.js';
 import { createMailer } from './delivery/smtp-mailer.js';
 import { RedisLedger } from './ledger/redis-ledger.js';
 import { closeRedis, createRedis, type RedisClient } from './redis/connection.js';
-import { TICK_QUEUE, createQueue, type TickData } from './queue/queues.js';
+import type { TickData } from './queue/queues.js';
 import type { Queue } from 'bullmq';
 
 export interface ServiceOptions {
@@ -64,7 +64,11 @@ export function createServices(config: Config, options: ServiceOptions): Closabl
       return ledger;
     },
     async requestTick(scheduleId, id) {
-      ticks ??= createQueue<TickData>(TICK_QUEUE, config, getRedis(), log);
+      // BullMQ is loaded only here: a run that never asks for a tick (most) does not carry it.
+      if (!ticks) {
+        const { TICK_QUEUE, createQueue } = await import('./queue/queues.js');
+        ticks ??= createQueue<TickData>(TICK_QUEUE, config, getRedis(), log);
+      }
       await ticks.add('tick', { type: 'tick', scheduleId }, { jobId: id, removeOnComplete: { count: 50 }, removeOnFail: { count: 200 } });
     },
     async close() {
