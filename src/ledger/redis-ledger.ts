@@ -235,7 +235,7 @@ return count
 /** Windows trimmed per script call. */
 const TRIM_BATCH = 500;
 
-const RECORD_FIELDS = ['scheduleId', 'start', 'end', 'job', 'state', 'attempts', 'queuedAt', 'startedAt', 'finishedAt', 'lastError', 'result', 'jobId', 'owner', 'leaseUntil', 'permanent', 'retryRounds'] as const;
+const RECORD_FIELDS = ['scheduleId', 'start', 'end', 'job', 'state', 'attempts', 'queuedAt', 'startedAt', 'finishedAt', 'lastError', 'result', 'jobId', 'owner', 'leaseUntil', 'permanent', 'retryRounds', 'reexport'] as const;
 
 export interface MarkQueuedOptions {
   /** Re-queue a window that is done or marked running (an explicit --force). */
@@ -637,7 +637,7 @@ function checkReply(op: string, key: WindowKey, reply: unknown): unknown {
 }
 
 function toRecord(values: Array<string | null>): WindowRecord | null {
-  const [scheduleId, start, end, job, state, attempts, queuedAt, startedAt, finishedAt, lastError, result, jobId, owner, leaseUntil, permanent, retryRounds] = values;
+  const [scheduleId, start, end, job, state, attempts, queuedAt, startedAt, finishedAt, lastError, result, jobId, owner, leaseUntil, permanent, retryRounds, reexport] = values;
   if (scheduleId === null || scheduleId === undefined || state === null || state === undefined) return null;
   const record: WindowRecord = {
     scheduleId,
@@ -657,6 +657,7 @@ function toRecord(values: Array<string | null>): WindowRecord | null {
   if (leaseUntil && state === 'running') record.leaseUntil = Number(leaseUntil);
   if (permanent === '1' && state === 'failed') record.permanent = true;
   if (retryRounds) record.retryRounds = Number(retryRounds);
+  if (reexport) record.reexport = JSON.parse(reexport) as ReexportFlag;
   return record;
 }
 

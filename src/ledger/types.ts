@@ -29,6 +29,8 @@ export interface WindowRecord extends WindowKey {
   /** Who runs the window now (`run:<host>:<pid>`, `worker:<host>:<pid>:<id>`) and until when it holds it. */
   owner?: string;
   leaseUntil?: number;
+  /** The purge found OX holding rows this window's archive lacks: it is re-exported (flagReexport). */
+  reexport?: ReexportFlag;
   /** A failed window whose error no retry can fix (bad input, OX 4xx): left to an operator. */
   permanent?: boolean;
   /** How often the retry clock queued this window again after it failed (rounds of attempts). */

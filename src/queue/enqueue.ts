@@ -112,6 +112,9 @@ export async function enqueueWindow(ctx: EnqueueContext, request: WindowRequest)
   let retryRound = false;
   if (!force) {
     const record = await ledger.getWindow(key);
+    // A window the purge flagged for re-export is only ever queued as that re-export (a plain
+    // export would find its archive intact and different, and be refused).
+    if (record?.reexport) return enqueueWindow(ctx, { ...request, reexport: record.reexport.flaggedAt });
     if (record?.state === 'done') return { jobId, window, status: 'done' };
     if (record?.state === 'failed' && request.retry) {
       // finishedAt is written with the ledger's (real) clock: compare with the same clock.
