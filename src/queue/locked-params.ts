@@ -6,17 +6,30 @@
 import { isDeepStrictEqual } from 'node:util';
 import type { Config } from '../config/schema.js';
 import { RefusedError } from '../errors.js';
-import type { JobKind } from '../job-kind.js';
+import type { JobKind, LockedParams } from '../job-kind.js';
 import { validateParams } from './schedules.js';
 
 export class LockedParamError extends RefusedError {}
 
-export function assertParamsAsConfigured(kind: JobKind<any, any>, config: Config, scheduleId: string, params: unknown): void {
+/** What a schedule locks, worked out once per loaded configuration (it never changes). */
+const lockedBySchedule = new WeakMap<Config, Map<string, { locked: LockedParams; expected: Record<string, unknown> } | null>>();
+
+function lockOf(kind: JobKind<any, any>, config: Config, scheduleId: string): { locked: LockedParams; expected: Record<string, unknown> } | null {
+  let perSchedule = lockedBySchedule.get(config);
+  if (!perSchedule) lockedBySchedule.set(config, (perSchedule = new Map()));
+  const cached = perSchedule.get(scheduleId);
+  if (cached !== undefined) return cached;
   const configured = config.schedules[scheduleId];
-  if (!configured || configured.job !== kind.name || !kind.lockedParams) return;
-  const locked = kind.lockedParams(scheduleId, config);
-  if (!locked) return;
-  const expected = validateParams(kind, configured.params, `schedule ${scheduleId}`) as Record<string, unknown>;
+  const locked = configured && configured.job === kind.name ? kind.lockedParams?.(scheduleId, config) : undefined;
+  const lock = locked ? { locked, expected: validateParams(kind, configured!.params, `schedule ${scheduleId}`) as Record<string, unknown> } : null;
+  perSchedule.set(scheduleId, lock);
+  return lock;
+}
+
+export function assertParamsAsConfigured(kind: JobKind<any, any>, config: Config, scheduleId: string, params: unknown): void {
+  const lock = lockOf(kind, config, scheduleId);
+  if (!lock) return;
+  const { locked, expected } = lock;
   const given = (params ?? {}) as Record<string, unknown>;
   for (const key of locked.keys) {
     const compared = locked.compare?.[key] ?? ((value: unknown) => value);
