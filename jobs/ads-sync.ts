@@ -24,15 +24,15 @@ export const adsSync = defineJob({
   description: 'Apply an advertisement catalog (reseller packages, user overrides) to OX, incrementally',
   windowed: false,
   params: adsSyncParams,
-  async run(run, services): Promise<AdsSyncResult> {
-    const { catalog, full, allowMassDelete } = run.params;
-    const dryRun = run.dryRun || run.params.dryRun;
-    return syncAds({ catalog, full: full || run.force, allowMassDelete, dryRun }, services.ox, {
+  async run(job, services): Promise<AdsSyncResult> {
+    const { catalog, full, allowMassDelete } = job.params;
+    const dryRun = job.dryRun || job.params.dryRun;
+    return syncAds({ catalog, full: full || job.force, allowMassDelete, dryRun }, services.ox, {
       config: services.config,
       redis: services.redis,
-      log: run.log,
-      signal: run.signal,
-      onProgress: throttled((progress) => run.progress(progress)),
+      log: job.log,
+      signal: job.signal,
+      onProgress: throttled((progress) => job.progress(progress)),
     });
   },
 });

@@ -37,27 +37,27 @@ export const feedbackExport = defineJob({
     };
   },
 
-  async run(run, services) {
-    const { params, window } = run;
+  async run(job, services) {
+    const { params, window } = job;
     if (!window) throw new InputError('feedback.export is windowed: give --start and --end, or run it from a schedule');
 
     // Work out the artifact and check the mail settings before fetching anything from OX.
-    const plan = planExport(params, run.scheduleId, window);
-    const mailing = params.deliver.includes('mail') ? await exportMailing(params, run.scheduleId, window, services.config) : undefined;
+    const plan = planExport(params, job.scheduleId, window);
+    const mailing = params.deliver.includes('mail') ? await exportMailing(params, job.scheduleId, window, services.config) : undefined;
 
     // One pass from OX into the spool: rows, bytes, SHA-256 and the digest are known when it completes.
     const digesting = wantsDigest(params) ? startDigest(params, window) : undefined;
     const artifact = await exportFeedback(services.ox, {
-      ...params, gzip: plan.gzip, window, spoolDir: services.config.spool.dir, signal: run.signal, observer: digesting?.observer,
-      onProgress: (bytes) => void run.progress({ phase: 'exporting', bytes }).catch(() => undefined),
+      ...params, gzip: plan.gzip, window, spoolDir: services.config.spool.dir, signal: job.signal, observer: digesting?.observer,
+      onProgress: (bytes) => void job.progress({ phase: 'exporting', bytes }).catch(() => undefined),
     });
     try {
       // What the archive will hold of the feed: only a complete copy may guard a purge.
       const copy = describeCopy(params, artifact);
-      run.log.info({ rows: artifact.rows, bytes: artifact.bytes, format: params.format, oxRetries: artifact.oxRetries, ...(copy.partial ? { partial: copy.partial } : {}) }, 'window exported from OX');
-      await run.progress({ phase: 'exported', rows: artifact.rows, bytes: artifact.bytes });
-      const digest = await digesting?.complete(artifact.rows, { ledger: services.ledger, scheduleId: run.scheduleId, log: run.log });
-      if (run.dryRun) {
+      job.log.info({ rows: artifact.rows, bytes: artifact.bytes, format: params.format, oxRetries: artifact.oxRetries, ...(copy.partial ? { partial: copy.partial } : {}) }, 'window exported from OX');
+      await job.progress({ phase: 'exported', rows: artifact.rows, bytes: artifact.bytes });
+      const digest = await digesting?.complete(artifact.rows, { ledger: services.ledger, scheduleId: job.scheduleId, log: job.log });
+      if (job.dryRun) {
         return { ...plan.summary, ...digest?.fields, dryRun: true, rows: artifact.rows, bytes: artifact.bytes, sha256: artifact.sha256,
           wouldDeliver: params.deliver, archiveKey: artifactKey(plan.naming, services.config.archive.prefix) };
       }
@@ -70,7 +70,7 @@ export const feedbackExport = defineJob({
         deliver: params.deliver,
         manifest: { ...plan.describe, copy, oxUrl: scrubText(services.ox.baseUrl), ...digest?.fields },
         mail: mailing && withDigest(mailing.forRows(artifact.rows), digest),
-        run,
+        job,
       }, services);
       return { ...plan.summary, copy, ...delivered, contentBytes: artifact.contentBytes, oxRetries: artifact.oxRetries, ...digest?.fields };
     } finally {

@@ -35,16 +35,16 @@ export const feedbackPurge = defineJob({
   description: 'Delete feedback older than the retention, never past the verified archive of its export schedule',
   windowed: false,
   params: purgeParams,
-  async run(run, services): Promise<PurgeResult> {
-    const { contextGroup, type, retention, allowUnarchived } = run.params;
-    const dryRun = run.dryRun || run.params.dryRun;
-    const { signal } = run;
+  async run(job, services): Promise<PurgeResult> {
+    const { contextGroup, type, retention, allowUnarchived } = job.params;
+    const dryRun = job.dryRun || job.params.dryRun;
+    const { signal } = job;
     const now = services.now();
     const retentionCutoff = now - retention;
 
     const facts = await gatherGuardFacts(services, {
-      contextGroup, type, archiveSchedule: run.params.archiveSchedule, purgeScheduleId: run.scheduleId,
-      retentionCutoff, reverifyAll: run.params.reverifyAll, signal,
+      contextGroup, type, archiveSchedule: job.params.archiveSchedule, purgeScheduleId: job.scheduleId,
+      retentionCutoff, reverifyAll: job.params.reverifyAll, signal,
     });
     const { guard } = facts;
 
@@ -65,7 +65,7 @@ export const feedbackPurge = defineJob({
     // holds in each window it reaches: rows its export never saw stop the cutoff there.
     let range: DeleteRange = { end: plan.cutoff };
     if (plan.mode === 'verified' && guard && !plan.nothingToDelete) {
-      const checked = await checkBeforeDelete(services, { contextGroup, type, signal, guard, cutoff: plan.cutoff, previousCutoff: facts.previousCutoff, purgeScheduleId: run.scheduleId, dryRun });
+      const checked = await checkBeforeDelete(services, { contextGroup, type, signal, guard, cutoff: plan.cutoff, previousCutoff: facts.previousCutoff, purgeScheduleId: job.scheduleId, dryRun });
       range = checked.range;
       result.recount = checked.report;
       result.warnings.push(...checked.warnings);
@@ -87,8 +87,8 @@ export const feedbackPurge = defineJob({
 
     const line = purgeLine(result);
     const logged = { cutoff: result.cutoff, mode: result.mode, limitedBy: result.limitedBy, dryRun, guard: result.guard?.scheduleId, watermark: result.guard?.watermark };
-    if (result.warnings.length > 0) run.log.warn({ purge: logged }, line);
-    else run.log.info({ purge: logged }, line);
+    if (result.warnings.length > 0) job.log.warn({ purge: logged }, line);
+    else job.log.info({ purge: logged }, line);
     return result;
   },
 });

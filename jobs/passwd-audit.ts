@@ -36,31 +36,31 @@ export const passwdAudit = defineJob({
   description: 'Report password changes of watched users per window, flag unknown clients and bursts, archive and mail the report',
   windowed: true,
   params: auditParams,
-  async run(run, services) {
-    const window = run.window!;
+  async run(job, services) {
+    const window = job.window!;
     const { config, ox } = services;
-    const users = await loadWatchedUsers(run.params.users, config.archive, run.signal);
+    const users = await loadWatchedUsers(job.params.users, config.archive, job.signal);
     if (users.length === 0) throw new InputError('param users: the list of watched users is empty');
 
-    const rules = { knownClients: new Set(run.params.alertClients), maxChanges: run.params.maxChanges, historySize: config.passwd.historySize };
+    const rules = { knownClients: new Set(job.params.alertClients), maxChanges: job.params.maxChanges, historySize: config.passwd.historySize };
     const { audits, failures } = await auditUsers(ox, users, window, rules, {
       concurrency: config.passwd.concurrency,
-      signal: run.signal,
-      onProgress: (done) => void run.progress({ users: users.length, done }).catch(() => undefined),
+      signal: job.signal,
+      onProgress: (done) => void job.progress({ users: users.length, done }).catch(() => undefined),
     });
     if (failures.length === users.length) throw everyUserFailed(failures);
 
     const summary = summarize(audits, failures);
-    const text = summaryText(summary, window, run.scheduleId);
+    const text = summaryText(summary, window, job.scheduleId);
     const rows = reportRows(audits);
-    for (const user of summary.mayBeMissing) run.log.warn({ user }, `passwd.audit: history of ${user} is full and starts inside the window: changes may be missing`);
+    for (const user of summary.mayBeMissing) job.log.warn({ user }, `passwd.audit: history of ${user} is full and starts inside the window: changes may be missing`);
 
-    if (run.dryRun) {
-      run.log.info({ summary }, `passwd.audit dry run: ${rows.length} changes of ${summary.usersChecked} users, ${summary.flaggedRows} flagged; nothing delivered`);
+    if (job.dryRun) {
+      job.log.info({ summary }, `passwd.audit dry run: ${rows.length} changes of ${summary.usersChecked} users, ${summary.flaggedRows} flagged; nothing delivered`);
       return { ...summary, rows: rows.length, dryRun: true };
     }
-    const delivered = await deliverAuditReport(run, services, rows, summary, text);
-    run.log.info({ summary }, `passwd.audit: ${summary.usersChecked} of ${users.length} users checked, ${summary.changes} changes, ${summary.flaggedRows} flagged${failures.length ? `, ${failures.length} users failed` : ''}`);
+    const delivered = await deliverAuditReport(job, services, rows, summary, text);
+    job.log.info({ summary }, `passwd.audit: ${summary.usersChecked} of ${users.length} users checked, ${summary.changes} changes, ${summary.flaggedRows} flagged${failures.length ? `, ${failures.length} users failed` : ''}`);
     return { ...delivered, ...summary };
   },
 });

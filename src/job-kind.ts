@@ -18,7 +18,7 @@ export interface JobWindow {
   end: number;
 }
 
-export interface JobRun<P> {
+export interface JobContext<P> {
   /** Job kind name, e.g. `feedback.export`. */
   job: string;
   /** Schedule id, or the job name for an unscheduled run (`ox-batch run feedback.export`). */
@@ -80,10 +80,10 @@ export interface JobKind<P = unknown, R = unknown> {
   /**
    * Params a run of `scheduleId` must take from the schedule's configuration, never from an
    * override (`--param`, enqueue data), and why: e.g. what an export schedule whose archive
-   * guards a purge writes. Checked in the paths every run takes (enqueueWindow, executeJob).
+   * guards a purge writes. Checked in the paths every run takes (enqueueWindow, executeAttempt).
    */
   lockedParams?(scheduleId: string, config: Config): LockedParams | undefined;
-  run(run: JobRun<P>, services: Services): Promise<R>;
+  run(job: JobContext<P>, services: Services): Promise<R>;
 }
 
 /** What `JobKind.lockedParams` answers. */
@@ -101,7 +101,7 @@ export function defineJob<S extends z.ZodType, R>(kind: {
   windowed: boolean;
   params: S;
   lockedParams?(scheduleId: string, config: Config): LockedParams | undefined;
-  run(run: JobRun<z.output<S>>, services: Services): Promise<R>;
+  run(job: JobContext<z.output<S>>, services: Services): Promise<R>;
 }): JobKind<z.output<S>, R> {
   return kind as JobKind<z.output<S>, R>;
 }

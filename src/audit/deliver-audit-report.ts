@@ -6,7 +6,7 @@
  */
 import { z } from 'zod';
 import { commaList, mailTemplate } from '../delivery/param-schemas.js';
-import type { JobRun, Services } from '../job-kind.js';
+import type { JobContext, Services } from '../job-kind.js';
 import { spoolStream } from '../delivery/spool.js';
 import { deliverArtifact, type ArtifactResult } from '../delivery/deliver-artifact.js';
 import { renderTemplate } from '../delivery/mail-template.js';
@@ -42,31 +42,31 @@ export const auditDeliveryParams = z.object({
 type AuditDeliveryParams = z.output<typeof auditDeliveryParams>;
 
 export async function deliverAuditReport(
-  run: JobRun<AuditDeliveryParams>,
+  job: JobContext<AuditDeliveryParams>,
   services: Services,
   rows: readonly AuditRow[],
   summary: AuditSummary,
   summaryText: string,
 ): Promise<ArtifactResult> {
-  const { params } = run;
-  const window = run.window!;
+  const { params } = job;
+  const window = job.window!;
   const gzip = params.compress === 'gzip';
   const artifact = await spoolStream(reportCsvStream(rows), {
     dir: services.config.spool.dir,
     gzip,
     rowCounter: { update: () => undefined, rows: rows.length },
-    signal: run.signal,
+    signal: job.signal,
   });
   try {
     const values = {
-      schedule: run.scheduleId, start: isoUtc(window.start), end: isoUtc(window.end),
+      schedule: job.scheduleId, start: isoUtc(window.start), end: isoUtc(window.end),
       users: summary.usersChecked + summary.usersFailed, changes: summary.changes, flagged: summary.flaggedRows, failed: summary.usersFailed,
     };
     const intro = params.text ? `${renderTemplate(params.text, values, 'params.text').trimEnd()}\n\n` : '';
     const subject = renderTemplate(params.subject, values, 'params.subject');
     return await deliverArtifact({
       artifact,
-      naming: { schedule: run.scheduleId, group: AUDIT_GROUP, type: AUDIT_TYPE, window, ext: 'csv', gzip },
+      naming: { schedule: job.scheduleId, group: AUDIT_GROUP, type: AUDIT_TYPE, window, ext: 'csv', gzip },
       contentType: gzip ? 'application/gzip' : 'text/csv; charset=utf-8',
       deliver: params.deliver,
       manifest: {
@@ -86,7 +86,7 @@ export async function deliverAuditReport(
         text: `${intro}${summaryText}\n${flaggedText(rows)}`,
         html: async (file) => ({ html: (await auditHtmlRenderer())(rows, summary, { title: subject, intro, window: { start: values.start, end: values.end }, file }), inline: [] }),
       },
-      run,
+      job,
     }, services);
   } finally {
     await artifact.cleanup();

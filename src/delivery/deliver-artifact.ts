@@ -10,7 +10,7 @@
  */
 import type { Logger } from '../log/logger.js';
 import { InputError, RefusedError } from '../errors.js';
-import type { JobRun, Services } from '../job-kind.js';
+import type { JobContext, Services } from '../job-kind.js';
 import type { DeliveryLog, MailClaim } from '../ledger/types.js';
 import { isoUtc } from '../time/parse-time.js';
 import { toolVersion } from '../version.js';
@@ -78,7 +78,7 @@ export interface DeliverArtifactRequest {
   /** Job-specific manifest fields (e.g. contextGroup, type, format, compress, oxUrl). */
   manifest: Readonly<Record<string, unknown>>;
   mail?: ArtifactMail;
-  run: Pick<JobRun<unknown>, 'signal' | 'log' | 'deliveries' | 'force' | 'preview' | 'reexport'>;
+  job: Pick<JobContext<unknown>, 'signal' | 'log' | 'deliveries' | 'force' | 'preview' | 'reexport'>;
 }
 
 export interface ArchivedArtifact {
@@ -123,7 +123,7 @@ export interface ArtifactResult {
 type DeliveryServices = Pick<Services, 'config' | 'archive' | 'mailer' | 'ox' | 'now'>;
 
 export async function deliverArtifact(request: DeliverArtifactRequest, services: DeliveryServices): Promise<ArtifactResult> {
-  if (request.run.preview) return deliverPreview(request, services);
+  if (request.job.preview) return deliverPreview(request, services);
   const { artifact } = request;
   const key = artifactKey(request.naming, services.config.archive.prefix);
   const recipients = request.deliver.includes('mail') ? mailRecipients(request.mail, services) : undefined;
@@ -146,27 +146,27 @@ export async function deliverArtifact(request: DeliverArtifactRequest, services:
  * never mailed (a mail would look like the window's report) and never recorded for the window.
  */
 async function deliverPreview(request: DeliverArtifactRequest, services: DeliveryServices): Promise<ArtifactResult> {
-  const { artifact, run } = request;
+  const { artifact, job } = request;
   const naming = { ...request.naming, previewAt: services.now() };
   const key = artifactKey(naming, services.config.archive.prefix);
-  if (request.deliver.includes('mail')) run.log.warn('preview of an open window: not mailed (only a closed window is reported by mail)');
+  if (request.deliver.includes('mail')) job.log.warn('preview of an open window: not mailed (only a closed window is reported by mail)');
   const archived = await storeVerified({ ...request, naming, manifest: { ...request.manifest, preview: true, note: PREVIEW_NOTE } }, key, services);
-  run.log.warn({ key, location: archived.location }, 'PREVIEW of a window that is still open archived apart: it is incomplete, and it is not the window\'s archived copy');
+  job.log.warn({ key, location: archived.location }, 'PREVIEW of a window that is still open archived apart: it is incomplete, and it is not the window\'s archived copy');
   return { rows: artifact.rows, bytes: artifact.bytes, sha256: artifact.sha256, archive: archived, mail: [], preview: true };
 }
 
 const PREVIEW_NOTE = 'preview of a window that was still open when exported: incomplete, never counted as the window\'s archive, never guards a purge';
 
 async function archiveOnce(request: DeliverArtifactRequest, key: string, services: DeliveryServices): Promise<ArchivedArtifact> {
-  const { artifact, run } = request;
+  const { artifact, job } = request;
   const { archive } = services;
   const deliveryId = `archive:${key}`;
-  const previous = await run.deliveries.get(deliveryId) as (ArchivedArtifact & { at: number }) | null;
-  if (previous && !run.force && await archive.exists(key, { signal: run.signal })) {
+  const previous = await job.deliveries.get(deliveryId) as (ArchivedArtifact & { at: number }) | null;
+  if (previous && !job.force && await archive.exists(key, { signal: job.signal })) {
     if (previous.sha256 !== artifact.sha256) {
-      run.log.warn({ key, archived: previous.sha256, exported: artifact.sha256 }, 'archived artifact differs from this export (OX data changed after the window closed); keeping the archived one');
+      job.log.warn({ key, archived: previous.sha256, exported: artifact.sha256 }, 'archived artifact differs from this export (OX data changed after the window closed); keeping the archived one');
     }
-    run.log.info({ key }, 'artifact already archived and verified by an earlier attempt');
+    job.log.info({ key }, 'artifact already archived and verified by an earlier attempt');
     const { at: _at, ...archived } = previous;
     return { ...archived, reused: true };
   }
@@ -176,12 +176,12 @@ async function archiveOnce(request: DeliverArtifactRequest, key: string, service
   // A closed window's archived copy may be the only one left (feedback.purge deletes from OX on
   // the strength of it): a forced re-run, or a ledger that lost its records, must never replace
   // an intact archived object with a different export.
-  const intact = await intactArchivedCopy(key, manifestKey, services, run.signal);
-  if (intact && intact.sha256 !== artifact.sha256 && run.reexport) {
+  const intact = await intactArchivedCopy(key, manifestKey, services, job.signal);
+  if (intact && intact.sha256 !== artifact.sha256 && job.reexport) {
     // The purge found rows in OX the archived object lacks: keep it, and store this export
     // as a revision beside it; the window's record points at the revision from now on.
     const revision = await archiveRevision(request, intact, services);
-    await run.deliveries.record(deliveryId, { ...revision });
+    await job.deliveries.record(deliveryId, { ...revision });
     return revision;
   }
   if (intact && intact.sha256 !== artifact.sha256) {
@@ -193,12 +193,12 @@ async function archiveOnce(request: DeliverArtifactRequest, key: string, service
   }
   if (intact) {
     const archived: ArchivedArtifact = { key, manifestKey, bytes: intact.bytes, sha256: intact.sha256, verifiedAt: isoUtc(services.now()), location };
-    await run.deliveries.record(deliveryId, { ...archived });
-    run.log.info({ key, location }, 'identical artifact already in the archive and intact; not written again');
+    await job.deliveries.record(deliveryId, { ...archived });
+    job.log.info({ key, location }, 'identical artifact already in the archive and intact; not written again');
     return { ...archived, reused: true };
   }
   const archived = await storeVerified(request, key, services);
-  await run.deliveries.record(deliveryId, { ...archived });
+  await job.deliveries.record(deliveryId, { ...archived });
   return archived;
 }
 
@@ -211,18 +211,18 @@ const MAX_REVISIONS = 99;
  * intact object.
  */
 async function archiveRevision(request: DeliverArtifactRequest, first: { bytes: number; sha256: string }, services: DeliveryServices): Promise<ArchivedArtifact> {
-  const { artifact, run } = request;
+  const { artifact, job } = request;
   const base = artifactKey(request.naming, services.config.archive.prefix);
   for (let revision = 2; revision <= MAX_REVISIONS; revision += 1) {
     const key = artifactKey({ ...request.naming, revision }, services.config.archive.prefix);
-    const intact = await intactArchivedCopy(key, manifestKeyFor(key), services, run.signal);
+    const intact = await intactArchivedCopy(key, manifestKeyFor(key), services, job.signal);
     if (intact?.sha256 === artifact.sha256) {
-      run.log.info({ key }, 'this re-export is already archived as a revision');
+      job.log.info({ key }, 'this re-export is already archived as a revision');
       return { key, manifestKey: manifestKeyFor(key), bytes: intact.bytes, sha256: intact.sha256, verifiedAt: isoUtc(services.now()), location: services.archive.describe(key), reused: true };
     }
     if (intact) continue;
     const archived = await storeVerified({ ...request, manifest: { ...request.manifest, revision, revisionOf: base } }, key, services);
-    run.log.warn({ key, first: base, rows: artifact.rows, firstSha256: first.sha256 }, `re-export archived as revision ${revision} beside ${base} (which is kept)`);
+    job.log.warn({ key, first: base, rows: artifact.rows, firstSha256: first.sha256 }, `re-export archived as revision ${revision} beside ${base} (which is kept)`);
     return archived;
   }
   throw new RefusedError(`archive object ${services.archive.describe(base)} has ${MAX_REVISIONS - 1} revisions already: refusing to add another`);
@@ -230,15 +230,15 @@ async function archiveRevision(request: DeliverArtifactRequest, first: { bytes: 
 
 /** Writes the spooled artifact under `key`, reads it back, then writes the manifest beside it. */
 async function storeVerified(request: DeliverArtifactRequest, key: string, services: DeliveryServices): Promise<ArchivedArtifact> {
-  const { artifact, run } = request;
+  const { artifact, job } = request;
   const { archive } = services;
   const manifestKey = manifestKeyFor(key);
   const location = archive.describe(key);
   const started = performance.now();
   // A finished spool is never written again: the fs store may link instead of copying it.
-  await archive.putFile(key, artifact.path, { contentType: request.contentType, bytes: artifact.bytes, sha256: artifact.sha256, signal: run.signal, immutable: true });
+  await archive.putFile(key, artifact.path, { contentType: request.contentType, bytes: artifact.bytes, sha256: artifact.sha256, signal: job.signal, immutable: true });
   const stored = performance.now();
-  const check = await archive.verify(key, { bytes: artifact.bytes, sha256: artifact.sha256 }, { signal: run.signal, localCopy: artifact.path });
+  const check = await archive.verify(key, { bytes: artifact.bytes, sha256: artifact.sha256 }, { signal: job.signal, localCopy: artifact.path });
   if (!check.ok) throw new DeliveryError(`archive object ${location} failed verification: ${check.reason}`, true);
   const verifiedAt = isoUtc(services.now());
   const timings = { storeMs: Math.round(stored - started), verifyMs: Math.round(performance.now() - stored) };
@@ -253,9 +253,9 @@ async function storeVerified(request: DeliverArtifactRequest, key: string, servi
     exportedAt: isoUtc(artifact.completedAt),
     key,
     toolVersion: toolVersion(),
-  }, { signal: run.signal });
+  }, { signal: job.signal });
   const archived: ArchivedArtifact = { key, manifestKey, bytes: artifact.bytes, sha256: artifact.sha256, verifiedAt, verifiedBy: check.verifiedBy, location };
-  run.log.info({ key, location, bytes: artifact.bytes, rows: artifact.rows, verifiedBy: check.verifiedBy, ...timings }, 'artifact archived and verified');
+  job.log.info({ key, location, bytes: artifact.bytes, rows: artifact.rows, verifiedBy: check.verifiedBy, ...timings }, 'artifact archived and verified');
   return archived;
 }
 
@@ -326,7 +326,7 @@ async function mailOnce(
   services: DeliveryServices,
 ): Promise<MailedArtifact> {
   const mail = request.mail!;
-  const { run } = request;
+  const { job } = request;
   const leaseMs = services.config.mail.claimLeaseMs;
   const claimRequest = {
     addresses: recipients.map((r) => r.address),
@@ -334,15 +334,15 @@ async function mailOnce(
     // One id for the window's recipients: a resent copy is recognisably the same message.
     messageId: deterministicMessageId(request.naming, recipients.map((r) => r.address), services.config.mail.from),
     leaseUntil: services.now() + leaseMs,
-    force: run.force,
+    force: job.force,
   };
-  const claims = await run.deliveries.claimMail(claimRequest);
+  const claims = await job.deliveries.claimMail(claimRequest);
   // While this run sends, its claims are renewed: a slow mail server never lets another run
   // take them over as a dead sender's.
   const mine = claims.filter((c) => c.status === 'claimed' || c.status === 'reclaimed').map((c) => c.address);
   const renewal = setInterval(() => {
-    run.deliveries.claimMail({ ...claimRequest, addresses: mine, leaseUntil: services.now() + leaseMs, renewOnly: true })
-      .catch((err: unknown) => run.log.warn({ err }, 'could not renew the mail claims of this run'));
+    job.deliveries.claimMail({ ...claimRequest, addresses: mine, leaseUntil: services.now() + leaseMs, renewOnly: true })
+      .catch((err: unknown) => job.log.warn({ err }, 'could not renew the mail claims of this run'));
   }, Math.max(1_000, Math.floor(leaseMs / 3)));
   renewal.unref();
   try {
@@ -362,7 +362,7 @@ async function mailClaimed(
   services: DeliveryServices,
 ): Promise<MailedArtifact> {
   const mail = request.mail!;
-  const { run } = request;
+  const { job } = request;
   const byAddress = new Map(claims.map((c) => [c.address, c]));
   const alreadyMailed = claims.filter((c) => c.status === 'sent').map((c) => c.address);
   const unknown = claims.filter((c) => c.status === 'unknown').map((c) => c.address);
@@ -370,16 +370,16 @@ async function mailClaimed(
   const pending = recipients.filter((r) => ['claimed', 'reclaimed'].includes(byAddress.get(r.address)!.status));
   if (busy.length > 0) {
     // Another live run is mailing some of them: give this attempt's claims back, come back later.
-    await run.deliveries.settleMail('release', pending.map((r) => ({ address: r.address })));
+    await job.deliveries.settleMail('release', pending.map((r) => ({ address: r.address })));
     const until = Math.max(...busy.map((c) => c.leaseUntil ?? 0));
     throw new MailBusyError(`mail: ${busy.map((c) => c.address).join(', ')} ${busy.length === 1 ? 'is' : 'are'} being mailed by another run of this window (claim until ${isoUtc(until)}); trying again then`, until + 1_000);
   }
-  if (alreadyMailed.length > 0) run.log.info({ alreadyMailed }, 'not mailing recipients that already got this window');
+  if (alreadyMailed.length > 0) job.log.info({ alreadyMailed }, 'not mailing recipients that already got this window');
   if (unknown.length > 0) {
-    run.log.warn({ unknown }, 'mail via OX to these recipients was interrupted earlier: outcome unknown, not sent again (give --force to send it again)');
+    job.log.warn({ unknown }, 'mail via OX to these recipients was interrupted earlier: outcome unknown, not sent again (give --force to send it again)');
   }
   const resent = pending.filter((r) => byAddress.get(r.address)!.status === 'reclaimed').map((r) => r.address);
-  if (resent.length > 0) run.log.warn({ resent }, 'the run that claimed these recipients died mid-send: mailing them again with the same Message-ID');
+  if (resent.length > 0) job.log.warn({ resent }, 'the run that claimed these recipients died mid-send: mailing them again with the same Message-ID');
   if (!pending.some((r) => r.role === 'to') && pending.length > 0) {
     // Only cc recipients left: they become the addressees of their own copy.
     for (const r of pending) r.role = 'to';
@@ -422,9 +422,9 @@ async function mailViaSmtp(
   services: DeliveryServices,
 ): Promise<MailedArtifact> {
   const mail = request.mail!;
-  const { artifact, run } = request;
+  const { artifact, job } = request;
   const { config } = services;
-  const { deliveries, log } = run;
+  const { deliveries, log } = job;
   let text = mail.text;
   let linkExpiresAt: string | undefined;
   const file: MailedFile = { filename: keyBaseName(key), bytes: artifact.bytes, sha256: artifact.sha256 };
@@ -459,7 +459,7 @@ async function mailViaSmtp(
       ...(rich ? { html: rich.html } : {}),
       messageId,
       attachments: attachments.length > 0 ? attachments : undefined,
-      signal: run.signal,
+      signal: job.signal,
     });
   } catch (err) {
     // Not taken by the server: the claims go back. Cut off mid-DATA: kept, and mailed again
@@ -486,7 +486,7 @@ async function mailViaOx(
 ): Promise<MailedArtifact> {
   const mail = request.mail!;
   const ox = mail.ox!;
-  const { run } = request;
+  const { job } = request;
   const keys = new Map(Object.entries(ox.pgpKeys ?? {}).map(([address, key]) => [address.toLowerCase(), key]));
   let answer;
   try {
@@ -507,14 +507,14 @@ async function mailViaOx(
       // no idempotency key). The client's own timeouts bound it.
     });
   } catch (err) {
-    await settleFailedSend(run.deliveries, pending, err);
+    await settleFailedSend(job.deliveries, pending, err);
     throw err;
   }
   const failedAddresses = new Set([...answer.fail, ...answer.pgpFail].map((a) => a.toLowerCase()));
   const accepted = pending.filter((r) => !failedAddresses.has(r.address));
-  await run.deliveries.settleMail('sent', accepted.map((r) => ({ address: r.address, record: { via: 'ox', role: r.role, mode: sendMode(answer, r.address) } })));
-  await run.deliveries.settleMail('release', pending.filter((r) => failedAddresses.has(r.address)).map((r) => ({ address: r.address })));
-  run.log.info({ accepted: accepted.map((r) => r.address) }, 'OX mailed its export');
+  await job.deliveries.settleMail('sent', accepted.map((r) => ({ address: r.address, record: { via: 'ox', role: r.role, mode: sendMode(answer, r.address) } })));
+  await job.deliveries.settleMail('release', pending.filter((r) => failedAddresses.has(r.address)).map((r) => ({ address: r.address })));
+  job.log.info({ accepted: accepted.map((r) => r.address) }, 'OX mailed its export');
   if (failedAddresses.size > 0) {
     const reasons = [
       answer.fail.length ? `invalid address: ${answer.fail.join(', ')}` : '',

@@ -58,7 +58,7 @@ async function withinDeadline<T>(promise: Promise<T> | undefined, ms: number): P
   }
 }
 
-export type JobRunResult = 'done' | 'failed' | 'retry' | 'skipped' | 'aborted';
+export type AttemptResult = 'done' | 'failed' | 'retry' | 'skipped' | 'aborted';
 
 /** Per-schedule figures read at scrape time (so a stuck scheduler shows as growing lag). */
 export interface ScheduleFigures {
@@ -160,7 +160,7 @@ export class Metrics {
   }
 
   /** Records a finished run; rows/bytes come from numeric `rows` / `bytes` of the result. */
-  recordRun(kind: string, schedule: string, result: JobRunResult, durationMs: number, value?: unknown): void {
+  recordAttempt(kind: string, schedule: string, result: AttemptResult, durationMs: number, value?: unknown): void {
     this.jobRuns.inc({ kind, schedule, result });
     if (result === 'done' || result === 'failed' || result === 'retry') this.jobDuration.observe({ kind }, durationMs / 1000);
     if (result === 'done' && value && typeof value === 'object') {

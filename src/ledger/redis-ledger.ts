@@ -20,7 +20,7 @@
 import type { RedisClient } from '../redis/connection.js';
 import { UpdateBatcher } from './update-batcher.js';
 import { ledgerCommands, type LedgerCommands } from './commands/index.js';
-import type { BeginResult, DeliveryLog, DeliveryRecord, Ledger, MailClaim, MailClaimRequest, OpenMailClaim, ReexportFlag, RunRecord, TrimmedRange, WindowKey, WindowRecord, WindowState } from './types.js';
+import type { BeginResult, DeliveryLog, DeliveryRecord, Ledger, MailClaim, MailClaimRequest, OpenMailClaim, ReexportFlag, AttemptRecord, TrimmedRange, WindowKey, WindowRecord, WindowState } from './types.js';
 
 const RUNS_KEPT = 100;
 /** Longest window (a 31-day month plus a DST hour): bounds range scans by start. */
@@ -47,7 +47,7 @@ local function apply(k, a)
   local prior, recordedEnd = recorded[1], recorded[2]
   local force = ARGV[a + 8] == '1'
   -- A trimmed window stays done: not queued or begun again unless forced.
-  if not prior and not force and (op == 'queued' or op == 'begin' or op == 'beginRun') and trimmed(KEYS[k + 4], start) then
+  if not prior and not force and (op == 'queued' or op == 'begin' or op == 'beginManual') and trimmed(KEYS[k + 4], start) then
     if op == 'queued' then return 0 end
     return {0, 'null'}
   end
@@ -86,10 +86,10 @@ local function apply(k, a)
   -- 'begin': running, unless the window is done and this is no forced re-run (then: its result).
   -- Records are keyed by start: another window with the same start but another end is refused
   -- (its done state, result and deliveries are not this window's).
-  -- 'beginRun' (ox-batch run): the same, and it also waits for (is refused) a window running
+  -- 'beginManual' (ox-batch run): the same, and it also waits for (is refused) a window running
   -- elsewhere unless forced; it counts the attempt itself and takes a lease (arg: until|owner).
   local replaced, runAttempt, runOwner, runLease
-  if op == 'begin' or op == 'beginRun' then
+  if op == 'begin' or op == 'beginManual' then
     if prior and recordedEnd and recordedEnd ~= endText then
       return {2, recordedEnd}
     end
@@ -109,7 +109,7 @@ local function apply(k, a)
         arg, runLease, runOwner = string.sub(arg, 1, sep - 1), string.sub(rest, 1, sep2 - 1), string.sub(rest, sep2 + 1)
       end
     end
-    if op == 'beginRun' then
+    if op == 'beginManual' then
       if prior == 'running' and not force and (owner == '' or heldByRun) then
         return {3, owner, leaseUntil, recorded[6] or ''}
       end
@@ -340,8 +340,8 @@ export class RedisLedger implements Ledger {
    * record, a window running elsewhere (a worker, or a run whose lease is live) answers `busy`
    * unless forced, and the window is held by `owner` until `leaseUntil` (see `renewLease`).
    */
-  async beginRun(key: WindowKey, job: string, options: { owner: string; leaseUntil: number; force?: boolean }): Promise<BeginResult> {
-    return toBeginResult(await this.run('beginRun', key, job, `${options.leaseUntil}|${options.owner}`, options.force === true));
+  async beginManual(key: WindowKey, job: string, options: { owner: string; leaseUntil: number; force?: boolean }): Promise<BeginResult> {
+    return toBeginResult(await this.run('beginManual', key, job, `${options.leaseUntil}|${options.owner}`, options.force === true));
   }
 
   /** Extends the lease of a run that still holds its window; false when it no longer does. */
@@ -596,7 +596,7 @@ export class RedisLedger implements Ledger {
     return claims;
   }
 
-  async recordRun(run: RunRecord): Promise<void> {
+  async recordAttempt(run: AttemptRecord): Promise<void> {
     const key = this.key('runs', run.scheduleId);
     await this.redis
       .multi()
@@ -606,9 +606,9 @@ export class RedisLedger implements Ledger {
       .exec();
   }
 
-  async lastRuns(scheduleId: string, count = 10): Promise<RunRecord[]> {
+  async lastAttempts(scheduleId: string, count = 10): Promise<AttemptRecord[]> {
     const raw = await this.redis.lrange(this.key('runs', scheduleId), 0, Math.max(0, count - 1));
-    return raw.map((r) => JSON.parse(r) as RunRecord);
+    return raw.map((r) => JSON.parse(r) as AttemptRecord);
   }
 }
 
@@ -667,7 +667,7 @@ function claimMember(key: WindowKey, address: string): string {
 }
 
 /**
- * The exactly-once log of one (schedule, window), as handed to a job in `JobRun.deliveries`.
+ * The exactly-once log of one (schedule, window), as handed to a job in `JobContext.deliveries`.
  * `owner` is the run holding the window: its mail claims are its own.
  */
 export function deliveryLogFor(ledger: Ledger, key: WindowKey, owner: string): DeliveryLog {

@@ -53,8 +53,8 @@ export interface DeliveryRecord {
   [detail: string]: unknown;
 }
 
-/** A run of a non-windowed job (ads sync, purge), newest first in `lastRuns`. */
-export interface RunRecord {
+/** A run of a non-windowed job (ads sync, purge), newest first in `lastAttempts`. */
+export interface AttemptRecord {
   job: string;
   scheduleId: string;
   state: 'done' | 'failed';
@@ -90,7 +90,7 @@ export interface Ledger {
   /** A worker starts a window (attempt counted by BullMQ), holding it by a lease when `owner` is given. */
   beginWindow(key: WindowKey, job: string, attempt: number, options?: { force?: boolean; owner?: string; leaseUntil?: number }): Promise<BeginResult>;
   /** `ox-batch run` starts a window and holds it by a lease. */
-  beginRun(key: WindowKey, job: string, options: { owner: string; leaseUntil: number; force?: boolean }): Promise<BeginResult>;
+  beginManual(key: WindowKey, job: string, options: { owner: string; leaseUntil: number; force?: boolean }): Promise<BeginResult>;
   renewLease(key: WindowKey, owner: string, leaseUntil: number): Promise<boolean>;
   markDone(key: WindowKey, job: string, result: unknown): Promise<void>;
   /** `permanent`: no retry can fix it; the retry clock leaves it to an operator. */
@@ -113,8 +113,8 @@ export interface Ledger {
   clearReexport(key: WindowKey, flaggedAt: number): Promise<boolean>;
   reexportFlags(scheduleId: string): Promise<Array<WindowKey & { flag: ReexportFlag }>>;
 
-  recordRun(run: RunRecord): Promise<void>;
-  lastRuns(scheduleId: string, count?: number): Promise<RunRecord[]>;
+  recordAttempt(run: AttemptRecord): Promise<void>;
+  lastAttempts(scheduleId: string, count?: number): Promise<AttemptRecord[]>;
 }
 
 /** What a mail claim found for one address (ledger/commands/claimMail-2.lua). */

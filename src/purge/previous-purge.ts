@@ -6,7 +6,7 @@
 import type { Ledger } from '../ledger/types.js';
 
 export async function previousVerifiedCutoff(ledger: Ledger, purgeScheduleId: string, guardScheduleId: string): Promise<number | undefined> {
-  const runs = await ledger.lastRuns(purgeScheduleId, 20);
+  const runs = await ledger.lastAttempts(purgeScheduleId, 20);
   for (const run of runs) {
     if (run.state !== 'done') continue;
     const r = run.result as { dryRun?: unknown; mode?: unknown; cutoffMs?: unknown; ox?: unknown; guard?: { scheduleId?: unknown } } | undefined;

@@ -74,7 +74,7 @@ export async function currentAlerts(deps: Pick<NotifierDeps, 'schedules' | 'ledg
         if (cell.overdue) events.push({ ...base, state: 'overdue' });
       }
     } else {
-      const [run] = await deps.ledger.lastRuns(schedule.id, 1);
+      const [run] = await deps.ledger.lastAttempts(schedule.id, 1);
       if (run?.state === 'failed') {
         events.push({
           scheduleId: schedule.id, kind: schedule.kind.name, state: isRefusal(run.error) ? 'refused' : 'failed',

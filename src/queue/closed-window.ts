@@ -5,7 +5,7 @@
  * done and verified — and then guard a purge that deletes that feedback from OX.
  *
  * Enforced in the two paths every caller takes: `enqueueWindow(s)` (tick, enqueue, backfill,
- * the dashboard) and `executeJob` (the worker and `ox-batch run`). A preview of an open window
+ * the dashboard) and `executeAttempt` (the worker and `ox-batch run`). A preview of an open window
  * (`ox-batch run --open`) is the one exception: it is archived apart and never recorded done.
  */
 import type { Config } from '../config/schema.js';

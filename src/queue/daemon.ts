@@ -31,7 +31,7 @@ import { RedisLedger } from '../ledger/redis-ledger.js';
 import { createJobProcessor } from './job-processor.js';
 import { checkJobData } from './job-data.js';
 import { sweepSpoolAtStart } from '../delivery/spool-sweep.js';
-import { describeError } from './run-job.js';
+import { describeError } from './attempt.js';
 import { JOB_QUEUE, TICK_QUEUE, createQueue, retentionOptions, type JobData, type TickData } from './queues.js';
 import { closeRedis, createRedis, type RedisClient } from '../redis/connection.js';
 import { tickSchedulerId } from './job-ids.js';

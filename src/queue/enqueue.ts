@@ -15,7 +15,7 @@ import type { WindowRecord } from '../ledger/types.js';
 import { assertWindowClosed } from './closed-window.js';
 import { assertParamsAsConfigured } from './locked-params.js';
 import { validateParams } from './schedules.js';
-import { forcedWindowJobId, reexportJobId, runJobId, windowJobId } from './job-ids.js';
+import { forcedWindowJobId, reexportJobId, slotJobId, windowJobId } from './job-ids.js';
 import { PENDING_STATES, jobOptions, type JobData, type RunJobData, type WindowJobData } from './queues.js';
 import type { Window } from './windows.js';
 import { inWindowTrace } from '../telemetry/tracing.js';
@@ -205,7 +205,7 @@ export interface RunRequest {
 }
 
 export async function enqueueRun(ctx: EnqueueContext, request: RunRequest): Promise<EnqueueResult> {
-  const jobId = runJobId(request.scheduleId, request.at);
+  const jobId = slotJobId(request.scheduleId, request.at);
   const data: RunJobData = { type: 'run', scheduleId: request.scheduleId, job: request.kind.name, params: request.params };
   const existing = await ctx.queue.getJob(jobId);
   if (existing) return { jobId, status: PENDING_STATES.has(await existing.getState()) ? 'pending' : 'done' };

@@ -19,7 +19,7 @@ export function reexportJobId(scheduleId: string, window: Window, flaggedAt: num
   return `${windowJobId(scheduleId, window)}.reexport-${flaggedAt.toString(36)}`;
 }
 
-export function runJobId(scheduleId: string, at: number): string {
+export function slotJobId(scheduleId: string, at: number): string {
   return `r.${scheduleId}.${compactUtc(at)}`;
 }
 

@@ -1,6 +1,6 @@
 /**
  * The BullMQ processor of the `jobs` queue: one window or one run per BullMQ job, through the
- * same `executeJob` path as `ox-batch run`. Job data that no configured schedule or ox-batch
+ * same `executeAttempt` path as `ox-batch run`. Job data that no configured schedule or ox-batch
  * command could have made is refused first (job-data.ts): failed for good, nothing run, the
  * ledger untouched. Failures are sorted for BullMQ:
  *  - permanent (bad input, refused, OX 400/401/403/404, …) → UnrecoverableError: no retries,
@@ -15,7 +15,7 @@ import { isInputError } from '../errors.js';
 import type { JobKind, Services } from '../job-kind.js';
 import type { Logger } from '../log/logger.js';
 import type { Metrics } from '../http/metrics.js';
-import { executeJob, JobRunError, WindowBusyError, WindowConflictError, describeError, type FailureOutcome } from './run-job.js';
+import { executeAttempt, AttemptError, WindowBusyError, WindowConflictError, describeError, type FailureOutcome } from './attempt.js';
 import type { JobData } from './queues.js';
 import { OpenWindowError } from './closed-window.js';
 import { MailBusyError } from '../delivery/delivery-error.js';
@@ -77,7 +77,7 @@ export function createJobProcessor(options: ProcessorOptions): Processor<JobData
       return 'retry';
     };
     try {
-      const outcome = await executeJob({
+      const outcome = await executeAttempt({
         kind,
         services,
         scheduleId: data.scheduleId,
@@ -94,7 +94,7 @@ export function createJobProcessor(options: ProcessorOptions): Processor<JobData
       });
       return { status: outcome.status, result: outcome.result ?? null, ...(outcome.reason ? { reason: outcome.reason } : {}) };
     } catch (err) {
-      if (err instanceof JobRunError) {
+      if (err instanceof AttemptError) {
         if (err.cause instanceof MailBusyError && token) {
           log.info({ jobId: job.id, retryAt: new Date(err.cause.retryAt).toISOString() }, err.message);
           await job.moveToDelayed(err.cause.retryAt, token);

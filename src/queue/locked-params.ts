@@ -1,7 +1,7 @@
 /**
  * Params a schedule's runs must take from its configuration (JobKind.lockedParams): a run or a
  * queued window whose params differ there is refused (exit 2, nothing changed). Checked in the
- * paths every run takes, enqueueWindow and executeJob, on validated params.
+ * paths every run takes, enqueueWindow and executeAttempt, on validated params.
  */
 import { isDeepStrictEqual } from 'node:util';
 import type { Config } from '../config/schema.js';

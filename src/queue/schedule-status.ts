@@ -88,7 +88,7 @@ export async function scheduleStatus(deps: { ledger: RedisLedger; state: Schedul
     const dueTimes = failed.map((r) => nextRetryAt(r, policy)).filter((t): t is number => t !== undefined);
     if (dueTimes.length > 0) status.nextRetryAt = iso(Math.min(...dueTimes));
   } else {
-    const runs = await ledger.lastRuns(schedule.id, 20);
+    const runs = await ledger.lastAttempts(schedule.id, 20);
     const last = runs[0];
     if (last) {
       status.lastRun = { state: last.state, finishedAt: iso(last.finishedAt)!, ...(last.error ? { error: last.error } : {}) };

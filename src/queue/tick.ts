@@ -208,7 +208,7 @@ async function tickRun(ctx: TickContext, schedule: Schedule, firedAt?: number): 
       const job = await ctx.queue.getJob(previous);
       if (job && PENDING_STATES.has(await job.getState())) {
         ctx.log.info({ schedule: schedule.id, jobId: previous }, 'previous run still queued or running; this trigger is skipped (overlap: skip)');
-        ctx.metrics?.recordRun(schedule.kind.name, schedule.id, 'skipped', 0);
+        ctx.metrics?.recordAttempt(schedule.kind.name, schedule.id, 'skipped', 0);
         return { scheduleId: schedule.id, outcome: 'skipped-overlap', gaps: 0, jobId: previous };
       }
     }

@@ -11,7 +11,7 @@ import type { Config } from '../config/schema.js';
 import type { ArchiveStore } from '../delivery/types.js';
 import { InputError, RefusedError } from '../errors.js';
 import type { RedisLedger } from '../ledger/redis-ledger.js';
-import type { RunRecord, WindowRecord } from '../ledger/types.js';
+import type { AttemptRecord, WindowRecord } from '../ledger/types.js';
 import { enqueueWindows, summarize, type EnqueueContext, type EnqueueStatus, type EnqueueSummary } from './enqueue.js';
 import { windowJobId } from './job-ids.js';
 import type { JobData } from './queues.js';
@@ -118,7 +118,7 @@ async function originOf(deps: WindowViewDeps, schedule: Schedule): Promise<numbe
 export async function purgeMarkers(deps: WindowViewDeps): Promise<PurgeMarker[]> {
   const purges = deps.schedules.filter((s) => s.kind.name === 'feedback.purge');
   const markers = await Promise.all(purges.map(async (purge) => {
-    const runs = await deps.ledger.lastRuns(purge.id, 20);
+    const runs = await deps.ledger.lastAttempts(purge.id, 20);
     for (const run of runs) {
       if (run.state !== 'done') continue;
       const r = run.result as { dryRun?: unknown; cutoffMs?: unknown; ox?: unknown; guard?: { scheduleId?: unknown; watermark?: unknown } } | undefined;
@@ -153,7 +153,7 @@ export async function scheduleCells(deps: WindowViewDeps, id: string, range: { f
   return windowCells(deps.ledger, schedule, range, deps.now(), await originOf(deps, schedule));
 }
 
-function runView(run: RunRecord): RunView {
+function runView(run: AttemptRecord): RunView {
   const refused = run.state === 'failed' && isRefusal(run.error);
   const oxError = oxErrorFields(run.error);
   return {
@@ -170,14 +170,14 @@ function runView(run: RunRecord): RunView {
 /** The last runs of a non-windowed schedule, newest first. */
 export async function scheduleRuns(deps: WindowViewDeps, id: string, count = 30): Promise<RunView[]> {
   findSchedule(deps, id);
-  return (await deps.ledger.lastRuns(id, count)).map(runView);
+  return (await deps.ledger.lastAttempts(id, count)).map(runView);
 }
 
 /** Errors per failed attempt, from BullMQ's stack traces (first line: the error's message). */
 function attemptsOf(job: Job<JobData> | undefined, record: WindowRecord | undefined): AttemptView[] {
   const traces = (job?.stacktrace ?? []).filter((t): t is string => typeof t === 'string' && t.length > 0);
   const attempts: AttemptView[] = traces.map((trace, i) => {
-    const error = trace.split('\n')[0]!.replace(/^JobRunError: /, '');
+    const error = trace.split('\n')[0]!.replace(/^AttemptError: /, '');
     const oxError = oxErrorFields(error);
     return { attempt: i + 1, error, ...(oxError ? { oxError } : {}) };
   });

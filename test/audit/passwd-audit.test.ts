@@ -10,7 +10,7 @@ import { loadConfig } from '../../src/config/load-config.js';
 import type { ArchiveConfig, Config } from '../../src/config/schema.js';
 import { createServices, type ClosableServices } from '../../src/services.js';
 import { OxSimulator } from '../../src/sim/ox-simulator.js';
-import { runJobInProcess } from '../../src/queue/run-job.js';
+import { executeManualAttempt } from '../../src/queue/attempt.js';
 import { passwdAudit } from '../../jobs/passwd-audit.js';
 import { loadWatchedUsers } from '../../src/audit/read-user-source.js';
 import { InputError } from '../../src/errors.js';
@@ -111,7 +111,7 @@ describe.each(['fs', 's3'] as const)('passwd.audit with a %s archive', (kind) =>
     world = undefined;
   });
 
-  const audit = (params: Record<string, unknown> = {}, options: { force?: boolean } = {}) => runJobInProcess({
+  const audit = (params: Record<string, unknown> = {}, options: { force?: boolean } = {}) => executeManualAttempt({
     kind: passwdAudit, services: world!.services, scheduleId: 'passwd-daily', window: WINDOW,
     params: { users: USERS, deliver: 'archive,mail', mailTo: 'security@example.com', maxChanges: 3, ...params }, ...options,
   });
@@ -185,14 +185,14 @@ describe('passwd.audit failure handling and user sources', () => {
 
   it('fails when every watched user failed, and when OX is down', async () => {
     world = await startWorld('fs', { oxRetry: 1 });
-    let outcome = await runJobInProcess({ kind: passwdAudit, services: world.services, scheduleId: 'passwd-daily', window: WINDOW, params: { users: '30/1,10/999' } });
+    let outcome = await executeManualAttempt({ kind: passwdAudit, services: world.services, scheduleId: 'passwd-daily', window: WINDOW, params: { users: '30/1,10/999' } });
     expect(outcome.status).toBe('failed');
     expect(outcome.reason).toMatch(/every watched user failed \(2\).*30\/1: HTTP 401/);
     expect(world.smtp.messages).toHaveLength(0);
     expect(await world.services.ledger.getWindow({ scheduleId: 'passwd-daily', ...WINDOW })).toMatchObject({ state: 'failed' });
 
     world.sim.setFaults({ errorRate: 1, errorStatus: 503, pathPrefix: '/admin/' });
-    outcome = await runJobInProcess({ kind: passwdAudit, services: world.services, scheduleId: 'passwd-daily', window: WINDOW, params: { users: '10/1,10/2' } });
+    outcome = await executeManualAttempt({ kind: passwdAudit, services: world.services, scheduleId: 'passwd-daily', window: WINDOW, params: { users: '10/1,10/2' } });
     expect(outcome.status).toBe('failed');
     expect(outcome.reason).toMatch(/503/);
   });
@@ -201,7 +201,7 @@ describe('passwd.audit failure handling and user sources', () => {
     world = await startWorld('fs');
     const yamlFile = join(world.dir, 'watched.yaml');
     await writeFile(yamlFile, 'users:\n  - { contextId: 10, userId: 1 }\n  - [40, 1]\n');
-    const outcome = await runJobInProcess({ kind: passwdAudit, services: world.services, scheduleId: 'passwd-file', window: WINDOW, params: { users: yamlFile } });
+    const outcome = await executeManualAttempt({ kind: passwdAudit, services: world.services, scheduleId: 'passwd-file', window: WINDOW, params: { users: yamlFile } });
     expect(outcome.status, outcome.reason).toBe('done');
     expect(outcome.result).toMatchObject({ usersChecked: 2, changes: 3, usersFailed: 0 });
 

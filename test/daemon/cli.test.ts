@@ -63,7 +63,7 @@ describe('daemon CLI against Redis (no workers running)', () => {
 
     // status lists the windows running now and who runs them.
     await ledger.beginWindow({ scheduleId: 'feedback-daily', ...days[2]! }, 'feedback.export', 1);
-    await ledger.beginRun({ scheduleId: 'feedback-daily', ...days[3]! }, 'feedback.export', { owner: 'run:ops-host:4242', leaseUntil: Date.parse('2099-01-01T00:00:00Z') });
+    await ledger.beginManual({ scheduleId: 'feedback-daily', ...days[3]! }, 'feedback.export', { owner: 'run:ops-host:4242', leaseUntil: Date.parse('2099-01-01T00:00:00Z') });
     const status = await runCli(['--config', file, 'status', '--json']);
     expect(status.code, status.stderr).toBe(0);
     expect((JSON.parse(status.stdout) as { running: unknown[] }).running).toEqual([

@@ -82,7 +82,7 @@ describe('RedisLedger.trimDone', () => {
 
     expect(await ledger.getWindow(day('d', 1))).toMatchObject({ state: 'done', trimmed: true });
     expect(await ledger.beginWindow(day('d', 1), 'test.window', 1)).toEqual({ started: false, result: null });
-    expect(await ledger.beginRun(day('d', 1), 'test.window', { owner: 'run:x:1', leaseUntil: Date.now() + 60_000 })).toEqual({ started: false, result: null });
+    expect(await ledger.beginManual(day('d', 1), 'test.window', { owner: 'run:x:1', leaseUntil: Date.now() + 60_000 })).toEqual({ started: false, result: null });
     expect(await ledger.markQueuedIfOpen(day('d', 1), 'test.window', 'j1')).toBe(false);
     expect(await ledger.getWindow(day('d', 1))).toMatchObject({ trimmed: true });
     // Forced, it runs again (an operator's explicit re-run); once done it is trimmed again.

@@ -69,9 +69,9 @@ describe('RedisLedger', () => {
     expect(typeof (await log.get('mail:abc'))?.at).toBe('number');
     expect(await ledger.getDelivery(day(1), 'mail:abc')).toBeNull();
     expect(Object.keys(await ledger.listDeliveries(day(2)))).toEqual(['mail:abc']);
-    await ledger.recordRun({ job: 'ads.sync', scheduleId: 'ads', state: 'done', startedAt: 1, finishedAt: 2, result: { n: 1 } });
-    await ledger.recordRun({ job: 'ads.sync', scheduleId: 'ads', state: 'failed', startedAt: 3, finishedAt: 4, error: 'boom' });
-    expect((await ledger.lastRuns('ads')).map((r) => r.state)).toEqual(['failed', 'done']);
+    await ledger.recordAttempt({ job: 'ads.sync', scheduleId: 'ads', state: 'done', startedAt: 1, finishedAt: 2, result: { n: 1 } });
+    await ledger.recordAttempt({ job: 'ads.sync', scheduleId: 'ads', state: 'failed', startedAt: 3, finishedAt: 4, error: 'boom' });
+    expect((await ledger.lastAttempts('ads')).map((r) => r.state)).toEqual(['failed', 'done']);
     expect(await ledger.scheduleIds()).toEqual(['ads', 'daily']);
   });
 });

@@ -208,8 +208,8 @@ describe('ticks: catch-up, gaps, retries of failed windows, overlap', () => {
   it('status of a non-windowed schedule: lag since the last successful run, failed while the last run failed', async () => {
     const sync = resolveSchedule('status-sync', { job: 'test.plain', every: 60_000, lag: 0, catchUp: 1, overlap: 'skip', attempts: 1, paused: false, params: {} } as never, config, testKinds);
     const now = at('2026-11-10T12:00:00Z');
-    await ledger.recordRun({ job: 'test.plain', scheduleId: 'status-sync', state: 'done', startedAt: now - 3_700_000, finishedAt: now - 3_600_000 });
-    await ledger.recordRun({ job: 'test.plain', scheduleId: 'status-sync', state: 'failed', startedAt: now - 60_000, finishedAt: now - 30_000, error: 'OX answered 403' });
+    await ledger.recordAttempt({ job: 'test.plain', scheduleId: 'status-sync', state: 'done', startedAt: now - 3_700_000, finishedAt: now - 3_600_000 });
+    await ledger.recordAttempt({ job: 'test.plain', scheduleId: 'status-sync', state: 'failed', startedAt: now - 60_000, finishedAt: now - 30_000, error: 'OX answered 403' });
     const status = await scheduleStatus({ ledger, state: ctx.state }, sync, now);
     expect(status).toMatchObject({ lagSeconds: 3600, failedWindows: 1, lastRun: { state: 'failed', error: 'OX answered 403' } });
   });

@@ -3,7 +3,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { feedbackExport } from '../../jobs/feedback-export.js';
-import { executeJob } from '../../src/queue/run-job.js';
+import { executeAttempt } from '../../src/queue/attempt.js';
 import { startSmtpCapture } from '../delivery/helpers/smtp-capture.js';
 import { directGet, filesBelow, oxBounds, startExportEnv, type ExportEnv } from './helpers/export-env.js';
 
@@ -192,7 +192,7 @@ describe('feedback.export mail and failures (fs archive, smtp-server)', () => {
     env.sim.setFaults({ slowBodyBytesPerSecond: 200_000 });
     const controller = new AbortController();
     setTimeout(() => controller.abort(), 300);
-    const failed = await executeJob({ kind: feedbackExport, services: env.services, window, params: {}, scheduleId: 'abort-mid', signal: controller.signal })
+    const failed = await executeAttempt({ kind: feedbackExport, services: env.services, window, params: {}, scheduleId: 'abort-mid', signal: controller.signal })
       .catch((e: { permanent?: boolean }) => e);
     env.sim.setFaults(undefined);
     expect(failed).toMatchObject({ permanent: false });
@@ -203,7 +203,7 @@ describe('feedback.export mail and failures (fs archive, smtp-server)', () => {
 
   it('a dry run exports and counts but delivers nothing', async () => {
     const before = env.smtp!.messages.length;
-    const outcome = await executeJob({ kind: feedbackExport, services: env.services, window, params: { deliver: 'archive,mail', mailTo: 'dry@example.com' }, scheduleId: 'dry', dryRun: true });
+    const outcome = await executeAttempt({ kind: feedbackExport, services: env.services, window, params: { deliver: 'archive,mail', mailTo: 'dry@example.com' }, scheduleId: 'dry', dryRun: true });
     expect(outcome.result).toMatchObject({ dryRun: true, rows: 2000, wouldDeliver: ['archive', 'mail'], archiveKey: 'dry/default/star-rating-v1/2026/11/01/star-rating-v1_20261101T000000Z_20261102T000000Z.csv' });
     expect((await filesBelow(env.archiveDir)).filter((f) => f.startsWith('dry/'))).toEqual([]);
     expect(env.smtp!.messages.length).toBe(before);

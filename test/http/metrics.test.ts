@@ -6,7 +6,7 @@ describe('Metrics', () => {
     const a = new Metrics({ defaultMetrics: true });
     const b = new Metrics({ defaultMetrics: true });
     const quiet = new Metrics();
-    a.recordRun('test.window', 'a', 'done', 20, { rows: 3 });
+    a.recordAttempt('test.window', 'a', 'done', 20, { rows: 3 });
     const [textA, textB, textQuiet] = await Promise.all([a.text(), b.text(), quiet.text()]);
     for (const text of [textA, textB]) {
       expect(text.match(/^# TYPE oxb_process_cpu_user_seconds_total /gm)).toHaveLength(1);

@@ -156,7 +156,7 @@ describe('overdue runs of a non-windowed schedule', () => {
     const state = new ScheduleState(redis, prefix);
     const now = Date.UTC(2026, 10, 10, 12);
     const schedule: Schedule = { id: 'p', kind: purgeKind, every: HOUR, tz: 'UTC', lagMs: 0, catchUp: 1, overlap: 'skip', attempts: 1, paused: false, params: {}, retryFailedAfterMs: HOUR };
-    const run = (finishedAt: number, ok: boolean) => ledger.recordRun({ job: 'feedback.purge', scheduleId: 'p', state: ok ? 'done' : 'failed', startedAt: finishedAt - 1000, finishedAt, ...(ok ? {} : { error: 'RefusedError: nothing verified' }) });
+    const run = (finishedAt: number, ok: boolean) => ledger.recordAttempt({ job: 'feedback.purge', scheduleId: 'p', state: ok ? 'done' : 'failed', startedAt: finishedAt - 1000, finishedAt, ...(ok ? {} : { error: 'RefusedError: nothing verified' }) });
     expect((await scheduleStatus({ ledger, state }, schedule, now)).overdueWindows).toBe(0); // never ran: not overdue
     await run(now - 90 * 60_000, true);
     await run(now - 10 * 60_000, false);

@@ -57,7 +57,7 @@ describe('a DELETE answered by an HTML login page (200)', () => {
     expect(world.sim.feedbackCount()).toBe(12); // the proxy never let it through
 
     const ledger = new RedisLedger(world.redis, world.prefix);
-    const [recorded] = await ledger.lastRuns('feedback-purge', 1);
+    const [recorded] = await ledger.lastAttempts('feedback-purge', 1);
     expect(recorded).toMatchObject({ state: 'failed', error: expect.stringContaining('OXB_UNEXPECTED_ANSWER') });
     expect(await previousVerifiedCutoff(ledger, 'feedback-purge', 'feedback-daily')).toBeUndefined();
 

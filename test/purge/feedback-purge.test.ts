@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { RedisClient } from '../../src/redis/connection.js';
-import { runJobInProcess } from '../../src/queue/run-job.js';
+import { executeManualAttempt } from '../../src/queue/attempt.js';
 import { feedbackPurge } from '../../jobs/feedback-purge.js';
 import { feedbackExport } from '../../jobs/feedback-export.js';
 import type { PurgeResult } from '../../src/purge/purge-report.js';
@@ -40,7 +40,7 @@ describe.each(['fs', 's3'] as const)('feedback.purge with a %s archive', (kind) 
     await world?.close();
   });
 
-  const purge = (params: Record<string, unknown> = {}, options: { dryRun?: boolean } = {}) => runJobInProcess({
+  const purge = (params: Record<string, unknown> = {}, options: { dryRun?: boolean } = {}) => executeManualAttempt({
     kind: feedbackPurge, services: world.services, scheduleId: 'feedback-purge', params: { retention: '5d', ...params }, ...options,
   });
   const deletes = () => world.sim.requests.filter((r) => r.method === 'DELETE');
@@ -60,7 +60,7 @@ describe.each(['fs', 's3'] as const)('feedback.purge with a %s archive', (kind) 
     // From the guard's startAt (OX's start bound is exclusive) to the cutoff.
     expect(deletes()[0]!.query).toEqual({ start: String(T0 - 1), end: String(RETENTION_CUTOFF) });
 
-    const [recorded] = await world.services.ledger.lastRuns('feedback-purge', 1);
+    const [recorded] = await world.services.ledger.lastAttempts('feedback-purge', 1);
     expect(recorded).toMatchObject({ state: 'done', result: { cutoff: '2026-01-08T00:00:00.000Z', ox: { successful: true }, guard: { scheduleId: GUARD } } });
     const line = world.logs.find((l) => l.msg.startsWith('feedback.purge default/star-rating-v1'));
     expect(line?.msg).toContain('deleted feedback dated before 2026-01-08T00:00:00.000Z');
@@ -74,7 +74,7 @@ describe.each(['fs', 's3'] as const)('feedback.purge with a %s archive', (kind) 
   it('trusts windows archived by the real feedback.export job, and stops where one was damaged', async () => {
     await setUp({ archivedDays: 0 });
     for (let i = 0; i < 10; i += 1) {
-      const exported = await runJobInProcess({ kind: feedbackExport, services: world.services, scheduleId: GUARD, window: day(i), params: { format: 'csv' } });
+      const exported = await executeManualAttempt({ kind: feedbackExport, services: world.services, scheduleId: GUARD, window: day(i), params: { format: 'csv' } });
       expect(exported.status, exported.reason).toBe('done');
     }
     const windows = await world.services.ledger.listWindows(GUARD);
@@ -91,7 +91,7 @@ describe.each(['fs', 's3'] as const)('feedback.purge with a %s archive', (kind) 
     await setUp({ archivedDays: 0 });
     // The same schedule id exported nps-v1 for days 0..4, then was switched to star-rating-v1.
     for (let i = 0; i < 10; i += 1) {
-      const exported = await runJobInProcess({ kind: feedbackExport, services: world.services, scheduleId: GUARD, window: day(i), params: { type: i < 5 ? 'nps-v1' : 'star-rating-v1' } });
+      const exported = await executeManualAttempt({ kind: feedbackExport, services: world.services, scheduleId: GUARD, window: day(i), params: { type: i < 5 ? 'nps-v1' : 'star-rating-v1' } });
       expect(exported.status, exported.reason).toBe('done');
     }
     const outcome = await purge();
@@ -143,7 +143,7 @@ describe.each(['fs', 's3'] as const)('feedback.purge with a %s archive', (kind) 
     let outcome = await purge();
     expect(outcome.status).toBe('failed');
     expect(outcome.reason).toMatch(/RefusedError: .*refused: no feedback\.export schedule archives default\/star-rating-v1/);
-    const [recorded] = await world.services.ledger.lastRuns('feedback-purge', 1);
+    const [recorded] = await world.services.ledger.lastAttempts('feedback-purge', 1);
     expect(recorded).toMatchObject({ state: 'failed' });
     expect(deletes()).toHaveLength(0);
     await world.close();
@@ -183,7 +183,7 @@ describe.each(['fs', 's3'] as const)('feedback.purge with a %s archive', (kind) 
     expect(world.sim.feedbackCount()).toBe(6);
     const warn = world.logs.find((l) => l.level === 40 && l.msg.includes('UNARCHIVED PURGE'));
     expect(warn).toBeDefined();
-    const [recorded] = await world.services.ledger.lastRuns('feedback-purge', 1);
+    const [recorded] = await world.services.ledger.lastAttempts('feedback-purge', 1);
     expect((recorded!.result as PurgeResult).warnings[0]).toMatch(/^UNARCHIVED PURGE: allowUnarchived is set/);
   });
 });

@@ -11,7 +11,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { feedbackPurge } from '../../jobs/feedback-purge.js';
 import type { RedisLedger } from '../../src/ledger/redis-ledger.js';
 import type { PurgeResult } from '../../src/purge/purge-report.js';
-import { runJobInProcess } from '../../src/queue/run-job.js';
+import { executeManualAttempt } from '../../src/queue/attempt.js';
 import type { RedisClient } from '../../src/redis/connection.js';
 import { plainRedis } from '../daemon/helpers.js';
 import { archiveWindow, removeObject } from './helpers/archived-windows.js';
@@ -27,7 +27,7 @@ describe('feedback.purge after ledger.keepDone trimmed old export windows', () =
   let world: PurgeWorld;
   afterEach(async () => { await world?.close(); });
   const ledgerOf = () => world.services.ledger as RedisLedger;
-  const purge = (retention: string) => runJobInProcess({ kind: feedbackPurge, services: world.services, scheduleId: 'feedback-purge', params: { retention } });
+  const purge = (retention: string) => executeManualAttempt({ kind: feedbackPurge, services: world.services, scheduleId: 'feedback-purge', params: { retention } });
   const archive = async (days: number) => {
     const keys: string[] = [];
     for (let i = 0; i < days; i += 1) keys.push((await archiveWindow(ledgerOf(), world.services.archive, GUARD, day(i), `"Date";"Score"\r"day ${i}";"1"\r`)).key);
@@ -103,7 +103,7 @@ describe('trimming never moves the watermark nor lets the purge cutoff pass an u
             expect(await ledger.watermark(GUARD, T0)).toBe(before);
           } else if (a.t === 'purge') {
             const rowsBefore = Array.from({ length: 12 }, (_, d) => world.sim.feedbackCount(day(d)));
-            await runJobInProcess({ kind: feedbackPurge, services: world.services, scheduleId: 'feedback-purge', params: { retention: `${a.d}d` } });
+            await executeManualAttempt({ kind: feedbackPurge, services: world.services, scheduleId: 'feedback-purge', params: { retention: `${a.d}d` } });
             for (let d = 0; d < 12; d += 1) {
               const deleted = rowsBefore[d]! - world.sim.feedbackCount(day(d));
               if (deleted > 0) expect(exported.get(d)?.intact, `day ${d}: feedback deleted without a verified archive`).toBe(true);

@@ -48,7 +48,7 @@ describe('ox-batch run feedback.purge', () => {
     expect(stdout + stderr).toMatch(/refused: no feedback\.export schedule archives default\/star-rating-v1/);
     expect(sim.requests.filter((r) => r.method === 'DELETE')).toHaveLength(0);
     expect(sim.feedbackCount()).toBe(13);
-    const [recorded] = await new RedisLedger(redis, prefix).lastRuns('feedback.purge', 1);
+    const [recorded] = await new RedisLedger(redis, prefix).lastAttempts('feedback.purge', 1);
     expect(recorded).toMatchObject({ state: 'failed' });
   });
 

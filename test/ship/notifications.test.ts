@@ -71,7 +71,7 @@ describe('alert notifications from a real daemon (webhook receiver + smtp-server
     // Four closed days since startAt, none done: three overdue (the newest is within alertAfter).
     await ledger.beginWindow(win(3), 'feedback.export', 5);
     await ledger.markFailed(win(3), 'feedback.export', `OxError: OX feedback.export failed: HTTP 500 FEEDBACK-0003 - proxy to http://oxadmin:${OX_PASSWORD}@ox:8009 failed (error_id 77-1)`);
-    await ledger.recordRun({ job: 'feedback.purge', scheduleId: 'purge', state: 'failed', startedAt: Date.now() - 2000, finishedAt: Date.now() - 1000, error: 'RefusedError: feedback.purge default/star-rating-v1: refused: nothing verified in the archive; nothing deleted' });
+    await ledger.recordAttempt({ job: 'feedback.purge', scheduleId: 'purge', state: 'failed', startedAt: Date.now() - 2000, finishedAt: Date.now() - 1000, error: 'RefusedError: feedback.purge default/star-rating-v1: refused: nothing verified in the archive; nothing deleted' });
     const state = new ScheduleState(world.redis, world.prefix);
     for (const id of ['export-daily', 'purge']) await state.setPaused(id, true);
   }, 60_000);

@@ -79,12 +79,12 @@ beforeAll(async () => {
     const w = { scheduleId: 'export-hourly', start: hourStart - h * HOUR, end: hourStart - (h - 1) * HOUR };
     await ledger.markDone(w, 'feedback.export', { rows: h, bytes: 100 * h, sha256: 'ab'.repeat(32) });
   }
-  await ledger.recordRun({
+  await ledger.recordAttempt({
     job: 'feedback.purge', scheduleId: 'feedback-purge', state: 'done', startedAt: Date.now() - 5000, finishedAt: Date.now() - 4000,
     result: { dryRun: false, mode: 'verified', cutoffMs: day(11), ox: { deleted: true }, guard: { scheduleId: 'export-daily', watermark: new Date(day(9)).toISOString() } },
   });
-  await ledger.recordRun({ job: 'ads.sync', scheduleId: 'ads-sync', state: 'done', startedAt: Date.now() - 9000, finishedAt: Date.now() - 8000, result: { changed: 2 } });
-  await ledger.recordRun({ job: 'ads.sync', scheduleId: 'ads-sync', state: 'failed', startedAt: Date.now() - 3000, finishedAt: Date.now() - 2000, error: failedError.message });
+  await ledger.recordAttempt({ job: 'ads.sync', scheduleId: 'ads-sync', state: 'done', startedAt: Date.now() - 9000, finishedAt: Date.now() - 8000, result: { changed: 2 } });
+  await ledger.recordAttempt({ job: 'ads.sync', scheduleId: 'ads-sync', state: 'failed', startedAt: Date.now() - 3000, finishedAt: Date.now() - 2000, error: failedError.message });
   // Paused: no tick changes the states this test wrote. The scheduler role runs no job worker,
   // so windows the actions queue stay queued where the test can see them.
   const state = new ScheduleState(redis, prefix);

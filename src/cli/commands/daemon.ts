@@ -13,7 +13,7 @@ import type { RedisLedger as RedisLedgerClass } from '../../ledger/redis-ledger.
 import type { DaemonRole } from '../../queue/daemon.js';
 import type { EnqueueResult } from '../../queue/enqueue.js';
 import type { JobData, TickData } from '../../queue/queues.js';
-import type { RunJobOutcome } from '../../queue/run-job.js';
+import type { AttemptOutcome } from '../../queue/attempt.js';
 import type { ScheduleState as ScheduleStateClass } from '../../queue/schedule-state.js';
 import type { Schedule } from '../../queue/schedules.js';
 import type { Window } from '../../queue/windows.js';
@@ -41,7 +41,7 @@ let TICK_QUEUE: typeof import('../../queue/queues.js').TICK_QUEUE;
 let createQueue: typeof import('../../queue/queues.js').createQueue;
 let closeRedis: typeof import('../../redis/connection.js').closeRedis;
 let createRedis: typeof import('../../redis/connection.js').createRedis;
-let runJobInProcess: typeof import('../../queue/run-job.js').runJobInProcess;
+let executeManualAttempt: typeof import('../../queue/attempt.js').executeManualAttempt;
 let ScheduleState: typeof import('../../queue/schedule-state.js').ScheduleState;
 let scheduleStatus: typeof import('../../queue/schedule-status.js').scheduleStatus;
 let runningWindows: typeof import('../../queue/schedule-status.js').runningWindows;
@@ -61,7 +61,7 @@ async function loadRuntime(): Promise<void> {
   const [progress, logger, ledger, services, time, redisWait, enqueue, lifecycle, queues, redisConnection, runJob, scheduleStateModule, status, schedules, windows, closedWindow, tick, sweep] = await Promise.all([
     import('cli-progress'), import('../../log/logger.js'), import('../../ledger/redis-ledger.js'), import('../../services.js'),
     import('../../time/parse-time.js'), import('../../redis/wait-for-redis.js'), import('../../queue/enqueue.js'), import('../../queue/lifecycle.js'),
-    import('../../queue/queues.js'), import('../../redis/connection.js'), import('../../queue/run-job.js'),
+    import('../../queue/queues.js'), import('../../redis/connection.js'), import('../../queue/attempt.js'),
     import('../../queue/schedule-state.js'), import('../../queue/schedule-status.js'), import('../../queue/schedules.js'), import('../../queue/windows.js'),
     import('../../queue/closed-window.js'),
     import('../../queue/tick.js'),
@@ -77,7 +77,7 @@ async function loadRuntime(): Promise<void> {
   ({ stopOnSignals } = lifecycle);
   ({ JOB_QUEUE, TICK_QUEUE, createQueue } = queues);
   ({ closeRedis, createRedis } = redisConnection);
-  ({ runJobInProcess } = runJob);
+  ({ executeManualAttempt } = runJob);
   ({ ScheduleState } = scheduleStateModule);
   ({ scheduleStatus, runningWindows, failedWindowList } = status);
   ({ requestCatchUp } = tick);
@@ -320,7 +320,7 @@ export function registerDaemonCommands(program: Command): void {
       const schedules = resolveSchedules(config, kinds);
       const target = resolveTarget(name, { config, kinds, schedules }, options.param);
       const windows = targetWindows(target, options, config, Date.now());
-      // Refuse the whole command before anything runs (exit 2, nothing changed); executeJob
+      // Refuse the whole command before anything runs (exit 2, nothing changed); executeAttempt
       // checks every window again.
       if (options.open && !target.kind.windowed) throw new InputError(`job ${target.kind.name} does not work on time windows: --open previews an open window`);
       for (const window of windows) assertWindowClosed(config, target.scheduleId, window, Date.now(), { mode: options.open ? 'preview' : options.dryRun ? 'dry-run' : 'run' });
@@ -330,14 +330,14 @@ export function registerDaemonCommands(program: Command): void {
       const onSignal = () => controller.abort(new Error('interrupted'));
       process.once('SIGINT', onSignal);
       process.once('SIGTERM', onSignal);
-      const outcomes: RunJobOutcome[] = [];
+      const outcomes: AttemptOutcome[] = [];
       let sweeping: Promise<unknown> | undefined;
       try {
         await redis.ready; // the ledger lives there: say at once when it does not answer
         // Beside the job, not before it: the sweep removes only dead processes' files.
         if (!options.dryRun) sweeping = sweepSpoolAtStart({ config, redis: redis.redis, log, by: 'run' });
         for (const window of windows.length > 0 ? windows : [undefined]) {
-          outcomes.push(await runJobInProcess({
+          outcomes.push(await executeManualAttempt({
             kind: target.kind, services, scheduleId: target.scheduleId, window, params: target.params,
             dryRun: options.dryRun === true, force: options.force === true, preview: options.open === true, signal: controller.signal,
           }));

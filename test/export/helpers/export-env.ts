@@ -11,7 +11,7 @@ import { plainRedis, testPrefix } from '../../daemon/helpers.js';
 import { loadConfig } from '../../../src/config/load-config.js';
 import type { Config } from '../../../src/config/schema.js';
 import { silentLogger } from '../../../src/log/logger.js';
-import { executeJob, type RunJobOutcome } from '../../../src/queue/run-job.js';
+import { executeAttempt, type AttemptOutcome } from '../../../src/queue/attempt.js';
 import { createServices, type ClosableServices } from '../../../src/services.js';
 import { OxSimulator } from '../../../src/sim/ox-simulator.js';
 import type { SimulatorOptions } from '../../../src/sim/sim-types.js';
@@ -31,8 +31,8 @@ export interface ExportEnv {
   prefix: string;
   config: Config;
   services: ClosableServices;
-  /** Runs feedback.export once, recorded in the ledger; a failure throws JobRunError (`permanent`). */
-  run(window: { start: number; end: number }, params?: Record<string, unknown>, options?: { scheduleId?: string; force?: boolean; attempt?: number }): Promise<RunJobOutcome>;
+  /** Runs feedback.export once, recorded in the ledger; a failure throws AttemptError (`permanent`). */
+  run(window: { start: number; end: number }, params?: Record<string, unknown>, options?: { scheduleId?: string; force?: boolean; attempt?: number }): Promise<AttemptOutcome>;
   /** Services with other config (e.g. SMTP back up): same Redis prefix, same simulator. */
   withConfig(overrides: Record<string, unknown>): ExportEnv;
   close(): Promise<void>;
@@ -72,7 +72,7 @@ export async function startExportEnv(options: ExportEnvOptions = {}): Promise<Ex
     allServices.push(services);
     return {
       sim, smtp, s3, proxy, archiveDir, spoolDir, prefix, config, services,
-      run: (window, params = {}, runOptions = {}) => executeJob({
+      run: (window, params = {}, runOptions = {}) => executeAttempt({
         kind: feedbackExport, services, window, params, scheduleId: runOptions.scheduleId ?? 'feedback-test', force: runOptions.force,
         // With an attempt it runs as a worker does (BullMQ counts attempts); without, as `ox-batch run`.
         ...(runOptions.attempt !== undefined ? { attempt: runOptions.attempt } : {}),

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RedisClient } from '../../src/redis/connection.js';
 import { createServices, type ClosableServices } from '../../src/services.js';
 import { silentLogger } from '../../src/log/logger.js';
-import { executeJob, runJobInProcess } from '../../src/queue/run-job.js';
+import { executeAttempt, executeManualAttempt } from '../../src/queue/attempt.js';
 import { InputError, RefusedError } from '../../src/errors.js';
 import { z } from 'zod';
 import { defineJob } from '../../src/job-kind.js';
@@ -11,7 +11,7 @@ import { testKinds, windowNoop } from './test-jobs.js';
 
 const window = { start: Date.UTC(2026, 2, 1), end: Date.UTC(2026, 2, 2) };
 
-describe('runJobInProcess', () => {
+describe('executeManualAttempt', () => {
   const prefix = testPrefix();
   let redis: RedisClient;
   let services: ClosableServices;
@@ -26,22 +26,22 @@ describe('runJobInProcess', () => {
   });
 
   it('runs a window, records running then done with the result, and skips it the next time', async () => {
-    const first = await runJobInProcess({ kind: windowNoop, services, scheduleId: 'daily', window, params: { rows: 7 } });
+    const first = await executeManualAttempt({ kind: windowNoop, services, scheduleId: 'daily', window, params: { rows: 7 } });
     expect(first).toMatchObject({ status: 'done', result: { rows: 7, bytes: 10, run: 1 }, attempt: 1 });
     expect(await services.ledger.getWindow({ scheduleId: 'daily', ...window })).toMatchObject({ state: 'done', attempts: 1, result: { rows: 7 } });
-    const again = await runJobInProcess({ kind: 'test.window', kinds: testKinds, services, scheduleId: 'daily', window, params: {} });
+    const again = await executeManualAttempt({ kind: 'test.window', kinds: testKinds, services, scheduleId: 'daily', window, params: {} });
     expect(again).toMatchObject({ status: 'skipped', result: { rows: 7 } });
-    const forced = await runJobInProcess({ kind: windowNoop, services, scheduleId: 'daily', window, params: {}, force: true });
+    const forced = await executeManualAttempt({ kind: windowNoop, services, scheduleId: 'daily', window, params: {}, force: true });
     expect(forced).toMatchObject({ status: 'done', attempt: 2, result: { run: 2 } });
   });
 
   it('records a failure with its reason and lets the next run succeed', async () => {
     const w = { start: window.end, end: window.end + 86_400_000 };
-    const failed = await runJobInProcess({ kind: windowNoop, services, scheduleId: 'daily', window: w, params: { failTimes: 1 } });
+    const failed = await executeManualAttempt({ kind: windowNoop, services, scheduleId: 'daily', window: w, params: { failTimes: 1 } });
     expect(failed).toMatchObject({ status: 'failed', reason: 'planned failure 1' });
     expect(await services.ledger.getWindow({ scheduleId: 'daily', ...w })).toMatchObject({ state: 'failed', lastError: 'planned failure 1' });
     expect(await services.ledger.failedCount('daily')).toBe(1);
-    const ok = await runJobInProcess({ kind: windowNoop, services, scheduleId: 'daily', window: w, params: { failTimes: 1 } });
+    const ok = await executeManualAttempt({ kind: windowNoop, services, scheduleId: 'daily', window: w, params: { failTimes: 1 } });
     expect(ok.status).toBe('done');
     expect(await services.ledger.failedCount('daily')).toBe(0);
     expect(await services.ledger.watermark('daily', window.start)).toBe(w.end);
@@ -49,21 +49,21 @@ describe('runJobInProcess', () => {
 
   it('rejects params the job schema refuses, naming the field, and records nothing', async () => {
     const w = { start: Date.UTC(2027, 0, 1), end: Date.UTC(2027, 0, 2) };
-    await expect(runJobInProcess({ kind: windowNoop, services, window: w, params: { sleepMs: 'soon' } })).rejects.toThrow(InputError);
-    await expect(runJobInProcess({ kind: windowNoop, services, window: w, params: { sleepMs: 'soon' } })).rejects.toThrow(/params\.sleepMs/);
+    await expect(executeManualAttempt({ kind: windowNoop, services, window: w, params: { sleepMs: 'soon' } })).rejects.toThrow(InputError);
+    await expect(executeManualAttempt({ kind: windowNoop, services, window: w, params: { sleepMs: 'soon' } })).rejects.toThrow(/params\.sleepMs/);
     expect(await services.ledger.getWindow({ scheduleId: 'test.window', ...w })).toBeNull();
-    await expect(runJobInProcess({ kind: windowNoop, services, params: {} })).rejects.toThrow(/works on time windows/);
-    await expect(runJobInProcess({ kind: 'no.such', kinds: testKinds, services })).rejects.toThrow(/unknown job kind "no.such"/);
+    await expect(executeManualAttempt({ kind: windowNoop, services, params: {} })).rejects.toThrow(/works on time windows/);
+    await expect(executeManualAttempt({ kind: 'no.such', kinds: testKinds, services })).rejects.toThrow(/unknown job kind "no.such"/);
   });
 
   it('refuses a window sharing its start with a recorded window of another end (worker and in-process paths), leaving that record alone', async () => {
     const day = { start: Date.UTC(2026, 5, 1), end: Date.UTC(2026, 5, 2) };
     const month = { start: day.start, end: Date.UTC(2026, 6, 1) };
-    expect((await runJobInProcess({ kind: windowNoop, services, scheduleId: 'adhoc', window: day, params: {} })).status).toBe('done');
+    expect((await executeManualAttempt({ kind: windowNoop, services, scheduleId: 'adhoc', window: day, params: {} })).status).toBe('done');
     // Not "skipped, already done" with the day's result: the month was never exported.
-    await expect(runJobInProcess({ kind: windowNoop, services, scheduleId: 'adhoc', window: month, params: {} })).rejects.toThrow(InputError);
-    await expect(executeJob({ kind: windowNoop, services, scheduleId: 'adhoc', window: month, params: {}, attempt: 1 })).rejects.toThrow(/same instant/);
-    await expect(executeJob({ kind: windowNoop, services, scheduleId: 'adhoc', window: month, params: {}, attempt: 1, force: true })).rejects.toThrow(/same instant/);
+    await expect(executeManualAttempt({ kind: windowNoop, services, scheduleId: 'adhoc', window: month, params: {} })).rejects.toThrow(InputError);
+    await expect(executeAttempt({ kind: windowNoop, services, scheduleId: 'adhoc', window: month, params: {}, attempt: 1 })).rejects.toThrow(/same instant/);
+    await expect(executeAttempt({ kind: windowNoop, services, scheduleId: 'adhoc', window: month, params: {}, attempt: 1, force: true })).rejects.toThrow(/same instant/);
     expect(await services.ledger.getWindow({ scheduleId: 'adhoc', ...day })).toMatchObject({ state: 'done', end: day.end, attempts: 1 });
     expect(await redis.get(`${prefix}:test:runs:adhoc:${day.start}`)).toBe('1');
   });
@@ -78,19 +78,19 @@ describe('runJobInProcess', () => {
     });
     const w = { start: Date.UTC(2026, 7, 1), end: Date.UTC(2026, 7, 2) };
     const key = { scheduleId: 'refusing', ...w };
-    expect((await runJobInProcess({ kind: refusesForced, services, scheduleId: 'refusing', window: w })).status).toBe('done');
-    const inProcess = await runJobInProcess({ kind: refusesForced, services, scheduleId: 'refusing', window: w, force: true });
+    expect((await executeManualAttempt({ kind: refusesForced, services, scheduleId: 'refusing', window: w })).status).toBe('done');
+    const inProcess = await executeManualAttempt({ kind: refusesForced, services, scheduleId: 'refusing', window: w, force: true });
     expect(inProcess).toMatchObject({ status: 'failed', exitCode: 2 });
     expect(await services.ledger.getWindow(key)).toMatchObject({ state: 'done', result: { rows: 3, archive: { key: 'k' } } });
-    await expect(executeJob({ kind: refusesForced, services, scheduleId: 'refusing', window: w, attempt: 1, force: true })).rejects.toThrow(/refusing to overwrite/);
+    await expect(executeAttempt({ kind: refusesForced, services, scheduleId: 'refusing', window: w, attempt: 1, force: true })).rejects.toThrow(/refusing to overwrite/);
     expect(await services.ledger.getWindow(key)).toMatchObject({ state: 'done', result: { rows: 3, archive: { key: 'k' } } });
     expect(await services.ledger.failedCount('refusing')).toBe(0);
     expect(await services.ledger.watermark('refusing', w.start)).toBe(w.end);
   });
 
   it('records non-windowed runs per schedule', async () => {
-    const out = await runJobInProcess({ kind: 'test.plain', kinds: testKinds, services, scheduleId: 'ads-hourly' });
+    const out = await executeManualAttempt({ kind: 'test.plain', kinds: testKinds, services, scheduleId: 'ads-hourly' });
     expect(out).toMatchObject({ status: 'done', result: { ok: true } });
-    expect((await services.ledger.lastRuns('ads-hourly'))[0]).toMatchObject({ state: 'done', job: 'test.plain', result: { ok: true } });
+    expect((await services.ledger.lastAttempts('ads-hourly'))[0]).toMatchObject({ state: 'done', job: 'test.plain', result: { ok: true } });
   });
 });

@@ -3,7 +3,7 @@
  * kept right: a begin before ("done already? else running"; `ox-batch run` also takes a lease),
  * `markDone` with the result after, `markFailed` (or
  * "queued again" when a retry follows) with a readable reason on error. The BullMQ worker and
- * `ox-batch run` share this path, and job helpers' tests call `runJobInProcess` directly.
+ * `ox-batch run` share this path, and job helpers' tests call `executeManualAttempt` directly.
  */
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
@@ -22,7 +22,7 @@ import { describeWindow } from './windows.js';
 /** What became of a failed try, for the ledger. */
 export type FailureOutcome = 'failed' | 'retry' | 'aborted';
 
-export interface ExecuteJobOptions {
+export interface ExecuteAttemptOptions {
   kind: JobKind<any, any>;
   services: Services;
   /** Schedule id; default the job name (an unscheduled run). */
@@ -63,7 +63,7 @@ export interface ExecuteJobOptions {
   recordDone?: (key: WindowKey, job: string, result: unknown) => Promise<void>;
 }
 
-export interface RunJobOutcome {
+export interface AttemptOutcome {
   job: string;
   scheduleId: string;
   window?: JobWindow;
@@ -80,8 +80,8 @@ export interface RunJobOutcome {
 }
 
 /** A failed run: the ledger is already updated; `permanent` errors are never retried. */
-export class JobRunError extends Error {
-  override readonly name = 'JobRunError';
+export class AttemptError extends Error {
+  override readonly name = 'AttemptError';
   constructor(
     message: string,
     readonly permanent: boolean,
@@ -159,10 +159,10 @@ function ledgerKey(kind: JobKind<any, any>, scheduleId: string, window?: JobWind
 
 /**
  * Runs the job once. Returns `done` or `skipped` (a window the ledger already has as done,
- * without `force`); throws `JobRunError` after recording a failure, and InputError for params
+ * without `force`); throws `AttemptError` after recording a failure, and InputError for params
  * the job's schema rejects or a windowed job without a window (nothing recorded then).
  */
-export async function executeJob(options: ExecuteJobOptions): Promise<RunJobOutcome> {
+export async function executeAttempt(options: ExecuteAttemptOptions): Promise<AttemptOutcome> {
   const { kind, services } = options;
   const scheduleId = options.scheduleId ?? kind.name;
   const window = kind.windowed ? options.window : undefined;
@@ -185,9 +185,9 @@ export async function executeJob(options: ExecuteJobOptions): Promise<RunJobOutc
   const signal = options.signal ?? new AbortController().signal;
   const started = Date.now();
   const baseLog = options.log ?? services.log;
-  const skip = (result: unknown, attempt: number): RunJobOutcome => {
+  const skip = (result: unknown, attempt: number): AttemptOutcome => {
     baseLog.info({ job: kind.name, schedule: scheduleId, window: describeWindow(window!) }, 'window is already done; skipped (use --force to run it again)');
-    options.metrics?.recordRun(kind.name, scheduleId, 'skipped', 0);
+    options.metrics?.recordAttempt(kind.name, scheduleId, 'skipped', 0);
     return { job: kind.name, scheduleId, window, attempt, status: 'skipped', result, reason: 'window already done', durationMs: 0 };
   };
 
@@ -206,7 +206,7 @@ export async function executeJob(options: ExecuteJobOptions): Promise<RunJobOutc
     const byWorker = options.attempt !== undefined;
     const begun = byWorker
       ? await ledger.beginWindow(key, kind.name, attempt, { force, owner, leaseUntil: Date.now() + leaseMs })
-      : await ledger.beginRun(key, kind.name, { owner, leaseUntil: Date.now() + leaseMs, force });
+      : await ledger.beginManual(key, kind.name, { owner, leaseUntil: Date.now() + leaseMs, force });
     if ('conflictEnd' in begun) throw new WindowConflictError(kind.name, scheduleId, window, begun.conflictEnd);
     if ('busy' in begun) throw new WindowBusyError(kind.name, scheduleId, window, begun.busy);
     if (!begun.started) return skip(begun.result, attempt);
@@ -257,9 +257,9 @@ export async function executeJob(options: ExecuteJobOptions): Promise<RunJobOutc
       // for the job (backfill --wait, the purge reading archived windows) finds the result.
       if (window) await (options.recordDone ? options.recordDone(key, kind.name, result ?? null) : ledger.markDone(key, kind.name, result ?? null));
       if (window && options.reexport !== undefined) await ledger.clearReexport(key, options.reexport);
-      else await ledger.recordRun({ job: kind.name, scheduleId, state: 'done', startedAt, finishedAt: services.now(), result: result ?? null });
+      else await ledger.recordAttempt({ job: kind.name, scheduleId, state: 'done', startedAt, finishedAt: services.now(), result: result ?? null });
     }
-    options.metrics?.recordRun(kind.name, scheduleId, 'done', durationMs, result);
+    options.metrics?.recordAttempt(kind.name, scheduleId, 'done', durationMs, result);
     if (baseLog.isLevelEnabled('info')) log().info({ durationMs, runMs: round2(runMs), deliveryLogMs: round2(deliveries.ms()) }, dryRun ? 'dry run finished' : preview ? 'preview of an open window finished (not recorded in the ledger)' : 'job done');
     return { ...base, status: preview ? 'preview' : 'done', result: result ?? null, durationMs };
   } catch (err) {
@@ -274,7 +274,7 @@ export async function executeJob(options: ExecuteJobOptions): Promise<RunJobOutc
           // failed mark would hold the purge back and raise the failed-windows alert).
           if (window && replacesDone && err instanceof RefusedError) await ledger.markDone(key, kind.name, replacesDone.result);
           else if (window) await ledger.markFailed(key, kind.name, reason, { permanent });
-          else await ledger.recordRun({ job: kind.name, scheduleId, state: 'failed', startedAt, finishedAt: services.now(), error: reason });
+          else await ledger.recordAttempt({ job: kind.name, scheduleId, state: 'failed', startedAt, finishedAt: services.now(), error: reason });
         } else if (window) {
           await ledger.markRetrying(key, kind.name, outcome === 'aborted' ? `aborted (shutdown or cancel), queued again: ${reason}` : reason);
         }
@@ -283,15 +283,15 @@ export async function executeJob(options: ExecuteJobOptions): Promise<RunJobOutc
         log().error({ err: ledgerErr }, 'could not record the failure in the ledger');
       }
     }
-    options.metrics?.recordRun(kind.name, scheduleId, outcome === 'failed' ? 'failed' : outcome, durationMs);
+    options.metrics?.recordAttempt(kind.name, scheduleId, outcome === 'failed' ? 'failed' : outcome, durationMs);
     log()[outcome === 'failed' ? 'error' : 'warn']({ err, permanent, outcome }, outcome === 'failed' ? 'job failed' : 'job try failed; it will run again');
-    throw new JobRunError(reason, permanent, outcome, attempt, { cause: err });
+    throw new AttemptError(reason, permanent, outcome, attempt, { cause: err });
   } finally {
     clearInterval(leaseTimer);
   }
 }
 
-export interface RunJobInProcessOptions extends Omit<ExecuteJobOptions, 'kind' | 'classifyFailure'> {
+export interface ManualAttemptOptions extends Omit<ExecuteAttemptOptions, 'kind' | 'classifyFailure'> {
   /** A job kind, or its name looked up in `kinds`. */
   kind: JobKind<any, any> | string;
   /** Where a name is looked up; default the registry in jobs/index.ts. */
@@ -303,7 +303,7 @@ export interface RunJobInProcessOptions extends Omit<ExecuteJobOptions, 'kind' |
  * A failure, and a window running elsewhere (exit code 2), is returned as `status: 'failed'`
  * with the reason; bad params throw InputError.
  */
-export async function runJobInProcess(options: RunJobInProcessOptions): Promise<RunJobOutcome> {
+export async function executeManualAttempt(options: ManualAttemptOptions): Promise<AttemptOutcome> {
   let kind: JobKind<any, any> | undefined;
   if (typeof options.kind === 'string') {
     const kinds = options.kinds ?? (await import('../../jobs/index.js')).jobKinds;
@@ -314,9 +314,9 @@ export async function runJobInProcess(options: RunJobInProcessOptions): Promise<
   }
   const started = Date.now();
   try {
-    return await executeJob({ ...options, kind });
+    return await executeAttempt({ ...options, kind });
   } catch (err) {
-    const failed = (reason: string, exitCode: number, attempt: number): RunJobOutcome => ({
+    const failed = (reason: string, exitCode: number, attempt: number): AttemptOutcome => ({
       job: kind.name,
       scheduleId: options.scheduleId ?? kind.name,
       ...(kind.windowed && options.window ? { window: options.window } : {}),
@@ -332,7 +332,7 @@ export async function runJobInProcess(options: RunJobInProcessOptions): Promise<
       (options.log ?? options.services.log).warn(err.message);
       return failed(err.message, EXIT_USAGE, 0);
     }
-    if (!(err instanceof JobRunError)) throw err;
+    if (!(err instanceof AttemptError)) throw err;
     return failed(err.message, isInputError(err.cause) ? EXIT_USAGE : EXIT_FAILURE, err.attempt);
   }
 }
