@@ -16,7 +16,7 @@ import { silentLogger } from '../src/log/logger.js';
 import { Daemon } from '../src/queue/daemon.js';
 import { enqueueWindows } from '../src/queue/enqueue.js';
 import { JOB_QUEUE, createQueue, retentionOptions, type JobData } from '../src/queue/queues.js';
-import { windowsBetween } from '../src/queue/windows.js';
+import { windowsBetween } from '../src/time/windows.js';
 import { deleteKeysWithPrefix as deleteKeys } from '../src/redis/keys.js';
 
 const H = 3_600_000;

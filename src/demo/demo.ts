@@ -17,7 +17,7 @@ import { loadConfig, packageRoot } from '../config/load-config.js';
 import { scrubText, safeUrl } from '../log/secrets.js';
 import { Daemon } from '../queue/daemon.js';
 import { ScheduleState } from '../queue/schedule-state.js';
-import { lastClosedWindow } from '../queue/windows.js';
+import { lastClosedWindow } from '../time/windows.js';
 import { startMailCatcher, type MailCatcher } from './mail-catcher.js';
 import { DEMO_ZONE, FEEDBACK_DAYS, startDemoWorld, type DemoWorld } from './demo-world.js';
 

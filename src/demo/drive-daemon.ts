@@ -8,7 +8,7 @@ import type { Daemon } from '../queue/daemon.js';
 import { enqueueRun, enqueueWindows, type EnqueueContext } from '../queue/enqueue.js';
 import type { JobData } from '../queue/queues.js';
 import type { Schedule } from '../queue/schedules.js';
-import { windowsBetween } from '../queue/windows.js';
+import { windowsBetween } from '../time/windows.js';
 
 /** What the job processor returns for a job (see job-processor.ts). */
 export interface FinishedJob {

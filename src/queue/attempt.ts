@@ -17,7 +17,7 @@ import type { Metrics } from '../http/metrics.js';
 import { validateParams } from './schedules.js';
 import { assertWindowClosed } from './closed-window.js';
 import { assertParamsAsConfigured } from './locked-params.js';
-import { describeWindow } from './windows.js';
+import { describeWindow } from '../time/windows.js';
 
 /** What became of a failed try, for the ledger. */
 export type FailureOutcome = 'failed' | 'retry' | 'aborted';

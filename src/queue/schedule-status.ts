@@ -6,7 +6,7 @@
 import type { RedisLedger } from '../ledger/redis-ledger.js';
 import type { ScheduleFigures } from '../http/metrics.js';
 import { nextFiring, triggerPeriod, type Schedule } from './schedules.js';
-import { describeWindow, lastClosedWindow, windowsBetween } from './windows.js';
+import { describeWindow, lastClosedWindow, windowsBetween } from '../time/windows.js';
 import { nextRetryAt } from './enqueue.js';
 import { retryPolicy } from './tick.js';
 import { isRefusal, overdueWindowCount } from './window-cells.js';

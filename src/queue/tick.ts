@@ -20,7 +20,7 @@ import { catchUpTickJobId } from './job-ids.js';
 import { PENDING_STATES, type TickData } from './queues.js';
 import type { Schedule } from './schedules.js';
 import type { ScheduleState } from './schedule-state.js';
-import { describeWindow, lastClosedWindow, previousWindow, windowsBetween, type Window } from './windows.js';
+import { describeWindow, lastClosedWindow, previousWindow, windowsBetween, type Window } from '../time/windows.js';
 import { inSpan } from '../telemetry/tracing.js';
 
 export interface TickContext extends EnqueueContext {

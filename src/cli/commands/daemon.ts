@@ -16,7 +16,7 @@ import type { JobData, TickData } from '../../queue/queues.js';
 import type { AttemptOutcome } from '../../queue/attempt.js';
 import type { ScheduleState as ScheduleStateClass } from '../../queue/schedule-state.js';
 import type { Schedule } from '../../queue/schedules.js';
-import type { Window } from '../../queue/windows.js';
+import type { Window } from '../../time/windows.js';
 import { action, collect, configFor, parseParams } from '../cli-support.js';
 import { commandRedis } from '../command-redis.js';
 
@@ -49,9 +49,9 @@ let failedWindowList: typeof import('../../queue/schedule-status.js').failedWind
 let requestCatchUp: typeof import('../../queue/tick.js').requestCatchUp;
 let resolveSchedules: typeof import('../../queue/schedules.js').resolveSchedules;
 let validateParams: typeof import('../../queue/schedules.js').validateParams;
-let lastClosedWindow: typeof import('../../queue/windows.js').lastClosedWindow;
-let windowsBetween: typeof import('../../queue/windows.js').windowsBetween;
-let windowContaining: typeof import('../../queue/windows.js').windowContaining;
+let lastClosedWindow: typeof import('../../time/windows.js').lastClosedWindow;
+let windowsBetween: typeof import('../../time/windows.js').windowsBetween;
+let windowContaining: typeof import('../../time/windows.js').windowContaining;
 let assertWindowClosed: typeof import('../../queue/closed-window.js').assertWindowClosed;
 
 let sweepSpoolAtStart: typeof import('../../delivery/spool-sweep.js').sweepSpoolAtStart;
@@ -62,7 +62,7 @@ async function loadRuntime(): Promise<void> {
     import('cli-progress'), import('../../log/logger.js'), import('../../ledger/redis-ledger.js'), import('../../services.js'),
     import('../../time/parse-time.js'), import('../../redis/wait-for-redis.js'), import('../../queue/enqueue.js'), import('../../queue/lifecycle.js'),
     import('../../queue/queues.js'), import('../../redis/connection.js'), import('../../queue/attempt.js'),
-    import('../../queue/schedule-state.js'), import('../../queue/schedule-status.js'), import('../../queue/schedules.js'), import('../../queue/windows.js'),
+    import('../../queue/schedule-state.js'), import('../../queue/schedule-status.js'), import('../../queue/schedules.js'), import('../../time/windows.js'),
     import('../../queue/closed-window.js'),
     import('../../queue/tick.js'),
     import('../../delivery/spool-sweep.js'),
