@@ -13,7 +13,7 @@ import type { Logger } from '../log/logger.js';
 import { scrubText } from '../log/secrets.js';
 import type { DeliveryLog, WindowKey } from '../ledger/types.js';
 import { deliveryLogFor, memoryDeliveryLog, scheduleKey } from '../ledger/redis-ledger.js';
-import type { Metrics } from '../http/metrics.js';
+import type { QueueObserver } from './observer.js';
 import { validateParams } from './schedules.js';
 import { assertWindowClosed } from './closed-window.js';
 import { assertParamsAsConfigured } from './locked-params.js';
@@ -51,7 +51,8 @@ export interface ExecuteAttemptOptions {
   log?: Logger;
   /** Extra fields on every log line of this run (the worker adds the BullMQ job id). */
   logBindings?: Record<string, unknown>;
-  metrics?: Metrics;
+  /** Told how each attempt ends (the daemon passes its metrics). */
+  observer?: QueueObserver;
   /** How long a run holds its window without renewing (default 60 s; renewed every third of it). */
   runLeaseMs?: number;
   /** Decides what a failure means (the worker knows about attempts left and shutdown). */
@@ -187,7 +188,7 @@ export async function executeAttempt(options: ExecuteAttemptOptions): Promise<At
   const baseLog = options.log ?? services.log;
   const skip = (result: unknown, attempt: number): AttemptOutcome => {
     baseLog.info({ job: kind.name, schedule: scheduleId, window: describeWindow(window!) }, 'window is already done; skipped (use --force to run it again)');
-    options.metrics?.recordAttempt(kind.name, scheduleId, 'skipped', 0);
+    options.observer?.recordAttempt(kind.name, scheduleId, 'skipped', 0);
     return { job: kind.name, scheduleId, window, attempt, status: 'skipped', result, reason: 'window already done', durationMs: 0 };
   };
 
@@ -259,7 +260,7 @@ export async function executeAttempt(options: ExecuteAttemptOptions): Promise<At
       if (window && options.reexport !== undefined) await ledger.clearReexport(key, options.reexport);
       else await ledger.recordAttempt({ job: kind.name, scheduleId, state: 'done', startedAt, finishedAt: services.now(), result: result ?? null });
     }
-    options.metrics?.recordAttempt(kind.name, scheduleId, 'done', durationMs, result);
+    options.observer?.recordAttempt(kind.name, scheduleId, 'done', durationMs, result);
     if (baseLog.isLevelEnabled('info')) log().info({ durationMs, runMs: round2(runMs), deliveryLogMs: round2(deliveries.ms()) }, dryRun ? 'dry run finished' : preview ? 'preview of an open window finished (not recorded in the ledger)' : 'job done');
     return { ...base, status: preview ? 'preview' : 'done', result: result ?? null, durationMs };
   } catch (err) {
@@ -283,7 +284,7 @@ export async function executeAttempt(options: ExecuteAttemptOptions): Promise<At
         log().error({ err: ledgerErr }, 'could not record the failure in the ledger');
       }
     }
-    options.metrics?.recordAttempt(kind.name, scheduleId, outcome === 'failed' ? 'failed' : outcome, durationMs);
+    options.observer?.recordAttempt(kind.name, scheduleId, outcome === 'failed' ? 'failed' : outcome, durationMs);
     log()[outcome === 'failed' ? 'error' : 'warn']({ err, permanent, outcome }, outcome === 'failed' ? 'job failed' : 'job try failed; it will run again');
     throw new AttemptError(reason, permanent, outcome, attempt, { cause: err });
   } finally {

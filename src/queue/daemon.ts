@@ -190,7 +190,7 @@ export class Daemon {
         kinds: this.kinds,
         schedules: this.schedules,
         log,
-        metrics: this.metrics,
+        observer: this.metrics,
         isShuttingDown: () => this.shuttingDown,
         completionLedger: new RedisLedger(this.workerRedis, config.redis.prefix),
       });
@@ -417,7 +417,7 @@ export class Daemon {
       state: this.state,
       log: this.log,
       now: this.now,
-      metrics: this.metrics,
+      observer: this.metrics,
     };
   }
 
