@@ -292,12 +292,14 @@ export async function executeAttempt(options: ExecuteAttemptOptions): Promise<At
   }
 }
 
-export interface ManualAttemptOptions extends Omit<ExecuteAttemptOptions, 'kind' | 'classifyFailure'> {
-  /** A job kind, or its name looked up in `kinds`. */
-  kind: JobKind<any, any> | string;
-  /** Where a name is looked up; default the registry in jobs/index.ts. */
-  kinds?: ReadonlyArray<JobKind<any, any>>;
-}
+/**
+ * A job kind, or its name looked up in `kinds`: the registry (jobs/index.ts) is handed in by
+ * the composition root (the CLI), never loaded from here.
+ */
+export type ManualAttemptOptions = Omit<ExecuteAttemptOptions, 'kind' | 'classifyFailure'> & (
+  | { kind: JobKind<any, any>; kinds?: undefined }
+  | { kind: string; kinds: ReadonlyArray<JobKind<any, any>> }
+);
 
 /**
  * `ox-batch run` and tests: one run in this process, recorded in the ledger like a queued one.
@@ -307,7 +309,8 @@ export interface ManualAttemptOptions extends Omit<ExecuteAttemptOptions, 'kind'
 export async function executeManualAttempt(options: ManualAttemptOptions): Promise<AttemptOutcome> {
   let kind: JobKind<any, any> | undefined;
   if (typeof options.kind === 'string') {
-    const kinds = options.kinds ?? (await import('../../jobs/index.js')).jobKinds;
+    // The type requires `kinds` with a name; TypeScript does not narrow the union by typeof here.
+    const kinds = options.kinds ?? [];
     kind = kinds.find((k) => k.name === options.kind);
     if (!kind) throw new InputError(`unknown job kind "${options.kind}" (known: ${kinds.map((k) => k.name).join(', ') || 'none'})`);
   } else {

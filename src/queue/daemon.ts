@@ -52,8 +52,8 @@ export interface DaemonOptions {
   concurrency?: number;
   /** HTTP port; default config.http.port; null: no HTTP server. */
   port?: number | null;
-  /** Job kinds this process knows; default the registry in jobs/index.ts. */
-  kinds?: ReadonlyArray<JobKind<any, any>>;
+  /** Job kinds this process knows: the registry (jobs/index.ts), handed in by the CLI. */
+  kinds: ReadonlyArray<JobKind<any, any>>;
   log?: Logger;
   now?: () => number;
   /** How often scheduler chains are checked (default 60 s). */
@@ -121,7 +121,7 @@ export class Daemon {
   static async start(options: DaemonOptions): Promise<Daemon> {
     const { config } = options;
     const role = options.role ?? 'all';
-    const kinds = options.kinds ?? (await import('../../jobs/index.js')).jobKinds;
+    const { kinds } = options;
     const schedules = resolveSchedules(config, kinds);
     const log = options.log ?? createLogger({ level: config.logging.level });
     const now = options.now ?? (() => Date.now());

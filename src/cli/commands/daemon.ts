@@ -254,7 +254,7 @@ export function registerDaemonCommands(program: Command): void {
       const log = createLogger({ level: config.logging.level });
       // Only `start` needs the daemon (HTTP server, dashboard, workers): other commands never load it.
       const { Daemon } = await import('../../queue/daemon.js');
-      const daemon = await Daemon.start({ config, role: options.role, concurrency: options.concurrency, port: options.port, log });
+      const daemon = await Daemon.start({ config, kinds: await loadKinds(), role: options.role, concurrency: options.concurrency, port: options.port, log });
       const code = await stopOnSignals(daemon, log);
       // A handle left behind by a hung close must not keep the process alive after a clean stop.
       setTimeout(() => process.exit(code), 1000).unref();
