@@ -15,7 +15,7 @@ import { Redis } from 'ioredis';
 import { pino, type Logger } from 'pino';
 import { loadConfig, packageRoot } from '../config/load-config.js';
 import { scrubText, safeUrl } from '../log/secrets.js';
-import { Daemon } from '../queue/daemon.js';
+import { Daemon } from '../daemon/daemon.js';
 import { jobKinds } from '../../jobs/index.js';
 import { ScheduleState } from '../queue/schedule-state.js';
 import { lastClosedWindow } from '../time/windows.js';

@@ -4,7 +4,7 @@
  * deterministic job ids and the ledger deciding), then wait until the workers finished them.
  */
 import type { Job } from 'bullmq';
-import type { Daemon } from '../queue/daemon.js';
+import type { Daemon } from '../daemon/daemon.js';
 import { enqueueRun, enqueueWindows, type EnqueueContext } from '../queue/enqueue.js';
 import type { JobData } from '../queue/queues.js';
 import type { Schedule } from '../queue/schedules.js';

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load-config.js';
 import { silentLogger } from '../../src/log/logger.js';
 import { RedisLedger } from '../../src/ledger/redis-ledger.js';
-import { Daemon } from '../../src/queue/daemon.js';
+import { Daemon } from '../../src/daemon/daemon.js';
 import { jobKinds } from '../../jobs/index.js';
 import { deleteKeys, plainRedis, waitFor } from '../daemon/helpers.js';
 import { REDIS_URL, startExportEnv, type ExportEnv } from './helpers/export-env.js';

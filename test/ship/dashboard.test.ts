@@ -12,7 +12,7 @@ import { createHttpApp } from '../../src/http/http-server.js';
 import { Metrics } from '../../src/http/metrics.js';
 import { silentLogger } from '../../src/log/logger.js';
 import { loadConfig, packageRoot } from '../../src/config/load-config.js';
-import { Daemon } from '../../src/queue/daemon.js';
+import { Daemon } from '../../src/daemon/daemon.js';
 import { jobKinds } from '../../jobs/index.js';
 import { ScheduleState } from '../../src/queue/schedule-state.js';
 import { join } from 'node:path';

@@ -10,7 +10,7 @@ import { EXIT_FAILURE, EXIT_OK, InputError } from '../../errors.js';
 import type { JobKind } from '../../job-kind.js';
 import type { Logger } from '../../log/logger.js';
 import type { RedisLedger as RedisLedgerClass } from '../../ledger/redis-ledger.js';
-import type { DaemonRole } from '../../queue/daemon.js';
+import type { DaemonRole } from '../../daemon/daemon.js';
 import type { EnqueueResult } from '../../queue/enqueue.js';
 import type { JobData, TickData } from '../../queue/queues.js';
 import type { AttemptOutcome } from '../../queue/attempt.js';
@@ -253,7 +253,7 @@ export function registerDaemonCommands(program: Command): void {
       const config = await configFor(command);
       const log = createLogger({ level: config.logging.level });
       // Only `start` needs the daemon (HTTP server, dashboard, workers): other commands never load it.
-      const { Daemon } = await import('../../queue/daemon.js');
+      const { Daemon } = await import('../../daemon/daemon.js');
       const daemon = await Daemon.start({ config, kinds: await loadKinds(), role: options.role, concurrency: options.concurrency, port: options.port, log });
       const code = await stopOnSignals(daemon, log);
       // A handle left behind by a hung close must not keep the process alive after a clean stop.
