@@ -13,10 +13,10 @@ import type { Config } from '../src/config/schema.js';
 import { defineJob } from '../src/job-kind.js';
 import { RedisLedger } from '../src/ledger/redis-ledger.js';
 import { silentLogger } from '../src/log/logger.js';
-import { Daemon } from '../src/queue/daemon.js';
+import { Daemon } from '../src/daemon/daemon.js';
 import { enqueueWindows } from '../src/queue/enqueue.js';
 import { JOB_QUEUE, createQueue, retentionOptions, type JobData } from '../src/queue/queues.js';
-import { windowsBetween } from '../src/queue/windows.js';
+import { windowsBetween } from '../src/time/windows.js';
 import { deleteKeysWithPrefix as deleteKeys } from '../src/redis/keys.js';
 
 const H = 3_600_000;

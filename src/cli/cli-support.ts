@@ -34,6 +34,18 @@ export function action<A extends unknown[]>(fn: (...args: A) => Promise<number |
   };
 }
 
+/**
+ * The one way a command gets what it needs: `load` imports what its group uses when the command
+ * runs (not at start-up: `ox-batch --help` must not wait for BullMQ, the AWS SDK or luxon) and
+ * the action is handed the result, so nothing can be used before it is loaded. Errors map to exit
+ * codes as in `action`. Connections are built inside the action and closed when it ends
+ * (`withOx`, the daemon commands' `withQueue`, `commandRedis`); a command that needs nothing but
+ * an OX session (the `ads` writes) is a plain `action` around `withOx`.
+ */
+export function withRuntime<R, A extends unknown[]>(load: () => Promise<R>, fn: (runtime: R, ...args: A) => Promise<number | void> | number | void): (...args: A) => Promise<void> {
+  return action(async (...args: A) => fn(await load(), ...args));
+}
+
 export function reportError(err: unknown): number {
   const message = err instanceof Error ? err.message : String(err);
   process.stderr.write(`ox-batch: ${scrubText(message).split('\n')[0]}\n`);

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { CronExpressionParser } from 'cron-parser';
 import { isValidZone, parseDuration } from '../time/parse-time.js';
 import { hashTagOf, isClusterUrl, redisTarget } from '../redis/target.js';
+import { WINDOW_SIZES } from '../time/windows.js';
 
 /** `30s`, `5m`, `2h`, `90d` or a number of milliseconds. Parsed to ms. */
 export const duration = z.union([z.number(), z.string()]).transform((value, ctx) => {
@@ -47,9 +48,6 @@ export const oxSchema = z.object({
     maxRetryAfterMs: duration.default(120_000),
   }).prefault({}),
 });
-
-export const WINDOW_SIZES = ['1h', '1d', '1w', '1M'] as const;
-export type WindowSize = (typeof WINDOW_SIZES)[number];
 
 export const scheduleSchema = z.object({
   job: z.string().min(1),

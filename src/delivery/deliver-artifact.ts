@@ -10,14 +10,15 @@
  */
 import type { Logger } from '../log/logger.js';
 import { InputError, RefusedError } from '../errors.js';
-import type { JobContext, Services } from '../job-kind.js';
+import type { Config } from '../config/schema.js';
+import type { OxApi } from '../ox/types.js';
 import type { DeliveryLog, MailClaim } from '../ledger/types.js';
 import { isoUtc } from '../time/parse-time.js';
 import { toolVersion } from '../version.js';
 import { artifactKey, keyBaseName, manifestKeyFor, type ArtifactNaming } from './archive-key.js';
 import { DeliveryError, MailBusyError } from './delivery-error.js';
 import { OxError } from '../ox/ox-error.js';
-import type { MailAttachment } from './types.js';
+import type { ArchiveStore, Mailer, MailAttachment } from './types.js';
 import { deterministicMessageId } from './message-id.js';
 import type { VerificationMethod } from './types.js';
 
@@ -78,7 +79,20 @@ export interface DeliverArtifactRequest {
   /** Job-specific manifest fields (e.g. contextGroup, type, format, compress, oxUrl). */
   manifest: Readonly<Record<string, unknown>>;
   mail?: ArtifactMail;
-  job: Pick<JobContext<unknown>, 'signal' | 'log' | 'deliveries' | 'force' | 'preview' | 'reexport'>;
+  job: DeliveryJob;
+}
+
+/**
+ * What delivery needs of the job context: these fields of JobContext (job-kind.ts sits above
+ * delivery/, so they are named here and a JobContext fits them).
+ */
+export interface DeliveryJob {
+  signal: AbortSignal;
+  log: Logger;
+  deliveries: DeliveryLog;
+  force: boolean;
+  preview: boolean;
+  reexport: boolean;
 }
 
 export interface ArchivedArtifact {
@@ -120,7 +134,14 @@ export interface ArtifactResult {
   preview?: true;
 }
 
-type DeliveryServices = Pick<Services, 'config' | 'archive' | 'mailer' | 'ox' | 'now'>;
+/** The collaborators delivery uses: these members of Services (job-kind.ts), named here for the same reason. */
+interface DeliveryServices {
+  readonly config: Config;
+  readonly archive: ArchiveStore;
+  readonly mailer: Mailer;
+  readonly ox: OxApi;
+  now(): number;
+}
 
 export async function deliverArtifact(request: DeliverArtifactRequest, services: DeliveryServices): Promise<ArtifactResult> {
   if (request.job.preview) return deliverPreview(request, services);

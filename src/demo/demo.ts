@@ -15,9 +15,10 @@ import { Redis } from 'ioredis';
 import { pino, type Logger } from 'pino';
 import { loadConfig, packageRoot } from '../config/load-config.js';
 import { scrubText, safeUrl } from '../log/secrets.js';
-import { Daemon } from '../queue/daemon.js';
+import { Daemon } from '../daemon/daemon.js';
+import { jobKinds } from '../../jobs/index.js';
 import { ScheduleState } from '../queue/schedule-state.js';
-import { lastClosedWindow } from '../queue/windows.js';
+import { lastClosedWindow } from '../time/windows.js';
 import { startMailCatcher, type MailCatcher } from './mail-catcher.js';
 import { DEMO_ZONE, FEEDBACK_DAYS, startDemoWorld, type DemoWorld } from './demo-world.js';
 
@@ -211,10 +212,10 @@ async function main(): Promise<number> {
     for (const id of Object.keys(config.schedules)) await state.setPaused(id, true);
     const log = fileLogger(paths.log);
     try {
-      daemon = await Daemon.start({ config, log, connectTimeoutMs: 5_000 });
+      daemon = await Daemon.start({ config, kinds: jobKinds, log, connectTimeoutMs: 5_000 });
     } catch (err) {
       if (!keep || !/EADDRINUSE/.test(String((err as Error).message))) throw err;
-      daemon = await Daemon.start({ config, log, port: 0, connectTimeoutMs: 5_000 });
+      daemon = await Daemon.start({ config, kinds: jobKinds, log, port: 0, connectTimeoutMs: 5_000 });
     }
     say(`  daemon          config/schedules.example.yaml: ${daemon.schedules.map((s) => s.id).join(', ')}; log ${shown(paths.log)}`);
 

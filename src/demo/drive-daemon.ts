@@ -4,11 +4,11 @@
  * deterministic job ids and the ledger deciding), then wait until the workers finished them.
  */
 import type { Job } from 'bullmq';
-import type { Daemon } from '../queue/daemon.js';
+import type { Daemon } from '../daemon/daemon.js';
 import { enqueueRun, enqueueWindows, type EnqueueContext } from '../queue/enqueue.js';
 import type { JobData } from '../queue/queues.js';
 import type { Schedule } from '../queue/schedules.js';
-import { windowsBetween } from '../queue/windows.js';
+import { windowsBetween } from '../time/windows.js';
 
 /** What the job processor returns for a job (see job-processor.ts). */
 export interface FinishedJob {

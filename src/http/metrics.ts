@@ -7,6 +7,7 @@
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { OxRequestObserver } from '../ox/types.js';
+import type { AttemptResult, QueueObserver, ScheduleFigures } from '../queue/observer.js';
 import { toolVersion } from '../version.js';
 
 export const METRIC_NAMES = [
@@ -58,29 +59,15 @@ async function withinDeadline<T>(promise: Promise<T> | undefined, ms: number): P
   }
 }
 
-export type AttemptResult = 'done' | 'failed' | 'retry' | 'skipped' | 'aborted';
-
-/** Per-schedule figures read at scrape time (so a stuck scheduler shows as growing lag). */
-export interface ScheduleFigures {
-  scheduleId: string;
-  watermarkLagSeconds?: number;
-  failedWindows: number;
-  gapWindows: number;
-  /** Done windows the purge found incomplete and queued for re-export. */
-  reexportWindows?: number;
-  overdueWindows?: number;
-  /** A non-windowed schedule whose last run failed, or was refused. */
-  lastRunFailure?: 'failed' | 'refused';
-  /** The schedule's job kind. */
-  job?: string;
-}
+export type { AttemptResult, ScheduleFigures };
 
 export interface MetricsSources {
   schedules?: () => Promise<ScheduleFigures[]>;
   queueCounts?: () => Promise<Array<{ queue: string; counts: Record<string, number> }>>;
 }
 
-export class Metrics {
+/** The process's metrics; what the queue reports (QueueObserver) becomes counters here. */
+export class Metrics implements QueueObserver {
   readonly registry: Registry;
   readonly jobRuns: Counter<'kind' | 'schedule' | 'result'>;
   readonly jobDuration: Histogram<'kind'>;

@@ -8,7 +8,7 @@ import type { Config, ScheduleConfig } from '../config/schema.js';
 import { InputError } from '../errors.js';
 import type { WindowRecord } from '../ledger/types.js';
 import { parseInstant } from '../time/parse-time.js';
-import { windowContaining } from '../queue/windows.js';
+import { windowContaining } from '../time/windows.js';
 import { knownColumns, selectColumns } from '../export/feedback-columns.js';
 
 const EXPORT_JOB = 'feedback.export';

@@ -19,7 +19,7 @@ import { scrubText } from '../log/secrets.js';
 import type { ScheduleState } from './schedule-state.js';
 import type { Schedule } from './schedules.js';
 import { isRefusal, windowCells } from './window-cells.js';
-import { describeWindow, lastClosedWindow } from './windows.js';
+import { describeWindow, lastClosedWindow } from '../time/windows.js';
 
 export type AlertState = 'failed' | 'refused' | 'overdue';
 

@@ -13,11 +13,11 @@ import type { Logger } from '../log/logger.js';
 import { scrubText } from '../log/secrets.js';
 import type { DeliveryLog, WindowKey } from '../ledger/types.js';
 import { deliveryLogFor, memoryDeliveryLog, scheduleKey } from '../ledger/redis-ledger.js';
-import type { Metrics } from '../http/metrics.js';
+import type { QueueObserver } from './observer.js';
 import { validateParams } from './schedules.js';
 import { assertWindowClosed } from './closed-window.js';
 import { assertParamsAsConfigured } from './locked-params.js';
-import { describeWindow } from './windows.js';
+import { describeWindow } from '../time/windows.js';
 
 /** What became of a failed try, for the ledger. */
 export type FailureOutcome = 'failed' | 'retry' | 'aborted';
@@ -51,7 +51,8 @@ export interface ExecuteAttemptOptions {
   log?: Logger;
   /** Extra fields on every log line of this run (the worker adds the BullMQ job id). */
   logBindings?: Record<string, unknown>;
-  metrics?: Metrics;
+  /** Told how each attempt ends (the daemon passes its metrics). */
+  observer?: QueueObserver;
   /** How long a run holds its window without renewing (default 60 s; renewed every third of it). */
   runLeaseMs?: number;
   /** Decides what a failure means (the worker knows about attempts left and shutdown). */
@@ -187,7 +188,7 @@ export async function executeAttempt(options: ExecuteAttemptOptions): Promise<At
   const baseLog = options.log ?? services.log;
   const skip = (result: unknown, attempt: number): AttemptOutcome => {
     baseLog.info({ job: kind.name, schedule: scheduleId, window: describeWindow(window!) }, 'window is already done; skipped (use --force to run it again)');
-    options.metrics?.recordAttempt(kind.name, scheduleId, 'skipped', 0);
+    options.observer?.recordAttempt(kind.name, scheduleId, 'skipped', 0);
     return { job: kind.name, scheduleId, window, attempt, status: 'skipped', result, reason: 'window already done', durationMs: 0 };
   };
 
@@ -259,7 +260,7 @@ export async function executeAttempt(options: ExecuteAttemptOptions): Promise<At
       if (window && options.reexport !== undefined) await ledger.clearReexport(key, options.reexport);
       else await ledger.recordAttempt({ job: kind.name, scheduleId, state: 'done', startedAt, finishedAt: services.now(), result: result ?? null });
     }
-    options.metrics?.recordAttempt(kind.name, scheduleId, 'done', durationMs, result);
+    options.observer?.recordAttempt(kind.name, scheduleId, 'done', durationMs, result);
     if (baseLog.isLevelEnabled('info')) log().info({ durationMs, runMs: round2(runMs), deliveryLogMs: round2(deliveries.ms()) }, dryRun ? 'dry run finished' : preview ? 'preview of an open window finished (not recorded in the ledger)' : 'job done');
     return { ...base, status: preview ? 'preview' : 'done', result: result ?? null, durationMs };
   } catch (err) {
@@ -283,7 +284,7 @@ export async function executeAttempt(options: ExecuteAttemptOptions): Promise<At
         log().error({ err: ledgerErr }, 'could not record the failure in the ledger');
       }
     }
-    options.metrics?.recordAttempt(kind.name, scheduleId, outcome === 'failed' ? 'failed' : outcome, durationMs);
+    options.observer?.recordAttempt(kind.name, scheduleId, outcome === 'failed' ? 'failed' : outcome, durationMs);
     log()[outcome === 'failed' ? 'error' : 'warn']({ err, permanent, outcome }, outcome === 'failed' ? 'job failed' : 'job try failed; it will run again');
     throw new AttemptError(reason, permanent, outcome, attempt, { cause: err });
   } finally {
@@ -291,12 +292,14 @@ export async function executeAttempt(options: ExecuteAttemptOptions): Promise<At
   }
 }
 
-export interface ManualAttemptOptions extends Omit<ExecuteAttemptOptions, 'kind' | 'classifyFailure'> {
-  /** A job kind, or its name looked up in `kinds`. */
-  kind: JobKind<any, any> | string;
-  /** Where a name is looked up; default the registry in jobs/index.ts. */
-  kinds?: ReadonlyArray<JobKind<any, any>>;
-}
+/**
+ * A job kind, or its name looked up in `kinds`: the registry (jobs/index.ts) is handed in by
+ * the composition root (the CLI), never loaded from here.
+ */
+export type ManualAttemptOptions = Omit<ExecuteAttemptOptions, 'kind' | 'classifyFailure'> & (
+  | { kind: JobKind<any, any>; kinds?: undefined }
+  | { kind: string; kinds: ReadonlyArray<JobKind<any, any>> }
+);
 
 /**
  * `ox-batch run` and tests: one run in this process, recorded in the ledger like a queued one.
@@ -306,7 +309,8 @@ export interface ManualAttemptOptions extends Omit<ExecuteAttemptOptions, 'kind'
 export async function executeManualAttempt(options: ManualAttemptOptions): Promise<AttemptOutcome> {
   let kind: JobKind<any, any> | undefined;
   if (typeof options.kind === 'string') {
-    const kinds = options.kinds ?? (await import('../../jobs/index.js')).jobKinds;
+    // The type requires `kinds` with a name; TypeScript does not narrow the union by typeof here.
+    const kinds = options.kinds ?? [];
     kind = kinds.find((k) => k.name === options.kind);
     if (!kind) throw new InputError(`unknown job kind "${options.kind}" (known: ${kinds.map((k) => k.name).join(', ') || 'none'})`);
   } else {

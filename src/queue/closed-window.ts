@@ -11,7 +11,7 @@
 import type { Config } from '../config/schema.js';
 import { RefusedError } from '../errors.js';
 import { formatDuration } from '../time/format-duration.js';
-import { describeWindow, type Window } from './windows.js';
+import { describeWindow, type Window } from '../time/windows.js';
 
 /** A window refused because it has not closed yet (or lies in the future). Exit 2, nothing changed. */
 export class OpenWindowError extends RefusedError {

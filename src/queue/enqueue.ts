@@ -17,7 +17,7 @@ import { assertParamsAsConfigured } from './locked-params.js';
 import { validateParams } from './schedules.js';
 import { forcedWindowJobId, reexportJobId, slotJobId, windowJobId } from './job-ids.js';
 import { PENDING_STATES, jobOptions, type JobData, type RunJobData, type WindowJobData } from './queues.js';
-import type { Window } from './windows.js';
+import type { Window } from '../time/windows.js';
 import { inWindowTrace } from '../telemetry/tracing.js';
 
 export interface EnqueueContext {

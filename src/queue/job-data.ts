@@ -17,7 +17,7 @@ import type { JobKind } from '../job-kind.js';
 import { maskValue, scrubText } from '../log/secrets.js';
 import type { JobData } from './queues.js';
 import { validateParams, type Schedule } from './schedules.js';
-import { describeWindow, windowContaining } from './windows.js';
+import { describeWindow, windowContaining } from '../time/windows.js';
 
 /** The fields each job type may carry; a new field must be added here to be accepted. */
 const FIELDS = {

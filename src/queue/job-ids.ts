@@ -3,7 +3,7 @@
  * scheduler replica, a retried tick or a backfill adds nothing when the job already exists.
  * BullMQ forbids ':' in custom ids and ids made only of digits; ours start with a letter.
  */
-import { compactUtc, type Window } from './windows.js';
+import { compactUtc, type Window } from '../time/windows.js';
 
 export function windowJobId(scheduleId: string, window: Window): string {
   return `w.${scheduleId}.${compactUtc(window.start)}.${compactUtc(window.end)}`;

@@ -14,7 +14,7 @@ import { DelayedError, UnrecoverableError, type Job, type Processor } from 'bull
 import { isInputError } from '../errors.js';
 import type { JobKind, Services } from '../job-kind.js';
 import type { Logger } from '../log/logger.js';
-import type { Metrics } from '../http/metrics.js';
+import type { QueueObserver } from './observer.js';
 import { executeAttempt, AttemptError, WindowBusyError, WindowConflictError, describeError, type FailureOutcome } from './attempt.js';
 import type { JobData } from './queues.js';
 import { OpenWindowError } from './closed-window.js';
@@ -31,7 +31,8 @@ export interface ProcessorOptions {
   /** The configured schedules (resolved): job data must fit one of them, or name its job kind. */
   schedules: ReadonlyArray<Schedule>;
   log: Logger;
-  metrics?: Metrics;
+  /** Told how each attempt ends (the daemon passes its metrics). */
+  observer?: QueueObserver;
   /** True once the process is shutting down: an abort then means "give the job back". */
   isShuttingDown: () => boolean;
   /**
@@ -46,7 +47,7 @@ export interface ProcessorOptions {
 }
 
 export function createJobProcessor(options: ProcessorOptions): Processor<JobData> {
-  const { services, kinds, schedules, log, metrics, completionLedger } = options;
+  const { services, kinds, schedules, log, observer, completionLedger } = options;
   const recordDone = completionLedger && (async (key: WindowKey, job: string, result: unknown) => {
     const { sent, applied } = completionLedger.markDoneInOrder(key, job, result);
     applied.catch(async (err: unknown) => {
@@ -88,7 +89,7 @@ export function createJobProcessor(options: ProcessorOptions): Processor<JobData
         progress: (value) => job.updateProgress(value),
         log,
         logBindings: { jobId: job.id },
-        metrics,
+        observer,
         classifyFailure,
         recordDone,
       });

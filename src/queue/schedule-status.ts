@@ -4,9 +4,9 @@
  * windows and when the next one is retried, gaps older than catchUp, next trigger.
  */
 import type { RedisLedger } from '../ledger/redis-ledger.js';
-import type { ScheduleFigures } from '../http/metrics.js';
+import type { ScheduleFigures } from './observer.js';
 import { nextFiring, triggerPeriod, type Schedule } from './schedules.js';
-import { describeWindow, lastClosedWindow, windowsBetween } from './windows.js';
+import { describeWindow, lastClosedWindow, windowsBetween } from '../time/windows.js';
 import { nextRetryAt } from './enqueue.js';
 import { retryPolicy } from './tick.js';
 import { isRefusal, overdueWindowCount } from './window-cells.js';

@@ -9,7 +9,7 @@ import { InputError } from '../errors.js';
 import { credentialInUrl, safeUrl } from '../log/secrets.js';
 import type { JobKind } from '../job-kind.js';
 import { isValidZone, parseInstant } from '../time/parse-time.js';
-import { isWindowSize, windowContaining, type WindowSize } from './windows.js';
+import { isWindowSize, windowContaining, type WindowSize } from '../time/windows.js';
 
 export interface Schedule {
   id: string;

@@ -10,7 +10,7 @@
  */
 import type { Queue } from 'bullmq';
 import type { Logger } from '../log/logger.js';
-import type { Metrics } from '../http/metrics.js';
+import type { QueueObserver } from './observer.js';
 import type { RedisLedger } from '../ledger/redis-ledger.js';
 import {
   enqueueRun, enqueueWindow, enqueueWindows, retryVerdict, summarize,
@@ -20,7 +20,7 @@ import { catchUpTickJobId } from './job-ids.js';
 import { PENDING_STATES, type TickData } from './queues.js';
 import type { Schedule } from './schedules.js';
 import type { ScheduleState } from './schedule-state.js';
-import { describeWindow, lastClosedWindow, previousWindow, windowsBetween, type Window } from './windows.js';
+import { describeWindow, lastClosedWindow, previousWindow, windowsBetween, type Window } from '../time/windows.js';
 import { inSpan } from '../telemetry/tracing.js';
 
 export interface TickContext extends EnqueueContext {
@@ -28,7 +28,8 @@ export interface TickContext extends EnqueueContext {
   state: ScheduleState;
   log: Logger;
   now: () => number;
-  metrics?: Metrics;
+  /** Told how each attempt ends (the daemon passes its metrics). */
+  observer?: QueueObserver;
 }
 
 export interface TickReport {
@@ -134,7 +135,7 @@ export function retryPolicy(schedule: Schedule): RetryPolicy {
 function reportRetries(ctx: TickContext, schedule: Schedule, results: EnqueueResult[]): void {
   for (const r of results) {
     if (r.status !== 'requeued') continue;
-    ctx.metrics?.recordRetryRound(schedule.id);
+    ctx.observer?.recordRetryRound(schedule.id);
     ctx.log.info({ schedule: schedule.id, window: describeWindow(r.window!), retryRound: r.retryRound }, r.retryRound
       ? `failed window queued again (retry round ${r.retryRound}${schedule.maxRetries !== undefined ? ` of ${schedule.maxRetries}` : ''})`
       : 'failed window queued again');
@@ -208,7 +209,7 @@ async function tickRun(ctx: TickContext, schedule: Schedule, firedAt?: number): 
       const job = await ctx.queue.getJob(previous);
       if (job && PENDING_STATES.has(await job.getState())) {
         ctx.log.info({ schedule: schedule.id, jobId: previous }, 'previous run still queued or running; this trigger is skipped (overlap: skip)');
-        ctx.metrics?.recordAttempt(schedule.kind.name, schedule.id, 'skipped', 0);
+        ctx.observer?.recordAttempt(schedule.kind.name, schedule.id, 'skipped', 0);
         return { scheduleId: schedule.id, outcome: 'skipped-overlap', gaps: 0, jobId: previous };
       }
     }

@@ -15,7 +15,7 @@
 import type { RedisLedger } from '../ledger/redis-ledger.js';
 import type { WindowRecord } from '../ledger/types.js';
 import type { Schedule } from './schedules.js';
-import { isClosed, lastClosedWindow, previousWindow, windowsBetween, type Window } from './windows.js';
+import { isClosed, lastClosedWindow, previousWindow, windowsBetween, type Window } from '../time/windows.js';
 
 export const CELL_STATES = ['done', 'failed', 'refused', 'running', 'queued', 'owed', 'gap', 'open', 'before'] as const;
 export type CellState = (typeof CELL_STATES)[number];

@@ -19,7 +19,7 @@ import type { ScheduleState } from './schedule-state.js';
 import { scheduleStatus, type ScheduleStatus } from './schedule-status.js';
 import type { Schedule } from './schedules.js';
 import { isRefusal, windowCells, type WindowCell } from './window-cells.js';
-import { describeWindow, windowContaining, windowsBetween, type Window } from './windows.js';
+import { describeWindow, windowContaining, windowsBetween, type Window } from '../time/windows.js';
 
 export interface WindowViewDeps {
   config: Config;

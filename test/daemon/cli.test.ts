@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { RedisClient } from '../../src/redis/connection.js';
 import { RedisLedger } from '../../src/ledger/redis-ledger.js';
-import { windowsBetween } from '../../src/queue/windows.js';
+import { windowsBetween } from '../../src/time/windows.js';
 import { deleteKeys, plainRedis, REDIS_URL, runCli, testPrefix } from './helpers.js';
 
 describe('daemon CLI against Redis (no workers running)', () => {

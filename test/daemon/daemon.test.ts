@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import type { RedisClient } from '../../src/redis/connection.js';
 import { RedisLedger } from '../../src/ledger/redis-ledger.js';
 import { silentLogger } from '../../src/log/logger.js';
-import { Daemon } from '../../src/queue/daemon.js';
+import { Daemon } from '../../src/daemon/daemon.js';
 import { enqueueWindows } from '../../src/queue/enqueue.js';
 import { createQueue, JOB_QUEUE, type JobData } from '../../src/queue/queues.js';
 import { resolveSchedules } from '../../src/queue/schedules.js';

@@ -7,7 +7,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { checkJobData } from '../../src/queue/job-data.js';
 import { resolveSchedules } from '../../src/queue/schedules.js';
-import { windowsBetween, WINDOW_SIZES } from '../../src/queue/windows.js';
+import { windowsBetween, WINDOW_SIZES } from '../../src/time/windows.js';
 import { testConfig, testPrefix } from './helpers.js';
 import { testKinds } from './test-jobs.js';
 

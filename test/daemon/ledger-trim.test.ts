@@ -14,7 +14,7 @@ import { loadConfig } from '../../src/config/load-config.js';
 import { RedisLedger } from '../../src/ledger/redis-ledger.js';
 import type { RedisClient } from '../../src/redis/connection.js';
 import { keysWithPrefix } from '../../src/redis/keys.js';
-import { lastClosedWindow, windowsBetween } from '../../src/queue/windows.js';
+import { lastClosedWindow, windowsBetween } from '../../src/time/windows.js';
 import { bundleCli, runCli } from '../cli/cli-kit.js';
 import { deleteKeys, freePort, plainRedis, REDIS_URL, testPrefix, waitFor } from './helpers.js';
 

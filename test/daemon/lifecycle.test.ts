@@ -3,7 +3,7 @@ import type { RedisClient } from '../../src/redis/connection.js';
 import type { Queue } from 'bullmq';
 import { RedisLedger } from '../../src/ledger/redis-ledger.js';
 import { silentLogger } from '../../src/log/logger.js';
-import { Daemon } from '../../src/queue/daemon.js';
+import { Daemon } from '../../src/daemon/daemon.js';
 import { enqueueWindows } from '../../src/queue/enqueue.js';
 import { createQueue, JOB_QUEUE, type JobData } from '../../src/queue/queues.js';
 import { deleteKeys, plainRedis, REDIS_URL, startChildDaemon, testConfig, testPrefix, waitFor, type Child } from './helpers.js';

@@ -18,7 +18,7 @@ import { InputError } from '../../src/errors.js';
 import { defineJob } from '../../src/job-kind.js';
 import { RedisLedger } from '../../src/ledger/redis-ledger.js';
 import { silentLogger } from '../../src/log/logger.js';
-import { Daemon } from '../../src/queue/daemon.js';
+import { Daemon } from '../../src/daemon/daemon.js';
 import { createQueue, TICK_QUEUE, type TickData } from '../../src/queue/queues.js';
 import { ScheduleState } from '../../src/queue/schedule-state.js';
 import { requestCatchUp } from '../../src/queue/tick.js';

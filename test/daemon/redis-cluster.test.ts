@@ -18,7 +18,7 @@ import { closeRedis, createRedis, isCluster, type RedisClient } from '../../src/
 import { deleteKeysWithPrefix, keysWithPrefix } from '../../src/redis/keys.js';
 import { hashTagOf, redisTarget } from '../../src/redis/target.js';
 import { OxSimulator } from '../../src/sim/ox-simulator.js';
-import { windowsBetween } from '../../src/queue/windows.js';
+import { windowsBetween } from '../../src/time/windows.js';
 import { startSmtpCapture, type SmtpCapture } from '../delivery/helpers/smtp-capture.js';
 import { bundleCli, runCli } from '../cli/cli-kit.js';
 import { freePort, testPrefix, waitFor } from './helpers.js';

@@ -13,7 +13,7 @@ import { RedisLedger } from '../../src/ledger/redis-ledger.js';
 import { loadConfig } from '../../src/config/load-config.js';
 import { silentLogger } from '../../src/log/logger.js';
 import { safeUrl } from '../../src/log/secrets.js';
-import { Daemon } from '../../src/queue/daemon.js';
+import { Daemon } from '../../src/daemon/daemon.js';
 import { enqueueWindows } from '../../src/queue/enqueue.js';
 import { closeRedis, createRedis } from '../../src/redis/connection.js';
 import { redisTarget } from '../../src/redis/target.js';

@@ -9,7 +9,7 @@ import { resolveSchedule } from '../../src/queue/schedules.js';
 import { retryFailedWindows, tickSchedule, type TickContext } from '../../src/queue/tick.js';
 import { enqueueWindows, summarize } from '../../src/queue/enqueue.js';
 import { windowJobId } from '../../src/queue/job-ids.js';
-import { windowsBetween } from '../../src/queue/windows.js';
+import { windowsBetween } from '../../src/time/windows.js';
 import { scheduleStatus } from '../../src/queue/schedule-status.js';
 import type { Config } from '../../src/config/schema.js';
 import { deleteKeys, plainRedis, testConfig, testPrefix } from './helpers.js';

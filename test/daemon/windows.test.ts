@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { compactUtc, lastClosedWindow, nextWindow, previousWindow, windowContaining, windowsBetween } from '../../src/queue/windows.js';
+import { compactUtc, lastClosedWindow, nextWindow, previousWindow, windowContaining, windowsBetween } from '../../src/time/windows.js';
 import { InputError } from '../../src/errors.js';
 
 const H = 3_600_000;

@@ -8,7 +8,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load-config.js';
 import { silentLogger } from '../../src/log/logger.js';
 import { RedisLedger } from '../../src/ledger/redis-ledger.js';
-import { Daemon } from '../../src/queue/daemon.js';
+import { Daemon } from '../../src/daemon/daemon.js';
+import { jobKinds } from '../../jobs/index.js';
 import { deleteKeys, plainRedis, waitFor } from '../daemon/helpers.js';
 import { REDIS_URL, startExportEnv, type ExportEnv } from './helpers/export-env.js';
 
@@ -40,7 +41,7 @@ describe('feedback.export scheduled through the daemon', () => {
         },
       },
     });
-    daemon = await Daemon.start({ config, role: 'all', port: null, log: silentLogger(), now: () => Date.UTC(2026, 2, 30, 6) });
+    daemon = await Daemon.start({ config, kinds: jobKinds, role: 'all', port: null, log: silentLogger(), now: () => Date.UTC(2026, 2, 30, 6) });
   });
   afterAll(async () => {
     await daemon?.stop({ graceMs: 100 });

@@ -16,7 +16,7 @@ import { ScheduleState } from '../../src/queue/schedule-state.js';
 import { overdueWindowCount, overdueAt, windowCells, type CellState } from '../../src/queue/window-cells.js';
 import { windowDetail } from '../../src/queue/window-view.js';
 import { scheduleStatus } from '../../src/queue/schedule-status.js';
-import { isClosed, lastClosedWindow, previousWindow, windowsBetween } from '../../src/queue/windows.js';
+import { isClosed, lastClosedWindow, previousWindow, windowsBetween } from '../../src/time/windows.js';
 import type { Schedule } from '../../src/queue/schedules.js';
 import { jobKinds } from '../../jobs/index.js';
 import { createQueue, JOB_QUEUE, type JobData } from '../../src/queue/queues.js';

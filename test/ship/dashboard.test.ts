@@ -12,7 +12,8 @@ import { createHttpApp } from '../../src/http/http-server.js';
 import { Metrics } from '../../src/http/metrics.js';
 import { silentLogger } from '../../src/log/logger.js';
 import { loadConfig, packageRoot } from '../../src/config/load-config.js';
-import { Daemon } from '../../src/queue/daemon.js';
+import { Daemon } from '../../src/daemon/daemon.js';
+import { jobKinds } from '../../jobs/index.js';
 import { ScheduleState } from '../../src/queue/schedule-state.js';
 import { join } from 'node:path';
 import { sameOriginToken } from '../../src/http/same-origin.js';
@@ -319,7 +320,7 @@ describe('dashboard in a real browser (Debian chromium via playwright-core)', ()
     // Ticks of a new scheduler fire at once: paused, so no job of the example runs here.
     const state = new ScheduleState(redis, daemonPrefix);
     for (const id of Object.keys(config.schedules)) await state.setPaused(id, true);
-    const daemon = await Daemon.start({ config, log: silentLogger(), port: 0 });
+    const daemon = await Daemon.start({ config, kinds: jobKinds, log: silentLogger(), port: 0 });
     const context = await browser!.newContext({ httpCredentials: { username: USER, password: PASSWORD } });
     try {
       const page = await context.newPage();

@@ -3,7 +3,7 @@ import { EXIT_FAILURE, EXIT_USAGE, InputError, RefusedError } from '../../errors
 import type { AdsPlan, planCounts as PlanCounts } from '../../ads/plan.js';
 import type { AdsSyncResult } from '../../ads/sync-ads.js';
 import type { EntryFailure } from '../../ads/apply-plan.js';
-import { action, configFor } from '../cli-support.js';
+import { configFor, withRuntime } from '../cli-support.js';
 import { commandRedis, unlessRedisFails } from '../command-redis.js';
 import { adsCommand } from './ads-group.js';
 
@@ -16,10 +16,11 @@ interface SyncOptions {
 }
 
 /**
- * What plan/apply run on: imported when a command runs, not at start-up (the services pull in
- * the AWS SDK, nodemailer and ioredis, which `ox-batch --help` must not wait for).
+ * What plan/apply run on, handed to them by `withRuntime` when a command runs, not imported at
+ * start-up (the services pull in the AWS SDK, nodemailer and ioredis, which `ox-batch --help`
+ * must not wait for).
  */
-async function syncRuntime() {
+async function loadAdsSyncRuntime() {
   const [{ createLogger }, { createServices }, { CatalogError }, { assertPlanIsSafe, deleteGuard, planCounts }, { AdsSyncIncompleteError, planFromCatalog, syncAds }] = await Promise.all([
     import('../../log/logger.js'), import('../../services.js'), import('../../ads/parse-catalog.js'), import('../../ads/plan.js'), import('../../ads/sync-ads.js'),
   ]);
@@ -42,10 +43,10 @@ export function registerAdsSyncCommands(program: Command): void {
     .option('--allow-mass-delete', 'do not flag an empty catalog, one deleting every entry, or one deleting more than ads.maxDeleteCount and ads.maxDeleteFraction')
     .option('--json', 'print the plan as JSON')
     .option('--limit <n>', 'changed entries listed in the table (0: all)', '50')
-    .action(action(async (options: SyncOptions, command: Command) => {
+    .action(withRuntime(loadAdsSyncRuntime, async (runtime, options: SyncOptions, command: Command) => {
       const limit = Number(options.limit);
       if (!Number.isInteger(limit) || limit < 0) throw new InputError(`--limit ${JSON.stringify(options.limit)}: expected a whole number, 0 for all`);
-      const { createLogger, createServices, CatalogError, assertPlanIsSafe, deleteGuard, planCounts, planFromCatalog } = await syncRuntime();
+      const { createLogger, createServices, CatalogError, assertPlanIsSafe, deleteGuard, planCounts, planFromCatalog } = runtime;
       const config = await configFor(command);
       const log = createLogger({ level: config.logging.level, destination: 2 });
       const redis = await commandRedis(config.redis.url);
@@ -72,8 +73,8 @@ export function registerAdsSyncCommands(program: Command): void {
     .option('--full', 're-send every entry, not only changed ones (repairs drift: OX cannot be read back)')
     .option('--allow-mass-delete', 'apply an empty catalog, one deleting every entry, or one deleting more than ads.maxDeleteCount and ads.maxDeleteFraction')
     .option('--json', 'print the result as JSON')
-    .action(action(async (options: SyncOptions, command: Command) => {
-      const { createLogger, createServices, CatalogError, AdsSyncIncompleteError, syncAds } = await syncRuntime();
+    .action(withRuntime(loadAdsSyncRuntime, async (runtime, options: SyncOptions, command: Command) => {
+      const { createLogger, createServices, CatalogError, AdsSyncIncompleteError, syncAds } = runtime;
       const config = await configFor(command);
       const log = createLogger({ level: config.logging.level, destination: 2 });
       const redis = await commandRedis(config.redis.url);

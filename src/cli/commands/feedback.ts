@@ -5,23 +5,23 @@ import type { Config } from '../../config/schema.js';
 import { EXIT_FAILURE, InputError, RefusedError } from '../../errors.js';
 import { sendFailures, sentRecipients } from '../../ox/ox-answers.js';
 import type { FeedbackQuery, RawFeedbackRecord, SendRecipient } from '../../ox/types.js';
-import { action, collect } from '../cli-support.js';
+import { collect, withRuntime } from '../cli-support.js';
 import { say, withOx } from '../ox-session.js';
 import { outputTarget } from '../write-output.js';
 import { MAX_DIGEST_COMMENTS } from '../../digest/comment-picker.js';
 
-/** The digest modules load only for `feedback digest`. */
-async function loadDigest() {
-  const [digest, digestTable] = await Promise.all([import('../../digest/digest-accumulator.js'), import('../../digest/digest-table.js')]);
-  return { digest, digestTable };
+/** What the feedback commands use, imported when one runs: luxon is not loaded for `--help`. */
+async function loadFeedbackRuntime() {
+  const { isoUtc, parseInstant } = await import('../../time/parse-time.js');
+  return { isoUtc, parseInstant };
 }
 
-/* Bound by `loadTime()`, which every action awaits first: luxon is not loaded for `--help`. */
-let isoUtc: typeof import('../../time/parse-time.js').isoUtc;
-let parseInstant: typeof import('../../time/parse-time.js').parseInstant;
+type FeedbackRuntime = Awaited<ReturnType<typeof loadFeedbackRuntime>>;
 
-async function loadTime(): Promise<void> {
-  ({ isoUtc, parseInstant } = await import('../../time/parse-time.js'));
+/** `feedback digest` also needs the digest modules. */
+async function loadDigestRuntime() {
+  const [time, digest, digestTable] = await Promise.all([loadFeedbackRuntime(), import('../../digest/digest-accumulator.js'), import('../../digest/digest-table.js')]);
+  return { ...time, digest, digestTable };
 }
 
 interface WindowOptions {
@@ -44,14 +44,13 @@ export function registerFeedbackCommands(program: Command): void {
     .option('-d, --delimiter <char>', 'column delimiter (OX uses the first character)', ';')
     .option('-o, --output <file>', 'write to FILE (created only when complete), - for stdout', '-')
     .option('-f, --force', 'overwrite an existing --output file')
-    .action(action(async (options: WindowOptions & { delimiter: string; output: string; force?: boolean }, command: Command) => {
-      await loadTime();
+    .action(withRuntime(loadFeedbackRuntime, async (runtime, options: WindowOptions & { delimiter: string; output: string; force?: boolean }, command: Command) => {
       const target = outputTarget(options.output, options.force === true);
       await withOx(command, async ({ config, ox, signal }) => {
-        const query = { ...windowQuery(options, config), signal };
+        const query = { ...windowQuery(runtime, options, config), signal };
         const csv = await ox.exportCsv({ ...query, delimiter: options.delimiter });
         const { bytes } = await target.write(csv);
-        say(`exported ${describeQuery(query)}: ${bytes} bytes to ${target.description}`);
+        say(`exported ${describeQuery(runtime, query)}: ${bytes} bytes to ${target.description}`);
       });
     }));
 
@@ -59,11 +58,10 @@ export function registerFeedbackCommands(program: Command): void {
     .description("OX's raw export as a JSON array (one object per line)")
     .option('-o, --output <file>', 'write to FILE (created only when complete), - for stdout', '-')
     .option('-f, --force', 'overwrite an existing --output file')
-    .action(action(async (options: WindowOptions & { output: string; force?: boolean }, command: Command) => {
-      await loadTime();
+    .action(withRuntime(loadFeedbackRuntime, async (runtime, options: WindowOptions & { output: string; force?: boolean }, command: Command) => {
       const target = outputTarget(options.output, options.force === true);
       await withOx(command, async ({ config, ox, signal }) => {
-        const query = { ...windowQuery(options, config), signal };
+        const query = { ...windowQuery(runtime, options, config), signal };
         let rows = 0;
         const counted = (async function* (): AsyncGenerator<RawFeedbackRecord> {
           for await (const record of ox.exportRaw(query)) {
@@ -72,7 +70,7 @@ export function registerFeedbackCommands(program: Command): void {
           }
         })();
         await target.write(jsonArrayLines(counted));
-        say(`exported ${describeQuery(query)}: ${rows} records to ${target.description}`);
+        say(`exported ${describeQuery(runtime, query)}: ${rows} records to ${target.description}`);
       });
     }));
 
@@ -83,18 +81,17 @@ export function registerFeedbackCommands(program: Command): void {
     .option('-S, --subject <text>', 'mail subject (OX default: User Feedback Report from/to <date>)')
     .option('-b, --body <text>', 'mail text')
     .option('--compress', 'attach the CSV gzip-compressed')
-    .action(action(async (options: WindowOptions & { recipient: string[]; pgpKey: string[]; subject?: string; body?: string; compress?: boolean }, command: Command) => {
-      await loadTime();
+    .action(withRuntime(loadFeedbackRuntime, async (runtime, options: WindowOptions & { recipient: string[]; pgpKey: string[]; subject?: string; body?: string; compress?: boolean }, command: Command) => {
       // requiredOption is satisfied by the [] default, so an absent --recipient is caught here.
       if (options.recipient.length === 0) throw new InputError('--recipient is required: "Name <a@example.com>" or a@example.com, repeatable');
       const recipients = withPgpKeys(options.recipient.map(parseRecipient), options.pgpKey);
       return withOx(command, async ({ config, ox, signal }) => {
-        const query = { ...windowQuery(options, config), signal };
+        const query = { ...windowQuery(runtime, options, config), signal };
         const result = await ox.sendFeedback({ ...query, recipients, subject: options.subject, body: options.body, compress: options.compress === true });
         process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
         if (result.message) say(`OX: ${result.message}`);
         const sent = sentRecipients(result);
-        if (sent.length > 0) say(`OX mailed ${describeQuery(query)} to ${sent.join(', ')}`);
+        if (sent.length > 0) say(`OX mailed ${describeQuery(runtime, query)} to ${sent.join(', ')}`);
         const failures = sendFailures(result);
         for (const failure of failures) say(`NOT mailed to ${failure.address}: ${failure.reason}`);
         if (failures.length > 0) return EXIT_FAILURE;
@@ -110,21 +107,20 @@ export function registerFeedbackCommands(program: Command): void {
     .description("the feedback digest of any range, straight from OX's raw export: scores, NPS, apps, clients, comments")
     .option('--json', 'print the digest as JSON (the `digest` of a job result, without the comparison)')
     .option('--comments <n>', 'comments worth reading to show (0-50)', '5')
-    .action(action(async (options: WindowOptions & { json?: boolean; comments: string }, command: Command) => {
-      await loadTime();
+    .action(withRuntime(loadDigestRuntime, async (runtime, options: WindowOptions & { json?: boolean; comments: string }, command: Command) => {
       const comments = Number(options.comments);
       if (!/^\d+$/.test(options.comments) || comments > MAX_DIGEST_COMMENTS) {
         throw new InputError(`--comments ${JSON.stringify(options.comments)}: expected a whole number from 0 to ${MAX_DIGEST_COMMENTS}`);
       }
       await withOx(command, async ({ config, ox, signal }) => {
-        const query = { ...windowQuery(options, config), signal };
-        const { digest, digestTable } = await loadDigest();
+        const query = { ...windowQuery(runtime, options, config), signal };
+        const { digest, digestTable } = runtime;
         const accumulator = new digest.DigestAccumulator(options.type, { comments });
         for await (const record of ox.exportRaw(query)) accumulator.addRecord(record);
         const figures = accumulator.figures();
-        const window = query.start !== undefined && query.end !== undefined ? { window: { start: isoUtc(Number(query.start)), end: isoUtc(Number(query.end)) } } : {};
+        const window = query.start !== undefined && query.end !== undefined ? { window: { start: runtime.isoUtc(Number(query.start)), end: runtime.isoUtc(Number(query.end)) } } : {};
         const result = { ...window, contextGroup: options.contextGroup, ...figures };
-        process.stdout.write(options.json ? `${JSON.stringify(result, null, 2)}\n` : digestTable.digestTable(result, describeQuery(query)));
+        process.stdout.write(options.json ? `${JSON.stringify(result, null, 2)}\n` : digestTable.digestTable(result, describeQuery(runtime, query)));
       });
     }));
 
@@ -132,26 +128,25 @@ export function registerFeedbackCommands(program: Command): void {
     .description('delete feedback in [start, end) on the OX server; asks first on a terminal')
     .option('-y, --yes', 'do not ask (required when not on a terminal)')
     .option('--dry-run', 'count the rows the window holds (streams the raw export) and delete nothing')
-    .action(action(async (options: WindowOptions & { yes?: boolean; dryRun?: boolean }, command: Command) => {
-      await loadTime();
+    .action(withRuntime(loadFeedbackRuntime, async (runtime, options: WindowOptions & { yes?: boolean; dryRun?: boolean }, command: Command) => {
       if (options.end === undefined) throw new InputError('feedback delete: --end is required (deleting everything up to now by accident is not an option)');
       await withOx(command, async ({ config, ox, signal }) => {
-        const query = { ...windowQuery(options, config), signal };
+        const query = { ...windowQuery(runtime, options, config), signal };
         if (options.dryRun) {
           let rows = 0;
           for await (const _record of ox.exportRaw(query)) rows++;
           process.stdout.write(`${JSON.stringify({ dryRun: true, rows, contextGroup: query.contextGroup, type: query.type, start: query.start ?? null, end: query.end })}\n`);
-          say(`dry run: ${rows} rows of ${describeQuery(query)} would be deleted; nothing deleted`);
+          say(`dry run: ${rows} rows of ${describeQuery(runtime, query)} would be deleted; nothing deleted`);
           return;
         }
-        const what = `delete ${describeQuery(query)} on ${ox.baseUrl}`;
+        const what = `delete ${describeQuery(runtime, query)} on ${ox.baseUrl}`;
         if (!options.yes) {
           if (!process.stdin.isTTY) throw new RefusedError(`refusing to ${what} without --yes (not a terminal)`);
           if (!(await confirm(`${what}? This cannot be undone. Type "yes": `, signal))) throw new RefusedError('not confirmed; nothing deleted');
         }
         const result = await ox.deleteFeedback(query);
         process.stdout.write(`${JSON.stringify(result)}\n`);
-        say(`deleted ${describeQuery(query)}${result.message ? ` (OX: ${result.message})` : ''}`);
+        say(`deleted ${describeQuery(runtime, query)}${result.message ? ` (OX: ${result.message})` : ''}`);
       });
     }));
 }
@@ -164,9 +159,9 @@ function withWindow(command: Command): Command {
     .option('-e, --end <time>', 'until this instant, exclusive (same formats)');
 }
 
-function windowQuery(options: WindowOptions, config: Config): FeedbackQuery {
-  const start = options.start === undefined ? undefined : instant(options.start, '--start', config.timezone);
-  const end = options.end === undefined ? undefined : instant(options.end, '--end', config.timezone);
+function windowQuery(runtime: FeedbackRuntime, options: WindowOptions, config: Config): FeedbackQuery {
+  const start = options.start === undefined ? undefined : instant(runtime, options.start, '--start', config.timezone);
+  const end = options.end === undefined ? undefined : instant(runtime, options.end, '--end', config.timezone);
   if (start !== undefined && end !== undefined && end < start) {
     throw new InputError(`--end ${options.end} is before --start ${options.start}`);
   }
@@ -176,16 +171,16 @@ function windowQuery(options: WindowOptions, config: Config): FeedbackQuery {
 /** 10-11 digits: epoch SECONDS (2001..5138), as OX's own tools take them; we take milliseconds. */
 const LOOKS_LIKE_SECONDS = /^\s*\d{10,11}\s*$/;
 
-function instant(value: string, flag: string, zone: string): number {
+function instant(runtime: FeedbackRuntime, value: string, flag: string, zone: string): number {
   if (LOOKS_LIKE_SECONDS.test(value)) {
     throw new InputError(`${flag} ${value.trim()}: looks like seconds since the epoch (OX's own tools take seconds); ox-batch takes milliseconds (${value.trim()}000) or an ISO date`);
   }
-  return parseInstant(value, zone, flag);
+  return runtime.parseInstant(value, zone, flag);
 }
 
-function describeQuery(query: FeedbackQuery): string {
-  const from = query.start === undefined || query.start === 0 ? 'the beginning' : isoUtc(Number(query.start));
-  const to = query.end === undefined ? 'now' : isoUtc(Number(query.end));
+function describeQuery(runtime: FeedbackRuntime, query: FeedbackQuery): string {
+  const from = query.start === undefined || query.start === 0 ? 'the beginning' : runtime.isoUtc(Number(query.start));
+  const to = query.end === undefined ? 'now' : runtime.isoUtc(Number(query.end));
   return `${query.type} feedback of context group ${query.contextGroup} from ${from} to ${to} (exclusive)`;
 }
 

@@ -1,8 +1,14 @@
 import type { Command } from 'commander';
 import { InputError } from '../../errors.js';
 import type { PasswordChange } from '../../ox/types.js';
-import { action } from '../cli-support.js';
+import { withRuntime } from '../cli-support.js';
 import { withOx } from '../ox-session.js';
+
+/** What the command uses, imported when it runs: luxon (the table's dates) is not loaded for `--help`. */
+async function loadPasswdChangesRuntime() {
+  const { DateTime } = await import('luxon');
+  return { DateTime };
+}
 
 const SORT = /^-?(date|client_id)(,-?(date|client_id))*$/;
 
@@ -19,7 +25,7 @@ export function registerPasswdChangesCommand(program: Command): void {
     .option('--limit <n>', 'at most N entries (after sorting)')
     .option('--sort <fields>', 'comma list of date, client_id; - prefix for descending', '-date')
     .option('--format <format>', 'json or table', 'json')
-    .action(action(async (options: { contextId: string; userId: string; limit?: string; sort: string; format: string }, command: Command) => {
+    .action(withRuntime(loadPasswdChangesRuntime, async ({ DateTime }, options: { contextId: string; userId: string; limit?: string; sort: string; format: string }, command: Command) => {
       const contextId = positiveInt(options.contextId, '--context-id', 0);
       const userId = positiveInt(options.userId, '--user-id', 0);
       const limit = options.limit === undefined ? undefined : positiveInt(options.limit, '--limit', 1);
@@ -27,7 +33,7 @@ export function registerPasswdChangesCommand(program: Command): void {
       if (options.format !== 'json' && options.format !== 'table') throw new InputError(`--format ${JSON.stringify(options.format)}: expected json or table`);
       await withOx(command, async ({ config, ox }) => {
         const changes = await ox.passwordChanges({ contextId, userId, limit, sort: options.sort });
-        process.stdout.write(options.format === 'table' ? table(changes, config.timezone, (await import('luxon')).DateTime) : `${JSON.stringify(changes, null, 2)}\n`);
+        process.stdout.write(options.format === 'table' ? table(changes, config.timezone, DateTime) : `${JSON.stringify(changes, null, 2)}\n`);
       });
     }));
 }

@@ -3,7 +3,13 @@ import { InputError } from '../../errors.js';
 import { safeUrl } from '../../log/secrets.js';
 import type { FaultOptions, SimCredentials, SimulatorOptions } from '../../sim/ox-simulator.js';
 import { KNOWN_FEEDBACK_TYPES } from '../../sim/feedback-fields.js';
-import { action, collect } from '../cli-support.js';
+import { collect, withRuntime } from '../cli-support.js';
+
+/** What `ox-batch sim` uses, imported when it runs: nodemailer and the rest must not slow down `--help`. */
+async function loadSimRuntime() {
+  const [{ OxSimulator }, { parseInstant }] = await Promise.all([import('../../sim/ox-simulator.js'), import('../../time/parse-time.js')]);
+  return { OxSimulator, parseInstant };
+}
 
 interface SimCliOptions {
   port: string;
@@ -72,9 +78,7 @@ export function registerSimCommand(program: Command): void {
     .option('--error-status <status>', 'fault: 500, 502, 503, 504 or 429', '503')
     .option('--retry-after <seconds>', 'fault: Retry-After sent with 429/503')
     .option('--login-page-for <method>', 'fault: answer every request of this method (e.g. DELETE) with a 200 HTML login page, like an SSO proxy in front of OX')
-    .action(action(async (options: SimCliOptions) => {
-      // Imported when the simulator runs: nodemailer and the rest must not slow down `--help`.
-      const [{ OxSimulator }, { parseInstant }] = await Promise.all([import('../../sim/ox-simulator.js'), import('../../time/parse-time.js')]);
+    .action(withRuntime(loadSimRuntime, async ({ OxSimulator, parseInstant }, options: SimCliOptions) => {
       // Every argument is checked before the server starts, so bad input exits 2 at once.
       const simOptions = simulatorOptions(options);
       const now = Date.now();

@@ -5,10 +5,10 @@
  */
 import { DateTime } from 'luxon';
 import { InputError } from '../errors.js';
-import { WINDOW_SIZES, type WindowSize } from '../config/schema.js';
-import { isValidZone } from '../time/parse-time.js';
+import { isValidZone } from './parse-time.js';
 
-export { WINDOW_SIZES, type WindowSize };
+export const WINDOW_SIZES = ['1h', '1d', '1w', '1M'] as const;
+export type WindowSize = (typeof WINDOW_SIZES)[number];
 
 export interface Window {
   start: number;

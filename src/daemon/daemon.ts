@@ -28,18 +28,18 @@ import { mountWindowGrid } from '../http/window-grid.js';
 import { startHttpServer, type ReadinessCheck, type RunningHttpServer } from '../http/http-server.js';
 import { createServices, type ClosableServices } from '../services.js';
 import { RedisLedger } from '../ledger/redis-ledger.js';
-import { createJobProcessor } from './job-processor.js';
-import { checkJobData } from './job-data.js';
+import { createJobProcessor } from '../queue/job-processor.js';
+import { checkJobData } from '../queue/job-data.js';
 import { sweepSpoolAtStart } from '../delivery/spool-sweep.js';
-import { describeError } from './attempt.js';
-import { JOB_QUEUE, TICK_QUEUE, createQueue, retentionOptions, type JobData, type TickData } from './queues.js';
+import { describeError } from '../queue/attempt.js';
+import { JOB_QUEUE, TICK_QUEUE, createQueue, retentionOptions, type JobData, type TickData } from '../queue/queues.js';
 import { closeRedis, createRedis, type RedisClient } from '../redis/connection.js';
-import { tickSchedulerId } from './job-ids.js';
-import { resolveSchedules, type Schedule } from './schedules.js';
-import { ScheduleState } from './schedule-state.js';
-import { scheduleStatus, toFigures } from './schedule-status.js';
-import { retryFailedWindows, tickSchedule, type TickContext, type TickReport } from './tick.js';
-import { AlertNotifier, notificationsEnabled } from './alert-notifier.js';
+import { tickSchedulerId } from '../queue/job-ids.js';
+import { resolveSchedules, type Schedule } from '../queue/schedules.js';
+import { ScheduleState } from '../queue/schedule-state.js';
+import { scheduleStatus, toFigures } from '../queue/schedule-status.js';
+import { retryFailedWindows, tickSchedule, type TickContext, type TickReport } from '../queue/tick.js';
+import { AlertNotifier, notificationsEnabled } from '../queue/alert-notifier.js';
 import { bullmqTelemetry } from '../telemetry/tracing.js';
 import { waitForRedis } from '../redis/wait-for-redis.js';
 
@@ -52,8 +52,8 @@ export interface DaemonOptions {
   concurrency?: number;
   /** HTTP port; default config.http.port; null: no HTTP server. */
   port?: number | null;
-  /** Job kinds this process knows; default the registry in jobs/index.ts. */
-  kinds?: ReadonlyArray<JobKind<any, any>>;
+  /** Job kinds this process knows: the registry (jobs/index.ts), handed in by the CLI. */
+  kinds: ReadonlyArray<JobKind<any, any>>;
   log?: Logger;
   now?: () => number;
   /** How often scheduler chains are checked (default 60 s). */
@@ -121,7 +121,7 @@ export class Daemon {
   static async start(options: DaemonOptions): Promise<Daemon> {
     const { config } = options;
     const role = options.role ?? 'all';
-    const kinds = options.kinds ?? (await import('../../jobs/index.js')).jobKinds;
+    const { kinds } = options;
     const schedules = resolveSchedules(config, kinds);
     const log = options.log ?? createLogger({ level: config.logging.level });
     const now = options.now ?? (() => Date.now());
@@ -190,7 +190,7 @@ export class Daemon {
         kinds: this.kinds,
         schedules: this.schedules,
         log,
-        metrics: this.metrics,
+        observer: this.metrics,
         isShuttingDown: () => this.shuttingDown,
         completionLedger: new RedisLedger(this.workerRedis, config.redis.prefix),
       });
@@ -417,7 +417,7 @@ export class Daemon {
       state: this.state,
       log: this.log,
       now: this.now,
-      metrics: this.metrics,
+      observer: this.metrics,
     };
   }
 
