@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
 import type { RedisClient } from '../../src/redis/connection.js';
-import { RedisLedger, deliveryLogFor } from '../../src/ledger/redis-ledger.js';
+import { RedisLedger } from '../../src/ledger/redis-ledger.js';
+import { deliveryLogFor } from '../../src/ledger/delivery-log.js';
 import { deleteKeys, plainRedis, REDIS_URL, testPrefix, waitFor } from './helpers.js';
 
 const DAY = 86_400_000;
