@@ -20,6 +20,6 @@
 --- @include "includes/readWindow"
 --- @include "includes/setWindowState"
 
-local window = readWindow(KEYS[1], ARGV[5])
-setDone(KEYS, ARGV, window.state, ARGV[6])
+local prior = readState(KEYS[1])
+setDone(KEYS, ARGV, prior, ARGV[6])
 return { 'applied' }

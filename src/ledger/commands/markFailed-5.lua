@@ -23,6 +23,6 @@
 --- @include "includes/readWindow"
 --- @include "includes/setWindowState"
 
-local window = readWindow(KEYS[1], ARGV[5])
-setErrored(KEYS, ARGV, window.state, 'failed', ARGV[6], ARGV[7] == '1')
+local prior = readState(KEYS[1])
+setErrored(KEYS, ARGV, prior, 'failed', ARGV[6], ARGV[7] == '1')
 return { 'applied' }

@@ -21,6 +21,6 @@
 --- @include "includes/readWindow"
 --- @include "includes/setWindowState"
 
-local window = readWindow(KEYS[1], ARGV[5])
-setErrored(KEYS, ARGV, window.state, 'queued', ARGV[6], false)
+local prior = readState(KEYS[1])
+setErrored(KEYS, ARGV, prior, 'queued', ARGV[6], false)
 return { 'applied' }

@@ -20,6 +20,6 @@
 --- @include "includes/readWindow"
 --- @include "includes/setWindowState"
 
-local window = readWindow(KEYS[1], ARGV[5])
-setRunning(KEYS, ARGV, window.state, ARGV[6], '', '')
+local prior = readState(KEYS[1])
+setRunning(KEYS, ARGV, prior, ARGV[6], '', '')
 return { 'applied' }

@@ -17,3 +17,8 @@ local function readWindow(windowKey, now)
   window.heldByRun = window.state == 'running' and window.owner ~= '' and (tonumber(window.leaseUntil) or 0) > tonumber(now)
   return window
 end
+
+-- Only the state (false: no record): all a transition needs that writes whatever the state was.
+local function readState(windowKey)
+  return redis.call('HGET', windowKey, 'state')
+end
