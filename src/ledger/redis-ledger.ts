@@ -175,7 +175,7 @@ export class RedisLedger implements Ledger {
     return this.redis.zcard(this.key('failed', scheduleId));
   }
 
-  /** Schedule ids (and job names of unscheduled runs) that have ledger entries. */
+  /** Schedule ids (and job names of unscheduled runs) that have ledger entries. Not in `Ledger`: tests read it. */
   async scheduleIds(): Promise<string[]> {
     return (await this.redis.smembers(this.key('schedules'))).sort();
   }
@@ -195,17 +195,22 @@ export class RedisLedger implements Ledger {
   }
 
   /**
-   * Marks a window queued. Without `force` a window that is done or running keeps its state
-   * (a late tick must not undo a finished run); returns whether the state changed.
+   * `markQueuedIfOpen` without its answer. Not in `Ledger`, like `markRunning`: tests set
+   * windows up with them.
    */
   async markQueued(key: WindowKey, job: string, jobId: string, options: MarkQueuedOptions = {}): Promise<void> {
     await this.markQueuedIfOpen(key, job, jobId, options);
   }
 
+  /**
+   * Marks a window queued. Without `force` a window that is done or running keeps its state
+   * (a late tick must not undo a finished attempt); returns whether the state changed.
+   */
   async markQueuedIfOpen(key: WindowKey, job: string, jobId: string, options: MarkQueuedOptions = {}): Promise<boolean> {
     return this.applied(this.windowUpdate('markQueued', key, job, jobId, yesNo(options.force)), key);
   }
 
+  /** Running as `attempt`, held by no lease, whatever the state was (markRunning-5.lua). */
   async markRunning(key: WindowKey, job: string, attempt: number): Promise<void> {
     await this.transition(this.windowUpdate('markRunning', key, job, String(attempt)), key);
   }
