@@ -6,7 +6,7 @@ import type { DeliveryLog, DeliveryRecord, Ledger, WindowKey } from './types.js'
 
 /**
  * The exactly-once log of one (schedule, window), as handed to a job in `JobContext.deliveries`.
- * `owner` is the run holding the window: its mail claims are its own.
+ * `owner` is the attempt holding the window: its mail claims are its own.
  */
 export function deliveryLogFor(ledger: Ledger, key: WindowKey, owner: string): DeliveryLog {
   return {

@@ -12,7 +12,7 @@ export enum LedgerReply {
   Refused = 'refused',
   /** The retry clock's round was counted (markRetryRound-5): the round. */
   RetryRound = 'round',
-  /** A begin took the window: the attempt ('' when BullMQ counts it), the result of the done window it re-runs (if it does). */
+  /** A begin took the window: the attempt ('' when BullMQ counts it), the result of the done window it begins again (if it does). */
   Started = 'started',
   /** A begin was refused, the window is done: its result as JSON ('null' when trimmed). */
   Done = 'done',

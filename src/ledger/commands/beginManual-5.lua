@@ -1,7 +1,7 @@
 --[[
   ox-batch run (a manual attempt) starts a window: like beginWindow-5, but it counts the attempt
   itself (from the record), holds the window by a lease, and waits for (is refused) a window
-  running elsewhere — a worker, or a run whose lease is live — unless forced.
+  running elsewhere — a worker, or a manual attempt whose lease is live — unless forced.
 
   Input:
     KEYS[1] window hash        <p>:ledger:w:<schedule>:<start>
@@ -19,7 +19,7 @@
     ARGV[8] owner ('run:<host>:<pid>')
 
   Output:
-    {'started', attempt [, result]}      running as this attempt; result: of the done window a forced re-run replaces
+    {'started', attempt [, result]}      running as this attempt; result: of the done window a forced begin replaces
     {'done', result}                     refused: done (result 'null' for a trimmed window)
     {'otherWindow', end}                 refused: the record with this start ends elsewhere
     {'busy', owner, leaseUntil, startedAt}  refused: running elsewhere

@@ -15,12 +15,12 @@
     ARGV[4] job name
     ARGV[5] now (ms)
     ARGV[6] attempt (BullMQ's)
-    ARGV[7] force: '1' re-runs a done window (the others refuse as without force)
+    ARGV[7] force: '1' begins a done window again (the other refusals stay)
     ARGV[8] leaseUntil (ms), '' without an owner
     ARGV[9] owner ('worker:<host>:<pid>:<id>'), '' when the execution holds no lease
 
   Output:
-    {'started', '' [, result]}           running; result: of the done window a forced re-run replaces
+    {'started', '' [, result]}           running; result: of the done window a forced begin replaces
     {'done', result}                     refused: done (result 'null' for a trimmed window)
     {'otherWindow', end}                 refused: the record with this start ends elsewhere
     {'busy', owner, leaseUntil, startedAt}  refused: a live lease holds it

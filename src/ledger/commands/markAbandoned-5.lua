@@ -1,7 +1,7 @@
 --[[
   BullMQ failed the window's job without running it to the end (it stalled more than
   maxStalledCount): the window is failed, but only one still open (queued or running), only this
-  very window (same end), and not while an ox-batch run's live lease holds it.
+  very window (same end), and not while an attempt's live lease holds it.
 
   Input:
     KEYS[1] window hash        <p>:ledger:w:<schedule>:<start>

@@ -1,6 +1,6 @@
 --[[
-  Extends the lease of an attempt that still holds its running window (ox-batch run and each
-  worker execution renew theirs while they run).
+  Extends the lease of an attempt that still holds its running window (a manual attempt and a
+  worker's attempt renew theirs while the job kind works).
 
   Input:
     KEYS[1] window hash        <p>:ledger:w:<schedule>:<start>

@@ -4,7 +4,7 @@
     the record with this start is another window (another end)  {'otherWindow', its end}
       (its done state, result and deliveries are not this window's)
     the window is done                                            {'done', its result} unless forced
-  Returns the refusal, or nil and (for a forced re-run of a done window) the result it replaces.
+  Returns the refusal, or nil and (for a forced begin of a done window) the result it replaces.
   keys, args: the begin's KEYS and ARGV (see setWindowState.lua); window: readWindow's.
 ]]
 --- @include "trimmedRange"

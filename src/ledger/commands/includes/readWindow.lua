@@ -1,7 +1,7 @@
 --[[
   The fields of a window's record that decide a transition. `state` and `endText` are false when
   the window has no record. heldByRun: an attempt holds the running window by a lease that has
-  not run out (ox-batch run and each worker execution renew theirs, renewLease-1.lua): one owner
+  not run out (manual attempts and the attempts of workers renew theirs, renewLease-1.lua): one owner
   at a time, so two live attempts never deliver one window.
 ]]
 local function readWindow(windowKey, now)
