@@ -27,7 +27,7 @@ import { mountDashboard } from '../http/dashboard.js';
 import { mountWindowGrid } from '../http/window-grid.js';
 import { startHttpServer, type ReadinessCheck, type RunningHttpServer } from '../http/http-server.js';
 import { createServices, type ClosableServices } from '../services.js';
-import { RedisLedger } from '../ledger/redis-ledger.js';
+import { createLedger } from '../ledger/create-ledger.js';
 import { createJobProcessor } from '../queue/job-processor.js';
 import { checkJobData } from '../queue/job-data.js';
 import { sweepSpoolAtStart } from '../delivery/spool-sweep.js';
@@ -192,7 +192,7 @@ export class Daemon {
         log,
         observer: this.metrics,
         isShuttingDown: () => this.shuttingDown,
-        completionLedger: new RedisLedger(this.workerRedis, config.redis.prefix),
+        completionLedger: createLedger(this.workerRedis, config.redis.prefix),
       });
       this.jobWorker = new Worker<JobData>(JOB_QUEUE, this.counted(processor), { ...workerSettings, concurrency: options.concurrency ?? config.worker.concurrency });
       this.watchWorker(this.jobWorker, JOB_QUEUE);

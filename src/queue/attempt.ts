@@ -12,7 +12,7 @@ import type { JobKind, JobWindow, Services } from '../job-kind.js';
 import type { Logger } from '../log/logger.js';
 import { scrubText } from '../log/secrets.js';
 import type { DeliveryLog, WindowKey } from '../ledger/types.js';
-import { deliveryLogFor, memoryDeliveryLog, scheduleKey } from '../ledger/redis-ledger.js';
+import { deliveryLogFor, memoryDeliveryLog, scheduleKey } from '../ledger/delivery-log.js';
 import type { QueueObserver } from './observer.js';
 import { validateParams } from './schedules.js';
 import { assertWindowClosed } from './closed-window.js';

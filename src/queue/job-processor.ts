@@ -21,8 +21,7 @@ import { OpenWindowError } from './closed-window.js';
 import { MailBusyError } from '../delivery/delivery-error.js';
 import { checkJobData, RefusedJobDataError } from './job-data.js';
 import type { Schedule } from './schedules.js';
-import type { RedisLedger } from '../ledger/redis-ledger.js';
-import type { WindowKey } from '../ledger/types.js';
+import type { Ledger, WindowKey } from '../ledger/types.js';
 import { annotateActiveSpan, windowAttributes } from '../telemetry/tracing.js';
 
 export interface ProcessorOptions {
@@ -43,7 +42,7 @@ export interface ProcessorOptions {
    * ioredis sends the script again after the completion; the mark then lands milliseconds late.)
    * Without it the processor waits for the mark on the services' ledger.
    */
-  completionLedger?: RedisLedger;
+  completionLedger?: Ledger;
 }
 
 export function createJobProcessor(options: ProcessorOptions): Processor<JobData> {
