@@ -17,6 +17,7 @@
  * The job's result is stored verbatim as JSON text (never decoded in Lua, whose cjson would
  * turn `[]` into `{}`).
  */
+import { LedgerUpdateError } from '../errors.js';
 import type { RedisClient } from '../redis/connection.js';
 import { UpdateBatcher } from './update-batcher.js';
 import { ledgerCommands, type LedgerCommands } from './commands/index.js';
@@ -246,10 +247,6 @@ const UPDATE_COMMAND = 'oxbLedgerUpdate';
 
 /** One window update: the script's 5 KEYS and 8 ARGV. */
 type Update = [keys: string[], args: string[]];
-
-export class LedgerUpdateError extends Error {
-  override readonly name = 'LedgerUpdateError';
-}
 
 export class RedisLedger implements Ledger {
   private readonly updates: UpdateBatcher<Update, unknown>;

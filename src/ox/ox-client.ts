@@ -417,7 +417,7 @@ export class OxClient implements OxApi {
     return new OxError({
       operation: spec.operation, kind: 'http', status, retryable, retryAfterMs, notSent: status === 503 || (status >= 400 && status < 500),
       reason: response.statusText || STATUS_CODES[status],
-      code: details.code, errorDesc: details.errorDesc, errorId: details.errorId,
+      oxCode: details.code, errorDesc: details.errorDesc, errorId: details.errorId,
       hint: hintFor(spec, status, text === '', this.baseUrl),
     });
   }
