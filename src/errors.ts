@@ -22,35 +22,37 @@ export const EXIT_FAILURE = 1;
 export const EXIT_USAGE = 2;
 export type ExitCode = typeof EXIT_OK | typeof EXIT_FAILURE | typeof EXIT_USAGE;
 
-/** Every code of the family, each with the class that carries it (README lists them). */
-export type OxBatchErrorCode =
+/** Every code of the family, each with the class that carries it (README "Exit codes and error codes" lists them). */
+export const ERROR_CODES = [
   // exit 2: bad input, nothing was changed
-  | 'OXB_INPUT' // InputError: config, catalog, CLI arguments, job params, files
-  | 'OXB_CATALOG_INVALID' // CatalogError (ads/parse-catalog.ts): an advertisement catalog with problems
-  | 'OXB_WINDOW_CONFLICT' // WindowConflictError (queue/attempt.ts): a window starting where another is recorded
+  'OXB_INPUT', // InputError: config, catalog, CLI arguments, job params, files
+  'OXB_CATALOG_INVALID', // CatalogError (ads/parse-catalog.ts): an advertisement catalog with problems
+  'OXB_WINDOW_CONFLICT', // WindowConflictError (queue/attempt.ts): a window starting where another is recorded
   // exit 2: refused, nothing was changed
-  | 'OXB_REFUSED' // RefusedError: a guard tripped (a refused purge, an archive that differs)
-  | 'OXB_LOCKED_PARAM' // LockedParamError: params that differ from the schedule's configuration
-  | 'OXB_WINDOW_OPEN' // OpenWindowError (queue/closed-window.ts): a window that has not closed yet
-  | 'OXB_WINDOW_BUSY' // WindowBusyError (queue/attempt.ts): the window runs elsewhere
+  'OXB_REFUSED', // RefusedError: a guard tripped (a refused purge, an archive that differs)
+  'OXB_LOCKED_PARAM', // LockedParamError: params that differ from the schedule's configuration
+  'OXB_WINDOW_OPEN', // OpenWindowError (queue/closed-window.ts): a window that has not closed yet
+  'OXB_WINDOW_BUSY', // WindowBusyError (queue/attempt.ts): the window runs elsewhere
   // exit 1: OX failed (OxError, ox/ox-error.ts; the code follows from its kind)
-  | 'OXB_OX_HTTP' // OX answered with an HTTP error status
-  | 'OXB_OX_NETWORK' // the request did not get an answer (refused, reset, the client closed)
-  | 'OXB_OX_TIMEOUT' // the answer did not come in time
-  | 'OXB_OX_ABORTED' // the request was aborted (shutdown, cancel): the job goes back to the queue
-  | 'OXB_OX_PROTOCOL' // an answer that is not what OX documents (malformed, not an array)
-  | 'OXB_UNEXPECTED_ANSWER' // a 200 whose body is not OX's answer (a proxy's login page, an empty body)
-  | 'OXB_ANSWER_TOO_LARGE' // an answer over ox.maxAnswerBytes
-  | 'OXB_MALFORMED_JSON' // JsonArrayFormatError (ox/json-array-stream.ts): a JSON array stream that breaks the syntax
+  'OXB_OX_HTTP', // OX answered with an HTTP error status
+  'OXB_OX_NETWORK', // the request did not get an answer (refused, reset, the client closed)
+  'OXB_OX_TIMEOUT', // the answer did not come in time
+  'OXB_OX_ABORTED', // the request was aborted (shutdown, cancel): the job goes back to the queue
+  'OXB_OX_PROTOCOL', // an answer that is not what OX documents (malformed, not an array)
+  'OXB_UNEXPECTED_ANSWER', // a 200 whose body is not OX's answer (a proxy's login page, an empty body)
+  'OXB_ANSWER_TOO_LARGE', // an answer over ox.maxAnswerBytes
+  'OXB_MALFORMED_JSON', // JsonArrayFormatError (ox/json-array-stream.ts): a JSON array stream that breaks the syntax
   // exit 1: the rest
-  | 'OXB_DELIVERY' // DeliveryError: archive (file system, S3) or mail (SMTP) delivery failed
-  | 'OXB_MAIL_BUSY' // MailBusyError: another live run is sending this window's mail
-  | 'OXB_CATALOG_UNAVAILABLE' // a catalog read that failed transiently, after its retries (ads/catalog-source.ts)
-  | 'OXB_ADS_INCOMPLETE' // AdsSyncIncompleteError (ads/sync-ads.ts): OX failed some entries of a sync
-  | 'OXB_ATTEMPT_FAILED' // AttemptError (queue/attempt.ts): a job's attempt failed, recorded in the ledger
-  | 'OXB_LEDGER' // LedgerUpdateError: the ledger's script answered what no transition answers
-  | 'OXB_REDIS_UNAVAILABLE' // RedisUnavailableError: Redis did not answer within the deadline
-  | 'OXB_COLUMNS_GREW'; // ColumnsGrew (export/raw-columns.ts): an export restarts with a wider header
+  'OXB_DELIVERY', // DeliveryError: archive (file system, S3) or mail (SMTP) delivery failed
+  'OXB_MAIL_BUSY', // MailBusyError: another live run is sending this window's mail
+  'OXB_CATALOG_UNAVAILABLE', // a catalog read that failed transiently, after its retries (ads/catalog-source.ts)
+  'OXB_ADS_INCOMPLETE', // AdsSyncIncompleteError (ads/sync-ads.ts): OX failed some entries of a sync
+  'OXB_ATTEMPT_FAILED', // AttemptError (queue/attempt.ts): a job's attempt failed, recorded in the ledger; exit, retry as its cause
+  'OXB_LEDGER', // LedgerUpdateError: the ledger's script answered what no transition answers
+  'OXB_REDIS_UNAVAILABLE', // RedisUnavailableError: Redis did not answer within the deadline
+  'OXB_COLUMNS_GREW', // ColumnsGrew (export/raw-columns.ts): an export restarts with a wider header
+] as const;
+export type OxBatchErrorCode = (typeof ERROR_CODES)[number];
 
 /**
  * `OXB_JOB_DATA_REFUSED` is the code of RefusedJobDataError (queue/job-data.ts), which extends

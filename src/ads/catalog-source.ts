@@ -31,7 +31,7 @@ export interface CatalogSourceOptions {
 const DEFAULT_RETRY: RetryPolicy = { attempts: 5, baseDelayMs: 500, maxDelayMs: 30_000, maxRetryAfterMs: 120_000 };
 
 /** A failure of a catalog read that a later try may not have: the read starts again from the beginning. */
-class TransientCatalogError extends OxBatchError {
+export class TransientCatalogError extends OxBatchError {
   override readonly name = 'TransientCatalogError';
   readonly code: OxBatchErrorCode = 'OXB_CATALOG_UNAVAILABLE';
   /** Also once this read's own retries are used up: the job's next attempt reads again. */
