@@ -4,10 +4,11 @@ import { scrubText } from '../log/secrets.js';
 export type OxErrorKind = 'http' | 'network' | 'timeout' | 'aborted' | 'protocol';
 
 /**
- * ox-batch's own stable codes for answers that are not what OX documents (OX's own error codes are
- * in `oxCode`), and then the error's `code`: `OXB_UNEXPECTED_ANSWER` a 200 whose body is not OX's answer (an HTML login page of a
- * proxy, an empty body, `successful` false, another feed); `OXB_ANSWER_TOO_LARGE` an answer over
- * `ox.maxAnswerBytes`. Neither is retried blindly: the same request gets the same answer.
+ * ox-batch's own stable codes for answers that are not what OX documents, and then the error's
+ * `code` (OX's own error codes are in `oxCode`): `OXB_UNEXPECTED_ANSWER` a 200 whose body is not
+ * OX's answer (an HTML login page of a proxy, an empty body, `successful` false, another feed);
+ * `OXB_ANSWER_TOO_LARGE` an answer over `ox.maxAnswerBytes`. Neither is retried blindly: the same
+ * request gets the same answer.
  */
 export type OxAnswerCode = 'OXB_UNEXPECTED_ANSWER' | 'OXB_ANSWER_TOO_LARGE';
 
