@@ -19,10 +19,11 @@
  * The job's result is stored verbatim as JSON text (never decoded in Lua, whose cjson would
  * turn `[]` into `{}`).
  */
+import { LedgerUpdateError } from '../errors.js';
 import type { RedisClient } from '../redis/connection.js';
 import { UpdateBatcher } from './update-batcher.js';
 import { ledgerCommands, type LedgerCommands } from './commands/index.js';
-import { decodeReply, LedgerReply, LedgerUpdateError, type DecodedReply } from './replies.js';
+import { decodeReply, LedgerReply, type DecodedReply } from './replies.js';
 import type { BeginResult, DeliveryRecord, Ledger, MailClaim, MailClaimRequest, OpenMailClaim, ReexportFlag, AttemptRecord, TrimmedRange, WindowKey, WindowRecord, WindowState } from './types.js';
 
 const RUNS_KEPT = 100;

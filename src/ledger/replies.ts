@@ -4,6 +4,7 @@
  * says which it answers) and whose values are decoded here, in `decodeReply`, and nowhere else.
  * Counts (trimDone, settleMail) and claimMail's per-address statuses are answered as they are.
  */
+import { LedgerUpdateError } from '../errors.js';
 
 export enum LedgerReply {
   /** The transition was applied. */
@@ -33,9 +34,7 @@ export type DecodedReply =
   | { code: LedgerReply.OtherWindow; end: number }
   | { code: LedgerReply.Busy; owner: string; leaseUntil?: number; startedAt?: number };
 
-export class LedgerUpdateError extends Error {
-  override readonly name = 'LedgerUpdateError';
-}
+export { LedgerUpdateError };
 
 /** A number sent as text; '' (or absent) when there is none. */
 function optionalNumber(text: unknown): number | undefined {
