@@ -1,4 +1,6 @@
+import { isRetryable } from '../errors.js';
 import type { Logger } from '../log/logger.js';
+import { OxError } from '../ox/ox-error.js';
 import type { OxApi, ResellerPackageConfig } from '../ox/types.js';
 import type { AdEntry } from './catalog.js';
 import type { AdDeletion, AdsPlan } from './plan.js';
@@ -200,12 +202,7 @@ function keyOf(change: Change): string {
 
 function isFatal(err: unknown, signal?: AbortSignal): boolean {
   if (signal?.aborted) return true;
-  const status = (err as { status?: unknown } | null)?.status;
-  return typeof status === 'number' && FATAL_STATUSES.has(status);
-}
-
-function isRetryable(err: unknown): boolean {
-  return (err as { retryable?: unknown } | null)?.retryable === true;
+  return err instanceof OxError && err.status !== undefined && FATAL_STATUSES.has(err.status);
 }
 
 /** Runs tasks with at most `concurrency` in flight; stops taking new ones once `stop()` says so. */

@@ -10,7 +10,7 @@ import { open } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { request } from 'undici';
 import type { ArchiveConfig, Config } from '../config/schema.js';
-import { InputError } from '../errors.js';
+import { InputError, OxBatchError, type OxBatchErrorCode } from '../errors.js';
 import { safeUrl } from '../log/secrets.js';
 import { backoffDelay, parseRetryAfter, sleep, type RetryPolicy } from '../ox/retry.js';
 import { formatOfLocation, parseCatalog } from './parse-catalog.js';
@@ -31,8 +31,11 @@ export interface CatalogSourceOptions {
 const DEFAULT_RETRY: RetryPolicy = { attempts: 5, baseDelayMs: 500, maxDelayMs: 30_000, maxRetryAfterMs: 120_000 };
 
 /** A failure of a catalog read that a later try may not have: the read starts again from the beginning. */
-class TransientCatalogError extends Error {
+export class TransientCatalogError extends OxBatchError {
   override readonly name = 'TransientCatalogError';
+  readonly code: OxBatchErrorCode = 'OXB_CATALOG_UNAVAILABLE';
+  /** Also once this read's own retries are used up: the job's next attempt reads again. */
+  readonly retryable = true;
   constructor(message: string, readonly retryAfterMs?: number, options?: { cause: unknown }) {
     super(message, options);
   }
@@ -96,7 +99,7 @@ export async function readCatalogText(location: string, options: CatalogSourceOp
   try {
     file = await open(location, 'r');
   } catch (err) {
-    throw new InputError(`catalog ${location}: cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+    throw new InputError(`catalog ${location}: cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, { cause: err });
   }
   try {
     if ((await file.stat()).size > limit) throw tooLarge(location, limit);
@@ -137,8 +140,10 @@ async function readS3(location: string, options: CatalogSourceOptions): Promise<
     if (err instanceof InputError) throw err;
     if (err instanceof S3ServiceException) {
       const status = err.$metadata.httpStatusCode;
-      if (err.name === 'NoSuchKey' || err.name === 'NoSuchBucket' || status === 404) throw new InputError(`catalog ${location}: no such object`);
-      if (status === 403) throw new InputError(`catalog ${location}: access denied by S3 (check ads.catalogS3.accessKeyId / ADS_CATALOG_S3_ACCESS_KEY_ID, else archive.accessKeyId / S3_ACCESS_KEY_ID)`);
+      // By name: the SDK gives NoSuchKey a class, yet an error code it does not model (NoSuchBucket
+      // here) arrives as a bare S3ServiceException whose name is the code.
+      if (err.name === 'NoSuchKey' || err.name === 'NoSuchBucket' || status === 404) throw new InputError(`catalog ${location}: no such object`, { cause: err });
+      if (status === 403) throw new InputError(`catalog ${location}: access denied by S3 (check ads.catalogS3.accessKeyId / ADS_CATALOG_S3_ACCESS_KEY_ID, else archive.accessKeyId / S3_ACCESS_KEY_ID)`, { cause: err });
       if (status !== undefined && status < 500 && status !== 429) throw err;
     }
     // A 5xx or throttling answer (after the SDK's own retries), a network error, or a body that broke off.

@@ -1,7 +1,7 @@
 import { LineCounter, parseDocument, isMap, isSeq, isPair, isScalar, type Node, type Document } from 'yaml';
 import { parse as parseCsv, CsvError } from 'csv-parse/sync';
 import type { z } from 'zod';
-import { InputError } from '../errors.js';
+import { InputError, type OxBatchErrorCode } from '../errors.js';
 import { entryKey, oxName, type AdEntry, type AdEntryTarget, type Catalog } from './catalog.js';
 import { catalogSchema, csvRowSchema, CSV_COLUMNS, type CatalogDocument } from './catalog-schema.js';
 import { configHash } from './canonical-json.js';
@@ -11,11 +11,12 @@ export type CatalogFormat = 'yaml' | 'json' | 'csv';
 
 /** The problems found in a catalog, each `file:line: path: what is wrong`. Nothing was applied. */
 export class CatalogError extends InputError {
+  override readonly code: OxBatchErrorCode = 'OXB_CATALOG_INVALID';
   readonly problems: string[];
-  constructor(source: string, problems: string[]) {
+  constructor(source: string, problems: string[], options?: { cause?: unknown }) {
     const shown = problems.slice(0, 5).join('; ');
     const more = problems.length > 5 ? `; … ${problems.length - 5} more` : '';
-    super(`catalog ${source} is invalid (${problems.length} problem${problems.length === 1 ? '' : 's'}, nothing applied): ${shown}${more}`);
+    super(`catalog ${source} is invalid (${problems.length} problem${problems.length === 1 ? '' : 's'}, nothing applied): ${shown}${more}`, options);
     this.problems = problems;
   }
 }
@@ -95,7 +96,7 @@ function readJson(text: string, source: string, problems: string[]): Tree {
     const message = (err as Error).message;
     const offset = /position (\d+)/.exec(message);
     const where = offset ? `:${lineOfOffset(text, Number(offset[1])).line}` : '';
-    throw new CatalogError(source, [`${source}${where}: not valid JSON (${message})`]);
+    throw new CatalogError(source, [`${source}${where}: not valid JSON (${message})`], { cause: err });
   }
   for (const d of scanJsonStructure(text).duplicates) {
     problems.push(`${source}:${d.line}: ${formatPath(d.path)}: duplicate key (first at line ${d.firstLine})`);
@@ -204,7 +205,7 @@ function parseCsvCatalog(text: string, source: string, problems: string[]): Decl
     records = parseCsv(body, { delimiter, info: true, relax_column_count: true, skip_empty_lines: true, comment: '#', comment_no_infix: true }) as unknown as typeof records;
   } catch (err) {
     const line = err instanceof CsvError ? (err as CsvError & { lines?: number }).lines : undefined;
-    throw new CatalogError(source, [`${source}${line ? `:${line}` : ''}: not valid CSV (${(err as Error).message})`]);
+    throw new CatalogError(source, [`${source}${line ? `:${line}` : ''}: not valid CSV (${(err as Error).message})`], { cause: err });
   }
   if (records.length === 0) return [];
   const [header, ...rows] = records;

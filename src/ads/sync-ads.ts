@@ -1,3 +1,4 @@
+import { OxBatchError, type OxBatchErrorCode } from '../errors.js';
 import type { RedisClient } from '../redis/connection.js';
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../log/logger.js';
@@ -37,8 +38,10 @@ export interface AdsSyncResult {
 }
 
 /** A sync that sent everything it could, but OX failed some entries. They are retried next time. */
-export class AdsSyncIncompleteError extends Error {
+export class AdsSyncIncompleteError extends OxBatchError {
   override readonly name = 'AdsSyncIncompleteError';
+  readonly code: OxBatchErrorCode = 'OXB_ADS_INCOMPLETE';
+  readonly retryable = true;
   constructor(readonly result: AdsSyncResult) {
     const applied = result.applied!;
     const first = applied.failures.slice(0, 3).map((f) => `${f.key}: ${f.error}`).join('; ');

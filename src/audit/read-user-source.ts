@@ -20,7 +20,7 @@ async function readLocalText(path: string): Promise<string> {
   try {
     return await readFile(path, 'utf8');
   } catch (err) {
-    throw new InputError(`users file ${path}: cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+    throw new InputError(`users file ${path}: cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, { cause: err });
   }
 }
 
@@ -43,12 +43,13 @@ async function readS3Text(url: string, settings: ArchiveConfig, signal?: AbortSi
     if (!answer.Body) throw new InputError(`users file ${url}: empty answer from S3`);
     return await answer.Body.transformToString('utf8');
   } catch (err) {
+    // By name: an S3 error code the SDK does not model (NoSuchBucket here) has no class of its own.
     if (err instanceof S3ServiceException && (err.name === 'NoSuchKey' || err.name === 'NoSuchBucket' || err.$metadata.httpStatusCode === 404)) {
-      throw new InputError(`users file ${url}: no such object`);
+      throw new InputError(`users file ${url}: no such object`, { cause: err });
     }
     // Wrong or missing S3 credentials or permissions: no retry can fix them (a 5xx is retried).
     if (err instanceof S3ServiceException && (err.$metadata.httpStatusCode === 401 || err.$metadata.httpStatusCode === 403)) {
-      throw new InputError(`users file ${url}: S3 refused access (${err.name}); check the archive S3 credentials and the object's permissions`);
+      throw new InputError(`users file ${url}: S3 refused access (${err.name}); check the archive S3 credentials and the object's permissions`, { cause: err });
     }
     throw err;
   } finally {

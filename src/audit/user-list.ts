@@ -46,7 +46,7 @@ export function parseUserFile(text: string, name: string): WatchedUser[] {
     try {
       doc = JSON.parse(text);
     } catch (err) {
-      throw new InputError(`${source}: not valid JSON (${(err as Error).message})`);
+      throw new InputError(`${source}: not valid JSON (${(err as Error).message})`, { cause: err });
     }
     return fromDocument(doc, source);
   }
@@ -63,7 +63,7 @@ function parseYamlDoc(text: string, source: string): unknown {
   try {
     return parseYaml(text);
   } catch (err) {
-    throw new InputError(`${source}: not valid YAML: ${(err as Error).message.split('\n')[0]}`);
+    throw new InputError(`${source}: not valid YAML: ${(err as Error).message.split('\n')[0]}`, { cause: err });
   }
 }
 
@@ -78,7 +78,7 @@ function parseCsvUsers(text: string, source: string): WatchedUser[] {
   try {
     records = parseCsv(text, { bom: true, comment: '#', skip_empty_lines: true, trim: true, relax_column_count: true, delimiter: [',', ';', '\t'] }) as string[][];
   } catch (err) {
-    throw new InputError(`${source}: not valid CSV (${(err as Error).message})`);
+    throw new InputError(`${source}: not valid CSV (${(err as Error).message})`, { cause: err });
   }
   if (records.length === 0) return [];
   let contextCol = 0;

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, InputError, isInputError } from '../errors.js';
+import { EXIT_OK, InputError, exitCodeOf } from '../errors.js';
 import type { Config } from '../config/schema.js';
 import { scrubText } from '../log/secrets.js';
 
@@ -19,8 +19,9 @@ export async function configFor(command: Command, overrides?: Record<string, unk
 }
 
 /**
- * Wraps a command action: maps errors to exit codes (2 for bad input, 1 for server/network
- * failure) and prints one scrubbed line to stderr. Actions return an exit code or nothing.
+ * Wraps a command action: an error exits with its class's code (errors.ts: 2 for bad input or a
+ * refusal, 1 for a server/network failure and anything else) and prints one scrubbed line to
+ * stderr. Actions return an exit code or nothing.
  */
 export function action<A extends unknown[]>(fn: (...args: A) => Promise<number | void> | number | void): (...args: A) => Promise<void> {
   return async (...args: A) => {
@@ -50,7 +51,7 @@ export function reportError(err: unknown): number {
   const message = err instanceof Error ? err.message : String(err);
   process.stderr.write(`ox-batch: ${scrubText(message).split('\n')[0]}\n`);
   if (process.env.OXB_DEBUG && err instanceof Error && err.stack) process.stderr.write(`${scrubText(err.stack)}\n`);
-  return isInputError(err) ? EXIT_USAGE : EXIT_FAILURE;
+  return exitCodeOf(err);
 }
 
 /** Collects a repeatable option into an array. */

@@ -26,7 +26,8 @@ try {
   await program.parseAsync(process.argv);
 } catch (err) {
   if (err instanceof CommanderError) {
-    // help and version print and exit 0; every other commander error is a usage error.
+    // Commander's own error (it has printed its message): help and version exit 0, every other
+    // one is a usage error, as an InputError would be. Its `exitCode` is commander's (1), not ours.
     process.exitCode = err.exitCode === 0 ? 0 : EXIT_USAGE;
   } else {
     throw err;

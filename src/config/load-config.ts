@@ -74,7 +74,7 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
   applyAwsRegion(merged, env, origins);
 
   const result = configSchema.safeParse(merged);
-  if (!result.success) throw new InputError(formatIssue(result.error.issues[0]!, merged, origins));
+  if (!result.success) throw new InputError(formatIssue(result.error.issues[0]!, merged, origins), { cause: result.error });
   return result.data;
 }
 
@@ -85,13 +85,13 @@ function readYaml(path: string, env: NodeJS.ProcessEnv): Plain {
   try {
     text = readFileSync(path, 'utf8');
   } catch (err) {
-    throw new InputError(`config file ${path}: cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+    throw new InputError(`config file ${path}: cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, { cause: err });
   }
   let doc: unknown;
   try {
     doc = parseYaml(text, { prettyErrors: true, uniqueKeys: true });
   } catch (err) {
-    throw new InputError(`config file ${path}: not valid YAML: ${(err as Error).message.split('\n')[0]}`);
+    throw new InputError(`config file ${path}: not valid YAML: ${(err as Error).message.split('\n')[0]}`, { cause: err });
   }
   if (doc === null || doc === undefined) return {};
   if (typeof doc !== 'object' || Array.isArray(doc)) throw new InputError(`config file ${path}: expected a mapping at the top level`);
@@ -128,7 +128,7 @@ export function envValue(env: NodeJS.ProcessEnv, name: string): string | undefin
     try {
       return readFileSync(file, 'utf8').replace(/\r?\n$/, '');
     } catch (err) {
-      throw new InputError(`${name}_FILE: cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+      throw new InputError(`${name}_FILE: cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? 'error'})`, { cause: err });
     }
   }
   return undefined;

@@ -27,7 +27,7 @@ import { mountDashboard } from '../http/dashboard.js';
 import { mountWindowGrid } from '../http/window-grid.js';
 import { startHttpServer, type ReadinessCheck, type RunningHttpServer } from '../http/http-server.js';
 import { createServices, type ClosableServices } from '../services.js';
-import { RedisLedger } from '../ledger/redis-ledger.js';
+import { createLedger } from '../ledger/create-ledger.js';
 import { createJobProcessor } from '../queue/job-processor.js';
 import { checkJobData } from '../queue/job-data.js';
 import { sweepSpoolAtStart } from '../delivery/spool-sweep.js';
@@ -67,7 +67,7 @@ export interface DaemonOptions {
   retryCheckIntervalMs?: number;
 }
 
-export { RedisUnavailableError, waitForRedis } from '../redis/wait-for-redis.js';
+export { waitForRedis } from '../redis/wait-for-redis.js';
 
 function timeout(ms: number): Promise<'timeout'> {
   return new Promise((resolve) => setTimeout(() => resolve('timeout'), ms).unref());
@@ -192,7 +192,7 @@ export class Daemon {
         log,
         observer: this.metrics,
         isShuttingDown: () => this.shuttingDown,
-        completionLedger: new RedisLedger(this.workerRedis, config.redis.prefix),
+        completionLedger: createLedger(this.workerRedis, config.redis.prefix),
       });
       this.jobWorker = new Worker<JobData>(JOB_QUEUE, this.counted(processor), { ...workerSettings, concurrency: options.concurrency ?? config.worker.concurrency });
       this.watchWorker(this.jobWorker, JOB_QUEUE);
@@ -344,6 +344,7 @@ export class Daemon {
     worker.on('error', (err) => this.log.warn({ queue, err: { message: err.message } }, 'worker error'));
     worker.on('failed', (job, err) => {
       if (!job) return;
+      // By name, as BullMQ itself tells an UnrecoverableError (RefusedJobDataError keeps that name).
       const final = job.attemptsMade >= (job.opts.attempts ?? 1) || err.name === 'UnrecoverableError';
       this.log[final ? 'error' : 'warn']({ queue, jobId: job.id, attemptsMade: job.attemptsMade, reason: err.message }, final
         ? (err.name === 'UnrecoverableError' ? 'job failed: its error is permanent, no retry can fix it' : 'job failed: its attempts are used up (a window is queued again after retryFailedAfter)')

@@ -9,14 +9,13 @@
  * (the purge job deletes feedback from OX on the strength of that record).
  */
 import type { Logger } from '../log/logger.js';
-import { InputError, RefusedError } from '../errors.js';
+import { DeliveryError, InputError, MailBusyError, RefusedError } from '../errors.js';
 import type { Config } from '../config/schema.js';
 import type { OxApi } from '../ox/types.js';
 import type { DeliveryLog, MailClaim } from '../ledger/types.js';
 import { isoUtc } from '../time/parse-time.js';
 import { toolVersion } from '../version.js';
 import { artifactKey, keyBaseName, manifestKeyFor, type ArtifactNaming } from './archive-key.js';
-import { DeliveryError, MailBusyError } from './delivery-error.js';
 import { OxError } from '../ox/ox-error.js';
 import type { ArchiveStore, Mailer, MailAttachment } from './types.js';
 import { deterministicMessageId } from './message-id.js';

@@ -10,10 +10,9 @@ import { createReadStream } from 'node:fs';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { Transform, type Readable, type TransformCallback } from 'node:stream';
 import type { ArchiveConfig } from '../config/schema.js';
-import { InputError } from '../errors.js';
+import { DeliveryError, InputError } from '../errors.js';
 import { scrubText } from '../log/secrets.js';
 import { assertSafeKey, keyBaseName } from './archive-key.js';
-import { DeliveryError } from './delivery-error.js';
 import type { ArchiveObjectInfo, ArchiveStore, VerifyOptions, VerifyResult } from './types.js';
 
 /**
@@ -242,6 +241,7 @@ export class S3Archive implements ArchiveStore {
   }
 
   private failure(operation: string, key: string, err: unknown): Error {
+    // By name: an abort comes as the SDK's AbortError or the signal's DOMException, no shared class.
     if (err instanceof Error && (err.name === 'AbortError' || err.name === 'AbortSignal')) return err;
     const status = httpStatusOf(err);
     const code = err instanceof Error ? err.name : 'Error';
@@ -262,6 +262,7 @@ function httpStatusOf(err: unknown): number | undefined {
   return typeof status === 'number' ? status : undefined;
 }
 
+/** By name and structurally: the SDK (and its NotFound, NoSuchKey classes) is loaded lazily. */
 function isNotFound(err: unknown): boolean {
   const name = (err as { name?: unknown } | null)?.name;
   return httpStatusOf(err) === 404 || name === 'NotFound' || name === 'NoSuchKey';

@@ -6,9 +6,8 @@
 import type { Transporter } from 'nodemailer';
 import type SMTPTransport from 'nodemailer/lib/smtp-transport/index.js';
 import type { MailConfig } from '../config/schema.js';
-import { InputError } from '../errors.js';
+import { DeliveryError, InputError } from '../errors.js';
 import { safeUrl, scrubText } from '../log/secrets.js';
-import { DeliveryError } from './delivery-error.js';
 import type { MailMessage, MailReceipt, Mailer } from './types.js';
 
 /** Connection problems and 4xx replies are temporary in SMTP; 5xx replies and bad auth are not. */

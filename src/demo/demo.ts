@@ -27,11 +27,9 @@ const DEMO_LAG_MS = 30 * 60_000;
 import { backfill, runOnce, type FinishedJob } from './drive-daemon.js';
 import { countArchive, formatSummary, type DemoSummary } from './demo-summary.js';
 import { deleteKeysWithPrefix as deleteKeys } from '../redis/keys.js';
+import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from '../errors.js';
 
 const MARKER = '.ox-batch-demo';
-const EXIT_OK = 0;
-const EXIT_FAILURE = 1;
-const EXIT_USAGE = 2;
 
 interface DemoPaths {
   root: string;

@@ -9,12 +9,16 @@
  * learn every key of the window, then the export starts again with the wider header
  * (`ColumnsGrew`), so no key is ever dropped and every row has the same cells.
  */
+import { OxBatchError, type OxBatchErrorCode } from '../errors.js';
 import type { FeedbackColumn } from './feedback-columns.js';
 import { columnOfKey } from './feedback-columns.js';
 
 /** Thrown at the end of a pass that met keys its header lacks; the export restarts with them. */
-export class ColumnsGrew extends Error {
+export class ColumnsGrew extends OxBatchError {
   override readonly name = 'ColumnsGrew';
+  readonly code: OxBatchErrorCode = 'OXB_COLUMNS_GREW';
+  /** The export runs again with the wider header (export-feedback.ts does so itself). */
+  readonly retryable = true;
   constructor(readonly extraKeys: readonly string[]) {
     super(`OX sent raw keys after the header was written (${extraKeys.join(', ')}): export again with the wider header`);
   }

@@ -12,7 +12,7 @@
  *   POST /api/schedules/:id/windows/:start/retry     queue a failed window again
  */
 import express, { type Express, type NextFunction, type Request, type Response, type Router } from 'express';
-import { InputError, isInputError } from '../errors.js';
+import { InputError, RefusedError, isInputError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import { parseInstant } from '../time/parse-time.js';
 import {
@@ -34,7 +34,7 @@ function handle(log: Logger | undefined, fn: Handler) {
   return (req: Request, res: Response, next: NextFunction): void => {
     fn(req, res).catch((err: unknown) => {
       if (isInputError(err)) {
-        res.status(err.name === 'RefusedError' ? 409 : 400).json({ error: err.message });
+        res.status(err instanceof RefusedError ? 409 : 400).json({ error: err.message });
         return;
       }
       log?.error({ err, path: req.path }, 'window grid request failed');

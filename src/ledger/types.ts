@@ -2,7 +2,8 @@
  * The window ledger: ox-batch's own record of what ran, kept in Redis under the configured prefix.
  * BullMQ schedulers only trigger; the ledger is the source of truth for which windows are done,
  * what each produced (the artifact manifest, the verified archive object) and who was mailed.
- * Implemented by `RedisLedger` (redis-ledger.ts).
+ * Implemented by `RedisLedger` (redis-ledger.ts); code outside src/ledger/ sees only `Ledger`
+ * (built by `createLedger`, create-ledger.ts).
  */
 
 export type WindowState = 'queued' | 'running' | 'done' | 'failed';
@@ -81,26 +82,52 @@ export type BeginResult =
   | { started: false; conflictEnd: number }
   | { started: false; busy: { owner: string; leaseUntil?: number; startedAt?: number } };
 
+/**
+ * What the rest of ox-batch asks of the ledger: the queue (ticks, enqueue, workers, manual
+ * attempts, status and the window grid), the jobs (through `JobContext.ledger`), the purge and the
+ * CLI. Exactly these and nothing more; each state change is one command of
+ * `src/ledger/commands/` (see "The window ledger's states" in docs/architecture.md).
+ */
 export interface Ledger {
   getWindow(key: WindowKey): Promise<WindowRecord | null>;
   /** Windows of a schedule sorted by start, optionally those overlapping [from, to). */
   listWindows(scheduleId: string, range?: { from?: number; to?: number }): Promise<WindowRecord[]>;
-  markQueued(key: WindowKey, job: string, jobId: string): Promise<void>;
-  markRunning(key: WindowKey, job: string, attempt: number): Promise<void>;
+  /** Windows whose last attempt failed, oldest first. */
+  failedWindows(scheduleId: string): Promise<WindowRecord[]>;
+  failedCount(scheduleId: string): Promise<number>;
+
+  /**
+   * Marks a window queued; returns whether it changed. Without `force` a window that is done or
+   * running keeps its state (a late tick must not undo a finished attempt).
+   */
+  markQueuedIfOpen(key: WindowKey, job: string, jobId: string, options?: { force?: boolean }): Promise<boolean>;
+  /** The retry clock queues a failed window again: its round (1, 2, …), or 0 when it is no longer failed. */
+  markRetryRound(key: WindowKey, job: string, jobId: string): Promise<number>;
   /** A worker starts a window (attempt counted by BullMQ), holding it by a lease when `owner` is given. */
   beginWindow(key: WindowKey, job: string, attempt: number, options?: { force?: boolean; owner?: string; leaseUntil?: number }): Promise<BeginResult>;
   /** `ox-batch run` starts a window and holds it by a lease. */
   beginManual(key: WindowKey, job: string, options: { owner: string; leaseUntil: number; force?: boolean }): Promise<BeginResult>;
   renewLease(key: WindowKey, owner: string, leaseUntil: number): Promise<boolean>;
   markDone(key: WindowKey, job: string, result: unknown): Promise<void>;
+  /**
+   * markDone without waiting for the reply: `sent` resolves once the write is on the ledger's
+   * connection (a command sent on it afterwards runs after it in Redis); `applied` settles with
+   * Redis' answer.
+   */
+  markDoneInOrder(key: WindowKey, job: string, result: unknown): { sent: Promise<void>; applied: Promise<void> };
   /** `permanent`: no retry can fix it; the retry clock leaves it to an operator. */
   markFailed(key: WindowKey, job: string, error: string, options?: { permanent?: boolean }): Promise<void>;
   /** A try failed and another follows: queued again, with the error. */
   markRetrying(key: WindowKey, job: string, error: string): Promise<void>;
+  /** BullMQ failed the window's job without the processor recording it (stalled too often). */
+  markAbandoned(key: WindowKey, job: string, error: string): Promise<boolean>;
+
   /** End of the contiguous run of done windows starting at `startAt`; `startAt` when none is done. */
   watermark(scheduleId: string, startAt: number): Promise<number>;
   /** The old done windows `ledger.keepDone` removed; undefined when none were. */
   trimmedRange(scheduleId: string): Promise<TrimmedRange | undefined>;
+  /** `ledger.keepDone`: removes done windows ending at or before `olderThan`; returns how many. */
+  trimDone(scheduleId: string, origin: number, olderThan: number, options?: { maxWindows?: number }): Promise<number>;
 
   getDelivery(key: WindowKey, deliveryId: string): Promise<DeliveryRecord | null>;
   listDeliveries(key: WindowKey): Promise<Record<string, DeliveryRecord>>;

@@ -88,7 +88,7 @@ function serializeError(err: unknown): Record<string, unknown> {
     return { message: scrubText(message) };
   }
   const out: Record<string, unknown> = { type: err.name, message: scrubText(err.message) };
-  for (const key of ['status', 'operation', 'code', 'errorDesc', 'errorId', 'retryable'] as const) {
+  for (const key of ['status', 'operation', 'code', 'oxCode', 'errorDesc', 'errorId', 'retryable'] as const) {
     const value = (err as unknown as Record<string, unknown>)[key];
     if (value !== undefined) out[key] = value;
   }

@@ -6,6 +6,8 @@
  * here; this does well over 100 MB/s), which matters for multi-million-row exports.
  */
 
+import { OxBatchError, type OxBatchErrorCode } from '../errors.js';
+
 const OPEN_BRACKET = 0x5b; // [
 const CLOSE_BRACKET = 0x5d; // ]
 const OPEN_BRACE = 0x7b; // {
@@ -15,8 +17,12 @@ const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
 const UTF8_BOM = [0xef, 0xbb, 0xbf];
 
-export class JsonArrayFormatError extends Error {
+/** Bytes that break the JSON array syntax; the OX client and the export turn it into an OxError of kind `protocol`. */
+export class JsonArrayFormatError extends OxBatchError {
   override readonly name = 'JsonArrayFormatError';
+  readonly code: OxBatchErrorCode = 'OXB_MALFORMED_JSON';
+  /** The same bytes fail the same way. */
+  readonly retryable = false;
 }
 
 function isWhitespace(byte: number): boolean {
@@ -137,7 +143,7 @@ function parseBatch(chunk: Buffer, start: number, end: number, offset: number): 
   try {
     return JSON.parse(`[${chunk.toString('utf8', start, end)}]`) as unknown[];
   } catch (err) {
-    throw new JsonArrayFormatError(`invalid JSON between bytes ${offset + start} and ${offset + end}: ${(err as Error).message}`);
+    throw new JsonArrayFormatError(`invalid JSON between bytes ${offset + start} and ${offset + end}: ${(err as Error).message}`, { cause: err });
   }
 }
 
@@ -146,7 +152,7 @@ function parseElement(parts: Buffer[], position: number): unknown {
   try {
     return JSON.parse(text) as unknown;
   } catch (err) {
-    throw new JsonArrayFormatError(`invalid JSON element ending at byte ${position}: ${(err as Error).message}`);
+    throw new JsonArrayFormatError(`invalid JSON element ending at byte ${position}: ${(err as Error).message}`, { cause: err });
   }
 }
 

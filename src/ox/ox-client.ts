@@ -3,7 +3,7 @@ import { PassThrough, type Readable } from 'node:stream';
 import { Pool, type Dispatcher } from 'undici';
 import type { Logger } from 'pino';
 import type { OxConfig } from '../config/schema.js';
-import { InputError } from '../errors.js';
+import { InputError, OxBatchError } from '../errors.js';
 import { safeUrl } from '../log/secrets.js';
 import { oxWindowParams } from './feedback-window.js';
 import { JsonArrayFormatError, parseJsonArray } from './json-array-stream.js';
@@ -417,7 +417,7 @@ export class OxClient implements OxApi {
     return new OxError({
       operation: spec.operation, kind: 'http', status, retryable, retryAfterMs, notSent: status === 503 || (status >= 400 && status < 500),
       reason: response.statusText || STATUS_CODES[status],
-      code: details.code, errorDesc: details.errorDesc, errorId: details.errorId,
+      oxCode: details.code, errorDesc: details.errorDesc, errorId: details.errorId,
       hint: hintFor(spec, status, text === '', this.baseUrl),
     });
   }
@@ -533,11 +533,13 @@ function coerceToStrings(element: Record<string, unknown>): RawFeedbackRecord {
   return record;
 }
 
+/** undici's or Node's code of a transport error (UND_ERR_*, ECONNRESET), never ox-batch's own OXB_* codes. */
 function errorCode(err: unknown): string {
-  const e = err as { code?: unknown; cause?: { code?: unknown } } | undefined;
-  if (typeof e?.code === 'string') return e.code;
-  if (typeof e?.cause?.code === 'string') return e.cause.code;
-  return '';
+  const codeOf = (e: unknown) => {
+    const code = e instanceof OxBatchError ? undefined : (e as { code?: unknown } | undefined)?.code;
+    return typeof code === 'string' ? code : undefined;
+  };
+  return codeOf(err) ?? codeOf((err as { cause?: unknown } | undefined)?.cause) ?? '';
 }
 
 async function readLimited(body: Dispatcher.ResponseData['body'], limit: number): Promise<string> {

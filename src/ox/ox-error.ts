@@ -1,12 +1,14 @@
+import { OxBatchError, type OxBatchErrorCode } from '../errors.js';
 import { scrubText } from '../log/secrets.js';
 
 export type OxErrorKind = 'http' | 'network' | 'timeout' | 'aborted' | 'protocol';
 
 /**
- * ox-batch's own stable codes for answers that are not what OX documents (OX's own error codes are
- * in `code`): `OXB_UNEXPECTED_ANSWER` a 200 whose body is not OX's answer (an HTML login page of a
- * proxy, an empty body, `successful` false, another feed); `OXB_ANSWER_TOO_LARGE` an answer over
- * `ox.maxAnswerBytes`. Neither is retried blindly: the same request gets the same answer.
+ * ox-batch's own stable codes for answers that are not what OX documents, and then the error's
+ * `code` (OX's own error codes are in `oxCode`): `OXB_UNEXPECTED_ANSWER` a 200 whose body is not
+ * OX's answer (an HTML login page of a proxy, an empty body, `successful` false, another feed);
+ * `OXB_ANSWER_TOO_LARGE` an answer over `ox.maxAnswerBytes`. Neither is retried blindly: the same
+ * request gets the same answer.
  */
 export type OxAnswerCode = 'OXB_UNEXPECTED_ANSWER' | 'OXB_ANSWER_TOO_LARGE';
 
@@ -17,8 +19,8 @@ export interface OxErrorDetails {
   status?: number;
   /** Set for answers that are not OX's (see OxAnswerCode). */
   answerCode?: OxAnswerCode;
-  /** OX error object fields, when the server sent one. */
-  code?: string;
+  /** OX error object fields, when the server sent one (`oxCode` is OX's `code`, e.g. FEEDBACK-0003). */
+  oxCode?: string;
   errorDesc?: string;
   errorId?: string;
   /** The HTTP reason phrase or a short description of what went wrong. */
@@ -37,16 +39,28 @@ export interface OxErrorDetails {
   cause?: unknown;
 }
 
+/** The family's code of each kind of OX failure (an answer code, when set, is more precise). */
+const CODE_OF_KIND: Record<OxErrorKind, OxBatchErrorCode> = {
+  http: 'OXB_OX_HTTP',
+  network: 'OXB_OX_NETWORK',
+  timeout: 'OXB_OX_TIMEOUT',
+  aborted: 'OXB_OX_ABORTED',
+  protocol: 'OXB_OX_PROTOCOL',
+};
+
 /**
  * The one error every OX call fails with. It carries what an operator needs to act (HTTP status,
- * OX `code`, `error_desc`, and the `error_id` a server admin greps for in the OX log) and whether
+ * OX's code, `error_desc`, and the `error_id` a server admin greps for in the OX log) and whether
  * trying again can help. The message is built only from these fields, scrubbed: never a credential.
+ * `retryable` is the OX client's verdict on this request (its status, whether it is idempotent,
+ * whether it was sent), so it is given with the details, not fixed by the class.
  */
-export class OxError extends Error {
+export class OxError extends OxBatchError {
   override readonly name = 'OxError';
   readonly status?: number;
   readonly operation: string;
-  readonly code?: string;
+  /** OX's own error code (`FEEDBACK-0003`); `code` is ox-batch's (OXB_OX_HTTP …). */
+  readonly oxCode?: string;
   readonly errorDesc?: string;
   readonly errorId?: string;
   readonly retryable: boolean;
@@ -64,13 +78,22 @@ export class OxError extends Error {
     this.retryable = details.retryable;
     this.status = details.status;
     this.answerCode = details.answerCode;
-    this.code = details.code;
+    this.oxCode = details.oxCode;
     this.errorDesc = details.errorDesc === undefined ? undefined : scrubText(details.errorDesc);
     this.errorId = details.errorId;
     this.attempts = details.attempts;
     this.retryAfterMs = details.retryAfterMs;
     this.notSent = details.notSent === true;
     this.#details = details;
+  }
+
+  get code(): OxBatchErrorCode {
+    return this.answerCode ?? CODE_OF_KIND[this.kind];
+  }
+
+  /** An abort is not retried by the OX client, yet not permanent either: the job goes back to the queue. */
+  override get permanent(): boolean {
+    return !this.retryable && this.kind !== 'aborted';
   }
 
   /** The same error, noting how many tries were made before giving up. */
@@ -90,7 +113,7 @@ function describe(d: OxErrorDetails): string {
   if (d.status !== undefined) parts.push(`HTTP ${d.status}${d.reason ? ` ${d.reason}` : ''}`);
   else if (d.reason) parts.push(d.reason);
   if (d.answerCode) parts.push(`[${d.answerCode}]`);
-  if (d.code) parts.push(d.code);
+  if (d.oxCode) parts.push(d.oxCode);
   if (d.errorDesc) parts.push(`- ${d.errorDesc}`);
   if (d.errorId) parts.push(`(error_id ${d.errorId})`);
   if (d.hint) parts.push(`- ${d.hint}`);

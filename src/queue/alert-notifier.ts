@@ -13,7 +13,7 @@
 import type { RedisClient } from '../redis/connection.js';
 import type { Config } from '../config/schema.js';
 import type { Mailer } from '../delivery/types.js';
-import type { RedisLedger } from '../ledger/redis-ledger.js';
+import type { Ledger } from '../ledger/types.js';
 import type { Logger } from '../log/logger.js';
 import { scrubText } from '../log/secrets.js';
 import type { ScheduleState } from './schedule-state.js';
@@ -37,7 +37,7 @@ export interface AlertEvent {
 export interface NotifierDeps {
   config: Config;
   schedules: ReadonlyArray<Schedule>;
-  ledger: RedisLedger;
+  ledger: Ledger;
   state: ScheduleState;
   redis: RedisClient;
   mailer: () => Mailer;

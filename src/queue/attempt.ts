@@ -7,12 +7,12 @@
  */
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import { EXIT_FAILURE, EXIT_USAGE, InputError, RefusedError, isInputError } from '../errors.js';
+import { InputError, OxBatchError, RefusedError, exitCodeOf, isPermanent, type ExitCode, type OxBatchErrorCode } from '../errors.js';
 import type { JobKind, JobWindow, Services } from '../job-kind.js';
 import type { Logger } from '../log/logger.js';
 import { scrubText } from '../log/secrets.js';
 import type { DeliveryLog, WindowKey } from '../ledger/types.js';
-import { deliveryLogFor, memoryDeliveryLog, scheduleKey } from '../ledger/redis-ledger.js';
+import { deliveryLogFor, memoryDeliveryLog, scheduleKey } from '../ledger/delivery-log.js';
 import type { QueueObserver } from './observer.js';
 import { validateParams } from './schedules.js';
 import { assertWindowClosed } from './closed-window.js';
@@ -80,17 +80,33 @@ export interface AttemptOutcome {
   durationMs: number;
 }
 
-/** A failed run: the ledger is already updated; `permanent` errors are never retried. */
-export class AttemptError extends Error {
+/**
+ * A failed attempt: the ledger is already updated. Its cause (what the job threw) decides the
+ * rest: a permanent cause is never retried, and an input error or a refusal exits 2.
+ */
+export class AttemptError extends OxBatchError {
   override readonly name = 'AttemptError';
+  readonly code: OxBatchErrorCode = 'OXB_ATTEMPT_FAILED';
   constructor(
     message: string,
-    readonly permanent: boolean,
     readonly outcome: FailureOutcome,
     readonly attempt: number,
     options: { cause: unknown },
   ) {
     super(message, options);
+  }
+
+  override get permanent(): boolean {
+    return isPermanent(this.cause);
+  }
+
+  /** The job may run again: the cause is not permanent (an abort included). */
+  get retryable(): boolean {
+    return !this.permanent;
+  }
+
+  override get exitCode(): ExitCode {
+    return exitCodeOf(this.cause);
   }
 }
 
@@ -99,6 +115,7 @@ export class AttemptError extends Error {
  * window of another end would read that window's done state, result and deliveries as its own.
  */
 export class WindowConflictError extends InputError {
+  override readonly code: OxBatchErrorCode = 'OXB_WINDOW_CONFLICT';
   constructor(job: string, scheduleId: string, window: JobWindow, recordedEnd: number) {
     super(`job ${job}: ${scheduleId} already has the window ${describeWindow({ start: window.start, end: recordedEnd })} in the ledger; ` +
       `${describeWindow(window)} starts at the same instant and would share its records: run that window, or windows that start elsewhere`);
@@ -110,6 +127,7 @@ export class WindowConflictError extends InputError {
  * is refused (exit 2, nothing changed); a worker puts its job back until `retryAt`.
  */
 export class WindowBusyError extends RefusedError {
+  override readonly code: OxBatchErrorCode = 'OXB_WINDOW_BUSY';
   readonly retryAt: number;
   constructor(job: string, scheduleId: string, window: JobWindow, busy: { owner: string; leaseUntil?: number; startedAt?: number }) {
     const since = busy.startedAt ? ` since ${new Date(busy.startedAt).toISOString()}` : '';
@@ -130,21 +148,6 @@ const RUN_LEASE_MS = 60_000;
 /** Each worker execution of a window holds it under a name of its own. */
 function workerOwner(): string {
   return `worker:${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
-}
-
-/**
- * Errors no retry can fix: bad input, a refused job, and errors that say so themselves
- * (`retryable: false` — OX's 400/401/403/404, a rejected mail recipient, S3 access denied).
- * An abort is not permanent: the job goes back to the queue.
- */
-export function isPermanentError(err: unknown): boolean {
-  if (isInputError(err)) return true;
-  if (err && typeof err === 'object') {
-    const e = err as { retryable?: unknown; kind?: unknown; name?: unknown };
-    if (e.name === 'ZodError') return true;
-    if (e.retryable === false && e.kind !== 'aborted' && e.name !== 'AbortError') return true;
-  }
-  return false;
 }
 
 /** One line for the ledger and the dashboard: the error type, OX details, no secrets. */
@@ -265,7 +268,9 @@ export async function executeAttempt(options: ExecuteAttemptOptions): Promise<At
     return { ...base, status: preview ? 'preview' : 'done', result: result ?? null, durationMs };
   } catch (err) {
     const durationMs = Date.now() - started;
-    const permanent = isPermanentError(err);
+    // Errors no retry can fix say so themselves (errors.ts): bad input, a refused job, OX's
+    // 400/401/403/404, a rejected mail recipient, S3 access denied. An abort is not permanent.
+    const permanent = isPermanent(err);
     const outcome = options.classifyFailure?.(err, permanent) ?? 'failed';
     const reason = describeError(err);
     if (recorded) {
@@ -286,7 +291,7 @@ export async function executeAttempt(options: ExecuteAttemptOptions): Promise<At
     }
     options.observer?.recordAttempt(kind.name, scheduleId, outcome === 'failed' ? 'failed' : outcome, durationMs);
     log()[outcome === 'failed' ? 'error' : 'warn']({ err, permanent, outcome }, outcome === 'failed' ? 'job failed' : 'job try failed; it will run again');
-    throw new AttemptError(reason, permanent, outcome, attempt, { cause: err });
+    throw new AttemptError(reason, outcome, attempt, { cause: err });
   } finally {
     clearInterval(leaseTimer);
   }
@@ -334,10 +339,10 @@ export async function executeManualAttempt(options: ManualAttemptOptions): Promi
     // multi-window run go on, and the command exits 2.
     if (err instanceof WindowBusyError) {
       (options.log ?? options.services.log).warn(err.message);
-      return failed(err.message, EXIT_USAGE, 0);
+      return failed(err.message, err.exitCode, 0);
     }
     if (!(err instanceof AttemptError)) throw err;
-    return failed(err.message, isInputError(err.cause) ? EXIT_USAGE : EXIT_FAILURE, err.attempt);
+    return failed(err.message, err.exitCode, err.attempt);
   }
 }
 

@@ -9,12 +9,13 @@
  * (`ox-batch run --open`) is the one exception: it is archived apart and never recorded done.
  */
 import type { Config } from '../config/schema.js';
-import { RefusedError } from '../errors.js';
+import { RefusedError, type OxBatchErrorCode } from '../errors.js';
 import { formatDuration } from '../time/format-duration.js';
 import { describeWindow, type Window } from '../time/windows.js';
 
 /** A window refused because it has not closed yet (or lies in the future). Exit 2, nothing changed. */
 export class OpenWindowError extends RefusedError {
+  override readonly code: OxBatchErrorCode = 'OXB_WINDOW_OPEN';
   constructor(
     message: string,
     readonly window: Window,

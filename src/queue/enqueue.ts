@@ -10,8 +10,7 @@ import { isDeepStrictEqual } from 'node:util';
 import type { Job, Queue } from 'bullmq';
 import type { Config } from '../config/schema.js';
 import type { JobKind } from '../job-kind.js';
-import type { RedisLedger } from '../ledger/redis-ledger.js';
-import type { WindowRecord } from '../ledger/types.js';
+import type { Ledger, WindowRecord } from '../ledger/types.js';
 import { assertWindowClosed } from './closed-window.js';
 import { assertParamsAsConfigured } from './locked-params.js';
 import { validateParams } from './schedules.js';
@@ -22,7 +21,7 @@ import { inWindowTrace } from '../telemetry/tracing.js';
 
 export interface EnqueueContext {
   queue: Queue<JobData>;
-  ledger: RedisLedger;
+  ledger: Ledger;
   config: Config;
   now?: () => number;
 }

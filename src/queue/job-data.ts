@@ -13,6 +13,7 @@
  */
 import { UnrecoverableError } from 'bullmq';
 import { z } from 'zod';
+import type { JobDataRefusedCode } from '../errors.js';
 import type { JobKind } from '../job-kind.js';
 import { maskValue, scrubText } from '../log/secrets.js';
 import type { JobData } from './queues.js';
@@ -34,8 +35,14 @@ export type JobDataCheck =
   | { accepted: true; data: JobData; kind: JobKind<any, any>; schedule?: Schedule }
   | { accepted: false; reason: string };
 
-/** A job the worker refuses to run: failed for good, nothing run, the ledger left alone. */
+/**
+ * A job the worker refuses to run: failed for good, nothing run, the ledger left alone. It
+ * extends BullMQ's UnrecoverableError (BullMQ fails a job for good by that class), so it cannot
+ * extend OxBatchError; it carries the family's members all the same.
+ */
 export class RefusedJobDataError extends UnrecoverableError {
+  readonly code: JobDataRefusedCode = 'OXB_JOB_DATA_REFUSED';
+  readonly retryable = false;
   constructor(reason: string) {
     super(`refused job data: ${reason}`);
     // BullMQ recognises "no retries" by this name as well as by class.

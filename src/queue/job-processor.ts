@@ -11,18 +11,16 @@
  *  - anything else → BullMQ retries with exponential backoff and jitter until attempts run out.
  */
 import { DelayedError, UnrecoverableError, type Job, type Processor } from 'bullmq';
-import { isInputError } from '../errors.js';
+import { MailBusyError, isInputError } from '../errors.js';
 import type { JobKind, Services } from '../job-kind.js';
 import type { Logger } from '../log/logger.js';
 import type { QueueObserver } from './observer.js';
 import { executeAttempt, AttemptError, WindowBusyError, WindowConflictError, describeError, type FailureOutcome } from './attempt.js';
 import type { JobData } from './queues.js';
 import { OpenWindowError } from './closed-window.js';
-import { MailBusyError } from '../delivery/delivery-error.js';
 import { checkJobData, RefusedJobDataError } from './job-data.js';
 import type { Schedule } from './schedules.js';
-import type { RedisLedger } from '../ledger/redis-ledger.js';
-import type { WindowKey } from '../ledger/types.js';
+import type { Ledger, WindowKey } from '../ledger/types.js';
 import { annotateActiveSpan, windowAttributes } from '../telemetry/tracing.js';
 
 export interface ProcessorOptions {
@@ -43,7 +41,7 @@ export interface ProcessorOptions {
    * ioredis sends the script again after the completion; the mark then lands milliseconds late.)
    * Without it the processor waits for the mark on the services' ledger.
    */
-  completionLedger?: RedisLedger;
+  completionLedger?: Ledger;
 }
 
 export function createJobProcessor(options: ProcessorOptions): Processor<JobData> {
@@ -105,8 +103,8 @@ export function createJobProcessor(options: ProcessorOptions): Processor<JobData
           await job.moveToDelayed(Date.now(), token);
           throw new DelayedError();
         }
-        if (err.permanent) throw new UnrecoverableError(err.message);
-        throw new Error(err.message);
+        if (err.permanent) throw unrecoverable(err.message, err);
+        throw new Error(err.message, { cause: err });
       }
       // A window that has not closed yet (its schedule's lag grew since it was queued): back to
       // the queue until it closes. A future one was never queued by ox-batch: refused below.
@@ -128,8 +126,15 @@ export function createJobProcessor(options: ProcessorOptions): Processor<JobData
       if (data.type === 'window' && isInputError(err) && !(err instanceof WindowConflictError) && !(err instanceof OpenWindowError)) {
         await services.ledger.markFailed({ scheduleId: data.scheduleId, start: data.start, end: data.end }, data.job, reason, { permanent: true }).catch(() => undefined);
       }
-      if (isInputError(err)) throw new UnrecoverableError(reason);
+      if (isInputError(err)) throw unrecoverable(reason, err);
       throw err;
     }
   };
+}
+
+/** BullMQ fails a job for good on its UnrecoverableError, whose constructor takes no cause: it is set after. */
+function unrecoverable(message: string, cause: unknown): UnrecoverableError {
+  const err = new UnrecoverableError(message);
+  err.cause = cause;
+  return err;
 }

@@ -5,11 +5,9 @@
  */
 import { isDeepStrictEqual } from 'node:util';
 import type { Config } from '../config/schema.js';
-import { RefusedError } from '../errors.js';
+import { LockedParamError } from '../errors.js';
 import type { JobKind, LockedParams } from '../job-kind.js';
 import { validateParams } from './schedules.js';
-
-export class LockedParamError extends RefusedError {}
 
 /** What a schedule locks, worked out once per loaded configuration (it never changes). */
 const lockedBySchedule = new WeakMap<Config, Map<string, { locked: LockedParams; expected: Record<string, unknown> } | null>>();

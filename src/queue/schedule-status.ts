@@ -3,7 +3,7 @@
  * gauges: the watermark and its lag, what is owed (closed windows not done) and queued, failed
  * windows and when the next one is retried, gaps older than catchUp, next trigger.
  */
-import type { RedisLedger } from '../ledger/redis-ledger.js';
+import type { Ledger } from '../ledger/types.js';
 import type { ScheduleFigures } from './observer.js';
 import { nextFiring, triggerPeriod, type Schedule } from './schedules.js';
 import { describeWindow, lastClosedWindow, windowsBetween } from '../time/windows.js';
@@ -49,7 +49,7 @@ export interface ScheduleStatus {
 
 const iso = (ms: number | undefined) => (ms === undefined ? undefined : new Date(ms).toISOString());
 
-export async function scheduleStatus(deps: { ledger: RedisLedger; state: ScheduleState }, schedule: Schedule, now: number): Promise<ScheduleStatus> {
+export async function scheduleStatus(deps: { ledger: Ledger; state: ScheduleState }, schedule: Schedule, now: number): Promise<ScheduleStatus> {
   const { ledger, state } = deps;
   const [pausedFlag, tick] = await Promise.all([state.isPaused(schedule.id), state.lastTick(schedule.id)]);
   const status: ScheduleStatus = {
@@ -108,7 +108,7 @@ export async function scheduleStatus(deps: { ledger: RedisLedger; state: Schedul
 }
 
 /** Closed windows after the watermark that are not done, and how many of them are queued or running. */
-async function owedWindows(ledger: RedisLedger, schedule: Schedule, watermark: number, now: number): Promise<{ owed?: number; queued?: number }> {
+async function owedWindows(ledger: Ledger, schedule: Schedule, watermark: number, now: number): Promise<{ owed?: number; queued?: number }> {
   const last = lastClosedWindow(schedule.window!, schedule.tz, now, schedule.lagMs);
   if (last.end <= watermark) return { owed: 0, queued: 0 };
   let closed;
@@ -140,7 +140,7 @@ export interface FailedWindow {
   reason?: string;
 }
 
-export async function failedWindowList(ledger: RedisLedger, schedule: Schedule, limit = 50): Promise<FailedWindow[]> {
+export async function failedWindowList(ledger: Ledger, schedule: Schedule, limit = 50): Promise<FailedWindow[]> {
   if (!schedule.window) return [];
   const policy = retryPolicy(schedule);
   return (await ledger.failedWindows(schedule.id)).slice(0, limit).map((r) => {
@@ -168,7 +168,7 @@ export interface RunningWindow {
 }
 
 /** Windows of a windowed schedule that are running now: all lie at or after its watermark. */
-export async function runningWindows(ledger: RedisLedger, schedule: Schedule, status: ScheduleStatus): Promise<RunningWindow[]> {
+export async function runningWindows(ledger: Ledger, schedule: Schedule, status: ScheduleStatus): Promise<RunningWindow[]> {
   if (!schedule.window || status.watermark === undefined) return [];
   const records = await ledger.listWindows(schedule.id, { from: Date.parse(status.watermark) });
   return records.filter((r) => r.state === 'running').map((r) => ({

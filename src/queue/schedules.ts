@@ -55,11 +55,12 @@ export function validateParams(kind: JobKind<any, any>, params: unknown, where: 
       `in the config (for catalogs: ads.catalogAuth.user / .password / .token, env ADS_CATALOG_USER, ADS_CATALOG_PASSWORD, ADS_CATALOG_TOKEN, each also as *_FILE). ` +
       'A literal @ in a URL is written %40');
   }
+  // The boundary where a ZodError arises: it leaves here only as the cause of an InputError.
   const parsed = kind.params.safeParse(params ?? {});
   if (parsed.success) return parsed.data;
   const issue = parsed.error.issues[0];
   const path = issue && issue.path.length > 0 ? `.${issue.path.map(String).join('.')}` : '';
-  throw new InputError(`${where}: params${path}: ${issue?.message ?? 'invalid'} (job ${kind.name})`);
+  throw new InputError(`${where}: params${path}: ${issue?.message ?? 'invalid'} (job ${kind.name})`, { cause: parsed.error });
 }
 
 export function resolveSchedule(id: string, raw: ScheduleConfig, config: Pick<Config, 'timezone'>, kinds: ReadonlyArray<JobKind<any, any>>): Schedule {

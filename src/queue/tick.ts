@@ -11,7 +11,7 @@
 import type { Queue } from 'bullmq';
 import type { Logger } from '../log/logger.js';
 import type { QueueObserver } from './observer.js';
-import type { RedisLedger } from '../ledger/redis-ledger.js';
+import type { Ledger } from '../ledger/types.js';
 import {
   enqueueRun, enqueueWindow, enqueueWindows, retryVerdict, summarize,
   type EnqueueContext, type EnqueueResult, type EnqueueStatus, type EnqueueSummary, type RetryPolicy, type WindowRequest,
@@ -24,7 +24,7 @@ import { describeWindow, lastClosedWindow, previousWindow, windowsBetween, type 
 import { inSpan } from '../telemetry/tracing.js';
 
 export interface TickContext extends EnqueueContext {
-  ledger: RedisLedger;
+  ledger: Ledger;
   state: ScheduleState;
   log: Logger;
   now: () => number;
@@ -176,7 +176,7 @@ export async function retryFailedWindows(ctx: TickContext, schedule: Schedule): 
 }
 
 /**
- * `ledger.keepDone`: drops the records of done windows older than that (see RedisLedger.trimDone);
+ * `ledger.keepDone`: drops the records of done windows older than that (see Ledger.trimDone);
  * they stay counted as done. A failure here never fails the tick: trimming is only housekeeping.
  */
 async function trimOldWindows(ctx: TickContext, schedule: Schedule, origin: number, now: number): Promise<void> {

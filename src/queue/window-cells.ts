@@ -12,8 +12,7 @@
  *
  * A closed window not done by `end + lag + alertAfter` (default: one window) is overdue.
  */
-import type { RedisLedger } from '../ledger/redis-ledger.js';
-import type { WindowRecord } from '../ledger/types.js';
+import type { Ledger, WindowRecord } from '../ledger/types.js';
 import type { Schedule } from './schedules.js';
 import { isClosed, lastClosedWindow, previousWindow, windowsBetween, type Window } from '../time/windows.js';
 
@@ -84,7 +83,7 @@ function cellOf(schedule: Schedule, window: Window, record: WindowRecord | undef
 }
 
 /** The cells of a windowed schedule over [from, to): every aligned window overlapping it. */
-export async function windowCells(ledger: RedisLedger, schedule: Schedule, range: { from: number; to: number }, now: number, origin: number | undefined): Promise<WindowCell[]> {
+export async function windowCells(ledger: Ledger, schedule: Schedule, range: { from: number; to: number }, now: number, origin: number | undefined): Promise<WindowCell[]> {
   if (!schedule.window) return [];
   const windows = windowsBetween(schedule.window, schedule.tz, range.from, range.to, MAX_CELLS);
   if (windows.length === 0) return [];
@@ -102,7 +101,7 @@ export async function windowCells(ledger: RedisLedger, schedule: Schedule, range
  * Closed windows from the origin on that are not done by `end + lag + alertAfter`. Only windows
  * after the watermark can be (all before it are done), so this reads from there.
  */
-export async function overdueWindowCount(ledger: RedisLedger, schedule: Schedule, origin: number, watermark: number, now: number): Promise<number> {
+export async function overdueWindowCount(ledger: Ledger, schedule: Schedule, origin: number, watermark: number, now: number): Promise<number> {
   if (!schedule.window) return 0;
   const from = Math.max(origin, watermark);
   const last = lastClosedWindow(schedule.window, schedule.tz, now, schedule.lagMs);

@@ -10,8 +10,7 @@ import type { Job, Queue } from 'bullmq';
 import type { Config } from '../config/schema.js';
 import type { ArchiveStore } from '../delivery/types.js';
 import { InputError, RefusedError } from '../errors.js';
-import type { RedisLedger } from '../ledger/redis-ledger.js';
-import type { AttemptRecord, WindowRecord } from '../ledger/types.js';
+import type { AttemptRecord, Ledger, WindowRecord } from '../ledger/types.js';
 import { enqueueWindows, summarize, type EnqueueContext, type EnqueueStatus, type EnqueueSummary } from './enqueue.js';
 import { windowJobId } from './job-ids.js';
 import type { JobData } from './queues.js';
@@ -24,7 +23,7 @@ import { describeWindow, windowContaining, windowsBetween, type Window } from '.
 export interface WindowViewDeps {
   config: Config;
   schedules: ReadonlyArray<Schedule>;
-  ledger: RedisLedger;
+  ledger: Ledger;
   state: ScheduleState;
   queue: Queue<JobData>;
   /** The archive, for manifests and presigned links (made on first use). */

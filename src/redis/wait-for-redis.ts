@@ -4,11 +4,8 @@
  * command can use it without loading the daemon's HTTP server, dashboard and workers.
  */
 import type { RedisClient } from './connection.js';
+import { RedisUnavailableError } from '../errors.js';
 import { safeUrl } from '../log/secrets.js';
-
-export class RedisUnavailableError extends Error {
-  override readonly name = 'RedisUnavailableError';
-}
 
 /** Waits until a client is ready; fails with a message naming the (credential-free) URL. */
 export async function waitForRedis(client: RedisClient, url: string, timeoutMs: number): Promise<void> {

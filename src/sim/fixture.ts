@@ -56,19 +56,19 @@ export function readFixture(source: string | SimFixture): SimFixture {
     try {
       text = readFileSync(source, 'utf8');
     } catch (err) {
-      throw new InputError(`fixture ${source}: cannot read (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+      throw new InputError(`fixture ${source}: cannot read (${(err as NodeJS.ErrnoException).code ?? String(err)})`, { cause: err });
     }
     try {
       data = JSON.parse(text);
     } catch (err) {
-      throw new InputError(`fixture ${source}: not JSON (${(err as Error).message})`);
+      throw new InputError(`fixture ${source}: not JSON (${(err as Error).message})`, { cause: err });
     }
   }
   const parsed = fixtureSchema.safeParse(data);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     const at = issue.path.map(String).join('.') || '(root)';
-    throw new InputError(`fixture ${name}: ${at}: ${issue.message}`);
+    throw new InputError(`fixture ${name}: ${at}: ${issue.message}`, { cause: parsed.error });
   }
   return parsed.data as SimFixture;
 }

@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
 import type { RedisClient } from '../../src/redis/connection.js';
-import { RedisLedger, deliveryLogFor } from '../../src/ledger/redis-ledger.js';
+import { RedisLedger } from '../../src/ledger/redis-ledger.js';
+import { deliveryLogFor } from '../../src/ledger/delivery-log.js';
 import { deleteKeys, plainRedis, REDIS_URL, testPrefix, waitFor } from './helpers.js';
 
 const DAY = 86_400_000;
@@ -93,7 +94,8 @@ describe('RedisLedger watermark cache under concurrent changes', () => {
     const hooked = new Proxy(redis, {
       get(target, property) {
         const value = Reflect.get(target, property, target) as unknown;
-        if (property === 'eval' && typeof value === 'function') {
+        // saveWatermark: the command (ledger/commands/saveWatermark-1.lua) that stores it.
+        if (property === 'saveWatermark' && typeof value === 'function') {
           return async (...args: unknown[]) => {
             if (!fired) {
               fired = true;
@@ -161,7 +163,7 @@ describe('RedisLedger update batches', () => {
     await waitFor(() => scriptCalls.length >= 2, 'the monitor to report the calls', 2_000);
     await new Promise((resolve) => setTimeout(resolve, 50));
     monitor.disconnect();
-    // One call for the 20 begins, one for the 20 done marks: 5 keys + 8 arguments per update.
+    // One call for the 20 begins, one for the 20 done marks: 5 keys per update.
     expect(scriptCalls).toHaveLength(2);
     expect(scriptCalls.map((args) => Number(args[2]))).toEqual([100, 100]);
     const records = await ledger.listWindows('batched');
@@ -180,7 +182,7 @@ describe('RedisLedger update batches', () => {
       ledger.markDone(fine, 'test.noop', { rows: 1 }),
     ]);
     expect(bad.status).toBe('rejected');
-    expect(String((bad as PromiseRejectedResult).reason)).toMatch(/LedgerUpdateError: ledger update "done" of broken@\d+ failed: .*WRONGTYPE/);
+    expect(String((bad as PromiseRejectedResult).reason)).toMatch(/LedgerUpdateError: ledger update "markDone" of broken@\d+ failed: .*WRONGTYPE/);
     expect(good.status).toBe('fulfilled');
     expect((await ledger.getWindow(fine))?.state).toBe('done');
   });

@@ -2,8 +2,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { InputError } from '../../src/errors.js';
-import { DeliveryError } from '../../src/delivery/delivery-error.js';
+import { DeliveryError, InputError } from '../../src/errors.js';
 import { createMailer } from '../../src/delivery/smtp-mailer.js';
 import { startSmtpCapture, type SmtpCapture } from './helpers/smtp-capture.js';
 

@@ -59,7 +59,7 @@ describe('OxClient advertisement and passwd-changes against the simulator', () =
     sim.resetRequests();
     const err = await failure(ox.setUserConfig({ contextId: 1, userId: 7, config: FAIL }));
     expect(err).toMatchObject({ operation: 'ads.set-user', status: 500, kind: 'http', retryable: true, attempts: 3 });
-    expect(err.code).toBeUndefined();
+    expect(err.oxCode).toBeUndefined();
     expect(err.errorDesc).toBeUndefined();
     // OX puts the message only into the HTTP reason phrase: it must show up
     expect(err.message).toContain('HTTP 500 Simulated advertisement failure');

@@ -48,7 +48,7 @@ describe('OxClient errors and retries against the simulator', () => {
   it('an OX error object becomes an OxError with operation, status, code, error_desc and error_id', async () => {
     const err = await failure(client().deleteFeedback({ type: 'unknown-v1', end: day }));
     expect(err).toBeInstanceOf(OxError);
-    expect(err).toMatchObject({ name: 'OxError', operation: 'feedback.delete', status: 404, kind: 'http', retryable: false, code: 'FEEDBACK-0003' });
+    expect(err).toMatchObject({ name: 'OxError', operation: 'feedback.delete', status: 404, kind: 'http', retryable: false, oxCode: 'FEEDBACK-0003', code: 'OXB_OX_HTTP' });
     expect(err.errorDesc).toMatch(/\S/);
     expect(err.errorId).toMatch(/\S/);
     expect(err.message).toBe(`OX feedback.delete failed: HTTP 404 Not Found FEEDBACK-0003 - ${err.errorDesc} (error_id ${err.errorId})`);
@@ -58,7 +58,7 @@ describe('OxClient errors and retries against the simulator', () => {
     const noSmtp = await OxSimulator.start({ credentials: SIM_CREDENTIALS });
     try {
       const err = await failure(client({}, noSmtp.url).sendFeedback({ end: day, recipients: [{ address: 'a@example.com' }] }));
-      expect(err).toMatchObject({ status: 500, code: 'FEEDBACK-0007', retryable: false });
+      expect(err).toMatchObject({ status: 500, oxCode: 'FEEDBACK-0007', retryable: false });
       expect(noSmtp.requests).toHaveLength(1); // a send is not retried after a 500: OX may have mailed
     } finally {
       await noSmtp.close();
@@ -197,7 +197,7 @@ describe('OxClient errors and retries against the simulator', () => {
     sim.setFaults({ script: [500], pathPrefix: '/userfeedback/v1/default' });
     const err = await failure(client({ retry: { attempts: 1 } }).deleteFeedback({ end: day }));
     expect(err).toMatchObject({ status: 500, kind: 'http', retryable: true });
-    expect(err.code).toBeUndefined();
+    expect(err.oxCode).toBeUndefined();
     expect(err.message).toMatch(/^OX feedback.delete failed: HTTP 500 /);
   });
 

@@ -106,7 +106,7 @@ describe('OxClient feedback exports against the simulator', () => {
   it('maps an unknown feedback type and an unknown context group to OxErrors with the OX error object', async () => {
     const err = await failure(ox.exportCsv({ type: 'no-such-type-v9' }));
     expect(err).toBeInstanceOf(OxError);
-    expect(err).toMatchObject({ operation: 'feedback.export', status: 404, kind: 'http', retryable: false, code: 'FEEDBACK-0003' });
+    expect(err).toMatchObject({ operation: 'feedback.export', status: 404, kind: 'http', retryable: false, oxCode: 'FEEDBACK-0003', code: 'OXB_OX_HTTP' });
     expect(err.errorId).toMatch(/\S/);
     expect(err.message).toContain('FEEDBACK-0003');
     expect(err.message).toContain(err.errorId);

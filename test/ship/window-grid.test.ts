@@ -42,7 +42,7 @@ const hourStart = DateTime.now().toUTC().startOf('hour').toMillis();
 const basic = `Basic ${Buffer.from(`${USER}:${PASSWORD}`).toString('base64')}`;
 const token = sameOriginToken(USER, PASSWORD);
 
-const failedError = new OxError({ operation: 'feedback.export', kind: 'http', retryable: true, status: 500, code: 'FEEDBACK-0003', errorDesc: 'Database connection lost', errorId: '1234567890-42', attempts: 5 });
+const failedError = new OxError({ operation: 'feedback.export', kind: 'http', retryable: true, status: 500, oxCode: 'FEEDBACK-0003', errorDesc: 'Database connection lost', errorId: '1234567890-42', attempts: 5 });
 
 beforeAll(async () => {
   await world.ready();

@@ -137,14 +137,14 @@ export function readAdConfig(value: string | undefined, flag: string): unknown {
     try {
       text = readFileSync(value, 'utf8');
     } catch (err) {
-      throw new InputError(`${flag} ${value}: neither JSON nor a readable file (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+      throw new InputError(`${flag} ${value}: neither JSON nor a readable file (${(err as NodeJS.ErrnoException).code ?? 'error'})`, { cause: err });
     }
     source = `${flag} ${value}`;
   }
   try {
     return JSON.parse(text) as unknown;
   } catch (err) {
-    throw new InputError(`${source}: not valid JSON (${(err as Error).message})`);
+    throw new InputError(`${source}: not valid JSON (${(err as Error).message})`, { cause: err });
   }
 }
 

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { EXIT_FAILURE, EXIT_USAGE, InputError, RefusedError } from '../../errors.js';
+import { InputError, RefusedError } from '../../errors.js';
 import type { AdsPlan, planCounts as PlanCounts } from '../../ads/plan.js';
 import type { AdsSyncResult } from '../../ads/sync-ads.js';
 import type { EntryFailure } from '../../ads/apply-plan.js';
@@ -59,7 +59,7 @@ export function registerAdsSyncCommands(program: Command): void {
         } catch (err) {
           if (!(err instanceof RefusedError)) throw err;
           process.stderr.write(`ox-batch: apply would refuse this plan: ${err.message}\n`);
-          return EXIT_USAGE;
+          return err.exitCode;
         }
       } finally {
         await services.close();
@@ -94,7 +94,7 @@ export function registerAdsSyncCommands(program: Command): void {
         } catch (err) {
           if (!(err instanceof AdsSyncIncompleteError)) throw err;
           result = err.result;
-          code = EXIT_FAILURE;
+          code = err.exitCode;
         }
         process.stdout.write(options.json ? `${JSON.stringify(result, null, 2)}\n` : resultTable(result));
         if (result.applied && result.applied.failed > 0) printFailures(result.applied.failures, result.applied.failed);

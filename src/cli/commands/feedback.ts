@@ -207,7 +207,7 @@ function withPgpKeys(recipients: SendRecipient[], pairs: string[]): SendRecipien
     try {
       key = readFileSync(file, 'utf8');
     } catch (err) {
-      throw new InputError(`--pgp-key ${address}=${file}: cannot read (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+      throw new InputError(`--pgp-key ${address}=${file}: cannot read (${(err as NodeJS.ErrnoException).code ?? 'error'})`, { cause: err });
     }
     if (!key.includes('-----BEGIN PGP PUBLIC KEY BLOCK-----')) throw new InputError(`--pgp-key ${address}=${file}: not an ASCII-armoured PGP public key`);
     recipient.pgp_key = key;

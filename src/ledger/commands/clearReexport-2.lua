@@ -9,18 +9,18 @@
     ARGV[2] flaggedAt of the flag the re-export was queued for
 
   Output:
-    1  cleared
-    0  no flag, or a newer one (kept)
+    {'applied'}   cleared
+    {'refused'}   no flag, or a newer one (kept)
 ]]
 local raw = redis.call('HGET', KEYS[1], 'reexport')
 if not raw or raw == '' then
   redis.call('ZREM', KEYS[2], ARGV[1])
-  return 0
+  return { 'refused' }
 end
 local flag = cjson.decode(raw)
 if tostring(flag.flaggedAt) ~= ARGV[2] then
-  return 0
+  return { 'refused' }
 end
 redis.call('HDEL', KEYS[1], 'reexport')
 redis.call('ZREM', KEYS[2], ARGV[1])
-return 1
+return { 'applied' }

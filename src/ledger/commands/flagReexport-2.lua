@@ -10,13 +10,13 @@
     ARGV[3] the flag as JSON {flaggedAt, oxRows, archivedRows, by}
 
   Output:
-    1  flagged (a flag already there is replaced)
-    0  not flagged: the window is not done, or the record is another window with this start
+    {'applied'}   flagged (a flag already there is replaced)
+    {'refused'}   not flagged: the window is not done, or the record is another window with this start
 ]]
 local state = redis.call('HGET', KEYS[1], 'state')
 if state ~= 'done' or redis.call('HGET', KEYS[1], 'end') ~= ARGV[2] then
-  return 0
+  return { 'refused' }
 end
 redis.call('HSET', KEYS[1], 'reexport', ARGV[3])
 redis.call('ZADD', KEYS[2], tonumber(ARGV[1]), ARGV[1])
-return 1
+return { 'applied' }

@@ -28,7 +28,7 @@ export async function archiveWindow(ledger: Ledger, archive: ArchiveStore, sched
       window: { start: new Date(window.start).toISOString(), end: new Date(window.end).toISOString() }, rows: 1, bytes, sha256,
     });
     const wkey = { scheduleId, ...window };
-    await ledger.markRunning(wkey, 'feedback.export', 1);
+    await ledger.beginWindow(wkey, 'feedback.export', 1);
     await ledger.markDone(wkey, 'feedback.export', { rows: 1, bytes, sha256, archive: { key, manifestKey, bytes, sha256, verifiedAt: Date.now(), location: archive.describe(key) } });
     return { key, manifestKey };
   } finally {
