@@ -14,6 +14,7 @@ export interface BenchFlags {
   quick: boolean;
 }
 
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- BENCHMARKS lists benchmarks of different module and result types (load/run/format are contravariant in them)
 export interface Benchmark<M = any, R = any> {
   name: string;
   load(): Promise<M>;

@@ -70,6 +70,14 @@ export interface Services {
   now(): number;
 }
 
+/**
+ * A job kind of whatever params and result, as the registry and the engine hold them. Each kind's
+ * `run` is checked against its own schema where it is defined (`defineJob`), and the engine hands
+ * it only params that schema validated.
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- kinds of different P and R in one list: JobKind<unknown, unknown> would refuse them (run's params are contravariant)
+export type AnyJobKind = JobKind<any, any>;
+
 export interface JobKind<P = unknown, R = unknown> {
   name: string;
   description: string;

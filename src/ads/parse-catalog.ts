@@ -2,7 +2,7 @@ import { LineCounter, parseDocument, isMap, isSeq, isPair, isScalar, type Node, 
 import { parse as parseCsv, CsvError } from 'csv-parse/sync';
 import type { z } from 'zod';
 import { InputError, type OxBatchErrorCode } from '../errors.js';
-import { entryKey, oxName, type AdEntry, type AdEntryTarget, type Catalog } from './catalog.js';
+import { entryKey, oxName, type AdEntry, type Catalog } from './catalog.js';
 import { catalogSchema, csvRowSchema, CSV_COLUMNS, type CatalogDocument } from './catalog-schema.js';
 import { configHash } from './canonical-json.js';
 import { lineOfOffset, pathId, scanJsonStructure, type JsonPath } from './json-structure.js';

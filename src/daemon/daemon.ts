@@ -19,7 +19,7 @@ import { hostname } from 'node:os';
 import { Worker, type Job, type Queue } from 'bullmq';
 import type { Express } from 'express';
 import type { Config } from '../config/schema.js';
-import type { JobKind } from '../job-kind.js';
+import type { AnyJobKind } from '../job-kind.js';
 import { createLogger, type Logger } from '../log/logger.js';
 import { safeUrl } from '../log/secrets.js';
 import { Metrics } from '../http/metrics.js';
@@ -53,7 +53,7 @@ export interface DaemonOptions {
   /** HTTP port; default config.http.port; null: no HTTP server. */
   port?: number | null;
   /** Job kinds this process knows: the registry (jobs/index.ts), handed in by the CLI. */
-  kinds: ReadonlyArray<JobKind<any, any>>;
+  kinds: ReadonlyArray<AnyJobKind>;
   log?: Logger;
   now?: () => number;
   /** How often scheduler chains are checked (default 60 s). */
@@ -105,7 +105,7 @@ export class Daemon {
     readonly config: Config,
     readonly role: DaemonRole,
     readonly schedules: Schedule[],
-    readonly kinds: ReadonlyArray<JobKind<any, any>>,
+    readonly kinds: ReadonlyArray<AnyJobKind>,
     readonly log: Logger,
     readonly metrics: Metrics,
     readonly redis: RedisClient,
@@ -483,7 +483,7 @@ export class Daemon {
     this.redis.off('ready', this.onRedisReady);
     // Another scheduler replica takes the triggers over at its next watchdog run.
     if (this.ticksEnabled && this.redis.status === 'ready') await Promise.race([this.state.releaseTriggerManager(this.instanceId).catch(() => undefined), timeout(left(1_000))]);
-    const workers = [this.tickWorker, this.jobWorker].filter((w): w is Worker<any> => w !== undefined);
+    const workers = [this.tickWorker, this.jobWorker].filter((w) => w !== undefined);
     log.info({ graceMs, budgetMs, active: this.running }, 'stopping: no new jobs are taken; running jobs may finish within the grace period');
     const closing = Promise.allSettled(workers.map((w) => w.close())).then(() => 'closed' as const);
     // Wait for the jobs themselves, not for close(): close() can hang after they are done.

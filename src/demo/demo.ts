@@ -6,7 +6,7 @@
  * sync advertisements from the catalog, audit yesterday's password changes. Prints a summary with
  * the paths to look at. `--keep` leaves everything running (dashboard, metrics) until Ctrl-C.
  */
-import { mkdir, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { Command } from 'commander';

@@ -15,6 +15,7 @@ export interface FinishedJob {
   jobId: string;
   state: 'completed' | 'failed';
   status?: 'done' | 'skipped' | 'failed';
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- each job kind's own JSON result; the demo reads the fields it shows
   result?: any;
   reason?: string;
   window?: { start: number; end: number };

@@ -8,7 +8,7 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { InputError, OxBatchError, RefusedError, exitCodeOf, isPermanent, type ExitCode, type OxBatchErrorCode } from '../errors.js';
-import type { JobKind, JobWindow, Services } from '../job-kind.js';
+import type { JobWindow, Services, AnyJobKind } from '../job-kind.js';
 import type { Logger } from '../log/logger.js';
 import { scrubText } from '../log/secrets.js';
 import type { DeliveryLog, WindowKey } from '../ledger/types.js';
@@ -23,7 +23,7 @@ import { describeWindow } from '../time/windows.js';
 export type FailureOutcome = 'failed' | 'retry' | 'aborted';
 
 export interface ExecuteAttemptOptions {
-  kind: JobKind<any, any>;
+  kind: AnyJobKind;
   services: Services;
   /** Schedule id; default the job name (an unscheduled run). */
   scheduleId?: string;
@@ -157,7 +157,7 @@ export function describeError(err: unknown): string {
   return scrubText(`${name}${err.message}`).split('\n')[0]!.slice(0, 2000);
 }
 
-function ledgerKey(kind: JobKind<any, any>, scheduleId: string, window?: JobWindow): WindowKey {
+function ledgerKey(kind: AnyJobKind, scheduleId: string, window?: JobWindow): WindowKey {
   return kind.windowed && window ? { scheduleId, start: window.start, end: window.end } : scheduleKey(scheduleId);
 }
 
@@ -302,8 +302,8 @@ export async function executeAttempt(options: ExecuteAttemptOptions): Promise<At
  * the composition root (the CLI), never loaded from here.
  */
 export type ManualAttemptOptions = Omit<ExecuteAttemptOptions, 'kind' | 'classifyFailure'> & (
-  | { kind: JobKind<any, any>; kinds?: undefined }
-  | { kind: string; kinds: ReadonlyArray<JobKind<any, any>> }
+  | { kind: AnyJobKind; kinds?: undefined }
+  | { kind: string; kinds: ReadonlyArray<AnyJobKind> }
 );
 
 /**
@@ -312,7 +312,7 @@ export type ManualAttemptOptions = Omit<ExecuteAttemptOptions, 'kind' | 'classif
  * with the reason; bad params throw InputError.
  */
 export async function executeManualAttempt(options: ManualAttemptOptions): Promise<AttemptOutcome> {
-  let kind: JobKind<any, any> | undefined;
+  let kind: AnyJobKind | undefined;
   if (typeof options.kind === 'string') {
     // The type requires `kinds` with a name; TypeScript does not narrow the union by typeof here.
     const kinds = options.kinds ?? [];

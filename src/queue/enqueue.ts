@@ -9,7 +9,7 @@
 import { isDeepStrictEqual } from 'node:util';
 import type { Job, Queue } from 'bullmq';
 import type { Config } from '../config/schema.js';
-import type { JobKind } from '../job-kind.js';
+import type { AnyJobKind } from '../job-kind.js';
 import type { Ledger, WindowRecord } from '../ledger/types.js';
 import { assertWindowClosed } from './closed-window.js';
 import { assertParamsAsConfigured } from './locked-params.js';
@@ -28,7 +28,7 @@ export interface EnqueueContext {
 
 export interface WindowRequest {
   scheduleId: string;
-  kind: JobKind<any, any>;
+  kind: AnyJobKind;
   window: Window;
   params: unknown;
   attempts: number;
@@ -196,7 +196,7 @@ export async function enqueueWindows(
 
 export interface RunRequest {
   scheduleId: string;
-  kind: JobKind<any, any>;
+  kind: AnyJobKind;
   params: unknown;
   attempts: number;
   /** Trigger time; the job id is derived from it, so a retried tick adds nothing new. */

@@ -14,7 +14,7 @@
 import { UnrecoverableError } from 'bullmq';
 import { z } from 'zod';
 import type { JobDataRefusedCode } from '../errors.js';
-import type { JobKind } from '../job-kind.js';
+import type { AnyJobKind } from '../job-kind.js';
 import { maskValue, scrubText } from '../log/secrets.js';
 import type { JobData } from './queues.js';
 import { validateParams, type Schedule } from './schedules.js';
@@ -27,12 +27,12 @@ const FIELDS = {
 } as const;
 
 export interface JobDataContext {
-  kinds: ReadonlyArray<JobKind<any, any>>;
+  kinds: ReadonlyArray<AnyJobKind>;
   schedules: ReadonlyArray<Schedule>;
 }
 
 export type JobDataCheck =
-  | { accepted: true; data: JobData; kind: JobKind<any, any>; schedule?: Schedule }
+  | { accepted: true; data: JobData; kind: AnyJobKind; schedule?: Schedule }
   | { accepted: false; reason: string };
 
 /**

@@ -12,7 +12,7 @@
  */
 import { DelayedError, UnrecoverableError, type Job, type Processor } from 'bullmq';
 import { MailBusyError, isInputError } from '../errors.js';
-import type { JobKind, Services } from '../job-kind.js';
+import type { Services, AnyJobKind } from '../job-kind.js';
 import type { Logger } from '../log/logger.js';
 import type { QueueObserver } from './observer.js';
 import { executeAttempt, AttemptError, WindowBusyError, WindowConflictError, describeError, type FailureOutcome } from './attempt.js';
@@ -25,7 +25,7 @@ import { annotateActiveSpan, windowAttributes } from '../telemetry/tracing.js';
 
 export interface ProcessorOptions {
   services: Services;
-  kinds: ReadonlyArray<JobKind<any, any>>;
+  kinds: ReadonlyArray<AnyJobKind>;
   /** The configured schedules (resolved): job data must fit one of them, or name its job kind. */
   schedules: ReadonlyArray<Schedule>;
   log: Logger;

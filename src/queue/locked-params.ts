@@ -6,13 +6,13 @@
 import { isDeepStrictEqual } from 'node:util';
 import type { Config } from '../config/schema.js';
 import { LockedParamError } from '../errors.js';
-import type { JobKind, LockedParams } from '../job-kind.js';
+import type { LockedParams, AnyJobKind } from '../job-kind.js';
 import { validateParams } from './schedules.js';
 
 /** What a schedule locks, worked out once per loaded configuration (it never changes). */
 const lockedBySchedule = new WeakMap<Config, Map<string, { locked: LockedParams; expected: Record<string, unknown> } | null>>();
 
-function lockOf(kind: JobKind<any, any>, config: Config, scheduleId: string): { locked: LockedParams; expected: Record<string, unknown> } | null {
+function lockOf(kind: AnyJobKind, config: Config, scheduleId: string): { locked: LockedParams; expected: Record<string, unknown> } | null {
   let perSchedule = lockedBySchedule.get(config);
   if (!perSchedule) lockedBySchedule.set(config, (perSchedule = new Map()));
   const cached = perSchedule.get(scheduleId);
@@ -24,7 +24,7 @@ function lockOf(kind: JobKind<any, any>, config: Config, scheduleId: string): { 
   return lock;
 }
 
-export function assertParamsAsConfigured(kind: JobKind<any, any>, config: Config, scheduleId: string, params: unknown): void {
+export function assertParamsAsConfigured(kind: AnyJobKind, config: Config, scheduleId: string, params: unknown): void {
   const lock = lockOf(kind, config, scheduleId);
   if (!lock) return;
   const { locked, expected } = lock;

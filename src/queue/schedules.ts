@@ -7,13 +7,13 @@ import { CronExpressionParser } from 'cron-parser';
 import type { Config, ScheduleConfig } from '../config/schema.js';
 import { InputError } from '../errors.js';
 import { credentialInUrl, safeUrl } from '../log/secrets.js';
-import type { JobKind } from '../job-kind.js';
+import type { AnyJobKind } from '../job-kind.js';
 import { isValidZone, parseInstant } from '../time/parse-time.js';
 import { isWindowSize, windowContaining, type WindowSize } from '../time/windows.js';
 
 export interface Schedule {
   id: string;
-  kind: JobKind<any, any>;
+  kind: AnyJobKind;
   cron?: string;
   every?: number;
   tz: string;
@@ -46,7 +46,7 @@ export function scheduleError(id: string, field: string, message: string): Input
  * (user info, a secret query parameter) is refused here, in the one path config, CLI and worker
  * all take, with the value masked.
  */
-export function validateParams(kind: JobKind<any, any>, params: unknown, where: string): unknown {
+export function validateParams(kind: AnyJobKind, params: unknown, where: string): unknown {
   const secret = credentialIn(params ?? {}, '');
   if (secret) {
     const { path, value, found } = secret;
@@ -63,7 +63,7 @@ export function validateParams(kind: JobKind<any, any>, params: unknown, where: 
   throw new InputError(`${where}: params${path}: ${issue?.message ?? 'invalid'} (job ${kind.name})`, { cause: parsed.error });
 }
 
-export function resolveSchedule(id: string, raw: ScheduleConfig, config: Pick<Config, 'timezone'>, kinds: ReadonlyArray<JobKind<any, any>>): Schedule {
+export function resolveSchedule(id: string, raw: ScheduleConfig, config: Pick<Config, 'timezone'>, kinds: ReadonlyArray<AnyJobKind>): Schedule {
   const kind = kinds.find((k) => k.name === raw.job);
   if (!kind) {
     const known = kinds.map((k) => k.name).join(', ') || '(none registered)';
@@ -127,7 +127,7 @@ export function resolveSchedule(id: string, raw: ScheduleConfig, config: Pick<Co
 }
 
 /** Every schedule of the config; the first problem found throws. */
-export function resolveSchedules(config: Pick<Config, 'timezone' | 'schedules'>, kinds: ReadonlyArray<JobKind<any, any>>): Schedule[] {
+export function resolveSchedules(config: Pick<Config, 'timezone' | 'schedules'>, kinds: ReadonlyArray<AnyJobKind>): Schedule[] {
   return Object.entries(config.schedules).map(([id, raw]) => resolveSchedule(id, raw, config, kinds));
 }
 

@@ -7,7 +7,7 @@ import type { Queue } from 'bullmq';
 import type { RedisClient } from '../../redis/connection.js';
 import type { Config } from '../../config/schema.js';
 import { EXIT_FAILURE, EXIT_OK, InputError } from '../../errors.js';
-import type { JobKind } from '../../job-kind.js';
+import type { AnyJobKind } from '../../job-kind.js';
 import type { Logger } from '../../log/logger.js';
 import type { RedisLedger as RedisLedgerClass } from '../../ledger/redis-ledger.js';
 import type { DaemonRole } from '../../daemon/daemon.js';
@@ -56,7 +56,7 @@ async function loadDaemonRuntime() {
     requestCatchUp: tick.requestCatchUp,
     sweepSpoolAtStart: sweep.sweepSpoolAtStart, lastSweeps: sweep.lastSweeps,
     /** The job registry: this command line is the composition root that hands it to the engine. */
-    kinds: registry.jobKinds as ReadonlyArray<JobKind<any, any>>,
+    kinds: registry.jobKinds as ReadonlyArray<AnyJobKind>,
   };
 }
 
@@ -82,7 +82,7 @@ async function loadRunRuntime() {
     lastClosedWindow: windows.lastClosedWindow, windowsBetween: windows.windowsBetween, windowContaining: windows.windowContaining,
     assertWindowClosed: closedWindow.assertWindowClosed,
     sweepSpoolAtStart: sweep.sweepSpoolAtStart,
-    kinds: registry.jobKinds as ReadonlyArray<JobKind<any, any>>,
+    kinds: registry.jobKinds as ReadonlyArray<AnyJobKind>,
   } satisfies Partial<DaemonRuntime>;
 }
 
@@ -102,7 +102,7 @@ function stderrLogger(runtime: Pick<DaemonRuntime, 'createLogger'>, config: Conf
 interface QueueSession {
   config: Config;
   log: Logger;
-  kinds: ReadonlyArray<JobKind<any, any>>;
+  kinds: ReadonlyArray<AnyJobKind>;
   schedules: Schedule[];
   redis: RedisClient;
   queue: Queue<JobData>;
@@ -137,7 +137,7 @@ async function withQueue<T, P>(runtime: DaemonRuntime, command: Command, fn: (se
 }
 
 interface Target {
-  kind: JobKind<any, any>;
+  kind: AnyJobKind;
   scheduleId: string;
   schedule?: Schedule;
   params: unknown;
