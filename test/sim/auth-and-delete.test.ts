@@ -121,7 +121,7 @@ describe('DELETE /userfeedback/v1/{group}/{type}', () => {
       const res = await call(legacy, `${DELETE}${q({ end: 100 })}`, { method: 'DELETE' });
       expect(res.status).toBe(200);
       expect(res.headers['content-type']).toBe('text/plain');
-      expect(() => JSON.parse(res.text)).toThrow();
+      expect(() => JSON.parse(res.text)).toThrow(SyntaxError);
       expect(res.text).toContain('star-rating-v1');
       expect(legacy.feedbackCount()).toBe(0);
     } finally {
