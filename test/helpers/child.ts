@@ -141,9 +141,14 @@ export function startChild(command: string, args: readonly string[], options: Ch
   return handle;
 }
 
-/** Runs a command to its end (or its timeout) and collects its output. */
+/**
+ * Runs a command to its end (or its timeout) and collects its output. The caller waits for it, so
+ * its timeout bounds it; it is not tied to the current test, because vitest's notion of the
+ * current test is global and wrong inside `describe.concurrent` (a finishing neighbour would kill
+ * it). The file-level stop is its backstop.
+ */
 export async function runChild(command: string, args: readonly string[], options: ChildOptions): Promise<ChildExit & { stdout: string; stdoutBytes: Buffer; stderr: string }> {
-  const child = startChild(command, args, options);
+  const child = startChild(command, args, { scope: 'file', ...options });
   const exit = await child.exited;
   return { ...exit, stdout: child.stdout(), stdoutBytes: child.stdoutBytes(), stderr: child.stderr() };
 }
