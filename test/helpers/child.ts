@@ -152,3 +152,16 @@ export async function runChild(command: string, args: readonly string[], options
   const exit = await child.exited;
   return { ...exit, stdout: child.stdout(), stdoutBytes: child.stdoutBytes(), stderr: child.stderr() };
 }
+
+/**
+ * A process that does nothing but live (until stopped, or for a minute): for tests that need a
+ * real pid, alive and then dead. Resolves once the process exists.
+ */
+export async function startSleeper(): Promise<TestChild> {
+  const sleeper = startChild(process.execPath, ['-e', 'setTimeout(() => {}, 60000)'], { stdio: 'ignore', timeoutMs: 60_000 });
+  await new Promise<void>((resolve, reject) => {
+    sleeper.process.once('spawn', () => resolve());
+    sleeper.process.once('error', reject);
+  });
+  return sleeper;
+}
