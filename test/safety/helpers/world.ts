@@ -4,7 +4,8 @@
  * SMTP server, and ox-batch itself as child processes — the CLI bundled from the sources
  * (`run`, `enqueue`, `status`, …) and daemons started with `ox-batch start`.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { startChild } from '../../helpers/child.js';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -95,19 +96,18 @@ export async function startSafetyWorld(options: { smtp?: boolean | SmtpCaptureOp
     },
     async startDaemon(configFile, args = [], env = {}) {
       const port = await freePort();
-      const child = spawn(process.execPath, [cli.entry, '--config', configFile, 'start', '--port', String(port), ...args], {
+      const daemon = startChild(process.execPath, [cli.entry, '--config', configFile, 'start', '--port', String(port), ...args], {
         env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', LOG_LEVEL: 'info', ...env },
-        stdio: ['ignore', 'pipe', 'pipe'],
+        timeoutMs: 180_000,
       });
+      const child = daemon.process;
       started.add(child);
       child.once('exit', () => started.delete(child));
-      let output = '';
-      child.stdout!.on('data', (d: Buffer) => { output += d.toString(); });
-      child.stderr!.on('data', (d: Buffer) => { output += d.toString(); });
-      const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+      const output = daemon.output;
+      const exited = daemon.exited.then(({ code, signal }) => ({ code, signal }));
       const handle: DaemonProcess = {
         process: child,
-        output: () => output,
+        output,
         exited,
         async stop() {
           if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
@@ -120,8 +120,8 @@ export async function startSafetyWorld(options: { smtp?: boolean | SmtpCaptureOp
       };
       daemons.push(handle);
       await Promise.race([
-        waitFor(() => output.includes('ox-batch daemon started'), 'the daemon to start', 30_000),
-        exited.then(({ code }) => { throw new Error(`the daemon exited early (${code}): ${output}`); }),
+        waitFor(() => output().includes('ox-batch daemon started'), 'the daemon to start', 30_000),
+        exited.then(({ code }) => { throw new Error(`the daemon exited early (${code}): ${output()}`); }),
       ]);
       return handle;
     },
