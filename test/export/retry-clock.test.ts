@@ -6,6 +6,7 @@
  * with its reason: no retry can fix it.
  */
 import { startChild } from '../helpers/child.js';
+import { clockEnv, testToday } from '../helpers/clock.js';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -21,7 +22,8 @@ const EXPORTS = '/userfeedback/v1/export/default/';
 
 describe('the retry clock in a running daemon', () => {
   const prefix = testPrefix();
-  const yesterday = Math.floor(Date.now() / DAY) * DAY - DAY;
+  // The daemon runs on the test clock (noon UTC): yesterday stays yesterday, 02:00 does not come.
+  const yesterday = testToday() - DAY;
   let redis: RedisClient;
   let sim: OxSimulator;
   let dir: string;
@@ -60,7 +62,7 @@ describe('the retry clock in a running daemon', () => {
     sim.setFaults({ pathPrefix: EXPORTS, script: [400, 503, 503, 503, 503] });
     const port = await freePort();
     const started = startChild(process.execPath, ['--import', 'tsx', join(ROOT, 'src', 'cli', 'main.ts'), '--config', file, 'start', '--port', String(port)], {
-      cwd: ROOT, env: { ...process.env }, timeoutMs: 180_000,
+      cwd: ROOT, env: { ...process.env, ...clockEnv() }, timeoutMs: 180_000,
     });
     const child = started.process;
     const exited = started.exited.then(({ code }) => code);
