@@ -6,6 +6,7 @@
  */
 import type { ChildProcess } from 'node:child_process';
 import { startChild } from '../../helpers/child.js';
+import { clockEnv } from '../../helpers/clock.js';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -63,7 +64,9 @@ function cliBundle(): Promise<{ entry: string; dispose(): void }> {
   return (bundle ??= bundleCli());
 }
 
-export async function startSafetyWorld(options: { smtp?: boolean | SmtpCaptureOptions; sim?: SimulatorOptions } = {}): Promise<SafetyWorld> {
+/** `testClock`: the CLI and daemons run on the pinned test clock (test/helpers/clock.ts). */
+export async function startSafetyWorld(options: { smtp?: boolean | SmtpCaptureOptions; sim?: SimulatorOptions; testClock?: boolean } = {}): Promise<SafetyWorld> {
+  const clock = options.testClock ? clockEnv() : {};
   const cli = await cliBundle();
   const smtp = options.smtp ? await startSmtpCapture(options.smtp === true ? {} : options.smtp) : undefined;
   const sim = await OxSimulator.start({ ...options.sim, ...(smtp ? { smtpUrl: smtp.url } : {}) });
@@ -91,13 +94,13 @@ export async function startSafetyWorld(options: { smtp?: boolean | SmtpCaptureOp
       return file;
     },
     async cli(configFile, args, env = {}) {
-      const out = await runCli(cli.entry, ['--config', configFile, ...args], { LOG_LEVEL: 'warn', ...env });
+      const out = await runCli(cli.entry, ['--config', configFile, ...args], { LOG_LEVEL: 'warn', ...clock, ...env });
       return { ...out, json: <T>() => JSON.parse(out.stdout.toString()) as T };
     },
     async startDaemon(configFile, args = [], env = {}) {
       const port = await freePort();
       const daemon = startChild(process.execPath, [cli.entry, '--config', configFile, 'start', '--port', String(port), ...args], {
-        env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', LOG_LEVEL: 'info', ...env },
+        env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', LOG_LEVEL: 'info', ...clock, ...env },
         timeoutMs: 180_000,
       });
       const child = daemon.process;
