@@ -271,12 +271,19 @@ describe('synthetic feedback', () => {
   });
 
   it('merges explicit rows into generated ones by date', async () => {
-    const mid = from + 3 * 86_400_000;
-    sim.addFeedback([{ date: mid, contextId: 1, userId: 1, score: 5, comment: 'explicit-marker' }]);
-    const raw = JSON.parse((await call(sim, `${EXPORT}/raw${q({ start: mid - 60_000, end: mid + 60_000 })}`)).text) as Array<Record<string, string>>;
-    const dates = raw.map((r) => r.date!);
-    expect([...dates].sort()).toEqual(dates);
-    expect(raw.map((r) => r.comment)).toContain('explicit-marker');
-    expect(sim.feedbackCount()).toBe(20_001);
+    // Its own simulator: the other tests count the shared one's 20 000 rows.
+    const merged = await OxSimulator.start();
+    try {
+      merged.generateFeedback({ rows: 20_000, from, to, seed: 7 });
+      const mid = from + 3 * 86_400_000;
+      merged.addFeedback([{ date: mid, contextId: 1, userId: 1, score: 5, comment: 'explicit-marker' }]);
+      const raw = JSON.parse((await call(merged, `${EXPORT}/raw${q({ start: mid - 60_000, end: mid + 60_000 })}`)).text) as Array<Record<string, string>>;
+      const dates = raw.map((r) => r.date!);
+      expect([...dates].sort()).toEqual(dates);
+      expect(raw.map((r) => r.comment)).toContain('explicit-marker');
+      expect(merged.feedbackCount()).toBe(20_001);
+    } finally {
+      await merged.close();
+    }
   });
 });
