@@ -1,15 +1,12 @@
-import { execFile } from 'node:child_process';
+import { runChild } from '../helpers/child.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AdsHarness } from './ads-fixture.js';
 
 /** Runs the real CLI (TypeScript through tsx) in a child process. */
 function cli(h: AdsHarness, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { env: h.cliEnv(), timeout: 100_000 }, (err, stdout, stderr) => {
-      const code = err ? (typeof err.code === 'number' ? err.code : -1) : 0;
-      resolve({ code, stdout, stderr });
-    });
-  });
+  // -1: killed at the timeout.
+  return runChild(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { env: h.cliEnv(), timeoutMs: 100_000 })
+    .then(({ code, stdout, stderr }) => ({ code: code ?? -1, stdout, stderr }));
 }
 
 const GOOD = `

@@ -5,6 +5,7 @@ import { AppliedState } from '../../src/ads/applied-state.js';
 import { syncAds } from '../../src/ads/sync-ads.js';
 import { silentLogger } from '../../src/log/logger.js';
 import { RefusedError } from '../../src/errors.js';
+import { OxError } from '../../src/ox/ox-error.js';
 
 const LOGINS = { '42/alice': 8, '43/bob': 3 };
 
@@ -194,7 +195,8 @@ describe('ads sync against the simulator', () => {
       config: h.config, redis: h.redis, log: silentLogger(), signal: interrupt.signal,
       onProgress: ({ done }) => { if (done >= 10) interrupt.abort(new Error('shutdown')); },
     });
-    await expect(run).rejects.toThrow();
+    await expect(run).rejects.toThrow(OxError);
+    await expect(run).rejects.toThrow(/^OX ads\.set-user failed: aborted \(shutdown\)$/);
     const recorded = await h.appliedKeys();
     expect(recorded.length).toBeGreaterThanOrEqual(10);
     expect(recorded.length).toBeLessThan(37);

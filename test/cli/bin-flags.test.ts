@@ -3,7 +3,7 @@
  * ways a user starts ox-batch: the bin itself (its shebang: npm bin, npx, the image's ENTRYPOINT)
  * and the npm scripts that start it.
  */
-import { execFile } from 'node:child_process';
+import { runChild } from '../helpers/child.js';
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -32,9 +32,7 @@ describe('the bin applies the V8 setting itself', () => {
     // A preload reports the argv V8 was started with, from inside the ox-batch process.
     const probe = join(dir, 'probe.cjs');
     writeFileSync(probe, "process.on('exit', () => process.stderr.write(`EXECARGV ${JSON.stringify(process.execArgv)}\\n`));\n");
-    const { code, stdout, stderr } = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
-      execFile(cli.entry, ['--version'], { env: { PATH: process.env.PATH!, NODE_OPTIONS: `--require ${probe}` } }, (err, out, errOut) => resolve({ code: err ? Number(err.code) : 0, stdout: out, stderr: errOut }));
-    });
+    const { code, stdout, stderr } = await runChild(cli.entry, ['--version'], { env: { PATH: process.env.PATH!, NODE_OPTIONS: `--require ${probe}` }, timeoutMs: 30_000 });
     expect(code, stderr).toBe(0);
     expect(stdout.trim()).toMatch(/^\d+\.\d+\.\d+/);
     expect(JSON.parse(/EXECARGV (.*)/.exec(stderr)![1]!)).toContain(FLAG);

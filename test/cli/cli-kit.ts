@@ -1,9 +1,10 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
+import { runChild, startChild } from '../helpers/child.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -36,21 +37,15 @@ export interface CliResult {
 }
 
 /** Runs `ox-batch ARGS` (the bundle from `bundleCli`) in a child process with only the given env. */
-export function runCli(entry: string, args: string[], env: Record<string, string> = {}, input?: string): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [entry, ...args], {
-      cwd: ROOT,
-      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', LOG_LEVEL: 'warn', ...env },
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    child.stdout.on('data', (c: Buffer) => out.push(c));
-    child.stderr.on('data', (c: Buffer) => err.push(c));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout: Buffer.concat(out), stderr: Buffer.concat(err).toString('utf8') }));
-    child.stdin.end(input ?? '');
+export async function runCli(entry: string, args: string[], env: Record<string, string> = {}, input?: string, timeoutMs = 60_000): Promise<CliResult> {
+  const result = await runChild(process.execPath, [entry, ...args], {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', LOG_LEVEL: 'warn', ...env },
+    input: input ?? '',
+    timeoutMs,
   });
+  if (result.timedOut) throw new Error(`ox-batch ${args.join(' ')} timed out after ${timeoutMs} ms: ${result.stderr}`);
+  return { code: result.code, stdout: result.stdoutBytes, stderr: result.stderr };
 }
 
 export interface CliProcess {
@@ -59,13 +54,13 @@ export interface CliProcess {
   output(): string;
 }
 
-/** Starts a long-running `ox-batch ARGS` (sim, start) from the bundle; stop it with `stopCli`. */
-export function spawnCli(entry: string, args: string[], env: Record<string, string> = {}): CliProcess {
-  const child = spawn(process.execPath, [entry, ...args], { cwd: ROOT, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  child.stdout!.on('data', (d: Buffer) => { output += d.toString(); });
-  child.stderr!.on('data', (d: Buffer) => { output += d.toString(); });
-  return { child, output: () => output };
+/**
+ * Starts a long-running `ox-batch ARGS` (sim, start) from the bundle; stop it with `stopCli`.
+ * Killed at the latest when the test that started it ends, or after `timeoutMs`.
+ */
+export function spawnCli(entry: string, args: string[], env: Record<string, string> = {}, timeoutMs = 180_000): CliProcess {
+  const started = startChild(process.execPath, [entry, ...args], { cwd: ROOT, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env }, timeoutMs });
+  return { child: started.process, output: started.output };
 }
 
 /** SIGTERM to each, newest first, and wait for it to exit. */

@@ -3,7 +3,8 @@
  * simulator in this process, a Redis prefix of its own, a scratch folder with a config file
  * (fs archive and spool in it, plus what the test adds), and the environment a child needs.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { startChild } from '../helpers/child.js';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -49,7 +50,7 @@ export async function startCliWorld(options: { sim?: SimulatorOptions; configYam
     sim, redis, prefix, dir, archiveDir, spoolDir, env,
     cli: (args, extraEnv = {}) => runCli(bundle.entry, args, { ...env, ...extraEnv }),
     start(args) {
-      const child = spawn(process.execPath, [bundle.entry, ...args], { cwd: ROOT, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env }, stdio: 'ignore' });
+      const child = startChild(process.execPath, [bundle.entry, ...args], { cwd: ROOT, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env }, stdio: 'ignore', timeoutMs: 180_000 }).process;
       children.push(child);
       return child;
     },

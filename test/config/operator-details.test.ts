@@ -3,7 +3,7 @@
  * year-month read in the schedule's zone whatever the process TZ, AWS_REGION, one cron-parser,
  * aligned @bull-board packages, engines, and the shipped JSON Schema of the config.
  */
-import { spawn } from 'node:child_process';
+import { startChild } from '../helpers/child.js';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -44,15 +44,12 @@ describe('NO_COLOR', () => {
   /** Runs the CLI on a terminal (util-linux `script` gives it a pty), where logs are pretty. */
   function onTerminal(env: Record<string, string>): Promise<string> {
     const command = `${JSON.stringify(process.execPath)} ${JSON.stringify(cli.entry)} run feedback.export --start 2025-01-01T00:00:00Z --end 2025-01-02T00:00:00Z`;
-    const child = spawn('script', ['-qec', command, '/dev/null'], {
+    const child = startChild('script', ['-qec', command, '/dev/null'], {
       cwd: ROOT,
       env: { PATH: process.env.PATH ?? '', HOME: '/tmp', TERM: 'xterm', REDIS_URL, OXB_REDIS_PREFIX: `${testPrefix()}-color`, OX_URL: 'http://127.0.0.1:9', LOG_LEVEL: 'info', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
+      timeoutMs: 60_000,
     });
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
-    child.stderr.on('data', (d: Buffer) => { out += d.toString(); });
-    return new Promise((resolve) => child.on('exit', () => resolve(out)));
+    return child.exited.then(() => child.output());
   }
 
   it('colours pretty logs at a terminal, and not when NO_COLOR is set', async () => {

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { RedisClient } from '../../src/redis/connection.js';
 import { createServices, type ClosableServices } from '../../src/services.js';
 import { silentLogger } from '../../src/log/logger.js';
@@ -12,14 +12,16 @@ import { testKinds, windowNoop } from './test-jobs.js';
 const window = { start: Date.UTC(2026, 2, 1), end: Date.UTC(2026, 2, 2) };
 
 describe('executeManualAttempt', () => {
-  const prefix = testPrefix();
+  // Own prefix (ledger, run counters) per test: each builds what it reads, alone or in any order.
+  let prefix: string;
   let redis: RedisClient;
   let services: ClosableServices;
-  beforeAll(() => {
+  beforeEach(() => {
+    prefix = testPrefix();
     redis = plainRedis();
     services = createServices(testConfig(prefix), { log: silentLogger(), redis });
   });
-  afterAll(async () => {
+  afterEach(async () => {
     await services.close();
     await deleteKeys(redis, prefix);
     await redis.quit();
@@ -37,6 +39,8 @@ describe('executeManualAttempt', () => {
 
   it('records a failure with its reason and lets the next run succeed', async () => {
     const w = { start: window.end, end: window.end + 86_400_000 };
+    // The window before it is done: the watermark then runs through both once this one is.
+    await services.ledger.markDone({ scheduleId: 'daily', ...window }, 'test.window', { rows: 7 });
     const failed = await executeManualAttempt({ kind: windowNoop, services, scheduleId: 'daily', window: w, params: { failTimes: 1 } });
     expect(failed).toMatchObject({ status: 'failed', reason: 'planned failure 1' });
     expect(await services.ledger.getWindow({ scheduleId: 'daily', ...w })).toMatchObject({ state: 'failed', lastError: 'planned failure 1' });

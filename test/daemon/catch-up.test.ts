@@ -12,9 +12,11 @@ import type { RedisClient } from '../../src/redis/connection.js';
 import { RedisLedger } from '../../src/ledger/redis-ledger.js';
 import { ScheduleState } from '../../src/queue/schedule-state.js';
 import { deleteKeys, plainRedis, REDIS_URL, runCli, startChildDaemon, startPrivateRedis, testPrefix, waitFor, type Child } from './helpers.js';
+import { clockEnv, testNow, testToday } from '../helpers/clock.js';
 
 const DAY = 86_400_000;
-const today = () => Math.floor(Date.now() / DAY) * DAY;
+// The daemons and the CLI run on the test clock (noon UTC): no midnight, no 02:00 trigger mid-test.
+const today = testToday;
 
 function overrides(prefix: string, schedules: Record<string, unknown>, url = REDIS_URL) {
   return {
@@ -59,7 +61,7 @@ describe('catch-up now', () => {
     const startAt = today() - 6 * DAY;
     const schedules = { nightly: daily(startAt) };
     const started = Date.now();
-    const [a, b] = await Promise.all([startChildDaemon(overrides(prefix, schedules)), startChildDaemon(overrides(prefix, schedules))]);
+    const [a, b] = await Promise.all([startChildDaemon(overrides(prefix, schedules), clockEnv()), startChildDaemon(overrides(prefix, schedules), clockEnv())]);
     children.push(a, b);
     const ready = Date.now();
     const ledger = new RedisLedger(redis, prefix);
@@ -80,7 +82,7 @@ describe('catch-up now', () => {
     const prefix = prefixed();
     const startAt = today() - 3 * DAY;
     await new ScheduleState(redis, prefix).setPaused('nightly', true);
-    const child = await startChildDaemon(overrides(prefix, { nightly: daily(startAt) }));
+    const child = await startChildDaemon(overrides(prefix, { nightly: daily(startAt) }), clockEnv());
     children.push(child);
     // Paused: the startup catch-up queues nothing (and the daemon is ready all the same).
     await waitFor(async () => (await fetch(`${child.url}/readyz`)).status === 200, 'ready', 15_000);
@@ -91,7 +93,7 @@ describe('catch-up now', () => {
       const file = join(dir, 'config.yaml');
       writeFileSync(file, `redis: { url: "${REDIS_URL}", prefix: ${prefix} }\nlogging: { level: warn }\nschedules:\n  nightly: { job: feedback.export, cron: "0 2 * * *", tz: UTC, window: 1d }\n`);
       const resumed = Date.now();
-      const out = await runCli(['--config', file, 'resume', 'nightly']);
+      const out = await runCli(['--config', file, 'resume', 'nightly'], clockEnv());
       expect(out.code, out.stderr).toBe(0);
       const cliExited = Date.now();
       expect(out.stderr).toMatch(/nightly: resumed; a running scheduler queues what it missed now/);
@@ -113,14 +115,14 @@ describe('catch-up now', () => {
       const prefix = testPrefix();
       const startAt = today() - 4 * DAY;
       // Yesterday's window closes (end + lag) a few seconds into the test, during the outage.
-      const closesAt = Date.now() + 6_000;
+      const closesAt = testNow() + 6_000;
       const lag = closesAt - today();
-      const child = await startChildDaemon(overrides(prefix, { nightly: daily(startAt, { lag }) }, own.url));
+      const child = await startChildDaemon(overrides(prefix, { nightly: daily(startAt, { lag }) }, own.url), clockEnv());
       children.push(child);
       const ledger = new RedisLedger(client, prefix);
       await waitFor(async () => (await ledger.watermark('nightly', startAt)) === today() - DAY, 'the three closed windows done', 20_000, 100);
       await own.stop();
-      await new Promise((r) => setTimeout(r, Math.max(0, closesAt - Date.now()) + 1_000));
+      await new Promise((r) => setTimeout(r, Math.max(0, closesAt - testNow()) + 1_000));
       await own.start();
       const back = Date.now();
       await waitFor(async () => (await ledger.watermark('nightly', startAt).catch(() => 0)) === today(), 'the window that closed during the outage done', 20_000, 100);

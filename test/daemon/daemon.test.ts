@@ -1,5 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,26 +11,29 @@ import { createQueue, JOB_QUEUE, type JobData } from '../../src/queue/queues.js'
 import { resolveSchedules } from '../../src/queue/schedules.js';
 import { InputError } from '../../src/errors.js';
 import { METRIC_NAMES } from '../../src/http/metrics.js';
-import { deleteKeys, freePort, plainRedis, runCli, testConfig, testPrefix, waitFor } from './helpers.js';
+import { deleteKeys, plainRedis, runCli, startPrivateRedis, testConfig, testPrefix, waitFor, type PrivateRedis } from './helpers.js';
 import { badInputJob, testKinds, windowNoop } from './test-jobs.js';
 
 const DAY = 86_400_000;
 
 describe('daemon in process: worker path, retries, unrecoverable errors, health and metrics', () => {
-  const prefix = testPrefix();
+  // A daemon of its own for every test: each runs the windows it checks, alone or in any order.
+  let prefix: string;
   let redis: RedisClient;
   let daemon: Daemon;
-  beforeAll(async () => {
+  beforeEach(async () => {
+    prefix = testPrefix();
     redis = plainRedis();
     daemon = await Daemon.start({ config: testConfig(prefix, { worker: { concurrency: 2, backoffMs: 50 } }), kinds: testKinds, role: 'all', port: 0, log: silentLogger() });
   });
-  afterAll(async () => {
+  afterEach(async () => {
     await daemon.stop({ graceMs: 100 });
     await deleteKeys(redis, prefix);
     await redis.quit();
   });
 
-  it('retries a failing window with backoff until it succeeds, and stops at once on an input error', async () => {
+  /** A window that fails twice then succeeds, and one refused with an input error; both settled. */
+  const flakyAndRefused = async () => {
     const ledger = new RedisLedger(redis, prefix);
     const ctx = { queue: daemon.jobsQueue, ledger, config: daemon.config };
     const flaky = { start: Date.UTC(2026, 0, 1), end: Date.UTC(2026, 0, 1) + DAY };
@@ -41,8 +43,13 @@ describe('daemon in process: worker path, retries, unrecoverable errors, health 
       { scheduleId: badInputJob.name, kind: badInputJob, window: refused, params: {}, attempts: 4 },
     ]);
     await waitFor(async () => (await ledger.getWindow({ scheduleId: windowNoop.name, ...flaky }))?.state === 'done', 'flaky window done');
-    expect(await ledger.getWindow({ scheduleId: windowNoop.name, ...flaky })).toMatchObject({ attempts: 3, result: { rows: 5, run: 3 } });
     await waitFor(async () => (await ledger.getWindow({ scheduleId: badInputJob.name, ...refused }))?.state === 'failed', 'refused window failed');
+    return { ledger, flaky, refused };
+  };
+
+  it('retries a failing window with backoff until it succeeds, and stops at once on an input error', async () => {
+    const { ledger, flaky, refused } = await flakyAndRefused();
+    expect(await ledger.getWindow({ scheduleId: windowNoop.name, ...flaky })).toMatchObject({ attempts: 3, result: { rows: 5, run: 3 } });
     const failed = await ledger.getWindow({ scheduleId: badInputJob.name, ...refused });
     expect(failed).toMatchObject({ attempts: 1, lastError: 'InputError: catalog.csv: row 3: context id "x" is not a number' });
     const job = (await daemon.jobsQueue.getFailed())[0]!;
@@ -53,6 +60,7 @@ describe('daemon in process: worker path, retries, unrecoverable errors, health 
   });
 
   it('serves /healthz, /readyz and /metrics with the agreed metric names', async () => {
+    await flakyAndRefused();
     const base = daemon.http!.url;
     expect((await fetch(`${base}/healthz`)).status).toBe(200);
     const ready = await fetch(`${base}/readyz`);
@@ -132,36 +140,16 @@ describe('schedule triggers during a rolling deploy', () => {
 });
 
 describe('a Redis restart during a run', () => {
-  let server: ChildProcess | undefined;
-  let dir: string;
-  let port: number;
-  const startRedis = async () => {
-    server = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'yes', '--appendfsync', 'always', '--dir', dir], { stdio: 'ignore' });
-    const probe = plainRedis(`redis://127.0.0.1:${port}`);
-    try {
-      await waitFor(async () => (await probe.ping().catch(() => null)) === 'PONG', 'throwaway redis up', 10_000, 100);
-    } finally {
-      probe.disconnect();
-    }
-  };
-  const stopRedis = async () => {
-    const s = server!;
-    const exited = new Promise((r) => s.once('exit', r));
-    s.kill('SIGTERM');
-    await exited;
-  };
-  beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'oxb-redis-'));
-    port = await freePort();
-    await startRedis();
+  let server: PrivateRedis;
+  beforeEach(async () => {
+    server = await startPrivateRedis();
   });
-  afterAll(async () => {
-    if (server && server.exitCode === null) await stopRedis();
-    rmSync(dir, { recursive: true, force: true });
+  afterEach(async () => {
+    await server.close();
   });
 
   it('reconnects, reports not ready while Redis is down, and finishes the job', async () => {
-    const url = `redis://127.0.0.1:${port}`;
+    const url = server.url;
     const prefix = testPrefix();
     const config = testConfig(prefix, { redis: { url, prefix }, worker: { concurrency: 1 } });
     const daemon = await Daemon.start({ config, kinds: testKinds, role: 'worker', port: 0, log: silentLogger() });
@@ -174,13 +162,13 @@ describe('a Redis restart during a run', () => {
       await producer.close();
       await waitFor(async () => (await ledger.getWindow({ scheduleId: windowNoop.name, ...window }))?.state === 'running', 'job running');
       expect((await fetch(`${daemon.http!.url}/readyz`)).status).toBe(200);
-      await stopRedis();
+      await server.stop();
       await waitFor(async () => (await fetch(`${daemon.http!.url}/readyz`)).status === 503, 'readyz false while Redis is down', 10_000, 100);
       // /metrics still answers (process and OX metrics) instead of waiting out the Redis retries.
       const metrics = await fetch(`${daemon.http!.url}/metrics`, { signal: AbortSignal.timeout(8_000) });
       expect(metrics.status).toBe(200);
       expect(await metrics.text()).toMatch(/oxb_process_/);
-      await startRedis();
+      await server.start();
       await waitFor(async () => (await fetch(`${daemon.http!.url}/readyz`)).status === 200, 'readyz true again', 15_000, 100);
       await waitFor(async () => (await ledger.getWindow({ scheduleId: windowNoop.name, ...window }).catch(() => null))?.state === 'done', 'job done after the restart', 20_000, 200);
       expect(Number(await redis.get(`${prefix}:test:runs:test.window:${window.start}`))).toBe(1);
@@ -192,11 +180,9 @@ describe('a Redis restart during a run', () => {
 });
 
 describe('bad schedule config', () => {
-  const config = testConfig(testPrefix());
   const check = (schedule: Record<string, unknown>) => () => resolveSchedules({ timezone: 'UTC', schedules: { nightly: { lag: 0, catchUp: 1, overlap: 'skip', attempts: 1, paused: false, params: {}, ...schedule } as never } }, testKinds);
 
   it('names the schedule and the field: unknown job, bad cron, unknown zone, window rules, params', () => {
-    void config;
     expect(check({ job: 'test.nope', cron: '0 2 * * *', window: '1d' })).toThrow(/^schedule nightly: job: unknown job kind "test.nope"/);
     expect(check({ job: 'test.window', cron: '0 25 * * *', window: '1d' })).toThrow(/^schedule nightly: cron: "0 25 \* \* \*" is not a cron pattern/);
     expect(check({ job: 'test.window', cron: '0 2 * *', window: '1d' })).toThrow(/^schedule nightly: cron: "0 2 \* \*" has 4 fields/);

@@ -3,7 +3,8 @@ import { createRedis, type RedisClient } from '../../src/redis/connection.js';
 import { isClusterUrl } from '../../src/redis/target.js';
 import { loadConfig } from '../../src/config/load-config.js';
 import type { Config } from '../../src/config/schema.js';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { insideTest, runChild, startChild, type TestChild } from '../helpers/child.js';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
@@ -59,37 +60,29 @@ export interface Child {
   url?: string;
 }
 
-/** Starts the test daemon child and waits until it says ready. */
-export async function startChildDaemon(configOverrides: Record<string, unknown>, env: Record<string, string> = {}): Promise<Child> {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(here, 'fixtures', 'daemon-child.ts')], {
+/** Starts the test daemon child and waits until it says ready. Killed at the latest after `timeoutMs`. */
+export async function startChildDaemon(configOverrides: Record<string, unknown>, env: Record<string, string> = {}, timeoutMs = 120_000): Promise<Child> {
+  const child = startChild(process.execPath, ['--import', 'tsx', join(here, 'fixtures', 'daemon-child.ts')], {
     cwd: ROOT,
     env: { ...process.env, OXB_TEST_CONFIG: JSON.stringify(configOverrides), ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    timeoutMs,
   });
-  let err = '';
-  let out = '';
-  child.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
-  child.stderr!.on('data', (d: Buffer) => { err += d.toString(); });
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
-  const handle: Child = { process: child, stderr: () => err, stdout: () => out, exited };
+  const exited = child.exited.then(({ code, signal }) => ({ code, signal }));
+  const handle: Child = { process: child.process, stderr: child.stderr, stdout: child.stdout, exited };
   await Promise.race([
-    waitFor(() => /ready/.test(err), 'child daemon ready', 20_000, 50),
-    exited.then(({ code }) => { throw new Error(`child daemon exited early (${code}): ${err}${out}`); }),
+    waitFor(() => /ready/.test(child.stderr()), 'child daemon ready', 20_000, 50),
+    exited.then(({ code }) => { throw new Error(`child daemon exited early (${code}): ${child.stderr()}${child.stdout()}`); }),
   ]);
-  handle.url = /ready (\S+)/.exec(err)?.[1];
+  handle.url = /ready (\S+)/.exec(child.stderr())?.[1];
   return handle;
 }
 
 /** Runs the real CLI (`src/cli/main.ts`) and collects its output and exit code. */
-export function runCli(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src', 'cli', 'main.ts'), ...args], {
-    cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'],
+export async function runCli(args: string[], env: Record<string, string> = {}, timeoutMs = 60_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const { code, stdout, stderr } = await runChild(process.execPath, ['--import', 'tsx', join(ROOT, 'src', 'cli', 'main.ts'), ...args], {
+    cwd: ROOT, env: { ...process.env, ...env }, timeoutMs,
   });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
-  child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
-  return new Promise((resolve) => child.on('exit', (code) => resolve({ code, stdout, stderr })));
+  return { code, stdout, stderr };
 }
 
 export async function freePort(): Promise<number> {
@@ -119,12 +112,14 @@ export async function startPrivateRedis(): Promise<PrivateRedis> {
   const { tmpdir } = await import('node:os');
   const dir = mkdtempSync(join(tmpdir(), 'oxb-redis-'));
   const port = await freePort();
-  let server: ChildProcess | undefined;
+  let server: TestChild | undefined;
+  // Started in beforeAll it serves the whole file, also after a test restarted it.
+  const scope = insideTest() ? 'test' : 'file';
   const handle: PrivateRedis = {
     url: `redis://127.0.0.1:${port}`,
     port,
     async start() {
-      server = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'yes', '--appendfsync', 'always', '--dir', dir], { stdio: 'ignore' });
+      server = startChild('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'yes', '--appendfsync', 'always', '--dir', dir], { stdio: 'ignore', timeoutMs: 300_000, scope });
       const probe = plainRedis(handle.url);
       try {
         await waitFor(() => probe.ping().then(() => true, () => false), `redis-server on ${port}`, 10_000, 50);
@@ -135,10 +130,8 @@ export async function startPrivateRedis(): Promise<PrivateRedis> {
     async stop() {
       const running = server;
       server = undefined;
-      if (!running || running.exitCode !== null) return;
-      const exited = new Promise((resolve) => running.once('exit', resolve));
-      running.kill('SIGTERM');
-      await exited;
+      if (!running) return;
+      await running.stop('SIGTERM');
     },
     async close() {
       await handle.stop();

@@ -4,7 +4,8 @@
  * run a window again, a gap or a window that is not done stops the trimming. In-process against
  * Redis, then through `ox-batch start` (the tick trims), `status`, `backfill` and `run`.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { startChild } from '../helpers/child.js';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -209,19 +210,18 @@ describe('ledger.keepDone through ox-batch start, status, backfill and run', () 
     ].join('\n'));
     const env = { REDIS_URL, OXB_REDIS_PREFIX: prefix, OXB_CONFIG: config };
     const port = await freePort();
-    const daemon: ChildProcess = spawn(process.execPath, [bundle.entry, 'start', '--port', String(port)], { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let log = '';
-    daemon.stdout!.on('data', (d: Buffer) => { log += d.toString(); });
-    daemon.stderr!.on('data', (d: Buffer) => { log += d.toString(); });
+    const started = startChild(process.execPath, [bundle.entry, 'start', '--port', String(port)], { env: { PATH: process.env.PATH ?? '', ...env }, timeoutMs: 180_000 });
+    const daemon: ChildProcess = started.process;
+    const log = started.output;
     try {
-      const range = await waitFor(() => ledger.trimmedRange('daily'), `the daemon to trim (${log})`, 60_000, 100);
+      const range = await waitFor(() => ledger.trimmedRange('daily'), `the daemon to trim (${log()})`, 60_000, 100);
       const keepFrom = lastClosedWindow('1d', 'UTC', Date.now(), 0).end - 20 * DAY;
       expect(range.from).toBe(startAt);
       expect(range.through).toBeLessThanOrEqual(keepFrom);
       expect(range.through).toBeGreaterThan(keepFrom - 2 * DAY);
       expect(range.windows).toBe(windows.filter((w) => w.end <= range.through).length);
       // The log line follows the trim (the range is in Redis first).
-      await waitFor(() => /ledger\.keepDone: \d+ done window record\(s\) older than/.test(log), `the trim's log line (${log})`, 10_000, 50);
+      await waitFor(() => /ledger\.keepDone: \d+ done window record\(s\) older than/.test(log()), `the trim's log line (${log()})`, 10_000, 50);
     } finally {
       daemon.kill('SIGTERM');
       await new Promise((resolve) => daemon.once('exit', resolve));

@@ -1,11 +1,11 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { RedisClient } from '../../src/redis/connection.js';
-import type { Queue } from 'bullmq';
+import { createRedis, type RedisClient } from '../../src/redis/connection.js';
+import { QueueEvents, type Queue } from 'bullmq';
 import { RedisLedger } from '../../src/ledger/redis-ledger.js';
 import { silentLogger } from '../../src/log/logger.js';
 import { Daemon } from '../../src/daemon/daemon.js';
 import { enqueueWindows } from '../../src/queue/enqueue.js';
-import { createQueue, JOB_QUEUE, type JobData } from '../../src/queue/queues.js';
+import { createQueue, JOB_QUEUE, TICK_QUEUE, type JobData } from '../../src/queue/queues.js';
 import { deleteKeys, plainRedis, REDIS_URL, startChildDaemon, testConfig, testPrefix, waitFor, type Child } from './helpers.js';
 import { testKinds, windowNoop } from './test-jobs.js';
 
@@ -62,9 +62,21 @@ describe('daemon processes on one Redis', () => {
     children.push(a, b);
     const ledger = new RedisLedger(redis, prefix);
     const startMs = Date.parse(startAt);
-    await waitFor(async () => (await ledger.watermark('hourly', startMs)) >= startMs + 12 * H, '12 windows done', 25_000, 200);
-    // Let a few more ticks from both processes pass over the done windows.
-    await new Promise((r) => setTimeout(r, 1500));
+    // Every finished trigger is announced on the tick queue's event stream.
+    const tickEventsConnection = createRedis(REDIS_URL, 'worker');
+    const tickEvents = new QueueEvents(TICK_QUEUE, { connection: tickEventsConnection, prefix });
+    let ticksDone = 0;
+    tickEvents.on('completed', () => { ticksDone += 1; });
+    try {
+      await tickEvents.waitUntilReady();
+      await waitFor(async () => (await ledger.watermark('hourly', startMs)) >= startMs + 12 * H, '12 windows done', 25_000, 200);
+      // More triggers run over the done windows (either process may take each): none runs one again.
+      const ticksAtDone = ticksDone;
+      await waitFor(() => ticksDone >= ticksAtDone + 2, 'two more ticks after the windows were done', 15_000);
+    } finally {
+      await tickEvents.close();
+      tickEventsConnection.disconnect();
+    }
     const done = await redis.lrange(`${prefix}:test:done`, 0, -1);
     expect(done.length).toBeGreaterThanOrEqual(12);
     expect(new Set(done).size).toBe(done.length);

@@ -3,15 +3,12 @@
  * --cluster-enabled yes` on free ports, joined by `redis-cli --cluster create`), in a temp dir
  * of its own. `stop()` kills every server it started and removes the dir.
  */
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { runChild, startChild, type TestChild } from '../helpers/child.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { Redis } from 'ioredis';
 import { freePort, waitFor } from './helpers.js';
-
-const run = promisify(execFile);
 
 export interface ClusterNodeInfo {
   id: string;
@@ -41,16 +38,12 @@ export async function startCluster(options: { masters?: number; replicasPerMaste
   const masters = options.masters ?? 3;
   const replicas = options.replicasPerMaster ?? 1;
   const dir = mkdtempSync(join(tmpdir(), 'oxbt-cluster-'));
-  const servers: ChildProcess[] = [];
+  const servers: TestChild[] = [];
   const ports: number[] = [];
   const clients: Redis[] = [];
   const stop = async () => {
     for (const c of clients.splice(0)) c.disconnect();
-    await Promise.all(servers.map((s) => new Promise<void>((resolve) => {
-      if (s.exitCode !== null || s.signalCode !== null) return resolve();
-      s.once('exit', () => resolve());
-      s.kill('SIGKILL');
-    })));
+    await Promise.all(servers.map((s) => s.stop('SIGKILL')));
     rmSync(dir, { recursive: true, force: true });
   };
   const node = (port: number) => {
@@ -62,16 +55,17 @@ export async function startCluster(options: { masters?: number; replicasPerMaste
     for (let i = 0; i < masters * (1 + replicas); i += 1) {
       const port = await freePort();
       ports.push(port);
-      servers.push(spawn('redis-server', [
+      servers.push(startChild('redis-server', [
         '--port', String(port), '--bind', '127.0.0.1', '--cluster-enabled', 'yes',
         '--cluster-config-file', join(dir, `nodes-${port}.conf`), '--cluster-node-timeout', '3000',
         '--save', '', '--appendonly', 'no', '--dir', dir,
-      ], { stdio: 'ignore' }));
+      ], { stdio: 'ignore', timeoutMs: 600_000 }));
     }
     const probes = ports.map(node);
     clients.push(...probes);
     await waitFor(async () => (await Promise.all(probes.map((p) => p.ping().then(() => true, () => false)))).every(Boolean), 'the cluster nodes to start', 15_000, 50);
-    await run('redis-cli', ['--cluster', 'create', ...ports.map((p) => `127.0.0.1:${p}`), '--cluster-replicas', String(replicas), '--cluster-yes'], { timeout: 30_000 });
+    const create = await runChild('redis-cli', ['--cluster', 'create', ...ports.map((p) => `127.0.0.1:${p}`), '--cluster-replicas', String(replicas), '--cluster-yes'], { timeoutMs: 30_000 });
+    if (create.code !== 0) throw new Error(`redis-cli --cluster create exited ${create.code}${create.timedOut ? ' (timed out)' : ''}: ${create.stderr}${create.stdout}`);
     await waitFor(async () => (await Promise.all(probes.map(async (p) => (await p.cluster('INFO')).includes('cluster_state:ok')))).every(Boolean), 'cluster_state:ok on every node', 20_000, 100);
     await waitFor(async () => {
       const infos = await Promise.all(probes.map((p) => p.info('replication')));

@@ -7,7 +7,8 @@
  * over to its replica.
  */
 import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { startChild } from '../helpers/child.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -135,13 +136,10 @@ describe('on a real Redis Cluster', () => {
     try {
       for (let i = 0; i < 2; i += 1) {
         const port = await freePort();
-        const child = spawn(process.execPath, [bundle.entry, 'start', '--port', String(port)], {
-          env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env }, stdio: ['ignore', 'pipe', 'pipe'],
+        const child = startChild(process.execPath, [bundle.entry, 'start', '--port', String(port)], {
+          env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env }, timeoutMs: 180_000,
         });
-        let log = '';
-        child.stdout!.on('data', (d: Buffer) => { log += d.toString(); });
-        child.stderr!.on('data', (d: Buffer) => { log += d.toString(); });
-        daemons.push({ child, port, log: () => log });
+        daemons.push({ child: child.process, port, log: child.output });
       }
       const ready = (port: number) => fetch(`http://127.0.0.1:${port}/readyz`).then((r) => r.status === 200, () => false);
       for (const d of daemons) await waitFor(() => ready(d.port), `daemon on :${d.port} ready (${d.log()})`, 30_000, 100);

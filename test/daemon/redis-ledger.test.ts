@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
 import type { RedisClient } from '../../src/redis/connection.js';
 import { RedisLedger } from '../../src/ledger/redis-ledger.js';
@@ -10,17 +10,23 @@ const T0 = Date.UTC(2026, 0, 1);
 const day = (n: number) => ({ scheduleId: 'daily', start: T0 + n * DAY, end: T0 + (n + 1) * DAY });
 
 describe('RedisLedger', () => {
+  // A fresh prefix per test: each one builds the records it reads, so any one runs alone or in any order.
   let redis: RedisClient;
-  const prefix = testPrefix();
+  let prefix: string;
   let ledger: RedisLedger;
-  beforeAll(() => {
+  beforeEach(() => {
     redis = plainRedis();
+    prefix = testPrefix();
     ledger = new RedisLedger(redis, prefix);
   });
-  afterAll(async () => {
+  afterEach(async () => {
     await deleteKeys(redis, prefix);
     await redis.quit();
   });
+  /** Days 0 to n-1 of the `daily` schedule marked done. */
+  const doneDays = async (n: number) => {
+    for (let d = 0; d < n; d += 1) await ledger.markDone(day(d), 'test.noop', { rows: d });
+  };
 
   it('records the life of a window with its result kept verbatim', async () => {
     await ledger.markQueued(day(0), 'test.noop', 'w.daily.1');
@@ -37,14 +43,15 @@ describe('RedisLedger', () => {
   });
 
   it('does not let a late queued mark undo a done window unless forced', async () => {
+    await doneDays(1);
     await ledger.markQueued(day(0), 'test.noop', 'w.late');
     expect((await ledger.getWindow(day(0)))?.state).toBe('done');
     expect(await ledger.markQueuedIfOpen(day(0), 'test.noop', 'w.forced', { force: true })).toBe(true);
     expect((await ledger.getWindow(day(0)))?.state).toBe('queued');
-    await ledger.markDone(day(0), 'test.noop', { rows: 4 });
   });
 
   it('computes the watermark as the end of the contiguous done run and follows later changes', async () => {
+    await doneDays(1);
     await ledger.markDone(day(1), 'test.noop', {});
     await ledger.markDone(day(3), 'test.noop', {});
     expect(await ledger.watermark('daily', T0)).toBe(T0 + 2 * DAY);
@@ -57,12 +64,14 @@ describe('RedisLedger', () => {
   });
 
   it('lists windows overlapping a range in order', async () => {
+    await doneDays(4);
     const list = await ledger.listWindows('daily', { from: T0 + DAY + 1, to: T0 + 3 * DAY });
     expect(list.map((w) => w.start)).toEqual([T0 + DAY, T0 + 2 * DAY]);
     expect((await ledger.listWindows('daily')).length).toBe(4);
   });
 
   it('keeps deliveries per window and runs per schedule', async () => {
+    await doneDays(4);
     const log = deliveryLogFor(ledger, day(2), 'run:test:1');
     expect(await log.get('mail:abc')).toBeNull();
     await log.record('mail:abc', { messageId: '<x@y>' });
@@ -79,8 +88,12 @@ describe('RedisLedger', () => {
 
 describe('RedisLedger watermark cache under concurrent changes', () => {
   let redis: RedisClient;
-  const prefix = testPrefix();
-  afterAll(async () => {
+  let prefix: string;
+  beforeEach(() => {
+    redis = plainRedis();
+    prefix = testPrefix();
+  });
+  afterEach(async () => {
     await deleteKeys(redis, prefix);
     await redis.quit();
   });
@@ -111,7 +124,6 @@ describe('RedisLedger watermark cache under concurrent changes', () => {
   }
 
   it('a window forced back to queued while a scan is in flight is never hidden behind a cached watermark', async () => {
-    redis = plainRedis();
     const ledger = new RedisLedger(redis, prefix);
     const key = (scheduleId: string, n: number) => ({ scheduleId, start: T0 + n * DAY, end: T0 + (n + 1) * DAY });
     // Empty cache, and a cache that ends right where the re-run window starts.
@@ -135,13 +147,14 @@ describe('RedisLedger watermark cache under concurrent changes', () => {
 describe('RedisLedger update batches', () => {
   let redis: RedisClient;
   let monitorClient: Redis;
-  const prefix = testPrefix();
-  beforeAll(() => {
+  let prefix: string;
+  beforeEach(() => {
     redis = plainRedis();
+    prefix = testPrefix();
     // MONITOR watches one server: this test counts the calls a single Redis receives.
     monitorClient = new Redis(REDIS_URL);
   });
-  afterAll(async () => {
+  afterEach(async () => {
     await deleteKeys(redis, prefix);
     await redis.quit();
     monitorClient.disconnect();
@@ -151,17 +164,22 @@ describe('RedisLedger update batches', () => {
     const ledger = new RedisLedger(redis, prefix);
     await ledger.markDone(day(100), 'test.noop', { warm: true }); // the script is loaded (EVAL) once
     const monitor = await monitorClient.monitor();
+    // MONITOR reports commands in the order Redis ran them. A marker command sent after the
+    // updates settled is therefore reported after every script call they made: once it is seen,
+    // the count is final (no sleeping and hoping the monitor has caught up).
+    const marker = `${prefix}:monitor-marker`;
     const scriptCalls: string[][] = [];
+    let markerSeen = false;
     monitor.on('monitor', (_time: string, args: string[]) => {
-      if ((args[0] === 'evalsha' || args[0] === 'eval') && args.some((a) => a.startsWith(`${prefix}:ledger:w:`))) scriptCalls.push(args);
+      if (args[0]?.toLowerCase() === 'get' && args[1] === marker) markerSeen = true;
+      else if (!markerSeen && /^eval(sha)?$/i.test(args[0] ?? '') && args.some((a) => a.startsWith(`${prefix}:ledger:w:`))) scriptCalls.push(args);
     });
-    await new Promise((resolve) => setTimeout(resolve, 50));
     const keys = Array.from({ length: 20 }, (_, i) => ({ scheduleId: 'batched', start: T0 + i * DAY, end: T0 + (i + 1) * DAY }));
     const begun = await Promise.all(keys.map((k) => ledger.beginWindow(k, 'test.noop', 1)));
     expect(begun.every((b) => b.started)).toBe(true);
     await Promise.all(keys.map((k, i) => ledger.markDone(k, 'test.noop', { rows: i })));
-    await waitFor(() => scriptCalls.length >= 2, 'the monitor to report the calls', 2_000);
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await redis.get(marker);
+    await waitFor(() => markerSeen, 'the monitor to report the marker sent after the updates');
     monitor.disconnect();
     // One call for the 20 begins, one for the 20 done marks: 5 keys per update.
     expect(scriptCalls).toHaveLength(2);

@@ -3,7 +3,8 @@
  * primary and a real sentinel (`redis-server --sentinel`) on ports of their own.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { startChild } from '../helpers/child.js';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -60,12 +61,12 @@ describe('through a real sentinel', () => {
     primaryPort = await freePort();
     replicaPort = await freePort();
     sentinelPort = await freePort();
-    const server = (port: number, ...more: string[]) => spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, ...more], { stdio: 'ignore' });
+    const server = (port: number, ...more: string[]) => startChild('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, ...more], { stdio: 'ignore', timeoutMs: 600_000 }).process;
     primary = server(primaryPort);
     replica = server(replicaPort, '--replicaof', '127.0.0.1', String(primaryPort));
     const conf = join(dir, 'sentinel.conf');
     writeFileSync(conf, `port ${sentinelPort}\nbind 127.0.0.1\ndir ${dir}\nsentinel monitor oxbtest 127.0.0.1 ${primaryPort} 1\nsentinel down-after-milliseconds oxbtest 1000\nsentinel failover-timeout oxbtest 3000\n`);
-    sentinel = spawn('redis-server', [conf, '--sentinel'], { stdio: 'ignore' });
+    sentinel = startChild('redis-server', [conf, '--sentinel'], { stdio: 'ignore', timeoutMs: 600_000 }).process;
     url = `redis+sentinel://127.0.0.1:${sentinelPort}/oxbtest`;
     const probe = new Redis(sentinelPort, '127.0.0.1', { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => 100 });
     probe.on('error', () => undefined);

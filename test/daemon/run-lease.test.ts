@@ -3,7 +3,7 @@
  * by a lease in the ledger (renewed while it runs), is refused a window running elsewhere, and
  * a worker puts a job for a held window back on the queue until the lease would end.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createRedis, type RedisClient } from '../../src/redis/connection.js';
 import { Queue, Worker } from 'bullmq';
 import { silentLogger } from '../../src/log/logger.js';
@@ -13,6 +13,7 @@ import { resolveSchedules } from '../../src/queue/schedules.js';
 import { WindowBusyError, executeAttempt, executeManualAttempt } from '../../src/queue/attempt.js';
 import { createServices, type ClosableServices } from '../../src/services.js';
 import { RefusedError } from '../../src/errors.js';
+import type { Config } from '../../src/config/schema.js';
 import { REDIS_URL, deleteKeys, plainRedis, testConfig, testPrefix, waitFor } from './helpers.js';
 import { windowNoop } from './test-jobs.js';
 
@@ -21,17 +22,20 @@ const T0 = Date.UTC(2026, 3, 1);
 const windowOf = (n: number) => ({ start: T0 + n * DAY, end: T0 + (n + 1) * DAY });
 
 describe('ox-batch run holds its window by a lease', () => {
-  const prefix = testPrefix();
-  const config = testConfig(prefix, { schedules: { lease: { job: 'test.window', cron: '0 2 * * *', window: '1d' } } });
+  // Own prefix (ledger, queue, run counters) per test: each runs alone or in any order.
+  let prefix: string;
+  let config: Config;
   let redis: RedisClient;
   let services: ClosableServices;
   let queue: Queue<JobData>;
-  beforeAll(() => {
+  beforeEach(() => {
+    prefix = testPrefix();
+    config = testConfig(prefix, { schedules: { lease: { job: 'test.window', cron: '0 2 * * *', window: '1d' } } });
     redis = plainRedis();
     services = createServices(config, { log: silentLogger(), redis });
     queue = new Queue<JobData>(JOB_QUEUE, { connection: redis, prefix });
   });
-  afterAll(async () => {
+  afterEach(async () => {
     await queue.close();
     await deleteKeys(redis, prefix);
     await redis.quit();
@@ -84,9 +88,11 @@ describe('ox-batch run holds its window by a lease', () => {
     expect(await services.ledger.getWindow(keyOf(5))).toMatchObject({ state: 'running', owner: 'run:busy:1' });
 
     // A run that died: its lease ends and nothing renews it.
-    await services.ledger.beginManual(keyOf(3), 'test.window', { owner: 'run:gone:1', leaseUntil: Date.now() + 100 });
+    const deadRunLeaseUntil = Date.now() + 100;
+    await services.ledger.beginManual(keyOf(3), 'test.window', { owner: 'run:gone:1', leaseUntil: deadRunLeaseUntil });
     expect(await executeManualAttempt({ kind: windowNoop, services, scheduleId: 'lease', window: windowOf(3), params: {} })).toMatchObject({ status: 'failed', reason: expect.stringContaining('run:gone:1') });
-    await new Promise((resolve) => setTimeout(resolve, 150));
+    // The ledger compares leases with Date.now: wait until that clock is past the lease, no longer.
+    await waitFor(() => Date.now() > deadRunLeaseUntil, 'the dead run\'s lease to end', 5_000, 10);
     expect(await executeManualAttempt({ kind: windowNoop, services, scheduleId: 'lease', window: windowOf(3), params: {} })).toMatchObject({ status: 'done', attempt: 2 });
   });
 

@@ -9,6 +9,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisLedger } from '../../src/ledger/redis-ledger.js';
 import { plainRedis, startChildDaemon, startPrivateRedis, testPrefix, waitFor, type Child, type PrivateRedis } from './helpers.js';
+import { clockEnv, testToday } from '../helpers/clock.js';
 
 const DAY = 86_400_000;
 
@@ -23,7 +24,7 @@ describe('SIGTERM while Redis restarts', () => {
 
   async function daemon(worker: Record<string, unknown>, schedules: Record<string, unknown> = {}): Promise<{ child: Child; prefix: string }> {
     const prefix = testPrefix();
-    const child = await startChildDaemon({ redis: { url: redis.url, prefix }, http: { host: '127.0.0.1', port: 0 }, worker, schedules }, { OXB_TEST_LOG: 'info' });
+    const child = await startChildDaemon({ redis: { url: redis.url, prefix }, http: { host: '127.0.0.1', port: 0 }, worker, schedules }, { OXB_TEST_LOG: 'info', ...clockEnv() });
     children.push(child);
     return { child, prefix };
   }
@@ -53,7 +54,8 @@ describe('SIGTERM while Redis restarts', () => {
   }, 60_000);
 
   it('a job running: aborted after the grace period, handed back, exit 0 within the budget', async () => {
-    const yesterday = Math.floor(Date.now() / DAY) * DAY - DAY;
+    // The daemon runs on the pinned test clock: this stays the window it starts with, also at midnight.
+    const yesterday = testToday() - DAY;
     const { child, prefix } = await daemon({ shutdownGraceMs: 2_000, closeTimeoutMs: 2_000, concurrency: 1 }, {
       slow: { job: 'test.window', cron: '0 2 * * *', tz: 'UTC', window: '1d', lag: 0, startAt: new Date(yesterday).toISOString(), params: { sleepMs: 120_000 } },
     });

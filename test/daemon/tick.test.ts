@@ -1,9 +1,9 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { RedisClient } from '../../src/redis/connection.js';
-import type { Queue } from 'bullmq';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { createRedis, type RedisClient } from '../../src/redis/connection.js';
+import { UnrecoverableError, Worker, type Queue } from 'bullmq';
 import { RedisLedger } from '../../src/ledger/redis-ledger.js';
 import { silentLogger } from '../../src/log/logger.js';
-import { createQueue, JOB_QUEUE, type JobData } from '../../src/queue/queues.js';
+import { createQueue, JOB_QUEUE, type JobData, type WindowJobData } from '../../src/queue/queues.js';
 import { ScheduleState } from '../../src/queue/schedule-state.js';
 import { resolveSchedule } from '../../src/queue/schedules.js';
 import { retryFailedWindows, tickSchedule, type TickContext } from '../../src/queue/tick.js';
@@ -12,33 +12,48 @@ import { windowJobId } from '../../src/queue/job-ids.js';
 import { windowsBetween } from '../../src/time/windows.js';
 import { scheduleStatus } from '../../src/queue/schedule-status.js';
 import type { Config } from '../../src/config/schema.js';
-import { deleteKeys, plainRedis, testConfig, testPrefix } from './helpers.js';
+import { deleteKeys, plainRedis, REDIS_URL, testConfig, testPrefix } from './helpers.js';
 import { testKinds, windowNoop } from './test-jobs.js';
 
 const DAY = 86_400_000;
 const at = (iso: string) => Date.parse(iso);
 
 describe('ticks: catch-up, gaps, retries of failed windows, overlap', () => {
-  const prefix = testPrefix();
+  // Every test gets its own prefix (queue, ledger, schedule state) and its own tick clock, so
+  // any one of them runs alone or in any order.
+  let prefix: string;
   let redis: RedisClient;
   let config: Config;
   let queue: Queue<JobData>;
   let ledger: RedisLedger;
-  let clock = at('2026-11-10T03:00:00Z');
+  let clock: number;
   let ctx: TickContext;
 
-  beforeAll(() => {
+  beforeEach(() => {
+    prefix = testPrefix();
     redis = plainRedis();
     config = testConfig(prefix);
     queue = createQueue<JobData>(JOB_QUEUE, config, redis, silentLogger());
     ledger = new RedisLedger(redis, prefix);
+    clock = at('2026-11-10T03:00:00Z');
     ctx = { queue, ledger, config, state: new ScheduleState(redis, prefix), log: silentLogger(), now: () => clock };
   });
-  afterAll(async () => {
+  afterEach(async () => {
+    vi.useRealTimers();
     await queue.close();
     await deleteKeys(redis, prefix);
     await redis.quit();
   });
+
+  /**
+   * The ledger stamps failures with its own clock (Date.now), and the retry clock compares with
+   * it: instead of sleeping until a retry is due, move that clock on. Only Date is faked, and it
+   * keeps running with real time, so timers and Redis I/O are untouched.
+   */
+  const passLedgerTime = (ms: number) => {
+    if (!vi.isFakeTimers()) vi.useFakeTimers({ toFake: ['Date'], shouldAdvanceTime: true });
+    vi.setSystemTime(Date.now() + ms);
+  };
 
   const daily = (id: string, extra: Record<string, unknown> = {}) =>
     resolveSchedule(id, { job: 'test.window', cron: '0 3 * * *', tz: 'UTC', window: '1d', lag: 300_000, catchUp: 5, overlap: 'skip', attempts: 3, paused: false, params: {}, ...extra } as never, config, testKinds);
@@ -91,29 +106,30 @@ describe('ticks: catch-up, gaps, retries of failed windows, overlap', () => {
     const first = await tickSchedule(ctx, schedule);
     expect(first.counts).toMatchObject({ queued: 3 });
     const [nov1, nov2, nov3] = (await queue.getJobs(['waiting'])).filter((j) => j.id!.startsWith('w.retry.')).sort((a, b) => a.id!.localeCompare(b.id!));
+    const windowKey = (data: JobData) => ({ scheduleId: 'retry', start: (data as WindowJobData).start, end: (data as WindowJobData).end });
     // A worker takes Nov 1 and Nov 2: one succeeds, one fails for good.
-    const workerToken = 'test-token';
-    for (const job of [nov1!, nov2!]) {
-      const data = job.data as { start: number; end: number };
-      const key = { scheduleId: 'retry', start: data.start, end: data.end };
-      if (job === nov1) {
-        await ledger.markDone(key, 'test.window', { rows: 1 });
-        await queue.remove(job.id!);
-      } else {
-        await ledger.markFailed(key, 'test.window', 'OX answered 503');
-        await job.moveToFailed(new Error('OX answered 503'), workerToken).catch(async () => {
-          // Not active: fail it the direct way the worker would have.
-          await redis.zadd(`${prefix}:${JOB_QUEUE}:failed`, Date.now(), job.id!);
-          await redis.lrem(`${prefix}:${JOB_QUEUE}:wait`, 0, job.id!);
-        });
-      }
+    await ledger.markDone(windowKey(nov1!.data), 'test.window', { rows: 1 });
+    await queue.remove(nov1!.id!);
+    // Nov 2 is failed the way a worker fails it: taken (active, locked), then moved to failed.
+    const workerConnection = createRedis(REDIS_URL, 'worker');
+    const worker = new Worker<JobData>(JOB_QUEUE, null, { connection: workerConnection, prefix, autorun: false });
+    try {
+      const workerToken = 'test-token';
+      const taken = await worker.getNextJob(workerToken, { block: false });
+      expect(taken?.id).toBe(nov2!.id);
+      await ledger.markFailed(windowKey(nov2!.data), 'test.window', 'OX answered 503');
+      await taken!.moveToFailed(new UnrecoverableError('OX answered 503'), workerToken);
+      expect(await taken!.getState()).toBe('failed');
+    } finally {
+      await worker.close();
+      workerConnection.disconnect();
     }
     expect(await ledger.failedCount('retry')).toBe(1);
     // A trigger right after the failure leaves it: its retry is due 1.5 s after it failed.
     const early = await tickSchedule(ctx, schedule);
     expect(early.windows!.find((w) => new Date(w.start).toISOString().startsWith('2026-11-02'))?.status).toBe('retry-later');
     expect(await ledger.failedCount('retry')).toBe(1);
-    await new Promise((r) => setTimeout(r, 1600));
+    passLedgerTime(1600);
     const second = await tickSchedule(ctx, schedule);
     const byDay = Object.fromEntries(second.windows!.map((w) => [new Date(w.start).toISOString().slice(0, 10), w.status]));
     expect(byDay['2026-11-01']).toBeUndefined(); // done: before the watermark, not even looked at
@@ -137,7 +153,7 @@ describe('ticks: catch-up, gaps, retries of failed windows, overlap', () => {
     const status = await scheduleStatus({ ledger, state: ctx.state }, schedule, clock);
     expect(status).toMatchObject({ failedWindows: 2, failedPermanent: 1, owed: 2, queued: 0 });
     expect(Date.parse(status.nextRetryAt!)).toBe((await ledger.getWindow(key(nov1!)))!.finishedAt! + 1000);
-    await new Promise((r) => setTimeout(r, 1100));
+    passLedgerTime(1100);
     const report = await retryFailedWindows(ctx, schedule);
     expect(report.windows).toEqual([{ start: nov1!.start, end: nov1!.end, status: 'requeued', retryRound: 1 }]);
     expect(await ledger.getWindow(key(nov1!))).toMatchObject({ state: 'queued', retryRounds: 1 });
@@ -145,7 +161,7 @@ describe('ticks: catch-up, gaps, retries of failed windows, overlap', () => {
     expect((await scheduleStatus({ ledger, state: ctx.state }, schedule, clock))).toMatchObject({ owed: 2, queued: 1, failedPermanent: 1 });
     // The round failed too: maxRetries 1 is used up, so the clock leaves it (status says so).
     await ledger.markFailed(key(nov1!), 'test.window', 'OX answered 503 again');
-    await new Promise((r) => setTimeout(r, 1100));
+    passLedgerTime(1100);
     expect((await retryFailedWindows(ctx, schedule)).windows).toEqual([]);
     expect(await tickSchedule(ctx, schedule)).toMatchObject({ counts: { exhausted: 1, permanent: 1 } });
     expect((await scheduleStatus({ ledger, state: ctx.state }, schedule, clock)).nextRetryAt).toBeUndefined();

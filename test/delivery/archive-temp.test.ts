@@ -3,7 +3,7 @@
  * of any key the archive accepts, and the temps of one key are never taken for those of another;
  * a key's next write removes the temps dead writers left and never a live writer's.
  */
-import { spawn } from 'node:child_process';
+import { startSleeper } from '../helpers/child.js';
 import { mkdtemp, readdir, rm, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -24,12 +24,9 @@ const token = fc.record({
 }).map((identity) => identityToken(identity));
 
 async function deadChildToken(): Promise<string> {
-  const child = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)'], { stdio: 'ignore' });
-  await new Promise((resolve) => child.once('spawn', resolve));
-  const identity = identityOfLocalPid(child.pid!);
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  child.kill('SIGKILL');
-  await exited;
+  const child = await startSleeper();
+  const identity = identityOfLocalPid(child.pid);
+  await child.stop('SIGKILL');
   return identityToken(identity);
 }
 

@@ -93,7 +93,7 @@ describe('FsArchive', () => {
 
   it('leaves nothing behind when the copy fails or the size does not match', async () => {
     const archive = new FsArchive(root);
-    await expect(archive.putFile('k/x.csv', join(work, 'nope'), { contentType: 'text/csv', bytes: 1, sha256: 'x' })).rejects.toThrow();
+    await expect(archive.putFile('k/x.csv', join(work, 'nope'), { contentType: 'text/csv', bytes: 1, sha256: 'x' })).rejects.toMatchObject({ code: 'ENOENT', message: expect.stringMatching(/^ENOENT: no such file or directory/) });
     const source = join(work, 'spool');
     await writeFile(source, 'abc');
     await expect(archive.putFile('k/x.csv', source, { contentType: 'text/csv', bytes: 4, sha256: 'x' })).rejects.toThrow(/3 bytes, expected 4/);

@@ -3,7 +3,7 @@
  * taken for dead (itself, a live child), a dead one is (a killed child, a reused pid), and a
  * process of another host or container is never judged at all.
  */
-import { spawn } from 'node:child_process';
+import { startSleeper } from '../helpers/child.js';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { escapeHost, identityOfLocalPid, identityToken, liveness, ownIdentity, parseIdentityToken, unescapeHost } from '../../src/delivery/process-identity.js';
@@ -22,13 +22,10 @@ describe('process identity', () => {
   });
 
   it('a child is alive while it runs and dead once killed; a reused pid (other start time) is dead; another host or container is unknown', async () => {
-    const child = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)'], { stdio: 'ignore' });
-    await new Promise((resolve) => child.once('spawn', resolve));
-    const identity = identityOfLocalPid(child.pid!);
+    const child = await startSleeper();
+    const identity = identityOfLocalPid(child.pid);
     expect(liveness(identity)).toBe('alive');
-    const exited = new Promise((resolve) => child.once('exit', resolve));
-    child.kill('SIGKILL');
-    await exited;
+    await child.stop('SIGKILL');
     expect(liveness(identity)).toBe('dead');
     if (process.platform === 'linux') {
       // This very pid, but started at another time: an earlier process that had our pid.

@@ -4,7 +4,7 @@
  * the next `ox-batch run` removes it at start, while the spool file of another export that is
  * still running is kept; `ox-batch start` sweeps the same way; `ox-batch status` shows the sweeps.
  */
-import { spawn } from 'node:child_process';
+import { startSleeper } from '../helpers/child.js';
 import { existsSync } from 'node:fs';
 import { readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
@@ -88,10 +88,9 @@ describe('spool files of crashed processes', () => {
     const object = join(world.archiveDir, key);
     const folder = dirname(object);
     // What a writer SIGKILLed between its temp and the rename leaves: temps, and no object.
-    const writer = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)'], { stdio: 'ignore' });
-    await new Promise((resolve) => writer.once('spawn', resolve));
-    const token = identityToken(identityOfLocalPid(writer.pid!));
-    await kill(writer, 'SIGKILL');
+    const writer = await startSleeper();
+    const token = identityToken(identityOfLocalPid(writer.pid));
+    await writer.stop('SIGKILL');
     await rm(object);
     await rm(`${object}.manifest.json`);
     for (const name of [basename(object), `${basename(object)}.manifest.json`]) await writeFile(join(folder, tempNameFor(name, token, 1)), 'half');

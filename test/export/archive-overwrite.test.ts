@@ -1,6 +1,6 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startExportEnv, type ExportEnv } from './helpers/export-env.js';
 
 const DAY = 86_400_000;
@@ -10,11 +10,12 @@ interface Result { rows: number; sha256: string; archive: { key: string; manifes
 
 describe('feedback.export never replaces an intact archived copy with a different export', () => {
   let env: ExportEnv;
-  beforeAll(async () => {
+  // A fresh environment (OX, archive, ledger) per test: one test's purge must not empty another's window.
+  beforeEach(async () => {
     env = await startExportEnv({ archive: 'fs' });
     env.sim.generateFeedback({ rows: 300, from: day(1).start, to: day(4).end, seed: 11 });
   });
-  afterAll(async () => { await env?.close(); });
+  afterEach(async () => { await env?.close(); });
 
   it('refuses a forced re-export after OX purged the window, and leaves the archive as it was', async () => {
     const window = day(1);

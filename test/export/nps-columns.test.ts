@@ -2,7 +2,7 @@
  * nps-v1 through feedback.export, and `csv` keeping every column OX sent: the type's known
  * columns in OX's order, then any raw key it does not know (a newer OX), never dropped.
  */
-import { execFile } from 'node:child_process';
+import { runChild } from '../helpers/child.js';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -189,9 +189,7 @@ describe('ox-batch run (CLI): nps-v1 as csv keeps Question', () => {
     };
     const args = ['--import', 'tsx', 'src/cli/main.ts', 'run', 'feedback.export', '--start', '2026-11-01', '--end', '2026-11-02',
       '--param', 'type=nps-v1', '--param', 'format=csv'];
-    const { code, stdout, stderr } = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
-      execFile(process.execPath, args, { env: environment, timeout: 60_000 }, (err, out, errOut) => resolve({ code: err ? Number(err.code ?? -1) : 0, stdout: out, stderr: errOut }));
-    });
+    const { code, stdout, stderr } = await runChild(process.execPath, args, { env: environment, timeoutMs: 60_000 });
     expect(code, stderr).toBe(0);
     const result = JSON.parse(stdout) as { result?: Result } & Result;
     const key = (result.result ?? result).archive.key;

@@ -5,7 +5,8 @@
  * action (visible in the ledger, the metrics and the log). A window that got a 400 stays failed
  * with its reason: no retry can fix it.
  */
-import { spawn } from 'node:child_process';
+import { startChild } from '../helpers/child.js';
+import { clockEnv, testToday } from '../helpers/clock.js';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -21,7 +22,8 @@ const EXPORTS = '/userfeedback/v1/export/default/';
 
 describe('the retry clock in a running daemon', () => {
   const prefix = testPrefix();
-  const yesterday = Math.floor(Date.now() / DAY) * DAY - DAY;
+  // The daemon runs on the test clock (noon UTC): yesterday stays yesterday, 02:00 does not come.
+  const yesterday = testToday() - DAY;
   let redis: RedisClient;
   let sim: OxSimulator;
   let dir: string;
@@ -59,13 +61,11 @@ describe('the retry clock in a running daemon', () => {
     // bad: 400 (permanent). good: 2 BullMQ attempts x 2 tries each, all 503; after that OX answers.
     sim.setFaults({ pathPrefix: EXPORTS, script: [400, 503, 503, 503, 503] });
     const port = await freePort();
-    const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src', 'cli', 'main.ts'), '--config', file, 'start', '--port', String(port)], {
-      cwd: ROOT, env: { ...process.env }, stdio: ['ignore', 'pipe', 'pipe'],
+    const started = startChild(process.execPath, ['--import', 'tsx', join(ROOT, 'src', 'cli', 'main.ts'), '--config', file, 'start', '--port', String(port)], {
+      cwd: ROOT, env: { ...process.env, ...clockEnv() }, timeoutMs: 180_000,
     });
-    let log = '';
-    child.stdout.on('data', (d: Buffer) => { log += d.toString(); });
-    child.stderr.on('data', (d: Buffer) => { log += d.toString(); });
-    const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+    const child = started.process;
+    const exited = started.exited.then(({ code }) => code);
     const ledger = new RedisLedger(redis, prefix);
     const key = (scheduleId: string) => ({ scheduleId, start: yesterday, end: yesterday + DAY });
     try {
@@ -99,7 +99,7 @@ describe('the retry clock in a running daemon', () => {
       expect(done.result).toMatchObject({ rows: 500 });
       expect(done.startedAt! - failedAt).toBeGreaterThanOrEqual(3_000); // on its own clock, not at once
       console.log(`503 window: failed at +0, queued again and done ${done.finishedAt! - failedAt} ms later (retryFailedAfter 3 s)`);
-      expect(log).toMatch(/failed window queued again \(retry round 1\)/);
+      expect(started.output()).toMatch(/failed window queued again \(retry round 1\)/);
       const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
       expect(metrics).toMatch(/oxb_window_retry_rounds_total\{schedule="good"\} 1/);
       expect(metrics).not.toMatch(/oxb_window_retry_rounds_total\{schedule="bad"\}/);

@@ -2,6 +2,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { OxSimulator } from '../../src/sim/ox-simulator.js';
 import { OxClient } from '../../src/ox/ox-client.js';
 import { OxError } from '../../src/ox/ox-error.js';
+import { waitFor } from '../daemon/helpers.js';
 import { closedPort, collect, failure, memoryLogger, oxConfig, readAll, REST_PASSWORD, REST_USER, SIM_CREDENTIALS, startSmtp } from './ox-test-kit.js';
 
 const day = Date.UTC(2025, 6, 1);
@@ -132,7 +133,7 @@ describe('OxClient errors and retries against the simulator', () => {
     sim.setFaults({ errorRate: 1, errorStatus: 503, retryAfterSeconds: 30, pathPrefix: EXPORT });
     const controller = new AbortController();
     const pending = client({ retry: { attempts: 10, maxRetryAfterMs: 60_000 } }).exportCsv({ end: day, signal: controller.signal });
-    while (requestsTo(EXPORT) === 0 || sim.requests.at(-1)!.status === 0) await new Promise((r) => setTimeout(r, 5));
+    await waitFor(() => requestsTo(EXPORT) > 0 && sim.requests.at(-1)!.status !== 0, 'the first 503 answered (the client now waits out Retry-After)', 10_000, 5);
     controller.abort(new Error('shutdown'));
     const err = await failure(pending);
     expect(err).toMatchObject({ kind: 'aborted', retryable: false });

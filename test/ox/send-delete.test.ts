@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { OxSimulator } from '../../src/sim/ox-simulator.js';
 import { OxClient } from '../../src/ox/ox-client.js';
 import { sendFailures, sentRecipients } from '../../src/ox/ox-answers.js';
@@ -13,7 +13,8 @@ describe('OxClient send and delete against the simulator', () => {
   let oxLegacy: OxClient;
   const day = Date.UTC(2025, 3, 1);
 
-  beforeAll(async () => {
+  // Fresh simulators, feedback and mailbox per test: the delete tests remove the feedback a send test mails.
+  beforeEach(async () => {
     smtp = await startSmtp();
     sim = await OxSimulator.start({ credentials: SIM_CREDENTIALS, smtpUrl: smtp.url });
     legacy = await OxSimulator.start({ credentials: SIM_CREDENTIALS, smtpUrl: smtp.url, legacy: { deleteProse: true, sendProse: true } });
@@ -28,7 +29,7 @@ describe('OxClient send and delete against the simulator', () => {
       ]);
     }
   });
-  afterAll(async () => {
+  afterEach(async () => {
     await ox.close();
     await oxLegacy.close();
     await sim.close();

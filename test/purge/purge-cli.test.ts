@@ -1,4 +1,4 @@
-import { execFile } from 'node:child_process';
+import { runChild } from '../helpers/child.js';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -20,11 +20,9 @@ function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: st
     ...process.env, OXB_CONFIG: '', OX_URL: sim.url, OX_USER: 'oxadmin', OX_PASSWORD: 'secret',
     REDIS_URL, OXB_REDIS_PREFIX: prefix, OXB_ARCHIVE: 'fs', OXB_ARCHIVE_DIR: dir, LOG_LEVEL: 'info',
   };
-  return new Promise((resolve) => {
-    execFile(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { env, timeout: 30_000 }, (err, stdout, stderr) => {
-      resolve({ code: err ? (typeof err.code === 'number' ? err.code : -1) : 0, stdout, stderr });
-    });
-  });
+  // -1: killed at the timeout.
+  return runChild(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { env, timeoutMs: 30_000 })
+    .then(({ code, stdout, stderr }) => ({ code: code ?? -1, stdout, stderr }));
 }
 
 beforeAll(async () => {

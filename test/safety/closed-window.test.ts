@@ -13,11 +13,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisLedger } from '../../src/ledger/redis-ledger.js';
 import { OxSimulator } from '../../src/sim/ox-simulator.js';
 import { bundleCli, runCli } from '../cli/cli-kit.js';
+import { clockEnv, testToday } from '../helpers/clock.js';
 import { filesBelow } from '../export/helpers/export-env.js';
 import { deleteKeys, plainRedis, REDIS_URL, testPrefix } from '../daemon/helpers.js';
 
 const DAY = 86_400_000;
-const today = Math.floor(Date.now() / DAY) * DAY;
+// The CLI runs on the pinned test clock: today's window stays open for the whole file.
+const today = testToday();
 const iso = (ms: number) => new Date(ms).toISOString();
 const isoDay = (ms: number) => iso(ms).slice(0, 10);
 
@@ -30,7 +32,7 @@ let archiveDir: string;
 let configFile: string;
 
 function run(args: string[]) {
-  return runCli(cli.entry, ['--config', configFile, ...args], { LOG_LEVEL: 'warn' });
+  return runCli(cli.entry, ['--config', configFile, ...args], { LOG_LEVEL: 'warn', ...clockEnv() });
 }
 
 beforeAll(async () => {

@@ -10,9 +10,11 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from '../daemon/helpers.js';
+import { testToday } from '../helpers/clock.js';
 import { DAY, HOUR, startSafetyWorld, type SafetyWorld } from './helpers/world.js';
 
-const today = Math.floor(Date.now() / DAY) * DAY;
+// The CLI runs on the pinned test clock: day 0 stays today, also around midnight.
+const today = testToday();
 const day = (i: number) => today + i * DAY;
 const isoDay = (ms: number) => new Date(ms).toISOString().slice(0, 10);
 const iso = (ms: number) => new Date(ms).toISOString();
@@ -44,7 +46,7 @@ async function heldComments(): Promise<Set<string>> {
 }
 
 beforeAll(async () => {
-  world = await startSafetyWorld();
+  world = await startSafetyWorld({ testClock: true });
   for (let i = -5; i <= -1; i += 1) {
     add(`day ${i} a`, day(i) + 2 * HOUR);
     add(`day ${i} b`, day(i) + 5 * HOUR);

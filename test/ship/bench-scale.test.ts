@@ -4,7 +4,7 @@
  * `ox-batch backfill`, the timing join and the keepDone trim) on 96 windows with 1 and 2 worker
  * processes. Needs the build (`npm test` builds first); results.json is not touched.
  */
-import { spawn } from 'node:child_process';
+import { startChild } from '../helpers/child.js';
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -17,14 +17,9 @@ describe('npm run bench -- scale --quick', () => {
     expect(existsSync(entry), 'run npm run build first').toBe(true);
     const results = join(root, 'bench', 'results.json');
     const before = existsSync(results) ? statSync(results).mtimeMs : undefined;
-    const { code, output } = await new Promise<{ code: number | null; output: string }>((resolve, reject) => {
-      const child = spawn(process.execPath, [entry, 'scale', '--quick'], { cwd: root, env: { ...process.env } });
-      let text = '';
-      child.stdout.on('data', (d: Buffer) => { text += d.toString(); });
-      child.stderr.on('data', (d: Buffer) => { text += d.toString(); });
-      child.on('error', reject);
-      child.on('close', (exit) => resolve({ code: exit, output: text }));
-    });
+    const bench = startChild(process.execPath, [entry, 'scale', '--quick'], { cwd: root, env: { ...process.env }, timeoutMs: 110_000 });
+    const { code } = await bench.exited;
+    const output = bench.output();
     expect(code, output).toBe(0);
     expect(output).toContain('scale: 96 hourly feedback.export windows, 20 rows each, OX answering after 50 ms (quick run)');
     expect(output).toMatch(/^1 × concurrency 4 +\d+(\.\d)? +\d+(\.\d)? +\d+(\.\d)? +1× +[\d.]+ \/ [\d.]+ \/ [\d.]+ \/ [\d.]+ /m);

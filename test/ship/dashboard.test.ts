@@ -17,6 +17,7 @@ import { jobKinds } from '../../jobs/index.js';
 import { ScheduleState } from '../../src/queue/schedule-state.js';
 import { join } from 'node:path';
 import { sameOriginToken } from '../../src/http/same-origin.js';
+import { waitFor } from '../daemon/helpers.js';
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -143,7 +144,7 @@ async function failedJob(queue: Queue, name: string): Promise<string> {
   const job = await queue.add(name, { type: 'window', scheduleId: 'feedback-daily', job: 'feedback.export', start: 0, end: 1, params: {} }, { jobId: `${name}-${randomUUID().slice(0, 6)}` });
   const worker = new Worker(queue.name, async () => { throw new UnrecoverableError('boom'); }, { connection: redis.duplicate(), prefix, autorun: true });
   try {
-    for (let i = 0; i < 200 && (await job.getState()) !== 'failed'; i++) await new Promise((r) => setTimeout(r, 25));
+    await waitFor(async () => (await job.getState()) === 'failed', `job ${job.id} to fail`, 10_000, 25);
   } finally {
     await worker.close();
   }
@@ -296,7 +297,7 @@ describe('dashboard in a real browser (Debian chromium via playwright-core)', ()
       await page.getByText(id).first().waitFor({ timeout: 20_000 });
       await page.getByRole('button', { name: 'Retry all' }).click();
       await page.getByRole('button', { name: 'Confirm' }).click();
-      for (let i = 0; i < 100 && (await (await queue.getJob(id))!.getState()) === 'failed'; i++) await new Promise((r) => setTimeout(r, 100));
+      await waitFor(async () => (await (await queue.getJob(id))!.getState()) !== 'failed', 'Retry all to move the failed job', 10_000, 100);
       expect(['waiting', 'prioritized']).toContain(await (await queue.getJob(id))!.getState());
       const retry = requests.find((r) => r.url.endsWith('/feedback.export/retry/failed'));
       expect(retry).toMatchObject({ method: 'PUT', token: sameOriginToken(USER, PASSWORD) });

@@ -4,7 +4,7 @@
  * checks its summary against the files it wrote: archive objects and manifests, .eml mails, the
  * audit report.
  */
-import { spawn } from 'node:child_process';
+import { runChild } from '../helpers/child.js';
 import { randomUUID } from 'node:crypto';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
@@ -32,16 +32,10 @@ function demoCommand(): string[] {
   return ['--import', 'tsx', join(root, 'src', 'demo', 'demo.ts')];
 }
 
-function runDemo(env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, demoCommand(), { cwd: root, env: { ...process.env, ...env } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
-    child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
+/** `timeoutMs` stays below the calling test's own timeout, so the demo never outlives its test. */
+async function runDemo(env: Record<string, string>, timeoutMs: number): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const { code, stdout, stderr } = await runChild(process.execPath, demoCommand(), { cwd: root, env: { ...process.env, ...env }, timeoutMs });
+  return { code, stdout, stderr };
 }
 
 async function closedPort(): Promise<number> {
@@ -67,7 +61,7 @@ afterAll(async () => {
 describe('npm run demo', () => {
   it('says exactly that Redis does not answer, and how to get one (exit 1)', async () => {
     const port = await closedPort();
-    const { code, stdout, stderr } = await runDemo({ REDIS_URL: `redis://127.0.0.1:${port}`, OXB_DEMO_DIR: join(dir, 'no-redis'), OXB_DEMO_PREFIX: prefix });
+    const { code, stdout, stderr } = await runDemo({ REDIS_URL: `redis://127.0.0.1:${port}`, OXB_DEMO_DIR: join(dir, 'no-redis'), OXB_DEMO_PREFIX: prefix }, 25_000);
     expect(code).toBe(1);
     expect(stderr).toContain(`Redis does not answer at redis://127.0.0.1:${port}`);
     expect(stderr).toMatch(/docker run .* redis/);
@@ -76,7 +70,7 @@ describe('npm run demo', () => {
   }, 30_000);
 
   it('runs every step and its summary matches the files it wrote', async () => {
-    const { code, stdout, stderr } = await runDemo({ REDIS_URL, OXB_DEMO_DIR: dir, OXB_DEMO_PREFIX: prefix });
+    const { code, stdout, stderr } = await runDemo({ REDIS_URL, OXB_DEMO_DIR: dir, OXB_DEMO_PREFIX: prefix }, 110_000);
     expect(code, `${stdout}\n${stderr}`).toBe(0);
     expect(stdout).toContain('all steps succeeded');
     const summary = JSON.parse(await readFile(join(dir, 'demo', 'summary.json'), 'utf8')) as DemoSummary;

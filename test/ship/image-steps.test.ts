@@ -3,20 +3,16 @@
  * (npm pack, production-only install from the tarball and the lockfile, `ox-batch start` as the
  * image's ENTRYPOINT/CMD, /healthz, SIGTERM → exit 0).
  */
-import { spawn } from 'node:child_process';
+import { startChild } from '../helpers/child.js';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { packageRoot } from '../../src/config/load-config.js';
 
-function run(script: string): Promise<{ code: number | null; output: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('bash', [script], { env: { ...process.env, REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379' } });
-    let output = '';
-    child.stdout.on('data', (d: Buffer) => { output += d.toString(); });
-    child.stderr.on('data', (d: Buffer) => { output += d.toString(); });
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, output }));
-  });
+/** The script and everything it starts (npm, the packed daemon) are one process group, killed at the timeout. */
+async function run(script: string): Promise<{ code: number | null; output: string }> {
+  const child = startChild('bash', [script], { env: { ...process.env, REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379' }, timeoutMs: 170_000 });
+  const { code } = await child.exited;
+  return { code, output: child.output() };
 }
 
 describe('image steps (Dockerfile without Docker)', () => {

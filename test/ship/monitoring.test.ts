@@ -4,13 +4,12 @@
  * the Service, and what Grafana and the rules query exists — names and labels — in the /metrics
  * output of a real `ox-batch start` process exporting from the simulator.
  */
-import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml, parseAllDocuments } from 'yaml';
+import { runChild } from '../helpers/child.js';
 import { listeningUrl } from '../cli/cli-kit.js';
 import { processWorld } from './process-world.js';
 import { REDIS_URL, ROOT, waitFor } from '../daemon/helpers.js';
@@ -19,14 +18,16 @@ const PROMTOOL = process.env.PROMTOOL_PATH ?? '/usr/bin/promtool';
 const RULES = join(ROOT, 'deploy', 'prometheus', 'ox-batch.rules.yaml');
 const COMPONENT = join(ROOT, 'deploy', 'kubernetes', 'components', 'monitoring');
 const DAY = 86_400_000;
-const run = promisify(execFile);
 
 type Doc = Record<string, any>;
 const yamlDoc = (file: string) => parseYaml(readFileSync(file, 'utf8')) as Doc;
 
 function promtool(...args: string[]) {
   if (!existsSync(PROMTOOL)) throw new Error(`${PROMTOOL} missing: apt-get install -y prometheus (.ci/run does it in CI)`);
-  return run(PROMTOOL, args, { cwd: join(ROOT, 'deploy', 'prometheus') });
+  return runChild(PROMTOOL, args, { cwd: join(ROOT, 'deploy', 'prometheus'), timeoutMs: 25_000 }).then((result) => {
+    if (result.code !== 0) throw new Error(`promtool ${args.join(' ')} exited ${result.code}${result.timedOut ? ' (timed out)' : ''}:\n${result.stderr}${result.stdout}`);
+    return result;
+  });
 }
 
 describe('alert rules', () => {

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { OxSimulator } from '../../src/sim/ox-simulator.js';
 import { call, csvRows, EXPORT, FEEDBACK, q, REST } from './sim-http.js';
 
@@ -56,11 +56,12 @@ describe('REST authentication (/userfeedback, /advertisement)', () => {
 });
 
 describe('DELETE /userfeedback/v1/{group}/{type}', () => {
+  // A fresh simulator per test: the counts below are of the rows this test added.
   let sim: OxSimulator;
-  beforeAll(async () => {
+  beforeEach(async () => {
     sim = await OxSimulator.start();
   });
-  afterAll(async () => {
+  afterEach(async () => {
     await sim.close();
   });
 
@@ -121,7 +122,7 @@ describe('DELETE /userfeedback/v1/{group}/{type}', () => {
       const res = await call(legacy, `${DELETE}${q({ end: 100 })}`, { method: 'DELETE' });
       expect(res.status).toBe(200);
       expect(res.headers['content-type']).toBe('text/plain');
-      expect(() => JSON.parse(res.text)).toThrow();
+      expect(() => JSON.parse(res.text)).toThrow(SyntaxError);
       expect(res.text).toContain('star-rating-v1');
       expect(legacy.feedbackCount()).toBe(0);
     } finally {

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { OxSimulator } from '../../src/sim/ox-simulator.js';
 import { BOM, call, CSV_HEADER, csvRows, EXPORT, FEEDBACK, q } from './sim-http.js';
 
@@ -7,15 +7,10 @@ const md5 = (s: string): string => createHash('md5').update(s).digest('hex');
 const T = Date.UTC(2026, 10, 1, 8, 30, 15, 999); // 2026-11-01 08:30:15.999 UTC
 
 describe('CSV export bytes', () => {
+  // A fresh simulator holding the same three rows for every test.
   let sim: OxSimulator;
-  beforeAll(async () => {
+  beforeEach(async () => {
     sim = await OxSimulator.start();
-  });
-  afterAll(async () => {
-    await sim.close();
-  });
-
-  it('writes BOM, quoted header, lone-CR rows, UTC dates, MD5 users, OX escaping, ascending order', async () => {
     sim.addFeedback([
       // inserted out of order on purpose
       { date: T + 60_000, contextId: 7, userId: 42, score: '5', comment: '=cmd|\' /C calc\'!A0', app: 'mail', entry_point: 'main' },
@@ -27,6 +22,12 @@ describe('CSV export bytes', () => {
       },
       { date: T + 60_000, contextId: 7, userId: 43, score: 1, comment: '|a|b', app: '+1', entry_point: '-x', operating_system: '@me' },
     ]);
+  });
+  afterEach(async () => {
+    await sim.close();
+  });
+
+  it('writes BOM, quoted header, lone-CR rows, UTC dates, MD5 users, OX escaping, ascending order', async () => {
     const res = await call(sim, EXPORT);
     expect(res.status).toBe(200);
     expect(res.headers['content-type']).toBe('text/csv');
@@ -270,12 +271,19 @@ describe('synthetic feedback', () => {
   });
 
   it('merges explicit rows into generated ones by date', async () => {
-    const mid = from + 3 * 86_400_000;
-    sim.addFeedback([{ date: mid, contextId: 1, userId: 1, score: 5, comment: 'explicit-marker' }]);
-    const raw = JSON.parse((await call(sim, `${EXPORT}/raw${q({ start: mid - 60_000, end: mid + 60_000 })}`)).text) as Array<Record<string, string>>;
-    const dates = raw.map((r) => r.date!);
-    expect([...dates].sort()).toEqual(dates);
-    expect(raw.map((r) => r.comment)).toContain('explicit-marker');
-    expect(sim.feedbackCount()).toBe(20_001);
+    // Its own simulator: the other tests count the shared one's 20 000 rows.
+    const merged = await OxSimulator.start();
+    try {
+      merged.generateFeedback({ rows: 20_000, from, to, seed: 7 });
+      const mid = from + 3 * 86_400_000;
+      merged.addFeedback([{ date: mid, contextId: 1, userId: 1, score: 5, comment: 'explicit-marker' }]);
+      const raw = JSON.parse((await call(merged, `${EXPORT}/raw${q({ start: mid - 60_000, end: mid + 60_000 })}`)).text) as Array<Record<string, string>>;
+      const dates = raw.map((r) => r.date!);
+      expect([...dates].sort()).toEqual(dates);
+      expect(raw.map((r) => r.comment)).toContain('explicit-marker');
+      expect(merged.feedbackCount()).toBe(20_001);
+    } finally {
+      await merged.close();
+    }
   });
 });

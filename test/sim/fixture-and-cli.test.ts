@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { startChild } from '../helpers/child.js';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -71,7 +71,7 @@ describe('fixtures', () => {
 });
 
 describe('ox-batch sim', () => {
-  const cli = (args: string[]) => spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'sim', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const cli = (args: string[]) => startChild(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'sim', ...args], { timeoutMs: 60_000 }).process;
 
   it('serves generated and fixture data on the printed URL and stops on SIGTERM', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'oxb-sim-cli-'));

@@ -4,7 +4,9 @@
  * SMTP server, and ox-batch itself as child processes — the CLI bundled from the sources
  * (`run`, `enqueue`, `status`, …) and daemons started with `ox-batch start`.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { startChild } from '../../helpers/child.js';
+import { clockEnv } from '../../helpers/clock.js';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -62,7 +64,9 @@ function cliBundle(): Promise<{ entry: string; dispose(): void }> {
   return (bundle ??= bundleCli());
 }
 
-export async function startSafetyWorld(options: { smtp?: boolean | SmtpCaptureOptions; sim?: SimulatorOptions } = {}): Promise<SafetyWorld> {
+/** `testClock`: the CLI and daemons run on the pinned test clock (test/helpers/clock.ts). */
+export async function startSafetyWorld(options: { smtp?: boolean | SmtpCaptureOptions; sim?: SimulatorOptions; testClock?: boolean } = {}): Promise<SafetyWorld> {
+  const clock = options.testClock ? clockEnv() : {};
   const cli = await cliBundle();
   const smtp = options.smtp ? await startSmtpCapture(options.smtp === true ? {} : options.smtp) : undefined;
   const sim = await OxSimulator.start({ ...options.sim, ...(smtp ? { smtpUrl: smtp.url } : {}) });
@@ -90,24 +94,23 @@ export async function startSafetyWorld(options: { smtp?: boolean | SmtpCaptureOp
       return file;
     },
     async cli(configFile, args, env = {}) {
-      const out = await runCli(cli.entry, ['--config', configFile, ...args], { LOG_LEVEL: 'warn', ...env });
+      const out = await runCli(cli.entry, ['--config', configFile, ...args], { LOG_LEVEL: 'warn', ...clock, ...env });
       return { ...out, json: <T>() => JSON.parse(out.stdout.toString()) as T };
     },
     async startDaemon(configFile, args = [], env = {}) {
       const port = await freePort();
-      const child = spawn(process.execPath, [cli.entry, '--config', configFile, 'start', '--port', String(port), ...args], {
-        env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', LOG_LEVEL: 'info', ...env },
-        stdio: ['ignore', 'pipe', 'pipe'],
+      const daemon = startChild(process.execPath, [cli.entry, '--config', configFile, 'start', '--port', String(port), ...args], {
+        env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', LOG_LEVEL: 'info', ...clock, ...env },
+        timeoutMs: 180_000,
       });
+      const child = daemon.process;
       started.add(child);
       child.once('exit', () => started.delete(child));
-      let output = '';
-      child.stdout!.on('data', (d: Buffer) => { output += d.toString(); });
-      child.stderr!.on('data', (d: Buffer) => { output += d.toString(); });
-      const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+      const output = daemon.output;
+      const exited = daemon.exited.then(({ code, signal }) => ({ code, signal }));
       const handle: DaemonProcess = {
         process: child,
-        output: () => output,
+        output,
         exited,
         async stop() {
           if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
@@ -120,8 +123,8 @@ export async function startSafetyWorld(options: { smtp?: boolean | SmtpCaptureOp
       };
       daemons.push(handle);
       await Promise.race([
-        waitFor(() => output.includes('ox-batch daemon started'), 'the daemon to start', 30_000),
-        exited.then(({ code }) => { throw new Error(`the daemon exited early (${code}): ${output}`); }),
+        waitFor(() => output().includes('ox-batch daemon started'), 'the daemon to start', 30_000),
+        exited.then(({ code }) => { throw new Error(`the daemon exited early (${code}): ${output()}`); }),
       ]);
       return handle;
     },
