@@ -120,6 +120,7 @@ describe.each(['fs', 's3'] as const)('passwd.audit with a %s archive', (kind) =>
     world = await startWorld(kind);
     const outcome = await audit();
     expect(outcome.status, outcome.reason).toBe('done');
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the job result and manifest are JSON; the assertions check their shape
     const result = outcome.result as Record<string, any>;
     expect(result).toMatchObject({ usersChecked: 4, usersFailed: 2, changes: 17, flaggedRows: 14, flaggedUsers: 2, mayBeMissing: ['20/1'], rows: 17 });
     expect(result.failures).toEqual([
@@ -136,6 +137,7 @@ describe.each(['fs', 's3'] as const)('passwd.audit with a %s archive', (kind) =>
     expect(passwdRequests.find((r) => r.path.includes('/contexts/30/'))!.status).toBe(401);
 
     // The archived report and its manifest.
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the manifest is JSON; the assertions check its shape
     const manifest = await world.services.archive.readJson<Record<string, any>>(result.archive.manifestKey);
     expect(manifest).toMatchObject({ schedule: 'passwd-daily', type: 'passwd-changes', job: 'passwd.audit', rows: 17, sha256: result.sha256, window: { start: '2026-11-01T00:00:00.000Z', end: '2026-11-02T00:00:00.000Z' } });
     expect(manifest!.summary).toMatchObject({ usersFailed: 2, flaggedRows: 14 });
@@ -172,6 +174,7 @@ describe.each(['fs', 's3'] as const)('passwd.audit with a %s archive', (kind) =>
     const again = await audit({}, { force: true });
     expect(again.status, again.reason).toBe('done');
     expect(world.smtp.messages).toHaveLength(1);
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the job result is JSON; the assertion checks its shape
     expect((again.result as Record<string, any>).mail[0]).toMatchObject({ accepted: [], alreadyMailed: ['security@example.com'] });
   });
 });

@@ -16,6 +16,7 @@ import { RUNTIME_NODE_FLAGS } from '../../bench/export.js';
 const root = packageRoot();
 const k8sDir = join(root, 'deploy', 'kubernetes');
 
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- Kubernetes manifests parsed from YAML; the assertions check their shape
 type Doc = Record<string, any>;
 
 function readDocs(file: string): Doc[] {

@@ -19,6 +19,7 @@ const RULES = join(ROOT, 'deploy', 'prometheus', 'ox-batch.rules.yaml');
 const COMPONENT = join(ROOT, 'deploy', 'kubernetes', 'components', 'monitoring');
 const DAY = 86_400_000;
 
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- monitoring manifests parsed from YAML; the assertions check their shape
 type Doc = Record<string, any>;
 const yamlDoc = (file: string) => parseYaml(readFileSync(file, 'utf8')) as Doc;
 

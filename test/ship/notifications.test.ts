@@ -25,6 +25,7 @@ describe('alert notifications from a real daemon (webhook receiver + smtp-server
   const ledger = new RedisLedger(world.redis, world.prefix);
   const today = Math.floor(Date.now() / DAY) * DAY;
   const win = (n: number) => ({ scheduleId: 'export-daily', start: today - n * DAY, end: today - (n - 1) * DAY });
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- webhook bodies as received; the assertions check their shape
   const posts: Array<{ path: string; body: any }> = [];
   let failNext = 1;
   let receiver: Server;

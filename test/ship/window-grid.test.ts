@@ -145,6 +145,7 @@ describe('window grid JSON API (raw HTTP against the daemon)', () => {
   });
 
   it('opens a window: rows, bytes, sha256, archive path, manifest; attempts with OX code, error_desc and error_id', async () => {
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the JSON API answer; the assertions check its shape
     const done = (await (await api(`/export-daily/windows/${new Date(day(11)).toISOString()}`)).json()) as Record<string, any>;
     expect(done.state).toBe('done');
     expect(done.rows).toBeGreaterThan(0);
@@ -154,6 +155,7 @@ describe('window grid JSON API (raw HTTP against the daemon)', () => {
     expect(done.manifest).toMatchObject({ sha256: done.sha256 });
     expect(done.durationMs).toBeGreaterThanOrEqual(0);
 
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the JSON API answer; the assertions check its shape
     const failed = (await (await api(`/export-daily/windows/${day(8)}`)).json()) as Record<string, any>;
     expect(failed.attemptErrors).toEqual([expect.objectContaining({ attempt: 3, oxError: { status: 500, code: 'FEEDBACK-0003', errorDesc: 'Database connection lost', errorId: '1234567890-42' } })]);
 
