@@ -69,7 +69,9 @@ function catalogCsv(users: number): string {
   const lines = ['scope,reseller,package,context_id,user_id,login,config'];
   for (let r = 0; r < RESELLERS; r += 1) {
     for (let p = 0; p < PACKAGES_PER_RESELLER; p += 1) {
-      lines.push(`package,${r === 0 ? 'default' : `reseller-${r}`},package-${p},,,,${cell({ banner: `https://ads.example/r${r}/p${p}.json`, refreshMinutes: 15 + p, positions: ['top', 'sidebar'] })}`);
+      lines.push(
+        `package,${r === 0 ? 'default' : `reseller-${r}`},package-${p},,,,${cell({ banner: `https://ads.example/r${r}/p${p}.json`, refreshMinutes: 15 + p, positions: ['top', 'sidebar'] })}`,
+      );
     }
   }
   for (let i = 0; i < users; i += 1) {
@@ -85,7 +87,9 @@ function catalogJson(users: number): string {
   for (let r = 0; r < RESELLERS; r += 1) {
     const packages: Record<string, { config: unknown }> = {};
     for (let p = 0; p < PACKAGES_PER_RESELLER; p += 1) {
-      packages[`package-${p}`] = { config: { banner: `https://ads.example/r${r}/p${p}.json`, refreshMinutes: 15 + p, positions: ['top', 'sidebar'] } };
+      packages[`package-${p}`] = {
+        config: { banner: `https://ads.example/r${r}/p${p}.json`, refreshMinutes: 15 + p, positions: ['top', 'sidebar'] },
+      };
     }
     resellers[r === 0 ? 'default' : `reseller-${r}`] = { packages };
   }
@@ -93,22 +97,28 @@ function catalogJson(users: number): string {
   for (let i = 0; i < users; i += 1) {
     const u = userAt(i);
     const config = { banner: `https://ads.example/campaign-${i % 97}.json`, refreshMinutes: 30 };
-    lines.push(JSON.stringify(u.byLogin ? { contextId: u.contextId, login: u.login, config } : { contextId: u.contextId, userId: u.userId, config }));
+    lines.push(
+      JSON.stringify(u.byLogin ? { contextId: u.contextId, login: u.login, config } : { contextId: u.contextId, userId: u.userId, config }),
+    );
   }
   return `{"resellers": ${JSON.stringify(resellers, null, 1)},\n"users": [\n${lines.join(',\n')}\n]}\n`;
 }
 
 /** The simulator in its own process, so its CPU is not the benchmark's CPU. */
 async function startSimulatorChild(users: number): Promise<{ url: string; child: ChildProcess; requestCount(): Promise<number> }> {
-  const child = fork(fileURLToPath(import.meta.url), ['--simulator-child', String(users)], { execArgv: process.execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const child = fork(fileURLToPath(import.meta.url), ['--simulator-child', String(users)], {
+    execArgv: process.execArgv,
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
   const url = await new Promise<string>((resolve, reject) => {
     child.once('message', (m) => resolve((m as { url: string }).url));
     child.once('exit', (code) => reject(new Error(`simulator child exited with ${code}`)));
   });
-  const requestCount = () => new Promise<number>((resolve) => {
-    child.once('message', (m) => resolve((m as { requests: number }).requests));
-    child.send('count');
-  });
+  const requestCount = () =>
+    new Promise<number>((resolve) => {
+      child.once('message', (m) => resolve((m as { requests: number }).requests));
+      child.send('count');
+    });
   return { url, child, requestCount };
 }
 
@@ -133,14 +143,25 @@ async function sequentialNewConnection(url: string, sample: number): Promise<num
   for (let i = 0; i < sample; i += 1) {
     await new Promise<void>((resolve, reject) => {
       const body = JSON.stringify({ banner: 'sequential', i });
-      const req = httpRequest({
-        host: target.hostname, port: target.port, method: 'PUT', agent: false,
-        path: `${target.pathname}?contextId=9001&userId=${i + 1}`,
-        headers: { authorization: AUTH, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), connection: 'close' },
-      }, (res) => {
-        res.resume();
-        res.on('end', () => (res.statusCode! < 300 ? resolve() : reject(new Error(`HTTP ${res.statusCode}`))));
-      });
+      const req = httpRequest(
+        {
+          host: target.hostname,
+          port: target.port,
+          method: 'PUT',
+          agent: false,
+          path: `${target.pathname}?contextId=9001&userId=${i + 1}`,
+          headers: {
+            authorization: AUTH,
+            'content-type': 'application/json',
+            'content-length': Buffer.byteLength(body),
+            connection: 'close',
+          },
+        },
+        (res) => {
+          res.resume();
+          res.on('end', () => (res.statusCode! < 300 ? resolve() : reject(new Error(`HTTP ${res.statusCode}`))));
+        },
+      );
       req.on('error', reject);
       req.end(body);
     });
@@ -150,15 +171,32 @@ async function sequentialNewConnection(url: string, sample: number): Promise<num
 
 /** (a), literally: `for …; do curl -s -X PUT …; done`, one curl process and connection per request. */
 async function curlLoop(url: string, sample: number): Promise<number | undefined> {
-  const run = (args: string[]) => new Promise<void>((resolve, reject) => {
-    execFile('curl', args, (err, stdout) => (err ? reject(err) : stdout.trim().startsWith('2') ? resolve() : reject(new Error(`HTTP ${stdout}`))));
-  });
+  const run = (args: string[]) =>
+    new Promise<void>((resolve, reject) => {
+      execFile('curl', args, (err, stdout) =>
+        err ? reject(err) : stdout.trim().startsWith('2') ? resolve() : reject(new Error(`HTTP ${stdout}`)),
+      );
+    });
   const available = await new Promise<boolean>((resolve) => execFile('curl', ['--version'], (err) => resolve(!err)));
   if (!available) return undefined;
   const started = performance.now();
   for (let i = 0; i < sample; i += 1) {
-    await run(['-s', '-o', '/dev/null', '-w', '%{http_code}', '-X', 'PUT', '-u', 'oxadmin:secret', '-H', 'content-type: application/json',
-      '--data', JSON.stringify({ banner: 'curl', i }), `${url}/advertisement/v1/config/user?contextId=9003&userId=${i + 1}`]);
+    await run([
+      '-s',
+      '-o',
+      '/dev/null',
+      '-w',
+      '%{http_code}',
+      '-X',
+      'PUT',
+      '-u',
+      'oxadmin:secret',
+      '-H',
+      'content-type: application/json',
+      '--data',
+      JSON.stringify({ banner: 'curl', i }),
+      `${url}/advertisement/v1/config/user?contextId=9003&userId=${i + 1}`,
+    ]);
   }
   return sample / ((performance.now() - started) / 1000);
 }
@@ -168,19 +206,22 @@ async function rawUndici(url: string, requests: number, concurrency: number, con
   const pool = new Pool(url, { connections, pipelining: 1 });
   let next = 0;
   const started = performance.now();
-  await Promise.all(Array.from({ length: concurrency }, async () => {
-    while (next < requests) {
-      const i = next;
-      next += 1;
-      const res = await pool.request({
-        method: 'PUT', path: `/advertisement/v1/config/user?contextId=9002&userId=${i + 1}`,
-        headers: { authorization: AUTH, 'content-type': 'application/json' },
-        body: JSON.stringify({ banner: 'raw', i }),
-      });
-      await res.body.dump();
-      if (res.statusCode >= 300) throw new Error(`HTTP ${res.statusCode}`);
-    }
-  }));
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < requests) {
+        const i = next;
+        next += 1;
+        const res = await pool.request({
+          method: 'PUT',
+          path: `/advertisement/v1/config/user?contextId=9002&userId=${i + 1}`,
+          headers: { authorization: AUTH, 'content-type': 'application/json' },
+          body: JSON.stringify({ banner: 'raw', i }),
+        });
+        await res.body.dump();
+        if (res.statusCode >= 300) throw new Error(`HTTP ${res.statusCode}`);
+      }
+    }),
+  );
   const rate = requests / ((performance.now() - started) / 1000);
   await pool.close();
   return rate;
@@ -207,7 +248,11 @@ export async function runAdsBench(options: { users?: number } = {}): Promise<Ads
     env: {},
     overrides: { ox: { url: sim.url, user: 'oxadmin', password: 'secret' }, redis: { url: redisUrl, prefix }, ads: { ratePerSecond: 0 } },
   });
-  const ox = new OxClient(config.ox, { observer: () => { oxRequests += 1; } });
+  const ox = new OxClient(config.ox, {
+    observer: () => {
+      oxRequests += 1;
+    },
+  });
   try {
     const catalogPath = join(dir, 'catalog.json');
     const text = catalogJson(users);
@@ -216,7 +261,9 @@ export async function runAdsBench(options: { users?: number } = {}): Promise<Ads
     const heapBefore = process.memoryUsage().heapUsed;
     const rssBefore = process.memoryUsage().rss;
     let peak = rssBefore;
-    const sampler = setInterval(() => { peak = Math.max(peak, process.memoryUsage().rss); }, 100);
+    const sampler = setInterval(() => {
+      peak = Math.max(peak, process.memoryUsage().rss);
+    }, 100);
     const context = { config, redis, log: silentLogger() };
     const rssDuringApply: number[] = [];
     const onProgress = ({ done, total }: { done: number; total: number }) => {
@@ -258,11 +305,20 @@ export async function runAdsBench(options: { users?: number } = {}): Promise<Ads
     const ourRate = requests / firstSeconds;
 
     return {
-      users, packages, requests, concurrency: config.ads.concurrency, catalogBytes: text.length,
+      users,
+      packages,
+      requests,
+      concurrency: config.ads.concurrency,
+      catalogBytes: text.length,
       firstApply: { seconds: firstSeconds, requestsPerSecond: ourRate, failed: first.applied!.failed },
       sequentialNewConnection: { sample, requestsPerSecond: sequentialRate, extrapolatedSeconds: requests / sequentialRate },
       rawUndici: { requests: Math.min(requests, 30_000), requestsPerSecond: undiciRate },
-      ...(curlRate ? { curlLoop: { sample: curlSample, requestsPerSecond: curlRate, extrapolatedSeconds: requests / curlRate }, speedupVsCurlLoop: ourRate / curlRate } : {}),
+      ...(curlRate
+        ? {
+            curlLoop: { sample: curlSample, requestsPerSecond: curlRate, extrapolatedSeconds: requests / curlRate },
+            speedupVsCurlLoop: ourRate / curlRate,
+          }
+        : {}),
       speedupVsSequential: ourRate / sequentialRate,
       ratioVsRawUndici: ourRate / undiciRate,
       unchangedResync: { seconds: resyncSeconds, oxRequests: resyncCalls, catalogLoadSeconds },
@@ -294,7 +350,11 @@ export function formatAdsBench(r: AdsBenchResult): string {
     `ads sync: ${r.users.toLocaleString('en')} users + ${r.packages} packages (${(r.catalogBytes / 1e6).toFixed(1)} MB JSON catalog), concurrency ${r.concurrency}, no rate cap`,
     `  first full apply   ${r.requests.toLocaleString('en')} requests in ${r.firstApply.seconds.toFixed(1)} s = ${Math.round(r.firstApply.requestsPerSecond)} req/s (failed ${r.firstApply.failed})`,
     `  (a) sequential, new connection per request: ${Math.round(r.sequentialNewConnection.requestsPerSecond)} req/s (sample of ${r.sequentialNewConnection.sample}; ${Math.round(r.sequentialNewConnection.extrapolatedSeconds)} s extrapolated) → ${r.speedupVsSequential.toFixed(1)}× [target ≥ 20×: ${ok(r.targets.vsSequential)}]`,
-    ...(r.curlLoop ? [`  (a) curl process per request (shell loop): ${Math.round(r.curlLoop.requestsPerSecond)} req/s (sample of ${r.curlLoop.sample}; ${Math.round(r.curlLoop.extrapolatedSeconds)} s extrapolated) → ${r.speedupVsCurlLoop!.toFixed(1)}× [target ≥ 20×: ${ok(r.targets.vsCurlLoop!)}]`] : []),
+    ...(r.curlLoop
+      ? [
+          `  (a) curl process per request (shell loop): ${Math.round(r.curlLoop.requestsPerSecond)} req/s (sample of ${r.curlLoop.sample}; ${Math.round(r.curlLoop.extrapolatedSeconds)} s extrapolated) → ${r.speedupVsCurlLoop!.toFixed(1)}× [target ≥ 20×: ${ok(r.targets.vsCurlLoop!)}]`,
+        ]
+      : []),
     `  (b) raw undici, same pool: ${Math.round(r.rawUndici.requestsPerSecond)} req/s (${r.rawUndici.requests.toLocaleString('en')} requests) → ${r.ratioVsRawUndici.toFixed(2)}× [target ≥ 0.7×: ${ok(r.targets.vsRawUndici)}]`,
     `  unchanged re-sync  ${r.unchangedResync.seconds.toFixed(2)} s (catalog load alone ${r.unchangedResync.catalogLoadSeconds.toFixed(2)} s), ${r.unchangedResync.oxRequests} OX requests [target < 2 s and 0: ${ok(r.targets.resyncUnder2s && r.targets.resyncZeroCalls)}]`,
     `  catalog load       JSON ${r.unchangedResync.catalogLoadSeconds.toFixed(2)} s, the same as CSV ${r.csvCatalogLoadSeconds.toFixed(2)} s (read, parse, validate, hash)`,

@@ -57,7 +57,25 @@ export async function runDigestBench(options: { rows?: number; rounds?: number }
   const rounds = options.rounds ?? 5;
   const work = await mkdtemp(join(tmpdir(), 'oxb-bench-digest-'));
   const port = await freePort();
-  const sim = spawn(process.execPath, [...NODE_FLAGS, CLI, 'sim', '--port', String(port), '--feedback-rows', String(rows), '--from', WINDOW.start, '--to', WINDOW.end, '--seed', '42'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const sim = spawn(
+    process.execPath,
+    [
+      ...NODE_FLAGS,
+      CLI,
+      'sim',
+      '--port',
+      String(port),
+      '--feedback-rows',
+      String(rows),
+      '--from',
+      WINDOW.start,
+      '--to',
+      WINDOW.end,
+      '--seed',
+      '42',
+    ],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
   const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 3 });
   const prefixes: string[] = [];
   const measured = new Map<string, Run[]>();
@@ -83,14 +101,25 @@ export async function runDigestBench(options: { rows?: number; rounds?: number }
     const rowsOf = (id: string): DigestBenchRow => {
       const all = measured.get(id)!;
       const s = scenarios.find((x) => x.id === id)!;
-      return { id, label: s.label, runs: all.length, rows: all[0]!.rows, seconds: Math.min(...all.map((r) => r.seconds)), maxRssBytes: Math.max(...all.map((r) => r.maxRssBytes)) };
+      return {
+        id,
+        label: s.label,
+        runs: all.length,
+        rows: all[0]!.rows,
+        seconds: Math.min(...all.map((r) => r.seconds)),
+        maxRssBytes: Math.max(...all.map((r) => r.maxRssBytes)),
+      };
     };
     const table = scenarios.map((s) => rowsOf(s.id));
-    const ratio = (a: string, b: string, key: 'seconds' | 'maxRssBytes') => table.find((r) => r.id === a)![key] / table.find((r) => r.id === b)![key];
+    const ratio = (a: string, b: string, key: 'seconds' | 'maxRssBytes') =>
+      table.find((r) => r.id === a)![key] / table.find((r) => r.id === b)![key];
     const oxCsv = { time: ratio('ox-csv-digest', 'ox-csv', 'seconds'), rss: ratio('ox-csv-digest', 'ox-csv', 'maxRssBytes') };
     const csv = { time: ratio('csv-digest', 'csv', 'seconds'), rss: ratio('csv-digest', 'csv', 'maxRssBytes') };
     return {
-      rows, scenarios: table, oxCsv, csv,
+      rows,
+      scenarios: table,
+      oxCsv,
+      csv,
       targets: { time: oxCsv.time <= TARGET_TIME && csv.time <= TARGET_TIME, rss: oxCsv.rss <= TARGET_RSS && csv.rss <= TARGET_RSS },
       node: process.version,
     };
@@ -111,28 +140,53 @@ async function exportOnce(work: string, port: number, params: string[], prefixes
   const prefix = `oxb-bench-digest-${id}`;
   prefixes.push(prefix);
   const config = join(work, `${id}.yaml`);
-  await writeFile(config, [
-    `ox: { url: "http://127.0.0.1:${port}", user: oxadmin, password: secret }`,
-    `redis: { url: "${REDIS_URL}", prefix: ${prefix} }`,
-    `archive: { kind: fs, dir: "${join(work, id, 'archive')}" }`,
-    `spool: { dir: "${join(work, id, 'spool')}" }`,
-    'logging: { level: warn }',
-  ].join('\n'));
-  const args = ['-f', '%e %M', process.execPath, ...NODE_FLAGS, CLI, '--config', config, 'run', 'feedback.export', '--start', WINDOW.start, '--end', WINDOW.end, ...params.flatMap((p) => ['--param', p])];
+  await writeFile(
+    config,
+    [
+      `ox: { url: "http://127.0.0.1:${port}", user: oxadmin, password: secret }`,
+      `redis: { url: "${REDIS_URL}", prefix: ${prefix} }`,
+      `archive: { kind: fs, dir: "${join(work, id, 'archive')}" }`,
+      `spool: { dir: "${join(work, id, 'spool')}" }`,
+      'logging: { level: warn }',
+    ].join('\n'),
+  );
+  const args = [
+    '-f',
+    '%e %M',
+    process.execPath,
+    ...NODE_FLAGS,
+    CLI,
+    '--config',
+    config,
+    'run',
+    'feedback.export',
+    '--start',
+    WINDOW.start,
+    '--end',
+    WINDOW.end,
+    ...params.flatMap((p) => ['--param', p]),
+  ];
   const { code, stdout, stderr } = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
     const child = spawn('/usr/bin/time', args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
-    child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
-    child.stderr.on('data', (d: Buffer) => { err += d.toString(); });
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+    });
+    child.stderr.on('data', (d: Buffer) => {
+      err += d.toString();
+    });
     child.on('error', reject);
     child.on('close', (c) => resolve({ code: c, stdout: out, stderr: err }));
   });
   if (code !== 0) throw new Error(`ox-batch run ${params.join(' ')} exited with ${code}: ${stderr.slice(-500)}`);
   const [seconds, kb] = stderr.trim().split('\n').at(-1)!.split(' ').map(Number);
-  const result = JSON.parse(stdout) as { rows?: number; results?: Array<{ result?: { rows?: number; digest?: { rows: number } } }> } & { result?: { rows?: number; digest?: { rows: number } } };
+  const result = JSON.parse(stdout) as { rows?: number; results?: Array<{ result?: { rows?: number; digest?: { rows: number } } }> } & {
+    result?: { rows?: number; digest?: { rows: number } };
+  };
   const body = result.result ?? result.results?.[0]?.result ?? (result as { rows?: number; digest?: { rows: number } });
-  if (params.includes('digest=true') && body.digest?.rows !== body.rows) throw new Error(`digest rows ${body.digest?.rows} != export rows ${body.rows}`);
+  if (params.includes('digest=true') && body.digest?.rows !== body.rows)
+    throw new Error(`digest rows ${body.digest?.rows} != export rows ${body.rows}`);
   return { seconds: seconds!, maxRssBytes: kb! * 1024, rows: body.rows ?? 0 };
 }
 
@@ -149,7 +203,13 @@ function freePort(): Promise<number> {
 
 export function formatDigestBench(result: DigestBenchResult): string {
   const header = ['scenario', 'rows', 'runs', 'seconds', 'peak RSS MB'];
-  const lines = result.scenarios.map((s) => [s.label, s.rows.toLocaleString('en'), String(s.runs), s.seconds.toFixed(2), (s.maxRssBytes / 1024 / 1024).toFixed(0)]);
+  const lines = result.scenarios.map((s) => [
+    s.label,
+    s.rows.toLocaleString('en'),
+    String(s.runs),
+    s.seconds.toFixed(2),
+    (s.maxRssBytes / 1024 / 1024).toFixed(0),
+  ]);
   const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)));
   const row = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
   const verdict = (ok: boolean) => (ok ? 'ok' : 'MISSED');

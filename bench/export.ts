@@ -95,27 +95,65 @@ export async function runExportBench(options: { rows?: number; only?: string[]; 
   const work = await mkdtemp(join(tmpdir(), 'oxb-bench-export-'));
   const sim = await startSimulator(rows);
   const { default: S3rver } = await import('s3rver' as string);
-  const s3 = new S3rver({ port: 0, address: '127.0.0.1', silent: true, directory: join(work, 's3'), configureBuckets: [{ name: 'oxb-bench' }] });
+  const s3 = new S3rver({
+    port: 0,
+    address: '127.0.0.1',
+    silent: true,
+    directory: join(work, 's3'),
+    configureBuckets: [{ name: 'oxb-bench' }],
+  });
   const { port: s3Port } = await s3.run();
   const s3Env = {
-    OXB_ARCHIVE: 's3', S3_BUCKET: 'oxb-bench', S3_ENDPOINT: `http://127.0.0.1:${s3Port}`, S3_FORCE_PATH_STYLE: 'true',
-    S3_ACCESS_KEY_ID: 'S3RVER', S3_SECRET_ACCESS_KEY: 'S3RVER',
+    OXB_ARCHIVE: 's3',
+    S3_BUCKET: 'oxb-bench',
+    S3_ENDPOINT: `http://127.0.0.1:${s3Port}`,
+    S3_FORCE_PATH_STYLE: 'true',
+    S3_ACCESS_KEY_ID: 'S3RVER',
+    S3_SECRET_ACCESS_KEY: 'S3RVER',
   };
   const csvUrl = exportUrl(sim.url, LARGE_WINDOW);
   let oxCsvBytes = 0;
-  const bin = (id: string, label: string, window: { start: number; end: number }, windowRows: number, params: Record<string, string | number>, env: Record<string, string> = {}): Scenario => ({
-    id, label, window, rows: windowRows,
+  const bin = (
+    id: string,
+    label: string,
+    window: { start: number; end: number },
+    windowRows: number,
+    params: Record<string, string | number>,
+    env: Record<string, string> = {},
+  ): Scenario => ({
+    id,
+    label,
+    window,
+    rows: windowRows,
     run: async (dir) => {
-      const timed = await timeProcess([BIN, 'run', 'feedback.export', '--start', String(window.start), '--end', String(window.end),
-        ...Object.entries(params).flatMap(([k, v]) => ['--param', `${k}=${v}`])], await oxBatchEnv(sim.url, dir, env));
-      const result = JSON.parse(timed.stdout) as { status: string; result?: { rows: number; bytes: number; contentBytes: number; archive?: { verifiedBy?: string } }; reason?: string };
+      const timed = await timeProcess(
+        [
+          BIN,
+          'run',
+          'feedback.export',
+          '--start',
+          String(window.start),
+          '--end',
+          String(window.end),
+          ...Object.entries(params).flatMap(([k, v]) => ['--param', `${k}=${v}`]),
+        ],
+        await oxBatchEnv(sim.url, dir, env),
+      );
+      const result = JSON.parse(timed.stdout) as {
+        status: string;
+        result?: { rows: number; bytes: number; contentBytes: number; archive?: { verifiedBy?: string } };
+        reason?: string;
+      };
       if (result.status !== 'done' || !result.result) throw new Error(`${label}: ${result.status} ${result.reason ?? ''}`);
       return row(id, label, timed, result.result.rows, result.result.contentBytes, result.result.bytes, result.result.archive?.verifiedBy);
     },
   });
   const scenarios: Scenario[] = [
     {
-      id: 'a', label: '(a) baseline: curl → file', window: LARGE_WINDOW, rows,
+      id: 'a',
+      label: '(a) baseline: curl → file',
+      window: LARGE_WINDOW,
+      rows,
       run: async (dir) => {
         const file = join(dir, 'curl.csv');
         const timed = await timeProcess(['curl', '-sS', '--fail', '-u', 'oxadmin:secret', '-o', file, csvUrl], process.env);
@@ -124,7 +162,10 @@ export async function runExportBench(options: { rows?: number; only?: string[]; 
       },
     },
     {
-      id: 'a2', label: '(a2) node: undici GET → file + SHA-256', window: LARGE_WINDOW, rows,
+      id: 'a2',
+      label: '(a2) node: undici GET → file + SHA-256',
+      window: LARGE_WINDOW,
+      rows,
       run: async (dir) => {
         const file = join(dir, 'undici.csv');
         const timed = await timeProcess([process.execPath, ...RUNTIME_NODE_FLAGS, UNDICI_GET, csvUrl, file], process.env);
@@ -139,7 +180,10 @@ export async function runExportBench(options: { rows?: number; only?: string[]; 
     bin('d1-s3', '(d) ox-csv + gzip level 1 → S3', LARGE_WINDOW, rows, { compress: 'gzip', compressionLevel: 1 }, s3Env),
     bin('d6-s3', '(d) ox-csv + gzip level 6 → S3', LARGE_WINDOW, rows, { compress: 'gzip', compressionLevel: 6 }, s3Env),
     {
-      id: 'e', label: '(e) daemon (npm run start) runs the (b) window', window: LARGE_WINDOW, rows,
+      id: 'e',
+      label: '(e) daemon (npm run start) runs the (b) window',
+      window: LARGE_WINDOW,
+      rows,
       run: (dir) => daemonRun(sim.url, dir, rows),
     },
     bin('b-small', `(b) ox-csv → fs, ${smallRows.toLocaleString('en')} rows`, SMALL_WINDOW, smallRows, { format: 'ox-csv' }),
@@ -148,7 +192,18 @@ export async function runExportBench(options: { rows?: number; only?: string[]; 
   try {
     // The simulator builds its row cache on the first export of a window: not part of any figure.
     await timeProcess(['curl', '-sS', '-u', 'oxadmin:secret', '-o', '/dev/null', csvUrl], process.env);
-    await timeProcess(['curl', '-sS', '-u', 'oxadmin:secret', '-o', '/dev/null', `${sim.url}/userfeedback/v1/export/default/star-rating-v1/raw?start=${LARGE_WINDOW.start - 1}&end=${LARGE_WINDOW.end}`], process.env);
+    await timeProcess(
+      [
+        'curl',
+        '-sS',
+        '-u',
+        'oxadmin:secret',
+        '-o',
+        '/dev/null',
+        `${sim.url}/userfeedback/v1/export/default/star-rating-v1/raw?start=${LARGE_WINDOW.start - 1}&end=${LARGE_WINDOW.end}`,
+      ],
+      process.env,
+    );
     const chosen = scenarios.filter((s) => !options.only || options.only.includes(s.id));
     const runs = new Map<string, ExportBenchRow[]>();
     for (let round = 0; round < rounds; round += 1) {
@@ -179,8 +234,14 @@ export async function runExportBench(options: { rows?: number; only?: string[]; 
   const rssGrowthSmallToLarge = (byId('b')?.maxRssBytes ?? NaN) / (byId('b-small')?.maxRssBytes ?? NaN);
   const oxBatch = measured.filter((m) => !m.id.startsWith('a'));
   return {
-    rows, smallRows, oxCsvBytes, scenarios: measured,
-    ratioToCurl, ratioToUndici: ratio(byId('b'), byId('a2')), csvToOxCsv, rssGrowthSmallToLarge,
+    rows,
+    smallRows,
+    oxCsvBytes,
+    scenarios: measured,
+    ratioToCurl,
+    ratioToUndici: ratio(byId('b'), byId('a2')),
+    csvToOxCsv,
+    rssGrowthSmallToLarge,
     targets: {
       ratio: ratioToCurl >= TARGET_RATIO,
       csvRatio: csvToOxCsv >= TARGET_CSV_RATIO,
@@ -196,8 +257,15 @@ export async function runExportBench(options: { rows?: number; only?: string[]; 
 export function formatExportBench(result: ExportBenchResult): string {
   const header = ['scenario', 'runs', 'seconds', 'CPU s', 'rows/s', 'MB/s', 'stored MB', 'peak RSS MB', 'verified'];
   const lines = result.scenarios.map((m) => [
-    m.label, String(m.runs), m.seconds.toFixed(2), m.cpuSeconds.toFixed(2), Math.round(m.rowsPerSecond).toLocaleString('en'),
-    m.mbPerSecond.toFixed(1), (m.storedBytes / 1e6).toFixed(0), (m.maxRssBytes / 1024 / 1024).toFixed(0), m.verifiedBy ?? '',
+    m.label,
+    String(m.runs),
+    m.seconds.toFixed(2),
+    m.cpuSeconds.toFixed(2),
+    Math.round(m.rowsPerSecond).toLocaleString('en'),
+    m.mbPerSecond.toFixed(1),
+    (m.storedBytes / 1e6).toFixed(0),
+    (m.maxRssBytes / 1024 / 1024).toFixed(0),
+    m.verifiedBy ?? '',
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)));
   const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
@@ -215,8 +283,18 @@ export function formatExportBench(result: ExportBenchResult): string {
 
 function row(id: string, label: string, t: Timed, rows: number, bytes: number, storedBytes: number, verifiedBy?: string): ExportBenchRow {
   return {
-    id, label, rows, bytes, storedBytes, seconds: t.seconds, cpuSeconds: t.cpuSeconds, maxRssBytes: t.maxRssBytes, runs: 1,
-    rowsPerSecond: rows / t.seconds, mbPerSecond: bytes / 1e6 / t.seconds, ...(verifiedBy ? { verifiedBy } : {}),
+    id,
+    label,
+    rows,
+    bytes,
+    storedBytes,
+    seconds: t.seconds,
+    cpuSeconds: t.cpuSeconds,
+    maxRssBytes: t.maxRssBytes,
+    runs: 1,
+    rowsPerSecond: rows / t.seconds,
+    mbPerSecond: bytes / 1e6 / t.seconds,
+    ...(verifiedBy ? { verifiedBy } : {}),
   };
 }
 
@@ -233,9 +311,19 @@ async function oxBatchEnv(simUrl: string, dir: string, extra: Record<string, str
   const config = join(dir, 'config.yaml');
   await writeFile(config, `spool:\n  dir: ${JSON.stringify(join(dir, 'spool'))}\n`);
   return {
-    PATH: process.env.PATH, HOME: process.env.HOME, OXB_CONFIG: config, OX_URL: simUrl, OX_USER: 'oxadmin', OX_PASSWORD: 'secret',
-    REDIS_URL, OXB_REDIS_PREFIX: `oxb-bench-${process.pid}-${dir.split('/').pop()}`, OXB_ARCHIVE: 'fs', OXB_ARCHIVE_DIR: join(dir, 'archive'),
-    S3_PREFIX: `bench-${dir.split('/').pop()}`, LOG_LEVEL: 'warn', ...extra,
+    PATH: process.env.PATH,
+    HOME: process.env.HOME,
+    OXB_CONFIG: config,
+    OX_URL: simUrl,
+    OX_USER: 'oxadmin',
+    OX_PASSWORD: 'secret',
+    REDIS_URL,
+    OXB_REDIS_PREFIX: `oxb-bench-${process.pid}-${dir.split('/').pop()}`,
+    OXB_ARCHIVE: 'fs',
+    OXB_ARCHIVE_DIR: join(dir, 'archive'),
+    S3_PREFIX: `bench-${dir.split('/').pop()}`,
+    LOG_LEVEL: 'warn',
+    ...extra,
   };
 }
 
@@ -245,8 +333,12 @@ function timeProcess(command: string[], env: NodeJS.ProcessEnv): Promise<Timed> 
     const child = spawn('/usr/bin/time', ['-f', 'OXB-TIME %e %U %S %M', ...command], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
-    child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+    child.stdout.on('data', (d: Buffer) => {
+      stdout += d.toString();
+    });
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString();
+    });
     child.on('exit', (code) => {
       const m = /OXB-TIME ([\d.]+) ([\d.]+) ([\d.]+) (\d+)/.exec(stderr);
       if (code !== 0 || !m) {
@@ -263,14 +355,19 @@ function timeProcess(command: string[], env: NodeJS.ProcessEnv): Promise<Timed> 
  * `ox-batch enqueue --wait`; the daemon's own peak RSS is read from /proc (VmHWM) before it stops.
  */
 async function daemonRun(simUrl: string, dir: string, rows: number): Promise<ExportBenchRow> {
-  const env = { ...await oxBatchEnv(simUrl, dir), OXB_HTTP_PORT: '0' };
+  const env = { ...(await oxBatchEnv(simUrl, dir)), OXB_HTTP_PORT: '0' };
   const daemon = spawn('npm', ['run', '--silent', 'start'], { cwd: ROOT, env, stdio: ['ignore', 'ignore', 'pipe'] });
   let log = '';
-  daemon.stderr!.on('data', (d: Buffer) => { log += d.toString(); });
+  daemon.stderr!.on('data', (d: Buffer) => {
+    log += d.toString();
+  });
   try {
     const pid = await waitForDaemonPid(daemon);
     const started = Date.now();
-    const enqueue = await timeProcess([BIN, 'enqueue', 'feedback.export', '--start', String(LARGE_WINDOW.start), '--end', String(LARGE_WINDOW.end), '--wait'], env);
+    const enqueue = await timeProcess(
+      [BIN, 'enqueue', 'feedback.export', '--start', String(LARGE_WINDOW.start), '--end', String(LARGE_WINDOW.end), '--wait'],
+      env,
+    );
     const seconds = (Date.now() - started) / 1000;
     const status = readFileSync(`/proc/${pid}/status`, 'utf8');
     const hwm = Number(/VmHWM:\s+(\d+) kB/.exec(status)![1]) * 1024;
@@ -279,7 +376,14 @@ async function daemonRun(simUrl: string, dir: string, rows: number): Promise<Exp
     const data = archived.find((f) => f.endsWith('.csv'));
     if (!data) throw new Error(`(e): the daemon archived nothing (${enqueue.stdout.slice(0, 500)} ${log.slice(-1000)})`);
     const bytes = (await stat(data)).size;
-    return row('e', '(e) daemon (npm run start) runs the (b) window', { seconds, cpuSeconds: (utime! + stime!) / 100, maxRssBytes: hwm, stdout: '' }, rows, bytes, bytes);
+    return row(
+      'e',
+      '(e) daemon (npm run start) runs the (b) window',
+      { seconds, cpuSeconds: (utime! + stime!) / 100, maxRssBytes: hwm, stdout: '' },
+      rows,
+      bytes,
+      bytes,
+    );
   } finally {
     daemon.kill('SIGTERM');
     await killTree(daemon.pid!);
@@ -351,15 +455,31 @@ async function filesBelow(dir: string): Promise<string[]> {
   const out: string[] = [];
   for (const entry of await readdir(dir, { withFileTypes: true }).catch(() => [])) {
     const path = join(dir, entry.name);
-    if (entry.isDirectory()) out.push(...await filesBelow(path));
+    if (entry.isDirectory()) out.push(...(await filesBelow(path)));
     else out.push(path);
   }
   return out;
 }
 
 async function startSimulator(rows: number): Promise<{ url: string; child: ChildProcess }> {
-  const child = spawn(process.execPath, [BIN, 'sim', '--port', '0', '--feedback-rows', String(rows), '--from', String(LARGE_WINDOW.start),
-    '--to', String(LARGE_WINDOW.end), '--seed', '42'], { stdio: ['ignore', 'pipe', 'ignore'] });
+  const child = spawn(
+    process.execPath,
+    [
+      BIN,
+      'sim',
+      '--port',
+      '0',
+      '--feedback-rows',
+      String(rows),
+      '--from',
+      String(LARGE_WINDOW.start),
+      '--to',
+      String(LARGE_WINDOW.end),
+      '--seed',
+      '42',
+    ],
+    { stdio: ['ignore', 'pipe', 'ignore'] },
+  );
   const url = await new Promise<string>((resolve, reject) => {
     child.stdout!.once('data', (d: Buffer) => resolve(d.toString().trim()));
     child.once('exit', (code) => reject(new Error(`simulator exited with ${code}`)));

@@ -45,7 +45,11 @@ export interface ScaleOptions {
   rowsPerWindow?: number;
 }
 
-interface Percentiles { p50: number; p99: number; max: number }
+interface Percentiles {
+  p50: number;
+  p99: number;
+  max: number;
+}
 
 export interface ScaleRun {
   processes: number;
@@ -75,7 +79,13 @@ export interface ScaleBenchResult {
   latencyMs: number;
   rowsPerWindow: number;
   runs: ScaleRun[];
-  keepDone: { keptWindows: number; trimmedWindows: number; ledgerBytesBefore: number; ledgerBytesAfter: number; watermarkUnchanged: boolean };
+  keepDone: {
+    keptWindows: number;
+    trimmedWindows: number;
+    ledgerBytesBefore: number;
+    ledgerBytesAfter: number;
+    watermarkUnchanged: boolean;
+  };
   targets: { speedUp4: number; overheadP99Ms: number };
   pass: { speedUp4?: boolean; overheadP99: boolean };
   node: string;
@@ -94,12 +104,21 @@ function cli(args: string[], env: NodeJS.ProcessEnv): ChildProcess {
 function collect(child: ChildProcess): { out: () => string; err: () => string; exited: Promise<number | null> } {
   let out = '';
   let err = '';
-  child.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
-  child.stderr!.on('data', (d: Buffer) => { err += d.toString(); });
+  child.stdout!.on('data', (d: Buffer) => {
+    out += d.toString();
+  });
+  child.stderr!.on('data', (d: Buffer) => {
+    err += d.toString();
+  });
   return { out: () => out, err: () => err, exited: new Promise((resolve) => child.once('exit', (code) => resolve(code))) };
 }
 
-async function until<T>(probe: () => T | undefined | false | Promise<T | undefined | false>, what: string, timeoutMs: number, everyMs = 100): Promise<T> {
+async function until<T>(
+  probe: () => T | undefined | false | Promise<T | undefined | false>,
+  what: string,
+  timeoutMs: number,
+  everyMs = 100,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await probe();
@@ -115,7 +134,9 @@ function cpuSeconds(pid: number | undefined): number {
   if (pid === undefined) return NaN;
   try {
     clockTicks ??= Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ');
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8')
+      .replace(/^.*\) /, '')
+      .split(' ');
     return (Number(fields[11]) + Number(fields[12])) / clockTicks;
   } catch {
     return NaN;
@@ -180,15 +201,42 @@ export async function runScaleBench(options: ScaleOptions = {}): Promise<ScaleBe
   const work = await mkdtemp(join(tmpdir(), 'oxb-bench-scale-'));
   const children: ChildProcess[] = [];
   const redisPort = await freePort();
-  const redisServer = spawn('redis-server', ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', work], { stdio: 'ignore' });
+  const redisServer = spawn(
+    'redis-server',
+    ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', work],
+    { stdio: 'ignore' },
+  );
   children.push(redisServer);
   const redisUrl = `redis://127.0.0.1:${redisPort}`;
   const redis = createRedis(redisUrl, 'command');
   const runs: ScaleRun[] = [];
   let keepDone: ScaleBenchResult['keepDone'] | undefined;
   try {
-    await until(() => redis.ping().then(() => true, () => false), 'the bench Redis', 10_000);
-    const sim = cli(['sim', '--port', '0', '--feedback-rows', String(windows * rowsPerWindow), '--from', new Date(FROM).toISOString(), '--to', new Date(to).toISOString(), '--latency-ms', String(latencyMs)], {});
+    await until(
+      () =>
+        redis.ping().then(
+          () => true,
+          () => false,
+        ),
+      'the bench Redis',
+      10_000,
+    );
+    const sim = cli(
+      [
+        'sim',
+        '--port',
+        '0',
+        '--feedback-rows',
+        String(windows * rowsPerWindow),
+        '--from',
+        new Date(FROM).toISOString(),
+        '--to',
+        new Date(to).toISOString(),
+        '--latency-ms',
+        String(latencyMs),
+      ],
+      {},
+    );
     children.push(sim);
     const simOut = collect(sim);
     const simUrl = await until(() => /^(http:\/\/\S+)$/m.exec(simOut.out())?.[1], `the simulator (${simOut.err()})`, 60_000);
@@ -197,18 +245,21 @@ export async function runScaleBench(options: ScaleOptions = {}): Promise<ScaleBe
       const prefix = `oxbbench-scale-${randomUUID().slice(0, 8)}`;
       const archiveDir = join(work, `archive-${count}`);
       const configFile = join(work, `scale-${count}.yaml`);
-      await writeFile(configFile, [
-        `ox: { url: "${simUrl}", user: oxadmin, password: secret }`,
-        `redis: { url: "${redisUrl}", prefix: "${prefix}" }`,
-        `archive: { kind: fs, dir: "${archiveDir}" }`,
-        'http: { host: 127.0.0.1 }',
-        // Every completed job is kept so its BullMQ timestamps can be read (default: 1000).
-        `worker: { concurrency: ${concurrency}, keepCompleted: { age: 1d, count: ${windows + 100} } }`,
-        'logging: { level: info }',
-        'schedules:',
-        '  hourly: { job: feedback.export, cron: "0 3 1 1 *", window: 1h, params: { deliver: [archive] } }',
-        '',
-      ].join('\n'));
+      await writeFile(
+        configFile,
+        [
+          `ox: { url: "${simUrl}", user: oxadmin, password: secret }`,
+          `redis: { url: "${redisUrl}", prefix: "${prefix}" }`,
+          `archive: { kind: fs, dir: "${archiveDir}" }`,
+          'http: { host: 127.0.0.1 }',
+          // Every completed job is kept so its BullMQ timestamps can be read (default: 1000).
+          `worker: { concurrency: ${concurrency}, keepCompleted: { age: 1d, count: ${windows + 100} } }`,
+          'logging: { level: info }',
+          'schedules:',
+          '  hourly: { job: feedback.export, cron: "0 3 1 1 *", window: 1h, params: { deliver: [archive] } }',
+          '',
+        ].join('\n'),
+      );
       const env = { OXB_CONFIG: configFile, REDIS_URL: redisUrl, OXB_REDIS_PREFIX: prefix, LOG_LEVEL: 'info' };
       const workers = Array.from({ length: count }, () => cli(['start', '--role', 'worker', '--port', '0'], env));
       children.push(...workers);
@@ -216,7 +267,13 @@ export async function runScaleBench(options: ScaleOptions = {}): Promise<ScaleBe
       for (const log of logs) await until(() => log.out().includes('ox-batch daemon started'), `a worker to start (${log.err()})`, 60_000);
 
       const memoryBefore = await usedMemory(redis);
-      const cpuBefore = { workers: workers.map((w) => cpuSeconds(w.pid)), redis: cpuSeconds(redisServer.pid), sim: cpuSeconds(sim.pid), bench: process.cpuUsage(), machine: machineTicks() };
+      const cpuBefore = {
+        workers: workers.map((w) => cpuSeconds(w.pid)),
+        redis: cpuSeconds(redisServer.pid),
+        sim: cpuSeconds(sim.pid),
+        bench: process.cpuUsage(),
+        machine: machineTicks(),
+      };
       const started = performance.now();
       const backfill = cli(['backfill', 'hourly', '--from', new Date(FROM).toISOString(), '--to', new Date(to).toISOString()], env);
       const backfillOut = collect(backfill);
@@ -226,10 +283,16 @@ export async function runScaleBench(options: ScaleOptions = {}): Promise<ScaleBe
       const queueSeconds = (performance.now() - started) / 1000;
       // Polled cheaply (two counters); BullMQ completes a job after the ledger has it done.
       const queue = new Queue('jobs', { connection: redis, prefix });
-      await until(async () => {
-        if ((await queue.getFailedCount()) > 0) throw new Error(`scale bench: jobs failed: ${JSON.stringify((await queue.getFailed(0, 2)).map((j) => j.failedReason))}`);
-        return (await queue.getCompletedCount()) >= windows;
-      }, 'every window done', 30 * 60_000, 100);
+      await until(
+        async () => {
+          if ((await queue.getFailedCount()) > 0)
+            throw new Error(`scale bench: jobs failed: ${JSON.stringify((await queue.getFailed(0, 2)).map((j) => j.failedReason))}`);
+          return (await queue.getCompletedCount()) >= windows;
+        },
+        'every window done',
+        30 * 60_000,
+        100,
+      );
       const seconds = (performance.now() - started) / 1000;
       const machine = machineTicks();
       const benchCpu = process.cpuUsage(cpuBefore.bench);
@@ -277,7 +340,12 @@ export async function runScaleBench(options: ScaleOptions = {}): Promise<ScaleBe
         windowsPerSecond: Math.round((windows / seconds) * 10) / 10,
         queueSeconds: Math.round(queueSeconds * 10) / 10,
         speedUp: 1,
-        cpuMsPerWindow: { workers: perWindow(cpu.workers), redis: perWindow(cpu.redis), simulator: perWindow(cpu.simulator), bench: perWindow(cpu.bench) },
+        cpuMsPerWindow: {
+          workers: perWindow(cpu.workers),
+          redis: perWindow(cpu.redis),
+          simulator: perWindow(cpu.simulator),
+          bench: perWindow(cpu.bench),
+        },
         cores: { ours: Math.round(ours * 100) / 100, machine: Math.round((ticks.busy / ticks.total) * available * 100) / 100, available },
         loadAverage: [Math.round(loadavg()[0]! * 10) / 10, Math.round(loadavg()[1]! * 10) / 10],
         overheadMs: percentiles(overhead),
@@ -319,24 +387,51 @@ export async function runScaleBench(options: ScaleOptions = {}): Promise<ScaleBe
   const four = runs.find((r) => r.processes === 4);
   const targets = { speedUp4: 3, overheadP99Ms: 5 };
   return {
-    quick, windows, concurrency, latencyMs, rowsPerWindow, runs, keepDone: keepDone!,
+    quick,
+    windows,
+    concurrency,
+    latencyMs,
+    rowsPerWindow,
+    runs,
+    keepDone: keepDone!,
     targets,
-    pass: { ...(four ? { speedUp4: four.speedUp >= targets.speedUp4 } : {}), overheadP99: runs.every((r) => r.overheadMs.p99 < targets.overheadP99Ms) },
+    pass: {
+      ...(four ? { speedUp4: four.speedUp >= targets.speedUp4 } : {}),
+      overheadP99: runs.every((r) => r.overheadMs.p99 < targets.overheadP99Ms),
+    },
     node: process.version,
   };
 }
 
 export function formatScaleBench(r: ScaleBenchResult): string {
-  const header = ['worker processes', 'windows/s', 'total s', 'queued in s', 'speed-up', 'CPU ms/window: workers / redis / sim / bench', 'busy cores: ours / machine', 'overhead p50 / p99 ms', 'worker ms/window p50 / p99'];
+  const header = [
+    'worker processes',
+    'windows/s',
+    'total s',
+    'queued in s',
+    'speed-up',
+    'CPU ms/window: workers / redis / sim / bench',
+    'busy cores: ours / machine',
+    'overhead p50 / p99 ms',
+    'worker ms/window p50 / p99',
+  ];
   const rows = r.runs.map((run) => [
-    `${run.processes} × concurrency ${r.concurrency}`, String(run.windowsPerSecond), String(run.seconds), String(run.queueSeconds), `${run.speedUp}×`,
+    `${run.processes} × concurrency ${r.concurrency}`,
+    String(run.windowsPerSecond),
+    String(run.seconds),
+    String(run.queueSeconds),
+    `${run.speedUp}×`,
     `${run.cpuMsPerWindow.workers} / ${run.cpuMsPerWindow.redis} / ${run.cpuMsPerWindow.simulator} / ${run.cpuMsPerWindow.bench}`,
     `${run.cores.ours} / ${run.cores.machine} of ${run.cores.available}`,
     `${run.overheadMs.p50} / ${run.overheadMs.p99}`,
     `${run.workerMsPerWindow.p50} / ${run.workerMsPerWindow.p99}`,
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
-  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => c.padEnd(widths[i]!))
+      .join('  ')
+      .trimEnd();
   const last = r.runs.at(-1)!;
   const cpuPerWindow = last.cpuMsPerWindow.workers + last.cpuMsPerWindow.redis + last.cpuMsPerWindow.simulator + last.cpuMsPerWindow.bench;
   const verdict = (ok: boolean | undefined) => (ok === undefined ? 'n/a' : ok ? 'met' : 'MISSED');

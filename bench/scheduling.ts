@@ -21,8 +21,20 @@ import { deleteKeysWithPrefix as deleteKeys } from '../src/redis/keys.js';
 
 const H = 3_600_000;
 
-const noopWindow = defineJob({ name: 'bench.noop-window', description: 'does nothing, per window', windowed: true, params: z.object({}), run: async () => ({ rows: 0 }) });
-const noopRun = defineJob({ name: 'bench.noop', description: 'does nothing', windowed: false, params: z.object({}), run: async () => ({}) });
+const noopWindow = defineJob({
+  name: 'bench.noop-window',
+  description: 'does nothing, per window',
+  windowed: true,
+  params: z.object({}),
+  run: async () => ({ rows: 0 }),
+});
+const noopRun = defineJob({
+  name: 'bench.noop',
+  description: 'does nothing',
+  windowed: false,
+  params: z.object({}),
+  run: async () => ({}),
+});
 
 export interface ThroughputRow {
   concurrency: number;
@@ -50,7 +62,6 @@ export interface SchedulingBenchResult {
 function config(url: string, prefix: string, concurrency: number): Config {
   return loadConfig({ env: {}, overrides: { redis: { url, prefix }, logging: { level: 'silent' }, worker: { concurrency } } });
 }
-
 
 interface Drain {
   jobsPerSecond: number;
@@ -86,14 +97,21 @@ async function bareRun(url: string, jobs: number, concurrency: number): Promise<
     await fill(jobs, (batch) => queue.addBulk(batch.map((i) => ({ name: 'noop', data: { i }, opts: { jobId: `b.${i}`, attempts: 3 } }))));
     let done = 0;
     let finish!: () => void;
-    const finished = new Promise<void>((resolve) => { finish = resolve; });
+    const finished = new Promise<void>((resolve) => {
+      finish = resolve;
+    });
     // Start timing once the worker is connected and waiting: the queue is paused until then.
     await queue.pause();
     const worker = new Worker('bare', async () => ({}), { connection: redis, prefix, concurrency, ...retentionOptions(cfg) });
     worker.on('error', () => undefined);
-    worker.on('completed', () => { if (++done === jobs) finish(); });
+    worker.on('completed', () => {
+      if (++done === jobs) finish();
+    });
     await worker.waitUntilReady();
-    const drain = await timeDrain(redis, jobs, async () => { await queue.resume(); await finished; });
+    const drain = await timeDrain(redis, jobs, async () => {
+      await queue.resume();
+      await finished;
+    });
     await worker.close();
     return drain;
   } finally {
@@ -113,15 +131,26 @@ async function oxbRun(url: string, jobs: number, concurrency: number): Promise<D
   try {
     const start = Date.UTC(2020, 0, 1);
     const windows = windowsBetween('1h', 'UTC', start, start + jobs * H, jobs + 1);
-    await enqueueWindows({ queue, ledger, config: cfg }, windows.map((window) => ({ scheduleId: noopWindow.name, kind: noopWindow, window, params: {}, attempts: 3 })), { concurrency: 32 });
+    await enqueueWindows(
+      { queue, ledger, config: cfg },
+      windows.map((window) => ({ scheduleId: noopWindow.name, kind: noopWindow, window, params: {}, attempts: 3 })),
+      { concurrency: 32 },
+    );
     let done = 0;
     let finish!: () => void;
-    const finished = new Promise<void>((resolve) => { finish = resolve; });
+    const finished = new Promise<void>((resolve) => {
+      finish = resolve;
+    });
     await queue.pause();
     const daemon = await Daemon.start({ config: cfg, kinds: [noopWindow, noopRun], role: 'worker', port: null, log: silentLogger() });
-    daemon.jobWorker!.on('completed', () => { if (++done === jobs) finish(); });
+    daemon.jobWorker!.on('completed', () => {
+      if (++done === jobs) finish();
+    });
     await daemon.jobWorker!.waitUntilReady();
-    const drain = await timeDrain(redis, jobs, async () => { await queue.resume(); await finished; });
+    const drain = await timeDrain(redis, jobs, async () => {
+      await queue.resume();
+      await finished;
+    });
     await daemon.stop({ graceMs: 1000 });
     return drain;
   } finally {
@@ -146,7 +175,10 @@ async function backfillTime(url: string): Promise<number> {
     await queue.waitUntilReady();
     const started = performance.now();
     const windows = windowsBetween('1d', 'Europe/Berlin', Date.UTC(2024, 11, 31, 23), Date.UTC(2025, 11, 31, 23));
-    const results = await enqueueWindows({ queue, ledger, config: cfg }, windows.map((window) => ({ scheduleId: 'year', kind: noopWindow, window, params: {}, attempts: 5 })));
+    const results = await enqueueWindows(
+      { queue, ledger, config: cfg },
+      windows.map((window) => ({ scheduleId: 'year', kind: noopWindow, window, params: {}, attempts: 5 })),
+    );
     const ms = performance.now() - started;
     if (results.filter((r) => r.status === 'queued').length !== 365) throw new Error('backfill did not queue 365 windows');
     return ms;
@@ -157,7 +189,9 @@ async function backfillTime(url: string): Promise<number> {
   }
 }
 
-export async function runSchedulingBench(options: { jobs?: number; concurrencies?: number[]; rounds?: number; redisUrl?: string } = {}): Promise<SchedulingBenchResult> {
+export async function runSchedulingBench(
+  options: { jobs?: number; concurrencies?: number[]; rounds?: number; redisUrl?: string } = {},
+): Promise<SchedulingBenchResult> {
   const url = options.redisUrl ?? process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
   const jobs = options.jobs ?? 3000;
   const rounds = options.rounds ?? 5;
@@ -178,8 +212,12 @@ export async function runSchedulingBench(options: { jobs?: number; concurrencies
     // The median of per-round ratios is less sensitive to load changes on a shared machine
     // than the ratio of the medians.
     const ratio = median(bare.map((b, i) => oxb[i]! / b));
-    if (process.env.OXB_BENCH_VERBOSE) process.stderr.write(`concurrency ${concurrency}: bare ${bare.map(Math.round).join(' ')} oxb ${oxb.map(Math.round).join(' ')}\n`);
-    const cpu = (runs: Drain[]) => ({ node: Math.round(median(runs.map((d) => d.nodeCpuUs))), redis: Math.round(median(runs.map((d) => d.redisCpuUs))) });
+    if (process.env.OXB_BENCH_VERBOSE)
+      process.stderr.write(`concurrency ${concurrency}: bare ${bare.map(Math.round).join(' ')} oxb ${oxb.map(Math.round).join(' ')}\n`);
+    const cpu = (runs: Drain[]) => ({
+      node: Math.round(median(runs.map((d) => d.nodeCpuUs))),
+      redis: Math.round(median(runs.map((d) => d.redisCpuUs))),
+    });
     throughput.push({
       concurrency,
       bareJobsPerSecond: Math.round(median(bare)),
@@ -213,9 +251,22 @@ export function formatSchedulingBench(r: SchedulingBenchResult): string {
       [`  ratio (median of ${r.rounds} paired rounds)`, t.ratio.toFixed(3), `>= ${r.targets.ratio}`, t.pass ? 'yes' : 'NO'],
     );
   }
-  rows.push([`queue a ${r.backfillWindows}-window backfill`, `${r.backfillQueueMs} ms`, `< ${r.targets.backfillMs} ms`, r.pass.backfill ? 'yes' : 'NO']);
+  rows.push([
+    `queue a ${r.backfillWindows}-window backfill`,
+    `${r.backfillQueueMs} ms`,
+    `< ${r.targets.backfillMs} ms`,
+    r.pass.backfill ? 'yes' : 'NO',
+  ]);
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)));
-  return ['scheduling overhead', ...rows.map((row) => row.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd())].join('\n');
+  return [
+    'scheduling overhead',
+    ...rows.map((row) =>
+      row
+        .map((c, i) => c.padEnd(widths[i]!))
+        .join('  ')
+        .trimEnd(),
+    ),
+  ].join('\n');
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {

@@ -26,7 +26,10 @@ export interface SimThroughput {
   csv: ExportMeasurement;
   raw: ExportMeasurement;
   /** The same exports read by a separate client process. */
-  separateClient: { csv: { bytes: number; seconds: number; mbPerSecond: number }; raw: { bytes: number; seconds: number; mbPerSecond: number } };
+  separateClient: {
+    csv: { bytes: number; seconds: number; mbPerSecond: number };
+    raw: { bytes: number; seconds: number; mbPerSecond: number };
+  };
 }
 
 /** Reads a URL in a child Node process (plain node:http) and reports bytes and seconds. */
@@ -37,7 +40,10 @@ http.get(process.env.SIM_URL, { headers: { authorization: process.env.SIM_AUTH }
   res.on('end', () => process.stdout.write(JSON.stringify({ status: res.statusCode, bytes: n, seconds: Number(process.hrtime.bigint() - t) / 1e9 })));
 }).on('error', (e) => { console.error(e.message); process.exit(1); });`;
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['-e', code], { env: { ...process.env, SIM_URL: url, SIM_AUTH: authorization }, stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, ['-e', code], {
+      env: { ...process.env, SIM_URL: url, SIM_AUTH: authorization },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     child.once('error', reject);
@@ -79,8 +85,13 @@ export async function measureSimThroughput(o: { rows?: number; rawRows?: number 
         const cpu = process.cpuUsage(cpuBefore);
         const cpuSeconds = (cpu.user + cpu.system) / 1e6;
         return {
-          rows: count, bytes, seconds, mbPerSecond: bytes / 1e6 / seconds,
-          cpuSeconds, mbPerCpuSecond: bytes / 1e6 / cpuSeconds, peakHeapGrowth: peak - heapBefore,
+          rows: count,
+          bytes,
+          seconds,
+          mbPerSecond: bytes / 1e6 / seconds,
+          cpuSeconds,
+          mbPerCpuSecond: bytes / 1e6 / cpuSeconds,
+          peakHeapGrowth: peak - heapBefore,
         };
       } finally {
         clearInterval(sampler);
@@ -112,6 +123,8 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   console.log(line('csv export, client in process', result.csv));
   console.log(line('raw export, client in process', result.raw));
   for (const [name, r] of Object.entries(result.separateClient)) {
-    console.log(`${name} export, separate client process: ${(r.bytes / 1e6).toFixed(1)} MB in ${r.seconds.toFixed(2)} s = ${r.mbPerSecond.toFixed(0)} MB/s`);
+    console.log(
+      `${name} export, separate client process: ${(r.bytes / 1e6).toFixed(1)} MB in ${r.seconds.toFixed(2)} s = ${r.mbPerSecond.toFixed(0)} MB/s`,
+    );
   }
 }

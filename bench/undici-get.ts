@@ -13,5 +13,14 @@ const [url, file] = process.argv.slice(2);
 const answer = await request(url!, { headers: { authorization: `Basic ${Buffer.from('oxadmin:secret').toString('base64')}` } });
 if (answer.statusCode !== 200) throw new Error(`HTTP ${answer.statusCode}`);
 const hash = createHash('sha256');
-await pipeline(answer.body, new Transform({ transform(chunk: Buffer, _e, done) { hash.update(chunk); done(null, chunk); } }), createWriteStream(file!, { highWaterMark: 1024 * 1024 }));
+await pipeline(
+  answer.body,
+  new Transform({
+    transform(chunk: Buffer, _e, done) {
+      hash.update(chunk);
+      done(null, chunk);
+    },
+  }),
+  createWriteStream(file!, { highWaterMark: 1024 * 1024 }),
+);
 process.stdout.write(`${hash.digest('hex')}\n`);

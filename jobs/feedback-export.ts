@@ -48,30 +48,55 @@ export const feedbackExport = defineJob({
     // One pass from OX into the spool: rows, bytes, SHA-256 and the digest are known when it completes.
     const digesting = wantsDigest(params) ? startDigest(params, window) : undefined;
     const artifact = await exportFeedback(services.ox, {
-      ...params, gzip: plan.gzip, window, spoolDir: services.config.spool.dir, signal: job.signal, observer: digesting?.observer,
+      ...params,
+      gzip: plan.gzip,
+      window,
+      spoolDir: services.config.spool.dir,
+      signal: job.signal,
+      observer: digesting?.observer,
       onProgress: (bytes) => void job.progress({ phase: 'exporting', bytes }).catch(() => undefined),
     });
     try {
       // What the archive will hold of the feed: only a complete copy may guard a purge.
       const copy = describeCopy(params, artifact);
-      job.log.info({ rows: artifact.rows, bytes: artifact.bytes, format: params.format, oxRetries: artifact.oxRetries, ...(copy.partial ? { partial: copy.partial } : {}) }, 'window exported from OX');
+      job.log.info(
+        {
+          rows: artifact.rows,
+          bytes: artifact.bytes,
+          format: params.format,
+          oxRetries: artifact.oxRetries,
+          ...(copy.partial ? { partial: copy.partial } : {}),
+        },
+        'window exported from OX',
+      );
       await job.progress({ phase: 'exported', rows: artifact.rows, bytes: artifact.bytes });
       const digest = await digesting?.complete(artifact.rows, { ledger: services.ledger, scheduleId: job.scheduleId, log: job.log });
       if (job.dryRun) {
-        return { ...plan.summary, ...digest?.fields, dryRun: true, rows: artifact.rows, bytes: artifact.bytes, sha256: artifact.sha256,
-          wouldDeliver: params.deliver, archiveKey: artifactKey(plan.naming, services.config.archive.prefix) };
+        return {
+          ...plan.summary,
+          ...digest?.fields,
+          dryRun: true,
+          rows: artifact.rows,
+          bytes: artifact.bytes,
+          sha256: artifact.sha256,
+          wouldDeliver: params.deliver,
+          archiveKey: artifactKey(plan.naming, services.config.archive.prefix),
+        };
       }
 
       // Archive (verified, with manifest) and mail, each at most once per window.
-      const delivered = await deliverArtifact({
-        artifact,
-        naming: plan.naming,
-        contentType: plan.contentType,
-        deliver: params.deliver,
-        manifest: { ...plan.describe, copy, oxUrl: scrubText(services.ox.baseUrl), ...digest?.fields },
-        mail: mailing && withDigest(mailing.forRows(artifact.rows), digest),
-        job,
-      }, services);
+      const delivered = await deliverArtifact(
+        {
+          artifact,
+          naming: plan.naming,
+          contentType: plan.contentType,
+          deliver: params.deliver,
+          manifest: { ...plan.describe, copy, oxUrl: scrubText(services.ox.baseUrl), ...digest?.fields },
+          mail: mailing && withDigest(mailing.forRows(artifact.rows), digest),
+          job,
+        },
+        services,
+      );
       return { ...plan.summary, copy, ...delivered, contentBytes: artifact.contentBytes, oxRetries: artifact.oxRetries, ...digest?.fields };
     } finally {
       await artifact.cleanup();

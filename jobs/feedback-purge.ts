@@ -43,14 +43,21 @@ export const feedbackPurge = defineJob({
     const retentionCutoff = now - retention;
 
     const facts = await gatherGuardFacts(services, {
-      contextGroup, type, archiveSchedule: job.params.archiveSchedule, purgeScheduleId: job.scheduleId,
-      retentionCutoff, reverifyAll: job.params.reverifyAll, signal,
+      contextGroup,
+      type,
+      archiveSchedule: job.params.archiveSchedule,
+      purgeScheduleId: job.scheduleId,
+      retentionCutoff,
+      reverifyAll: job.params.reverifyAll,
+      signal,
     });
     const { guard } = facts;
 
     const plan = planPurge({ target: `${contextGroup}/${type}`, now, retentionMs: retention, ...facts, allowUnarchived });
     const result: PurgeResult = {
-      contextGroup, type, dryRun,
+      contextGroup,
+      type,
+      dryRun,
       mode: plan.mode,
       cutoff: isoUtc(plan.cutoff),
       cutoffMs: plan.cutoff,
@@ -65,7 +72,16 @@ export const feedbackPurge = defineJob({
     // holds in each window it reaches: rows its export never saw stop the cutoff there.
     let range: DeleteRange = { end: plan.cutoff };
     if (plan.mode === 'verified' && guard && !plan.nothingToDelete) {
-      const checked = await checkBeforeDelete(services, { contextGroup, type, signal, guard, cutoff: plan.cutoff, previousCutoff: facts.previousCutoff, purgeScheduleId: job.scheduleId, dryRun });
+      const checked = await checkBeforeDelete(services, {
+        contextGroup,
+        type,
+        signal,
+        guard,
+        cutoff: plan.cutoff,
+        previousCutoff: facts.previousCutoff,
+        purgeScheduleId: job.scheduleId,
+        dryRun,
+      });
       range = checked.range;
       result.recount = checked.report;
       result.warnings.push(...checked.warnings);
@@ -86,7 +102,14 @@ export const feedbackPurge = defineJob({
     }
 
     const line = purgeLine(result);
-    const logged = { cutoff: result.cutoff, mode: result.mode, limitedBy: result.limitedBy, dryRun, guard: result.guard?.scheduleId, watermark: result.guard?.watermark };
+    const logged = {
+      cutoff: result.cutoff,
+      mode: result.mode,
+      limitedBy: result.limitedBy,
+      dryRun,
+      guard: result.guard?.scheduleId,
+      watermark: result.guard?.watermark,
+    };
     if (result.warnings.length > 0) job.log.warn({ purge: logged }, line);
     else job.log.info({ purge: logged }, line);
     return result;

@@ -5,12 +5,7 @@ import { passwdAudit } from './passwd-audit.js';
 import { adsSync } from './ads-sync.js';
 
 /** Every job kind ox-batch can run, by name. Add a job file's export here. */
-export const jobKinds: ReadonlyArray<AnyJobKind> = [
-  feedbackExport,
-  feedbackPurge,
-  passwdAudit,
-  adsSync,
-];
+export const jobKinds: ReadonlyArray<AnyJobKind> = [feedbackExport, feedbackPurge, passwdAudit, adsSync];
 
 export function findJobKind(name: string): AnyJobKind | undefined {
   return jobKinds.find((kind) => kind.name === name);

@@ -14,5 +14,8 @@ if (!/^\d+$/.test(seeds) || Number(seeds) < 1) {
   process.exit(2);
 }
 const env = { ...process.env, OXB_MODEL_RUNS: seeds, ...(value('--seed') ? { OXB_MODEL_SEED: value('--seed') } : {}) };
-const run = spawnSync('npx', ['vitest', 'run', 'test/safety/model.test.ts', '--testTimeout', String(Number(seeds) * 120_000)], { stdio: 'inherit', env });
+const run = spawnSync('npx', ['vitest', 'run', 'test/safety/model.test.ts', '--testTimeout', String(Number(seeds) * 120_000)], {
+  stdio: 'inherit',
+  env,
+});
 process.exit(run.status ?? 1);

@@ -124,7 +124,11 @@ export class DeliveryError extends OxBatchError {
   readonly code: OxBatchErrorCode = 'OXB_DELIVERY';
   /** Mail: the server provably did not take the message (refused, never connected). */
   readonly notSent: boolean;
-  constructor(message: string, readonly retryable: boolean, options?: { cause?: unknown; notSent?: boolean }) {
+  constructor(
+    message: string,
+    readonly retryable: boolean,
+    options?: { cause?: unknown; notSent?: boolean },
+  ) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.notSent = options?.notSent === true;
   }
@@ -136,7 +140,10 @@ export class DeliveryError extends OxBatchError {
  */
 export class MailBusyError extends DeliveryError {
   override readonly code: OxBatchErrorCode = 'OXB_MAIL_BUSY';
-  constructor(message: string, readonly retryAt: number) {
+  constructor(
+    message: string,
+    readonly retryAt: number,
+  ) {
     super(message, true);
   }
 }

@@ -9,8 +9,20 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { z } from 'zod';
 import {
-  DeliveryError, ERROR_CODES, EXIT_FAILURE, EXIT_USAGE, InputError, LedgerUpdateError, LockedParamError, MailBusyError,
-  OxBatchError, RedisUnavailableError, RefusedError, exitCodeOf, isPermanent, isRetryable,
+  DeliveryError,
+  ERROR_CODES,
+  EXIT_FAILURE,
+  EXIT_USAGE,
+  InputError,
+  LedgerUpdateError,
+  LockedParamError,
+  MailBusyError,
+  OxBatchError,
+  RedisUnavailableError,
+  RefusedError,
+  exitCodeOf,
+  isPermanent,
+  isRetryable,
 } from '../src/errors.js';
 import { OxError, type OxErrorKind } from '../src/ox/ox-error.js';
 import { JsonArrayFormatError, parseJsonArray } from '../src/ox/json-array-stream.js';
@@ -37,35 +49,149 @@ const ox = (kind: OxErrorKind, retryable: boolean, extra: Partial<ConstructorPar
 /** One of every class, with what it must say of itself. */
 const family: Array<{ error: OxBatchError; code: string; retryable: boolean; permanent: boolean; exitCode: number }> = [
   { error: new InputError('bad'), code: 'OXB_INPUT', retryable: false, permanent: true, exitCode: EXIT_USAGE },
-  { error: new CatalogError('c.yaml', ['c.yaml:1: x: required']), code: 'OXB_CATALOG_INVALID', retryable: false, permanent: true, exitCode: EXIT_USAGE },
-  { error: new WindowConflictError('j', 's', window, window.end + 1), code: 'OXB_WINDOW_CONFLICT', retryable: false, permanent: true, exitCode: EXIT_USAGE },
+  {
+    error: new CatalogError('c.yaml', ['c.yaml:1: x: required']),
+    code: 'OXB_CATALOG_INVALID',
+    retryable: false,
+    permanent: true,
+    exitCode: EXIT_USAGE,
+  },
+  {
+    error: new WindowConflictError('j', 's', window, window.end + 1),
+    code: 'OXB_WINDOW_CONFLICT',
+    retryable: false,
+    permanent: true,
+    exitCode: EXIT_USAGE,
+  },
   { error: new RefusedError('no'), code: 'OXB_REFUSED', retryable: false, permanent: true, exitCode: EXIT_USAGE },
   { error: new LockedParamError('locked'), code: 'OXB_LOCKED_PARAM', retryable: false, permanent: true, exitCode: EXIT_USAGE },
-  { error: new OpenWindowError('open', window, window.end, false), code: 'OXB_WINDOW_OPEN', retryable: false, permanent: true, exitCode: EXIT_USAGE },
-  { error: new WindowBusyError('j', 's', window, { owner: 'run:h:1', leaseUntil: window.end }), code: 'OXB_WINDOW_BUSY', retryable: false, permanent: true, exitCode: EXIT_USAGE },
+  {
+    error: new OpenWindowError('open', window, window.end, false),
+    code: 'OXB_WINDOW_OPEN',
+    retryable: false,
+    permanent: true,
+    exitCode: EXIT_USAGE,
+  },
+  {
+    error: new WindowBusyError('j', 's', window, { owner: 'run:h:1', leaseUntil: window.end }),
+    code: 'OXB_WINDOW_BUSY',
+    retryable: false,
+    permanent: true,
+    exitCode: EXIT_USAGE,
+  },
   { error: ox('http', true, { status: 503 }), code: 'OXB_OX_HTTP', retryable: true, permanent: false, exitCode: EXIT_FAILURE },
-  { error: ox('http', false, { status: 404, oxCode: 'FEEDBACK-0003' }), code: 'OXB_OX_HTTP', retryable: false, permanent: true, exitCode: EXIT_FAILURE },
+  {
+    error: ox('http', false, { status: 404, oxCode: 'FEEDBACK-0003' }),
+    code: 'OXB_OX_HTTP',
+    retryable: false,
+    permanent: true,
+    exitCode: EXIT_FAILURE,
+  },
   { error: ox('network', true), code: 'OXB_OX_NETWORK', retryable: true, permanent: false, exitCode: EXIT_FAILURE },
   { error: ox('timeout', true), code: 'OXB_OX_TIMEOUT', retryable: true, permanent: false, exitCode: EXIT_FAILURE },
   // Not retried by the OX client, yet not permanent: the job goes back to the queue.
   { error: ox('aborted', false), code: 'OXB_OX_ABORTED', retryable: false, permanent: false, exitCode: EXIT_FAILURE },
   { error: ox('protocol', false), code: 'OXB_OX_PROTOCOL', retryable: false, permanent: true, exitCode: EXIT_FAILURE },
-  { error: ox('protocol', false, { status: 200, answerCode: 'OXB_UNEXPECTED_ANSWER' }), code: 'OXB_UNEXPECTED_ANSWER', retryable: false, permanent: true, exitCode: EXIT_FAILURE },
-  { error: ox('protocol', false, { status: 200, answerCode: 'OXB_ANSWER_TOO_LARGE' }), code: 'OXB_ANSWER_TOO_LARGE', retryable: false, permanent: true, exitCode: EXIT_FAILURE },
-  { error: new JsonArrayFormatError('expected a JSON array'), code: 'OXB_MALFORMED_JSON', retryable: false, permanent: true, exitCode: EXIT_FAILURE },
-  { error: new DeliveryError('S3 put failed (HTTP 503)', true), code: 'OXB_DELIVERY', retryable: true, permanent: false, exitCode: EXIT_FAILURE },
-  { error: new DeliveryError('S3 put failed (HTTP 403)', false), code: 'OXB_DELIVERY', retryable: false, permanent: true, exitCode: EXIT_FAILURE },
+  {
+    error: ox('protocol', false, { status: 200, answerCode: 'OXB_UNEXPECTED_ANSWER' }),
+    code: 'OXB_UNEXPECTED_ANSWER',
+    retryable: false,
+    permanent: true,
+    exitCode: EXIT_FAILURE,
+  },
+  {
+    error: ox('protocol', false, { status: 200, answerCode: 'OXB_ANSWER_TOO_LARGE' }),
+    code: 'OXB_ANSWER_TOO_LARGE',
+    retryable: false,
+    permanent: true,
+    exitCode: EXIT_FAILURE,
+  },
+  {
+    error: new JsonArrayFormatError('expected a JSON array'),
+    code: 'OXB_MALFORMED_JSON',
+    retryable: false,
+    permanent: true,
+    exitCode: EXIT_FAILURE,
+  },
+  {
+    error: new DeliveryError('S3 put failed (HTTP 503)', true),
+    code: 'OXB_DELIVERY',
+    retryable: true,
+    permanent: false,
+    exitCode: EXIT_FAILURE,
+  },
+  {
+    error: new DeliveryError('S3 put failed (HTTP 403)', false),
+    code: 'OXB_DELIVERY',
+    retryable: false,
+    permanent: true,
+    exitCode: EXIT_FAILURE,
+  },
   { error: new MailBusyError('busy', Date.now()), code: 'OXB_MAIL_BUSY', retryable: true, permanent: false, exitCode: EXIT_FAILURE },
-  { error: new TransientCatalogError('catalog https://cms.example/c.json: HTTP 503', 1_000), code: 'OXB_CATALOG_UNAVAILABLE', retryable: true, permanent: false, exitCode: EXIT_FAILURE },
-  { error: new AdsSyncIncompleteError({ catalog: 'c', full: false, dryRun: false, plan: { toSend: 2 } as never, applied: { failed: 1, failures: [{ key: 'k', error: 'e' }] } as never }), code: 'OXB_ADS_INCOMPLETE', retryable: true, permanent: false, exitCode: EXIT_FAILURE },
-  { error: new LedgerUpdateError('unexpected ledger answer'), code: 'OXB_LEDGER', retryable: true, permanent: false, exitCode: EXIT_FAILURE },
-  { error: new RedisUnavailableError('Redis is not reachable'), code: 'OXB_REDIS_UNAVAILABLE', retryable: true, permanent: false, exitCode: EXIT_FAILURE },
+  {
+    error: new TransientCatalogError('catalog https://cms.example/c.json: HTTP 503', 1_000),
+    code: 'OXB_CATALOG_UNAVAILABLE',
+    retryable: true,
+    permanent: false,
+    exitCode: EXIT_FAILURE,
+  },
+  {
+    error: new AdsSyncIncompleteError({
+      catalog: 'c',
+      full: false,
+      dryRun: false,
+      plan: { toSend: 2 } as never,
+      applied: { failed: 1, failures: [{ key: 'k', error: 'e' }] } as never,
+    }),
+    code: 'OXB_ADS_INCOMPLETE',
+    retryable: true,
+    permanent: false,
+    exitCode: EXIT_FAILURE,
+  },
+  {
+    error: new LedgerUpdateError('unexpected ledger answer'),
+    code: 'OXB_LEDGER',
+    retryable: true,
+    permanent: false,
+    exitCode: EXIT_FAILURE,
+  },
+  {
+    error: new RedisUnavailableError('Redis is not reachable'),
+    code: 'OXB_REDIS_UNAVAILABLE',
+    retryable: true,
+    permanent: false,
+    exitCode: EXIT_FAILURE,
+  },
   { error: new ColumnsGrew(['extra']), code: 'OXB_COLUMNS_GREW', retryable: true, permanent: false, exitCode: EXIT_FAILURE },
-  { error: new AttemptError('failed', 'failed', 1, { cause: new InputError('bad') }), code: 'OXB_ATTEMPT_FAILED', retryable: false, permanent: true, exitCode: EXIT_USAGE },
-  { error: new AttemptError('failed', 'retry', 1, { cause: ox('http', true, { status: 500 }) }), code: 'OXB_ATTEMPT_FAILED', retryable: true, permanent: false, exitCode: EXIT_FAILURE },
-  { error: new AttemptError('failed', 'aborted', 1, { cause: ox('aborted', false) }), code: 'OXB_ATTEMPT_FAILED', retryable: true, permanent: false, exitCode: EXIT_FAILURE },
+  {
+    error: new AttemptError('failed', 'failed', 1, { cause: new InputError('bad') }),
+    code: 'OXB_ATTEMPT_FAILED',
+    retryable: false,
+    permanent: true,
+    exitCode: EXIT_USAGE,
+  },
+  {
+    error: new AttemptError('failed', 'retry', 1, { cause: ox('http', true, { status: 500 }) }),
+    code: 'OXB_ATTEMPT_FAILED',
+    retryable: true,
+    permanent: false,
+    exitCode: EXIT_FAILURE,
+  },
+  {
+    error: new AttemptError('failed', 'aborted', 1, { cause: ox('aborted', false) }),
+    code: 'OXB_ATTEMPT_FAILED',
+    retryable: true,
+    permanent: false,
+    exitCode: EXIT_FAILURE,
+  },
   // A bug or a library's error says nothing of itself: not permanent, the attempts decide.
-  { error: new AttemptError('failed', 'failed', 1, { cause: new TypeError('x is undefined') }), code: 'OXB_ATTEMPT_FAILED', retryable: true, permanent: false, exitCode: EXIT_FAILURE },
+  {
+    error: new AttemptError('failed', 'failed', 1, { cause: new TypeError('x is undefined') }),
+    code: 'OXB_ATTEMPT_FAILED',
+    retryable: true,
+    permanent: false,
+    exitCode: EXIT_FAILURE,
+  },
 ];
 
 describe('the error family', () => {
@@ -73,8 +199,12 @@ describe('the error family', () => {
     '%s says its code, retryability and exit code itself',
     (_, f) => {
       expect(f.error).toBeInstanceOf(OxBatchError);
-      expect({ code: f.error.code, retryable: f.error.retryable, permanent: f.error.permanent, exitCode: f.error.exitCode })
-        .toEqual({ code: f.code, retryable: f.retryable, permanent: f.permanent, exitCode: f.exitCode });
+      expect({ code: f.error.code, retryable: f.error.retryable, permanent: f.error.permanent, exitCode: f.error.exitCode }).toEqual({
+        code: f.code,
+        retryable: f.retryable,
+        permanent: f.permanent,
+        exitCode: f.exitCode,
+      });
       expect(isRetryable(f.error)).toBe(f.retryable);
       expect(isPermanent(f.error)).toBe(f.permanent);
       expect(exitCodeOf(f.error)).toBe(f.exitCode);
@@ -95,14 +225,14 @@ describe('the error family', () => {
     expect(new MailBusyError('m', 0).name).toBe('DeliveryError');
   });
 
-  it('OxError keeps OX\'s own code apart from its own, and in its message', () => {
+  it("OxError keeps OX's own code apart from its own, and in its message", () => {
     const err = ox('http', false, { status: 404, oxCode: 'FEEDBACK-0003', errorDesc: 'no such feed', reason: 'Not Found' });
     expect(err).toMatchObject({ code: 'OXB_OX_HTTP', oxCode: 'FEEDBACK-0003' });
     expect(err.message).toBe('OX feedback.export failed: HTTP 404 Not Found FEEDBACK-0003 - no such feed');
     expect(err.withAttempts(3)).toMatchObject({ code: 'OXB_OX_HTTP', oxCode: 'FEEDBACK-0003', attempts: 3 });
   });
 
-  it('a refused job data error carries the family\'s members though it extends BullMQ\'s class', () => {
+  it("a refused job data error carries the family's members though it extends BullMQ's class", () => {
     const err = new RefusedJobDataError('the data is not an object');
     expect(err).toMatchObject({ name: 'UnrecoverableError', code: 'OXB_JOB_DATA_REFUSED', retryable: false });
     expect(exitCodeOf(err)).toBe(EXIT_FAILURE);
@@ -118,8 +248,16 @@ describe('the error family', () => {
 });
 
 describe('wraps keep the cause', () => {
-  it('a ZodError from job params leaves validateParams only as an InputError\'s cause', () => {
-    const kind = defineJob({ name: 'test.params', description: 'params only', windowed: false, params: z.object({ rows: z.number() }), async run() { return null; } });
+  it("a ZodError from job params leaves validateParams only as an InputError's cause", () => {
+    const kind = defineJob({
+      name: 'test.params',
+      description: 'params only',
+      windowed: false,
+      params: z.object({ rows: z.number() }),
+      async run() {
+        return null;
+      },
+    });
     let thrown: unknown;
     try {
       validateParams(kind, { rows: 'many' }, 'job test.params');
@@ -127,11 +265,13 @@ describe('wraps keep the cause', () => {
       thrown = err;
     }
     expect(thrown).toBeInstanceOf(InputError);
-    expect((thrown as InputError).message).toBe('job test.params: params.rows: Invalid input: expected number, received string (job test.params)');
+    expect((thrown as InputError).message).toBe(
+      'job test.params: params.rows: Invalid input: expected number, received string (job test.params)',
+    );
     expect((thrown as InputError).cause).toBeInstanceOf(z.ZodError);
   });
 
-  it('a catalog that is not JSON is a CatalogError whose cause is the parser\'s', () => {
+  it("a catalog that is not JSON is a CatalogError whose cause is the parser's", () => {
     let thrown: unknown;
     try {
       parseCatalog('{ "resellers": ', { source: 'c.json', format: 'json' });
@@ -142,7 +282,7 @@ describe('wraps keep the cause', () => {
     expect((thrown as CatalogError).cause).toBeInstanceOf(SyntaxError);
   });
 
-  it('a JSON array element that does not parse keeps the parser\'s error', async () => {
+  it("a JSON array element that does not parse keeps the parser's error", async () => {
     const read = async () => {
       for await (const element of parseJsonArray([Buffer.from('[{"a":1},{"a":tru}]')])) void element;
     };
@@ -171,10 +311,16 @@ describe('an attempt classifies by the class of what the job threw', () => {
     await redis.quit();
   });
 
-  const throwing = (thrown: unknown) => defineJob({
-    name: 'test.throws', description: 'throws what it is given', windowed: true, params: z.object({}),
-    async run() { throw thrown; },
-  });
+  const throwing = (thrown: unknown) =>
+    defineJob({
+      name: 'test.throws',
+      description: 'throws what it is given',
+      windowed: true,
+      params: z.object({}),
+      async run() {
+        throw thrown;
+      },
+    });
 
   // Each case its own schedule id, so the cases share no ledger records.
   it.each([

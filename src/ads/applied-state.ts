@@ -13,7 +13,10 @@ export class AppliedState {
   readonly lastSyncKey: string;
   readonly inSyncKey: string;
 
-  constructor(private readonly redis: RedisClient, prefix: string) {
+  constructor(
+    private readonly redis: RedisClient,
+    prefix: string,
+  ) {
     this.appliedKey = `${prefix}:ads:applied`;
     this.lockKey = `${prefix}:ads:lock`;
     this.lastSyncKey = `${prefix}:ads:last-sync`;
@@ -86,10 +89,18 @@ const EXTEND = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call(
 export class SyncLock {
   private readonly timer: NodeJS.Timeout;
 
-  constructor(private readonly redis: RedisClient, private readonly key: string, private readonly token: string, ttlMs: number) {
-    this.timer = setInterval(() => {
-      this.redis.eval(EXTEND, 1, this.key, this.token, String(ttlMs)).catch(() => undefined);
-    }, Math.max(1000, Math.floor(ttlMs / 3)));
+  constructor(
+    private readonly redis: RedisClient,
+    private readonly key: string,
+    private readonly token: string,
+    ttlMs: number,
+  ) {
+    this.timer = setInterval(
+      () => {
+        this.redis.eval(EXTEND, 1, this.key, this.token, String(ttlMs)).catch(() => undefined);
+      },
+      Math.max(1000, Math.floor(ttlMs / 3)),
+    );
     this.timer.unref();
   }
 

@@ -66,7 +66,17 @@ type Change = { action: EntryAction; entry: AdEntry } | { action: 'delete'; dele
  */
 export async function applyAdsPlan(plan: AdsPlan, options: ApplyOptions): Promise<ApplyReport> {
   const started = performance.now();
-  const report: ApplyReport = { created: 0, updated: 0, deleted: 0, reapplied: 0, failed: 0, failures: [], requests: 0, oxOutcomes: {}, durationMs: 0 };
+  const report: ApplyReport = {
+    created: 0,
+    updated: 0,
+    deleted: 0,
+    reapplied: 0,
+    failed: 0,
+    failures: [],
+    requests: 0,
+    oxOutcomes: {},
+    durationMs: 0,
+  };
   const maxFailures = options.maxReportedFailures ?? 100;
   const recorder = new StateRecorder(options.state);
   const bucket = new TokenBucket(options.ratePerSecond);
@@ -93,7 +103,12 @@ export async function applyAdsPlan(plan: AdsPlan, options: ApplyOptions): Promis
   const failedEntry = (change: Change, error: string) => {
     report.failed += 1;
     if (report.failures.length < maxFailures) {
-      report.failures.push({ key: keyOf(change), action: change.action, error, ...('entry' in change ? { origin: change.entry.origin } : {}) });
+      report.failures.push({
+        key: keyOf(change),
+        action: change.action,
+        error,
+        ...('entry' in change ? { origin: change.entry.origin } : {}),
+      });
     }
   };
   const send = async (changes: Change[], request: () => Promise<void>) => {
@@ -111,7 +126,10 @@ export async function applyAdsPlan(plan: AdsPlan, options: ApplyOptions): Promis
       for (const change of changes) failedEntry(change, message);
       if (isRetryable(err)) failuresInARow += 1;
       if (failuresInARow >= outageThreshold) {
-        fatal ??= new Error(`OX keeps failing: ${failuresInARow} requests in a row failed after retries (last: ${message}); sync stopped, unsent entries stay pending`, { cause: err });
+        fatal ??= new Error(
+          `OX keeps failing: ${failuresInARow} requests in a row failed after retries (last: ${message}); sync stopped, unsent entries stay pending`,
+          { cause: err },
+        );
       }
     } finally {
       progress(changes.length);
@@ -129,7 +147,11 @@ export async function applyAdsPlan(plan: AdsPlan, options: ApplyOptions): Promis
   }
   if (fatal !== undefined) throw fatal;
   options.signal?.throwIfAborted();
-  if (report.failed > 0) options.log.warn({ failed: report.failed, first: report.failures.slice(0, 3) }, 'advertisement entries failed; they are retried on the next sync');
+  if (report.failed > 0)
+    options.log.warn(
+      { failed: report.failed, first: report.failures.slice(0, 3) },
+      'advertisement entries failed; they are retried on the next sync',
+    );
   return report;
 }
 
@@ -159,40 +181,50 @@ function buildTasks(
       list.push(change);
       byReseller.set(target.reseller, list);
     } else if (change.action === 'delete') {
-      userDeletes.push(() => send([change], async () => {
-        const outcome = target.scope === 'user'
-          ? await ox.deleteUserConfig({ contextId: target.contextId, userId: target.userId, signal })
-          : await ox.deleteNameConfig({ contextId: target.contextId, name: target.login, signal });
-        succeeded(change, outcome);
-      }));
+      userDeletes.push(() =>
+        send([change], async () => {
+          const outcome =
+            target.scope === 'user'
+              ? await ox.deleteUserConfig({ contextId: target.contextId, userId: target.userId, signal })
+              : await ox.deleteNameConfig({ contextId: target.contextId, name: target.login, signal });
+          succeeded(change, outcome);
+        }),
+      );
     } else {
       const { config } = change.entry;
-      userWrites.push(() => send([change], async () => {
-        const outcome = target.scope === 'user'
-          ? await ox.setUserConfig({ contextId: target.contextId, userId: target.userId, config, signal })
-          : await ox.setNameConfig({ contextId: target.contextId, name: target.login, config, signal });
-        succeeded(change, outcome);
-      }));
+      userWrites.push(() =>
+        send([change], async () => {
+          const outcome =
+            target.scope === 'user'
+              ? await ox.setUserConfig({ contextId: target.contextId, userId: target.userId, config, signal })
+              : await ox.setNameConfig({ contextId: target.contextId, name: target.login, config, signal });
+          succeeded(change, outcome);
+        }),
+      );
     }
   }
 
-  const resellerTasks = [...byReseller].map(([reseller, changes]): Task => () => send(changes, async () => {
-    const entries: ResellerPackageConfig[] = changes.map((change) => {
-      const target = ('entry' in change ? change.entry : change.deletion.target) as { package: string };
-      return { package: target.package, config: 'entry' in change ? change.entry.config : null };
-    });
-    const results = await ox.setResellerConfigs({ reseller, entries, signal });
-    if (results.length !== changes.length) {
-      const message = `OX answered ${results.length} results for ${changes.length} packages of reseller ${reseller}`;
-      for (const change of changes) failedEntry(change, message);
-      return;
-    }
-    changes.forEach((change, i) => {
-      const result = results[i]!;
-      if (result.status === 'ERROR') failedEntry(change, `OX reported ERROR${result.error ? `: ${result.error}` : ''}`);
-      else succeeded(change, result.status.toLowerCase());
-    });
-  }));
+  const resellerTasks = [...byReseller].map(
+    ([reseller, changes]): Task =>
+      () =>
+        send(changes, async () => {
+          const entries: ResellerPackageConfig[] = changes.map((change) => {
+            const target = ('entry' in change ? change.entry : change.deletion.target) as { package: string };
+            return { package: target.package, config: 'entry' in change ? change.entry.config : null };
+          });
+          const results = await ox.setResellerConfigs({ reseller, entries, signal });
+          if (results.length !== changes.length) {
+            const message = `OX answered ${results.length} results for ${changes.length} packages of reseller ${reseller}`;
+            for (const change of changes) failedEntry(change, message);
+            return;
+          }
+          changes.forEach((change, i) => {
+            const result = results[i]!;
+            if (result.status === 'ERROR') failedEntry(change, `OX reported ERROR${result.error ? `: ${result.error}` : ''}`);
+            else succeeded(change, result.status.toLowerCase());
+          });
+        }),
+  );
   return { resellerTasks, userDeletes, userWrites };
 }
 
@@ -229,7 +261,10 @@ class StateRecorder {
   private flushing: Promise<void> = Promise.resolve();
   private error: unknown;
 
-  constructor(private readonly state: AppliedState, private readonly batchSize = 1000) {}
+  constructor(
+    private readonly state: AppliedState,
+    private readonly batchSize = 1000,
+  ) {}
 
   written(key: string, hash: string): void {
     this.written_.push([key, hash]);
@@ -255,8 +290,10 @@ class StateRecorder {
     const changes = { written: this.written_, deleted: this.deleted_ };
     this.written_ = [];
     this.deleted_ = [];
-    this.flushing = this.flushing.then(() => this.state.record(changes)).catch((err: unknown) => {
-      this.error ??= err;
-    });
+    this.flushing = this.flushing
+      .then(() => this.state.record(changes))
+      .catch((err: unknown) => {
+        this.error ??= err;
+      });
   }
 }

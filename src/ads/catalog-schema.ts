@@ -12,7 +12,8 @@ import { z } from 'zod';
 export const adConfig = z.unknown().superRefine((value, ctx) => {
   if (value === undefined) ctx.addIssue({ code: 'custom', message: 'required' });
   else if (value === null) ctx.addIssue({ code: 'custom', message: 'null is not a config; remove the entry to delete its config' });
-  else if (!isJsonValue(value)) ctx.addIssue({ code: 'custom', message: 'not a JSON value (only strings, finite numbers, booleans, null, arrays and objects)' });
+  else if (!isJsonValue(value))
+    ctx.addIssue({ code: 'custom', message: 'not a JSON value (only strings, finite numbers, booleans, null, arrays and objects)' });
 });
 
 function isJsonValue(value: unknown): boolean {
@@ -64,28 +65,67 @@ export type CatalogDocument = z.output<typeof catalogSchema>;
 export const CSV_COLUMNS = ['scope', 'reseller', 'package', 'context_id', 'user_id', 'login', 'config'] as const;
 export type CsvColumn = (typeof CSV_COLUMNS)[number];
 
-const blank = (scope: string) => z.string().trim().pipe(z.literal('', { message: `must be empty for scope ${scope}` }));
+const blank = (scope: string) =>
+  z
+    .string()
+    .trim()
+    .pipe(z.literal('', { message: `must be empty for scope ${scope}` }));
 const csvId = (what: string) =>
-  z.string().trim().regex(/^\d+$/, `expected a ${what} (positive integer)`).transform(Number).pipe(z.number().int().positive(`expected a ${what} (positive integer)`));
-const csvConfig = z.string().transform((text, ctx) => {
-  if (text.trim() === '') {
-    ctx.addIssue({ code: 'custom', message: 'expected a JSON config, found an empty cell' });
-    return z.NEVER;
-  }
-  try {
-    return JSON.parse(text) as unknown;
-  } catch (err) {
-    ctx.addIssue({ code: 'custom', message: `not JSON (${(err as Error).message})` });
-    return z.NEVER;
-  }
-}).pipe(adConfig);
+  z
+    .string()
+    .trim()
+    .regex(/^\d+$/, `expected a ${what} (positive integer)`)
+    .transform(Number)
+    .pipe(z.number().int().positive(`expected a ${what} (positive integer)`));
+const csvConfig = z
+  .string()
+  .transform((text, ctx) => {
+    if (text.trim() === '') {
+      ctx.addIssue({ code: 'custom', message: 'expected a JSON config, found an empty cell' });
+      return z.NEVER;
+    }
+    try {
+      return JSON.parse(text) as unknown;
+    } catch (err) {
+      ctx.addIssue({ code: 'custom', message: `not JSON (${(err as Error).message})` });
+      return z.NEVER;
+    }
+  })
+  .pipe(adConfig);
 
 /** Spreadsheets leave stray blanks around names; OX names never carry them. */
 const csvName = z.string().trim();
 
-export const csvRowSchema = z.discriminatedUnion('scope', [
-  z.object({ scope: z.literal('package'), reseller: csvName, package: csvName, context_id: blank('package'), user_id: blank('package'), login: blank('package'), config: csvConfig }),
-  z.object({ scope: z.literal('user'), reseller: blank('user'), package: blank('user'), context_id: csvId('context id'), user_id: csvId('user id'), login: blank('user'), config: csvConfig }),
-  z.object({ scope: z.literal('name'), reseller: blank('name'), package: blank('name'), context_id: csvId('context id'), user_id: blank('name'), login: csvName.pipe(z.string().min(1, 'expected a login name')), config: csvConfig }),
-], { message: 'scope must be package, user or name' });
-
+export const csvRowSchema = z.discriminatedUnion(
+  'scope',
+  [
+    z.object({
+      scope: z.literal('package'),
+      reseller: csvName,
+      package: csvName,
+      context_id: blank('package'),
+      user_id: blank('package'),
+      login: blank('package'),
+      config: csvConfig,
+    }),
+    z.object({
+      scope: z.literal('user'),
+      reseller: blank('user'),
+      package: blank('user'),
+      context_id: csvId('context id'),
+      user_id: csvId('user id'),
+      login: blank('user'),
+      config: csvConfig,
+    }),
+    z.object({
+      scope: z.literal('name'),
+      reseller: blank('name'),
+      package: blank('name'),
+      context_id: csvId('context id'),
+      user_id: blank('name'),
+      login: csvName.pipe(z.string().min(1, 'expected a login name')),
+      config: csvConfig,
+    }),
+  ],
+  { message: 'scope must be package, user or name' },
+);

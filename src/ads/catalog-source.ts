@@ -36,7 +36,11 @@ export class TransientCatalogError extends OxBatchError {
   readonly code: OxBatchErrorCode = 'OXB_CATALOG_UNAVAILABLE';
   /** Also once this read's own retries are used up: the job's next attempt reads again. */
   readonly retryable = true;
-  constructor(message: string, readonly retryAfterMs?: number, options?: { cause: unknown }) {
+  constructor(
+    message: string,
+    readonly retryAfterMs?: number,
+    options?: { cause: unknown },
+  ) {
     super(message, options);
   }
 }
@@ -61,7 +65,9 @@ async function withCatalogRetries(options: CatalogSourceOptions, read: () => Pro
 const DEFAULT_MAX_CATALOG_BYTES = 64 * 1024 * 1024;
 
 function tooLarge(location: string, limit: number): InputError {
-  return new InputError(`catalog ${displayLocation(location)}: larger than ads.maxCatalogBytes (${limit} bytes); check the catalog, or raise ads.maxCatalogBytes`);
+  return new InputError(
+    `catalog ${displayLocation(location)}: larger than ads.maxCatalogBytes (${limit} bytes); check the catalog, or raise ads.maxCatalogBytes`,
+  );
 }
 
 /** The whole stream as text, refused as soon as it passes `limit` bytes. */
@@ -99,7 +105,9 @@ export async function readCatalogText(location: string, options: CatalogSourceOp
   try {
     file = await open(location, 'r');
   } catch (err) {
-    throw new InputError(`catalog ${location}: cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, { cause: err });
+    throw new InputError(`catalog ${location}: cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, {
+      cause: err,
+    });
   }
   try {
     if ((await file.stat()).size > limit) throw tooLarge(location, limit);
@@ -116,11 +124,12 @@ async function readS3(location: string, options: CatalogSourceOptions): Promise<
   if (!match) throw new InputError(`catalog ${location}: expected s3://bucket/key`);
   const settings = options.s3;
   const own = options.ads?.catalogS3;
-  const credentials = own?.accessKeyId && own.secretAccessKey
-    ? { accessKeyId: own.accessKeyId, secretAccessKey: own.secretAccessKey }
-    : settings?.accessKeyId && settings.secretAccessKey
-      ? { accessKeyId: settings.accessKeyId, secretAccessKey: settings.secretAccessKey }
-      : undefined;
+  const credentials =
+    own?.accessKeyId && own.secretAccessKey
+      ? { accessKeyId: own.accessKeyId, secretAccessKey: own.secretAccessKey }
+      : settings?.accessKeyId && settings.secretAccessKey
+        ? { accessKeyId: settings.accessKeyId, secretAccessKey: settings.secretAccessKey }
+        : undefined;
   const limit = options.ads?.maxCatalogBytes ?? DEFAULT_MAX_CATALOG_BYTES;
   const client = new S3Client({
     region: settings?.region ?? 'us-east-1',
@@ -142,8 +151,13 @@ async function readS3(location: string, options: CatalogSourceOptions): Promise<
       const status = err.$metadata.httpStatusCode;
       // By name: the SDK gives NoSuchKey a class, yet an error code it does not model (NoSuchBucket
       // here) arrives as a bare S3ServiceException whose name is the code.
-      if (err.name === 'NoSuchKey' || err.name === 'NoSuchBucket' || status === 404) throw new InputError(`catalog ${location}: no such object`, { cause: err });
-      if (status === 403) throw new InputError(`catalog ${location}: access denied by S3 (check ads.catalogS3.accessKeyId / ADS_CATALOG_S3_ACCESS_KEY_ID, else archive.accessKeyId / S3_ACCESS_KEY_ID)`, { cause: err });
+      if (err.name === 'NoSuchKey' || err.name === 'NoSuchBucket' || status === 404)
+        throw new InputError(`catalog ${location}: no such object`, { cause: err });
+      if (status === 403)
+        throw new InputError(
+          `catalog ${location}: access denied by S3 (check ads.catalogS3.accessKeyId / ADS_CATALOG_S3_ACCESS_KEY_ID, else archive.accessKeyId / S3_ACCESS_KEY_ID)`,
+          { cause: err },
+        );
       if (status !== undefined && status < 500 && status !== 429) throw err;
     }
     // A 5xx or throttling answer (after the SDK's own retries), a network error, or a body that broke off.
@@ -174,7 +188,7 @@ async function readHttp(location: string, options: CatalogSourceOptions): Promis
   const timeoutMs = options.timeoutMs ?? 60_000;
   let answer;
   const transient = (message: string, err: unknown, retryAfterMs?: number) =>
-    (options.signal?.aborted ? new Error(message, { cause: err }) : new TransientCatalogError(message, retryAfterMs, { cause: err }));
+    options.signal?.aborted ? new Error(message, { cause: err }) : new TransientCatalogError(message, retryAfterMs, { cause: err });
   try {
     answer = await request(url, { method: 'GET', headers, signal: options.signal, headersTimeout: timeoutMs, bodyTimeout: timeoutMs });
   } catch (err) {
@@ -182,9 +196,12 @@ async function readHttp(location: string, options: CatalogSourceOptions): Promis
   }
   if (answer.statusCode !== 200) {
     await answer.body.dump().catch(() => undefined);
-    if (answer.statusCode === 404 || answer.statusCode === 410) throw new InputError(`catalog ${shown}: HTTP ${answer.statusCode}, no such catalog`);
+    if (answer.statusCode === 404 || answer.statusCode === 410)
+      throw new InputError(`catalog ${shown}: HTTP ${answer.statusCode}, no such catalog`);
     if (answer.statusCode === 401 || answer.statusCode === 403) {
-      throw new InputError(`catalog ${shown}: HTTP ${answer.statusCode}, access denied (credentials: ads.catalogAuth.user / .password / .token, env ADS_CATALOG_USER / ADS_CATALOG_PASSWORD / ADS_CATALOG_TOKEN)`);
+      throw new InputError(
+        `catalog ${shown}: HTTP ${answer.statusCode}, access denied (credentials: ads.catalogAuth.user / .password / .token, env ADS_CATALOG_USER / ADS_CATALOG_PASSWORD / ADS_CATALOG_TOKEN)`,
+      );
     }
     if (answer.statusCode === 429 || answer.statusCode >= 500) {
       throw transient(`catalog ${shown}: HTTP ${answer.statusCode}`, undefined, parseRetryAfter(answer.headers['retry-after']));

@@ -98,7 +98,15 @@ export function scanJsonStructure(text: string, options: { withLines?: boolean }
     } else if (code === 123 /* { */ || code === 91 /* [ */) {
       recordLine();
       const isObject = code === 123;
-      top = { isObject, parent: top, slot: slotOf(top), keys: isObject ? new Map() : undefined, index: 0, key: undefined, expectKey: isObject };
+      top = {
+        isObject,
+        parent: top,
+        slot: slotOf(top),
+        keys: isObject ? new Map() : undefined,
+        index: 0,
+        key: undefined,
+        expectKey: isObject,
+      };
       i += 1;
     } else if (code === 125 /* } */ || code === 93 /* ] */) {
       top = top.parent ?? root;

@@ -16,7 +16,10 @@ export class CatalogError extends InputError {
   constructor(source: string, problems: string[], options?: { cause?: unknown }) {
     const shown = problems.slice(0, 5).join('; ');
     const more = problems.length > 5 ? `; … ${problems.length - 5} more` : '';
-    super(`catalog ${source} is invalid (${problems.length} problem${problems.length === 1 ? '' : 's'}, nothing applied): ${shown}${more}`, options);
+    super(
+      `catalog ${source} is invalid (${problems.length} problem${problems.length === 1 ? '' : 's'}, nothing applied): ${shown}${more}`,
+      options,
+    );
     this.problems = problems;
   }
 }
@@ -121,9 +124,10 @@ function readYaml(text: string, source: string, problems: string[]): Tree {
   const doc = parseDocument(text, { uniqueKeys: true, lineCounter, prettyErrors: false });
   const described = doc.errors.map((e) => {
     const line = e.linePos?.[0]?.line ?? lineCounter.linePos(e.pos[0]).line;
-    const what = e.code === 'DUPLICATE_KEY'
-      ? `duplicate key ${JSON.stringify(/^[^:\n]*/.exec(text.slice(e.pos[0]))![0].trim())}`
-      : `not valid YAML (${e.message.split('\n')[0]})`;
+    const what =
+      e.code === 'DUPLICATE_KEY'
+        ? `duplicate key ${JSON.stringify(/^[^:\n]*/.exec(text.slice(e.pos[0]))![0].trim())}`
+        : `not valid YAML (${e.message.split('\n')[0]})`;
     return `${source}${line ? `:${line}` : ''}: ${what}`;
   });
   // A duplicate key still leaves a readable document: go on and find the other problems too.
@@ -188,9 +192,11 @@ function declaredFromDocument(doc: CatalogDocument): Declared[] {
     const user = users[index]!;
     const origin = `users[${index}]`;
     const path = ['users', index];
-    declared.push(user.userId !== undefined
-      ? userEntry(user.contextId, user.userId, user.config, origin, path)
-      : nameEntry(user.contextId, user.login!, user.config, origin, path));
+    declared.push(
+      user.userId !== undefined
+        ? userEntry(user.contextId, user.userId, user.config, origin, path)
+        : nameEntry(user.contextId, user.login!, user.config, origin, path),
+    );
   }
   return declared;
 }
@@ -202,7 +208,14 @@ function parseCsvCatalog(text: string, source: string, problems: string[]): Decl
   const delimiter = headerLine.includes(';') && !headerLine.includes(',') ? ';' : ',';
   let records: Array<{ record: string[]; info: { lines: number } }>;
   try {
-    records = parseCsv(body, { delimiter, info: true, relax_column_count: true, skip_empty_lines: true, comment: '#', comment_no_infix: true }) as unknown as typeof records;
+    records = parseCsv(body, {
+      delimiter,
+      info: true,
+      relax_column_count: true,
+      skip_empty_lines: true,
+      comment: '#',
+      comment_no_infix: true,
+    }) as unknown as typeof records;
   } catch (err) {
     const line = err instanceof CsvError ? (err as CsvError & { lines?: number }).lines : undefined;
     throw new CatalogError(source, [`${source}${line ? `:${line}` : ''}: not valid CSV (${(err as Error).message})`], { cause: err });
@@ -213,7 +226,10 @@ function parseCsvCatalog(text: string, source: string, problems: string[]): Decl
   const missing = CSV_COLUMNS.filter((c) => !columns.includes(c));
   const unknown = columns.filter((c) => !(CSV_COLUMNS as readonly string[]).includes(c));
   const headerProblems: string[] = [];
-  if (missing.length > 0) headerProblems.push(`${source}:${header!.info.lines}: header: missing column(s) ${missing.join(', ')} (expected ${CSV_COLUMNS.join(',')})`);
+  if (missing.length > 0)
+    headerProblems.push(
+      `${source}:${header!.info.lines}: header: missing column(s) ${missing.join(', ')} (expected ${CSV_COLUMNS.join(',')})`,
+    );
   if (unknown.length > 0) headerProblems.push(`${source}:${header!.info.lines}: header: unknown column(s) ${unknown.join(', ')}`);
   if (headerProblems.length > 0) throw new CatalogError(source, headerProblems);
 
@@ -251,7 +267,12 @@ function byLine(a: string, b: string): number {
 }
 
 /** Rejects entries that target the same thing twice (also "" next to "default"); adds hashes. */
-function finishEntries(declared: Declared[], source: string, lineOf: (path: JsonPath) => number | undefined, problems: string[]): AdEntry[] {
+function finishEntries(
+  declared: Declared[],
+  source: string,
+  lineOf: (path: JsonPath) => number | undefined,
+  problems: string[],
+): AdEntry[] {
   const where = (entry: Declared) => {
     const line = entry.path ? lineOf(entry.path) : undefined;
     if (line !== undefined) return `${source}:${line}`;

@@ -33,7 +33,15 @@ export interface PlanCounts {
 }
 
 export function planAdsSync(catalog: Catalog, applied: ReadonlyMap<string, string>, options: { full?: boolean } = {}): AdsPlan {
-  const plan: AdsPlan = { source: catalog.source, full: options.full ?? false, known: applied.size, creates: [], updates: [], deletes: [], unchanged: [] };
+  const plan: AdsPlan = {
+    source: catalog.source,
+    full: options.full ?? false,
+    known: applied.size,
+    creates: [],
+    updates: [],
+    deletes: [],
+    unchanged: [],
+  };
   const desiredKeys = new Set<string>();
   for (const entry of catalog.entries) {
     desiredKeys.add(entry.key);
@@ -60,7 +68,15 @@ export function catalogDigest(catalog: Catalog): string {
 
 /** The plan of a catalog the applied state is known to equal: everything unchanged. */
 export function planAllUnchanged(catalog: Catalog): AdsPlan {
-  return { source: catalog.source, full: false, known: catalog.entries.length, creates: [], updates: [], deletes: [], unchanged: catalog.entries };
+  return {
+    source: catalog.source,
+    full: false,
+    known: catalog.entries.length,
+    creates: [],
+    updates: [],
+    deletes: [],
+    unchanged: catalog.entries,
+  };
 }
 
 export function planCounts(plan: AdsPlan): PlanCounts {
@@ -96,10 +112,14 @@ export function assertPlanIsSafe(plan: AdsPlan, options: DeleteGuard): void {
   const counts = planCounts(plan);
   const override = 'If that is intended, pass --allow-mass-delete (job param allowMassDelete: true)';
   if (counts.desired === 0) {
-    throw new RefusedError(`catalog ${plan.source} has no entries; refusing to sync (it would delete all ${counts.known} known entries). ${override}`);
+    throw new RefusedError(
+      `catalog ${plan.source} has no entries; refusing to sync (it would delete all ${counts.known} known entries). ${override}`,
+    );
   }
   if (counts.known > 0 && counts.delete === counts.known) {
-    throw new RefusedError(`catalog ${plan.source} would delete every one of the ${counts.known} known entries (none of them is in it any more); refusing. ${override}`);
+    throw new RefusedError(
+      `catalog ${plan.source} would delete every one of the ${counts.known} known entries (none of them is in it any more); refusing. ${override}`,
+    );
   }
   if (counts.delete <= options.maxDeleteCount) return;
   const limit = options.maxDeleteFraction * counts.known;

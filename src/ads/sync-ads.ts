@@ -6,7 +6,16 @@ import type { OxApi } from '../ox/types.js';
 import { AppliedState } from './applied-state.js';
 import { applyAdsPlan, type ApplyReport } from './apply-plan.js';
 import { loadCatalog } from './catalog-source.js';
-import { assertPlanIsSafe, catalogDigest, deleteGuard, planAdsSync, planAllUnchanged, planCounts, type AdsPlan, type PlanCounts } from './plan.js';
+import {
+  assertPlanIsSafe,
+  catalogDigest,
+  deleteGuard,
+  planAdsSync,
+  planAllUnchanged,
+  planCounts,
+  type AdsPlan,
+  type PlanCounts,
+} from './plan.js';
 import type { Catalog } from './catalog.js';
 
 export interface AdsSyncRequest {
@@ -44,14 +53,24 @@ export class AdsSyncIncompleteError extends OxBatchError {
   readonly retryable = true;
   constructor(readonly result: AdsSyncResult) {
     const applied = result.applied!;
-    const first = applied.failures.slice(0, 3).map((f) => `${f.key}: ${f.error}`).join('; ');
-    super(`advertisement sync from ${result.catalog}: ${applied.failed} of ${result.plan.toSend} entries failed (retried on the next sync): ${first}`);
+    const first = applied.failures
+      .slice(0, 3)
+      .map((f) => `${f.key}: ${f.error}`)
+      .join('; ');
+    super(
+      `advertisement sync from ${result.catalog}: ${applied.failed} of ${result.plan.toSend} entries failed (retried on the next sync): ${first}`,
+    );
   }
 }
 
 /** Loads the catalog and the applied state and computes the plan. Changes nothing. */
 export async function planFromCatalog(request: AdsSyncRequest, context: Omit<AdsSyncContext, 'onProgress'>): Promise<AdsPlan> {
-  const catalog = await loadCatalog(request.catalog, { s3: context.config.archive, ads: context.config.ads, signal: context.signal, retry: context.config.ox?.retry });
+  const catalog = await loadCatalog(request.catalog, {
+    s3: context.config.archive,
+    ads: context.config.ads,
+    signal: context.signal,
+    retry: context.config.ox?.retry,
+  });
   return planAgainstState(catalog, new AppliedState(context.redis, context.config.redis.prefix), request.full ?? false);
 }
 

@@ -7,7 +7,10 @@ export class TokenBucket {
   private tokens: number;
   private updatedAt: number;
 
-  constructor(private readonly ratePerSecond: number, private readonly burst = Math.max(1, Math.ceil(ratePerSecond / 10))) {
+  constructor(
+    private readonly ratePerSecond: number,
+    private readonly burst = Math.max(1, Math.ceil(ratePerSecond / 10)),
+  ) {
     this.tokens = burst;
     this.updatedAt = performance.now();
   }

@@ -25,7 +25,9 @@ export function flaggedText(rows: readonly AuditRow[]): string {
   if (flagged.length === 0) return 'No flagged changes.\n';
   const lines = ['Flagged changes:'];
   for (const r of flagged.slice(0, MAX_TEXT_ROWS)) {
-    lines.push(`  ${r.context_id}/${r.user_id}  ${r.date}  ${r.client_id}${r.client_name ? ` (${r.client_name})` : ''}  from ${r.client_address || 'unknown address'}  [${r.flag}]`);
+    lines.push(
+      `  ${r.context_id}/${r.user_id}  ${r.date}  ${r.client_id}${r.client_name ? ` (${r.client_name})` : ''}  from ${r.client_address || 'unknown address'}  [${r.flag}]`,
+    );
   }
   if (flagged.length > MAX_TEXT_ROWS) lines.push(`  … and ${flagged.length - MAX_TEXT_ROWS} more in the attached report`);
   return `${lines.join('\n')}\n`;
@@ -38,7 +40,9 @@ export interface AuditHtmlContext {
   file: MailedFile;
 }
 
-export async function auditHtmlRenderer(): Promise<(rows: readonly AuditRow[], summary: AuditSummary, context: AuditHtmlContext) => string> {
+export async function auditHtmlRenderer(): Promise<
+  (rows: readonly AuditRow[], summary: AuditSummary, context: AuditHtmlContext) => string
+> {
   const inline = await styleInliner();
   return (rows, summary, context) => inline(auditPage(rows, summary, context));
 }
@@ -46,7 +50,14 @@ export async function auditHtmlRenderer(): Promise<(rows: readonly AuditRow[], s
 function auditPage(rows: readonly AuditRow[], summary: AuditSummary, context: AuditHtmlContext): string {
   const ordered = flaggedFirst(rows);
   const shown = ordered.slice(0, MAX_HTML_ROWS);
-  const cells = (r: AuditRow) => [`${r.context_id}/${r.user_id}`, r.date.replace('T', ' ').replace(/\.\d+Z$|Z$/, ''), r.client_id, r.client_name, r.client_address, r.flag.replaceAll(';', ', ')];
+  const cells = (r: AuditRow) => [
+    `${r.context_id}/${r.user_id}`,
+    r.date.replace('T', ' ').replace(/\.\d+Z$|Z$/, ''),
+    r.client_id,
+    r.client_name,
+    r.client_address,
+    r.flag.replaceAll(';', ', '),
+  ];
   const body = [
     `<p class="muted">${h(context.window.start)} – ${h(context.window.end)} (UTC, end excluded)</p>`,
     context.intro ? `<p class="intro">${h(context.intro.trim())}</p>` : '',
@@ -59,13 +70,24 @@ function auditPage(rows: readonly AuditRow[], summary: AuditSummary, context: Au
     `<h2>${summary.flaggedRows > 0 ? 'Flagged changes first' : 'Changes'}</h2>`,
     shown.length === 0
       ? '<p>No password changes in this window.</p>'
-      : gridTable(HEAD, shown.map(cells), (c) => (c === 1 || c === 4 ? 'nowrap' : undefined), (n) => (shown[n]!.flag ? 'flagged' : undefined)),
-    ordered.length > shown.length ? `<p class="muted">… and ${h(ordered.length - shown.length)} more changes in the attached report.</p>` : '',
+      : gridTable(
+          HEAD,
+          shown.map(cells),
+          (c) => (c === 1 || c === 4 ? 'nowrap' : undefined),
+          (n) => (shown[n]!.flag ? 'flagged' : undefined),
+        ),
+    ordered.length > shown.length
+      ? `<p class="muted">… and ${h(ordered.length - shown.length)} more changes in the attached report.</p>`
+      : '',
     summary.mayBeMissing.length > 0
       ? `<h2>Changes may be missing</h2><p>OX keeps only the last changes per user, and the oldest one kept is inside the window, for: ${h(summary.mayBeMissing.join(', '))}</p>`
       : '',
     summary.failures.length > 0
-      ? `<h2>Users that could not be checked</h2>${gridTable(['User', 'Status', 'Reason'], summary.failures.map((f) => [`${f.contextId}/${f.userId}`, f.status ? `HTTP ${f.status}` : '', f.reason]), () => undefined)}`
+      ? `<h2>Users that could not be checked</h2>${gridTable(
+          ['User', 'Status', 'Reason'],
+          summary.failures.map((f) => [`${f.contextId}/${f.userId}`, f.status ? `HTTP ${f.status}` : '', f.reason]),
+          () => undefined,
+        )}`
       : '',
     '<p class="muted">Flags: unknown-client = changed through a client not in alertClients; burst = more changes in the window than maxChanges.</p>',
     fileNote(context.file, 'The full report'),

@@ -43,9 +43,7 @@ export function summarize(audits: readonly UserAudit[], failures: readonly UserF
 
 /** Rows of all users, by context, user and date. */
 export function reportRows(audits: readonly UserAudit[]): AuditRow[] {
-  return audits
-    .flatMap((a) => a.rows)
-    .sort((a, b) => a.context_id - b.context_id || a.user_id - b.user_id || a.date.localeCompare(b.date));
+  return audits.flatMap((a) => a.rows).sort((a, b) => a.context_id - b.context_id || a.user_id - b.user_id || a.date.localeCompare(b.date));
 }
 
 /**
@@ -64,7 +62,9 @@ export function reportCsvStream(rows: readonly AuditRow[]): Readable {
     client_name: guardFormula(row.client_name),
     client_address: guardFormula(row.client_address),
   }));
-  return Readable.from(guarded).pipe(stringify({ header: true, columns: AUDIT_COLUMNS as string[], record_delimiter: '\r\n', quoted_match: /^\s|\s$/ }));
+  return Readable.from(guarded).pipe(
+    stringify({ header: true, columns: AUDIT_COLUMNS as string[], record_delimiter: '\r\n', quoted_match: /^\s|\s$/ }),
+  );
 }
 
 /** Writes the report CSV to a file. */
@@ -81,12 +81,18 @@ export function summaryText(summary: AuditSummary, window: JobWindow, scheduleId
     `Flagged rows:  ${summary.flaggedRows} (users with flagged changes: ${summary.flaggedUsers})`,
   ];
   if (summary.mayBeMissing.length > 0) {
-    lines.push('', `Changes may be missing (OX keeps only the last changes per user and the oldest kept one is inside the window) for: ${summary.mayBeMissing.join(', ')}`);
+    lines.push(
+      '',
+      `Changes may be missing (OX keeps only the last changes per user and the oldest kept one is inside the window) for: ${summary.mayBeMissing.join(', ')}`,
+    );
   }
   if (summary.failures.length > 0) {
     lines.push('', 'Users that could not be checked:');
     for (const f of summary.failures) lines.push(`  ${f.contextId}/${f.userId}: ${f.status ? `HTTP ${f.status} ` : ''}${f.reason}`);
   }
-  lines.push('', 'Flags: unknown-client = changed through a client not in alertClients; burst = more changes in the window than maxChanges.');
+  lines.push(
+    '',
+    'Flags: unknown-client = changed through a client not in alertClients; burst = more changes in the window than maxChanges.',
+  );
   return `${lines.join('\n')}\n`;
 }

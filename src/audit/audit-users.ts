@@ -29,10 +29,17 @@ export interface AuditOutcome {
   failures: UserFailure[];
 }
 
-export async function auditUsers(ox: OxApi, users: readonly WatchedUser[], window: JobWindow, rules: FlagRules, options: AuditUsersOptions): Promise<AuditOutcome> {
+export async function auditUsers(
+  ox: OxApi,
+  users: readonly WatchedUser[],
+  window: JobWindow,
+  rules: FlagRules,
+  options: AuditUsersOptions,
+): Promise<AuditOutcome> {
   // Every request in flight listens on the run's one AbortSignal; more than Node's default of 10
   // is expected here, not a leak.
-  if (options.signal && getMaxListeners(options.signal) < options.concurrency + 10) setMaxListeners(options.concurrency + 10, options.signal);
+  if (options.signal && getMaxListeners(options.signal) < options.concurrency + 10)
+    setMaxListeners(options.concurrency + 10, options.signal);
   let done = 0;
   const progressStep = Math.max(1, Math.floor(users.length / 100));
   const outcomes = await mapLimit(users, options.concurrency, async (user): Promise<{ audit: UserAudit } | { failure: UserFailure }> => {
@@ -64,5 +71,10 @@ function isOxDown(err: unknown, signal?: AbortSignal): boolean {
 function failureOf(user: WatchedUser, err: unknown): UserFailure {
   const e = err as OxError;
   const reason = e.message.replace(/^OX passwd-changes failed:\s*(HTTP \d+\s*)?/, '');
-  return { contextId: user.contextId, userId: user.userId, ...(e.status === undefined ? {} : { status: e.status }), reason: reason || 'failed' };
+  return {
+    contextId: user.contextId,
+    userId: user.userId,
+    ...(e.status === undefined ? {} : { status: e.status }),
+    reason: reason || 'failed',
+  };
 }

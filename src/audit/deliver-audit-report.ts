@@ -27,13 +27,17 @@ const template = (what: string) => mailTemplate(AUDIT_PLACEHOLDERS, what);
 
 /** The delivery params of passwd.audit: those of feedback.export that make sense for a report. */
 export const auditDeliveryParams = z.object({
-  deliver: list(z.enum(['archive', 'mail'])).default(['archive']).refine((d) => d.length > 0, 'at least one of archive, mail'),
+  deliver: list(z.enum(['archive', 'mail']))
+    .default(['archive'])
+    .refine((d) => d.length > 0, 'at least one of archive, mail'),
   mailTo: list(z.string().min(3)).optional(),
   mailCc: list(z.string().min(3)).default([]),
   /** OX's `send` mails feedback only: the audit always mails over SMTP. */
   via: z.literal('smtp').default('smtp'),
-  compress: z.union([z.enum(['gzip', 'none']), z.boolean()]).default('none')
-    .transform((v) => (v === true || v === 'gzip' ? 'gzip' as const : 'none' as const)),
+  compress: z
+    .union([z.enum(['gzip', 'none']), z.boolean()])
+    .default('none')
+    .transform((v) => (v === true || v === 'gzip' ? ('gzip' as const) : ('none' as const))),
   subject: template('params.subject').default(DEFAULT_AUDIT_SUBJECT),
   /** Put above the generated summary. */
   text: template('params.text').optional(),
@@ -59,35 +63,51 @@ export async function deliverAuditReport(
   });
   try {
     const values = {
-      schedule: job.scheduleId, start: isoUtc(window.start), end: isoUtc(window.end),
-      users: summary.usersChecked + summary.usersFailed, changes: summary.changes, flagged: summary.flaggedRows, failed: summary.usersFailed,
+      schedule: job.scheduleId,
+      start: isoUtc(window.start),
+      end: isoUtc(window.end),
+      users: summary.usersChecked + summary.usersFailed,
+      changes: summary.changes,
+      flagged: summary.flaggedRows,
+      failed: summary.usersFailed,
     };
     const intro = params.text ? `${renderTemplate(params.text, values, 'params.text').trimEnd()}\n\n` : '';
     const subject = renderTemplate(params.subject, values, 'params.subject');
-    return await deliverArtifact({
-      artifact,
-      naming: { schedule: job.scheduleId, group: AUDIT_GROUP, type: AUDIT_TYPE, window, ext: 'csv', gzip },
-      contentType: gzip ? 'application/gzip' : 'text/csv; charset=utf-8',
-      deliver: params.deliver,
-      manifest: {
-        job: 'passwd.audit',
-        type: AUDIT_TYPE,
-        format: 'csv',
-        compress: params.compress,
-        columns: AUDIT_COLUMNS,
-        oxUrl: services.ox.baseUrl,
-        summary,
+    return await deliverArtifact(
+      {
+        artifact,
+        naming: { schedule: job.scheduleId, group: AUDIT_GROUP, type: AUDIT_TYPE, window, ext: 'csv', gzip },
+        contentType: gzip ? 'application/gzip' : 'text/csv; charset=utf-8',
+        deliver: params.deliver,
+        manifest: {
+          job: 'passwd.audit',
+          type: AUDIT_TYPE,
+          format: 'csv',
+          compress: params.compress,
+          columns: AUDIT_COLUMNS,
+          oxUrl: services.ox.baseUrl,
+          summary,
+        },
+        mail: {
+          via: 'smtp',
+          to: params.mailTo ?? services.config.mail.to,
+          cc: params.mailCc,
+          subject,
+          text: `${intro}${summaryText}\n${flaggedText(rows)}`,
+          html: async (file) => ({
+            html: (await auditHtmlRenderer())(rows, summary, {
+              title: subject,
+              intro,
+              window: { start: values.start, end: values.end },
+              file,
+            }),
+            inline: [],
+          }),
+        },
+        job,
       },
-      mail: {
-        via: 'smtp',
-        to: params.mailTo ?? services.config.mail.to,
-        cc: params.mailCc,
-        subject,
-        text: `${intro}${summaryText}\n${flaggedText(rows)}`,
-        html: async (file) => ({ html: (await auditHtmlRenderer())(rows, summary, { title: subject, intro, window: { start: values.start, end: values.end }, file }), inline: [] }),
-      },
-      job,
-    }, services);
+      services,
+    );
   } finally {
     await artifact.cleanup();
   }

@@ -9,7 +9,10 @@ import type { UserFailure } from './audit-report.js';
 export function everyUserFailed(failures: readonly UserFailure[]): OxError {
   const statuses = new Set(failures.map((f) => f.status));
   const status = statuses.size === 1 ? failures[0]!.status : undefined;
-  const examples = failures.slice(0, 3).map((f) => `${f.contextId}/${f.userId}: ${f.status ? `HTTP ${f.status} ` : ''}${f.reason}`).join('; ');
+  const examples = failures
+    .slice(0, 3)
+    .map((f) => `${f.contextId}/${f.userId}: ${f.status ? `HTTP ${f.status} ` : ''}${f.reason}`)
+    .join('; ');
   return new OxError({
     operation: 'passwd-changes',
     kind: 'http',

@@ -31,7 +31,15 @@ export interface AuditRow {
   flag: string;
 }
 
-export const AUDIT_COLUMNS: ReadonlyArray<keyof AuditRow> = ['context_id', 'user_id', 'date', 'client_id', 'client_name', 'client_address', 'flag'];
+export const AUDIT_COLUMNS: ReadonlyArray<keyof AuditRow> = [
+  'context_id',
+  'user_id',
+  'date',
+  'client_id',
+  'client_name',
+  'client_address',
+  'flag',
+];
 
 export interface FlagRules {
   /** Client ids considered normal. */
@@ -51,9 +59,7 @@ export interface UserAudit {
 }
 
 export function auditUserHistory(user: WatchedUser, history: readonly PasswordChange[], window: JobWindow, rules: FlagRules): UserAudit {
-  const inWindow = history
-    .filter((change) => change.date >= window.start && change.date < window.end)
-    .sort((a, b) => a.date - b.date);
+  const inWindow = history.filter((change) => change.date >= window.start && change.date < window.end).sort((a, b) => a.date - b.date);
   const burst = inWindow.length > rules.maxChanges;
   const rows = inWindow.map((change): AuditRow => {
     const flags: ChangeFlag[] = [];

@@ -20,7 +20,9 @@ async function readLocalText(path: string): Promise<string> {
   try {
     return await readFile(path, 'utf8');
   } catch (err) {
-    throw new InputError(`users file ${path}: cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, { cause: err });
+    throw new InputError(`users file ${path}: cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, {
+      cause: err,
+    });
   }
 }
 
@@ -29,9 +31,10 @@ async function readS3Text(url: string, settings: ArchiveConfig, signal?: AbortSi
   const { GetObjectCommand, S3Client, S3ServiceException } = await import('@aws-sdk/client-s3');
   const m = /^s3:\/\/([^/]+)\/(.+)$/.exec(url);
   if (!m) throw new InputError(`users file ${url}: expected s3://bucket/key`);
-  const credentials = settings.accessKeyId && settings.secretAccessKey
-    ? { accessKeyId: settings.accessKeyId, secretAccessKey: settings.secretAccessKey }
-    : undefined;
+  const credentials =
+    settings.accessKeyId && settings.secretAccessKey
+      ? { accessKeyId: settings.accessKeyId, secretAccessKey: settings.secretAccessKey }
+      : undefined;
   const client = new S3Client({
     region: settings.region,
     ...(settings.endpoint ? { endpoint: settings.endpoint } : {}),
@@ -44,12 +47,18 @@ async function readS3Text(url: string, settings: ArchiveConfig, signal?: AbortSi
     return await answer.Body.transformToString('utf8');
   } catch (err) {
     // By name: an S3 error code the SDK does not model (NoSuchBucket here) has no class of its own.
-    if (err instanceof S3ServiceException && (err.name === 'NoSuchKey' || err.name === 'NoSuchBucket' || err.$metadata.httpStatusCode === 404)) {
+    if (
+      err instanceof S3ServiceException &&
+      (err.name === 'NoSuchKey' || err.name === 'NoSuchBucket' || err.$metadata.httpStatusCode === 404)
+    ) {
       throw new InputError(`users file ${url}: no such object`, { cause: err });
     }
     // Wrong or missing S3 credentials or permissions: no retry can fix them (a 5xx is retried).
     if (err instanceof S3ServiceException && (err.$metadata.httpStatusCode === 401 || err.$metadata.httpStatusCode === 403)) {
-      throw new InputError(`users file ${url}: S3 refused access (${err.name}); check the archive S3 credentials and the object's permissions`, { cause: err });
+      throw new InputError(
+        `users file ${url}: S3 refused access (${err.name}); check the archive S3 credentials and the object's permissions`,
+        { cause: err },
+      );
     }
     throw err;
   } finally {

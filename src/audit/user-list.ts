@@ -30,7 +30,12 @@ export function isUserFileReference(value: unknown): value is string {
 export function parseInlineUsers(value: unknown, source = 'param users'): WatchedUser[] {
   if (typeof value === 'string') {
     if (!INLINE_TEXT.test(value)) throw new InputError(`${source}: "${value}" is neither a file nor a list like 12/3,12/4`);
-    return dedupe(value.split(/[,;\s]+/).filter(Boolean).map((text, i) => entryFrom(text, `${source}[${i}]`)));
+    return dedupe(
+      value
+        .split(/[,;\s]+/)
+        .filter(Boolean)
+        .map((text, i) => entryFrom(text, `${source}[${i}]`)),
+    );
   }
   if (!Array.isArray(value)) throw new InputError(`${source}: expected a list of users or a file name, got ${describe(value)}`);
   return dedupe(value.map((entry, i) => entryFrom(entry, `${source}[${i}]`)));
@@ -76,7 +81,14 @@ function fromDocument(doc: unknown, source: string): WatchedUser[] {
 function parseCsvUsers(text: string, source: string): WatchedUser[] {
   let records: string[][];
   try {
-    records = parseCsv(text, { bom: true, comment: '#', skip_empty_lines: true, trim: true, relax_column_count: true, delimiter: [',', ';', '\t'] }) as string[][];
+    records = parseCsv(text, {
+      bom: true,
+      comment: '#',
+      skip_empty_lines: true,
+      trim: true,
+      relax_column_count: true,
+      delimiter: [',', ';', '\t'],
+    }) as string[][];
   } catch (err) {
     throw new InputError(`${source}: not valid CSV (${(err as Error).message})`, { cause: err });
   }
@@ -88,7 +100,8 @@ function parseCsvUsers(text: string, source: string): WatchedUser[] {
   if (header.some((cell) => !/^\d+$/.test(cell))) {
     contextCol = header.findIndex((cell) => CONTEXT_NAMES.includes(cell));
     userCol = header.findIndex((cell) => USER_NAMES.includes(cell));
-    if (contextCol < 0 || userCol < 0) throw new InputError(`${source} line 1: expected a header with contextId and userId columns, got "${records[0]!.join(',')}"`);
+    if (contextCol < 0 || userCol < 0)
+      throw new InputError(`${source} line 1: expected a header with contextId and userId columns, got "${records[0]!.join(',')}"`);
     firstLine = 1;
   }
   const users: WatchedUser[] = [];
@@ -142,6 +155,6 @@ function dedupe(users: WatchedUser[]): WatchedUser[] {
 
 function describe(value: unknown): string {
   if (value === undefined) return '(missing)';
-  const text = typeof value === 'string' ? `"${value}"` : JSON.stringify(value) ?? String(value);
+  const text = typeof value === 'string' ? `"${value}"` : (JSON.stringify(value) ?? String(value));
   return text.length > 60 ? `${text.slice(0, 57)}...` : text;
 }

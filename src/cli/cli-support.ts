@@ -43,7 +43,10 @@ export function action<A extends unknown[]>(fn: (...args: A) => Promise<number |
  * (`withOx`, the daemon commands' `withQueue`, `commandRedis`); a command that needs nothing but
  * an OX session (the `ads` writes) is a plain `action` around `withOx`.
  */
-export function withRuntime<R, A extends unknown[]>(load: () => Promise<R>, fn: (runtime: R, ...args: A) => Promise<number | void> | number | void): (...args: A) => Promise<void> {
+export function withRuntime<R, A extends unknown[]>(
+  load: () => Promise<R>,
+  fn: (runtime: R, ...args: A) => Promise<number | void> | number | void,
+): (...args: A) => Promise<void> {
   return action(async (...args: A) => fn(await load(), ...args));
 }
 

@@ -17,9 +17,10 @@ const program = new Command('ox-batch')
 registerCommands(program);
 
 // Traces only when OTEL_EXPORTER_OTLP_ENDPOINT is set: the SDK is loaded then, never for --help.
-const tracing = process.env.OTEL_EXPORTER_OTLP_ENDPOINT || process.env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT
-  ? await import('../telemetry/tracing.js')
-  : undefined;
+const tracing =
+  process.env.OTEL_EXPORTER_OTLP_ENDPOINT || process.env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT
+    ? await import('../telemetry/tracing.js')
+    : undefined;
 await tracing?.startTracing();
 
 try {

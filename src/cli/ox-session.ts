@@ -17,10 +17,16 @@ export interface OxSession {
  * (stdout carries the data), one client that is closed afterwards so the process can exit.
  * `configFile` bypasses --config lookup for commands whose own --config means something else.
  */
-export async function withOx<T>(command: Command, fn: (session: OxSession) => Promise<T>, configFile?: { file: string | undefined }): Promise<T> {
+export async function withOx<T>(
+  command: Command,
+  fn: (session: OxSession) => Promise<T>,
+  configFile?: { file: string | undefined },
+): Promise<T> {
   // Imported per call, not at start-up: undici, pino and zod cost more than `--help` should.
   const [{ loadConfig }, { createLogger }, { OxClient }] = await Promise.all([
-    import('../config/load-config.js'), import('../log/logger.js'), import('../ox/ox-client.js'),
+    import('../config/load-config.js'),
+    import('../log/logger.js'),
+    import('../ox/ox-client.js'),
   ]);
   const config = configFile ? loadConfig({ file: configFile.file }) : await configFor(command);
   const log = createLogger({ level: config.logging.level, destination: 2 });

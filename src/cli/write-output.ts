@@ -48,7 +48,8 @@ export function outputTarget(output: string | undefined, force: boolean): Output
         }
       } catch (err) {
         await unlink(temp).catch(() => undefined);
-        if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw new InputError(`--output ${output}: file appeared while exporting (use --force to overwrite)`, { cause: err });
+        if ((err as NodeJS.ErrnoException).code === 'EEXIST')
+          throw new InputError(`--output ${output}: file appeared while exporting (use --force to overwrite)`, { cause: err });
         throw err;
       }
       return { bytes: counter.bytes };

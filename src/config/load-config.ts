@@ -85,7 +85,9 @@ function readYaml(path: string, env: NodeJS.ProcessEnv): Plain {
   try {
     text = readFileSync(path, 'utf8');
   } catch (err) {
-    throw new InputError(`config file ${path}: cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, { cause: err });
+    throw new InputError(`config file ${path}: cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, {
+      cause: err,
+    });
   }
   let doc: unknown;
   try {
@@ -140,7 +142,11 @@ function envLayer(env: NodeJS.ProcessEnv): Plain {
     const raw = envValue(env, name);
     if (raw === undefined) continue;
     let value: unknown = raw;
-    if (list) value = raw.split(',').map((s) => s.trim()).filter(Boolean);
+    if (list)
+      value = raw
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean);
     else if (kind === 'number') value = /^\d+$/.test(raw) ? Number(raw) : raw;
     else if (kind === 'boolean') value = raw === 'true' || raw === '1' ? true : raw === 'false' || raw === '0' ? false : raw;
     setPath(layer, path.split('.'), value);
@@ -174,7 +180,14 @@ function isPlain(v: unknown): v is Plain {
   return typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Date);
 }
 
-function mergeLayer(target: Plain, layer: Plain, origin: string, origins: Map<string, string>, names?: Map<string, string>, prefix = ''): void {
+function mergeLayer(
+  target: Plain,
+  layer: Plain,
+  origin: string,
+  origins: Map<string, string>,
+  names?: Map<string, string>,
+  prefix = '',
+): void {
   for (const [key, value] of Object.entries(layer)) {
     const path = prefix ? `${prefix}.${key}` : key;
     if (isPlain(value) && isPlain(target[key])) {

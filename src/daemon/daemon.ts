@@ -138,8 +138,21 @@ export class Daemon {
     const ticksQueue = createQueue<TickData>(TICK_QUEUE, config, redis, log);
     const metrics = new Metrics({ defaultMetrics: true });
     const services = createServices(config, { log, redis, observer: metrics.oxObserver, now });
-    const daemon = new Daemon(config, role, schedules, kinds, log, metrics, redis, workerRedis,
-      services, jobsQueue, ticksQueue, new ScheduleState(redis, config.redis.prefix), now);
+    const daemon = new Daemon(
+      config,
+      role,
+      schedules,
+      kinds,
+      log,
+      metrics,
+      redis,
+      workerRedis,
+      services,
+      jobsQueue,
+      ticksQueue,
+      new ScheduleState(redis, config.redis.prefix),
+      now,
+    );
     try {
       await daemon.begin(options);
     } catch (err) {
@@ -174,7 +187,11 @@ export class Daemon {
       this.managerTtlMs = 3 * every;
       await this.state.claimTriggerManager(this.instanceId, this.managerTtlMs);
       await this.upsertSchedulers();
-      this.tickWorker = new Worker<TickData>(TICK_QUEUE, this.counted((job: Job<TickData>) => this.processTick(job)), { ...workerSettings, concurrency: 4 });
+      this.tickWorker = new Worker<TickData>(
+        TICK_QUEUE,
+        this.counted((job: Job<TickData>) => this.processTick(job)),
+        { ...workerSettings, concurrency: 4 },
+      );
       this.watchWorker(this.tickWorker, TICK_QUEUE);
       this.watchdog = setInterval(() => void this.checkSchedulers().catch((err) => log.warn({ err }, 'scheduler watchdog failed')), every);
       this.watchdog.unref();
@@ -194,14 +211,23 @@ export class Daemon {
         isShuttingDown: () => this.shuttingDown,
         completionLedger: createLedger(this.workerRedis, config.redis.prefix),
       });
-      this.jobWorker = new Worker<JobData>(JOB_QUEUE, this.counted(processor), { ...workerSettings, concurrency: options.concurrency ?? config.worker.concurrency });
+      this.jobWorker = new Worker<JobData>(JOB_QUEUE, this.counted(processor), {
+        ...workerSettings,
+        concurrency: options.concurrency ?? config.worker.concurrency,
+      });
       this.watchWorker(this.jobWorker, JOB_QUEUE);
     }
 
     if (this.ticksEnabled && notificationsEnabled(config)) {
       this.notifier = new AlertNotifier({
-        config, schedules: this.schedules, ledger: this.services.ledger, state: this.state, redis: this.redis,
-        mailer: () => this.services.mailer, log, now: this.now,
+        config,
+        schedules: this.schedules,
+        ledger: this.services.ledger,
+        state: this.state,
+        redis: this.redis,
+        mailer: () => this.services.mailer,
+        log,
+        now: this.now,
       });
       this.notifier.start();
     }
@@ -209,12 +235,16 @@ export class Daemon {
     this.metrics.setSources({
       schedules: async () => {
         const now = this.now();
-        const all = await Promise.all(this.schedules.map((s) => scheduleStatus({ ledger: this.services.ledger, state: this.state }, s, now)));
+        const all = await Promise.all(
+          this.schedules.map((s) => scheduleStatus({ ledger: this.services.ledger, state: this.state }, s, now)),
+        );
         return all.map(toFigures);
       },
       queueCounts: async () => {
         const states = ['waiting', 'active', 'delayed', 'failed', 'completed', 'prioritized'] as const;
-        return Promise.all([this.jobsQueue, this.ticksQueue].map(async (q) => ({ queue: q.name, counts: await q.getJobCounts(...states) })));
+        return Promise.all(
+          [this.jobsQueue, this.ticksQueue].map(async (q) => ({ queue: q.name, counts: await q.getJobCounts(...states) })),
+        );
       },
     });
 
@@ -229,13 +259,16 @@ export class Daemon {
         mountDashboard: (app) => this.mountDashboard(app),
       });
     }
-    log.info({
-      role: this.role,
-      redis: safeUrl(config.redis.url),
-      prefix: config.redis.prefix,
-      schedules: this.schedules.map((s) => s.id),
-      concurrency: this.jobWorker?.concurrency,
-    }, 'ox-batch daemon started');
+    log.info(
+      {
+        role: this.role,
+        redis: safeUrl(config.redis.url),
+        prefix: config.redis.prefix,
+        schedules: this.schedules.map((s) => s.id),
+        concurrency: this.jobWorker?.concurrency,
+      },
+      'ox-batch daemon started',
+    );
     if (this.ticksEnabled) {
       // Every later `ready` of the command connection is Redis back after an outage.
       this.redis.on('ready', this.onRedisReady);
@@ -248,7 +281,9 @@ export class Daemon {
    * all three parameters: BullMQ hands a processor the AbortSignal that cancelAllJobs() aborts
    * only when `processor.length >= 3`.
    */
-  private counted<D, R>(processor: (job: Job<D>, token?: string, signal?: AbortSignal) => Promise<R>): (job: Job<D>, token?: string, signal?: AbortSignal) => Promise<R> {
+  private counted<D, R>(
+    processor: (job: Job<D>, token?: string, signal?: AbortSignal) => Promise<R>,
+  ): (job: Job<D>, token?: string, signal?: AbortSignal) => Promise<R> {
     return async (job: Job<D>, token?: string, signal?: AbortSignal) => {
       this.running++;
       try {
@@ -279,7 +314,10 @@ export class Daemon {
         const report = await tickSchedule(this.tickContext(), schedule);
         const counts = report.counts;
         if (counts && counts.queued + counts.requeued > 0) {
-          this.log.info({ schedule: schedule.id, reason, ...counts, gaps: report.gaps }, `catch-up (${reason}): queued what ${schedule.id} owes now, not at its next trigger`);
+          this.log.info(
+            { schedule: schedule.id, reason, ...counts, gaps: report.gaps },
+            `catch-up (${reason}): queued what ${schedule.id} owes now, not at its next trigger`,
+          );
         }
       } catch (err) {
         failed.push(schedule.id);
@@ -311,33 +349,46 @@ export class Daemon {
     if (this.shuttingDown || this.recovering) return;
     this.recovering = (async () => {
       this.log.info('redis is back: catching up now');
-      await this.checkSchedulers().catch((err: unknown) => this.log.warn({ err }, 'could not check the schedule triggers after the outage'));
+      await this.checkSchedulers().catch((err: unknown) =>
+        this.log.warn({ err }, 'could not check the schedule triggers after the outage'),
+      );
       const failed = await this.catchUp('redis-back');
       if (failed.length === 0) this.caughtUp = true;
-    })().finally(() => { this.recovering = undefined; });
+    })().finally(() => {
+      this.recovering = undefined;
+    });
   }
 
   /** One run of the retry clock over every windowed schedule. */
   private async retryFailed(): Promise<void> {
     for (const schedule of this.schedules) {
       if (!schedule.window || this.shuttingDown) continue;
-      await retryFailedWindows(this.tickContext(), schedule)
-        .catch((err: unknown) => this.log.warn({ schedule: schedule.id, err }, 'retry clock: could not queue failed windows again'));
+      await retryFailedWindows(this.tickContext(), schedule).catch((err: unknown) =>
+        this.log.warn({ schedule: schedule.id, err }, 'retry clock: could not queue failed windows again'),
+      );
     }
   }
 
   private mountDashboard(app: Express): void {
     // The grid first: the dashboard owns the rest of /ui.
-    mountWindowGrid(app, {
-      config: this.config,
-      schedules: this.schedules,
-      ledger: this.services.ledger,
-      state: this.state,
-      queue: this.jobsQueue,
-      archive: () => this.services.archive,
-      now: this.now,
-    }, this.config.ui, { log: this.log });
-    mountDashboard(app, [this.jobsQueue, this.ticksQueue], this.config.ui, { log: this.log, title: `ox-batch ${this.config.redis.prefix}` });
+    mountWindowGrid(
+      app,
+      {
+        config: this.config,
+        schedules: this.schedules,
+        ledger: this.services.ledger,
+        state: this.state,
+        queue: this.jobsQueue,
+        archive: () => this.services.archive,
+        now: this.now,
+      },
+      this.config.ui,
+      { log: this.log },
+    );
+    mountDashboard(app, [this.jobsQueue, this.ticksQueue], this.config.ui, {
+      log: this.log,
+      title: `ox-batch ${this.config.redis.prefix}`,
+    });
   }
 
   private watchWorker(worker: Worker, queue: string): void {
@@ -346,15 +397,21 @@ export class Daemon {
       if (!job) return;
       // By name, as BullMQ itself tells an UnrecoverableError (RefusedJobDataError keeps that name).
       const final = job.attemptsMade >= (job.opts.attempts ?? 1) || err.name === 'UnrecoverableError';
-      this.log[final ? 'error' : 'warn']({ queue, jobId: job.id, attemptsMade: job.attemptsMade, reason: err.message }, final
-        ? (err.name === 'UnrecoverableError' ? 'job failed: its error is permanent, no retry can fix it' : 'job failed: its attempts are used up (a window is queued again after retryFailedAfter)')
-        : 'job failed; BullMQ retries it');
+      this.log[final ? 'error' : 'warn'](
+        { queue, jobId: job.id, attemptsMade: job.attemptsMade, reason: err.message },
+        final
+          ? err.name === 'UnrecoverableError'
+            ? 'job failed: its error is permanent, no retry can fix it'
+            : 'job failed: its attempts are used up (a window is queued again after retryFailedAfter)'
+          : 'job failed; BullMQ retries it',
+      );
       // A job that stalled too often is failed by BullMQ without running the processor: its
       // window would otherwise stay `running` in the ledger (status, metrics, --wait read it).
       const data = job.data as Partial<JobData>;
       // Refused job data (job-data.ts) is no window of ours: its "window" must not touch the ledger.
       if (final && data.type === 'window' && checkJobData(job.name, job.data, this).accepted) {
-        this.services.ledger.markAbandoned({ scheduleId: data.scheduleId!, start: data.start!, end: data.end! }, data.job!, describeError(err))
+        this.services.ledger
+          .markAbandoned({ scheduleId: data.scheduleId!, start: data.start!, end: data.end! }, data.job!, describeError(err))
           .catch((ledgerErr: unknown) => this.log.warn({ jobId: job.id, err: ledgerErr }, 'could not record the failed job in the ledger'));
       }
     });
@@ -440,13 +497,22 @@ export class Daemon {
 
   async readiness(): Promise<ReadinessCheck> {
     const checks: Record<string, boolean | string> = {};
-    checks.redis = this.redis.status === 'ready' && (await Promise.race([this.redis.ping().then(() => true, () => false), timeout(1000).then(() => false)]));
+    checks.redis =
+      this.redis.status === 'ready' &&
+      (await Promise.race([
+        this.redis.ping().then(
+          () => true,
+          () => false,
+        ),
+        timeout(1000).then(() => false),
+      ]));
     if (this.jobWorker) checks.jobWorker = this.jobWorker.isRunning() && !this.jobWorker.closing;
     if (this.tickWorker) checks.tickWorker = this.tickWorker.isRunning() && !this.tickWorker.closing;
     // A scheduler is ready once what the schedules owe at start is queued.
     if (this.ticksEnabled) checks.caughtUp = this.caughtUp;
     checks.shuttingDown = this.shuttingDown;
-    const ready = checks.redis === true && checks.jobWorker !== false && checks.tickWorker !== false && checks.caughtUp !== false && !this.shuttingDown;
+    const ready =
+      checks.redis === true && checks.jobWorker !== false && checks.tickWorker !== false && checks.caughtUp !== false && !this.shuttingDown;
     return { ready, checks };
   }
 
@@ -482,9 +548,13 @@ export class Daemon {
     if (this.catchUpRetry) clearTimeout(this.catchUpRetry);
     this.redis.off('ready', this.onRedisReady);
     // Another scheduler replica takes the triggers over at its next watchdog run.
-    if (this.ticksEnabled && this.redis.status === 'ready') await Promise.race([this.state.releaseTriggerManager(this.instanceId).catch(() => undefined), timeout(left(1_000))]);
+    if (this.ticksEnabled && this.redis.status === 'ready')
+      await Promise.race([this.state.releaseTriggerManager(this.instanceId).catch(() => undefined), timeout(left(1_000))]);
     const workers = [this.tickWorker, this.jobWorker].filter((w) => w !== undefined);
-    log.info({ graceMs, budgetMs, active: this.running }, 'stopping: no new jobs are taken; running jobs may finish within the grace period');
+    log.info(
+      { graceMs, budgetMs, active: this.running },
+      'stopping: no new jobs are taken; running jobs may finish within the grace period',
+    );
     const closing = Promise.allSettled(workers.map((w) => w.close())).then(() => 'closed' as const);
     // Wait for the jobs themselves, not for close(): close() can hang after they are done.
     let outcome = await Promise.race([closing, this.idle(), timeout(left(graceMs))]);
@@ -495,21 +565,24 @@ export class Daemon {
     }
     if (outcome !== 'closed') {
       if (this.running > 0) {
-        log.error({ active: this.running }, 'shutdown budget used up with jobs still running; leaving them, they return to the queue after the stall interval');
+        log.error(
+          { active: this.running },
+          'shutdown budget used up with jobs still running; leaving them, they return to the queue after the stall interval',
+        );
       } else if ((await Promise.race([closing, timeout(left(CLOSE_SETTLE_MS))])) === 'timeout') {
         // No job runs, yet close() has not returned: with Redis down it cannot, and with Redis up
         // it is BullMQ's hang on a reconnecting blocking connection (taskforcesh/bullmq#4656).
         const redisStatus = this.workerRedis.status;
-        log.warn({ redis: redisStatus, budgetMs }, redisStatus === 'ready'
-          ? 'worker.close() has not returned although Redis answers and no job runs (BullMQ issue #4656); leaving it behind'
-          : `worker.close() has not returned: the Redis connection is ${redisStatus}; leaving it behind`);
+        log.warn(
+          { redis: redisStatus, budgetMs },
+          redisStatus === 'ready'
+            ? 'worker.close() has not returned although Redis answers and no job runs (BullMQ issue #4656); leaving it behind'
+            : `worker.close() has not returned: the Redis connection is ${redisStatus}; leaving it behind`,
+        );
       }
     }
     await Promise.race([this.http?.close().catch(() => undefined), timeout(left(2_000))]);
-    await Promise.race([
-      Promise.allSettled([this.jobsQueue.close(), this.ticksQueue.close(), this.services.close()]),
-      timeout(left()),
-    ]);
+    await Promise.race([Promise.allSettled([this.jobsQueue.close(), this.ticksQueue.close(), this.services.close()]), timeout(left())]);
     await closeRedis(this.workerRedis, left(2_000));
     await closeRedis(this.redis, left(2_000));
     log.info({ ms: Date.now() - started, budgetMs }, 'stopped');

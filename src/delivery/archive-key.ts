@@ -35,11 +35,19 @@ export function artifactKey(naming: ArtifactNaming, prefix = ''): string {
     String(start.getUTCMonth() + 1).padStart(2, '0'),
     String(start.getUTCDate()).padStart(2, '0'),
   ];
-  const open = (naming.previewAt === undefined ? '' : `.open-${compactUtc(naming.previewAt)}`) + (naming.revision === undefined ? '' : `.r${naming.revision}`);
+  const open =
+    (naming.previewAt === undefined ? '' : `.open-${compactUtc(naming.previewAt)}`) +
+    (naming.revision === undefined ? '' : `.r${naming.revision}`);
   const file = `${naming.type}_${compactUtc(naming.window.start)}_${compactUtc(naming.window.end)}${open}.${naming.ext}${naming.gzip ? '.gz' : ''}`;
   const segments = [...(naming.previewAt === undefined ? [] : [PREVIEW_SEGMENT]), naming.schedule, naming.group, naming.type, ...day, file];
-  for (const [name, value] of [['schedule', naming.schedule], ['group', naming.group], ['type', naming.type], ['ext', naming.ext]] as const) {
-    if (!SAFE_SEGMENT.test(value)) throw new InputError(`archive key: ${name} "${value}" is not usable in a path (letters, digits, . _ - only)`);
+  for (const [name, value] of [
+    ['schedule', naming.schedule],
+    ['group', naming.group],
+    ['type', naming.type],
+    ['ext', naming.ext],
+  ] as const) {
+    if (!SAFE_SEGMENT.test(value))
+      throw new InputError(`archive key: ${name} "${value}" is not usable in a path (letters, digits, . _ - only)`);
   }
   const trimmedPrefix = prefix.replace(/^\/+|\/+$/g, '');
   return trimmedPrefix ? `${trimmedPrefix}/${segments.join('/')}` : segments.join('/');
@@ -54,7 +62,10 @@ export function manifestKeyFor(key: string): string {
 
 /** `20261101T000000Z`: UTC, second precision, safe in file names on every OS. */
 export function compactUtc(ms: number): string {
-  return new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z').replace(/[-:]/g, '');
+  return new Date(ms)
+    .toISOString()
+    .replace(/\.\d{3}Z$/, 'Z')
+    .replace(/[-:]/g, '');
 }
 
 /** The key's last segment: the file name for attachments and downloads. */
@@ -66,7 +77,11 @@ const SAFE_SEGMENT = /^[A-Za-z0-9_.-]+$/;
 
 /** Rejects keys that would escape the archive root or confuse object stores. */
 export function assertSafeKey(key: string): void {
-  const bad = key === '' || key.startsWith('/') || key.includes('\\') || key.includes('\0')
-    || key.split('/').some((segment) => segment === '' || segment === '.' || segment === '..');
+  const bad =
+    key === '' ||
+    key.startsWith('/') ||
+    key.includes('\\') ||
+    key.includes('\0') ||
+    key.split('/').some((segment) => segment === '' || segment === '.' || segment === '..');
   if (bad) throw new InputError(`archive key "${key}" is not a relative path of plain segments`);
 }

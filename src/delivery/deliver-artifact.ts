@@ -170,21 +170,32 @@ async function deliverPreview(request: DeliverArtifactRequest, services: Deliver
   const naming = { ...request.naming, previewAt: services.now() };
   const key = artifactKey(naming, services.config.archive.prefix);
   if (request.deliver.includes('mail')) job.log.warn('preview of an open window: not mailed (only a closed window is reported by mail)');
-  const archived = await storeVerified({ ...request, naming, manifest: { ...request.manifest, preview: true, note: PREVIEW_NOTE } }, key, services);
-  job.log.warn({ key, location: archived.location }, 'PREVIEW of a window that is still open archived apart: it is incomplete, and it is not the window\'s archived copy');
+  const archived = await storeVerified(
+    { ...request, naming, manifest: { ...request.manifest, preview: true, note: PREVIEW_NOTE } },
+    key,
+    services,
+  );
+  job.log.warn(
+    { key, location: archived.location },
+    "PREVIEW of a window that is still open archived apart: it is incomplete, and it is not the window's archived copy",
+  );
   return { rows: artifact.rows, bytes: artifact.bytes, sha256: artifact.sha256, archive: archived, mail: [], preview: true };
 }
 
-const PREVIEW_NOTE = 'preview of a window that was still open when exported: incomplete, never counted as the window\'s archive, never guards a purge';
+const PREVIEW_NOTE =
+  "preview of a window that was still open when exported: incomplete, never counted as the window's archive, never guards a purge";
 
 async function archiveOnce(request: DeliverArtifactRequest, key: string, services: DeliveryServices): Promise<ArchivedArtifact> {
   const { artifact, job } = request;
   const { archive } = services;
   const deliveryId = `archive:${key}`;
-  const previous = await job.deliveries.get(deliveryId) as (ArchivedArtifact & { at: number }) | null;
-  if (previous && !job.force && await archive.exists(key, { signal: job.signal })) {
+  const previous = (await job.deliveries.get(deliveryId)) as (ArchivedArtifact & { at: number }) | null;
+  if (previous && !job.force && (await archive.exists(key, { signal: job.signal }))) {
     if (previous.sha256 !== artifact.sha256) {
-      job.log.warn({ key, archived: previous.sha256, exported: artifact.sha256 }, 'archived artifact differs from this export (OX data changed after the window closed); keeping the archived one');
+      job.log.warn(
+        { key, archived: previous.sha256, exported: artifact.sha256 },
+        'archived artifact differs from this export (OX data changed after the window closed); keeping the archived one',
+      );
     }
     job.log.info({ key }, 'artifact already archived and verified by an earlier attempt');
     const { at: _at, ...archived } = previous;
@@ -207,12 +218,19 @@ async function archiveOnce(request: DeliverArtifactRequest, key: string, service
   if (intact && intact.sha256 !== artifact.sha256) {
     throw new RefusedError(
       `archive object ${location} is intact (${intact.bytes} bytes, sha256 ${intact.sha256.slice(0, 12)}…) and differs from this export ` +
-      `(${artifact.bytes} bytes, ${artifact.rows} rows): OX's data for the window changed or was purged since it was archived; ` +
-      'refusing to overwrite it (move the object and its manifest away first if a new export is really wanted)',
+        `(${artifact.bytes} bytes, ${artifact.rows} rows): OX's data for the window changed or was purged since it was archived; ` +
+        'refusing to overwrite it (move the object and its manifest away first if a new export is really wanted)',
     );
   }
   if (intact) {
-    const archived: ArchivedArtifact = { key, manifestKey, bytes: intact.bytes, sha256: intact.sha256, verifiedAt: isoUtc(services.now()), location };
+    const archived: ArchivedArtifact = {
+      key,
+      manifestKey,
+      bytes: intact.bytes,
+      sha256: intact.sha256,
+      verifiedAt: isoUtc(services.now()),
+      location,
+    };
     await job.deliveries.record(deliveryId, { ...archived });
     job.log.info({ key, location }, 'identical artifact already in the archive and intact; not written again');
     return { ...archived, reused: true };
@@ -230,7 +248,11 @@ const MAX_REVISIONS = 99;
  * or reuses one that already holds exactly this export (a retried re-export). Never replaces an
  * intact object.
  */
-async function archiveRevision(request: DeliverArtifactRequest, first: { bytes: number; sha256: string }, services: DeliveryServices): Promise<ArchivedArtifact> {
+async function archiveRevision(
+  request: DeliverArtifactRequest,
+  first: { bytes: number; sha256: string },
+  services: DeliveryServices,
+): Promise<ArchivedArtifact> {
   const { artifact, job } = request;
   const base = artifactKey(request.naming, services.config.archive.prefix);
   for (let revision = 2; revision <= MAX_REVISIONS; revision += 1) {
@@ -238,14 +260,27 @@ async function archiveRevision(request: DeliverArtifactRequest, first: { bytes: 
     const intact = await intactArchivedCopy(key, manifestKeyFor(key), services, job.signal);
     if (intact?.sha256 === artifact.sha256) {
       job.log.info({ key }, 'this re-export is already archived as a revision');
-      return { key, manifestKey: manifestKeyFor(key), bytes: intact.bytes, sha256: intact.sha256, verifiedAt: isoUtc(services.now()), location: services.archive.describe(key), reused: true };
+      return {
+        key,
+        manifestKey: manifestKeyFor(key),
+        bytes: intact.bytes,
+        sha256: intact.sha256,
+        verifiedAt: isoUtc(services.now()),
+        location: services.archive.describe(key),
+        reused: true,
+      };
     }
     if (intact) continue;
     const archived = await storeVerified({ ...request, manifest: { ...request.manifest, revision, revisionOf: base } }, key, services);
-    job.log.warn({ key, first: base, rows: artifact.rows, firstSha256: first.sha256 }, `re-export archived as revision ${revision} beside ${base} (which is kept)`);
+    job.log.warn(
+      { key, first: base, rows: artifact.rows, firstSha256: first.sha256 },
+      `re-export archived as revision ${revision} beside ${base} (which is kept)`,
+    );
     return archived;
   }
-  throw new RefusedError(`archive object ${services.archive.describe(base)} has ${MAX_REVISIONS - 1} revisions already: refusing to add another`);
+  throw new RefusedError(
+    `archive object ${services.archive.describe(base)} has ${MAX_REVISIONS - 1} revisions already: refusing to add another`,
+  );
 }
 
 /** Writes the spooled artifact under `key`, reads it back, then writes the manifest beside it. */
@@ -256,31 +291,61 @@ async function storeVerified(request: DeliverArtifactRequest, key: string, servi
   const location = archive.describe(key);
   const started = performance.now();
   // A finished spool is never written again: the fs store may link instead of copying it.
-  await archive.putFile(key, artifact.path, { contentType: request.contentType, bytes: artifact.bytes, sha256: artifact.sha256, signal: job.signal, immutable: true });
+  await archive.putFile(key, artifact.path, {
+    contentType: request.contentType,
+    bytes: artifact.bytes,
+    sha256: artifact.sha256,
+    signal: job.signal,
+    immutable: true,
+  });
   const stored = performance.now();
-  const check = await archive.verify(key, { bytes: artifact.bytes, sha256: artifact.sha256 }, { signal: job.signal, localCopy: artifact.path });
+  const check = await archive.verify(
+    key,
+    { bytes: artifact.bytes, sha256: artifact.sha256 },
+    { signal: job.signal, localCopy: artifact.path },
+  );
   if (!check.ok) throw new DeliveryError(`archive object ${location} failed verification: ${check.reason}`, true);
   const verifiedAt = isoUtc(services.now());
   const timings = { storeMs: Math.round(stored - started), verifyMs: Math.round(performance.now() - stored) };
-  await archive.putJson(manifestKey, {
-    schedule: request.naming.schedule,
-    ...request.manifest,
-    window: { start: isoUtc(request.naming.window.start), end: isoUtc(request.naming.window.end) },
-    rows: artifact.rows,
+  await archive.putJson(
+    manifestKey,
+    {
+      schedule: request.naming.schedule,
+      ...request.manifest,
+      window: { start: isoUtc(request.naming.window.start), end: isoUtc(request.naming.window.end) },
+      rows: artifact.rows,
+      bytes: artifact.bytes,
+      sha256: artifact.sha256,
+      verifiedBy: check.verifiedBy,
+      exportedAt: isoUtc(artifact.completedAt),
+      key,
+      toolVersion: toolVersion(),
+    },
+    { signal: job.signal },
+  );
+  const archived: ArchivedArtifact = {
+    key,
+    manifestKey,
     bytes: artifact.bytes,
     sha256: artifact.sha256,
+    verifiedAt,
     verifiedBy: check.verifiedBy,
-    exportedAt: isoUtc(artifact.completedAt),
-    key,
-    toolVersion: toolVersion(),
-  }, { signal: job.signal });
-  const archived: ArchivedArtifact = { key, manifestKey, bytes: artifact.bytes, sha256: artifact.sha256, verifiedAt, verifiedBy: check.verifiedBy, location };
-  job.log.info({ key, location, bytes: artifact.bytes, rows: artifact.rows, verifiedBy: check.verifiedBy, ...timings }, 'artifact archived and verified');
+    location,
+  };
+  job.log.info(
+    { key, location, bytes: artifact.bytes, rows: artifact.rows, verifiedBy: check.verifiedBy, ...timings },
+    'artifact archived and verified',
+  );
   return archived;
 }
 
 /** The archived object described by its manifest, when both exist and the object matches it. */
-async function intactArchivedCopy(key: string, manifestKey: string, services: DeliveryServices, signal: AbortSignal): Promise<{ bytes: number; sha256: string } | null> {
+async function intactArchivedCopy(
+  key: string,
+  manifestKey: string,
+  services: DeliveryServices,
+  signal: AbortSignal,
+): Promise<{ bytes: number; sha256: string } | null> {
   const manifest = await services.archive.readJson<{ bytes?: unknown; sha256?: unknown }>(manifestKey, { signal });
   if (!manifest || typeof manifest.bytes !== 'number' || typeof manifest.sha256 !== 'string') return null;
   const check = await services.archive.verify(key, { bytes: manifest.bytes, sha256: manifest.sha256 }, { signal });
@@ -301,7 +366,10 @@ function mailRecipients(mail: ArtifactMail | undefined, services: DeliveryServic
   if (mail.via === 'ox' && !mail.ox) throw new InputError('mail via ox needs the feedback context group and type');
   const seen = new Set<string>();
   const recipients: Recipient[] = [];
-  for (const [role, list] of [['to', mail.to], ['cc', mail.cc ?? []]] as const) {
+  for (const [role, list] of [
+    ['to', mail.to],
+    ['cc', mail.cc ?? []],
+  ] as const) {
     for (const text of list) {
       const recipient = parseRecipient(text, role);
       if (seen.has(recipient.address)) continue;
@@ -352,7 +420,11 @@ async function mailOnce(
     addresses: recipients.map((r) => r.address),
     via: mail.via,
     // One id for the window's recipients: a resent copy is recognisably the same message.
-    messageId: deterministicMessageId(request.naming, recipients.map((r) => r.address), services.config.mail.from),
+    messageId: deterministicMessageId(
+      request.naming,
+      recipients.map((r) => r.address),
+      services.config.mail.from,
+    ),
     leaseUntil: services.now() + leaseMs,
     force: job.force,
   };
@@ -360,10 +432,14 @@ async function mailOnce(
   // While this run sends, its claims are renewed: a slow mail server never lets another run
   // take them over as a dead sender's.
   const mine = claims.filter((c) => c.status === 'claimed' || c.status === 'reclaimed').map((c) => c.address);
-  const renewal = setInterval(() => {
-    job.deliveries.claimMail({ ...claimRequest, addresses: mine, leaseUntil: services.now() + leaseMs, renewOnly: true })
-      .catch((err: unknown) => job.log.warn({ err }, 'could not renew the mail claims of this run'));
-  }, Math.max(1_000, Math.floor(leaseMs / 3)));
+  const renewal = setInterval(
+    () => {
+      job.deliveries
+        .claimMail({ ...claimRequest, addresses: mine, leaseUntil: services.now() + leaseMs, renewOnly: true })
+        .catch((err: unknown) => job.log.warn({ err }, 'could not renew the mail claims of this run'));
+    },
+    Math.max(1_000, Math.floor(leaseMs / 3)),
+  );
   renewal.unref();
   try {
     return await mailClaimed(request, recipients, claims, key, oversize, archived, services);
@@ -390,16 +466,26 @@ async function mailClaimed(
   const pending = recipients.filter((r) => ['claimed', 'reclaimed'].includes(byAddress.get(r.address)!.status));
   if (busy.length > 0) {
     // Another live run is mailing some of them: give this attempt's claims back, come back later.
-    await job.deliveries.settleMail('release', pending.map((r) => ({ address: r.address })));
+    await job.deliveries.settleMail(
+      'release',
+      pending.map((r) => ({ address: r.address })),
+    );
     const until = Math.max(...busy.map((c) => c.leaseUntil ?? 0));
-    throw new MailBusyError(`mail: ${busy.map((c) => c.address).join(', ')} ${busy.length === 1 ? 'is' : 'are'} being mailed by another run of this window (claim until ${isoUtc(until)}); trying again then`, until + 1_000);
+    throw new MailBusyError(
+      `mail: ${busy.map((c) => c.address).join(', ')} ${busy.length === 1 ? 'is' : 'are'} being mailed by another run of this window (claim until ${isoUtc(until)}); trying again then`,
+      until + 1_000,
+    );
   }
   if (alreadyMailed.length > 0) job.log.info({ alreadyMailed }, 'not mailing recipients that already got this window');
   if (unknown.length > 0) {
-    job.log.warn({ unknown }, 'mail via OX to these recipients was interrupted earlier: outcome unknown, not sent again (give --force to send it again)');
+    job.log.warn(
+      { unknown },
+      'mail via OX to these recipients was interrupted earlier: outcome unknown, not sent again (give --force to send it again)',
+    );
   }
   const resent = pending.filter((r) => byAddress.get(r.address)!.status === 'reclaimed').map((r) => r.address);
-  if (resent.length > 0) job.log.warn({ resent }, 'the run that claimed these recipients died mid-send: mailing them again with the same Message-ID');
+  if (resent.length > 0)
+    job.log.warn({ resent }, 'the run that claimed these recipients died mid-send: mailing them again with the same Message-ID');
   if (!pending.some((r) => r.role === 'to') && pending.length > 0) {
     // Only cc recipients left: they become the addressees of their own copy.
     for (const r of pending) r.role = 'to';
@@ -414,9 +500,11 @@ async function mailClaimed(
   }
   const results: MailedArtifact[] = [];
   for (const [messageId, group] of groups) {
-    results.push(mail.via === 'ox'
-      ? await mailViaOx(request, group, services)
-      : await mailViaSmtp(request, group, messageId, key, oversize, archived, services));
+    results.push(
+      mail.via === 'ox'
+        ? await mailViaOx(request, group, services)
+        : await mailViaSmtp(request, group, messageId, key, oversize, archived, services),
+    );
   }
   return {
     ...base,
@@ -429,7 +517,10 @@ async function mailClaimed(
 /** Settles the claims of a send that threw: given back when it provably did not go out. */
 async function settleFailedSend(deliveries: DeliveryLog, recipients: readonly Recipient[], err: unknown): Promise<void> {
   const notSent = (err instanceof DeliveryError || err instanceof OxError) && err.notSent;
-  await deliveries.settleMail(notSent ? 'release' : 'unknown', recipients.map((r) => ({ address: r.address })));
+  await deliveries.settleMail(
+    notSent ? 'release' : 'unknown',
+    recipients.map((r) => ({ address: r.address })),
+  );
 }
 
 async function mailViaSmtp(
@@ -451,8 +542,13 @@ async function mailViaSmtp(
   const attachments: MailAttachment[] = [];
   if (oversize) {
     if (services.archive.kind !== 's3' || !archived) {
-      await deliveries.settleMail('release', pending.map((r) => ({ address: r.address })));
-      throw new InputError(`mail: the artifact has ${artifact.bytes} bytes, more than mail.maxAttachmentBytes (${config.mail.maxAttachmentBytes}); a download link instead of the attachment needs archive.kind s3 (it is ${services.archive.kind})`);
+      await deliveries.settleMail(
+        'release',
+        pending.map((r) => ({ address: r.address })),
+      );
+      throw new InputError(
+        `mail: the artifact has ${artifact.bytes} bytes, more than mail.maxAttachmentBytes (${config.mail.maxAttachmentBytes}); a download link instead of the attachment needs archive.kind s3 (it is ${services.archive.kind})`,
+      );
     }
     const url = await services.archive.presignGet(key, config.archive.linkTtl);
     linkExpiresAt = isoUtc(services.now() + config.archive.linkTtl);
@@ -484,26 +580,41 @@ async function mailViaSmtp(
   } catch (err) {
     // Not taken by the server: the claims go back. Cut off mid-DATA: kept, and mailed again
     // with this Message-ID once their lease ends (the first copy may have gone out).
-    if (err instanceof DeliveryError && err.notSent) await deliveries.settleMail('release', pending.map((r) => ({ address: r.address })));
+    if (err instanceof DeliveryError && err.notSent)
+      await deliveries.settleMail(
+        'release',
+        pending.map((r) => ({ address: r.address })),
+      );
     throw err;
   }
   const acceptedSet = new Set(receipt.accepted.map((a) => a.toLowerCase()));
   const accepted = pending.filter((r) => acceptedSet.has(r.address));
   const rejected = pending.filter((r) => !acceptedSet.has(r.address));
-  await deliveries.settleMail('sent', accepted.map((r) => ({ address: r.address, record: { via: 'smtp', messageId, role: r.role, response: receipt.response } })));
-  await deliveries.settleMail('release', rejected.map((r) => ({ address: r.address })));
+  await deliveries.settleMail(
+    'sent',
+    accepted.map((r) => ({ address: r.address, record: { via: 'smtp', messageId, role: r.role, response: receipt.response } })),
+  );
+  await deliveries.settleMail(
+    'release',
+    rejected.map((r) => ({ address: r.address })),
+  );
   log.info({ messageId, accepted: accepted.map((r) => r.address), link: Boolean(linkExpiresAt) }, 'artifact mailed');
   if (rejected.length > 0) {
-    throw new DeliveryError(`mail: the SMTP server rejected ${rejected.map((r) => r.address).join(', ')} (${accepted.length} other recipient(s) got ${messageId})`, false);
+    throw new DeliveryError(
+      `mail: the SMTP server rejected ${rejected.map((r) => r.address).join(', ')} (${accepted.length} other recipient(s) got ${messageId})`,
+      false,
+    );
   }
-  return { via: 'smtp', messageId, accepted: accepted.map((r) => r.address), alreadyMailed: [], ...(linkExpiresAt ? { linkExpiresAt } : {}) };
+  return {
+    via: 'smtp',
+    messageId,
+    accepted: accepted.map((r) => r.address),
+    alreadyMailed: [],
+    ...(linkExpiresAt ? { linkExpiresAt } : {}),
+  };
 }
 
-async function mailViaOx(
-  request: DeliverArtifactRequest,
-  pending: Recipient[],
-  services: DeliveryServices,
-): Promise<MailedArtifact> {
+async function mailViaOx(request: DeliverArtifactRequest, pending: Recipient[], services: DeliveryServices): Promise<MailedArtifact> {
   const mail = request.mail!;
   const ox = mail.ox!;
   const { job } = request;
@@ -532,20 +643,31 @@ async function mailViaOx(
   }
   const failedAddresses = new Set([...answer.fail, ...answer.pgpFail].map((a) => a.toLowerCase()));
   const accepted = pending.filter((r) => !failedAddresses.has(r.address));
-  await job.deliveries.settleMail('sent', accepted.map((r) => ({ address: r.address, record: { via: 'ox', role: r.role, mode: sendMode(answer, r.address) } })));
-  await job.deliveries.settleMail('release', pending.filter((r) => failedAddresses.has(r.address)).map((r) => ({ address: r.address })));
+  await job.deliveries.settleMail(
+    'sent',
+    accepted.map((r) => ({ address: r.address, record: { via: 'ox', role: r.role, mode: sendMode(answer, r.address) } })),
+  );
+  await job.deliveries.settleMail(
+    'release',
+    pending.filter((r) => failedAddresses.has(r.address)).map((r) => ({ address: r.address })),
+  );
   job.log.info({ accepted: accepted.map((r) => r.address) }, 'OX mailed its export');
   if (failedAddresses.size > 0) {
     const reasons = [
       answer.fail.length ? `invalid address: ${answer.fail.join(', ')}` : '',
       answer.pgpFail.length ? `unusable PGP key: ${answer.pgpFail.join(', ')}` : '',
-    ].filter(Boolean).join('; ');
+    ]
+      .filter(Boolean)
+      .join('; ');
     throw new DeliveryError(`mail via OX: OX could not mail ${reasons} (${accepted.length} other recipient(s) were mailed)`, false);
   }
   return { via: 'ox', accepted: accepted.map((r) => r.address), alreadyMailed: [] };
 }
 
-function sendMode(answer: { normal: string[]; sign: string[]; encrypt: string[]; pgp: string[]; message?: string }, address: string): string {
+function sendMode(
+  answer: { normal: string[]; sign: string[]; encrypt: string[]; pgp: string[]; message?: string },
+  address: string,
+): string {
   for (const mode of ['pgp', 'encrypt', 'sign', 'normal'] as const) {
     if (answer[mode].some((a) => a.toLowerCase() === address)) return mode;
   }

@@ -32,7 +32,11 @@ export class FsArchive implements ArchiveStore {
     return this.pathOf(key);
   }
 
-  async putFile(key: string, filePath: string, options: { contentType: string; bytes: number; sha256: string; signal?: AbortSignal; immutable?: boolean }): Promise<ArchiveObjectInfo> {
+  async putFile(
+    key: string,
+    filePath: string,
+    options: { contentType: string; bytes: number; sha256: string; signal?: AbortSignal; immutable?: boolean },
+  ): Promise<ArchiveObjectInfo> {
     const target = this.pathOf(key);
     await this.writeAtomically(target, options.signal, async (temp) => {
       if (!options.immutable || !(await hardLink(filePath, temp))) {
@@ -81,7 +85,7 @@ export class FsArchive implements ArchiveStore {
     if (size !== expected.bytes) return { ok: false, reason: `size ${size} != ${expected.bytes}`, bytes: size };
     // The archive file IS the spool (putFile hard-linked it, writeAtomically fsynced it): its
     // SHA-256 was taken while the bytes were written; reading them back would prove nothing more.
-    if (options.localCopy !== undefined && await sameInode(stored, options.localCopy)) {
+    if (options.localCopy !== undefined && (await sameInode(stored, options.localCopy))) {
       return { ok: true, verifiedBy: 'same-inode', bytes: size, sha256: expected.sha256 };
     }
     const { sha256 } = await hashFile(path, options.signal);

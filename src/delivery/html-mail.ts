@@ -49,17 +49,27 @@ ${body}
 }
 
 /** A table of text cells; `columnClass(column)` styles a column (`num`: right-aligned, `nowrap`); `rowClass(row)` marks rows. */
-export function gridTable(head: string[], rows: string[][], columnClass: (column: number) => string | undefined, rowClass?: (row: number) => string | undefined): string {
+export function gridTable(
+  head: string[],
+  rows: string[][],
+  columnClass: (column: number) => string | undefined,
+  rowClass?: (row: number) => string | undefined,
+): string {
   const cls = (name: string | undefined) => (name ? ` class="${h(name)}"` : '');
   const th = head.map((c, i) => `<th${cls(columnClass(i))}>${h(c)}</th>`).join('');
-  const trs = rows.map((r, n) => `<tr${cls(rowClass?.(n))}>${r.map((c, i) => `<td${cls(columnClass(i))}>${h(c)}</td>`).join('')}</tr>`).join('\n');
+  const trs = rows
+    .map((r, n) => `<tr${cls(rowClass?.(n))}>${r.map((c, i) => `<td${cls(columnClass(i))}>${h(c)}</td>`).join('')}</tr>`)
+    .join('\n');
   return `<table role="presentation" class="grid" width="100%" cellpadding="0" cellspacing="0" border="0"><tr>${th}</tr>\n${trs}</table>`;
 }
 
 /** Label / figure / note cells side by side (the mail's headline numbers). */
 export function kpiRow(cells: Array<{ label: string; value: string; note?: string }>): string {
   const width = Math.floor(100 / Math.max(1, cells.length));
-  const tds = cells.map((c) => `<td valign="top" width="${width}%"><div class="kpi-label">${h(c.label)}</div><div class="kpi">${h(c.value)}</div>${c.note ? `<div class="muted">${h(c.note)}</div>` : ''}</td>`);
+  const tds = cells.map(
+    (c) =>
+      `<td valign="top" width="${width}%"><div class="kpi-label">${h(c.label)}</div><div class="kpi">${h(c.value)}</div>${c.note ? `<div class="muted">${h(c.note)}</div>` : ''}</td>`,
+  );
   return `<table role="presentation" width="100%" cellpadding="0" cellspacing="0" border="0" style="margin-top: 12px;"><tr>${tds.join('')}</tr></table>`;
 }
 
@@ -73,8 +83,10 @@ export async function styleInliner(): Promise<(html: string) => string> {
 export function fileNote(file: MailedFile | undefined, what: string): string {
   if (!file) return '';
   if (file.download) {
-    return `<p>The file <b>${h(file.filename)}</b> (${h(file.bytes.toLocaleString('en-US'))} bytes, SHA-256 <code>${h(file.sha256)}</code>) is too large to attach. ` +
-      `<a href="${h(file.download.url)}">Download it</a> until ${h(file.download.expiresAt)}.</p>`;
+    return (
+      `<p>The file <b>${h(file.filename)}</b> (${h(file.bytes.toLocaleString('en-US'))} bytes, SHA-256 <code>${h(file.sha256)}</code>) is too large to attach. ` +
+      `<a href="${h(file.download.url)}">Download it</a> until ${h(file.download.expiresAt)}.</p>`
+    );
   }
   return `<p>${h(what)}, attached unchanged: <b>${h(file.filename)}</b> (${h(file.bytes.toLocaleString('en-US'))} bytes).</p>`;
 }

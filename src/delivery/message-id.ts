@@ -7,7 +7,9 @@ import { createHash } from 'node:crypto';
 import { compactUtc, type ArtifactNaming } from './archive-key.js';
 
 export function deterministicMessageId(naming: ArtifactNaming, recipients: readonly string[], from: string): string {
-  const identity = [naming.schedule, naming.group, naming.type, naming.window.start, naming.window.end, ...[...recipients].sort()].join('\n');
+  const identity = [naming.schedule, naming.group, naming.type, naming.window.start, naming.window.end, ...[...recipients].sort()].join(
+    '\n',
+  );
   const digest = createHash('sha256').update(identity).digest('hex').slice(0, 16);
   return `<oxb.${atom(naming.schedule)}.${compactUtc(naming.window.start)}.${digest}@${domainOf(from)}>`;
 }

@@ -27,10 +27,14 @@ const TOKEN = /^([A-Za-z0-9_-]+)\.([0-9a-f]{8}|x)\.(\d+|x)\.(\d+)\.(\d+|x)$/;
 
 /** A host name as a file-name-safe word: `[A-Za-z0-9-]` kept, everything else `_` + hex bytes. */
 export function escapeHost(host: string): string {
-  return Array.from(Buffer.from(host, 'utf8')).map((byte) => {
-    const ch = String.fromCharCode(byte);
-    return /[A-Za-z0-9-]/.test(ch) ? ch : `_${byte.toString(16).padStart(2, '0')}`;
-  }).join('') || '_';
+  return (
+    Array.from(Buffer.from(host, 'utf8'))
+      .map((byte) => {
+        const ch = String.fromCharCode(byte);
+        return /[A-Za-z0-9-]/.test(ch) ? ch : `_${byte.toString(16).padStart(2, '0')}`;
+      })
+      .join('') || '_'
+  );
 }
 
 export function unescapeHost(escaped: string): string {
@@ -74,7 +78,10 @@ export function ownIdentity(): ProcessIdentity {
   own ??= {
     host: escapeHost(hostname()),
     boot: readOr(() => {
-      const id = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').replace(/[^0-9a-f]/gi, '').toLowerCase().slice(0, 8);
+      const id = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8')
+        .replace(/[^0-9a-f]/gi, '')
+        .toLowerCase()
+        .slice(0, 8);
       return id.length === 8 ? id : UNKNOWN;
     }, UNKNOWN),
     pidNs: readOr(() => /\[(\d+)\]/.exec(readlinkSync('/proc/self/ns/pid'))?.[1] ?? UNKNOWN, UNKNOWN),

@@ -54,7 +54,10 @@ class UploadDigests extends Transform {
     const wholeDigest = this.whole.digest();
     if (this.inPart > 0 || this.parts.length === 0) this.parts.push(this.part.digest());
     // lib-storage sends an object that fits in one part as a single PutObject: its checksum is the plain SHA-256.
-    const checksum = this.parts.length === 1 ? wholeDigest.toString('base64') : `${createHash('sha256').update(Buffer.concat(this.parts)).digest('base64')}-${this.parts.length}`;
+    const checksum =
+      this.parts.length === 1
+        ? wholeDigest.toString('base64')
+        : `${createHash('sha256').update(Buffer.concat(this.parts)).digest('base64')}-${this.parts.length}`;
     return { sha256: wholeDigest.toString('hex'), checksum };
   }
 }
@@ -90,12 +93,15 @@ export class S3Archive implements ArchiveStore {
   private sdk(): Promise<Sdk> {
     this.sdkLoading ??= (async () => {
       const [s3, storage, presigner] = await Promise.all([
-        import('@aws-sdk/client-s3'), import('@aws-sdk/lib-storage'), import('@aws-sdk/s3-request-presigner'),
+        import('@aws-sdk/client-s3'),
+        import('@aws-sdk/lib-storage'),
+        import('@aws-sdk/s3-request-presigner'),
       ]);
       const { config } = this;
-      const credentials = config.accessKeyId && config.secretAccessKey
-        ? { accessKeyId: config.accessKeyId, secretAccessKey: config.secretAccessKey }
-        : undefined;
+      const credentials =
+        config.accessKeyId && config.secretAccessKey
+          ? { accessKeyId: config.accessKeyId, secretAccessKey: config.secretAccessKey }
+          : undefined;
       const client = new s3.S3Client({
         region: config.region,
         ...(config.endpoint ? { endpoint: config.endpoint } : {}),
@@ -111,7 +117,11 @@ export class S3Archive implements ArchiveStore {
     return `s3://${this.bucket}/${key}`;
   }
 
-  async putFile(key: string, filePath: string, options: { contentType: string; bytes: number; sha256: string; signal?: AbortSignal; immutable?: boolean }): Promise<ArchiveObjectInfo> {
+  async putFile(
+    key: string,
+    filePath: string,
+    options: { contentType: string; bytes: number; sha256: string; signal?: AbortSignal; immutable?: boolean },
+  ): Promise<ArchiveObjectInfo> {
     assertSafeKey(key);
     options.signal?.throwIfAborted();
     const { storage, client } = await this.sdk();
@@ -152,9 +162,16 @@ export class S3Archive implements ArchiveStore {
     const body = Buffer.from(`${JSON.stringify(value, null, 2)}\n`);
     const { s3, client } = await this.sdk();
     try {
-      await client.send(new s3.PutObjectCommand({
-        Bucket: this.bucket, Key: key, Body: body, ContentType: 'application/json', ChecksumAlgorithm: 'SHA256',
-      }), { abortSignal: options.signal });
+      await client.send(
+        new s3.PutObjectCommand({
+          Bucket: this.bucket,
+          Key: key,
+          Body: body,
+          ContentType: 'application/json',
+          ChecksumAlgorithm: 'SHA256',
+        }),
+        { abortSignal: options.signal },
+      );
     } catch (err) {
       throw this.failure('put', key, err);
     }
@@ -179,14 +196,24 @@ export class S3Archive implements ArchiveStore {
     const sent = options.localCopy === undefined ? undefined : this.uploaded.get(key);
     if (sent) this.uploaded.delete(key);
     try {
-      const head = await client.send(new s3.HeadObjectCommand({ Bucket: this.bucket, Key: key, ChecksumMode: 'ENABLED' }), { abortSignal: options.signal });
-      if (head.ContentLength !== expected.bytes) return { ok: false, reason: `size ${head.ContentLength} != ${expected.bytes}`, bytes: head.ContentLength };
+      const head = await client.send(new s3.HeadObjectCommand({ Bucket: this.bucket, Key: key, ChecksumMode: 'ENABLED' }), {
+        abortSignal: options.signal,
+      });
+      if (head.ContentLength !== expected.bytes)
+        return { ok: false, reason: `size ${head.ContentLength} != ${expected.bytes}`, bytes: head.ContentLength };
       // A store that keeps S3 checksums checked every part's SHA-256 on upload and answers the
       // object's checksum: compared with the one computed from the bytes that went up (which
       // hashed to the spool's SHA-256), nothing needs downloading.
       if (sent && sent.localCopy === options.localCopy && head.ChecksumSHA256) {
-        if (sent.sha256 !== expected.sha256) return { ok: false, reason: 'sha256 mismatch (the bytes uploaded differ from the spool)', bytes: expected.bytes, sha256: sent.sha256 };
-        if (head.ChecksumSHA256 !== sent.checksum) return { ok: false, reason: `S3 checksum ${head.ChecksumSHA256} != ${sent.checksum}`, bytes: expected.bytes };
+        if (sent.sha256 !== expected.sha256)
+          return {
+            ok: false,
+            reason: 'sha256 mismatch (the bytes uploaded differ from the spool)',
+            bytes: expected.bytes,
+            sha256: sent.sha256,
+          };
+        if (head.ChecksumSHA256 !== sent.checksum)
+          return { ok: false, reason: `S3 checksum ${head.ChecksumSHA256} != ${sent.checksum}`, bytes: expected.bytes };
         return { ok: true, verifiedBy: 's3-checksum', bytes: expected.bytes, sha256: expected.sha256 };
       }
       // No checksum from the store (or no upload of ours to compare with): read the bytes back,

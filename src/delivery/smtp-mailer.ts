@@ -32,7 +32,8 @@ export class SmtpMailer implements Mailer {
         ...(message.html === undefined ? {} : { html: message.html }),
         messageId: message.messageId,
         attachments: message.attachments?.map((a) => ({
-          filename: a.filename, contentType: a.contentType,
+          filename: a.filename,
+          contentType: a.contentType,
           ...(a.content ? { content: a.content } : { path: a.path }),
           ...(a.cid ? { cid: a.cid, contentDisposition: 'inline' as const } : {}),
         })),
@@ -81,9 +82,10 @@ const NOT_SENT_CODES = new Set(['ECONNECTION', 'ECONNREFUSED', 'EDNS', 'EAUTH', 
 function smtpFailure(err: unknown, smtpUrl: string): DeliveryError {
   const e = err as { code?: string; responseCode?: number; message?: string };
   const notSent = e.responseCode !== undefined || NOT_SENT_CODES.has(e.code ?? '');
-  const retryable = e.responseCode !== undefined
-    ? e.responseCode >= 400 && e.responseCode < 500
-    : TRANSIENT_CODES.has(e.code ?? '') || e.code === undefined;
+  const retryable =
+    e.responseCode !== undefined
+      ? e.responseCode >= 400 && e.responseCode < 500
+      : TRANSIENT_CODES.has(e.code ?? '') || e.code === undefined;
   const reason = scrubText(e.message ?? String(err));
   return new DeliveryError(
     `SMTP delivery via ${safeUrl(smtpUrl)} failed${e.responseCode ? ` (${e.responseCode})` : e.code ? ` (${e.code})` : ''}: ${reason}`,

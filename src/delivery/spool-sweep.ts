@@ -54,20 +54,32 @@ export async function sweepSpool(dir: string, options: SweepOptions): Promise<Sw
   const me = ownIdentity();
   const now = options.now ?? Date.now();
   const report: SweepReport = {
-    at: now, by: options.by, host: unescapeHost(me.host), pid: me.pid, dir,
-    removed: 0, removedBytes: 0, removedFiles: [], keptLive: 0, keptOther: 0, errors: [],
+    at: now,
+    by: options.by,
+    host: unescapeHost(me.host),
+    pid: me.pid,
+    dir,
+    removed: 0,
+    removedBytes: 0,
+    removedFiles: [],
+    keptLive: 0,
+    keptOther: 0,
+    errors: [],
   };
   let names: string[];
   try {
     names = await readdir(dir);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') report.errors.push(`cannot list ${dir}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT')
+      report.errors.push(`cannot list ${dir}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
     return report;
   }
-  const livenessOf = options.liveness ?? ((token: string) => {
-    const owner = parseIdentityToken(token);
-    return owner ? liveness(owner, me) : 'unknown';
-  });
+  const livenessOf =
+    options.liveness ??
+    ((token: string) => {
+      const owner = parseIdentityToken(token);
+      return owner ? liveness(owner, me) : 'unknown';
+    });
   for (const name of names) {
     if (!name.startsWith(SPOOL_FILE_PREFIX)) continue;
     const path = join(dir, name);
@@ -136,7 +148,10 @@ export interface SweepHistory {
 export async function recordSweep(redis: RedisClient, prefix: string, report: SweepReport): Promise<void> {
   const field = `${report.host}|${report.dir}`;
   const text = JSON.stringify(report);
-  await redis.hset(sweepsKey(prefix), ...(report.removed > 0 ? [`last|${field}`, text, `removal|${field}`, text] : [`last|${field}`, text]));
+  await redis.hset(
+    sweepsKey(prefix),
+    ...(report.removed > 0 ? [`last|${field}`, text, `removal|${field}`, text] : [`last|${field}`, text]),
+  );
 }
 
 /** Every host and folder swept, the newest sweep first. */
@@ -179,7 +194,16 @@ export async function sweepSpoolAtStart(context: StartSweepContext): Promise<Swe
   const dir = spoolDirOf(context.config);
   try {
     const report = await sweepSpool(dir, { by: context.by, staleAfterMs: context.config.spool.staleAfter });
-    const fields = { spoolSweep: { dir, removed: report.removed, removedBytes: report.removedBytes, keptLive: report.keptLive, keptOther: report.keptOther, files: report.removedFiles } };
+    const fields = {
+      spoolSweep: {
+        dir,
+        removed: report.removed,
+        removedBytes: report.removedBytes,
+        keptLive: report.keptLive,
+        keptOther: report.keptOther,
+        files: report.removedFiles,
+      },
+    };
     if (report.errors.length > 0) context.log.warn({ ...fields, errors: report.errors }, sweepLine(report));
     else context.log.info(fields, sweepLine(report));
     await recordSweep(context.redis, context.config.redis.prefix, report);

@@ -69,10 +69,7 @@ export interface SpooledArtifact {
   cleanup(): Promise<void>;
 }
 
-export async function spoolStream(
-  source: Readable | AsyncIterable<Buffer | string>,
-  options: SpoolOptions = {},
-): Promise<SpooledArtifact> {
+export async function spoolStream(source: Readable | AsyncIterable<Buffer | string>, options: SpoolOptions = {}): Promise<SpooledArtifact> {
   // The source may fail while we create the folder; the pipeline below still sees that error
   // (it checks `errored`), but without a listener now it would be an uncaught exception.
   const ignoreUntilPiped = () => undefined;
@@ -96,7 +93,14 @@ export async function spoolStream(
   };
   const hashBytes = (chunk: Buffer) => hash.update(chunk);
   // Without gzip the content is what is stored: one tap counts rows and hashes.
-  const content = new ByteTap(options.gzip ? countRows : (chunk) => { countRows(chunk); hashBytes(chunk); });
+  const content = new ByteTap(
+    options.gzip
+      ? countRows
+      : (chunk) => {
+          countRows(chunk);
+          hashBytes(chunk);
+        },
+  );
   const stored = options.gzip ? new ByteTap(hashBytes) : content;
   // Level 6 is zlib's default balance; exports are text and shrink ~5-10x either way.
   const stages: NodeJS.ReadWriteStream[] = options.gzip

@@ -51,7 +51,11 @@ export interface ArchiveStore {
    * the caller guarantees the file never changes again (a finished spool), so the fs store may
    * hard-link it instead of copying.
    */
-  putFile(key: string, filePath: string, options: { contentType: string; bytes: number; sha256: string; signal?: AbortSignal; immutable?: boolean }): Promise<ArchiveObjectInfo>;
+  putFile(
+    key: string,
+    filePath: string,
+    options: { contentType: string; bytes: number; sha256: string; signal?: AbortSignal; immutable?: boolean },
+  ): Promise<ArchiveObjectInfo>;
   putJson(key: string, value: unknown, options?: { signal?: AbortSignal }): Promise<ArchiveObjectInfo>;
   readJson<T = unknown>(key: string, options?: { signal?: AbortSignal }): Promise<T | null>;
   /** Checks size and SHA-256 of the stored object: read back, or proven otherwise (VerificationMethod). */

@@ -11,14 +11,28 @@ export interface DemoSummary {
   prefix: string;
   paths: { archive: string; mail: string; log: string };
   windows: {
-    schedule: string; zone: string; from: string; to: string; done: number; rows: number; keys: string[];
-    historyDone: number; historyRows: number;
+    schedule: string;
+    zone: string;
+    from: string;
+    to: string;
+    done: number;
+    rows: number;
+    keys: string[];
+    historyDone: number;
+    historyRows: number;
   };
   files: ArchiveCount;
   mails: { count: number; files: string[] };
   purge: {
-    refusedFirst: boolean; refusal?: string; cutoff?: string; retention?: string; limitedBy?: string;
-    rowsBefore: number; rowsDeleted: number; rowsLeft: number; guardWatermark?: string;
+    refusedFirst: boolean;
+    refusal?: string;
+    cutoff?: string;
+    retention?: string;
+    limitedBy?: string;
+    rowsBefore: number;
+    rowsDeleted: number;
+    rowsLeft: number;
+    guardWatermark?: string;
   };
   ads: { catalog: string; created?: number; updated?: number; deleted?: number; failed?: number; error?: string };
   audit: { window: string; usersChecked?: number; changes?: number; flaggedRows?: number; key?: string; error?: string };

@@ -23,7 +23,13 @@ export interface DemoWorld {
   catalogUsers: number;
 }
 
-export async function startDemoWorld(options: { now: number; smtpUrl: string; catalog: string; watchedUsers: string; port?: number }): Promise<DemoWorld> {
+export async function startDemoWorld(options: {
+  now: number;
+  smtpUrl: string;
+  catalog: string;
+  watchedUsers: string;
+  port?: number;
+}): Promise<DemoWorld> {
   const { now } = options;
   const today = DateTime.fromMillis(now, { zone: DEMO_ZONE }).startOf('day');
   const dataStart = today.minus({ days: FEEDBACK_DAYS }).toMillis();
@@ -51,10 +57,22 @@ export async function startDemoWorld(options: { now: number; smtpUrl: string; ca
   const first = users[0]!;
   const second = users[1] ?? first;
   // A change through a client nobody uses: flagged `unknown-client`.
-  sim.addPasswordChange({ contextId: first.contextId, userId: first.userId, date: yesterday + 3 * 3_600_000 + 17_000, client_id: 'curl/8.5.0', client_address: '203.0.113.66' });
+  sim.addPasswordChange({
+    contextId: first.contextId,
+    userId: first.userId,
+    date: yesterday + 3 * 3_600_000 + 17_000,
+    client_id: 'curl/8.5.0',
+    client_address: '203.0.113.66',
+  });
   // Five changes within minutes: flagged `burst`.
   for (let i = 0; i < 5; i++) {
-    sim.addPasswordChange({ contextId: second.contextId, userId: second.userId, date: yesterday + 14 * 3_600_000 + i * 90_000, client_id: 'open-xchange-appsuite', client_address: '198.51.100.23' });
+    sim.addPasswordChange({
+      contextId: second.contextId,
+      userId: second.userId,
+      date: yesterday + 14 * 3_600_000 + i * 90_000,
+      client_id: 'open-xchange-appsuite',
+      client_address: '198.51.100.23',
+    });
   }
   return { sim, dataStart, feedbackRows, watchedUsers: users.length, catalogUsers };
 }

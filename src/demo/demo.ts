@@ -62,9 +62,17 @@ function demoPaths(): DemoPaths {
 
 /** Redis is the one thing the demo needs from outside: check it first and say how to get one. */
 async function checkRedis(url: string): Promise<string | undefined> {
-  const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, enableOfflineQueue: false, connectTimeout: 3_000, retryStrategy: () => null });
+  const client = new Redis(url, {
+    lazyConnect: true,
+    maxRetriesPerRequest: 0,
+    enableOfflineQueue: false,
+    connectTimeout: 3_000,
+    retryStrategy: () => null,
+  });
   let lastError: string | undefined;
-  client.on('error', (err: Error) => { lastError = err.message; });
+  client.on('error', (err: Error) => {
+    lastError = err.message;
+  });
   try {
     await client.connect();
     await client.ping();
@@ -90,18 +98,20 @@ async function cleanFolder(dir: string): Promise<string | undefined> {
   return undefined;
 }
 
-
 /** The daemon's JSON log goes to a file: the terminal shows the demo's own lines. */
 function fileLogger(file: string): Logger {
-  return pino({
-    level: 'info',
-    redact: { paths: ['password', '*.password', 'authorization', '*.authorization', 'smtp', '*.smtp'], censor: '***' },
-    hooks: {
-      logMethod(args, method) {
-        return method.apply(this, args.map((a) => (typeof a === 'string' ? scrubText(a) : a)) as Parameters<typeof method>);
+  return pino(
+    {
+      level: 'info',
+      redact: { paths: ['password', '*.password', 'authorization', '*.authorization', 'smtp', '*.smtp'], censor: '***' },
+      hooks: {
+        logMethod(args, method) {
+          return method.apply(this, args.map((a) => (typeof a === 'string' ? scrubText(a) : a)) as Parameters<typeof method>);
+        },
       },
     },
-  }, pino.destination({ dest: file, sync: true, mkdir: true }));
+    pino.destination({ dest: file, sync: true, mkdir: true }),
+  );
 }
 
 function shown(path: string): string {
@@ -140,14 +150,16 @@ async function main(): Promise<number> {
 
   const redisProblem = await checkRedis(redisUrl);
   if (redisProblem !== undefined) {
-    process.stderr.write([
-      `ox-batch demo: Redis does not answer at ${safeUrl(redisUrl)} (${redisProblem}).`,
-      'The demo needs a Redis server and nothing else. Start one, e.g.:',
-      '  docker run -d --name ox-batch-redis -p 6379:6379 redis:7',
-      '  or on Debian/Ubuntu: sudo apt-get install redis-server   (listens on 127.0.0.1:6379)',
-      'or point REDIS_URL at one:  REDIS_URL=redis://host:6379 npm run demo',
-      '',
-    ].join('\n'));
+    process.stderr.write(
+      [
+        `ox-batch demo: Redis does not answer at ${safeUrl(redisUrl)} (${redisProblem}).`,
+        'The demo needs a Redis server and nothing else. Start one, e.g.:',
+        '  docker run -d --name ox-batch-redis -p 6379:6379 redis:7',
+        '  or on Debian/Ubuntu: sudo apt-get install redis-server   (listens on 127.0.0.1:6379)',
+        'or point REDIS_URL at one:  REDIS_URL=redis://host:6379 npm run demo',
+        '',
+      ].join('\n'),
+    );
     return EXIT_FAILURE;
   }
 
@@ -184,8 +196,15 @@ async function main(): Promise<number> {
   try {
     say(`ox-batch demo: Redis ${safeUrl(redisUrl)} (prefix ${prefix}), files under ${shown(join(paths.work, '..'))}/`);
     mail = await startMailCatcher(paths.mail);
-    world = await startDemoWorld({ now, smtpUrl: mail.url, catalog: 'config/catalog.example.yaml', watchedUsers: 'config/watched-users.example.csv' });
-    say(`  OX simulator    ${world.sim.url}  ${world.feedbackRows} feedback rows over ${FEEDBACK_DAYS} days from ${day(world.dataStart)}, ${world.watchedUsers} watched users, ${world.catalogUsers} ad users`);
+    world = await startDemoWorld({
+      now,
+      smtpUrl: mail.url,
+      catalog: 'config/catalog.example.yaml',
+      watchedUsers: 'config/watched-users.example.csv',
+    });
+    say(
+      `  OX simulator    ${world.sim.url}  ${world.feedbackRows} feedback rows over ${FEEDBACK_DAYS} days from ${day(world.dataStart)}, ${world.watchedUsers} watched users, ${world.catalogUsers} ad users`,
+    );
     say(`  SMTP catcher    ${mail.url}  → ${shown(paths.mail)}/*.eml`);
 
     const config = loadConfig({
@@ -220,8 +239,11 @@ async function main(): Promise<number> {
     // 1. A week of daily exports: archived, verified, mailed once each.
     // Day by day, as the schedule runs them: each mail's digest compares with the days before.
     const week: FinishedJob[] = [];
-    for (let from = weekAgo; from < today; from = dayBefore(from, -1)) week.push(...await backfill(daemon, 'feedback-daily', from, dayBefore(from, -1)));
-    say(`1 backfill feedback-daily ${day(weekAgo)} .. ${day(yesterday)}: ${week.length} windows, ${rowsOf(week)} rows, ${failuresOf(week).length} failed`);
+    for (let from = weekAgo; from < today; from = dayBefore(from, -1))
+      week.push(...(await backfill(daemon, 'feedback-daily', from, dayBefore(from, -1))));
+    say(
+      `1 backfill feedback-daily ${day(weekAgo)} .. ${day(yesterday)}: ${week.length} windows, ${rowsOf(week)} rows, ${failuresOf(week).length} failed`,
+    );
 
     // 2. The purge refuses while older feedback is not archived …
     const before = world.sim.feedbackCount();
@@ -230,19 +252,27 @@ async function main(): Promise<number> {
     say(`2 purge feedback-purge (retention 30d) before the history is archived: ${refusal ? `refused — ${refusal}` : 'ran (unexpected)'}`);
     // … so archive the history (archive only, no mails), then purge again.
     const history = await backfill(daemon, 'feedback-daily', world.dataStart, weekAgo, { params: { deliver: ['archive'] } });
-    say(`  archive history ${day(world.dataStart)} .. ${day(dayBefore(weekAgo, 1))}: ${history.length} windows (archive only), ${rowsOf(history)} rows, ${failuresOf(history).length} failed`);
+    say(
+      `  archive history ${day(world.dataStart)} .. ${day(dayBefore(weekAgo, 1))}: ${history.length} windows (archive only), ${rowsOf(history)} rows, ${failuresOf(history).length} failed`,
+    );
     const purge = await runOnce(daemon, 'feedback-purge', Date.now());
     const after = world.sim.feedbackCount();
-    say(`  purge again: ${purge.status === 'done' ? `deleted feedback before ${purge.result?.cutoff} — ${before - after} rows gone, ${after} remain` : `failed — ${purge.reason}`}`);
+    say(
+      `  purge again: ${purge.status === 'done' ? `deleted feedback before ${purge.result?.cutoff} — ${before - after} rows gone, ${after} remain` : `failed — ${purge.reason}`}`,
+    );
 
     // 3. Advertisement sync from the example catalog.
     const ads = await runOnce(daemon, 'ads-sync', Date.now());
     const applied = ads.result?.applied as { created: number; updated: number; deleted: number; failed: number } | undefined;
-    say(`3 ads-sync config/catalog.example.yaml: ${ads.status === 'done' && applied ? `created ${applied.created}, updated ${applied.updated}, deleted ${applied.deleted}, failed ${applied.failed}` : `failed — ${ads.reason}`}`);
+    say(
+      `3 ads-sync config/catalog.example.yaml: ${ads.status === 'done' && applied ? `created ${applied.created}, updated ${applied.updated}, deleted ${applied.deleted}, failed ${applied.failed}` : `failed — ${ads.reason}`}`,
+    );
 
     // 4. Yesterday's password changes of the watched users.
     const [audit] = await backfill(daemon, 'passwd-audit', yesterday, today);
-    say(`4 passwd-audit ${day(yesterday)}: ${audit?.status === 'done' ? `${audit.result.usersChecked} users, ${audit.result.changes} changes, ${audit.result.flaggedRows} flagged` : `failed — ${audit?.reason}`}`);
+    say(
+      `4 passwd-audit ${day(yesterday)}: ${audit?.status === 'done' ? `${audit.result.usersChecked} users, ${audit.result.changes} changes, ${audit.result.flaggedRows} flagged` : `failed — ${audit?.reason}`}`,
+    );
 
     const archive = await countArchive(paths.archive);
     const mails = (await readdir(paths.mail)).filter((f) => f.endsWith('.eml')).sort();
@@ -252,10 +282,15 @@ async function main(): Promise<number> {
       prefix,
       paths: { archive: paths.archive, mail: paths.mail, log: paths.log },
       windows: {
-        schedule: 'feedback-daily', zone: DEMO_ZONE, from: day(weekAgo), to: day(yesterday),
-        done: week.filter((j) => j.status === 'done').length, rows: rowsOf(week),
+        schedule: 'feedback-daily',
+        zone: DEMO_ZONE,
+        from: day(weekAgo),
+        to: day(yesterday),
+        done: week.filter((j) => j.status === 'done').length,
+        rows: rowsOf(week),
         keys: week.map((j) => j.result?.archive?.key).filter((k): k is string => typeof k === 'string'),
-        historyDone: history.filter((j) => j.status === 'done').length, historyRows: rowsOf(history),
+        historyDone: history.filter((j) => j.status === 'done').length,
+        historyRows: rowsOf(history),
       },
       files: archive,
       mails: { count: mails.length, files: mails },
@@ -271,9 +306,16 @@ async function main(): Promise<number> {
         guardWatermark: purge.result?.guard?.watermark,
       },
       ads: { catalog: 'config/catalog.example.yaml', ...(applied ?? {}), ...(ads.status === 'done' ? {} : { error: ads.reason }) },
-      audit: audit?.status === 'done'
-        ? { window: day(yesterday), usersChecked: audit.result.usersChecked, changes: audit.result.changes, flaggedRows: audit.result.flaggedRows, key: audit.result.archive?.key }
-        : { window: day(yesterday), error: audit?.reason },
+      audit:
+        audit?.status === 'done'
+          ? {
+              window: day(yesterday),
+              usersChecked: audit.result.usersChecked,
+              changes: audit.result.changes,
+              flaggedRows: audit.result.flaggedRows,
+              key: audit.result.archive?.key,
+            }
+          : { window: day(yesterday), error: audit?.reason },
     };
     await writeFile(paths.summary, `${JSON.stringify(summary, null, 2)}\n`);
     say('');
@@ -287,7 +329,9 @@ async function main(): Promise<number> {
       say(`  dashboard  ${url}/ui/   (login demo / demo)`);
       say(`  metrics    ${url}/metrics    health ${url}/healthz  ${url}/readyz`);
       say(`  OX sim     ${world.sim.url}    SMTP ${mail.url}`);
-      say(`  CLI        REDIS_URL=${safeUrl(redisUrl)} OXB_REDIS_PREFIX=${prefix} OX_URL=${world.sim.url} node dist/src/cli/main.js --config config/schedules.example.yaml status`);
+      say(
+        `  CLI        REDIS_URL=${safeUrl(redisUrl)} OXB_REDIS_PREFIX=${prefix} OX_URL=${world.sim.url} node dist/src/cli/main.js --config config/schedules.example.yaml status`,
+      );
       await new Promise<void>((resolve) => {
         process.once('SIGINT', () => resolve());
         process.once('SIGTERM', () => resolve());

@@ -32,19 +32,41 @@ function context(daemon: Daemon): EnqueueContext {
 }
 
 /** `ox-batch backfill SCHEDULE --from --to --wait`, optionally with params changed for this run. */
-export async function backfill(daemon: Daemon, scheduleId: string, from: number, to: number, options: { params?: Record<string, unknown>; timeoutMs?: number } = {}): Promise<FinishedJob[]> {
+export async function backfill(
+  daemon: Daemon,
+  scheduleId: string,
+  from: number,
+  to: number,
+  options: { params?: Record<string, unknown>; timeoutMs?: number } = {},
+): Promise<FinishedJob[]> {
   const schedule = scheduleOf(daemon, scheduleId);
   const windows = windowsBetween(schedule.window!, schedule.tz, from, to);
   const params = { ...(schedule.params as Record<string, unknown>), ...options.params };
-  const results = await enqueueWindows(context(daemon), windows.map((window) => ({
-    scheduleId, kind: schedule.kind, window, params, attempts: schedule.attempts,
-  })));
-  const finished = await waitForJobs(daemon, results.map((r) => r.jobId), options.timeoutMs ?? 90_000);
+  const results = await enqueueWindows(
+    context(daemon),
+    windows.map((window) => ({
+      scheduleId,
+      kind: schedule.kind,
+      window,
+      params,
+      attempts: schedule.attempts,
+    })),
+  );
+  const finished = await waitForJobs(
+    daemon,
+    results.map((r) => r.jobId),
+    options.timeoutMs ?? 90_000,
+  );
   return finished.map((f, i) => ({ ...f, window: { start: windows[i]!.start, end: windows[i]!.end } }));
 }
 
 /** `ox-batch enqueue SCHEDULE --wait` for a non-windowed schedule. */
-export async function runOnce(daemon: Daemon, scheduleId: string, at: number, options: { params?: Record<string, unknown>; timeoutMs?: number } = {}): Promise<FinishedJob> {
+export async function runOnce(
+  daemon: Daemon,
+  scheduleId: string,
+  at: number,
+  options: { params?: Record<string, unknown>; timeoutMs?: number } = {},
+): Promise<FinishedJob> {
   const schedule = scheduleOf(daemon, scheduleId);
   const params = { ...(schedule.params as Record<string, unknown>), ...options.params };
   const { jobId } = await enqueueRun(context(daemon), { scheduleId, kind: schedule.kind, params, attempts: schedule.attempts, at });
@@ -75,7 +97,9 @@ export async function waitForJobs(daemon: Daemon, jobIds: string[], timeoutMs: n
     if (finished.size === jobIds.length) break;
     if (Date.now() > deadline) {
       const open = jobIds.filter((id) => !finished.has(id));
-      throw new Error(`jobs still not finished after ${Math.round(timeoutMs / 1000)} s: ${open.slice(0, 5).join(', ')}${open.length > 5 ? ', …' : ''}`);
+      throw new Error(
+        `jobs still not finished after ${Math.round(timeoutMs / 1000)} s: ${open.slice(0, 5).join(', ')}${open.length > 5 ? ', …' : ''}`,
+      );
     }
     await new Promise((resolve) => setTimeout(resolve, 100));
   }

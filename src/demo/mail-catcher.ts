@@ -28,16 +28,23 @@ export async function startMailCatcher(dir: string, options: { port?: number } =
     banner: 'ox-batch demo mail catcher',
     onData(stream, session, callback) {
       counter += 1;
-      const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+      const stamp = new Date()
+        .toISOString()
+        .replace(/[-:]/g, '')
+        .replace(/\.\d+Z$/, 'Z');
       const file = join(dir, `${stamp}-${String(counter).padStart(3, '0')}.eml`);
-      const envelope = `X-Demo-Envelope-From: ${session.envelope.mailFrom ? session.envelope.mailFrom.address : ''}\r\n` +
+      const envelope =
+        `X-Demo-Envelope-From: ${session.envelope.mailFrom ? session.envelope.mailFrom.address : ''}\r\n` +
         `X-Demo-Envelope-To: ${session.envelope.rcptTo.map((r) => r.address).join(', ')}\r\n`;
       const out = createWriteStream(file);
       out.write(envelope);
-      pipeline(stream, out).then(() => {
-        files.push(file);
-        callback();
-      }, (err: Error) => callback(err));
+      pipeline(stream, out).then(
+        () => {
+          files.push(file);
+          callback();
+        },
+        (err: Error) => callback(err),
+      );
     },
   });
   server.on('error', () => undefined);

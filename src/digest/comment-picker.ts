@@ -52,7 +52,15 @@ export class CommentPicker {
     const seq = this.seq++;
     const text = offer.text.includes('\r') ? offer.text.replace(LINE_BREAKS, '\n') : offer.text;
     if (!NOT_BLANK.test(text)) return;
-    const candidate: Candidate = { slot: offer.slot, length: text.length, seq, text, app: offer.app, date: offer.date, ...(offer.question === undefined ? {} : { question: offer.question }) };
+    const candidate: Candidate = {
+      slot: offer.slot,
+      length: text.length,
+      seq,
+      text,
+      app: offer.app,
+      date: offer.date,
+      ...(offer.question === undefined ? {} : { question: offer.question }),
+    };
     let at = this.kept.length;
     while (at > 0 && before(candidate, this.kept[at - 1]!)) at--;
     if (at >= this.size) return;

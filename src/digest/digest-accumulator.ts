@@ -78,7 +78,10 @@ export class DigestAccumulator {
   private readonly osCounts = new Float64Array(MAX_TRACKED_VALUES + 1);
   private readonly languageCounts = new Float64Array(MAX_TRACKED_VALUES + 1);
 
-  constructor(readonly type: string, options: DigestOptions = {}) {
+  constructor(
+    readonly type: string,
+    options: DigestOptions = {},
+  ) {
     this.scale = digestScale(type);
     this.minScore = this.scale === 'stars' ? 1 : 0;
     this.maxScore = this.scale === 'stars' ? 5 : 10;
@@ -115,11 +118,21 @@ export class DigestAccumulator {
     const comment = text(record.comment);
     if (comment && this.comments.mightTake(slot, comment.length)) {
       this.comments.offer({
-        slot, text: comment, app: app === this.apps.other ? '(other)' : appText, date: text(record.date),
+        slot,
+        text: comment,
+        app: app === this.apps.other ? '(other)' : appText,
+        date: text(record.date),
         ...(questionText === undefined ? {} : { question: question === this.questions.other ? '(other)' : questionText }),
       });
     }
-    this.addRow(slot, question, app, this.browsers.id(text(record.browser)), this.operatingSystems.id(text(record.operating_system)), this.languages.id(text(record.language)));
+    this.addRow(
+      slot,
+      question,
+      app,
+      this.browsers.id(text(record.browser)),
+      this.operatingSystems.id(text(record.operating_system)),
+      this.languages.id(text(record.language)),
+    );
   }
 
   figures(): WindowFigures {
@@ -191,7 +204,12 @@ export class DigestAccumulator {
 }
 
 /** NPS from a 0..10 distribution: % promoters (9-10) − % detractors (0-6). */
-export function npsFigures(distribution: readonly number[]): { nps: number | null; promoters: number; passives: number; detractors: number } {
+export function npsFigures(distribution: readonly number[]): {
+  nps: number | null;
+  promoters: number;
+  passives: number;
+  detractors: number;
+} {
   let promoters = 0;
   let passives = 0;
   let detractors = 0;
@@ -211,9 +229,7 @@ function rowsIn(counts: Uint32Array, block: number): number {
 }
 
 function topList(interner: Interner, counts: Float64Array): TopList {
-  const values = interner.names
-    .map((value, id) => ({ value, rows: counts[id]! }))
-    .filter((v) => v.rows > 0);
+  const values = interner.names.map((value, id) => ({ value, rows: counts[id]! })).filter((v) => v.rows > 0);
   if (interner.overflowed) values.push({ value: '(other)', rows: counts[interner.other]! });
   // Array#sort is stable: equal counts keep first-seen order.
   values.sort((a, b) => b.rows - a.rows);

@@ -62,12 +62,24 @@ function chartOption(digest: FeedbackDigest): Record<string, unknown> {
     { name: 'this window', type: 'bar', data: share(digest.scores.distribution, total), itemStyle: { color: THIS_COLOR }, barGap: '10%' },
   ];
   if (previous && previous.distribution.length === labels.length) {
-    bars.push({ name: 'previous window', type: 'bar', data: share(previous.distribution, previousTotal), itemStyle: { color: PREVIOUS_COLOR } });
+    bars.push({
+      name: 'previous window',
+      type: 'bar',
+      data: share(previous.distribution, previousTotal),
+      itemStyle: { color: PREVIOUS_COLOR },
+    });
   }
   const trend = digest.history?.trend ?? [];
   const trendSeries = trendLines(digest).map((line, i) => ({
-    name: line.name, type: 'line', xAxisIndex: 1, yAxisIndex: 1, data: line.values, connectNulls: true,
-    symbolSize: 6, lineStyle: { width: 2, color: TREND_COLORS[i % TREND_COLORS.length] }, itemStyle: { color: TREND_COLORS[i % TREND_COLORS.length] },
+    name: line.name,
+    type: 'line',
+    xAxisIndex: 1,
+    yAxisIndex: 1,
+    data: line.values,
+    connectNulls: true,
+    symbolSize: 6,
+    lineStyle: { width: 2, color: TREND_COLORS[i % TREND_COLORS.length] },
+    itemStyle: { color: TREND_COLORS[i % TREND_COLORS.length] },
   }));
   const nps = digest.scale === 'nps';
   return {
@@ -76,11 +88,32 @@ function chartOption(digest: FeedbackDigest): Record<string, unknown> {
     textStyle: { fontFamily: FONT, fontSize: 11, color: '#333333' },
     title: [
       { text: 'Scores, % of answers', left: 8, top: 4, textStyle: { fontSize: 12, fontWeight: 'bold', fontFamily: FONT } },
-      { text: nps ? 'NPS over the last windows' : 'Mean score over the last windows', left: 318, top: 4, textStyle: { fontSize: 12, fontWeight: 'bold', fontFamily: FONT } },
+      {
+        text: nps ? 'NPS over the last windows' : 'Mean score over the last windows',
+        left: 318,
+        top: 4,
+        textStyle: { fontSize: 12, fontWeight: 'bold', fontFamily: FONT },
+      },
     ],
     legend: [
-      { data: bars.map((b) => b.name), left: 8, bottom: 0, itemWidth: 12, itemHeight: 8, itemGap: 16, textStyle: { fontSize: 10, fontFamily: FONT } },
-      { data: trendSeries.map((s) => s.name), left: 318, bottom: 0, itemWidth: 12, itemHeight: 8, itemGap: 16, textStyle: { fontSize: 10, fontFamily: FONT } },
+      {
+        data: bars.map((b) => b.name),
+        left: 8,
+        bottom: 0,
+        itemWidth: 12,
+        itemHeight: 8,
+        itemGap: 16,
+        textStyle: { fontSize: 10, fontFamily: FONT },
+      },
+      {
+        data: trendSeries.map((s) => s.name),
+        left: 318,
+        bottom: 0,
+        itemWidth: 12,
+        itemHeight: 8,
+        itemGap: 16,
+        textStyle: { fontSize: 10, fontFamily: FONT },
+      },
     ],
     grid: [
       { left: 40, top: 34, width: 245, bottom: 48 },
@@ -88,14 +121,40 @@ function chartOption(digest: FeedbackDigest): Record<string, unknown> {
     ],
     xAxis: [
       { gridIndex: 0, type: 'category', data: labels, axisTick: { show: false }, axisLabel: { fontSize: 10, fontFamily: FONT } },
-      { gridIndex: 1, type: 'category', data: trend.map((p) => trendLabel(p.start, p.end)), boundaryGap: false, axisLabel: { fontSize: 9, fontFamily: FONT, hideOverlap: true } },
+      {
+        gridIndex: 1,
+        type: 'category',
+        data: trend.map((p) => trendLabel(p.start, p.end)),
+        boundaryGap: false,
+        axisLabel: { fontSize: 9, fontFamily: FONT, hideOverlap: true },
+      },
     ],
     yAxis: [
-      { gridIndex: 0, type: 'value', axisLabel: { formatter: '{value}%', fontSize: 10, fontFamily: FONT }, splitLine: { lineStyle: { color: '#e6e9ee' } } },
+      {
+        gridIndex: 0,
+        type: 'value',
+        axisLabel: { formatter: '{value}%', fontSize: 10, fontFamily: FONT },
+        splitLine: { lineStyle: { color: '#e6e9ee' } },
+      },
       nps
-        ? { gridIndex: 1, type: 'value', min: -100, max: 100, interval: 50, axisLabel: { fontSize: 10, fontFamily: FONT }, splitLine: { lineStyle: { color: '#e6e9ee' } } }
-        // Means move by tenths: a scale fitted to them shows that (the table has the exact figures).
-        : { gridIndex: 1, type: 'value', scale: true, minInterval: 0.05, axisLabel: { fontSize: 10, fontFamily: FONT, formatter: (v: number) => v.toFixed(2) }, splitLine: { lineStyle: { color: '#e6e9ee' } } },
+        ? {
+            gridIndex: 1,
+            type: 'value',
+            min: -100,
+            max: 100,
+            interval: 50,
+            axisLabel: { fontSize: 10, fontFamily: FONT },
+            splitLine: { lineStyle: { color: '#e6e9ee' } },
+          }
+        : // Means move by tenths: a scale fitted to them shows that (the table has the exact figures).
+          {
+            gridIndex: 1,
+            type: 'value',
+            scale: true,
+            minInterval: 0.05,
+            axisLabel: { fontSize: 10, fontFamily: FONT, formatter: (v: number) => v.toFixed(2) },
+            splitLine: { lineStyle: { color: '#e6e9ee' } },
+          },
     ],
     series: [...bars, ...trendSeries],
   };

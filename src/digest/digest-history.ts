@@ -41,7 +41,13 @@ export async function digestHistory(
 }
 
 export function pointOfFigures(window: { start: number; end: number }, figures: WindowFigures): DigestPoint {
-  const point: DigestPoint = { start: isoUtc(window.start), end: isoUtc(window.end), rows: figures.rows, mean: figures.scores.mean, distribution: figures.scores.distribution };
+  const point: DigestPoint = {
+    start: isoUtc(window.start),
+    end: isoUtc(window.end),
+    rows: figures.rows,
+    mean: figures.scores.mean,
+    distribution: figures.scores.distribution,
+  };
   if (figures.scale === 'nps') {
     point.nps = figures.scores.nps ?? null;
     point.questions = Object.fromEntries((figures.questions ?? []).map((q) => [q.question, q.nps ?? null]));
@@ -54,11 +60,14 @@ function pointOf(start: number, end: number, digest: unknown, type: string): Dig
   if (typeof digest !== 'object' || digest === null) return null;
   const d = digest as Partial<WindowFigures>;
   if (d.type !== type || typeof d.rows !== 'number' || typeof d.scores !== 'object' || d.scores === null) return null;
-  const distribution = Array.isArray(d.scores.distribution) && d.scores.distribution.every((n) => typeof n === 'number') ? d.scores.distribution : [];
+  const distribution =
+    Array.isArray(d.scores.distribution) && d.scores.distribution.every((n) => typeof n === 'number') ? d.scores.distribution : [];
   const point: DigestPoint = { start: isoUtc(start), end: isoUtc(end), rows: d.rows, mean: numberOrNull(d.scores.mean), distribution };
   if (d.scale === 'nps') {
     point.nps = numberOrNull(d.scores.nps);
-    point.questions = Object.fromEntries((Array.isArray(d.questions) ? d.questions : []).map((q) => [String(q.question), numberOrNull(q.nps)]));
+    point.questions = Object.fromEntries(
+      (Array.isArray(d.questions) ? d.questions : []).map((q) => [String(q.question), numberOrNull(q.nps)]),
+    );
   }
   return point;
 }
@@ -73,21 +82,46 @@ function meanOf(points: DigestPoint[]): NonNullable<DigestHistory['lastFour']> {
     windows: points.length,
     from: points[0]!.start,
     to: points.at(-1)!.end,
-    rows: avg(points.map((p) => p.rows), 1) ?? 0,
-    mean: avg(points.map((p) => p.mean), 2),
-    distribution: Array.from({ length: width }, (_, i) => avg(points.map((p) => p.distribution[i] ?? 0), 1) ?? 0),
+    rows:
+      avg(
+        points.map((p) => p.rows),
+        1,
+      ) ?? 0,
+    mean: avg(
+      points.map((p) => p.mean),
+      2,
+    ),
+    distribution: Array.from(
+      { length: width },
+      (_, i) =>
+        avg(
+          points.map((p) => p.distribution[i] ?? 0),
+          1,
+        ) ?? 0,
+    ),
   };
   if (points.some((p) => p.nps !== undefined)) {
-    mean.nps = avg(points.map((p) => p.nps), 1);
+    mean.nps = avg(
+      points.map((p) => p.nps),
+      1,
+    );
     const ids = [...new Set(points.flatMap((p) => Object.keys(p.questions ?? {})))];
-    mean.questions = Object.fromEntries(ids.map((id) => [id, avg(points.map((p) => p.questions?.[id]), 1)]));
+    mean.questions = Object.fromEntries(
+      ids.map((id) => [
+        id,
+        avg(
+          points.map((p) => p.questions?.[id]),
+          1,
+        ),
+      ]),
+    );
   }
   return mean;
 }
 
 function change(current: DigestPoint, other: Pick<DigestPoint, 'rows' | 'mean' | 'nps' | 'questions'>): DigestChange {
   const diff = (a: number | null | undefined, b: number | null | undefined, decimals: number) =>
-    (typeof a === 'number' && typeof b === 'number' ? round(a - b, decimals) : null);
+    typeof a === 'number' && typeof b === 'number' ? round(a - b, decimals) : null;
   const result: DigestChange = {
     rows: round(current.rows - other.rows, 1),
     rowsPercent: other.rows > 0 ? round(((current.rows - other.rows) / other.rows) * 100, 1) : null,
@@ -95,7 +129,9 @@ function change(current: DigestPoint, other: Pick<DigestPoint, 'rows' | 'mean' |
   };
   if (current.nps !== undefined) {
     result.nps = diff(current.nps, other.nps, 1);
-    result.questions = Object.fromEntries(Object.entries(current.questions ?? {}).map(([id, nps]) => [id, diff(nps, other.questions?.[id], 1)]));
+    result.questions = Object.fromEntries(
+      Object.entries(current.questions ?? {}).map(([id, nps]) => [id, diff(nps, other.questions?.[id], 1)]),
+    );
   }
   return result;
 }

@@ -7,7 +7,20 @@
 import type { MailedFile } from '../delivery/deliver-artifact.js';
 import { fileNote, gridTable as grid, h, kpiRow, mailPage, styleInliner } from '../delivery/html-mail.js';
 import { CHART_HEIGHT, CHART_WIDTH } from './digest-chart.js';
-import { count, describeChange, fixed, headline, lastWindows, percent, questionLabel, scaleTitle, scoreLabels, shown, signed, windowLabel } from './digest-format.js';
+import {
+  count,
+  describeChange,
+  fixed,
+  headline,
+  lastWindows,
+  percent,
+  questionLabel,
+  scaleTitle,
+  scoreLabels,
+  shown,
+  signed,
+  windowLabel,
+} from './digest-format.js';
 import type { AppFigures, FeedbackDigest, QuestionFigures, TopList } from './digest-types.js';
 
 export const CHART_CID = 'digest-chart@ox-batch';
@@ -31,25 +44,40 @@ export async function digestHtmlRenderer(): Promise<DigestHtmlRenderer> {
 }
 
 function page(digest: FeedbackDigest, context: DigestHtmlContext): string {
-  return mailPage(context.title, [
-    `<p class="muted">${h(digest.type)} · ${h(windowLabel(digest))}</p>`,
-    context.intro ? `<p class="intro">${h(context.intro.trim())}</p>` : '',
-    kpis(digest),
-    digest.rows === 0 ? '<p>No feedback in this window.</p>' : figures(digest, context.chart !== false),
-    fileNote(context.file, "The window's file"),
-    '<p class="muted">Sent by ox-batch. The figures are also in the archive manifest and the job result (<code>digest</code>).</p>',
-  ].join('\n'));
+  return mailPage(
+    context.title,
+    [
+      `<p class="muted">${h(digest.type)} · ${h(windowLabel(digest))}</p>`,
+      context.intro ? `<p class="intro">${h(context.intro.trim())}</p>` : '',
+      kpis(digest),
+      digest.rows === 0 ? '<p>No feedback in this window.</p>' : figures(digest, context.chart !== false),
+      fileNote(context.file, "The window's file"),
+      '<p class="muted">Sent by ox-batch. The figures are also in the archive manifest and the job result (<code>digest</code>).</p>',
+    ].join('\n'),
+  );
 }
 
 function kpis(digest: FeedbackDigest): string {
   const change = digest.history?.change;
   const cells = [
     { label: 'Rows', value: count(digest.rows), note: digest.invalidScores ? `${count(digest.invalidScores)} without a valid score` : '' },
-    { label: digest.scale === 'nps' ? 'NPS, all questions' : 'Mean score', value: digest.scale === 'nps' ? signed(digest.scores.nps, 1) : fixed(digest.scores.mean, 2), note: `${count(digest.scores.answers)} answers` },
+    {
+      label: digest.scale === 'nps' ? 'NPS, all questions' : 'Mean score',
+      value: digest.scale === 'nps' ? signed(digest.scores.nps, 1) : fixed(digest.scores.mean, 2),
+      note: `${count(digest.scores.answers)} answers`,
+    },
   ];
   if (digest.history) {
-    cells.push({ label: 'vs previous window', value: change?.previous ? headlineChange(digest, 'previous') : '–', note: describeChange(digest.scale, change?.previous) });
-    cells.push({ label: `vs ${lastWindows(digest.history.lastFour?.windows).replace('the ', '')}`, value: change?.lastFour ? headlineChange(digest, 'lastFour') : '–', note: describeChange(digest.scale, change?.lastFour) });
+    cells.push({
+      label: 'vs previous window',
+      value: change?.previous ? headlineChange(digest, 'previous') : '–',
+      note: describeChange(digest.scale, change?.previous),
+    });
+    cells.push({
+      label: `vs ${lastWindows(digest.history.lastFour?.windows).replace('the ', '')}`,
+      value: change?.lastFour ? headlineChange(digest, 'lastFour') : '–',
+      note: describeChange(digest.scale, change?.lastFour),
+    });
   }
   return kpiRow(cells);
 }
@@ -62,7 +90,9 @@ function headlineChange(digest: FeedbackDigest, which: 'previous' | 'lastFour'):
 function figures(digest: FeedbackDigest, chart: boolean): string {
   return [
     `<h2>${h(scaleTitle(digest.scale))}</h2>`,
-    !chart ? '' : `<img src="cid:${CHART_CID}" width="${CHART_WIDTH}" height="${CHART_HEIGHT}" alt="${h(`Score distribution and trend: ${headline(digest.scale, digest.scores)}`)}" style="display: block; border: 0; width: ${CHART_WIDTH}px; height: ${CHART_HEIGHT}px;">`,
+    !chart
+      ? ''
+      : `<img src="cid:${CHART_CID}" width="${CHART_WIDTH}" height="${CHART_HEIGHT}" alt="${h(`Score distribution and trend: ${headline(digest.scale, digest.scores)}`)}" style="display: block; border: 0; width: ${CHART_WIDTH}px; height: ${CHART_HEIGHT}px;">`,
     distributionTable(digest),
     digest.scale === 'nps' && digest.questions?.length ? questionTable(digest, digest.questions) : '',
     appTable(digest),
@@ -76,7 +106,12 @@ function distributionTable(digest: FeedbackDigest): string {
   const previous = digest.history?.previous?.distribution;
   const previousTotal = previous?.reduce((a, b) => a + b, 0) ?? 0;
   const head = ['Score', 'Answers', 'Share', ...(previous ? ['Previous window'] : [])];
-  const rows = digest.scores.distribution.map((n, i) => [labels[i]!, count(n), percent(n, digest.scores.answers), ...(previous ? [percent(previous[i] ?? 0, previousTotal)] : [])]);
+  const rows = digest.scores.distribution.map((n, i) => [
+    labels[i]!,
+    count(n),
+    percent(n, digest.scores.answers),
+    ...(previous ? [percent(previous[i] ?? 0, previousTotal)] : []),
+  ]);
   return `<h2>Distribution</h2>${grid(head, rows, (c) => (c > 0 ? 'num' : undefined))}`;
 }
 
@@ -84,10 +119,23 @@ function questionTable(digest: FeedbackDigest, questions: QuestionFigures[]): st
   const prev = digest.history?.change.previous?.questions;
   const four = digest.history?.change.lastFour?.questions;
   const rows = questions.map((q) => [
-    questionLabel(q.question), count(q.answers), signed(q.nps, 1), count(q.promoters ?? 0), count(q.passives ?? 0), count(q.detractors ?? 0),
+    questionLabel(q.question),
+    count(q.answers),
+    signed(q.nps, 1),
+    count(q.promoters ?? 0),
+    count(q.passives ?? 0),
+    count(q.detractors ?? 0),
     ...(digest.history ? [signed(prev?.[q.question], 1), signed(four?.[q.question], 1)] : []),
   ]);
-  const head = ['Question', 'Answers', 'NPS', 'Promoters', 'Passives', 'Detractors', ...(digest.history ? ['vs previous', 'vs last 4'] : [])];
+  const head = [
+    'Question',
+    'Answers',
+    'NPS',
+    'Promoters',
+    'Passives',
+    'Detractors',
+    ...(digest.history ? ['vs previous', 'vs last 4'] : []),
+  ];
   return `<h2>NPS by question</h2>${grid(head, rows, (c) => (c > 0 ? 'num' : undefined))}`;
 }
 
@@ -95,7 +143,10 @@ function appTable(digest: FeedbackDigest): string {
   const apps: AppFigures[] = [...digest.apps, ...(digest.otherApps ? [digest.otherApps] : [])];
   const nps = digest.scale === 'nps';
   const rows = apps.map((a) => [
-    shown(a.app), count(a.rows), percent(a.rows, digest.rows), nps ? signed(a.nps, 1) : fixed(a.mean, 2),
+    shown(a.app),
+    count(a.rows),
+    percent(a.rows, digest.rows),
+    nps ? signed(a.nps, 1) : fixed(a.mean, 2),
     ...(nps ? [(a.questions ?? []).map((q) => `${q.question}: ${signed(q.nps, 1)}`).join(', ')] : []),
   ]);
   const head = ['App', 'Rows', 'Share', nps ? 'NPS' : 'Mean', ...(nps ? ['NPS by question'] : [])];
@@ -114,12 +165,23 @@ function topTables(digest: FeedbackDigest): string {
 function comments(digest: FeedbackDigest): string {
   if (digest.comments.length === 0) return '';
   const low = digest.scale === 'stars' ? 2 : 6;
-  const items = digest.comments.map((c) => {
-    const meta = [c.score === null ? 'no valid score' : digest.scale === 'stars' ? `${c.score}★` : `score ${c.score}`, c.question === undefined ? '' : questionLabel(c.question), shown(c.app), c.date]
-      .filter(Boolean).map(h).join(' · ');
-    const text = c.text.split('\n').map(h).join('<br>');
-    const more = c.truncated ? `<div class="comment-meta">… ${h(count(c.length))} characters in all; the whole comment is in the file.</div>` : '';
-    return `<tr><td style="padding-bottom: 8px;"><div class="comment${c.score !== null && c.score <= low ? ' low' : ''}"><div class="comment-meta">${meta}</div><div>${text}</div>${more}</div></td></tr>`;
-  }).join('\n');
+  const items = digest.comments
+    .map((c) => {
+      const meta = [
+        c.score === null ? 'no valid score' : digest.scale === 'stars' ? `${c.score}★` : `score ${c.score}`,
+        c.question === undefined ? '' : questionLabel(c.question),
+        shown(c.app),
+        c.date,
+      ]
+        .filter(Boolean)
+        .map(h)
+        .join(' · ');
+      const text = c.text.split('\n').map(h).join('<br>');
+      const more = c.truncated
+        ? `<div class="comment-meta">… ${h(count(c.length))} characters in all; the whole comment is in the file.</div>`
+        : '';
+      return `<tr><td style="padding-bottom: 8px;"><div class="comment${c.score !== null && c.score <= low ? ' low' : ''}"><div class="comment-meta">${meta}</div><div>${text}</div>${more}</div></td></tr>`;
+    })
+    .join('\n');
   return `<h2>Comments worth reading</h2><p class="muted">Lowest scores first, then the longest.</p><table role="presentation" width="100%" cellpadding="0" cellspacing="0" border="0">${items}</table>`;
 }

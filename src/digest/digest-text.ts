@@ -2,7 +2,20 @@
  * The digest as plain text: the mail's text part (for text-only clients, and the body OX's `send`
  * mails), with the same figures as the HTML part.
  */
-import { count, describeChange, fixed, headline, lastWindows, percent, questionLabel, scaleTitle, scoreLabels, shown, signed, windowLabel } from './digest-format.js';
+import {
+  count,
+  describeChange,
+  fixed,
+  headline,
+  lastWindows,
+  percent,
+  questionLabel,
+  scaleTitle,
+  scoreLabels,
+  shown,
+  signed,
+  windowLabel,
+} from './digest-format.js';
 import type { FeedbackDigest, ScoreFigures, TopList } from './digest-types.js';
 
 export function digestText(digest: FeedbackDigest): string {
@@ -27,13 +40,27 @@ export function digestText(digest: FeedbackDigest): string {
   }
   lines.push('', 'By app:');
   for (const app of [...digest.apps, ...(digest.otherApps ? [digest.otherApps] : [])]) {
-    lines.push(`  ${shown(app.app).padEnd(24)} ${count(app.rows).padStart(9)} rows  ${digest.scale === 'nps' ? npsLine(app) : `mean ${fixed(app.mean, 2)}`}`);
+    lines.push(
+      `  ${shown(app.app).padEnd(24)} ${count(app.rows).padStart(9)} rows  ${digest.scale === 'nps' ? npsLine(app) : `mean ${fixed(app.mean, 2)}`}`,
+    );
   }
-  lines.push('', topLine('Browsers', digest.browsers), topLine('Operating systems', digest.operatingSystems), topLine('Languages', digest.languages));
+  lines.push(
+    '',
+    topLine('Browsers', digest.browsers),
+    topLine('Operating systems', digest.operatingSystems),
+    topLine('Languages', digest.languages),
+  );
   if (digest.comments.length > 0) {
     lines.push('', 'Comments worth reading (lowest scores first, then the longest):');
     for (const c of digest.comments) {
-      const where = [c.score === null ? 'no valid score' : `score ${c.score}`, c.question === undefined ? '' : questionLabel(c.question), shown(c.app), c.date].filter(Boolean).join(', ');
+      const where = [
+        c.score === null ? 'no valid score' : `score ${c.score}`,
+        c.question === undefined ? '' : questionLabel(c.question),
+        shown(c.app),
+        c.date,
+      ]
+        .filter(Boolean)
+        .join(', ');
       lines.push(`  [${where}]`);
       for (const line of c.text.split('\n')) lines.push(`    ${line}`);
       if (c.truncated) lines.push(`    (${count(c.length)} characters in all; the whole comment is in the file)`);

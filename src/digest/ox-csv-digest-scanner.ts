@@ -125,7 +125,13 @@ export class OxCsvDigestScanner {
         if (close === near) close = b.indexOf(QUOTE, close);
         commentStart = cell;
         commentEnd = close;
-      } else if (kind === DATE && b[cell + DATE_BYTES] === QUOTE && b[cell + 4] === 0x2d && b[cell + 13] === 0x3a && b[cell + 16] === 0x3a) {
+      } else if (
+        kind === DATE &&
+        b[cell + DATE_BYTES] === QUOTE &&
+        b[cell + 4] === 0x2d &&
+        b[cell + 13] === 0x3a &&
+        b[cell + 16] === 0x3a
+      ) {
         close = cell + DATE_BYTES;
         dateStart = cell;
       } else if (kind === SCORE) {
@@ -157,7 +163,16 @@ export class OxCsvDigestScanner {
     }
     // UTF-8 bytes bound the characters from above and unescaping only shortens: a safe pre-check.
     if (commentEnd > commentStart && this.digest.comments.mightTake(slot, commentEnd - commentStart)) {
-      this.offerComment(b, commentStart, commentEnd, dateStart >= 0 ? dateStart : end, dateStart >= 0 ? Math.min(dateStart + DATE_BYTES, end) : end, slot, question, app);
+      this.offerComment(
+        b,
+        commentStart,
+        commentEnd,
+        dateStart >= 0 ? dateStart : end,
+        dateStart >= 0 ? Math.min(dateStart + DATE_BYTES, end) : end,
+        slot,
+        question,
+        app,
+      );
     }
     this.digest.addRow(slot, question, app, browser, os, language);
     return true;
@@ -226,8 +241,17 @@ export class OxCsvDigestScanner {
   }
 
   /** Kept apart from readRow: rarely run, and readRow stays small enough to compile fast. */
-  private offerComment(b: Buffer, start: number, end: number, dateStart: number, dateEnd: number, slot: number, question: number, app: number): void {
-    const questionName = question >= 0 ? this.digest.questions.names[question] ?? '(other)' : undefined;
+  private offerComment(
+    b: Buffer,
+    start: number,
+    end: number,
+    dateStart: number,
+    dateEnd: number,
+    slot: number,
+    question: number,
+    app: number,
+  ): void {
+    const questionName = question >= 0 ? (this.digest.questions.names[question] ?? '(other)') : undefined;
     this.digest.comments.offer({
       slot,
       text: oxCsvText(b.toString('utf8', start, end)),

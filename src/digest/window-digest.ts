@@ -59,8 +59,10 @@ export function startDigest(params: DigestSettings, window: { start: number; end
       record: (record) => accumulator.addRecord(record),
     },
     async complete(rows, history) {
-      const unavailable = unsupported ?? scanner?.unavailable
-        ?? (accumulator.rows === rows ? undefined : `the digest counted ${accumulator.rows} rows, the export ${rows}`);
+      const unavailable =
+        unsupported ??
+        scanner?.unavailable ??
+        (accumulator.rows === rows ? undefined : `the digest counted ${accumulator.rows} rows, the export ${rows}`);
       if (unavailable !== undefined) {
         history?.log?.warn({ reason: unavailable }, 'no digest for this window');
         return { unavailable, fields: { digestUnavailable: unavailable } };

@@ -28,7 +28,10 @@ export interface ArchivedCopy {
   partial?: string;
 }
 
-export function describeCopy(params: FeedbackExportParams, exported: Pick<ExportedFeedback, 'columns' | 'keysLeftOut' | 'rows'>): ArchivedCopy {
+export function describeCopy(
+  params: FeedbackExportParams,
+  exported: Pick<ExportedFeedback, 'columns' | 'keysLeftOut' | 'rows'>,
+): ArchivedCopy {
   const base = {
     contextGroup: params.contextGroup,
     type: params.type,
@@ -59,11 +62,19 @@ function partialReason(params: FeedbackExportParams, exported: Pick<ExportedFeed
  * a window again with --force records it (an identical export is not written again).
  */
 export function completeCopyOf(result: unknown): { complete: boolean; reason?: string } {
-  const r = (typeof result === 'object' && result !== null ? result : {}) as { copy?: { complete?: unknown; partial?: unknown }; format?: unknown };
+  const r = (typeof result === 'object' && result !== null ? result : {}) as {
+    copy?: { complete?: unknown; partial?: unknown };
+    format?: unknown;
+  };
   if (r.copy && typeof r.copy === 'object') {
-    return r.copy.complete === true ? { complete: true } : { complete: false, reason: typeof r.copy.partial === 'string' ? r.copy.partial : 'recorded as a partial copy' };
+    return r.copy.complete === true
+      ? { complete: true }
+      : { complete: false, reason: typeof r.copy.partial === 'string' ? r.copy.partial : 'recorded as a partial copy' };
   }
   const format = r.format ?? 'ox-csv';
   if (format === 'ox-csv') return { complete: true };
-  return { complete: false, reason: `a ${String(format)} export archived before ox-batch recorded which columns it holds; run the window again with --force to record it` };
+  return {
+    complete: false,
+    reason: `a ${String(format)} export archived before ox-batch recorded which columns it holds; run the window again with --force to record it`,
+  };
 }

@@ -85,7 +85,10 @@ export async function exportFeedback(ox: OxApi, spec: FeedbackExportSpec): Promi
     const observer = spec.observer;
     const { value, retries } = await ox.readExportCsv({ ...query, delimiter: spec.delimiter }, async (body) => {
       observer?.restart();
-      const rowCounter = new OxCsvRowCounter((spec.delimiter ?? ';').charAt(0), observer ? (bytes, start, end, cut) => observer.oxCsvRow(bytes, start, end, cut) : undefined);
+      const rowCounter = new OxCsvRowCounter(
+        (spec.delimiter ?? ';').charAt(0),
+        observer ? (bytes, start, end, cut) => observer.oxCsvRow(bytes, start, end, cut) : undefined,
+      );
       const spooled = await spoolStream(body, { ...spool, rowCounter });
       return { ...spooled, columns: rowCounter.columns };
     });
@@ -107,25 +110,31 @@ export async function exportFeedback(ox: OxApi, spec: FeedbackExportSpec): Promi
         const onRecord = spec.observer ? (r: Readonly<Record<string, unknown>>) => spec.observer!.record(r) : undefined;
         return { columns: new RawColumns(known, chosen, extraKeys, spec.format === 'jsonl'), counter: { rows: 0, update() {}, onRecord } };
       };
-      const { value, retries } = spec.format === 'csv'
-        ? await ox.readExportRawBody(query, (body) => {
-          const { columns, counter } = fresh();
-          const csvOptions = {
-            columns, delimiter: spec.delimiter ?? ',', header: spec.header ?? true, formulaGuard: spec.formulaGuard ?? true,
-            ...(counter.onRecord ? { onRecord: { keys: DIGEST_KEYS, record: counter.onRecord } } : {}),
-          };
-          return spoolPass(csvFromRaw(body, csvOptions, counter), columns, counter);
-        })
-        : await ox.readExportRaw(query, (records) => {
-          const { columns, counter } = fresh();
-          return spoolPass(jsonLines(records, columns, chosen !== undefined, counter), columns, counter);
-        });
+      const { value, retries } =
+        spec.format === 'csv'
+          ? await ox.readExportRawBody(query, (body) => {
+              const { columns, counter } = fresh();
+              const csvOptions = {
+                columns,
+                delimiter: spec.delimiter ?? ',',
+                header: spec.header ?? true,
+                formulaGuard: spec.formulaGuard ?? true,
+                ...(counter.onRecord ? { onRecord: { keys: DIGEST_KEYS, record: counter.onRecord } } : {}),
+              };
+              return spoolPass(csvFromRaw(body, csvOptions, counter), columns, counter);
+            })
+          : await ox.readExportRaw(query, (records) => {
+              const { columns, counter } = fresh();
+              return spoolPass(jsonLines(records, columns, chosen !== undefined, counter), columns, counter);
+            });
       return { ...value, oxRetries: retries };
     } catch (err) {
       if (!(err instanceof ColumnsGrew)) throw err;
       if (pass === MAX_CSV_PASSES) {
         throw new OxError({
-          operation: 'feedback.raw', kind: 'protocol', retryable: true,
+          operation: 'feedback.raw',
+          kind: 'protocol',
+          retryable: true,
           reason: `the raw export brought raw keys not seen before on each of ${pass} passes over the window (last: ${err.extraKeys.join(', ')}): OX's answer keeps changing`,
         });
       }
@@ -150,7 +159,13 @@ function csvFromRaw(body: Readable, options: RawJsonCsvOptions, counter: { rows:
       yield* rawJsonCsv(body, options, counter);
     } catch (err) {
       if (!(err instanceof JsonArrayFormatError)) throw err;
-      throw new OxError({ operation: 'feedback.raw', kind: 'protocol', retryable: false, reason: `malformed answer: ${err.message}`, cause: err });
+      throw new OxError({
+        operation: 'feedback.raw',
+        kind: 'protocol',
+        retryable: false,
+        reason: `malformed answer: ${err.message}`,
+        cause: err,
+      });
     } finally {
       body.destroy();
     }

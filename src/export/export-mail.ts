@@ -59,7 +59,9 @@ async function readPgpKeys(keys: Readonly<Record<string, string>>): Promise<Reco
     try {
       resolved[address] = await readFile(value, 'utf8');
     } catch (err) {
-      throw new InputError(`params.pgpKeys.${address}: cannot read key file ${value} (${(err as NodeJS.ErrnoException).code ?? 'error'})`, { cause: err });
+      throw new InputError(`params.pgpKeys.${address}: cannot read key file ${value} (${(err as NodeJS.ErrnoException).code ?? 'error'})`, {
+        cause: err,
+      });
     }
   }
   return resolved;

@@ -13,7 +13,13 @@ export interface ExportPlan {
   naming: ArtifactNaming;
   contentType: string;
   /** contextGroup, type, format, compress (and its level): in the manifest and the result. */
-  describe: { contextGroup: string; type: string; format: FeedbackExportParams['format']; compress: FeedbackExportParams['compress']; compressionLevel?: number };
+  describe: {
+    contextGroup: string;
+    type: string;
+    format: FeedbackExportParams['format'];
+    compress: FeedbackExportParams['compress'];
+    compressionLevel?: number;
+  };
   /** `describe` plus the window in ISO UTC: the head of the job result. */
   summary: ExportPlan['describe'] & { window: { start: string; end: string } };
 }
@@ -22,7 +28,10 @@ export function planExport(params: FeedbackExportParams, schedule: string, windo
   const gzip = params.compress === 'gzip';
   const file = artifactFileType(params.format, gzip);
   const describe = {
-    contextGroup: params.contextGroup, type: params.type, format: params.format, compress: params.compress,
+    contextGroup: params.contextGroup,
+    type: params.type,
+    format: params.format,
+    compress: params.compress,
     ...(gzip ? { compressionLevel: params.compressionLevel } : {}),
   };
   return {

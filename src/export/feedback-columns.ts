@@ -32,7 +32,9 @@ export const OX_FEEDBACK_COLUMNS: readonly FeedbackColumn[] = [
 const QUESTION: FeedbackColumn = { key: 'questionid', header: 'Question' };
 
 export const NPS_FEEDBACK_COLUMNS: readonly FeedbackColumn[] = [
-  ...OX_FEEDBACK_COLUMNS.slice(0, 2), QUESTION, ...OX_FEEDBACK_COLUMNS.slice(2),
+  ...OX_FEEDBACK_COLUMNS.slice(0, 2),
+  QUESTION,
+  ...OX_FEEDBACK_COLUMNS.slice(2),
 ];
 
 const COLUMNS_BY_TYPE: Readonly<Record<string, readonly FeedbackColumn[]>> = {
@@ -74,5 +76,8 @@ export function selectColumns(chosen: readonly string[] | undefined, type?: stri
 }
 
 function normalise(name: string): string {
-  return name.trim().toLowerCase().replace(/[\s_-]+/g, '');
+  return name
+    .trim()
+    .toLowerCase()
+    .replace(/[\s_-]+/g, '');
 }

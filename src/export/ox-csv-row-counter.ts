@@ -30,7 +30,10 @@ export class OxCsvRowCounter implements RowCounter {
   private carryLength = 0;
   private carryCut = false;
 
-  constructor(private readonly delimiter = ';', private readonly onRow?: OxCsvRowListener) {}
+  constructor(
+    private readonly delimiter = ';',
+    private readonly onRow?: OxCsvRowListener,
+  ) {}
 
   update(chunk: Buffer): void {
     if (chunk.length === 0) return;
@@ -95,9 +98,10 @@ export class OxCsvRowCounter implements RowCounter {
         operation: 'feedback.export',
         kind: 'protocol',
         retryable: true,
-        reason: this.bytes === 0
-          ? 'the CSV export was empty (OX always sends at least a header row): truncated answer'
-          : `the CSV export ended in the middle of a row after ${this.bytes} bytes: truncated answer`,
+        reason:
+          this.bytes === 0
+            ? 'the CSV export was empty (OX always sends at least a header row): truncated answer'
+            : `the CSV export ended in the middle of a row after ${this.bytes} bytes: truncated answer`,
       });
     }
     // The last row's CR was the last byte: nothing follows to tell it from a CRLF.

@@ -150,7 +150,11 @@ export class RawJsonCsv {
             i++;
             continue;
           }
-          if (b !== OPEN_BRACE) throw this.error(b === OPEN_BRACKET ? 'an array element is not an object' : `expected an object in the array, found ${describeByte(b)}`, i);
+          if (b !== OPEN_BRACE)
+            throw this.error(
+              b === OPEN_BRACKET ? 'an array element is not an object' : `expected an object in the array, found ${describeByte(b)}`,
+              i,
+            );
           const end = this.readObject(buf, i);
           if (end < 0) {
             if (n - i > this.maxElementBytes) throw this.error(`an array element exceeds ${this.maxElementBytes} bytes`, i);
@@ -180,7 +184,11 @@ export class RawJsonCsv {
   /** After the last chunk: the rest of the CSV (the header alone for an empty window). */
   end(): Buffer[] {
     if (this.state !== 'done') {
-      throw new JsonArrayFormatError(this.state === 'start' && this.offset === 0 ? 'empty body where a JSON array was expected' : `the JSON array ends early after ${this.offset + (this.carry?.length ?? 0)} bytes`);
+      throw new JsonArrayFormatError(
+        this.state === 'start' && this.offset === 0
+          ? 'empty body where a JSON array was expected'
+          : `the JSON array ends early after ${this.offset + (this.carry?.length ?? 0)} bytes`,
+      );
     }
     this.options.columns.finish();
     if (!this.headerWritten) this.writeHeader();
@@ -230,7 +238,12 @@ export class RawJsonCsv {
       if (kind === ABSENT || kind === undefined) continue;
       const start = this.starts[c]!;
       const end = this.ends[c]!;
-      record[key] = kind === PLAIN ? buf.toString('utf8', start, end) : kind === ESCAPED ? this.decode(buf, start - 1, end + 1) : this.decode(buf, start, end);
+      record[key] =
+        kind === PLAIN
+          ? buf.toString('utf8', start, end)
+          : kind === ESCAPED
+            ? this.decode(buf, start - 1, end + 1)
+            : this.decode(buf, start, end);
     }
     return record;
   }
@@ -536,7 +549,11 @@ export class RawJsonCsv {
 }
 
 /** CSV text of the raw export, in chunks; counts records into `counter.rows`. */
-export async function* rawJsonCsv(body: AsyncIterable<Buffer>, options: RawJsonCsvOptions, counter: { rows: number }): AsyncGenerator<Buffer> {
+export async function* rawJsonCsv(
+  body: AsyncIterable<Buffer>,
+  options: RawJsonCsvOptions,
+  counter: { rows: number },
+): AsyncGenerator<Buffer> {
   const transcoder = new RawJsonCsv(options);
   for await (const chunk of body) {
     const ready = transcoder.push(chunk);
@@ -558,10 +575,27 @@ function isDigit(b: number): boolean {
 
 /** `dddd-dd-dd dd:dd:dd` */
 function isOxDate(buf: Buffer, s: number): boolean {
-  return isDigit(buf[s]!) && isDigit(buf[s + 1]!) && isDigit(buf[s + 2]!) && isDigit(buf[s + 3]!) && buf[s + 4] === 0x2d
-    && isDigit(buf[s + 5]!) && isDigit(buf[s + 6]!) && buf[s + 7] === 0x2d && isDigit(buf[s + 8]!) && isDigit(buf[s + 9]!)
-    && buf[s + 10] === 0x20 && isDigit(buf[s + 11]!) && isDigit(buf[s + 12]!) && buf[s + 13] === COLON
-    && isDigit(buf[s + 14]!) && isDigit(buf[s + 15]!) && buf[s + 16] === COLON && isDigit(buf[s + 17]!) && isDigit(buf[s + 18]!);
+  return (
+    isDigit(buf[s]!) &&
+    isDigit(buf[s + 1]!) &&
+    isDigit(buf[s + 2]!) &&
+    isDigit(buf[s + 3]!) &&
+    buf[s + 4] === 0x2d &&
+    isDigit(buf[s + 5]!) &&
+    isDigit(buf[s + 6]!) &&
+    buf[s + 7] === 0x2d &&
+    isDigit(buf[s + 8]!) &&
+    isDigit(buf[s + 9]!) &&
+    buf[s + 10] === 0x20 &&
+    isDigit(buf[s + 11]!) &&
+    isDigit(buf[s + 12]!) &&
+    buf[s + 13] === COLON &&
+    isDigit(buf[s + 14]!) &&
+    isDigit(buf[s + 15]!) &&
+    buf[s + 16] === COLON &&
+    isDigit(buf[s + 17]!) &&
+    isDigit(buf[s + 18]!)
+  );
 }
 
 /** End of a number, literal, object or array value starting at `i`; -1 when beyond the buffer. */

@@ -19,9 +19,7 @@ import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { ExpressAdapter } from '@bull-board/express';
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../log/logger.js';
-import {
-  SAME_ORIGIN_SCRIPT, SAME_ORIGIN_SCRIPT_PATH, injectSameOriginHead, requireSameOrigin, sameOriginToken,
-} from './same-origin.js';
+import { SAME_ORIGIN_SCRIPT, SAME_ORIGIN_SCRIPT_PATH, injectSameOriginHead, requireSameOrigin, sameOriginToken } from './same-origin.js';
 
 export const DASHBOARD_PATH = '/ui';
 export const DASHBOARD_REALM = 'ox-batch dashboard';
@@ -51,10 +49,13 @@ export function createDashboardRouter(queues: ReadonlyArray<Queue>, ui: Dashboar
   const router = express.Router();
   if (!dashboardEnabled(ui)) {
     router.use((_req, res) => {
-      res.status(404).type('text/plain').send(
-        'ox-batch dashboard is disabled: no credentials are configured. ' +
-        'Set ui.user and ui.password (env UI_USER and UI_PASSWORD or UI_PASSWORD_FILE) to enable it.\n',
-      );
+      res
+        .status(404)
+        .type('text/plain')
+        .send(
+          'ox-batch dashboard is disabled: no credentials are configured. ' +
+            'Set ui.user and ui.password (env UI_USER and UI_PASSWORD or UI_PASSWORD_FILE) to enable it.\n',
+        );
     });
     return router;
   }
@@ -162,7 +163,9 @@ const ALLOWED_ACTIONS: ReadonlyArray<{ method: string; path: RegExp; what: strin
 const ALLOWED_SUMMARY = 'retry failed jobs, promote delayed jobs, remove single jobs';
 
 function refuseAction(res: Response, method: string, path: string, why: string): void {
-  res.status(403).json({ error: `ox-batch dashboard: ${method} ${path} refused: ${why}. Allowed: ${ALLOWED_SUMMARY}; jobs and schedules come from the config and the ox-batch CLI` });
+  res.status(403).json({
+    error: `ox-batch dashboard: ${method} ${path} refused: ${why}. Allowed: ${ALLOWED_SUMMARY}; jobs and schedules come from the config and the ox-batch CLI`,
+  });
 }
 
 /** Every changing request must match ALLOWED_ACTIONS; refused ones change nothing. */
@@ -188,7 +191,12 @@ function allowListedActions(queues: ReadonlyArray<Queue>) {
         const job = await queue.getJob(decodeURIComponent(jobId!));
         const state = job ? await job.getState() : 'missing';
         if (state !== 'failed') {
-          refuseAction(res, req.method, req.path, `only a failed job can be retried from here (this one is ${state}; a done window runs again only with ox-batch enqueue --force)`);
+          refuseAction(
+            res,
+            req.method,
+            req.path,
+            `only a failed job can be retried from here (this one is ${state}; a done window runs again only with ox-batch enqueue --force)`,
+          );
           return;
         }
       } catch (err) {

@@ -76,9 +76,10 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runni
     url,
     port,
     app,
-    close: () => new Promise<void>((resolve) => {
-      server.close(() => resolve());
-      server.closeAllConnections?.();
-    }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections?.();
+      }),
   };
 }

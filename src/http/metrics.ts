@@ -52,7 +52,10 @@ async function withinDeadline<T>(promise: Promise<T> | undefined, ms: number): P
   try {
     return await Promise.race([
       promise.catch(() => undefined),
-      new Promise<undefined>((resolve) => { timer = setTimeout(() => resolve(undefined), ms); timer.unref(); }),
+      new Promise<undefined>((resolve) => {
+        timer = setTimeout(() => resolve(undefined), ms);
+        timer.unref();
+      }),
     ]);
   } finally {
     clearTimeout(timer);
@@ -90,28 +93,99 @@ export class Metrics implements QueueObserver {
   constructor(options: { defaultMetrics?: boolean } = {}) {
     this.registry = new Registry();
     const registers = [this.registry];
-    this.jobRuns = new Counter({ name: 'oxb_job_runs_total', help: 'Job runs by job kind, schedule and result (done, failed, retry, skipped, aborted)', labelNames: ['kind', 'schedule', 'result'], registers });
+    this.jobRuns = new Counter({
+      name: 'oxb_job_runs_total',
+      help: 'Job runs by job kind, schedule and result (done, failed, retry, skipped, aborted)',
+      labelNames: ['kind', 'schedule', 'result'],
+      registers,
+    });
     this.jobDuration = new Histogram({
-      name: 'oxb_job_duration_seconds', help: 'Duration of job runs by job kind', labelNames: ['kind'], registers,
+      name: 'oxb_job_duration_seconds',
+      help: 'Duration of job runs by job kind',
+      labelNames: ['kind'],
+      registers,
       buckets: [0.05, 0.25, 1, 5, 15, 60, 300, 900, 1800, 3600, 7200],
     });
-    this.oxRequests = new Counter({ name: 'oxb_ox_requests_total', help: 'HTTP requests to OX by operation and status (each retry counts)', labelNames: ['operation', 'status'], registers });
+    this.oxRequests = new Counter({
+      name: 'oxb_ox_requests_total',
+      help: 'HTTP requests to OX by operation and status (each retry counts)',
+      labelNames: ['operation', 'status'],
+      registers,
+    });
     this.oxRequestDuration = new Histogram({
-      name: 'oxb_ox_request_duration_seconds', help: 'OX request latency until the response headers (exports: whole body)', labelNames: ['operation'], registers,
+      name: 'oxb_ox_request_duration_seconds',
+      help: 'OX request latency until the response headers (exports: whole body)',
+      labelNames: ['operation'],
+      registers,
       buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
     });
-    this.watermarkLag = new Gauge({ name: 'oxb_schedule_watermark_lag_seconds', help: 'Now minus the end of the contiguous run of done windows', labelNames: ['schedule'], registers });
-    this.failedWindows = new Gauge({ name: 'oxb_schedule_failed_windows', help: 'Windows whose last run failed', labelNames: ['schedule'], registers });
-    this.gapWindows = new Gauge({ name: 'oxb_schedule_gap_windows', help: 'Windows after the watermark older than catchUp that are not done (need a backfill)', labelNames: ['schedule'], registers });
-    this.reexportWindows = new Gauge({ name: 'oxb_schedule_reexport_windows', help: 'Done windows where the purge counted rows in OX their archive lacks (not deleted; queued for re-export)', labelNames: ['schedule'], registers });
-    this.overdueWindows = new Gauge({ name: 'oxb_schedule_overdue_windows', help: 'Closed windows not done by end + lag + alertAfter (runs: 1 when none succeeded for a period + alertAfter)', labelNames: ['schedule'], registers });
-    this.lastRunFailed = new Gauge({ name: 'oxb_schedule_last_run_failed', help: 'Non-windowed schedules (purge, ads sync): 1 when the last run failed (reason failed) or was refused by a guard (reason refused)', labelNames: ['schedule', 'kind', 'reason'], registers });
-    this.buildInfo = new Gauge({ name: 'oxb_build_info', help: 'Always 1: the ox-batch version and Node.js version of this process', labelNames: ['version', 'node'], registers });
+    this.watermarkLag = new Gauge({
+      name: 'oxb_schedule_watermark_lag_seconds',
+      help: 'Now minus the end of the contiguous run of done windows',
+      labelNames: ['schedule'],
+      registers,
+    });
+    this.failedWindows = new Gauge({
+      name: 'oxb_schedule_failed_windows',
+      help: 'Windows whose last run failed',
+      labelNames: ['schedule'],
+      registers,
+    });
+    this.gapWindows = new Gauge({
+      name: 'oxb_schedule_gap_windows',
+      help: 'Windows after the watermark older than catchUp that are not done (need a backfill)',
+      labelNames: ['schedule'],
+      registers,
+    });
+    this.reexportWindows = new Gauge({
+      name: 'oxb_schedule_reexport_windows',
+      help: 'Done windows where the purge counted rows in OX their archive lacks (not deleted; queued for re-export)',
+      labelNames: ['schedule'],
+      registers,
+    });
+    this.overdueWindows = new Gauge({
+      name: 'oxb_schedule_overdue_windows',
+      help: 'Closed windows not done by end + lag + alertAfter (runs: 1 when none succeeded for a period + alertAfter)',
+      labelNames: ['schedule'],
+      registers,
+    });
+    this.lastRunFailed = new Gauge({
+      name: 'oxb_schedule_last_run_failed',
+      help: 'Non-windowed schedules (purge, ads sync): 1 when the last run failed (reason failed) or was refused by a guard (reason refused)',
+      labelNames: ['schedule', 'kind', 'reason'],
+      registers,
+    });
+    this.buildInfo = new Gauge({
+      name: 'oxb_build_info',
+      help: 'Always 1: the ox-batch version and Node.js version of this process',
+      labelNames: ['version', 'node'],
+      registers,
+    });
     this.buildInfo.set({ version: toolVersion(), node: process.versions.node }, 1);
-    this.queueJobs = new Gauge({ name: 'oxb_queue_jobs', help: 'BullMQ jobs by queue and state', labelNames: ['queue', 'state'], registers });
-    this.jobRows = new Counter({ name: 'oxb_job_rows_total', help: 'Rows processed by jobs (from the result field rows)', labelNames: ['kind', 'schedule'], registers });
-    this.jobBytes = new Counter({ name: 'oxb_job_bytes_total', help: 'Bytes produced by jobs (from the result field bytes)', labelNames: ['kind', 'schedule'], registers });
-    this.retryRounds = new Counter({ name: 'oxb_window_retry_rounds_total', help: 'Failed windows queued again by the retry clock (each a new round of attempts)', labelNames: ['schedule'], registers });
+    this.queueJobs = new Gauge({
+      name: 'oxb_queue_jobs',
+      help: 'BullMQ jobs by queue and state',
+      labelNames: ['queue', 'state'],
+      registers,
+    });
+    this.jobRows = new Counter({
+      name: 'oxb_job_rows_total',
+      help: 'Rows processed by jobs (from the result field rows)',
+      labelNames: ['kind', 'schedule'],
+      registers,
+    });
+    this.jobBytes = new Counter({
+      name: 'oxb_job_bytes_total',
+      help: 'Bytes produced by jobs (from the result field bytes)',
+      labelNames: ['kind', 'schedule'],
+      registers,
+    });
+    this.retryRounds = new Counter({
+      name: 'oxb_window_retry_rounds_total',
+      help: 'Failed windows queued again by the retry clock (each a new round of attempts)',
+      labelNames: ['schedule'],
+      registers,
+    });
     this.withProcessMetrics = options.defaultMetrics === true;
     if (this.withProcessMetrics) processMetrics();
   }
@@ -129,7 +203,15 @@ export class Metrics implements QueueObserver {
     ]);
     if (schedules) {
       // Reset first: a schedule removed from the config must not keep its last values.
-      for (const gauge of [this.watermarkLag, this.failedWindows, this.gapWindows, this.reexportWindows, this.overdueWindows, this.lastRunFailed]) gauge.reset();
+      for (const gauge of [
+        this.watermarkLag,
+        this.failedWindows,
+        this.gapWindows,
+        this.reexportWindows,
+        this.overdueWindows,
+        this.lastRunFailed,
+      ])
+        gauge.reset();
       for (const s of schedules) {
         if (s.watermarkLagSeconds !== undefined) this.watermarkLag.set({ schedule: s.scheduleId }, s.watermarkLagSeconds);
         this.failedWindows.set({ schedule: s.scheduleId }, s.failedWindows);

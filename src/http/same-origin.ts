@@ -63,7 +63,9 @@ export function requireSameOrigin(token: string) {
       next();
       return;
     }
-    res.status(403).json({ error: `ox-batch: refused without same-origin proof (${problem}); changes are accepted only from the ox-batch pages themselves` });
+    res.status(403).json({
+      error: `ox-batch: refused without same-origin proof (${problem}); changes are accepted only from the ox-batch pages themselves`,
+    });
   };
 }
 

@@ -65,7 +65,15 @@ function when(ms: number | undefined, zone: string): string {
   let format = formatters.get(zone);
   if (!format) {
     // sv-SE writes ISO-like `2026-11-03 02:00`.
-    format = new Intl.DateTimeFormat('sv-SE', { timeZone: zone, year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' });
+    format = new Intl.DateTimeFormat('sv-SE', {
+      timeZone: zone,
+      year: 'numeric',
+      month: '2-digit',
+      day: '2-digit',
+      hour: '2-digit',
+      minute: '2-digit',
+      hourCycle: 'h23',
+    });
     formatters.set(zone, format);
   }
   return format.format(ms);
@@ -91,7 +99,10 @@ function renderMarkers(row: GridRow, before: number | undefined, after: number, 
   // A marker sits before the first cell starting at or after it.
   const out: string[] = [];
   for (const m of row.summary.markers) {
-    for (const [kind, at, label] of [['wm', m.watermark, 'verified archive up to'], ['cut', m.cutoff, 'purged from OX before']] as const) {
+    for (const [kind, at, label] of [
+      ['wm', m.watermark, 'verified archive up to'],
+      ['cut', m.cutoff, 'purged from OX before'],
+    ] as const) {
       if (at === undefined) continue;
       if ((before === undefined || at > before) && at <= after) {
         out.push(`<i class="m m-${kind}" data-at="${at}" title="${escapeHtml(`${m.purgeScheduleId}: ${label} ${when(at, zone)}`)}"></i>`);
@@ -116,7 +127,9 @@ function renderWindowRow(row: GridRow, allowActions: boolean): string {
     // Rows of many cells (a year of hours) get their tooltips from the script on hover: the
     // titles would triple the page's size.
     const title = dense ? '' : ` title="${escapeHtml(cellTitle(cell, zone))}"`;
-    parts.push(`<a class="c s-${cell.state}${cell.overdue ? ' overdue' : ''}" href="#" data-start="${cell.start}" data-state="${cell.state}"${title}></a>`);
+    parts.push(
+      `<a class="c s-${cell.state}${cell.overdue ? ' overdue' : ''}" href="#" data-start="${cell.start}" data-state="${cell.state}"${title}></a>`,
+    );
     previous = cell.start;
   }
   if (cells.length > 0) parts.push(renderMarkers(row, previous, cells.at(-1)!.end, zone));
@@ -124,12 +137,18 @@ function renderWindowRow(row: GridRow, allowActions: boolean): string {
     .filter((st) => counts[st])
     .map((st) => `<span class="badge s-${st}">${counts[st]} ${st}</span>`);
   if (overdue > 0) badges.push(`<span class="badge overdue-badge">${overdue} overdue</span>`);
-  const markerText = s.markers.map((m) => `<span class="marker-text">${escapeHtml(m.purgeScheduleId)}: <i class="m m-wm"></i> verified to ${escapeHtml(when(m.watermark, zone))}` +
-    `${m.cutoff !== undefined ? `, <i class="m m-cut"></i> purged before ${escapeHtml(when(m.cutoff, zone))}` : ''} (run ${escapeHtml(when(m.at, zone))})</span>`).join(' ');
+  const markerText = s.markers
+    .map(
+      (m) =>
+        `<span class="marker-text">${escapeHtml(m.purgeScheduleId)}: <i class="m m-wm"></i> verified to ${escapeHtml(when(m.watermark, zone))}` +
+        `${m.cutoff !== undefined ? `, <i class="m m-cut"></i> purged before ${escapeHtml(when(m.cutoff, zone))}` : ''} (run ${escapeHtml(when(m.at, zone))})</span>`,
+    )
+    .join(' ');
   const owedOrGap = (counts.owed ?? 0) + (counts.gap ?? 0);
-  const backfill = allowActions && owedOrGap > 0
-    ? `<button class="act" data-action="backfill-range" data-schedule="${escapeHtml(s.id)}">Backfill ${owedOrGap} owed/gap window(s) in range</button>`
-    : '';
+  const backfill =
+    allowActions && owedOrGap > 0
+      ? `<button class="act" data-action="backfill-range" data-schedule="${escapeHtml(s.id)}">Backfill ${owedOrGap} owed/gap window(s) in range</button>`
+      : '';
   return `<section class="row" data-schedule="${escapeHtml(s.id)}" data-windowed="1">
 <div class="head"><h2>${escapeHtml(s.id)}</h2><span class="meta">${escapeHtml(s.job)} \u00b7 ${escapeHtml(s.window ?? '')} ${escapeHtml(s.tz)} \u00b7 ${escapeHtml(s.trigger)}${s.paused ? ' \u00b7 <b>paused</b>' : ''} \u00b7 watermark ${escapeHtml(when(s.watermark === undefined ? undefined : Date.parse(s.watermark), zone))}</span>${badges.join('')}${backfill}</div>
 <div class="cells ${sizeClass(cells.length)}">${parts.join('')}</div>
@@ -141,7 +160,10 @@ ${markerText ? `<div class="markers">${markerText}</div>` : ''}
 function renderRunRow(row: GridRow): string {
   const s = row.summary;
   const runs = [...(row.runs ?? [])].reverse();
-  const cells = runs.map((r, i) => `<a class="c s-${r.state}" href="#" data-run="${runs.length - 1 - i}" data-state="${r.state}" title="${escapeHtml(`${when(r.finishedAt, s.tz)} \u00b7 ${r.state}${r.error ? ` \u00b7 ${r.error.slice(0, 300)}` : ''}`)}"></a>`);
+  const cells = runs.map(
+    (r, i) =>
+      `<a class="c s-${r.state}" href="#" data-run="${runs.length - 1 - i}" data-state="${r.state}" title="${escapeHtml(`${when(r.finishedAt, s.tz)} \u00b7 ${r.state}${r.error ? ` \u00b7 ${r.error.slice(0, 300)}` : ''}`)}"></a>`,
+  );
   return `<section class="row" data-schedule="${escapeHtml(s.id)}" data-windowed="0">
 <div class="head"><h2>${escapeHtml(s.id)}</h2><span class="meta">${escapeHtml(s.job)} \u00b7 ${escapeHtml(s.trigger)} \u00b7 last runs, newest right${s.paused ? ' \u00b7 <b>paused</b>' : ''}</span>${s.lastRunFailure ? `<span class="badge s-${s.lastRunFailure}">last run ${s.lastRunFailure}</span>` : ''}${s.overdueWindows > 0 ? '<span class="badge overdue-badge">overdue</span>' : ''}</div>
 <div class="cells cells-l">${cells.join('') || '<span class="none">no runs yet</span>'}</div>
@@ -178,8 +200,13 @@ ${(Object.entries(STATE_COLOURS) as Array<[CellState, string]>).map(([state, col
 export function renderGridPage(page: GridPage): string {
   const { range, zone } = page;
   const day = (ms: number) => DateTime.fromMillis(ms, { zone }).toFormat("yyyy-MM-dd'T'HH:mm");
-  const quick = [7, 30, 90, 365].map((d) => `<a href="?from=${encodeURIComponent(new Date(page.now - d * 86_400_000).toISOString())}">${d}d</a>`).join('');
-  const legend = (Object.keys(STATE_COLOURS) as CellState[]).map((st) => `<span data-legend="${st}"><i class="sw s-${st}"></i>${escapeHtml(STATE_MEANING[st])}</span>`).join('') +
+  const quick = [7, 30, 90, 365]
+    .map((d) => `<a href="?from=${encodeURIComponent(new Date(page.now - d * 86_400_000).toISOString())}">${d}d</a>`)
+    .join('');
+  const legend =
+    (Object.keys(STATE_COLOURS) as CellState[])
+      .map((st) => `<span data-legend="${st}"><i class="sw s-${st}"></i>${escapeHtml(STATE_MEANING[st])}</span>`)
+      .join('') +
     '<span><i class="sw" style="outline:2px solid #d93025;outline-offset:-1px"></i>overdue (end + lag + alertAfter passed)</span>' +
     '<span><i class="m m-wm"></i>purge: verified archive up to</span><span><i class="m m-cut"></i>purge: deleted before</span>';
   const rows = page.rows.map((row) => (row.summary.windowed ? renderWindowRow(row, page.allowActions) : renderRunRow(row))).join('\n');

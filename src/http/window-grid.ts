@@ -16,7 +16,13 @@ import { InputError, RefusedError, isInputError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import { parseInstant } from '../time/parse-time.js';
 import {
-  backfillRange, retryWindow, scheduleCells, scheduleRuns, scheduleSummaries, windowDetail, type WindowViewDeps,
+  backfillRange,
+  retryWindow,
+  scheduleCells,
+  scheduleRuns,
+  scheduleSummaries,
+  windowDetail,
+  type WindowViewDeps,
 } from '../queue/window-view.js';
 import { DASHBOARD_PATH, dashboardAuth, dashboardEnabled, pageHeaders, type DashboardSettings } from './dashboard.js';
 import { SAME_ORIGIN_SCRIPT, requireSameOrigin, sameOriginToken } from './same-origin.js';
@@ -67,31 +73,53 @@ export function createWindowApiRouter(deps: WindowViewDeps, ui: DashboardSetting
   const zone = deps.config.timezone;
   router.use(express.json({ limit: '16kb' }));
   router.use(express.urlencoded({ extended: false, limit: '16kb' }));
-  router.get('/', handle(log, async (_req, res) => {
-    res.json({ now: deps.now(), schedules: await scheduleSummaries(deps) });
-  }));
-  router.get('/:id/windows', handle(log, async (req, res) => {
-    const range = rangeOf(req.query as Record<string, unknown>, zone, deps.now());
-    res.json({ scheduleId: req.params.id, ...range, cells: await scheduleCells(deps, String(req.params.id), range) });
-  }));
-  router.get('/:id/windows/:start', handle(log, async (req, res) => {
-    res.json(await windowDetail(deps, String(req.params.id), startOf(req, zone)));
-  }));
-  router.get('/:id/runs', handle(log, async (req, res) => {
-    res.json({ scheduleId: req.params.id, runs: await scheduleRuns(deps, String(req.params.id)) });
-  }));
-  router.post('/:id/backfill', handle(log, async (req, res) => {
-    if (!ui.allowActions) return refuseReadOnly(res);
-    const result = await backfillRange(deps, String(req.params.id), rangeOf((req.body ?? {}) as Record<string, unknown>, zone, deps.now()));
-    log?.info({ schedule: req.params.id, counts: result.counts, remote: req.ip }, 'window grid: backfill');
-    res.json(result);
-  }));
-  router.post('/:id/windows/:start/retry', handle(log, async (req, res) => {
-    if (!ui.allowActions) return refuseReadOnly(res);
-    const result = await retryWindow(deps, String(req.params.id), startOf(req, zone));
-    log?.info({ schedule: req.params.id, counts: result.counts, remote: req.ip }, 'window grid: retry');
-    res.json(result);
-  }));
+  router.get(
+    '/',
+    handle(log, async (_req, res) => {
+      res.json({ now: deps.now(), schedules: await scheduleSummaries(deps) });
+    }),
+  );
+  router.get(
+    '/:id/windows',
+    handle(log, async (req, res) => {
+      const range = rangeOf(req.query as Record<string, unknown>, zone, deps.now());
+      res.json({ scheduleId: req.params.id, ...range, cells: await scheduleCells(deps, String(req.params.id), range) });
+    }),
+  );
+  router.get(
+    '/:id/windows/:start',
+    handle(log, async (req, res) => {
+      res.json(await windowDetail(deps, String(req.params.id), startOf(req, zone)));
+    }),
+  );
+  router.get(
+    '/:id/runs',
+    handle(log, async (req, res) => {
+      res.json({ scheduleId: req.params.id, runs: await scheduleRuns(deps, String(req.params.id)) });
+    }),
+  );
+  router.post(
+    '/:id/backfill',
+    handle(log, async (req, res) => {
+      if (!ui.allowActions) return refuseReadOnly(res);
+      const result = await backfillRange(
+        deps,
+        String(req.params.id),
+        rangeOf((req.body ?? {}) as Record<string, unknown>, zone, deps.now()),
+      );
+      log?.info({ schedule: req.params.id, counts: result.counts, remote: req.ip }, 'window grid: backfill');
+      res.json(result);
+    }),
+  );
+  router.post(
+    '/:id/windows/:start/retry',
+    handle(log, async (req, res) => {
+      if (!ui.allowActions) return refuseReadOnly(res);
+      const result = await retryWindow(deps, String(req.params.id), startOf(req, zone));
+      log?.info({ schedule: req.params.id, counts: result.counts, remote: req.ip }, 'window grid: retry');
+      res.json(result);
+    }),
+  );
   router.use((req, res) => {
     res.status(req.method === 'GET' ? 404 : 405).json({ error: `no ${req.method} ${API_PATH}${req.path}` });
   });
@@ -111,19 +139,35 @@ export function createGridPageRouter(deps: WindowViewDeps, ui: DashboardSettings
   router.get('/same-origin.js', (_req, res) => {
     res.type('application/javascript').send(SAME_ORIGIN_SCRIPT);
   });
-  router.get('/', handle(log, async (req, res) => {
-    const started = Date.now();
-    const now = deps.now();
-    const range = rangeOf(req.query as Record<string, unknown>, deps.config.timezone, now);
-    const summaries = await scheduleSummaries(deps);
-    const rows = await Promise.all(summaries.map(async (summary) => summary.windowed
-      ? { summary, cells: await scheduleCells(deps, summary.id, range) }
-      : { summary, runs: await scheduleRuns(deps, summary.id, 30) }));
-    res.type('html').send(renderGridPage({
-      rows, range, now, zone: deps.config.timezone, allowActions: ui.allowActions, token,
-      basePath: GRID_PATH, apiPath: API_PATH, renderMs: Date.now() - started,
-    }));
-  }));
+  router.get(
+    '/',
+    handle(log, async (req, res) => {
+      const started = Date.now();
+      const now = deps.now();
+      const range = rangeOf(req.query as Record<string, unknown>, deps.config.timezone, now);
+      const summaries = await scheduleSummaries(deps);
+      const rows = await Promise.all(
+        summaries.map(async (summary) =>
+          summary.windowed
+            ? { summary, cells: await scheduleCells(deps, summary.id, range) }
+            : { summary, runs: await scheduleRuns(deps, summary.id, 30) },
+        ),
+      );
+      res.type('html').send(
+        renderGridPage({
+          rows,
+          range,
+          now,
+          zone: deps.config.timezone,
+          allowActions: ui.allowActions,
+          token,
+          basePath: GRID_PATH,
+          apiPath: API_PATH,
+          renderMs: Date.now() - started,
+        }),
+      );
+    }),
+  );
   return router;
 }
 
@@ -131,7 +175,12 @@ export function createGridPageRouter(deps: WindowViewDeps, ui: DashboardSettings
 export function mountWindowGrid(app: Express, deps: WindowViewDeps, ui: DashboardSettings, options: { log?: Logger } = {}): void {
   if (!dashboardEnabled(ui)) {
     const off = (_req: Request, res: Response) => {
-      res.status(404).type('text/plain').send('ox-batch window grid is disabled: no credentials are configured. Set ui.user and ui.password (env UI_USER and UI_PASSWORD or UI_PASSWORD_FILE) to enable it.\n');
+      res
+        .status(404)
+        .type('text/plain')
+        .send(
+          'ox-batch window grid is disabled: no credentials are configured. Set ui.user and ui.password (env UI_USER and UI_PASSWORD or UI_PASSWORD_FILE) to enable it.\n',
+        );
     };
     app.use(GRID_PATH, off);
     app.use(API_PATH, off);

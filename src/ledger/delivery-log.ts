@@ -13,7 +13,13 @@ export function deliveryLogFor(ledger: Ledger, key: WindowKey, owner: string): D
     get: (deliveryId) => ledger.getDelivery(key, deliveryId),
     record: (deliveryId, record) => ledger.recordDelivery(key, deliveryId, { ...record, at: record.at ?? Date.now() }),
     claimMail: (request) => ledger.claimMail(key, owner, request),
-    settleMail: (outcome, entries) => ledger.settleMail(key, owner, outcome, entries.map((e) => ({ address: e.address, ...(e.record ? { record: { ...e.record, at: Date.now() } } : {}) }))),
+    settleMail: (outcome, entries) =>
+      ledger.settleMail(
+        key,
+        owner,
+        outcome,
+        entries.map((e) => ({ address: e.address, ...(e.record ? { record: { ...e.record, at: Date.now() } } : {}) })),
+      ),
   };
 }
 
@@ -25,10 +31,15 @@ export function memoryDeliveryLog(): DeliveryLog {
   const records = new Map<string, DeliveryRecord>();
   return {
     get: async (deliveryId) => records.get(deliveryId) ?? null,
-    record: async (deliveryId, record) => { records.set(deliveryId, { ...record, at: record.at ?? Date.now() }); },
-    claimMail: async (request) => request.addresses.map((address) => ({
-      address, messageId: request.messageId, status: records.has(`mail:${address}`) ? 'sent' as const : 'claimed' as const,
-    })),
+    record: async (deliveryId, record) => {
+      records.set(deliveryId, { ...record, at: record.at ?? Date.now() });
+    },
+    claimMail: async (request) =>
+      request.addresses.map((address) => ({
+        address,
+        messageId: request.messageId,
+        status: records.has(`mail:${address}`) ? ('sent' as const) : ('claimed' as const),
+      })),
     settleMail: async (outcome, entries) => {
       if (outcome !== 'sent') return;
       for (const e of entries) records.set(`mail:${e.address}`, { ...e.record, at: Date.now() });

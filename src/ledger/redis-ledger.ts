@@ -24,7 +24,20 @@ import type { RedisClient } from '../redis/connection.js';
 import { UpdateBatcher } from './update-batcher.js';
 import { ledgerCommands, type LedgerCommands } from './commands/index.js';
 import { decodeReply, LedgerReply, type DecodedReply } from './replies.js';
-import type { BeginResult, DeliveryRecord, Ledger, MailClaim, MailClaimRequest, OpenMailClaim, ReexportFlag, AttemptRecord, TrimmedRange, WindowKey, WindowRecord, WindowState } from './types.js';
+import type {
+  BeginResult,
+  DeliveryRecord,
+  Ledger,
+  MailClaim,
+  MailClaimRequest,
+  OpenMailClaim,
+  ReexportFlag,
+  AttemptRecord,
+  TrimmedRange,
+  WindowKey,
+  WindowRecord,
+  WindowState,
+} from './types.js';
 
 const RUNS_KEPT = 100;
 /** Longest window (a 31-day month plus a DST hour): bounds range scans by start. */
@@ -33,7 +46,25 @@ const LONGEST_WINDOW_MS = 32 * 86_400_000;
 /** Windows trimmed per script call. */
 const TRIM_BATCH = 500;
 
-const RECORD_FIELDS = ['scheduleId', 'start', 'end', 'job', 'state', 'attempts', 'queuedAt', 'startedAt', 'finishedAt', 'lastError', 'result', 'jobId', 'owner', 'leaseUntil', 'permanent', 'retryRounds', 'reexport'] as const;
+const RECORD_FIELDS = [
+  'scheduleId',
+  'start',
+  'end',
+  'job',
+  'state',
+  'attempts',
+  'queuedAt',
+  'startedAt',
+  'finishedAt',
+  'lastError',
+  'result',
+  'jobId',
+  'owner',
+  'leaseUntil',
+  'permanent',
+  'retryRounds',
+  'reexport',
+] as const;
 
 export interface MarkQueuedOptions {
   /** Re-queue a window that is done or marked running (an explicit --force). */
@@ -41,7 +72,17 @@ export interface MarkQueuedOptions {
 }
 
 /** A window transition: one of the commands updateWindows.lua dispatches to (commands/<name>-<keys>.lua). */
-type WindowCommand = 'markQueued' | 'markRetryRound' | 'beginWindow' | 'beginManual' | 'renewLease' | 'markRunning' | 'markDone' | 'markFailed' | 'markRetrying' | 'markAbandoned';
+type WindowCommand =
+  | 'markQueued'
+  | 'markRetryRound'
+  | 'beginWindow'
+  | 'beginManual'
+  | 'renewLease'
+  | 'markRunning'
+  | 'markDone'
+  | 'markFailed'
+  | 'markRetrying'
+  | 'markAbandoned';
 
 /** One window update: its command, the command's KEYS and ARGV. */
 interface Update {
@@ -119,7 +160,12 @@ export class RedisLedger implements Ledger {
    */
   markDoneInOrder(key: WindowKey, job: string, result: unknown): { sent: Promise<void>; applied: Promise<void> } {
     const { sent, reply } = this.updates.addInOrder(this.windowUpdate('markDone', key, job, JSON.stringify(result ?? null)));
-    return { sent, applied: reply.then((r) => { decodeReply(r, describeUpdate('markDone', key)); }) };
+    return {
+      sent,
+      applied: reply.then((r) => {
+        decodeReply(r, describeUpdate('markDone', key));
+      }),
+    };
   }
 
   /**
@@ -127,9 +173,16 @@ export class RedisLedger implements Ledger {
    * `BeginResult`). With `owner` the execution holds the window by a lease (renewLease) like
    * `ox-batch run`; a window held by another live lease answers `busy`, forced or not.
    */
-  async beginWindow(key: WindowKey, job: string, attempt: number, options: { force?: boolean; owner?: string; leaseUntil?: number } = {}): Promise<BeginResult> {
+  async beginWindow(
+    key: WindowKey,
+    job: string,
+    attempt: number,
+    options: { force?: boolean; owner?: string; leaseUntil?: number } = {},
+  ): Promise<BeginResult> {
     const [leaseUntil, owner] = options.owner ? [String(options.leaseUntil ?? 0), options.owner] : ['', ''];
-    return toBeginResult(await this.transition(this.windowUpdate('beginWindow', key, job, String(attempt), yesNo(options.force), leaseUntil, owner), key));
+    return toBeginResult(
+      await this.transition(this.windowUpdate('beginWindow', key, job, String(attempt), yesNo(options.force), leaseUntil, owner), key),
+    );
   }
 
   /**
@@ -138,12 +191,20 @@ export class RedisLedger implements Ledger {
    * unless forced, and the window is held by `owner` until `leaseUntil` (see `renewLease`).
    */
   async beginManual(key: WindowKey, job: string, options: { owner: string; leaseUntil: number; force?: boolean }): Promise<BeginResult> {
-    return toBeginResult(await this.transition(this.windowUpdate('beginManual', key, job, yesNo(options.force), String(options.leaseUntil), options.owner), key));
+    return toBeginResult(
+      await this.transition(
+        this.windowUpdate('beginManual', key, job, yesNo(options.force), String(options.leaseUntil), options.owner),
+        key,
+      ),
+    );
   }
 
   /** Extends the lease of a run that still holds its window; false when it no longer does. */
   async renewLease(key: WindowKey, owner: string, leaseUntil: number): Promise<boolean> {
-    return this.applied({ command: 'renewLease', keys: [this.windowKey(key.scheduleId, key.start)], args: [owner, String(leaseUntil)] }, key);
+    return this.applied(
+      { command: 'renewLease', keys: [this.windowKey(key.scheduleId, key.start)], args: [owner, String(leaseUntil)] },
+      key,
+    );
   }
 
   /** The window's record; a window trimmed by `trimDone` reads as done with `trimmed: true` and no result. */
@@ -306,7 +367,8 @@ export class RedisLedger implements Ledger {
       const starts = [...up, ...down];
       if (starts.length === 0) break;
       const keys = [...fixed];
-      for (const start of starts) keys.push(this.windowKey(scheduleId, Number(start)), this.deliveryKey({ scheduleId, start: Number(start), end: 0 }));
+      for (const start of starts)
+        keys.push(this.windowKey(scheduleId, Number(start)), this.deliveryKey({ scheduleId, start: Number(start), end: 0 }));
       const count = Number(await this.commands.trimDone!(keys.length, ...keys, String(olderThan), String(origin), ...starts));
       total += count;
       if (count === 0 || up.length < TRIM_BATCH) break;
@@ -340,13 +402,24 @@ export class RedisLedger implements Ledger {
    * a re-export is done. False when the window is not done.
    */
   async flagReexport(key: WindowKey, flag: ReexportFlag): Promise<boolean> {
-    const reply = await this.commands.flagReexport!(this.windowKey(key.scheduleId, key.start), this.key('reexport', key.scheduleId), String(key.start), String(key.end), JSON.stringify(flag));
+    const reply = await this.commands.flagReexport!(
+      this.windowKey(key.scheduleId, key.start),
+      this.key('reexport', key.scheduleId),
+      String(key.start),
+      String(key.end),
+      JSON.stringify(flag),
+    );
     return decodeReply(reply, `ledger flagReexport of ${key.scheduleId}@${key.start}`).code === LedgerReply.Applied;
   }
 
   /** Clears the flag a finished re-export was queued for (a newer flag stays). */
   async clearReexport(key: WindowKey, flaggedAt: number): Promise<boolean> {
-    const reply = await this.commands.clearReexport!(this.windowKey(key.scheduleId, key.start), this.key('reexport', key.scheduleId), String(key.start), String(flaggedAt));
+    const reply = await this.commands.clearReexport!(
+      this.windowKey(key.scheduleId, key.start),
+      this.key('reexport', key.scheduleId),
+      String(key.start),
+      String(flaggedAt),
+    );
     return decodeReply(reply, `ledger clearReexport of ${key.scheduleId}@${key.start}`).code === LedgerReply.Applied;
   }
 
@@ -367,17 +440,32 @@ export class RedisLedger implements Ledger {
   }
 
   async claimMail(key: WindowKey, owner: string, request: MailClaimRequest): Promise<MailClaim[]> {
-    const replies = await this.commands.claimMail!(
-      this.deliveryKey(key), this.key('mailclaims'),
-      String(Date.now()), owner, String(request.leaseUntil), request.renewOnly ? 'r' : request.force ? '1' : '0', request.via, request.messageId, claimMember(key, ''),
+    const replies = (await this.commands.claimMail!(
+      this.deliveryKey(key),
+      this.key('mailclaims'),
+      String(Date.now()),
+      owner,
+      String(request.leaseUntil),
+      request.renewOnly ? 'r' : request.force ? '1' : '0',
+      request.via,
+      request.messageId,
+      claimMember(key, ''),
       ...request.addresses,
-    ) as Array<[MailClaim['status'], string, string?]>;
+    )) as Array<[MailClaim['status'], string, string?]>;
     return replies.map(([status, messageId, leaseUntil], i) => ({
-      address: request.addresses[i]!, status, messageId, ...(leaseUntil ? { leaseUntil: Number(leaseUntil) } : {}),
+      address: request.addresses[i]!,
+      status,
+      messageId,
+      ...(leaseUntil ? { leaseUntil: Number(leaseUntil) } : {}),
     }));
   }
 
-  async settleMail(key: WindowKey, owner: string, outcome: 'sent' | 'release' | 'unknown', entries: ReadonlyArray<{ address: string; record?: DeliveryRecord }>): Promise<void> {
+  async settleMail(
+    key: WindowKey,
+    owner: string,
+    outcome: 'sent' | 'release' | 'unknown',
+    entries: ReadonlyArray<{ address: string; record?: DeliveryRecord }>,
+  ): Promise<void> {
     if (entries.length === 0) return;
     const pairs = entries.flatMap((e) => [e.address, e.record ? JSON.stringify({ state: 'sent', ...e.record }) : '']);
     await this.commands.settleMail!(this.deliveryKey(key), this.key('mailclaims'), owner, outcome, claimMember(key, ''), ...pairs);
@@ -394,7 +482,16 @@ export class RedisLedger implements Ledger {
       const claim = JSON.parse(raw) as { state?: string; owner?: string; via?: string; messageId?: string; leaseUntil?: number };
       if (claim.state !== 'claimed' && claim.state !== 'unknown') continue;
       const live = claim.state === 'claimed' && (claim.leaseUntil ?? 0) > now;
-      claims.push({ scheduleId, start: Number(start), address, state: live ? 'in-flight' : 'unknown', owner: claim.owner, via: claim.via, messageId: claim.messageId, leaseUntil: claim.leaseUntil });
+      claims.push({
+        scheduleId,
+        start: Number(start),
+        address,
+        state: live ? 'in-flight' : 'unknown',
+        owner: claim.owner,
+        via: claim.via,
+        messageId: claim.messageId,
+        leaseUntil: claim.leaseUntil,
+      });
     }
     return claims;
   }
@@ -423,11 +520,20 @@ function toTrimmedRange(from: string | null, through: string | null, count: stri
 /** What a begin (beginWindow-5, beginManual-5) answered, as `BeginResult`. */
 function toBeginResult(reply: DecodedReply): BeginResult {
   switch (reply.code) {
-    case LedgerReply.Started: return { started: true, ...(reply.attempt !== undefined ? { attempt: reply.attempt } : {}), ...(reply.replacesDone ? { replacesDone: reply.replacesDone } : {}) };
-    case LedgerReply.Done: return { started: false, result: reply.result };
-    case LedgerReply.OtherWindow: return { started: false, conflictEnd: reply.end };
-    case LedgerReply.Busy: return { started: false, busy: { owner: reply.owner, leaseUntil: reply.leaseUntil, startedAt: reply.startedAt } };
-    default: throw new LedgerUpdateError(`unexpected answer "${reply.code}" to a begin`);
+    case LedgerReply.Started:
+      return {
+        started: true,
+        ...(reply.attempt !== undefined ? { attempt: reply.attempt } : {}),
+        ...(reply.replacesDone ? { replacesDone: reply.replacesDone } : {}),
+      };
+    case LedgerReply.Done:
+      return { started: false, result: reply.result };
+    case LedgerReply.OtherWindow:
+      return { started: false, conflictEnd: reply.end };
+    case LedgerReply.Busy:
+      return { started: false, busy: { owner: reply.owner, leaseUntil: reply.leaseUntil, startedAt: reply.startedAt } };
+    default:
+      throw new LedgerUpdateError(`unexpected answer "${reply.code}" to a begin`);
   }
 }
 
@@ -441,7 +547,25 @@ function yesNo(value: boolean | undefined): '1' | '0' {
 }
 
 function toRecord(values: Array<string | null>): WindowRecord | null {
-  const [scheduleId, start, end, job, state, attempts, queuedAt, startedAt, finishedAt, lastError, result, jobId, owner, leaseUntil, permanent, retryRounds, reexport] = values;
+  const [
+    scheduleId,
+    start,
+    end,
+    job,
+    state,
+    attempts,
+    queuedAt,
+    startedAt,
+    finishedAt,
+    lastError,
+    result,
+    jobId,
+    owner,
+    leaseUntil,
+    permanent,
+    retryRounds,
+    reexport,
+  ] = values;
   if (scheduleId === null || scheduleId === undefined || state === null || state === undefined) return null;
   const record: WindowRecord = {
     scheduleId,

@@ -48,18 +48,27 @@ function optionalNumber(text: unknown): number | undefined {
 export function decodeReply(reply: unknown, command: string): DecodedReply {
   const [code, a, b, c] = (Array.isArray(reply) ? reply : []) as [unknown, unknown?, unknown?, unknown?];
   switch (code) {
-    case LedgerReply.Applied: return { code };
-    case LedgerReply.Refused: return { code };
-    case LedgerReply.RetryRound: return { code, round: Number(a) };
-    case LedgerReply.Started: return {
-      code,
-      ...(optionalNumber(a) !== undefined ? { attempt: optionalNumber(a) } : {}),
-      ...(b !== undefined && b !== null ? { replacesDone: { result: JSON.parse(String(b)) as unknown } } : {}),
-    };
-    case LedgerReply.Done: return { code, result: JSON.parse(String(a)) as unknown };
-    case LedgerReply.OtherWindow: return { code, end: Number(a) };
-    case LedgerReply.Busy: return { code, owner: String(a ?? ''), leaseUntil: optionalNumber(b), startedAt: optionalNumber(c) };
-    case LedgerReply.Error: throw new LedgerUpdateError(`${command} failed: ${String(a)}`);
-    default: throw new LedgerUpdateError(`unexpected ledger answer ${JSON.stringify(reply)}`);
+    case LedgerReply.Applied:
+      return { code };
+    case LedgerReply.Refused:
+      return { code };
+    case LedgerReply.RetryRound:
+      return { code, round: Number(a) };
+    case LedgerReply.Started:
+      return {
+        code,
+        ...(optionalNumber(a) !== undefined ? { attempt: optionalNumber(a) } : {}),
+        ...(b !== undefined && b !== null ? { replacesDone: { result: JSON.parse(String(b)) as unknown } } : {}),
+      };
+    case LedgerReply.Done:
+      return { code, result: JSON.parse(String(a)) as unknown };
+    case LedgerReply.OtherWindow:
+      return { code, end: Number(a) };
+    case LedgerReply.Busy:
+      return { code, owner: String(a ?? ''), leaseUntil: optionalNumber(b), startedAt: optionalNumber(c) };
+    case LedgerReply.Error:
+      throw new LedgerUpdateError(`${command} failed: ${String(a)}`);
+    default:
+      throw new LedgerUpdateError(`unexpected ledger answer ${JSON.stringify(reply)}`);
   }
 }

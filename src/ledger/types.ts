@@ -104,7 +104,12 @@ export interface Ledger {
   /** The retry clock queues a failed window again: its round (1, 2, …), or 0 when it is no longer failed. */
   markRetryRound(key: WindowKey, job: string, jobId: string): Promise<number>;
   /** A worker starts a window (attempt counted by BullMQ), holding it by a lease when `owner` is given. */
-  beginWindow(key: WindowKey, job: string, attempt: number, options?: { force?: boolean; owner?: string; leaseUntil?: number }): Promise<BeginResult>;
+  beginWindow(
+    key: WindowKey,
+    job: string,
+    attempt: number,
+    options?: { force?: boolean; owner?: string; leaseUntil?: number },
+  ): Promise<BeginResult>;
   /** `ox-batch run` starts a window and holds it by a lease. */
   beginManual(key: WindowKey, job: string, options: { owner: string; leaseUntil: number; force?: boolean }): Promise<BeginResult>;
   renewLease(key: WindowKey, owner: string, leaseUntil: number): Promise<boolean>;
@@ -133,7 +138,12 @@ export interface Ledger {
   listDeliveries(key: WindowKey): Promise<Record<string, DeliveryRecord>>;
   recordDelivery(key: WindowKey, deliveryId: string, record: DeliveryRecord): Promise<void>;
   claimMail(key: WindowKey, owner: string, request: MailClaimRequest): Promise<MailClaim[]>;
-  settleMail(key: WindowKey, owner: string, outcome: 'sent' | 'release' | 'unknown', entries: ReadonlyArray<{ address: string; record?: DeliveryRecord }>): Promise<void>;
+  settleMail(
+    key: WindowKey,
+    owner: string,
+    outcome: 'sent' | 'release' | 'unknown',
+    entries: ReadonlyArray<{ address: string; record?: DeliveryRecord }>,
+  ): Promise<void>;
   openMailClaims(now: number): Promise<OpenMailClaim[]>;
 
   flagReexport(key: WindowKey, flag: ReexportFlag): Promise<boolean>;
@@ -190,5 +200,8 @@ export interface DeliveryLog {
    * After the send: `sent` records each address (with its delivery record); `release` gives the
    * claims back (the mail provably did not go out); `unknown` marks them interrupted.
    */
-  settleMail(outcome: 'sent' | 'release' | 'unknown', entries: ReadonlyArray<{ address: string; record?: Omit<DeliveryRecord, 'at'> }>): Promise<void>;
+  settleMail(
+    outcome: 'sent' | 'release' | 'unknown',
+    entries: ReadonlyArray<{ address: string; record?: Omit<DeliveryRecord, 'at'> }>,
+  ): Promise<void>;
 }

@@ -26,7 +26,9 @@ export class UpdateBatcher<Item, Reply> {
    */
   addInOrder(item: Item): { sent: Promise<void>; reply: Promise<Reply> } {
     let onSent!: () => void;
-    const sent = new Promise<void>((resolve) => { onSent = resolve; });
+    const sent = new Promise<void>((resolve) => {
+      onSent = resolve;
+    });
     return { sent, reply: this.enqueue(item, onSent) };
   }
 

@@ -5,11 +5,26 @@ export type { Logger } from 'pino';
 
 /** Paths pino censors in every log object, whatever the logging call site passes. */
 const REDACT_PATHS = [
-  'password', '*.password', '*.*.password',
-  'authorization', '*.authorization', 'headers.authorization', '*.headers.authorization',
-  'smtp', '*.smtp', 'smtpUrl', '*.smtpUrl',
-  'secretAccessKey', '*.secretAccessKey', 'accessKeyId', '*.accessKeyId',
-  'pgp_key', '*.pgp_key', '*.*.pgp_key', 'pgpKey', '*.pgpKey',
+  'password',
+  '*.password',
+  '*.*.password',
+  'authorization',
+  '*.authorization',
+  'headers.authorization',
+  '*.headers.authorization',
+  'smtp',
+  '*.smtp',
+  'smtpUrl',
+  '*.smtpUrl',
+  'secretAccessKey',
+  '*.secretAccessKey',
+  'accessKeyId',
+  '*.accessKeyId',
+  'pgp_key',
+  '*.pgp_key',
+  '*.*.pgp_key',
+  'pgpKey',
+  '*.pgpKey',
 ];
 
 export interface LoggerSettings {
@@ -49,10 +64,12 @@ export function createLogger(settings: LoggerSettings = {}): Logger {
   };
   if (settings.stream) return scrubChildBindings(pino(options, settings.stream));
   if (pretty) {
-    return scrubChildBindings(pino({
-      ...options,
-      transport: { target: 'pino-pretty', options: { destination, colorize: colorWanted(), translateTime: 'SYS:standard' } },
-    }));
+    return scrubChildBindings(
+      pino({
+        ...options,
+        transport: { target: 'pino-pretty', options: { destination, colorize: colorWanted(), translateTime: 'SYS:standard' } },
+      }),
+    );
   }
   return scrubChildBindings(pino(options, pino.destination({ fd: destination, sync: destination === 2 })));
 }
@@ -82,9 +99,10 @@ export function silentLogger(): Logger {
 function serializeError(err: unknown): Record<string, unknown> {
   if (!(err instanceof Error)) {
     // Call sites also log `err: { message }` objects; String() of those is "[object Object]".
-    const message = err && typeof err === 'object' && typeof (err as { message?: unknown }).message === 'string'
-      ? (err as { message: string }).message
-      : String(err);
+    const message =
+      err && typeof err === 'object' && typeof (err as { message?: unknown }).message === 'string'
+        ? (err as { message: string }).message
+        : String(err);
     return { message: scrubText(message) };
   }
   const out: Record<string, unknown> = { type: err.name, message: scrubText(err.message) };

@@ -12,7 +12,8 @@
 
 const URL_USERINFO = /([a-z][a-z0-9+.-]*:\/\/)\S*@/gi;
 /** Query parameter names whose values are secrets (any prefix: sentinelPassword, X-Amz-Signature, access_token). */
-const SECRET_PARAM_NAME = '[a-z0-9_.-]*?(?:password|passwd|pwd|secret|token|api[-_]?key|access[-_]?key|private[-_]?key|signature|sig|credentials?|auth|authorization|session[-_]?id)';
+const SECRET_PARAM_NAME =
+  '[a-z0-9_.-]*?(?:password|passwd|pwd|secret|token|api[-_]?key|access[-_]?key|private[-_]?key|signature|sig|credentials?|auth|authorization|session[-_]?id)';
 /**
  * A secret query value ends at `&`, `#`, a space, `"`, `<` or `>` (a URL quoted in a message;
  * those never stand raw in a URL: `%22`, `%3C`, `%3E`). `'` may, so it does not end one.
@@ -51,7 +52,8 @@ export function safeUrl(url: string): string {
   }
 }
 
-const SECRET_KEY = /(password|passwd|secret|token|apikey|api_key|secretaccesskey|private_?key|authorization|pgp_?key|credentials?|webhook)$/i;
+const SECRET_KEY =
+  /(password|passwd|secret|token|apikey|api_key|secretaccesskey|private_?key|authorization|pgp_?key|credentials?|webhook)$/i;
 
 /** True for object keys whose values are secrets wherever they appear. */
 export function isSecretKey(key: string): boolean {
@@ -98,9 +100,10 @@ function scrubValue(value: unknown, depth: number, seen: WeakSet<object>): unkno
   if (proto !== Object.prototype && proto !== null) return value; // class instances serialise themselves
   let copy: Record<string, unknown> | undefined;
   for (const [key, item] of Object.entries(value as Record<string, unknown>)) {
-    const scrubbed = isSecretKey(key) && item !== undefined && item !== null && item !== '' && typeof item !== 'boolean'
-      ? '***'
-      : scrubValue(item, depth + 1, seen);
+    const scrubbed =
+      isSecretKey(key) && item !== undefined && item !== null && item !== '' && typeof item !== 'boolean'
+        ? '***'
+        : scrubValue(item, depth + 1, seen);
     if (scrubbed !== item) (copy ??= { ...(value as Record<string, unknown>) })[key] = scrubbed;
   }
   return copy ?? value;

@@ -36,7 +36,10 @@ export interface JsonArrayOptions {
   maxElementBytes?: number;
 }
 
-export async function* parseJsonArray(source: AsyncIterable<Buffer | Uint8Array | string> | Iterable<Buffer | Uint8Array | string>, options: JsonArrayOptions = {}): AsyncGenerator<unknown, void, undefined> {
+export async function* parseJsonArray(
+  source: AsyncIterable<Buffer | Uint8Array | string> | Iterable<Buffer | Uint8Array | string>,
+  options: JsonArrayOptions = {},
+): AsyncGenerator<unknown, void, undefined> {
   const maxElementBytes = options.maxElementBytes ?? 64 * 1024 * 1024;
   let state: State = 'start';
   let depth = 0;
@@ -47,7 +50,12 @@ export async function* parseJsonArray(source: AsyncIterable<Buffer | Uint8Array 
   let offset = 0; // bytes seen before the current chunk, for error messages
 
   for await (const piece of source) {
-    const chunk = typeof piece === 'string' ? Buffer.from(piece, 'utf8') : Buffer.isBuffer(piece) ? piece : Buffer.from(piece.buffer, piece.byteOffset, piece.byteLength);
+    const chunk =
+      typeof piece === 'string'
+        ? Buffer.from(piece, 'utf8')
+        : Buffer.isBuffer(piece)
+          ? piece
+          : Buffer.from(piece.buffer, piece.byteOffset, piece.byteLength);
     const ready: unknown[] = [];
     let elementStart = state === 'inside' ? 0 : -1;
     // Elements that start and end inside this chunk are parsed together: the bytes between the
@@ -101,7 +109,8 @@ export async function* parseJsonArray(source: AsyncIterable<Buffer | Uint8Array 
       switch (state) {
         case 'start':
           if (offset + i < 3 && byte === UTF8_BOM[offset + i]) break; // a BOM, possibly split over chunks
-          if (byte !== OPEN_BRACKET) throw new JsonArrayFormatError(`expected a JSON array, found ${describeByte(byte)} at byte ${offset + i}`);
+          if (byte !== OPEN_BRACKET)
+            throw new JsonArrayFormatError(`expected a JSON array, found ${describeByte(byte)} at byte ${offset + i}`);
           state = 'element-or-end';
           break;
         case 'element-or-end':
@@ -136,14 +145,19 @@ export async function* parseJsonArray(source: AsyncIterable<Buffer | Uint8Array 
     offset += chunk.length;
     for (const element of ready) yield element;
   }
-  if (state !== 'done') throw new JsonArrayFormatError(state === 'start' ? 'empty body where a JSON array was expected' : `the JSON array ends early after ${offset} bytes`);
+  if (state !== 'done')
+    throw new JsonArrayFormatError(
+      state === 'start' ? 'empty body where a JSON array was expected' : `the JSON array ends early after ${offset} bytes`,
+    );
 }
 
 function parseBatch(chunk: Buffer, start: number, end: number, offset: number): unknown[] {
   try {
     return JSON.parse(`[${chunk.toString('utf8', start, end)}]`) as unknown[];
   } catch (err) {
-    throw new JsonArrayFormatError(`invalid JSON between bytes ${offset + start} and ${offset + end}: ${(err as Error).message}`, { cause: err });
+    throw new JsonArrayFormatError(`invalid JSON between bytes ${offset + start} and ${offset + end}: ${(err as Error).message}`, {
+      cause: err,
+    });
   }
 }
 

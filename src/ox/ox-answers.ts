@@ -60,12 +60,18 @@ export interface UnexpectedDeleteAnswer {
  * OX, an empty body, JSON with `successful` false, an answer about another feed — is not success:
  * the purge must not count those rows as gone.
  */
-export function parseDeleteAnswer(text: string, contentType: string | undefined, request: DeleteRequestEcho): DeleteResult | UnexpectedDeleteAnswer {
+export function parseDeleteAnswer(
+  text: string,
+  contentType: string | undefined,
+  request: DeleteRequestEcho,
+): DeleteResult | UnexpectedDeleteAnswer {
   const body = text.trim();
   const media = (contentType ?? '').split(';')[0]!.trim().toLowerCase();
   const json = media === 'application/json' || media.endsWith('+json');
   if (!json && media !== 'text/plain') {
-    return { unexpected: `${media ? `Content-Type ${media}` : 'no Content-Type'}${describeBody(body)}, not OX's JSON or text/plain answer` };
+    return {
+      unexpected: `${media ? `Content-Type ${media}` : 'no Content-Type'}${describeBody(body)}, not OX's JSON or text/plain answer`,
+    };
   }
   if (body === '') return { unexpected: 'an empty body' };
   const parsed = tryJson(body);
@@ -74,7 +80,8 @@ export function parseDeleteAnswer(text: string, contentType: string | undefined,
   }
   if (json) return { unexpected: `Content-Type ${media} but not a JSON object${describeBody(body)}` };
   // An early OX answered 200 text/plain prose ("... deleted ..."): that, and only that, is its success.
-  if (body.startsWith('<') || !/delet/i.test(body)) return { unexpected: `text/plain${describeBody(body)} that does not say anything was deleted` };
+  if (body.startsWith('<') || !/delet/i.test(body))
+    return { unexpected: `text/plain${describeBody(body)} that does not say anything was deleted` };
   return { successful: true, message: oneLineShort(body, 300) };
 }
 
@@ -86,7 +93,8 @@ function checkDeleteJson(o: Record<string, unknown>, request: DeleteRequestEcho)
   for (const field of ['contextGroup', 'type'] as const) {
     const value = o[field];
     if (value === undefined) continue;
-    if (value !== request[field]) return { unexpected: `the answer is about ${field} ${JSON.stringify(value)}, the request was for ${JSON.stringify(request[field])}` };
+    if (value !== request[field])
+      return { unexpected: `the answer is about ${field} ${JSON.stringify(value)}, the request was for ${JSON.stringify(request[field])}` };
     result[field] = value;
   }
   for (const field of ['start', 'end'] as const) {

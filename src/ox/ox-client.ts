@@ -11,8 +11,19 @@ import { adOutcome, parseDeleteAnswer, parseResellerAnswer, parseSendAnswer } fr
 import { OxError, type OxErrorKind } from './ox-error.js';
 import { abortedError, parseRetryAfter, withRetries, type RetryPolicy } from './retry.js';
 import type {
-  AdWriteOutcome, CallOptions, DeleteResult, FeedbackQuery, OxApi, OxRequestObserver, PasswordChange,
-  RawFeedbackRecord, ResellerEntryResult, ResellerPackageConfig, Retried, SendRequest, SendResult,
+  AdWriteOutcome,
+  CallOptions,
+  DeleteResult,
+  FeedbackQuery,
+  OxApi,
+  OxRequestObserver,
+  PasswordChange,
+  RawFeedbackRecord,
+  ResellerEntryResult,
+  ResellerPackageConfig,
+  Retried,
+  SendRequest,
+  SendResult,
 } from './types.js';
 
 /** A 200 from send can still hold failed recipients: these make them easy to see. */
@@ -95,11 +106,12 @@ export class OxClient implements OxApi {
     this.#observer = options.observer;
     this.#log = options.log;
     this.#random = options.random;
-    this.#rest = config.user && config.password
-      ? { user: config.user, password: config.password, source: 'ox.user / ox.password (OX_USER / OX_PASSWORD)' }
-      : url.username
-        ? { user: decodeURIComponent(url.username), password: decodeURIComponent(url.password), source: 'the user info of ox.url' }
-        : undefined;
+    this.#rest =
+      config.user && config.password
+        ? { user: config.user, password: config.password, source: 'ox.user / ox.password (OX_USER / OX_PASSWORD)' }
+        : url.username
+          ? { user: decodeURIComponent(url.username), password: decodeURIComponent(url.password), source: 'the user info of ox.url' }
+          : undefined;
     this.baseUrl = safeUrl(`${url.origin}${url.pathname}`).replace(/\/+$/, '');
     this.#basePath = url.pathname.replace(/\/+$/, '');
     this.#policy = {
@@ -169,16 +181,29 @@ export class OxClient implements OxApi {
   #csvSpec(query: FeedbackQuery & { delimiter?: string }): ReadSpec {
     if (query.delimiter !== undefined && query.delimiter.length === 0) throw new InputError('feedback export: delimiter must not be empty');
     return {
-      operation: 'feedback.export', method: 'GET', path: `/userfeedback/v1/export/${feedbackPath(query)}`,
+      operation: 'feedback.export',
+      method: 'GET',
+      path: `/userfeedback/v1/export/${feedbackPath(query)}`,
       query: { ...oxWindowParams(query), delimiter: query.delimiter },
-      credentials: this.#rest, family: 'rest', signal: query.signal, retry: 'idempotent', ok: [200],
+      credentials: this.#rest,
+      family: 'rest',
+      signal: query.signal,
+      retry: 'idempotent',
+      ok: [200],
     };
   }
 
   #rawSpec(query: FeedbackQuery): ReadSpec {
     return {
-      operation: 'feedback.raw', method: 'GET', path: `/userfeedback/v1/export/${feedbackPath(query)}/raw`, query: { ...oxWindowParams(query) },
-      credentials: this.#rest, family: 'rest', signal: query.signal, retry: 'idempotent', ok: [200],
+      operation: 'feedback.raw',
+      method: 'GET',
+      path: `/userfeedback/v1/export/${feedbackPath(query)}/raw`,
+      query: { ...oxWindowParams(query) },
+      credentials: this.#rest,
+      family: 'rest',
+      signal: query.signal,
+      retry: 'idempotent',
+      ok: [200],
     };
   }
 
@@ -214,8 +239,16 @@ export class OxClient implements OxApi {
       recipients,
     });
     const response = await this.#call({
-      operation, method: 'POST', path: `/userfeedback/v1/send/${feedbackPath(request)}`, query: { ...oxWindowParams(request) }, body,
-      credentials: this.#rest, family: 'rest', signal: request.signal, retry: 'unsent-only', ok: [200],
+      operation,
+      method: 'POST',
+      path: `/userfeedback/v1/send/${feedbackPath(request)}`,
+      query: { ...oxWindowParams(request) },
+      body,
+      credentials: this.#rest,
+      family: 'rest',
+      signal: request.signal,
+      retry: 'unsent-only',
+      ok: [200],
     });
     return parseSendAnswer(await this.#readText(operation, response.body, request.signal));
   }
@@ -224,8 +257,15 @@ export class OxClient implements OxApi {
     const operation = 'feedback.delete';
     const params = oxWindowParams(query);
     const response = await this.#call({
-      operation, method: 'DELETE', path: `/userfeedback/v1/${feedbackPath(query)}`, query: { ...params },
-      credentials: this.#rest, family: 'rest', signal: query.signal, retry: 'idempotent', ok: [200],
+      operation,
+      method: 'DELETE',
+      path: `/userfeedback/v1/${feedbackPath(query)}`,
+      query: { ...params },
+      credentials: this.#rest,
+      family: 'rest',
+      signal: query.signal,
+      retry: 'idempotent',
+      ok: [200],
     });
     const text = await this.#readText(operation, response.body, query.signal);
     const answer = parseDeleteAnswer(text, headerValue(response.headers['content-type']), {
@@ -238,7 +278,11 @@ export class OxClient implements OxApi {
       // A login page of a proxy in front of OX, an empty body, successful=false: no proof that
       // anything was deleted, and asking again gets the same answer.
       throw new OxError({
-        operation, kind: 'protocol', retryable: false, status: 200, answerCode: 'OXB_UNEXPECTED_ANSWER',
+        operation,
+        kind: 'protocol',
+        retryable: false,
+        status: 200,
+        answerCode: 'OXB_UNEXPECTED_ANSWER',
         reason: `not OX's delete answer: ${answer.unexpected}`,
         hint: 'not counted as deleted; check what answers at ox.url (a proxy or SSO login in front of OX?)',
       });
@@ -249,19 +293,47 @@ export class OxClient implements OxApi {
   // ---- advertisement -------------------------------------------------------------------------
 
   setUserConfig(args: { contextId: number; userId: number; config: unknown } & CallOptions): Promise<AdWriteOutcome> {
-    return this.#adWrite('ads.set-user', 'PUT', 'user', { contextId: id(args.contextId, 'contextId'), userId: id(args.userId, 'userId') }, args.config, args.signal);
+    return this.#adWrite(
+      'ads.set-user',
+      'PUT',
+      'user',
+      { contextId: id(args.contextId, 'contextId'), userId: id(args.userId, 'userId') },
+      args.config,
+      args.signal,
+    );
   }
 
   deleteUserConfig(args: { contextId: number; userId: number } & CallOptions): Promise<AdWriteOutcome> {
-    return this.#adWrite('ads.delete-user', 'DELETE', 'user', { contextId: id(args.contextId, 'contextId'), userId: id(args.userId, 'userId') }, undefined, args.signal);
+    return this.#adWrite(
+      'ads.delete-user',
+      'DELETE',
+      'user',
+      { contextId: id(args.contextId, 'contextId'), userId: id(args.userId, 'userId') },
+      undefined,
+      args.signal,
+    );
   }
 
   setNameConfig(args: { contextId: number; name: string; config: unknown } & CallOptions): Promise<AdWriteOutcome> {
-    return this.#adWrite('ads.set-name', 'PUT', 'name', { contextId: id(args.contextId, 'contextId'), name: nonEmpty(args.name, 'name') }, args.config, args.signal);
+    return this.#adWrite(
+      'ads.set-name',
+      'PUT',
+      'name',
+      { contextId: id(args.contextId, 'contextId'), name: nonEmpty(args.name, 'name') },
+      args.config,
+      args.signal,
+    );
   }
 
   deleteNameConfig(args: { contextId: number; name: string } & CallOptions): Promise<AdWriteOutcome> {
-    return this.#adWrite('ads.delete-name', 'DELETE', 'name', { contextId: id(args.contextId, 'contextId'), name: nonEmpty(args.name, 'name') }, undefined, args.signal);
+    return this.#adWrite(
+      'ads.delete-name',
+      'DELETE',
+      'name',
+      { contextId: id(args.contextId, 'contextId'), name: nonEmpty(args.name, 'name') },
+      undefined,
+      args.signal,
+    );
   }
 
   setPackageConfig(args: { reseller: string; package: string; config: unknown } & CallOptions): Promise<AdWriteOutcome> {
@@ -269,38 +341,71 @@ export class OxClient implements OxApi {
   }
 
   deletePackageConfig(args: { reseller: string; package: string } & CallOptions): Promise<AdWriteOutcome> {
-    return this.#adWrite('ads.delete-package', 'DELETE', 'package', { reseller: args.reseller, package: args.package }, undefined, args.signal);
+    return this.#adWrite(
+      'ads.delete-package',
+      'DELETE',
+      'package',
+      { reseller: args.reseller, package: args.package },
+      undefined,
+      args.signal,
+    );
   }
 
   async setResellerConfigs(args: { reseller: string; entries: ResellerPackageConfig[] } & CallOptions): Promise<ResellerEntryResult[]> {
     const operation = 'ads.set-reseller';
     if (!Array.isArray(args.entries)) throw new InputError('ads set-reseller: entries must be an array of {package, config}');
     const response = await this.#call({
-      operation, method: 'PUT', path: '/advertisement/v1/config/reseller', query: { reseller: args.reseller },
+      operation,
+      method: 'PUT',
+      path: '/advertisement/v1/config/reseller',
+      query: { reseller: args.reseller },
       body: JSON.stringify(args.entries.map((e) => ({ package: e.package, config: e.config ?? null }))),
-      credentials: this.#rest, family: 'rest', signal: args.signal, retry: 'idempotent', ok: [200],
+      credentials: this.#rest,
+      family: 'rest',
+      signal: args.signal,
+      retry: 'idempotent',
+      ok: [200],
     });
     const text = await this.#readText(operation, response.body, args.signal);
     const entries = parseResellerAnswer(text);
     if (!entries) {
-      throw new OxError({ operation, kind: 'protocol', retryable: false, status: 200, reason: 'answer is not an array of per-entry statuses', errorDesc: text.slice(0, 200) });
+      throw new OxError({
+        operation,
+        kind: 'protocol',
+        retryable: false,
+        status: 200,
+        reason: 'answer is not an array of per-entry statuses',
+        errorDesc: text.slice(0, 200),
+      });
     }
     return entries;
   }
 
   // ---- admin ---------------------------------------------------------------------------------
 
-  async passwordChanges(args: { contextId: number; userId: number; limit?: number; sort?: string } & CallOptions): Promise<PasswordChange[]> {
+  async passwordChanges(
+    args: { contextId: number; userId: number; limit?: number; sort?: string } & CallOptions,
+  ): Promise<PasswordChange[]> {
     const operation = 'passwd-changes';
     const contextId = id(args.contextId, 'contextId');
     const userId = id(args.userId, 'userId');
-    if (args.limit !== undefined && (!Number.isInteger(args.limit) || args.limit < 1)) throw new InputError(`passwd-changes: limit must be a positive integer, got ${args.limit}`);
+    if (args.limit !== undefined && (!Number.isInteger(args.limit) || args.limit < 1))
+      throw new InputError(`passwd-changes: limit must be a positive integer, got ${args.limit}`);
     // Read inside the try: a history whose answer breaks off is asked for again.
-    const { value: text } = await this.#read({
-      operation, method: 'GET', path: `/admin/v1/contexts/${contextId}/users/${userId}/passwd-changes`,
-      query: { limit: args.limit, sort: args.sort },
-      credentials: this.#adminCredentials(contextId), family: 'admin', signal: args.signal, retry: 'idempotent', ok: [200],
-    }, (body) => this.#readText(operation, body, args.signal));
+    const { value: text } = await this.#read(
+      {
+        operation,
+        method: 'GET',
+        path: `/admin/v1/contexts/${contextId}/users/${userId}/passwd-changes`,
+        query: { limit: args.limit, sort: args.sort },
+        credentials: this.#adminCredentials(contextId),
+        family: 'admin',
+        signal: args.signal,
+        retry: 'idempotent',
+        ok: [200],
+      },
+      (body) => this.#readText(operation, body, args.signal),
+    );
     let parsed: unknown;
     try {
       parsed = text.trim() === '' ? [] : JSON.parse(text);
@@ -308,7 +413,14 @@ export class OxClient implements OxApi {
       parsed = undefined;
     }
     if (!Array.isArray(parsed)) {
-      throw new OxError({ operation, kind: 'protocol', retryable: false, status: 200, reason: 'answer is not a JSON array', errorDesc: text.slice(0, 200) });
+      throw new OxError({
+        operation,
+        kind: 'protocol',
+        retryable: false,
+        status: 200,
+        reason: 'answer is not a JSON array',
+        errorDesc: text.slice(0, 200),
+      });
     }
     return parsed.map((entry: Record<string, unknown>) => {
       const change: PasswordChange = {
@@ -331,17 +443,34 @@ export class OxClient implements OxApi {
     const perContext = this.#config.admin.contexts[String(contextId)];
     if (perContext) return { ...perContext, source: `ox.admin.contexts.${contextId}` };
     if (this.#config.admin.user && this.#config.admin.password) {
-      return { user: this.#config.admin.user, password: this.#config.admin.password, source: 'ox.admin.user / ox.admin.password (OX_ADMIN_USER / OX_ADMIN_PASSWORD)' };
+      return {
+        user: this.#config.admin.user,
+        password: this.#config.admin.password,
+        source: 'ox.admin.user / ox.admin.password (OX_ADMIN_USER / OX_ADMIN_PASSWORD)',
+      };
     }
     return undefined;
   }
 
-  async #adWrite(operation: string, method: 'PUT' | 'DELETE', target: string, query: Record<string, string | number>, config: unknown, signal?: AbortSignal): Promise<AdWriteOutcome> {
+  async #adWrite(
+    operation: string,
+    method: 'PUT' | 'DELETE',
+    target: string,
+    query: Record<string, string | number>,
+    config: unknown,
+    signal?: AbortSignal,
+  ): Promise<AdWriteOutcome> {
     if (method === 'PUT' && config === undefined) throw new InputError(`${operation}: a config (any JSON value) is required`);
     const response = await this.#call({
-      operation, method, path: `/advertisement/v1/config/${target}`, query,
+      operation,
+      method,
+      path: `/advertisement/v1/config/${target}`,
+      query,
       body: method === 'PUT' ? JSON.stringify(config) : undefined,
-      credentials: this.#rest, family: 'rest', signal, retry: 'idempotent',
+      credentials: this.#rest,
+      family: 'rest',
+      signal,
+      retry: 'idempotent',
       ok: method === 'PUT' ? [200, 201] : [200, 204],
     });
     await this.#readText(operation, response.body, signal);
@@ -350,7 +479,9 @@ export class OxClient implements OxApi {
 
   /** One request with retries; resolves with a response whose status is in `spec.ok`, body unread. */
   #call(spec: RequestSpec): Promise<Dispatcher.ResponseData> {
-    return withRetries({ operation: spec.operation, policy: this.#policy, signal: spec.signal, log: this.#log, random: this.#random }, () => this.#attempt(spec));
+    return withRetries({ operation: spec.operation, policy: this.#policy, signal: spec.signal, log: this.#log, random: this.#random }, () =>
+      this.#attempt(spec),
+    );
   }
 
   /**
@@ -360,16 +491,19 @@ export class OxClient implements OxApi {
    */
   async #read<T>(spec: ReadSpec, consume: (body: Dispatcher.ResponseData['body']) => Promise<T>): Promise<Retried<T>> {
     let tries = 0;
-    const value = await withRetries({ operation: spec.operation, policy: this.#policy, signal: spec.signal, log: this.#log, random: this.#random }, async (tryNumber) => {
-      tries = tryNumber;
-      const response = await this.#attempt(spec);
-      try {
-        return await consume(response.body);
-      } catch (err) {
-        if (!response.body.readableEnded) response.body.destroy();
-        throw err;
-      }
-    });
+    const value = await withRetries(
+      { operation: spec.operation, policy: this.#policy, signal: spec.signal, log: this.#log, random: this.#random },
+      async (tryNumber) => {
+        tries = tryNumber;
+        const response = await this.#attempt(spec);
+        try {
+          return await consume(response.body);
+        } catch (err) {
+          if (!response.body.readableEnded) response.body.destroy();
+          throw err;
+        }
+      },
+    );
     return { value, retries: tries - 1 };
   }
 
@@ -377,18 +511,29 @@ export class OxClient implements OxApi {
     const { operation, signal } = spec;
     const path = this.#basePath + spec.path + queryString(spec.query);
     const headers: Record<string, string> = { accept: 'application/json, text/csv, text/plain, */*' };
-    if (spec.credentials) headers.authorization = `Basic ${Buffer.from(`${spec.credentials.user}:${spec.credentials.password}`).toString('base64')}`;
+    if (spec.credentials)
+      headers.authorization = `Basic ${Buffer.from(`${spec.credentials.user}:${spec.credentials.password}`).toString('base64')}`;
     if (spec.body !== undefined) headers['content-type'] = 'application/json; charset=utf-8';
     const started = performance.now();
     let response: Dispatcher.ResponseData;
     try {
-      response = await this.#pool.request({ method: spec.method, path, headers, body: spec.body, signal, highWaterMark: BODY_BUFFER_BYTES });
+      response = await this.#pool.request({
+        method: spec.method,
+        path,
+        headers,
+        body: spec.body,
+        signal,
+        highWaterMark: BODY_BUFFER_BYTES,
+      });
     } catch (err) {
       this.#observe(operation, 'network', started);
       throw this.#transportError(spec, err);
     }
     this.#observe(operation, response.statusCode, started);
-    this.#log?.debug({ operation, method: spec.method, path: spec.path, status: response.statusCode, ms: Math.round(performance.now() - started) }, `OX ${operation} → ${response.statusCode}`);
+    this.#log?.debug(
+      { operation, method: spec.method, path: spec.path, status: response.statusCode, ms: Math.round(performance.now() - started) },
+      `OX ${operation} → ${response.statusCode}`,
+    );
     if (spec.ok.includes(response.statusCode)) return response;
     throw await this.#httpError(spec, response);
   }
@@ -415,9 +560,16 @@ export class OxClient implements OxApi {
     const retryable = RETRYABLE_STATUSES.has(status) && (spec.retry === 'idempotent' || status === 503);
     const retryAfterMs = status === 429 || status === 503 ? parseRetryAfter(response.headers['retry-after']) : undefined;
     return new OxError({
-      operation: spec.operation, kind: 'http', status, retryable, retryAfterMs, notSent: status === 503 || (status >= 400 && status < 500),
+      operation: spec.operation,
+      kind: 'http',
+      status,
+      retryable,
+      retryAfterMs,
+      notSent: status === 503 || (status >= 400 && status < 500),
       reason: response.statusText || STATUS_CODES[status],
-      oxCode: details.code, errorDesc: details.errorDesc, errorId: details.errorId,
+      oxCode: details.code,
+      errorDesc: details.errorDesc,
+      errorId: details.errorId,
       hint: hintFor(spec, status, text === '', this.baseUrl),
     });
   }
@@ -426,26 +578,35 @@ export class OxClient implements OxApi {
     if (spec.signal?.aborted) return abortedError(spec.operation, spec.signal.reason);
     const code = errorCode(err);
     const neverSent = NEVER_SENT_CODES.has(code);
-    const kind: OxErrorKind = code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT' ? 'timeout' : 'network';
+    const kind: OxErrorKind =
+      code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT' ? 'timeout' : 'network';
     const protocolFailure = code.startsWith('HPE_');
     if (code === 'UND_ERR_CLOSED' || code === 'UND_ERR_DESTROYED') {
       return new OxError({ operation: spec.operation, kind: 'network', retryable: false, cause: err, reason: 'the client was closed' });
     }
     return new OxError({
-      operation: spec.operation, kind: protocolFailure ? 'protocol' : kind, cause: err, notSent: neverSent,
+      operation: spec.operation,
+      kind: protocolFailure ? 'protocol' : kind,
+      cause: err,
+      notSent: neverSent,
       retryable: !protocolFailure && (spec.retry === 'idempotent' || neverSent),
       reason: `${kind === 'timeout' ? 'timed out' : 'network error'} talking to ${this.baseUrl}: ${code || (err as Error)?.message || String(err)}`,
-      hint: spec.retry === 'unsent-only' && !neverSent ? 'not retried: the request may have reached OX and mails may have gone out' : undefined,
+      hint:
+        spec.retry === 'unsent-only' && !neverSent ? 'not retried: the request may have reached OX and mails may have gone out' : undefined,
     });
   }
 
   #bodyError(operation: string, err: unknown, signal?: AbortSignal): OxError {
     if (err instanceof OxError) return err;
     if (signal?.aborted) return abortedError(operation, signal.reason);
-    if (err instanceof JsonArrayFormatError) return new OxError({ operation, kind: 'protocol', retryable: false, reason: `malformed answer: ${err.message}`, cause: err });
+    if (err instanceof JsonArrayFormatError)
+      return new OxError({ operation, kind: 'protocol', retryable: false, reason: `malformed answer: ${err.message}`, cause: err });
     const code = errorCode(err);
     return new OxError({
-      operation, kind: code === 'UND_ERR_BODY_TIMEOUT' ? 'timeout' : 'network', retryable: true, cause: err,
+      operation,
+      kind: code === 'UND_ERR_BODY_TIMEOUT' ? 'timeout' : 'network',
+      retryable: true,
+      cause: err,
       reason: `the answer broke off (${code || (err as Error)?.message || String(err)})`,
     });
   }
@@ -475,9 +636,13 @@ export class OxClient implements OxApi {
         if (size > limit) {
           body.destroy();
           throw new OxError({
-            operation, kind: 'protocol', retryable: false, status: 200, answerCode: 'OXB_ANSWER_TOO_LARGE',
+            operation,
+            kind: 'protocol',
+            retryable: false,
+            status: 200,
+            answerCode: 'OXB_ANSWER_TOO_LARGE',
             reason: `the answer is larger than ox.maxAnswerBytes (${limit} bytes)`,
-            hint: 'not OX\'s answer to this call, or raise ox.maxAnswerBytes',
+            hint: "not OX's answer to this call, or raise ox.maxAnswerBytes",
           });
         }
         chunks.push(chunk as Buffer);
@@ -528,7 +693,14 @@ function coerceToStrings(element: Record<string, unknown>): RawFeedbackRecord {
   const record: RawFeedbackRecord = {};
   for (const key of Object.keys(element)) {
     const value = element[key];
-    record[key] = typeof value === 'string' ? value : value === null || value === undefined ? '' : typeof value === 'object' ? JSON.stringify(value) : String(value);
+    record[key] =
+      typeof value === 'string'
+        ? value
+        : value === null || value === undefined
+          ? ''
+          : typeof value === 'object'
+            ? JSON.stringify(value)
+            : String(value);
   }
   return record;
 }

@@ -85,7 +85,10 @@ export async function withRetries<T>(context: RetryContext, attempt: (tryNumber:
       } else {
         delay = backoffDelay(tryNumber, policy, context.random);
       }
-      log?.warn({ operation, attempt: tryNumber, status: err.status, kind: err.kind, delayMs: delay }, `OX ${operation}: retrying in ${delay} ms (${err.message})`);
+      log?.warn(
+        { operation, attempt: tryNumber, status: err.status, kind: err.kind, delayMs: delay },
+        `OX ${operation}: retrying in ${delay} ms (${err.message})`,
+      );
       try {
         await sleep(delay, signal);
       } catch (abortReason) {

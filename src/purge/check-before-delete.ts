@@ -56,10 +56,14 @@ export async function checkBeforeDelete(
   const first = reached.excess[0];
   if (first) {
     end = Math.min(end, first.start);
-    warnings.push(`cutoff stopped at ${isoUtc(first.start)}: OX holds ${first.oxRows} rows in the window ${isoUtc(first.start)} .. ${isoUtc(first.end)}, its archive ${first.archivedRows}; queued for re-export`);
+    warnings.push(
+      `cutoff stopped at ${isoUtc(first.start)}: OX holds ${first.oxRows} rows in the window ${isoUtc(first.start)} .. ${isoUtc(first.end)}, its archive ${first.archivedRows}; queued for re-export`,
+    );
   }
   if (lateRowsKept > 0) {
-    warnings.push(`OX holds ${lateRowsKept} rows dated before ${isoUtc(start)}, where an earlier purge deleted everything: they arrived later, were never archived, and stay in OX (ox-batch deletes only from ${isoUtc(start)} on)`);
+    warnings.push(
+      `OX holds ${lateRowsKept} rows dated before ${isoUtc(start)}, where an earlier purge deleted everything: they arrived later, were never archived, and stay in OX (ox-batch deletes only from ${isoUtc(start)} on)`,
+    );
   }
   const unarchived = reached.excess;
   if (!query.dryRun && unarchived.length > 0) {
@@ -79,9 +83,17 @@ export async function checkBeforeDelete(
   };
 }
 
-async function flag(services: Pick<Services, 'ledger' | 'log'>, scheduleId: string, w: RecountedWindow, flaggedAt: number, by: string): Promise<void> {
+async function flag(
+  services: Pick<Services, 'ledger' | 'log'>,
+  scheduleId: string,
+  w: RecountedWindow,
+  flaggedAt: number,
+  by: string,
+): Promise<void> {
   const key = { scheduleId, start: w.start, end: w.end };
   const flagged = await services.ledger.flagReexport(key, { flaggedAt, oxRows: w.oxRows, archivedRows: w.archivedRows, by });
-  services.log.warn({ schedule: scheduleId, window: `${isoUtc(w.start)}..${isoUtc(w.end)}`, oxRows: w.oxRows, archivedRows: w.archivedRows, flagged },
-    `OX holds ${w.oxRows} rows in ${scheduleId} ${isoUtc(w.start)}..${isoUtc(w.end)} that its archive (${w.archivedRows} rows) may lack: not deleted, queued for re-export`);
+  services.log.warn(
+    { schedule: scheduleId, window: `${isoUtc(w.start)}..${isoUtc(w.end)}`, oxRows: w.oxRows, archivedRows: w.archivedRows, flagged },
+    `OX holds ${w.oxRows} rows in ${scheduleId} ${isoUtc(w.start)}..${isoUtc(w.end)} that its archive (${w.archivedRows} rows) may lack: not deleted, queued for re-export`,
+  );
 }

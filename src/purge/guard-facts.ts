@@ -33,7 +33,10 @@ export async function gatherGuardFacts(services: Services, query: GuardQuery): P
   if ('noGuardReason' in lookup) return { noGuardReason: lookup.noGuardReason, feedbackBeforeStartAt: false };
 
   const { id } = lookup.guard;
-  const [listed, trimmed] = await Promise.all([services.ledger.listWindows(id, { to: query.retentionCutoff }), services.ledger.trimmedRange(id)]);
+  const [listed, trimmed] = await Promise.all([
+    services.ledger.listWindows(id, { to: query.retentionCutoff }),
+    services.ledger.trimmedRange(id),
+  ]);
   // ledger.keepDone removed the oldest done windows with their archive records: the walk begins
   // at the oldest window kept, and OX must hold nothing older (feedbackBeforeStartAt refuses).
   const records = trimmed ? listed.filter((r) => r.start >= trimmed.through) : listed;
@@ -45,10 +48,18 @@ export async function gatherGuardFacts(services: Services, query: GuardQuery): P
   const previousCutoff = await previousVerifiedCutoff(services.ledger, query.purgeScheduleId, id);
   const alreadyPurgedThrough = query.reverifyAll ? undefined : previousCutoff;
   const guard = await verifiedWatermark(records, services.archive, {
-    scheduleId: id, startAt, until: query.retentionCutoff, alreadyPurgedThrough, signal: query.signal,
+    scheduleId: id,
+    startAt,
+    until: query.retentionCutoff,
+    alreadyPurgedThrough,
+    signal: query.signal,
     feed: { contextGroup: query.contextGroup, type: query.type },
   });
   if (trimmed && trimmed.through <= startAt) guard.trimmed = trimmed;
-  const older = await countFeedback(services.ox, { contextGroup: query.contextGroup, type: query.type, end: startAt, signal: query.signal }, 1);
+  const older = await countFeedback(
+    services.ox,
+    { contextGroup: query.contextGroup, type: query.type, end: startAt, signal: query.signal },
+    1,
+  );
   return { guard, feedbackBeforeStartAt: older > 0, ...(previousCutoff !== undefined ? { previousCutoff } : {}) };
 }

@@ -31,7 +31,11 @@ function feedOf(schedule: ScheduleConfig): { contextGroup: string; type: string;
 
 function listParam(value: unknown, fallback: string[]): string[] {
   if (value === undefined) return fallback;
-  if (typeof value === 'string') return value.split(',').map((v) => v.trim()).filter(Boolean);
+  if (typeof value === 'string')
+    return value
+      .split(',')
+      .map((v) => v.trim())
+      .filter(Boolean);
   return Array.isArray(value) ? value.map(String) : fallback;
 }
 
@@ -51,8 +55,12 @@ export function partialCopyReason(id: string, schedule: ScheduleConfig): string 
   } catch {
     return `archive schedule ${id} names columns the export does not know (${chosen.join(', ')})`;
   }
-  const missing = knownColumns(type).filter((c) => !keys.has(c.key)).map((c) => c.header);
-  return missing.length === 0 ? undefined : `archive schedule ${id} exports only some columns (without ${missing.join(', ')}): its archive is not a full copy`;
+  const missing = knownColumns(type)
+    .filter((c) => !keys.has(c.key))
+    .map((c) => c.header);
+  return missing.length === 0
+    ? undefined
+    : `archive schedule ${id} exports only some columns (without ${missing.join(', ')}): its archive is not a full copy`;
 }
 
 export function findGuardSchedule(config: Config, target: { contextGroup: string; type: string; archiveSchedule?: string }): GuardLookup {
@@ -60,12 +68,16 @@ export function findGuardSchedule(config: Config, target: { contextGroup: string
   if (target.archiveSchedule !== undefined) {
     const schedule = config.schedules[target.archiveSchedule];
     if (!schedule) throw new InputError(`param archiveSchedule: "${target.archiveSchedule}" is not a configured schedule`);
-    if (schedule.job !== EXPORT_JOB) throw new InputError(`param archiveSchedule: schedule "${target.archiveSchedule}" runs ${schedule.job}, not ${EXPORT_JOB}`);
+    if (schedule.job !== EXPORT_JOB)
+      throw new InputError(`param archiveSchedule: schedule "${target.archiveSchedule}" runs ${schedule.job}, not ${EXPORT_JOB}`);
     const guarded = feedOf(schedule);
     if (`${guarded.contextGroup}/${guarded.type}` !== feed) {
-      throw new InputError(`param archiveSchedule: schedule "${target.archiveSchedule}" exports ${guarded.contextGroup}/${guarded.type}, not ${feed}`);
+      throw new InputError(
+        `param archiveSchedule: schedule "${target.archiveSchedule}" exports ${guarded.contextGroup}/${guarded.type}, not ${feed}`,
+      );
     }
-    if (!guarded.archives) return { noGuardReason: `archive schedule ${target.archiveSchedule} does not deliver to the archive (deliver has no "archive")` };
+    if (!guarded.archives)
+      return { noGuardReason: `archive schedule ${target.archiveSchedule} does not deliver to the archive (deliver has no "archive")` };
     const partial = partialCopyReason(target.archiveSchedule, schedule);
     if (partial) return { noGuardReason: partial };
     return { guard: { id: target.archiveSchedule, schedule } };
@@ -77,7 +89,9 @@ export function findGuardSchedule(config: Config, target: { contextGroup: string
   });
   if (matches.length === 0) return { noGuardReason: `no ${EXPORT_JOB} schedule archives ${feed} (set archiveSchedule, or configure one)` };
   if (matches.length > 1) {
-    throw new InputError(`param archiveSchedule: several ${EXPORT_JOB} schedules archive ${feed} (${matches.map(([id]) => id).join(', ')}); name the one that guards this purge`);
+    throw new InputError(
+      `param archiveSchedule: several ${EXPORT_JOB} schedules archive ${feed} (${matches.map(([id]) => id).join(', ')}); name the one that guards this purge`,
+    );
   }
   const [id, schedule] = matches[0]!;
   const partial = partialCopyReason(id, schedule);

@@ -45,7 +45,9 @@ export function planPurge(facts: PurgeFacts): PurgePlan {
   const refusal = refusalReason(facts);
   if (refusal !== undefined) {
     if (!facts.allowUnarchived) {
-      throw new RefusedError(`feedback.purge ${facts.target}: refused: ${refusal}; nothing deleted (set allowUnarchived: true to purge by retention alone)`);
+      throw new RefusedError(
+        `feedback.purge ${facts.target}: refused: ${refusal}; nothing deleted (set allowUnarchived: true to purge by retention alone)`,
+      );
     }
     return {
       cutoff: retentionCutoff,
@@ -57,9 +59,12 @@ export function planPurge(facts: PurgeFacts): PurgePlan {
   }
   const guard = facts.guard!;
   if (facts.allowUnarchived) {
-    const warnings = guard.watermark < retentionCutoff
-      ? [`UNARCHIVED PURGE: allowUnarchived is set, feedback from ${isoUtc(guard.watermark)} to ${isoUtc(retentionCutoff)} is deleted without a verified archive${stopText(guard.stoppedAt)}`]
-      : [];
+    const warnings =
+      guard.watermark < retentionCutoff
+        ? [
+            `UNARCHIVED PURGE: allowUnarchived is set, feedback from ${isoUtc(guard.watermark)} to ${isoUtc(retentionCutoff)} is deleted without a verified archive${stopText(guard.stoppedAt)}`,
+          ]
+        : [];
     return { cutoff: retentionCutoff, retentionCutoff, mode: 'unarchived', limitedBy: 'retention', warnings };
   }
   if (guard.watermark < retentionCutoff) {

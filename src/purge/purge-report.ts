@@ -61,32 +61,39 @@ export function guardSummary(guard: VerifiedWatermark): NonNullable<PurgeResult[
     alreadyPurged: guard.windows.filter((w) => w.check === 'already-purged').length,
     ...(first ? { first: brief(first) } : {}),
     ...(last ? { last: brief(last) } : {}),
-    verifiedNow: guard.windows.filter((w) => w.check === 'verified').map((w) => ({ ...brief(w), ...(w.rows === undefined ? {} : { rows: w.rows }) })),
-    ...(guard.stoppedAt ? {
-      stoppedAt: {
-        start: isoUtc(guard.stoppedAt.start),
-        ...(guard.stoppedAt.end === undefined ? {} : { end: isoUtc(guard.stoppedAt.end) }),
-        reason: guard.stoppedAt.reason,
-      },
-    } : {}),
-    ...(guard.trimmed ? { trimmed: { from: isoUtc(guard.trimmed.from), through: isoUtc(guard.trimmed.through), windows: guard.trimmed.windows } } : {}),
+    verifiedNow: guard.windows
+      .filter((w) => w.check === 'verified')
+      .map((w) => ({ ...brief(w), ...(w.rows === undefined ? {} : { rows: w.rows }) })),
+    ...(guard.stoppedAt
+      ? {
+          stoppedAt: {
+            start: isoUtc(guard.stoppedAt.start),
+            ...(guard.stoppedAt.end === undefined ? {} : { end: isoUtc(guard.stoppedAt.end) }),
+            reason: guard.stoppedAt.reason,
+          },
+        }
+      : {}),
+    ...(guard.trimmed
+      ? { trimmed: { from: isoUtc(guard.trimmed.from), through: isoUtc(guard.trimmed.through), windows: guard.trimmed.windows } }
+      : {}),
   };
 }
 
 /** The one line a person reads in the log (and `ox-batch run` prints). */
 export function purgeLine(result: PurgeResult): string {
   const target = `${result.contextGroup}/${result.type}`;
-  const why = result.limitedBy === 'archive'
-    ? `held back by the verified archive (retention ${result.retention} alone would allow ${result.retentionCutoff})`
-    : `retention ${result.retention}`;
+  const why =
+    result.limitedBy === 'archive'
+      ? `held back by the verified archive (retention ${result.retention} alone would allow ${result.retentionCutoff})`
+      : `retention ${result.retention}`;
   const guard = result.guard
     ? `; archive of ${result.guard.scheduleId} verified through ${result.guard.watermark} (${result.guard.windows} windows, ${result.guard.reread} re-read now)`
     : '; no verified archive';
   const action = result.nothingToDelete
     ? `nothing to delete yet: no feedback dated before ${result.cutoff}`
     : result.dryRun
-    ? `DRY RUN, nothing deleted: would delete ${result.wouldDeleteRows ?? '?'} feedback rows dated before ${result.cutoff}`
-    : `deleted feedback dated before ${result.cutoff}`;
+      ? `DRY RUN, nothing deleted: would delete ${result.wouldDeleteRows ?? '?'} feedback rows dated before ${result.cutoff}`
+      : `deleted feedback dated before ${result.cutoff}`;
   const answer = result.ox ? `; OX answered successful=${result.ox.successful}${result.ox.message ? ` "${result.ox.message}"` : ''}` : '';
   const loud = result.warnings.length ? ` !! ${result.warnings.join(' !! ')}` : '';
   return `feedback.purge ${target}: ${action} (${why}${guard})${answer}${loud}`;

@@ -92,7 +92,12 @@ function otherFeedOf(result: unknown, feed: Feed | undefined): string | undefine
  * another feed than `feed` (the guard schedule's contextGroup or type was changed since), or one
  * whose archive is a partial copy (archived-copy.ts).
  */
-export function contiguousArchivedRun(records: readonly WindowRecord[], startAt: number, until: number, feed?: Feed): { candidates: Candidate[]; stoppedAt?: WatermarkStop } {
+export function contiguousArchivedRun(
+  records: readonly WindowRecord[],
+  startAt: number,
+  until: number,
+  feed?: Feed,
+): { candidates: Candidate[]; stoppedAt?: WatermarkStop } {
   const sorted = [...records].sort((a, b) => a.start - b.start);
   const candidates: Candidate[] = [];
   let cursor = startAt;
@@ -100,7 +105,14 @@ export function contiguousArchivedRun(records: readonly WindowRecord[], startAt:
     if (cursor >= until) break;
     if (record.end <= cursor) continue;
     if (record.start > cursor) {
-      return { candidates, stoppedAt: { start: cursor, end: record.start, reason: `no export window in the ledger for ${isoUtc(cursor)} .. ${isoUtc(record.start)} (gap)` } };
+      return {
+        candidates,
+        stoppedAt: {
+          start: cursor,
+          end: record.start,
+          reason: `no export window in the ledger for ${isoUtc(cursor)} .. ${isoUtc(record.start)} (gap)`,
+        },
+      };
     }
     if (record.state !== 'done') {
       const why = record.lastError ? `: ${record.lastError.split('\n')[0]}` : '';
@@ -108,22 +120,40 @@ export function contiguousArchivedRun(records: readonly WindowRecord[], startAt:
     }
     const archive = archivedObjectOf(record.result);
     if (!archive) {
-      return { candidates, stoppedAt: { start: record.start, end: record.end, reason: 'export window is done but recorded no archive object (deliver without archive?)' } };
+      return {
+        candidates,
+        stoppedAt: {
+          start: record.start,
+          end: record.end,
+          reason: 'export window is done but recorded no archive object (deliver without archive?)',
+        },
+      };
     }
     const other = otherFeedOf(record.result, feed);
     if (other) {
-      return { candidates, stoppedAt: { start: record.start, end: record.end, reason: `export window archived ${other}, not ${feed!.contextGroup}/${feed!.type} (the schedule's params were changed since)` } };
+      return {
+        candidates,
+        stoppedAt: {
+          start: record.start,
+          end: record.end,
+          reason: `export window archived ${other}, not ${feed!.contextGroup}/${feed!.type} (the schedule's params were changed since)`,
+        },
+      };
     }
     // What the window's export recorded it holds, not today's config: a --param run of some
     // columns, or a csv that had no column for a key OX sent, is no copy to delete by.
     const copy = completeCopyOf(record.result);
     if (!copy.complete) {
-      return { candidates, stoppedAt: { start: record.start, end: record.end, reason: `export window archived a partial copy: ${copy.reason}` } };
+      return {
+        candidates,
+        stoppedAt: { start: record.start, end: record.end, reason: `export window archived a partial copy: ${copy.reason}` },
+      };
     }
     candidates.push({ record, archive });
     cursor = record.end;
   }
-  if (cursor < until) return { candidates, stoppedAt: { start: cursor, reason: `not exported yet: no export window from ${isoUtc(cursor)} in the ledger` } };
+  if (cursor < until)
+    return { candidates, stoppedAt: { start: cursor, reason: `not exported yet: no export window from ${isoUtc(cursor)} in the ledger` } };
   return { candidates };
 }
 
@@ -141,7 +171,8 @@ export async function checkArchivedWindow(store: ArchiveStore, candidate: Candid
   }
   if (manifest === null || manifest === undefined) return `manifest ${store.describe(archive.manifestKey)}: missing`;
   const m = manifest as { bytes?: unknown; sha256?: unknown; window?: { start?: unknown; end?: unknown }; copy?: { complete?: unknown } };
-  if (m.copy && m.copy.complete !== true) return `manifest ${store.describe(archive.manifestKey)}: the object is a partial copy of the feed`;
+  if (m.copy && m.copy.complete !== true)
+    return `manifest ${store.describe(archive.manifestKey)}: the object is a partial copy of the feed`;
   if (m.sha256 !== archive.sha256 || m.bytes !== archive.bytes) {
     return `manifest ${store.describe(archive.manifestKey)}: does not match the ledger (bytes ${String(m.bytes)} / ${archive.bytes}, sha256 ${String(m.sha256).slice(0, 12)} / ${archive.sha256.slice(0, 12)})`;
   }
@@ -175,7 +206,11 @@ export interface VerifiedWatermarkOptions {
   signal?: AbortSignal;
 }
 
-export async function verifiedWatermark(records: readonly WindowRecord[], store: ArchiveStore, options: VerifiedWatermarkOptions): Promise<VerifiedWatermark> {
+export async function verifiedWatermark(
+  records: readonly WindowRecord[],
+  store: ArchiveStore,
+  options: VerifiedWatermarkOptions,
+): Promise<VerifiedWatermark> {
   const { candidates, stoppedAt: ledgerStop } = contiguousArchivedRun(records, options.startAt, options.until, options.feed);
   const purgedThrough = options.alreadyPurgedThrough ?? Number.NEGATIVE_INFINITY;
   const concurrency = Math.max(1, options.concurrency ?? 4);
@@ -184,17 +219,27 @@ export async function verifiedWatermark(records: readonly WindowRecord[], store:
 
   for (let i = 0; i < candidates.length; i += concurrency) {
     const batch = candidates.slice(i, i + concurrency);
-    const problems = await Promise.all(batch.map((c) => (
-      c.record.end <= purgedThrough ? Promise.resolve(undefined) : checkArchivedWindow(store, c, options.signal)
-    )));
+    const problems = await Promise.all(
+      batch.map((c) => (c.record.end <= purgedThrough ? Promise.resolve(undefined) : checkArchivedWindow(store, c, options.signal))),
+    );
     for (let j = 0; j < batch.length; j += 1) {
       const { record, archive } = batch[j]!;
       const problem = problems[j];
       if (problem !== undefined) {
-        return { scheduleId: options.scheduleId, startAt: options.startAt, watermark, windows, stoppedAt: { start: record.start, end: record.end, reason: problem } };
+        return {
+          scheduleId: options.scheduleId,
+          startAt: options.startAt,
+          watermark,
+          windows,
+          stoppedAt: { start: record.start, end: record.end, reason: problem },
+        };
       }
       windows.push({
-        start: record.start, end: record.end, key: archive.key, rows: rowsOf(record.result), bytes: archive.bytes,
+        start: record.start,
+        end: record.end,
+        key: archive.key,
+        rows: rowsOf(record.result),
+        bytes: archive.bytes,
         check: record.end <= purgedThrough ? 'already-purged' : 'verified',
       });
       watermark = record.end;

@@ -69,7 +69,13 @@ export async function currentAlerts(deps: Pick<NotifierDeps, 'schedules' | 'ledg
       const cells = await windowCells(deps.ledger, schedule, { from: Math.max(origin, watermark), to: last.end }, now, origin);
       for (const cell of cells) {
         const window = { start: cell.start, end: cell.end, label: describeWindow(cell, schedule.window, schedule.tz) };
-        const base = { scheduleId: schedule.id, kind: schedule.kind.name, window, ...(cell.attempts !== undefined ? { attempts: cell.attempts } : {}), ...(cell.error ? { error: cell.error } : {}) };
+        const base = {
+          scheduleId: schedule.id,
+          kind: schedule.kind.name,
+          window,
+          ...(cell.attempts !== undefined ? { attempts: cell.attempts } : {}),
+          ...(cell.error ? { error: cell.error } : {}),
+        };
         if (cell.state === 'failed' || cell.state === 'refused') events.push({ ...base, state: cell.state });
         if (cell.overdue) events.push({ ...base, state: 'overdue' });
       }
@@ -77,8 +83,11 @@ export async function currentAlerts(deps: Pick<NotifierDeps, 'schedules' | 'ledg
       const [run] = await deps.ledger.lastAttempts(schedule.id, 1);
       if (run?.state === 'failed') {
         events.push({
-          scheduleId: schedule.id, kind: schedule.kind.name, state: isRefusal(run.error) ? 'refused' : 'failed',
-          run: { startedAt: run.startedAt, finishedAt: run.finishedAt }, ...(run.error ? { error: run.error } : {}),
+          scheduleId: schedule.id,
+          kind: schedule.kind.name,
+          state: isRefusal(run.error) ? 'refused' : 'failed',
+          run: { startedAt: run.startedAt, finishedAt: run.finishedAt },
+          ...(run.error ? { error: run.error } : {}),
         });
       }
     }
@@ -93,7 +102,8 @@ function eventKey(prefix: string, channel: string, e: AlertEvent): string {
 
 function line(e: AlertEvent): string {
   const what = e.window ? `window ${e.window.label}` : `run of ${new Date(e.run!.startedAt).toISOString()}`;
-  const verb = e.state === 'overdue' ? 'is overdue (closed, not done by end + lag + alertAfter)' : e.state === 'refused' ? 'was refused' : 'failed';
+  const verb =
+    e.state === 'overdue' ? 'is overdue (closed, not done by end + lag + alertAfter)' : e.state === 'refused' ? 'was refused' : 'failed';
   const attempts = e.attempts ? ` after ${e.attempts} attempt(s)` : '';
   const error = e.error ? `: ${scrubText(e.error).split('\n')[0]!.slice(0, 300)}` : '';
   return `${e.scheduleId} (${e.kind}) ${what} ${verb}${e.state === 'overdue' ? '' : attempts}${error}`;
@@ -101,7 +111,9 @@ function line(e: AlertEvent): string {
 
 /** Subject and text of one notification. */
 export function describeAlerts(events: AlertEvent[]): { subject: string; text: string } {
-  const byState = (['failed', 'refused', 'overdue'] as const).map((s) => [s, events.filter((e) => e.state === s).length] as const).filter(([, n]) => n > 0);
+  const byState = (['failed', 'refused', 'overdue'] as const)
+    .map((s) => [s, events.filter((e) => e.state === s).length] as const)
+    .filter(([, n]) => n > 0);
   const subject = `ox-batch: ${byState.map(([s, n]) => `${n} ${s}`).join(', ')}`;
   const listed = events.slice(0, LISTED).map((e) => `- ${line(e)}`);
   if (events.length > LISTED) listed.push(`- and ${events.length - LISTED} more`);
@@ -128,7 +140,9 @@ export class AlertNotifier {
 
   /** One check: claims the new events and sends them; returns how many were sent. */
   check(): Promise<number> {
-    this.running ??= this.checkOnce().finally(() => { this.running = undefined; });
+    this.running ??= this.checkOnce().finally(() => {
+      this.running = undefined;
+    });
     return this.running;
   }
 
@@ -145,7 +159,11 @@ export class AlertNotifier {
     return Math.max(0, ...sent);
   }
 
-  private async announce(channel: string, events: AlertEvent[], send: (message: { subject: string; text: string }, keys: string[]) => Promise<void>): Promise<number> {
+  private async announce(
+    channel: string,
+    events: AlertEvent[],
+    send: (message: { subject: string; text: string }, keys: string[]) => Promise<void>,
+  ): Promise<number> {
     const { redis, config } = this.deps;
     const claimed: Array<{ event: AlertEvent; key: string }> = [];
     for (const event of events) {
@@ -155,11 +173,17 @@ export class AlertNotifier {
     if (claimed.length === 0) return 0;
     const message = describeAlerts(claimed.map((c) => c.event));
     try {
-      await send(message, claimed.map((c) => c.key));
+      await send(
+        message,
+        claimed.map((c) => c.key),
+      );
     } catch (err) {
       // Give the claims back: the next check announces them again.
       await redis.del(...claimed.map((c) => c.key)).catch(() => undefined);
-      this.deps.log.warn({ channel, events: claimed.length, err: { message: (err as Error).message } }, 'alert notification not sent; the next check tries again');
+      this.deps.log.warn(
+        { channel, events: claimed.length, err: { message: (err as Error).message } },
+        'alert notification not sent; the next check tries again',
+      );
       return 0;
     }
     this.deps.log.info({ channel, events: claimed.length }, `alert notification sent: ${message.subject}`);
@@ -176,7 +200,12 @@ export class AlertNotifier {
     };
     let res: Response;
     try {
-      res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body), signal: AbortSignal.timeout(WEBHOOK_TIMEOUT_MS) });
+      res = await fetch(url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+        signal: AbortSignal.timeout(WEBHOOK_TIMEOUT_MS),
+      });
     } catch (err) {
       // The URL (a Slack hook URL is a secret) never goes into the error.
       throw new Error(`alerts.webhook: the request failed (${(err as Error).name})`);

@@ -117,8 +117,10 @@ export class AttemptError extends OxBatchError {
 export class WindowConflictError extends InputError {
   override readonly code: OxBatchErrorCode = 'OXB_WINDOW_CONFLICT';
   constructor(job: string, scheduleId: string, window: JobWindow, recordedEnd: number) {
-    super(`job ${job}: ${scheduleId} already has the window ${describeWindow({ start: window.start, end: recordedEnd })} in the ledger; ` +
-      `${describeWindow(window)} starts at the same instant and would share its records: run that window, or windows that start elsewhere`);
+    super(
+      `job ${job}: ${scheduleId} already has the window ${describeWindow({ start: window.start, end: recordedEnd })} in the ledger; ` +
+        `${describeWindow(window)} starts at the same instant and would share its records: run that window, or windows that start elsewhere`,
+    );
   }
 }
 
@@ -132,11 +134,13 @@ export class WindowBusyError extends RefusedError {
   constructor(job: string, scheduleId: string, window: JobWindow, busy: { owner: string; leaseUntil?: number; startedAt?: number }) {
     const since = busy.startedAt ? ` since ${new Date(busy.startedAt).toISOString()}` : '';
     const lease = `lease until ${new Date(busy.leaseUntil ?? 0).toISOString()}`;
-    super(busy.owner.startsWith('worker:')
-      ? `job ${job}: ${scheduleId} ${describeWindow(window)} is running in a worker (${busy.owner}${since}, ${lease}); wait for it (a dead worker's hold ends with its lease), or give --force`
-      : busy.owner
-      ? `job ${job}: ${scheduleId} ${describeWindow(window)} is being run by ox-batch run (${busy.owner}, ${lease}); wait for it, or give --force if that process is gone`
-      : `job ${job}: ${scheduleId} ${describeWindow(window)} is running in a worker${since}; wait for it (a dead worker's job runs again after the stall interval), or give --force`);
+    super(
+      busy.owner.startsWith('worker:')
+        ? `job ${job}: ${scheduleId} ${describeWindow(window)} is running in a worker (${busy.owner}${since}, ${lease}); wait for it (a dead worker's hold ends with its lease), or give --force`
+        : busy.owner
+          ? `job ${job}: ${scheduleId} ${describeWindow(window)} is being run by ox-batch run (${busy.owner}, ${lease}); wait for it, or give --force if that process is gone`
+          : `job ${job}: ${scheduleId} ${describeWindow(window)} is running in a worker${since}; wait for it (a dead worker's job runs again after the stall interval), or give --force`,
+    );
     this.retryAt = (busy.leaseUntil ?? Date.now()) + 1_000;
   }
 }
@@ -170,8 +174,10 @@ export async function executeAttempt(options: ExecuteAttemptOptions): Promise<At
   const { kind, services } = options;
   const scheduleId = options.scheduleId ?? kind.name;
   const window = kind.windowed ? options.window : undefined;
-  if (kind.windowed && !window) throw new InputError(`job ${kind.name} works on time windows: give a window (--start and --end, or a schedule)`);
-  if (window && !(window.end > window.start)) throw new InputError(`job ${kind.name}: window end ${window.end} is not after start ${window.start}`);
+  if (kind.windowed && !window)
+    throw new InputError(`job ${kind.name} works on time windows: give a window (--start and --end, or a schedule)`);
+  if (window && !(window.end > window.start))
+    throw new InputError(`job ${kind.name}: window end ${window.end} is not after start ${window.start}`);
   const params = validateParams(kind, options.params, `job ${kind.name}`);
   assertParamsAsConfigured(kind, services.config, scheduleId, params);
   const ledger = services.ledger;
@@ -182,7 +188,8 @@ export async function executeAttempt(options: ExecuteAttemptOptions): Promise<At
   const force = options.force === true;
   // The closed-window rule (closed-window.ts): every run of a window passes here. A dry run
   // changes nothing and may look at an open window; a future one is refused always.
-  if (window) assertWindowClosed(services.config, scheduleId, window, services.now(), { mode: preview ? 'preview' : dryRun ? 'dry-run' : 'run' });
+  if (window)
+    assertWindowClosed(services.config, scheduleId, window, services.now(), { mode: preview ? 'preview' : dryRun ? 'dry-run' : 'run' });
   /** Whether the ledger hears of this run: not for a dry run, nor for a preview. */
   const recorded = !dryRun && !preview;
 
@@ -190,7 +197,10 @@ export async function executeAttempt(options: ExecuteAttemptOptions): Promise<At
   const started = Date.now();
   const baseLog = options.log ?? services.log;
   const skip = (result: unknown, attempt: number): AttemptOutcome => {
-    baseLog.info({ job: kind.name, schedule: scheduleId, window: describeWindow(window!) }, 'window is already done; skipped (use --force to run it again)');
+    baseLog.info(
+      { job: kind.name, schedule: scheduleId, window: describeWindow(window!) },
+      'window is already done; skipped (use --force to run it again)',
+    );
     options.observer?.recordAttempt(kind.name, scheduleId, 'skipped', 0);
     return { job: kind.name, scheduleId, window, attempt, status: 'skipped', result, reason: 'window already done', durationMs: 0 };
   };
@@ -219,7 +229,13 @@ export async function executeAttempt(options: ExecuteAttemptOptions): Promise<At
     {
       leaseTimer = setInterval(() => {
         ledger.renewLease(key, owner, Date.now() + leaseMs).then(
-          (held) => { if (!held) baseLog.warn({ job: kind.name, schedule: scheduleId, window: describeWindow(window) }, 'this run no longer holds its window (a forced run took it over)'); },
+          (held) => {
+            if (!held)
+              baseLog.warn(
+                { job: kind.name, schedule: scheduleId, window: describeWindow(window) },
+                'this run no longer holds its window (a forced run took it over)',
+              );
+          },
           (err: unknown) => baseLog.warn({ err }, 'could not renew the lease of this run'),
         );
       }, leaseMs / 3);
@@ -229,9 +245,14 @@ export async function executeAttempt(options: ExecuteAttemptOptions): Promise<At
   // The run's child logger is made on first use: its bindings are serialised when it is made,
   // and a quiet no-op job would pay for that on every run without writing a line.
   let runLog: Logger | undefined;
-  const log = (): Logger => (runLog ??= baseLog.child({
-    job: kind.name, schedule: scheduleId, attempt, ...(window ? { window: describeWindow(window) } : {}), ...options.logBindings,
-  }));
+  const log = (): Logger =>
+    (runLog ??= baseLog.child({
+      job: kind.name,
+      schedule: scheduleId,
+      attempt,
+      ...(window ? { window: describeWindow(window) } : {}),
+      ...options.logBindings,
+    }));
   const base = { job: kind.name, scheduleId, ...(window ? { window } : {}), attempt };
   const startedAt = services.now();
   // What the job spends itself (runMs) and in the ledger's delivery log (deliveryLogMs) goes on
@@ -239,32 +260,50 @@ export async function executeAttempt(options: ExecuteAttemptOptions): Promise<At
   const deliveries = timedDeliveryLog(preview ? memoryDeliveryLog() : deliveryLogFor(ledger, key, owner));
   const runStarted = performance.now();
   try {
-    const result: unknown = await kind.run({
-      job: kind.name,
-      scheduleId,
-      window,
-      params,
-      signal,
-      get log() { return log(); },
-      attempt,
-      dryRun,
-      force,
-      preview,
-      reexport: options.reexport !== undefined,
-      progress: options.progress ?? (async () => undefined),
-      deliveries: deliveries.log,
-    }, services);
+    const result: unknown = await kind.run(
+      {
+        job: kind.name,
+        scheduleId,
+        window,
+        params,
+        signal,
+        get log() {
+          return log();
+        },
+        attempt,
+        dryRun,
+        force,
+        preview,
+        reexport: options.reexport !== undefined,
+        progress: options.progress ?? (async () => undefined),
+        deliveries: deliveries.log,
+      },
+      services,
+    );
     const runMs = performance.now() - runStarted;
     const durationMs = Date.now() - started;
     if (recorded) {
       // Before returning: the ledger says done before BullMQ says completed, so whoever waits
       // for the job (backfill --wait, the purge reading archived windows) finds the result.
-      if (window) await (options.recordDone ? options.recordDone(key, kind.name, result ?? null) : ledger.markDone(key, kind.name, result ?? null));
+      if (window)
+        await (options.recordDone ? options.recordDone(key, kind.name, result ?? null) : ledger.markDone(key, kind.name, result ?? null));
       if (window && options.reexport !== undefined) await ledger.clearReexport(key, options.reexport);
-      else await ledger.recordAttempt({ job: kind.name, scheduleId, state: 'done', startedAt, finishedAt: services.now(), result: result ?? null });
+      else
+        await ledger.recordAttempt({
+          job: kind.name,
+          scheduleId,
+          state: 'done',
+          startedAt,
+          finishedAt: services.now(),
+          result: result ?? null,
+        });
     }
     options.observer?.recordAttempt(kind.name, scheduleId, 'done', durationMs, result);
-    if (baseLog.isLevelEnabled('info')) log().info({ durationMs, runMs: round2(runMs), deliveryLogMs: round2(deliveries.ms()) }, dryRun ? 'dry run finished' : preview ? 'preview of an open window finished (not recorded in the ledger)' : 'job done');
+    if (baseLog.isLevelEnabled('info'))
+      log().info(
+        { durationMs, runMs: round2(runMs), deliveryLogMs: round2(deliveries.ms()) },
+        dryRun ? 'dry run finished' : preview ? 'preview of an open window finished (not recorded in the ledger)' : 'job done',
+      );
     return { ...base, status: preview ? 'preview' : 'done', result: result ?? null, durationMs };
   } catch (err) {
     const durationMs = Date.now() - started;
@@ -280,9 +319,21 @@ export async function executeAttempt(options: ExecuteAttemptOptions): Promise<At
           // failed mark would hold the purge back and raise the failed-windows alert).
           if (window && replacesDone && err instanceof RefusedError) await ledger.markDone(key, kind.name, replacesDone.result);
           else if (window) await ledger.markFailed(key, kind.name, reason, { permanent });
-          else await ledger.recordAttempt({ job: kind.name, scheduleId, state: 'failed', startedAt, finishedAt: services.now(), error: reason });
+          else
+            await ledger.recordAttempt({
+              job: kind.name,
+              scheduleId,
+              state: 'failed',
+              startedAt,
+              finishedAt: services.now(),
+              error: reason,
+            });
         } else if (window) {
-          await ledger.markRetrying(key, kind.name, outcome === 'aborted' ? `aborted (shutdown or cancel), queued again: ${reason}` : reason);
+          await ledger.markRetrying(
+            key,
+            kind.name,
+            outcome === 'aborted' ? `aborted (shutdown or cancel), queued again: ${reason}` : reason,
+          );
         }
       } catch (ledgerErr) {
         // Redis is gone: the BullMQ job stalls and runs again, and the ledger catches up then.
@@ -290,7 +341,10 @@ export async function executeAttempt(options: ExecuteAttemptOptions): Promise<At
       }
     }
     options.observer?.recordAttempt(kind.name, scheduleId, outcome === 'failed' ? 'failed' : outcome, durationMs);
-    log()[outcome === 'failed' ? 'error' : 'warn']({ err, permanent, outcome }, outcome === 'failed' ? 'job failed' : 'job try failed; it will run again');
+    log()[outcome === 'failed' ? 'error' : 'warn'](
+      { err, permanent, outcome },
+      outcome === 'failed' ? 'job failed' : 'job try failed; it will run again',
+    );
     throw new AttemptError(reason, outcome, attempt, { cause: err });
   } finally {
     clearInterval(leaseTimer);
@@ -301,10 +355,8 @@ export async function executeAttempt(options: ExecuteAttemptOptions): Promise<At
  * A job kind, or its name looked up in `kinds`: the registry (jobs/index.ts) is handed in by
  * the composition root (the CLI), never loaded from here.
  */
-export type ManualAttemptOptions = Omit<ExecuteAttemptOptions, 'kind' | 'classifyFailure'> & (
-  | { kind: AnyJobKind; kinds?: undefined }
-  | { kind: string; kinds: ReadonlyArray<AnyJobKind> }
-);
+export type ManualAttemptOptions = Omit<ExecuteAttemptOptions, 'kind' | 'classifyFailure'> &
+  ({ kind: AnyJobKind; kinds?: undefined } | { kind: string; kinds: ReadonlyArray<AnyJobKind> });
 
 /**
  * `ox-batch run` and tests: one run in this process, recorded in the ledger like a queued one.

@@ -60,18 +60,31 @@ export function assertWindowClosed(
   const lag = lagMs > 0 ? `end + lag ${formatDuration(lagMs)}` : 'its end';
   const what = `${scheduleId} window ${describeWindow(window)}`;
   if (phase === 'future') {
-    throw new OpenWindowError(`${what} lies in the future (it starts ${new Date(window.start).toISOString()}): nothing to export yet`, window, closesAt, true);
+    throw new OpenWindowError(
+      `${what} lies in the future (it starts ${new Date(window.start).toISOString()}): nothing to export yet`,
+      window,
+      closesAt,
+      true,
+    );
   }
   if (mode === 'dry-run') return;
   if (mode === 'preview') {
-    if (phase === 'closed') throw new OpenWindowError(`${what} is closed: run it without --open (a preview is only for windows that are still open)`, window, closesAt, false);
+    if (phase === 'closed')
+      throw new OpenWindowError(
+        `${what} is closed: run it without --open (a preview is only for windows that are still open)`,
+        window,
+        closesAt,
+        false,
+      );
     return;
   }
   if (phase === 'open') {
     throw new OpenWindowError(
       `${what} is still open: it closes at ${new Date(closesAt).toISOString()} (${lag}); feedback arriving until then would be missed. ` +
-      'Wait until then, or preview it with ox-batch run --open (archived apart, never counted as done)',
-      window, closesAt, false,
+        'Wait until then, or preview it with ox-batch run --open (archived apart, never counted as done)',
+      window,
+      closesAt,
+      false,
     );
   }
 }

@@ -60,7 +60,11 @@ export type EnqueueStatus = 'queued' | 'requeued' | 'pending' | 'done' | 'retry-
 type FailedRecord = Pick<WindowRecord, 'permanent' | 'finishedAt' | 'retryRounds'>;
 
 /** What the retry policy says about a failed window: undefined when it is due now. */
-export function retryVerdict(record: FailedRecord, policy: RetryPolicy, now: number): 'retry-later' | 'permanent' | 'exhausted' | undefined {
+export function retryVerdict(
+  record: FailedRecord,
+  policy: RetryPolicy,
+  now: number,
+): 'retry-later' | 'permanent' | 'exhausted' | undefined {
   if (record.permanent) return 'permanent';
   const due = nextRetryAt(record, policy);
   if (due === undefined) return 'exhausted';
@@ -92,10 +96,21 @@ export async function enqueueWindow(ctx: EnqueueContext, request: WindowRequest)
   const key = { scheduleId, start: window.start, end: window.end };
   const reexport = request.reexport;
   const force = request.force === true || reexport !== undefined;
-  const jobId = reexport !== undefined ? reexportJobId(scheduleId, window, reexport) : force ? forcedWindowJobId(scheduleId, window, now) : windowJobId(scheduleId, window);
+  const jobId =
+    reexport !== undefined
+      ? reexportJobId(scheduleId, window, reexport)
+      : force
+        ? forcedWindowJobId(scheduleId, window, now)
+        : windowJobId(scheduleId, window);
   const data: WindowJobData = {
-    type: 'window', scheduleId, job: kind.name, start: window.start, end: window.end, params: request.params,
-    ...(force ? { force } : {}), ...(reexport !== undefined ? { reexport } : {}),
+    type: 'window',
+    scheduleId,
+    job: kind.name,
+    start: window.start,
+    end: window.end,
+    params: request.params,
+    ...(force ? { force } : {}),
+    ...(reexport !== undefined ? { reexport } : {}),
   };
   if (reexport !== undefined) {
     const existing = (await queue.getJob(jobId)) as Job<JobData> | undefined;
@@ -178,19 +193,26 @@ export async function enqueueWindows(
   const now = ctx.now?.() ?? Date.now();
   for (const request of requests) {
     assertWindowClosed(ctx.config, request.scheduleId, request.window, now);
-    assertParamsAsConfigured(request.kind, ctx.config, request.scheduleId, validateParams(request.kind, request.params, `schedule ${request.scheduleId}`));
+    assertParamsAsConfigured(
+      request.kind,
+      ctx.config,
+      request.scheduleId,
+      validateParams(request.kind, request.params, `schedule ${request.scheduleId}`),
+    );
   }
   const results: EnqueueResult[] = new Array(requests.length);
   let next = 0;
   const lanes = Math.max(1, Math.min(options.concurrency ?? 16, requests.length));
-  await Promise.all(Array.from({ length: lanes }, async () => {
-    while (next < requests.length) {
-      const index = next++;
-      const result = await enqueueWindow(ctx, requests[index]!);
-      results[index] = result;
-      options.onEach?.(result);
-    }
-  }));
+  await Promise.all(
+    Array.from({ length: lanes }, async () => {
+      while (next < requests.length) {
+        const index = next++;
+        const result = await enqueueWindow(ctx, requests[index]!);
+        results[index] = result;
+        options.onEach?.(result);
+      }
+    }),
+  );
   return results;
 }
 

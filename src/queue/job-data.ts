@@ -31,9 +31,7 @@ export interface JobDataContext {
   schedules: ReadonlyArray<Schedule>;
 }
 
-export type JobDataCheck =
-  | { accepted: true; data: JobData; kind: AnyJobKind; schedule?: Schedule }
-  | { accepted: false; reason: string };
+export type JobDataCheck = { accepted: true; data: JobData; kind: AnyJobKind; schedule?: Schedule } | { accepted: false; reason: string };
 
 /**
  * A job the worker refuses to run: failed for good, nothing run, the ledger left alone. It
@@ -58,9 +56,11 @@ export function checkJobData(name: string | undefined, data: unknown, context: J
   const d = data as Record<string, unknown>;
   if (d.type !== 'window' && d.type !== 'run') return refuse(`type ${shown('type', d.type)} is neither "window" nor "run"`);
   const unknown = Object.keys(d).filter((key) => !FIELDS[d.type as 'window' | 'run'].has(key));
-  if (unknown.length > 0) return refuse(`unknown field${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => JSON.stringify(k)).join(', ')} in a ${d.type} job`);
+  if (unknown.length > 0)
+    return refuse(`unknown field${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => JSON.stringify(k)).join(', ')} in a ${d.type} job`);
   if (typeof d.job !== 'string' || d.job === '') return refuse(`job ${shown('job', d.job)} is not a job kind name`);
-  if (typeof d.scheduleId !== 'string' || d.scheduleId === '') return refuse(`scheduleId ${shown('scheduleId', d.scheduleId)} is not a schedule id`);
+  if (typeof d.scheduleId !== 'string' || d.scheduleId === '')
+    return refuse(`scheduleId ${shown('scheduleId', d.scheduleId)} is not a schedule id`);
   if (name !== d.job) return refuse(`the job is named ${shown('name', name)} but its data says job "${d.job}"`);
 
   const kind = context.kinds.find((k) => k.name === d.job);
@@ -70,7 +70,9 @@ export function checkJobData(name: string | undefined, data: unknown, context: J
     if (schedule.kind.name !== kind.name) return refuse(`schedule ${schedule.id} runs job ${schedule.kind.name}, not ${kind.name}`);
   } else if (d.scheduleId !== kind.name) {
     const configured = context.schedules.map((s) => s.id).join(', ') || 'none';
-    return refuse(`scheduleId "${d.scheduleId}" is neither a configured schedule (${configured}) nor the job kind's name ("${kind.name}"); a schedule added to the config needs its workers restarted`);
+    return refuse(
+      `scheduleId "${d.scheduleId}" is neither a configured schedule (${configured}) nor the job kind's name ("${kind.name}"); a schedule added to the config needs its workers restarted`,
+    );
   }
   if (d.type === 'window' && !kind.windowed) return refuse(`job ${kind.name} does not work on time windows, but this is a window job`);
   if (d.type === 'run' && kind.windowed) return refuse(`job ${kind.name} works on time windows, but this job has none`);
@@ -79,13 +81,18 @@ export function checkJobData(name: string | undefined, data: unknown, context: J
     const problem = windowProblem(d, schedule);
     if (problem) return refuse(problem);
     if (d.force !== undefined && d.force !== true && d.force !== false) return refuse(`force ${shown('force', d.force)} is not a boolean`);
-    if (d.reexport !== undefined && !isInstant(d.reexport)) return refuse(`reexport ${shown('reexport', d.reexport)} is not epoch milliseconds`);
+    if (d.reexport !== undefined && !isInstant(d.reexport))
+      return refuse(`reexport ${shown('reexport', d.reexport)} is not epoch milliseconds`);
   }
   const params = d.params ?? {};
-  if (typeof params !== 'object' || params === null || Array.isArray(params)) return refuse(`params ${shown('params', params)} is not an object`);
+  if (typeof params !== 'object' || params === null || Array.isArray(params))
+    return refuse(`params ${shown('params', params)} is not an object`);
   const known = paramKeys(kind.params);
   const extra = known ? Object.keys(params).filter((key) => !known.has(key)) : [];
-  if (extra.length > 0) return refuse(`params of job ${kind.name} have unknown key${extra.length > 1 ? 's' : ''} ${extra.map((k) => JSON.stringify(k)).join(', ')}`);
+  if (extra.length > 0)
+    return refuse(
+      `params of job ${kind.name} have unknown key${extra.length > 1 ? 's' : ''} ${extra.map((k) => JSON.stringify(k)).join(', ')}`,
+    );
   try {
     validateParams(kind, params, `job ${kind.name}`);
   } catch (err) {
@@ -96,7 +103,8 @@ export function checkJobData(name: string | undefined, data: unknown, context: J
 
 function windowProblem(d: Record<string, unknown>, schedule: Schedule | undefined): string | undefined {
   const { start, end } = d;
-  if (!isInstant(start) || !isInstant(end)) return `window bounds start ${shown('start', start)}, end ${shown('end', end)} are not epoch milliseconds`;
+  if (!isInstant(start) || !isInstant(end))
+    return `window bounds start ${shown('start', start)}, end ${shown('end', end)} are not epoch milliseconds`;
   if (!(end > start)) return `window end ${end} is not after start ${start}`;
   if (!schedule?.window) return undefined;
   const aligned = windowContaining(schedule.window, schedule.tz, start);

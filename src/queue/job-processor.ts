@@ -46,18 +46,26 @@ export interface ProcessorOptions {
 
 export function createJobProcessor(options: ProcessorOptions): Processor<JobData> {
   const { services, kinds, schedules, log, observer, completionLedger } = options;
-  const recordDone = completionLedger && (async (key: WindowKey, job: string, result: unknown) => {
-    const { sent, applied } = completionLedger.markDoneInOrder(key, job, result);
-    applied.catch(async (err: unknown) => {
-      // BullMQ may have completed the job already: write the mark again on the other connection.
-      // Should that fail too, the next tick finds the job completed but the window not done and
-      // queues it again; jobs are idempotent through their delivery logs.
-      log.warn({ err, schedule: key.scheduleId, start: key.start }, 'the done mark failed; writing it again');
-      await services.ledger.markDone(key, job, result).catch((again: unknown) =>
-        log.error({ err: again, schedule: key.scheduleId, start: key.start }, 'could not mark the window done; the next tick runs it again'));
+  const recordDone =
+    completionLedger &&
+    (async (key: WindowKey, job: string, result: unknown) => {
+      const { sent, applied } = completionLedger.markDoneInOrder(key, job, result);
+      applied.catch(async (err: unknown) => {
+        // BullMQ may have completed the job already: write the mark again on the other connection.
+        // Should that fail too, the next tick finds the job completed but the window not done and
+        // queues it again; jobs are idempotent through their delivery logs.
+        log.warn({ err, schedule: key.scheduleId, start: key.start }, 'the done mark failed; writing it again');
+        await services.ledger
+          .markDone(key, job, result)
+          .catch((again: unknown) =>
+            log.error(
+              { err: again, schedule: key.scheduleId, start: key.start },
+              'could not mark the window done; the next tick runs it again',
+            ),
+          );
+      });
+      await sent;
     });
-    await sent;
-  });
   return async (job: Job<JobData>, token?: string, signal?: AbortSignal) => {
     const checked = checkJobData(job.name, job.data, { kinds, schedules });
     if (!checked.accepted) {
@@ -80,7 +88,13 @@ export function createJobProcessor(options: ProcessorOptions): Processor<JobData
         kind,
         services,
         scheduleId: data.scheduleId,
-        ...(data.type === 'window' ? { window: { start: data.start, end: data.end }, force: data.force === true, ...(data.reexport !== undefined ? { reexport: data.reexport } : {}) } : {}),
+        ...(data.type === 'window'
+          ? {
+              window: { start: data.start, end: data.end },
+              force: data.force === true,
+              ...(data.reexport !== undefined ? { reexport: data.reexport } : {}),
+            }
+          : {}),
         params: data.params,
         signal,
         attempt,
@@ -124,7 +138,9 @@ export function createJobProcessor(options: ProcessorOptions): Processor<JobData
       const reason = describeError(err);
       // A window conflict leaves the ledger alone: the record belongs to the other window.
       if (data.type === 'window' && isInputError(err) && !(err instanceof WindowConflictError) && !(err instanceof OpenWindowError)) {
-        await services.ledger.markFailed({ scheduleId: data.scheduleId, start: data.start, end: data.end }, data.job, reason, { permanent: true }).catch(() => undefined);
+        await services.ledger
+          .markFailed({ scheduleId: data.scheduleId, start: data.start, end: data.end }, data.job, reason, { permanent: true })
+          .catch(() => undefined);
       }
       if (isInputError(err)) throw unrecoverable(reason, err);
       throw err;

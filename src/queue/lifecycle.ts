@@ -22,7 +22,10 @@ export function stopOnSignals(daemon: Stoppable, log: Logger, options: SignalOpt
     let received: NodeJS.Signals | undefined;
     const onSignal = (signal: NodeJS.Signals) => {
       if (received) {
-        log.warn({ signal }, 'second signal: exiting now without waiting for running jobs (they return to the queue after the stall interval)');
+        log.warn(
+          { signal },
+          'second signal: exiting now without waiting for running jobs (they return to the queue after the stall interval)',
+        );
         exit(1);
         return;
       }

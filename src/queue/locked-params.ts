@@ -19,7 +19,9 @@ function lockOf(kind: AnyJobKind, config: Config, scheduleId: string): { locked:
   if (cached !== undefined) return cached;
   const configured = config.schedules[scheduleId];
   const locked = configured && configured.job === kind.name ? kind.lockedParams?.(scheduleId, config) : undefined;
-  const lock = locked ? { locked, expected: validateParams(kind, configured!.params, `schedule ${scheduleId}`) as Record<string, unknown> } : null;
+  const lock = locked
+    ? { locked, expected: validateParams(kind, configured!.params, `schedule ${scheduleId}`) as Record<string, unknown> }
+    : null;
   perSchedule.set(scheduleId, lock);
   return lock;
 }
@@ -34,7 +36,7 @@ export function assertParamsAsConfigured(kind: AnyJobKind, config: Config, sched
     if (isDeepStrictEqual(compared(given[key]), compared(expected[key]))) continue;
     throw new LockedParamError(
       `schedule ${scheduleId}: params.${key} = ${JSON.stringify(given[key]) ?? 'unset'} differs from its configuration (${JSON.stringify(expected[key]) ?? 'unset'}): ` +
-      `refused because ${locked.why}; change ${key} in the configuration, or run the job kind ${kind.name} without the schedule`,
+        `refused because ${locked.why}; change ${key} in the configuration, or run the job kind ${kind.name} without the schedule`,
     );
   }
 }

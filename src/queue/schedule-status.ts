@@ -49,7 +49,11 @@ export interface ScheduleStatus {
 
 const iso = (ms: number | undefined) => (ms === undefined ? undefined : new Date(ms).toISOString());
 
-export async function scheduleStatus(deps: { ledger: Ledger; state: ScheduleState }, schedule: Schedule, now: number): Promise<ScheduleStatus> {
+export async function scheduleStatus(
+  deps: { ledger: Ledger; state: ScheduleState },
+  schedule: Schedule,
+  now: number,
+): Promise<ScheduleStatus> {
   const { ledger, state } = deps;
   const [pausedFlag, tick] = await Promise.all([state.isPaused(schedule.id), state.lastTick(schedule.id)]);
   const status: ScheduleStatus = {
@@ -70,7 +74,13 @@ export async function scheduleStatus(deps: { ledger: Ledger; state: ScheduleStat
     status.failedWindows = await ledger.failedCount(schedule.id);
     const flags = await ledger.reexportFlags(schedule.id);
     if (flags.length > 0) {
-      status.reexport = flags.map((f) => ({ window: describeWindow(f), oxRows: f.flag.oxRows, archivedRows: f.flag.archivedRows, flaggedAt: iso(f.flag.flaggedAt)!, by: f.flag.by }));
+      status.reexport = flags.map((f) => ({
+        window: describeWindow(f),
+        oxRows: f.flag.oxRows,
+        archivedRows: f.flag.archivedRows,
+        flaggedAt: iso(f.flag.flaggedAt)!,
+        by: f.flag.by,
+      }));
     }
     const trimmed = await ledger.trimmedRange(schedule.id);
     if (trimmed) status.trimmed = { from: iso(trimmed.from)!, through: iso(trimmed.through)!, windows: trimmed.windows };
@@ -108,7 +118,12 @@ export async function scheduleStatus(deps: { ledger: Ledger; state: ScheduleStat
 }
 
 /** Closed windows after the watermark that are not done, and how many of them are queued or running. */
-async function owedWindows(ledger: Ledger, schedule: Schedule, watermark: number, now: number): Promise<{ owed?: number; queued?: number }> {
+async function owedWindows(
+  ledger: Ledger,
+  schedule: Schedule,
+  watermark: number,
+  now: number,
+): Promise<{ owed?: number; queued?: number }> {
   const last = lastClosedWindow(schedule.window!, schedule.tz, now, schedule.lagMs);
   if (last.end <= watermark) return { owed: 0, queued: 0 };
   let closed;
@@ -171,14 +186,16 @@ export interface RunningWindow {
 export async function runningWindows(ledger: Ledger, schedule: Schedule, status: ScheduleStatus): Promise<RunningWindow[]> {
   if (!schedule.window || status.watermark === undefined) return [];
   const records = await ledger.listWindows(schedule.id, { from: Date.parse(status.watermark) });
-  return records.filter((r) => r.state === 'running').map((r) => ({
-    schedule: schedule.id,
-    window: describeWindow(r),
-    attempt: r.attempts,
-    since: iso(r.startedAt),
-    by: r.owner ?? 'worker',
-    ...(r.leaseUntil !== undefined ? { leaseUntil: iso(r.leaseUntil) } : {}),
-  }));
+  return records
+    .filter((r) => r.state === 'running')
+    .map((r) => ({
+      schedule: schedule.id,
+      window: describeWindow(r),
+      attempt: r.attempts,
+      since: iso(r.startedAt),
+      by: r.owner ?? 'worker',
+      ...(r.leaseUntil !== undefined ? { leaseUntil: iso(r.leaseUntil) } : {}),
+    }));
 }
 
 export function toFigures(status: ScheduleStatus): ScheduleFigures {

@@ -51,9 +51,11 @@ export function validateParams(kind: AnyJobKind, params: unknown, where: string)
   if (secret) {
     const { path, value, found } = secret;
     const what = 'userInfo' in found ? 'credentials (URL user info)' : `a secret query parameter "${found.queryParam}"`;
-    throw new InputError(`${where}: params${path}: ${JSON.stringify(safeUrl(value))} carries ${what}; job params are kept in Redis, so keep secrets ` +
-      `in the config (for catalogs: ads.catalogAuth.user / .password / .token, env ADS_CATALOG_USER, ADS_CATALOG_PASSWORD, ADS_CATALOG_TOKEN, each also as *_FILE). ` +
-      'A literal @ in a URL is written %40');
+    throw new InputError(
+      `${where}: params${path}: ${JSON.stringify(safeUrl(value))} carries ${what}; job params are kept in Redis, so keep secrets ` +
+        `in the config (for catalogs: ads.catalogAuth.user / .password / .token, env ADS_CATALOG_USER, ADS_CATALOG_PASSWORD, ADS_CATALOG_TOKEN, each also as *_FILE). ` +
+        'A literal @ in a URL is written %40',
+    );
   }
   // The boundary where a ZodError arises: it leaves here only as the cause of an InputError.
   const parsed = kind.params.safeParse(params ?? {});
@@ -63,7 +65,12 @@ export function validateParams(kind: AnyJobKind, params: unknown, where: string)
   throw new InputError(`${where}: params${path}: ${issue?.message ?? 'invalid'} (job ${kind.name})`, { cause: parsed.error });
 }
 
-export function resolveSchedule(id: string, raw: ScheduleConfig, config: Pick<Config, 'timezone'>, kinds: ReadonlyArray<AnyJobKind>): Schedule {
+export function resolveSchedule(
+  id: string,
+  raw: ScheduleConfig,
+  config: Pick<Config, 'timezone'>,
+  kinds: ReadonlyArray<AnyJobKind>,
+): Schedule {
   const kind = kinds.find((k) => k.name === raw.job);
   if (!kind) {
     const known = kinds.map((k) => k.name).join(', ') || '(none registered)';
@@ -75,7 +82,12 @@ export function resolveSchedule(id: string, raw: ScheduleConfig, config: Pick<Co
   if (raw.cron !== undefined) {
     const fields = raw.cron.trim().split(/\s+/).length;
     // cron-parser fills in missing fields; a 4-field pattern is a typo, not "every day".
-    if (fields < 5 || fields > 6) throw scheduleError(id, 'cron', `"${raw.cron}" has ${fields} fields; expected 5 (minute hour day month weekday) or 6 (with seconds first)`);
+    if (fields < 5 || fields > 6)
+      throw scheduleError(
+        id,
+        'cron',
+        `"${raw.cron}" has ${fields} fields; expected 5 (minute hour day month weekday) or 6 (with seconds first)`,
+      );
     try {
       CronExpressionParser.parse(raw.cron, { tz });
     } catch (err) {
@@ -85,7 +97,8 @@ export function resolveSchedule(id: string, raw: ScheduleConfig, config: Pick<Co
   if (raw.every !== undefined && !(raw.every >= 1000)) throw scheduleError(id, 'every', `${raw.every} ms is too short (at least 1s)`);
   let window: WindowSize | undefined;
   if (kind.windowed) {
-    if (raw.window === undefined) throw scheduleError(id, 'window', `job ${kind.name} works on time windows: set window to 1h, 1d, 1w or 1M`);
+    if (raw.window === undefined)
+      throw scheduleError(id, 'window', `job ${kind.name} works on time windows: set window to 1h, 1d, 1w or 1M`);
     if (!isWindowSize(raw.window)) throw scheduleError(id, 'window', `"${raw.window}" is not one of 1h, 1d, 1w, 1M`);
     window = raw.window;
   } else if (raw.window !== undefined) {
@@ -154,7 +167,9 @@ export function triggerPeriod(trigger: Pick<Schedule, 'cron' | 'every' | 'tz'>, 
 export function nextFiring(schedule: Schedule, now: number): number | undefined {
   if (schedule.cron !== undefined) {
     try {
-      return CronExpressionParser.parse(schedule.cron, { tz: schedule.tz, currentDate: new Date(now) }).next().getTime();
+      return CronExpressionParser.parse(schedule.cron, { tz: schedule.tz, currentDate: new Date(now) })
+        .next()
+        .getTime();
     } catch {
       return undefined;
     }
@@ -164,7 +179,10 @@ export function nextFiring(schedule: Schedule, now: number): number | undefined 
 }
 
 /** The first string at any depth of `value` that is a URL carrying credentials, with its path. */
-function credentialIn(value: unknown, path: string): { path: string; value: string; found: NonNullable<ReturnType<typeof credentialInUrl>> } | undefined {
+function credentialIn(
+  value: unknown,
+  path: string,
+): { path: string; value: string; found: NonNullable<ReturnType<typeof credentialInUrl>> } | undefined {
   if (typeof value === 'string') {
     const found = credentialInUrl(value);
     return found ? { path, value, found } : undefined;

@@ -13,8 +13,17 @@ import type { Logger } from '../log/logger.js';
 import type { QueueObserver } from './observer.js';
 import type { Ledger } from '../ledger/types.js';
 import {
-  enqueueRun, enqueueWindow, enqueueWindows, retryVerdict, summarize,
-  type EnqueueContext, type EnqueueResult, type EnqueueStatus, type EnqueueSummary, type RetryPolicy, type WindowRequest,
+  enqueueRun,
+  enqueueWindow,
+  enqueueWindows,
+  retryVerdict,
+  summarize,
+  type EnqueueContext,
+  type EnqueueResult,
+  type EnqueueStatus,
+  type EnqueueSummary,
+  type RetryPolicy,
+  type WindowRequest,
 } from './enqueue.js';
 import { catchUpTickJobId } from './job-ids.js';
 import { PENDING_STATES, type TickData } from './queues.js';
@@ -63,8 +72,13 @@ export async function tickSchedule(ctx: TickContext, schedule: Schedule, firedAt
   // instead of being dropped: what closed since that one looked is queued by this one.
   // A span per tick (traces on only): the windows it queues are traces of their own, linked to it.
   const report = await inSpan(`tick ${schedule.id}`, { 'oxb.schedule': schedule.id, 'oxb.job': schedule.kind.name }, () =>
-    ctx.state.withTickLock(schedule.id, TICK_LOCK_MS, () =>
-      schedule.window ? tickWindowed(ctx, schedule) : tickRun(ctx, schedule, firedAt), TICK_WAIT_MS));
+    ctx.state.withTickLock(
+      schedule.id,
+      TICK_LOCK_MS,
+      () => (schedule.window ? tickWindowed(ctx, schedule) : tickRun(ctx, schedule, firedAt)),
+      TICK_WAIT_MS,
+    ),
+  );
   return report ?? { scheduleId: schedule.id, outcome: 'busy', gaps: 0 };
 }
 
@@ -92,15 +106,31 @@ async function tickWindowed(ctx: TickContext, schedule: Schedule): Promise<TickR
     );
   }
 
-  const results = await enqueueWindows(ctx, candidates.map((window) => windowRequest(schedule, window)));
+  const results = await enqueueWindows(
+    ctx,
+    candidates.map((window) => windowRequest(schedule, window)),
+  );
   // Windows the purge found incomplete (OX holds rows their archive lacks), whatever their age.
   for (const flagged of await ctx.ledger.reexportFlags(schedule.id)) {
     const queued = await enqueueWindow(ctx, {
-      scheduleId: schedule.id, kind: schedule.kind, window: flagged, params: schedule.params, attempts: schedule.attempts, reexport: flagged.flag.flaggedAt,
+      scheduleId: schedule.id,
+      kind: schedule.kind,
+      window: flagged,
+      params: schedule.params,
+      attempts: schedule.attempts,
+      reexport: flagged.flag.flaggedAt,
     });
     if (queued.status === 'queued' || queued.status === 'requeued') {
-      ctx.log.warn({ schedule: schedule.id, window: describeWindow(flagged), oxRows: flagged.flag.oxRows, archivedRows: flagged.flag.archivedRows, jobId: queued.jobId },
-        'window queued for re-export: OX holds rows its archive lacks (found by the purge)');
+      ctx.log.warn(
+        {
+          schedule: schedule.id,
+          window: describeWindow(flagged),
+          oxRows: flagged.flag.oxRows,
+          archivedRows: flagged.flag.archivedRows,
+          jobId: queued.jobId,
+        },
+        'window queued for re-export: OX holds rows its archive lacks (found by the purge)',
+      );
     }
   }
   const counts = summarize(results);
@@ -123,7 +153,11 @@ async function tickWindowed(ctx: TickContext, schedule: Schedule): Promise<TickR
 /** A window of a schedule as automatic callers queue it: with the schedule's retry policy. */
 function windowRequest(schedule: Schedule, window: Window): WindowRequest {
   return {
-    scheduleId: schedule.id, kind: schedule.kind, window, params: schedule.params, attempts: schedule.attempts,
+    scheduleId: schedule.id,
+    kind: schedule.kind,
+    window,
+    params: schedule.params,
+    attempts: schedule.attempts,
     retry: retryPolicy(schedule),
   };
 }
@@ -136,9 +170,12 @@ function reportRetries(ctx: TickContext, schedule: Schedule, results: EnqueueRes
   for (const r of results) {
     if (r.status !== 'requeued') continue;
     ctx.observer?.recordRetryRound(schedule.id);
-    ctx.log.info({ schedule: schedule.id, window: describeWindow(r.window!), retryRound: r.retryRound }, r.retryRound
-      ? `failed window queued again (retry round ${r.retryRound}${schedule.maxRetries !== undefined ? ` of ${schedule.maxRetries}` : ''})`
-      : 'failed window queued again');
+    ctx.log.info(
+      { schedule: schedule.id, window: describeWindow(r.window!), retryRound: r.retryRound },
+      r.retryRound
+        ? `failed window queued again (retry round ${r.retryRound}${schedule.maxRetries !== undefined ? ` of ${schedule.maxRetries}` : ''})`
+        : 'failed window queued again',
+    );
   }
 }
 
@@ -164,12 +201,20 @@ export async function retryFailedWindows(ctx: TickContext, schedule: Schedule): 
     const due = (await ctx.ledger.failedWindows(schedule.id))
       .filter((record) => retryVerdict(record, policy, now) === undefined)
       .slice(0, schedule.catchUp);
-    const results = await enqueueWindows(ctx, due.map((record) => windowRequest(schedule, { start: record.start, end: record.end })));
+    const results = await enqueueWindows(
+      ctx,
+      due.map((record) => windowRequest(schedule, { start: record.start, end: record.end })),
+    );
     reportRetries(ctx, schedule, results);
     return {
       scheduleId: schedule.id,
       outcome: 'checked',
-      windows: results.map((r) => ({ start: r.window!.start, end: r.window!.end, status: r.status, ...(r.retryRound ? { retryRound: r.retryRound } : {}) })),
+      windows: results.map((r) => ({
+        start: r.window!.start,
+        end: r.window!.end,
+        status: r.status,
+        ...(r.retryRound ? { retryRound: r.retryRound } : {}),
+      })),
     };
   });
   return report ?? { scheduleId: schedule.id, outcome: 'busy', windows: [] };
@@ -186,10 +231,16 @@ async function trimOldWindows(ctx: TickContext, schedule: Schedule, origin: numb
     const trimmed = await ctx.ledger.trimDone(schedule.id, origin, now - keepDone);
     if (trimmed > 0) {
       const range = await ctx.ledger.trimmedRange(schedule.id);
-      ctx.log.info({ schedule: schedule.id, trimmed, through: range && new Date(range.through).toISOString() }, `ledger.keepDone: ${trimmed} done window record(s) older than ${new Date(now - keepDone).toISOString()} trimmed`);
+      ctx.log.info(
+        { schedule: schedule.id, trimmed, through: range && new Date(range.through).toISOString() },
+        `ledger.keepDone: ${trimmed} done window record(s) older than ${new Date(now - keepDone).toISOString()} trimmed`,
+      );
     }
   } catch (err) {
-    ctx.log.warn({ schedule: schedule.id, err: { message: (err as Error).message } }, 'ledger.keepDone: trimming old window records failed; the next tick tries again');
+    ctx.log.warn(
+      { schedule: schedule.id, err: { message: (err as Error).message } },
+      'ledger.keepDone: trimming old window records failed; the next tick tries again',
+    );
   }
 }
 
@@ -208,13 +259,22 @@ async function tickRun(ctx: TickContext, schedule: Schedule, firedAt?: number): 
     if (previous) {
       const job = await ctx.queue.getJob(previous);
       if (job && PENDING_STATES.has(await job.getState())) {
-        ctx.log.info({ schedule: schedule.id, jobId: previous }, 'previous run still queued or running; this trigger is skipped (overlap: skip)');
+        ctx.log.info(
+          { schedule: schedule.id, jobId: previous },
+          'previous run still queued or running; this trigger is skipped (overlap: skip)',
+        );
         ctx.observer?.recordAttempt(schedule.kind.name, schedule.id, 'skipped', 0);
         return { scheduleId: schedule.id, outcome: 'skipped-overlap', gaps: 0, jobId: previous };
       }
     }
   }
-  const result = await enqueueRun(ctx, { scheduleId: schedule.id, kind: schedule.kind, params: schedule.params, attempts: schedule.attempts, at: firedAt ?? now });
+  const result = await enqueueRun(ctx, {
+    scheduleId: schedule.id,
+    kind: schedule.kind,
+    params: schedule.params,
+    attempts: schedule.attempts,
+    at: firedAt ?? now,
+  });
   await ctx.state.setInflight(schedule.id, result.jobId);
   await ctx.state.saveTick(schedule.id, { lastTickAt: now, gaps: 0 });
   return { scheduleId: schedule.id, outcome: 'queued', gaps: 0, jobId: result.jobId };
@@ -228,6 +288,10 @@ async function tickRun(ctx: TickContext, schedule: Schedule, firedAt?: number): 
  */
 export async function requestCatchUp(ticks: Queue<TickData>, scheduleId: string, now = Date.now()): Promise<string> {
   const jobId = catchUpTickJobId(scheduleId, now);
-  await ticks.add('tick', { type: 'tick', scheduleId, reason: 'resume' }, { jobId, removeOnComplete: { count: 50 }, removeOnFail: { count: 200 } });
+  await ticks.add(
+    'tick',
+    { type: 'tick', scheduleId, reason: 'resume' },
+    { jobId, removeOnComplete: { count: 50 }, removeOnFail: { count: 200 } },
+  );
   return jobId;
 }

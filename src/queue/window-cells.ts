@@ -55,7 +55,14 @@ function catchUpStart(schedule: Schedule, now: number): number {
   return w.start;
 }
 
-function classify(schedule: Schedule, window: Window, record: WindowRecord | undefined, now: number, origin: number | undefined, owedFrom: number): CellState {
+function classify(
+  schedule: Schedule,
+  window: Window,
+  record: WindowRecord | undefined,
+  now: number,
+  origin: number | undefined,
+  owedFrom: number,
+): CellState {
   if (record?.state === 'done') return 'done';
   if (record?.state === 'running') return 'running';
   if (record?.state === 'queued') return 'queued';
@@ -83,7 +90,13 @@ function cellOf(schedule: Schedule, window: Window, record: WindowRecord | undef
 }
 
 /** The cells of a windowed schedule over [from, to): every aligned window overlapping it. */
-export async function windowCells(ledger: Ledger, schedule: Schedule, range: { from: number; to: number }, now: number, origin: number | undefined): Promise<WindowCell[]> {
+export async function windowCells(
+  ledger: Ledger,
+  schedule: Schedule,
+  range: { from: number; to: number },
+  now: number,
+  origin: number | undefined,
+): Promise<WindowCell[]> {
   if (!schedule.window) return [];
   const windows = windowsBetween(schedule.window, schedule.tz, range.from, range.to, MAX_CELLS);
   if (windows.length === 0) return [];
@@ -101,13 +114,21 @@ export async function windowCells(ledger: Ledger, schedule: Schedule, range: { f
  * Closed windows from the origin on that are not done by `end + lag + alertAfter`. Only windows
  * after the watermark can be (all before it are done), so this reads from there.
  */
-export async function overdueWindowCount(ledger: Ledger, schedule: Schedule, origin: number, watermark: number, now: number): Promise<number> {
+export async function overdueWindowCount(
+  ledger: Ledger,
+  schedule: Schedule,
+  origin: number,
+  watermark: number,
+  now: number,
+): Promise<number> {
   if (!schedule.window) return 0;
   const from = Math.max(origin, watermark);
   const last = lastClosedWindow(schedule.window, schedule.tz, now, schedule.lagMs);
   if (last.end <= from) return 0;
   const windows = windowsBetween(schedule.window, schedule.tz, from, last.end, 1_000_000).filter((w) => now >= overdueAt(schedule, w));
   if (windows.length === 0) return 0;
-  const done = new Set((await ledger.listWindows(schedule.id, { from, to: last.end })).filter((r) => r.state === 'done').map((r) => r.start));
+  const done = new Set(
+    (await ledger.listWindows(schedule.id, { from, to: last.end })).filter((r) => r.state === 'done').map((r) => r.start),
+  );
   return windows.filter((w) => !done.has(w.start)).length;
 }

@@ -78,7 +78,15 @@ export interface WindowDetail extends WindowCell {
   finishedAt?: number;
   durationMs?: number;
   sha256?: string;
-  archive?: { key: string; kind: 'fs' | 's3'; location: string; link?: string; linkError?: string; verifiedAt?: string; manifestKey?: string };
+  archive?: {
+    key: string;
+    kind: 'fs' | 's3';
+    location: string;
+    link?: string;
+    linkError?: string;
+    verifiedAt?: string;
+    manifestKey?: string;
+  };
   manifest?: unknown;
   manifestError?: string;
   /** Per recipient: `sent`, or a claim in flight / of unknown outcome (one mail per recipient and window). */
@@ -116,29 +124,29 @@ async function originOf(deps: WindowViewDeps, schedule: Schedule): Promise<numbe
 /** Markers of every purge schedule, from its newest runs: the verified watermark and the cutoff. */
 export async function purgeMarkers(deps: WindowViewDeps): Promise<PurgeMarker[]> {
   const purges = deps.schedules.filter((s) => s.kind.name === 'feedback.purge');
-  const markers = await Promise.all(purges.map(async (purge) => {
-    const runs = await deps.ledger.lastAttempts(purge.id, 20);
-    for (const run of runs) {
-      if (run.state !== 'done') continue;
-      const r = run.result as { dryRun?: unknown; cutoffMs?: unknown; ox?: unknown; guard?: { scheduleId?: unknown; watermark?: unknown } } | undefined;
-      if (!r || r.dryRun === true || typeof r.guard?.scheduleId !== 'string') continue;
-      const watermark = typeof r.guard.watermark === 'string' ? Date.parse(r.guard.watermark) : undefined;
-      const marker: PurgeMarker = { purgeScheduleId: purge.id, guardScheduleId: r.guard.scheduleId, at: run.finishedAt };
-      if (watermark !== undefined && Number.isFinite(watermark)) marker.watermark = watermark;
-      if (typeof r.cutoffMs === 'number' && r.ox !== undefined) marker.cutoff = r.cutoffMs;
-      return marker;
-    }
-    return undefined;
-  }));
+  const markers = await Promise.all(
+    purges.map(async (purge) => {
+      const runs = await deps.ledger.lastAttempts(purge.id, 20);
+      for (const run of runs) {
+        if (run.state !== 'done') continue;
+        const r = run.result as
+          { dryRun?: unknown; cutoffMs?: unknown; ox?: unknown; guard?: { scheduleId?: unknown; watermark?: unknown } } | undefined;
+        if (!r || r.dryRun === true || typeof r.guard?.scheduleId !== 'string') continue;
+        const watermark = typeof r.guard.watermark === 'string' ? Date.parse(r.guard.watermark) : undefined;
+        const marker: PurgeMarker = { purgeScheduleId: purge.id, guardScheduleId: r.guard.scheduleId, at: run.finishedAt };
+        if (watermark !== undefined && Number.isFinite(watermark)) marker.watermark = watermark;
+        if (typeof r.cutoffMs === 'number' && r.ox !== undefined) marker.cutoff = r.cutoffMs;
+        return marker;
+      }
+      return undefined;
+    }),
+  );
   return markers.filter((m): m is PurgeMarker => m !== undefined);
 }
 
 export async function scheduleSummaries(deps: WindowViewDeps): Promise<ScheduleSummary[]> {
   const now = deps.now();
-  const [statuses, markers] = await Promise.all([
-    Promise.all(deps.schedules.map((s) => scheduleStatus(deps, s, now))),
-    purgeMarkers(deps),
-  ]);
+  const [statuses, markers] = await Promise.all([Promise.all(deps.schedules.map((s) => scheduleStatus(deps, s, now))), purgeMarkers(deps)]);
   return statuses.map((status, i) => ({
     ...status,
     windowed: deps.schedules[i]!.window !== undefined,
@@ -148,7 +156,10 @@ export async function scheduleSummaries(deps: WindowViewDeps): Promise<ScheduleS
 
 export async function scheduleCells(deps: WindowViewDeps, id: string, range: { from: number; to: number }): Promise<WindowCell[]> {
   const schedule = findSchedule(deps, id);
-  if (!schedule.window) throw new InputError(`schedule ${id}: job ${schedule.kind.name} does not work on time windows; its runs are at /api/schedules/${id}/runs`);
+  if (!schedule.window)
+    throw new InputError(
+      `schedule ${id}: job ${schedule.kind.name} does not work on time windows; its runs are at /api/schedules/${id}/runs`,
+    );
   return windowCells(deps.ledger, schedule, range, deps.now(), await originOf(deps, schedule));
 }
 
@@ -192,8 +203,17 @@ export async function windowDetail(deps: WindowViewDeps, id: string, start: numb
   const schedule = findSchedule(deps, id);
   if (!schedule.window) throw new InputError(`schedule ${id} has no windows`);
   const window = windowContaining(schedule.window, schedule.tz, start);
-  if (window.start !== start) throw new InputError(`schedule ${id}: ${new Date(start).toISOString()} is not the start of a ${schedule.window} window in ${schedule.tz} (that window starts at ${new Date(window.start).toISOString()})`);
-  const [cell] = await windowCells(deps.ledger, schedule, { from: window.start, to: window.end }, deps.now(), await originOf(deps, schedule));
+  if (window.start !== start)
+    throw new InputError(
+      `schedule ${id}: ${new Date(start).toISOString()} is not the start of a ${schedule.window} window in ${schedule.tz} (that window starts at ${new Date(window.start).toISOString()})`,
+    );
+  const [cell] = await windowCells(
+    deps.ledger,
+    schedule,
+    { from: window.start, to: window.end },
+    deps.now(),
+    await originOf(deps, schedule),
+  );
   const key = { scheduleId: id, start: window.start, end: window.end };
   const [record, deliveries, job] = await Promise.all([
     deps.ledger.getWindow(key),
@@ -201,8 +221,7 @@ export async function windowDetail(deps: WindowViewDeps, id: string, start: numb
     deps.queue.getJob(windowJobId(id, window)) as Promise<Job<JobData> | undefined>,
   ]);
   const result = (record?.state === 'done' || record?.result !== undefined ? record?.result : undefined) as
-    | { sha256?: unknown; archive?: { key?: unknown; manifestKey?: unknown; location?: unknown; verifiedAt?: unknown } }
-    | undefined;
+    { sha256?: unknown; archive?: { key?: unknown; manifestKey?: unknown; location?: unknown; verifiedAt?: unknown } } | undefined;
   const detail: WindowDetail = {
     ...cell!,
     scheduleId: id,
@@ -210,20 +229,25 @@ export async function windowDetail(deps: WindowViewDeps, id: string, start: numb
     ...(record?.queuedAt !== undefined ? { queuedAt: record.queuedAt } : {}),
     ...(record?.startedAt !== undefined ? { startedAt: record.startedAt } : {}),
     ...(record?.finishedAt !== undefined ? { finishedAt: record.finishedAt } : {}),
-    ...(record?.startedAt !== undefined && record.finishedAt !== undefined && record.finishedAt >= record.startedAt ? { durationMs: record.finishedAt - record.startedAt } : {}),
+    ...(record?.startedAt !== undefined && record.finishedAt !== undefined && record.finishedAt >= record.startedAt
+      ? { durationMs: record.finishedAt - record.startedAt }
+      : {}),
     ...(typeof result?.sha256 === 'string' ? { sha256: result.sha256 } : {}),
-    mails: Object.entries(deliveries).filter(([deliveryId]) => !deliveryId.startsWith('archive')).map(([deliveryId, d]) => {
-      const { at, ...rest } = d;
-      const recipient = typeof rest.recipient === 'string' ? rest.recipient : typeof rest.to === 'string' ? rest.to : /^mail:(.+)$/.exec(deliveryId)?.[1];
-      return {
-        id: deliveryId,
-        ...(recipient ? { recipient } : {}),
-        ...(typeof rest.messageId === 'string' ? { messageId: rest.messageId } : {}),
-        ...(typeof rest.state === 'string' ? { state: rest.state } : {}),
-        at,
-        detail: rest,
-      };
-    }),
+    mails: Object.entries(deliveries)
+      .filter(([deliveryId]) => !deliveryId.startsWith('archive'))
+      .map(([deliveryId, d]) => {
+        const { at, ...rest } = d;
+        const recipient =
+          typeof rest.recipient === 'string' ? rest.recipient : typeof rest.to === 'string' ? rest.to : /^mail:(.+)$/.exec(deliveryId)?.[1];
+        return {
+          id: deliveryId,
+          ...(recipient ? { recipient } : {}),
+          ...(typeof rest.messageId === 'string' ? { messageId: rest.messageId } : {}),
+          ...(typeof rest.state === 'string' ? { state: rest.state } : {}),
+          at,
+          detail: rest,
+        };
+      }),
     attemptErrors: attemptsOf(job, record ?? undefined),
     ...(record?.result !== undefined ? { result: record.result } : {}),
   };
@@ -290,12 +314,21 @@ function actionResult(scheduleId: string, results: Awaited<ReturnType<typeof enq
 /** `ox-batch backfill ID --from --to`: every window of the range, through enqueueWindows. */
 export async function backfillRange(deps: WindowViewDeps, id: string, range: { from: number; to: number }): Promise<ActionResult> {
   const schedule = findSchedule(deps, id);
-  if (!schedule.window) throw new InputError(`schedule ${id}: job ${schedule.kind.name} does not work on time windows; use ox-batch enqueue ${id}`);
-  if (!(range.to > range.from)) throw new InputError(`to ${new Date(range.to).toISOString()} is not after from ${new Date(range.from).toISOString()}`);
+  if (!schedule.window)
+    throw new InputError(`schedule ${id}: job ${schedule.kind.name} does not work on time windows; use ox-batch enqueue ${id}`);
+  if (!(range.to > range.from))
+    throw new InputError(`to ${new Date(range.to).toISOString()} is not after from ${new Date(range.from).toISOString()}`);
   const windows = windowsBetween(schedule.window, schedule.tz, range.from, range.to);
-  const results = await enqueueWindows(enqueueContext(deps), windows.map((window) => ({
-    scheduleId: id, kind: schedule.kind, window, params: schedule.params, attempts: schedule.attempts,
-  })));
+  const results = await enqueueWindows(
+    enqueueContext(deps),
+    windows.map((window) => ({
+      scheduleId: id,
+      kind: schedule.kind,
+      window,
+      params: schedule.params,
+      attempts: schedule.attempts,
+    })),
+  );
   return actionResult(id, results);
 }
 
@@ -304,14 +337,20 @@ export async function retryWindow(deps: WindowViewDeps, id: string, start: numbe
   const schedule = findSchedule(deps, id);
   if (!schedule.window) throw new InputError(`schedule ${id} has no windows`);
   const window: Window = windowContaining(schedule.window, schedule.tz, start);
-  if (window.start !== start) throw new InputError(`schedule ${id}: ${new Date(start).toISOString()} is not the start of a ${schedule.window} window`);
+  if (window.start !== start)
+    throw new InputError(`schedule ${id}: ${new Date(start).toISOString()} is not the start of a ${schedule.window} window`);
   const record = await deps.ledger.getWindow({ scheduleId: id, ...window });
   if (record?.state !== 'failed') {
-    const what = record?.state === 'done'
-      ? 'is done: a done window runs again only with `ox-batch enqueue --force` (its archive then refuses a different export)'
-      : record ? `is ${record.state}, not failed` : 'has not run: backfill it instead';
+    const what =
+      record?.state === 'done'
+        ? 'is done: a done window runs again only with `ox-batch enqueue --force` (its archive then refuses a different export)'
+        : record
+          ? `is ${record.state}, not failed`
+          : 'has not run: backfill it instead';
     throw new RefusedError(`${id} ${describeWindow(window, schedule.window, schedule.tz)} ${what}`);
   }
-  const results = await enqueueWindows(enqueueContext(deps), [{ scheduleId: id, kind: schedule.kind, window, params: schedule.params, attempts: schedule.attempts }]);
+  const results = await enqueueWindows(enqueueContext(deps), [
+    { scheduleId: id, kind: schedule.kind, window, params: schedule.params, attempts: schedule.attempts },
+  ]);
   return actionResult(id, results);
 }

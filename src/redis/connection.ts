@@ -99,7 +99,9 @@ export async function closeRedis(client: RedisClient, timeoutMs = 2_000): Promis
   try {
     await Promise.race([
       client.quit().catch(() => undefined),
-      new Promise((resolve) => { timer = setTimeout(resolve, timeoutMs); }),
+      new Promise((resolve) => {
+        timer = setTimeout(resolve, timeoutMs);
+      }),
     ]);
   } finally {
     if (timer) clearTimeout(timer);

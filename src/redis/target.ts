@@ -39,9 +39,16 @@ export function redisTarget(url: string): RedisTarget {
   if (isClusterUrl(url)) return { cluster: clusterTarget(url) };
   if (!isSentinelUrl(url)) return { url };
   const match = SENTINEL_URL.exec(url);
-  if (!match) throw new InputError('redis.url: expected redis+sentinel://host[:port][,host[:port]…]/primaryName[/db] (credentials of the primary before the first host)');
+  if (!match)
+    throw new InputError(
+      'redis.url: expected redis+sentinel://host[:port][,host[:port]…]/primaryName[/db] (credentials of the primary before the first host)',
+    );
   const [, scheme, userinfo, hosts, name, db, query] = match;
-  const options: RedisOptions = { sentinels: hostList(hosts!, 26379, 'sentinel'), name: decodeURIComponent(name!), ...credentials(userinfo) };
+  const options: RedisOptions = {
+    sentinels: hostList(hosts!, 26379, 'sentinel'),
+    name: decodeURIComponent(name!),
+    ...credentials(userinfo),
+  };
   if (db !== undefined) options.db = Number(db);
   const params = knownParams(query, ['sentinelPassword', 'sentinelUsername']);
   if (params.has('sentinelPassword')) options.sentinelPassword = params.get('sentinelPassword')!;
@@ -56,14 +63,18 @@ export function redisTarget(url: string): RedisTarget {
 
 function clusterTarget(url: string): ClusterTarget {
   const match = CLUSTER_URL.exec(url);
-  if (!match) throw new InputError('redis.url: expected redis+cluster://host[:port][,host[:port]…] (credentials before the first host; a cluster has no /db)');
+  if (!match)
+    throw new InputError(
+      'redis.url: expected redis+cluster://host[:port][,host[:port]…] (credentials before the first host; a cluster has no /db)',
+    );
   const [, scheme, userinfo, hosts, query] = match;
   const redisOptions: RedisOptions = credentials(userinfo);
   const options: ClusterOptions = { redisOptions };
   const params = knownParams(query, ['slotsRefreshTimeout']);
   if (params.has('slotsRefreshTimeout')) {
     const ms = Number(params.get('slotsRefreshTimeout'));
-    if (!(Number.isInteger(ms) && ms > 0)) throw new InputError(`redis.url: slotsRefreshTimeout "${params.get('slotsRefreshTimeout')}" is not a number of milliseconds`);
+    if (!(Number.isInteger(ms) && ms > 0))
+      throw new InputError(`redis.url: slotsRefreshTimeout "${params.get('slotsRefreshTimeout')}" is not a number of milliseconds`);
     options.slotsRefreshTimeout = ms;
   }
   if (scheme === 'rediss') {

@@ -15,8 +15,14 @@ export async function waitForRedis(client: RedisClient, url: string, timeoutMs: 
       cleanup();
       reject(new RedisUnavailableError(`Redis at ${safeUrl(url)} is not reachable (waited ${Math.round(timeoutMs / 1000)}s)`));
     }, timeoutMs);
-    const onReady = () => { cleanup(); resolve(); };
-    const cleanup = () => { clearTimeout(timer); client.off('ready', onReady); };
+    const onReady = () => {
+      cleanup();
+      resolve();
+    };
+    const cleanup = () => {
+      clearTimeout(timer);
+      client.off('ready', onReady);
+    };
     client.on('ready', onReady);
   });
 }

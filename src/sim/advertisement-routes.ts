@@ -19,7 +19,9 @@ export async function handleAdvertisement(ex: Exchange, path: string, ads: Adver
   const allowed = target === 'reseller' ? ['PUT'] : ['PUT', 'DELETE'];
   if (!allowed.includes(ex.method)) return ex.empty(405, { Allow: allowed.join(', ') });
 
-  const required = { user: ['contextId', 'userId'], name: ['contextId', 'name'], package: ['reseller', 'package'], reseller: ['reseller'] }[target];
+  const required = { user: ['contextId', 'userId'], name: ['contextId', 'name'], package: ['reseller', 'package'], reseller: ['reseller'] }[
+    target
+  ];
   const params: Params = {};
   for (const name of required) {
     const value = ex.query.get(name);

@@ -53,7 +53,8 @@ export class AdvertisementStore {
     return entries.map((entry, i): ResellerEntryResult => {
       const pkg = nameOrDefault(entry.package);
       if (lastIndex.get(pkg) !== i) return { status: 'IGNORED' };
-      if (isSimulatedFailure(entry.config)) return { status: 'ERROR', error: `Unable to store configuration for package "${pkg}" of reseller "${nameOrDefault(reseller)}"` };
+      if (isSimulatedFailure(entry.config))
+        return { status: 'ERROR', error: `Unable to store configuration for package "${pkg}" of reseller "${nameOrDefault(reseller)}"` };
       if (entry.config === null || entry.config === undefined) {
         return this.deletePackage(reseller, pkg) === 'deleted' ? { status: 'DELETED' } : { status: 'IGNORED' };
       }

@@ -15,7 +15,10 @@ class RangeCursor {
   index: number;
   date = 0;
 
-  constructor(readonly source: FeedbackSource, private readonly ranges: IndexRange[]) {
+  constructor(
+    readonly source: FeedbackSource,
+    private readonly ranges: IndexRange[],
+  ) {
     this.index = ranges[0]?.[0] ?? 0;
     this.refresh();
   }

@@ -90,7 +90,8 @@ function retryAfterFor(status: number, seconds: number | undefined): number | un
 }
 
 function validateFaults(f: FaultOptions): void {
-  if (f.errorRate !== undefined && !(f.errorRate >= 0 && f.errorRate <= 1)) throw new RangeError(`faults.errorRate must be within 0..1, got ${f.errorRate}`);
+  if (f.errorRate !== undefined && !(f.errorRate >= 0 && f.errorRate <= 1))
+    throw new RangeError(`faults.errorRate must be within 0..1, got ${f.errorRate}`);
   for (const key of ['latencyMs', 'dropExportAfterBytes', 'slowBodyBytesPerSecond', 'retryAfterSeconds'] as const) {
     const v = f[key];
     if (v !== undefined && !(Number.isFinite(v) && v >= 0)) throw new RangeError(`faults.${key} must be a number >= 0, got ${v}`);

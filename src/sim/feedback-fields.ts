@@ -11,8 +11,15 @@ export const DEFAULT_FEEDBACK_TYPE = 'star-rating-v1';
 
 /** Stored text fields, in export column order (Date and Score come first, User after language). */
 export const TEXT_FIELDS = [
-  'comment', 'app', 'entry_point', 'operating_system', 'browser', 'browser_version',
-  'user_agent', 'screen_resolution', 'language',
+  'comment',
+  'app',
+  'entry_point',
+  'operating_system',
+  'browser',
+  'browser_version',
+  'user_agent',
+  'screen_resolution',
+  'language',
 ] as const;
 export const VERSION_FIELDS = ['server_version', 'client_version'] as const;
 
@@ -29,8 +36,20 @@ export interface FeedbackLayout {
 }
 
 const STAR_RATING_HEADERS = [
-  'Date', 'Score', 'Comment', 'App', 'Entry Point', 'Operating System', 'Browser', 'Browser Version',
-  'User Agent', 'Screen Resolution', 'Language', 'User', 'Server Version', 'Client Version',
+  'Date',
+  'Score',
+  'Comment',
+  'App',
+  'Entry Point',
+  'Operating System',
+  'Browser',
+  'Browser Version',
+  'User Agent',
+  'Screen Resolution',
+  'Language',
+  'User',
+  'Server Version',
+  'Client Version',
 ] as const;
 
 export const STAR_RATING_LAYOUT: FeedbackLayout = {

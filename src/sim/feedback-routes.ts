@@ -114,7 +114,11 @@ export function deleteFeedback(ex: Exchange, ctx: FeedbackRouteContext, group: s
   if (!w || !checkTarget(ex, ctx, group, type)) return;
   ctx.store.delete(group, type, exclusiveBounds(w));
   if (ctx.legacyDeleteProse) {
-    ex.text(200, `Feedback data deleted for type: ${type}, context group: ${group}${w.start > 0 ? `, start: ${w.start}` : ''}${w.end > 0 ? `, end: ${w.end}` : ''}.`, 'text/plain');
+    ex.text(
+      200,
+      `Feedback data deleted for type: ${type}, context group: ${group}${w.start > 0 ? `, start: ${w.start}` : ''}${w.end > 0 ? `, end: ${w.end}` : ''}.`,
+      'text/plain',
+    );
     return;
   }
   const answer: Record<string, unknown> = { successful: 'true', type, contextGroup: group };

@@ -5,13 +5,17 @@
  * streams does not change what that export returns.
  */
 import {
-  DEFAULT_CONTEXT_GROUP, DEFAULT_FEEDBACK_TYPE, layoutOf, normaliseFeedback, type FeedbackLayout, type StoredFeedback,
+  DEFAULT_CONTEXT_GROUP,
+  DEFAULT_FEEDBACK_TYPE,
+  layoutOf,
+  normaliseFeedback,
+  type FeedbackLayout,
+  type StoredFeedback,
 } from './feedback-fields.js';
 import { firstIndexFrom, type FeedbackSource, type IndexRange } from './feedback-source.js';
 import type { RowFormat } from './ox-csv-writer.js';
 import type { FeedbackInput } from './sim-types.js';
 import { GeneratedFeedbackSegment, type GeneratedSegmentOptions } from './synthetic-feedback.js';
-
 
 /** Encoded on every export, not cached: a large fixture must not double its memory per format. */
 function segmentsOf(row: StoredFeedback, format: RowFormat, out: Buffer[]): number {

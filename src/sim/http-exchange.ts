@@ -33,7 +33,12 @@ export class Exchange {
   /** Other answers: send the headers and this many body bytes, then destroy the connection. */
   cutAnswerAfterBytes?: number;
 
-  constructor(readonly req: IncomingMessage, readonly res: ServerResponse, readonly record: SimRequestRecord, url: URL) {
+  constructor(
+    readonly req: IncomingMessage,
+    readonly res: ServerResponse,
+    readonly record: SimRequestRecord,
+    url: URL,
+  ) {
     this.path = url.pathname;
     this.query = url.searchParams;
   }

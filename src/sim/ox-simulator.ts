@@ -16,13 +16,28 @@ import { handlePasswdChanges } from './passwd-routes.js';
 import { PasswordHistory } from './password-history.js';
 import { sendFeedback } from './send-route.js';
 import type {
-  BasicCredential, FaultOptions, FeedbackInput, SimCredentials, SimFixture, SimPasswordChange,
-  SimRequestRecord, SimulatorOptions, SimUser,
+  BasicCredential,
+  FaultOptions,
+  FeedbackInput,
+  SimCredentials,
+  SimFixture,
+  SimPasswordChange,
+  SimRequestRecord,
+  SimulatorOptions,
+  SimUser,
 } from './sim-types.js';
 
 export type {
-  BasicCredential, FaultOptions, FaultScriptEntry, FeedbackInput, SimCredentials, SimFixture,
-  SimPasswordChange, SimRequestRecord, SimulatorOptions, SimUser,
+  BasicCredential,
+  FaultOptions,
+  FaultScriptEntry,
+  FeedbackInput,
+  SimCredentials,
+  SimFixture,
+  SimPasswordChange,
+  SimRequestRecord,
+  SimulatorOptions,
+  SimUser,
 } from './sim-types.js';
 
 export const REST_REALM = 'Basic realm="OX REST", encoding="UTF-8"';
@@ -38,7 +53,8 @@ const EXPORT_PATH = /^\/userfeedback\/v1\/export\/([^/]+)\/([^/]+)(\/raw)?$/;
 const SEND_PATH = /^\/userfeedback\/v1\/send\/([^/]+)\/([^/]+)$/;
 const DELETE_PATH = /^\/userfeedback\/v1\/([^/]+)\/([^/]+)$/;
 /** The `login-page` fault: what an SSO proxy in front of OX answers once its session ran out. */
-const LOGIN_PAGE = '<!DOCTYPE html>\n<html><head><title>Sign in</title></head><body>\n' +
+const LOGIN_PAGE =
+  '<!DOCTYPE html>\n<html><head><title>Sign in</title></head><body>\n' +
   '<form method="post" action="/login"><input name="username"><input name="password" type="password">' +
   '<button>Sign in</button></form>\n</body></html>\n';
 
@@ -51,7 +67,10 @@ export class OxSimulator {
   private credentials: Required<SimCredentials>;
   private readonly log: SimRequestRecord[] = [];
 
-  private constructor(private readonly server: Server, private readonly options: SimulatorOptions) {
+  private constructor(
+    private readonly server: Server,
+    private readonly options: SimulatorOptions,
+  ) {
     const address = server.address() as AddressInfo;
     const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
     this.url = `http://${host}:${address.port}`;
@@ -138,7 +157,8 @@ export class OxSimulator {
 
   /** The user's own config, else that of the given (reseller, package); as OX resolves it. */
   effectiveAdConfig(o: { contextId: number; userId: number; reseller?: string; package?: string }): unknown {
-    const fallback = o.reseller !== undefined || o.package !== undefined ? { reseller: o.reseller ?? '', package: o.package ?? '' } : undefined;
+    const fallback =
+      o.reseller !== undefined || o.package !== undefined ? { reseller: o.reseller ?? '', package: o.package ?? '' } : undefined;
     return this.ads.effective(o.contextId, o.userId, fallback);
   }
 

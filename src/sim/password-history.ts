@@ -23,9 +23,16 @@ export interface PasswordChangeEntry {
 export type SortKey = { field: 'date' | 'client_id'; descending: boolean };
 
 const GENERATED_CLIENTS = [
-  'open-xchange-appsuite', 'open-xchange-appsuite', 'open-xchange-appsuite', 'open-xchange-appsuite',
-  'provisioning-api', 'provisioning-api', 'OpenXchange.HTTPClient.OXAddIn', 'com.openexchange.ox.gui.dhtml',
-  'com.example.selfservice-portal', 'open-xchange-mobile-api-facade',
+  'open-xchange-appsuite',
+  'open-xchange-appsuite',
+  'open-xchange-appsuite',
+  'open-xchange-appsuite',
+  'provisioning-api',
+  'provisioning-api',
+  'OpenXchange.HTTPClient.OXAddIn',
+  'com.openexchange.ox.gui.dhtml',
+  'com.example.selfservice-portal',
+  'open-xchange-mobile-api-facade',
 ];
 
 export class PasswordHistory {
@@ -39,7 +46,8 @@ export class PasswordHistory {
   }
 
   addUser(u: SimUser): void {
-    if (!Number.isInteger(u.contextId) || !Number.isInteger(u.userId)) throw new TypeError('addUser: contextId and userId must be integers');
+    if (!Number.isInteger(u.contextId) || !Number.isInteger(u.userId))
+      throw new TypeError('addUser: contextId and userId must be integers');
     if (typeof u.login !== 'string' || u.login === '') throw new TypeError('addUser: login must be a non-empty string');
     this.users.set(key(u.contextId, u.userId), { ...u });
     this.logins.set(`${u.contextId}/${u.login}`, u.userId);
@@ -66,9 +74,10 @@ export class PasswordHistory {
     let list = this.changes.get(k);
     if (!list) this.changes.set(k, (list = []));
     const name = KNOWN_CLIENT_NAMES[c.client_id];
-    const entry: PasswordChangeEntry = name === undefined
-      ? { date: Math.trunc(c.date), client_id: c.client_id, client_address: c.client_address }
-      : { date: Math.trunc(c.date), client_id: c.client_id, client_name: name, client_address: c.client_address };
+    const entry: PasswordChangeEntry =
+      name === undefined
+        ? { date: Math.trunc(c.date), client_id: c.client_id, client_address: c.client_address }
+        : { date: Math.trunc(c.date), client_id: c.client_id, client_name: name, client_address: c.client_address };
     let at = list.length;
     while (at > 0 && list[at - 1]!.date > entry.date) at--;
     list.splice(at, 0, entry);

@@ -30,11 +30,18 @@ const RESULT_KEYS = ['normal', 'sign', 'encrypt', 'pgp', 'fail', 'pgpFail'] as c
 
 /** Roughly what javax.mail's strict InternetAddress parsing accepts. */
 const ADDRESS = /^[^\s@<>()[\]\\,;:"]+@[^\s@<>()[\]\\,;:"]+$/;
-const ARMOURED_KEY = /^\s*-----BEGIN PGP PUBLIC KEY BLOCK-----\r?\n(?:[^\r\n]*:[^\r\n]*\r?\n)*\r?\n?([A-Za-z0-9+/=\r\n]+?)(?:\r?\n=[A-Za-z0-9+/]{4})?\r?\n-----END PGP PUBLIC KEY BLOCK-----\s*$/;
+const ARMOURED_KEY =
+  /^\s*-----BEGIN PGP PUBLIC KEY BLOCK-----\r?\n(?:[^\r\n]*:[^\r\n]*\r?\n)*\r?\n?([A-Za-z0-9+/=\r\n]+?)(?:\r?\n=[A-Za-z0-9+/]{4})?\r?\n-----END PGP PUBLIC KEY BLOCK-----\s*$/;
 
 class BadRequestBody extends Error {}
 
-export async function sendFeedback(ex: Exchange, ctx: FeedbackRouteContext, group: string, type: string, settings: SendSettings): Promise<void> {
+export async function sendFeedback(
+  ex: Exchange,
+  ctx: FeedbackRouteContext,
+  group: string,
+  type: string,
+  settings: SendSettings,
+): Promise<void> {
   const w = readWindow(ex);
   if (!w) return;
   let request: { subject: string; body: string; compress: boolean; recipients: Recipient[] };
@@ -46,7 +53,11 @@ export async function sendFeedback(ex: Exchange, ctx: FeedbackRouteContext, grou
   }
   if (!checkTarget(ex, ctx, group, type)) return;
   if (!settings.smtpUrl) {
-    return ex.oxError(500, { code: 'FEEDBACK-0007', desc: 'Provided SMTP configuration is invalid, unable to connect to server.', category: 'CONFIGURATION' });
+    return ex.oxError(500, {
+      code: 'FEEDBACK-0007',
+      desc: 'Provided SMTP configuration is invalid, unable to connect to server.',
+      category: 'CONFIGURATION',
+    });
   }
   if (settings.pgpSigning === 'invalid') {
     return ex.oxError(500, { code: 'FEEDBACK-0010', desc: 'Provided PGP configuration is invalid, unable to sign mail.' });

@@ -24,7 +24,8 @@ export interface SimCredentials {
  * OX answers once its session ran out; the request never reaches OX: nothing is deleted or sent),
  * or 'ok'.
  */
-export type FaultScriptEntry = number | { status: number; retryAfterSeconds?: number } | { dropAfterBytes: number } | 'drop-mid-body' | 'login-page' | 'ok';
+export type FaultScriptEntry =
+  number | { status: number; retryAfterSeconds?: number } | { dropAfterBytes: number } | 'drop-mid-body' | 'login-page' | 'ok';
 
 export interface FaultOptions {
   /** Added before every answer. */

@@ -16,7 +16,7 @@ const COMMENT_FRAGMENTS = [
   'Works fine; only the search is slow.',
   'Die Suche dauert zu lange, sonst prima.',
   'Schöne Oberfläche – aber wo ist der Papierkorb?',
-  'Très bien, merci ! Mais l\'export PDF ne marche pas.',
+  "Très bien, merci ! Mais l'export PDF ne marche pas.",
   'Muy útil, pero la sincronización falla a veces.',
   '使いやすいです。',
   'Отличная почта, спасибо.',
@@ -26,7 +26,7 @@ const COMMENT_FRAGMENTS = [
   'Windows line\r\nbreak inside',
   'old mac\rbreak',
   '=HYPERLINK("http://evil.example/","click me")',
-  '=cmd|\' /C calc\'!A0',
+  "=cmd|' /C calc'!A0",
   '+49 30 1234567 call me back',
   '-1 for the new layout',
   '@support please fix calendar sync',
@@ -66,22 +66,73 @@ interface ClientProfile {
 }
 
 const CLIENT_PROFILES: ClientProfile[] = [
-  { operating_system: 'Windows', browser: 'Chrome', browser_version: '119.0', user_agent: 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/119.0.0.0 Safari/537.36' },
-  { operating_system: 'Windows', browser: 'Edge', browser_version: '119.0', user_agent: 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/119.0.0.0 Safari/537.36 Edg/119.0.2151.72' },
-  { operating_system: 'Windows', browser: 'Firefox', browser_version: '120.0', user_agent: 'Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:120.0) Gecko/20100101 Firefox/120.0' },
-  { operating_system: 'MacOS', browser: 'Safari', browser_version: '17.1', user_agent: 'Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.1 Safari/605.1.15' },
-  { operating_system: 'MacOS', browser: 'Chrome', browser_version: '118.0', user_agent: 'Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/118.0.0.0 Safari/537.36' },
-  { operating_system: 'Linux', browser: 'Firefox', browser_version: '115.0', user_agent: 'Mozilla/5.0 (X11; Linux x86_64; rv:115.0) Gecko/20100101 Firefox/115.0' },
-  { operating_system: 'iOS', browser: 'Safari', browser_version: '17.0', user_agent: 'Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1' },
-  { operating_system: 'Android', browser: 'Chrome', browser_version: '119.0', user_agent: 'Mozilla/5.0 (Linux; Android 10; K) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/119.0.0.0 Mobile Safari/537.36' },
+  {
+    operating_system: 'Windows',
+    browser: 'Chrome',
+    browser_version: '119.0',
+    user_agent: 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/119.0.0.0 Safari/537.36',
+  },
+  {
+    operating_system: 'Windows',
+    browser: 'Edge',
+    browser_version: '119.0',
+    user_agent:
+      'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/119.0.0.0 Safari/537.36 Edg/119.0.2151.72',
+  },
+  {
+    operating_system: 'Windows',
+    browser: 'Firefox',
+    browser_version: '120.0',
+    user_agent: 'Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:120.0) Gecko/20100101 Firefox/120.0',
+  },
+  {
+    operating_system: 'MacOS',
+    browser: 'Safari',
+    browser_version: '17.1',
+    user_agent: 'Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.1 Safari/605.1.15',
+  },
+  {
+    operating_system: 'MacOS',
+    browser: 'Chrome',
+    browser_version: '118.0',
+    user_agent: 'Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/118.0.0.0 Safari/537.36',
+  },
+  {
+    operating_system: 'Linux',
+    browser: 'Firefox',
+    browser_version: '115.0',
+    user_agent: 'Mozilla/5.0 (X11; Linux x86_64; rv:115.0) Gecko/20100101 Firefox/115.0',
+  },
+  {
+    operating_system: 'iOS',
+    browser: 'Safari',
+    browser_version: '17.0',
+    user_agent:
+      'Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1',
+  },
+  {
+    operating_system: 'Android',
+    browser: 'Chrome',
+    browser_version: '119.0',
+    user_agent: 'Mozilla/5.0 (Linux; Android 10; K) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/119.0.0.0 Mobile Safari/537.36',
+  },
   // Over OX's 200-character user_agent limit: exported truncated with " ...".
-  { operating_system: 'Windows', browser: 'Chrome', browser_version: '119.0', user_agent: 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/119.0.0.0 Safari/537.36 CorporateToolbar/4.2.1 (build 7781; managed; policy=strict) ExtraPlugin/1.0 AnotherExtension/2.3.4' },
+  {
+    operating_system: 'Windows',
+    browser: 'Chrome',
+    browser_version: '119.0',
+    user_agent:
+      'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/119.0.0.0 Safari/537.36 CorporateToolbar/4.2.1 (build 7781; managed; policy=strict) ExtraPlugin/1.0 AnotherExtension/2.3.4',
+  },
 ];
 
 /** Stored values of one cell (by raw key) with their segments built once per row format. */
 class SegmentPool {
   private readonly byFormat = new Map<string, Buffer[]>();
-  constructor(private readonly key: string, readonly values: readonly string[]) {}
+  constructor(
+    private readonly key: string,
+    readonly values: readonly string[],
+  ) {}
 
   in(format: RowFormat): Buffer[] {
     let list = this.byFormat.get(format.id);
@@ -149,19 +200,42 @@ function commentPool(seed: number): SegmentPool {
 const STARS = new SegmentPool('score', ['1', '2', '3', '4', '5']);
 /** Upper bounds of a roll 0..255 per star, 1..5: mostly 4 and 5 stars. */
 const STAR_ROLLS = [13, 33, 72, 154, 256];
-const NPS_SCORES = new SegmentPool('score', Array.from({ length: 11 }, (_, i) => String(i)));
+const NPS_SCORES = new SegmentPool(
+  'score',
+  Array.from({ length: 11 }, (_, i) => String(i)),
+);
 /** Upper bounds of a roll 0..255 per NPS score 0..10: ~20 % detractors, ~27 % passives, ~53 % promoters. */
 const NPS_ROLLS = [8, 11, 15, 20, 27, 36, 50, 80, 120, 182, 256];
 const QUESTIONS = new SegmentPool('questionid', ['0', '1', '2', '3']);
 const NO_COMMENT = new SegmentPool('comment', ['']);
-const APP_POOL = new SegmentPool('app', APPS.map((v) => storedValue('app', v)));
-const ENTRY_POOL = new SegmentPool('entry_point', ENTRY_POINTS.map((v) => storedValue('entry_point', v)));
-const PROFILE_POOLS = (['operating_system', 'browser', 'browser_version', 'user_agent'] as const)
-  .map((field) => new SegmentPool(field, CLIENT_PROFILES.map((p) => storedValue(field, p[field]))));
-const RESOLUTION_POOL = new SegmentPool('screen_resolution', RESOLUTIONS.map((v) => storedValue('screen_resolution', v)));
-const LANGUAGE_POOL = new SegmentPool('language', LANGUAGES.map((v) => storedValue('language', v)));
+const APP_POOL = new SegmentPool(
+  'app',
+  APPS.map((v) => storedValue('app', v)),
+);
+const ENTRY_POOL = new SegmentPool(
+  'entry_point',
+  ENTRY_POINTS.map((v) => storedValue('entry_point', v)),
+);
+const PROFILE_POOLS = (['operating_system', 'browser', 'browser_version', 'user_agent'] as const).map(
+  (field) =>
+    new SegmentPool(
+      field,
+      CLIENT_PROFILES.map((p) => storedValue(field, p[field])),
+    ),
+);
+const RESOLUTION_POOL = new SegmentPool(
+  'screen_resolution',
+  RESOLUTIONS.map((v) => storedValue('screen_resolution', v)),
+);
+const LANGUAGE_POOL = new SegmentPool(
+  'language',
+  LANGUAGES.map((v) => storedValue('language', v)),
+);
 const SERVER_VERSION_POOL = new SegmentPool('server_version', SERVER_VERSIONS);
-const CLIENT_VERSION_POOL = new SegmentPool('client_version', CLIENT_VERSIONS.map((v) => storedValue('client_version', v)));
+const CLIENT_VERSION_POOL = new SegmentPool(
+  'client_version',
+  CLIENT_VERSIONS.map((v) => storedValue('client_version', v)),
+);
 
 function rolled(roll: number, bounds: readonly number[]): number {
   let i = 0;

@@ -9,14 +9,24 @@ import { inSpan, tracingOn } from './tracing.js';
 
 export function tracedArchive(store: ArchiveStore): ArchiveStore {
   if (!tracingOn()) return store;
-  const attrs = (operation: string, key: string) => ({ 'oxb.archive.kind': store.kind, 'oxb.archive.operation': operation, 'oxb.archive.key': key });
+  const attrs = (operation: string, key: string) => ({
+    'oxb.archive.kind': store.kind,
+    'oxb.archive.operation': operation,
+    'oxb.archive.key': key,
+  });
   return {
     kind: store.kind,
     describe: (key) => store.describe(key),
-    putFile: (key, filePath, options) => inSpan(`archive put ${store.kind}`, { ...attrs('put', key), 'oxb.archive.bytes': options.bytes }, () => store.putFile(key, filePath, options)),
+    putFile: (key, filePath, options) =>
+      inSpan(`archive put ${store.kind}`, { ...attrs('put', key), 'oxb.archive.bytes': options.bytes }, () =>
+        store.putFile(key, filePath, options),
+      ),
     putJson: (key, value, options) => inSpan(`archive put ${store.kind}`, attrs('put-json', key), () => store.putJson(key, value, options)),
     readJson: (key, options) => inSpan(`archive read ${store.kind}`, attrs('read-json', key), () => store.readJson(key, options)),
-    verify: (key, expected, options) => inSpan(`archive verify ${store.kind}`, { ...attrs('verify', key), 'oxb.archive.bytes': expected.bytes }, () => store.verify(key, expected, options)),
+    verify: (key, expected, options) =>
+      inSpan(`archive verify ${store.kind}`, { ...attrs('verify', key), 'oxb.archive.bytes': expected.bytes }, () =>
+        store.verify(key, expected, options),
+      ),
     exists: (key, options) => inSpan(`archive exists ${store.kind}`, attrs('exists', key), () => store.exists(key, options)),
     presignGet: (key, ttlMs) => store.presignGet(key, ttlMs),
     close: () => store.close(),
@@ -26,7 +36,12 @@ export function tracedArchive(store: ArchiveStore): ArchiveStore {
 export function tracedMailer(mailer: Mailer): Mailer {
   if (!tracingOn()) return mailer;
   return {
-    send: (message) => inSpan('smtp send', { 'oxb.mail.recipients': message.to.length + (message.cc?.length ?? 0), 'oxb.mail.attachments': message.attachments?.length ?? 0 }, () => mailer.send(message)),
+    send: (message) =>
+      inSpan(
+        'smtp send',
+        { 'oxb.mail.recipients': message.to.length + (message.cc?.length ?? 0), 'oxb.mail.attachments': message.attachments?.length ?? 0 },
+        () => mailer.send(message),
+      ),
     close: () => mailer.close(),
   };
 }

@@ -44,7 +44,15 @@ export async function startTracing(options: { env?: NodeJS.ProcessEnv; log?: Log
   const env = options.env ?? process.env;
   if (telemetry) return true;
   if (!tracingWanted(env)) return false;
-  const [{ NodeTracerProvider }, { BatchSpanProcessor }, { resourceFromAttributes }, { registerInstrumentations }, { UndiciInstrumentation }, { IORedisInstrumentation }, { BullMQOtel }] = await Promise.all([
+  const [
+    { NodeTracerProvider },
+    { BatchSpanProcessor },
+    { resourceFromAttributes },
+    { registerInstrumentations },
+    { UndiciInstrumentation },
+    { IORedisInstrumentation },
+    { BullMQOtel },
+  ] = await Promise.all([
     import('@opentelemetry/sdk-trace-node'),
     import('@opentelemetry/sdk-trace-base'),
     import('@opentelemetry/resources'),
@@ -54,9 +62,10 @@ export async function startTracing(options: { env?: NodeJS.ProcessEnv; log?: Log
     import('bullmq-otel'),
   ]);
   const protocol = env.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL ?? env.OTEL_EXPORTER_OTLP_PROTOCOL ?? 'http/protobuf';
-  const exporter = protocol === 'http/json'
-    ? new (await import('@opentelemetry/exporter-trace-otlp-http')).OTLPTraceExporter()
-    : new (await import('@opentelemetry/exporter-trace-otlp-proto')).OTLPTraceExporter();
+  const exporter =
+    protocol === 'http/json'
+      ? new (await import('@opentelemetry/exporter-trace-otlp-http')).OTLPTraceExporter()
+      : new (await import('@opentelemetry/exporter-trace-otlp-proto')).OTLPTraceExporter();
   const provider = new NodeTracerProvider({
     resource: resourceFromAttributes({ 'service.name': env.OTEL_SERVICE_NAME || 'ox-batch', 'service.version': toolVersion() }),
     spanProcessors: [new BatchSpanProcessor(exporter)],
@@ -76,7 +85,10 @@ export async function startTracing(options: { env?: NodeJS.ProcessEnv; log?: Log
   createRequire(import.meta.url)('ioredis');
   telemetry = new BullMQOtel({ tracerName: TRACER_NAME, version: toolVersion() });
   shutdownHook = () => provider.shutdown();
-  options.log?.info({ protocol, endpoint: redactEndpoint(env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT || env.OTEL_EXPORTER_OTLP_ENDPOINT || '') }, 'OpenTelemetry tracing on');
+  options.log?.info(
+    { protocol, endpoint: redactEndpoint(env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT || env.OTEL_EXPORTER_OTLP_ENDPOINT || '') },
+    'OpenTelemetry tracing on',
+  );
   return true;
 }
 
@@ -112,14 +124,23 @@ export function windowAttributes(scheduleId: string, job: string, window?: { sta
  * Runs `fn` (putting a window on the queue) inside a new root span: the window's own trace, which
  * BullMQ carries on to the worker. The span that was active (the tick's) is linked, not the parent.
  */
-export function inWindowTrace<T>(scheduleId: string, job: string, window: { start: number; end: number }, fn: () => Promise<T>): Promise<T> {
+export function inWindowTrace<T>(
+  scheduleId: string,
+  job: string,
+  window: { start: number; end: number },
+  fn: () => Promise<T>,
+): Promise<T> {
   if (!telemetry) return fn();
   const parent = trace.getActiveSpan()?.spanContext();
-  const span = tracer().startSpan(`window ${scheduleId}`, {
-    kind: SpanKind.PRODUCER,
-    attributes: windowAttributes(scheduleId, job, window),
-    ...(parent ? { links: [{ context: parent }] } : {}),
-  }, ROOT_CONTEXT);
+  const span = tracer().startSpan(
+    `window ${scheduleId}`,
+    {
+      kind: SpanKind.PRODUCER,
+      attributes: windowAttributes(scheduleId, job, window),
+      ...(parent ? { links: [{ context: parent }] } : {}),
+    },
+    ROOT_CONTEXT,
+  );
   return finish(span, () => context.with(trace.setSpan(ROOT_CONTEXT, span), fn));
 }
 

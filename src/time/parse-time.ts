@@ -16,11 +16,11 @@ export function parseInstant(value: string, zone: string, what = 'time'): number
   const text = value.trim();
   if (EPOCH_MS.test(text)) return Number(text);
   if (!isValidZone(zone)) throw new InputError(`${what}: unknown time zone "${zone}"`);
-  const dt = HAS_OFFSET.test(text)
-    ? DateTime.fromISO(text, { setZone: true })
-    : DateTime.fromISO(text, { zone });
+  const dt = HAS_OFFSET.test(text) ? DateTime.fromISO(text, { setZone: true }) : DateTime.fromISO(text, { zone });
   if (!dt.isValid) {
-    throw new InputError(`${what}: "${value}" is not a time (expected ISO 8601 like 2026-11-01 or 2026-11-01T02:00:00Z, or epoch milliseconds)`);
+    throw new InputError(
+      `${what}: "${value}" is not a time (expected ISO 8601 like 2026-11-01 or 2026-11-01T02:00:00Z, or epoch milliseconds)`,
+    );
   }
   return dt.toMillis();
 }

@@ -89,7 +89,9 @@ export function windowsBetween(size: WindowSize, tz: string, from: number, to: n
   while (current.start < to) {
     windows.push(current);
     if (windows.length > limit) {
-      throw new InputError(`window range ${new Date(from).toISOString()}..${new Date(to).toISOString()} holds more than ${limit} ${size} windows`);
+      throw new InputError(
+        `window range ${new Date(from).toISOString()}..${new Date(to).toISOString()} holds more than ${limit} ${size} windows`,
+      );
     }
     // The end of an aligned window is the next one's aligned start.
     current = { start: current.end, end: stepForward(size, tz, current.end) };
@@ -114,7 +116,11 @@ export function isClosed(window: Window, now: number, lagMs: number): boolean {
 
 /** `2026-03-29T00:00:00Z` → `20260329T000000Z`: sortable, and free of ':' for BullMQ job ids. */
 export function compactUtc(ms: number): string {
-  return new Date(ms).toISOString().replace(/[-:]/g, '').replace(/\.000Z$/, 'Z').replace(/\.(\d{3})Z$/, '$1Z');
+  return new Date(ms)
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.000Z$/, 'Z')
+    .replace(/\.(\d{3})Z$/, '$1Z');
 }
 
 /** A window for people: `2026-03-29T00:00:00.000Z..2026-03-29T22:00:00.000Z (1d Europe/Berlin)`. */

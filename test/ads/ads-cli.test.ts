@@ -5,8 +5,9 @@ import { AdsHarness } from './ads-fixture.js';
 /** Runs the real CLI (TypeScript through tsx) in a child process. */
 function cli(h: AdsHarness, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   // -1: killed at the timeout.
-  return runChild(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { env: h.cliEnv(), timeoutMs: 100_000 })
-    .then(({ code, stdout, stderr }) => ({ code: code ?? -1, stdout, stderr }));
+  return runChild(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { env: h.cliEnv(), timeoutMs: 100_000 }).then(
+    ({ code, stdout, stderr }) => ({ code: code ?? -1, stdout, stderr }),
+  );
 }
 
 const GOOD = `
@@ -32,12 +33,30 @@ describe('ox-batch ads plan|apply', () => {
   it('rejects invalid catalogs of every kind with exit 2, every problem listed, and zero OX requests', { timeout: 120_000 }, async () => {
     const cases: Array<[string, string, RegExp]> = [
       ['bad.yaml', 'resellers:\n  acme: { packages: [\n', /bad\.yaml:\d+: not valid YAML/],
-      ['dup.yaml', 'resellers:\n  acme:\n    packages:\n      gold: { config: 1 }\n      gold: { config: 2 }\n', /dup\.yaml:5: duplicate key "gold"/],
-      ['types.json', '{"users": [{"contextId": "42", "userId": 7, "config": 1}, {"contextId": 42, "userId": 1.5, "config": 1}]}', /types\.json:1: users\[0\]\.contextId: expected a context id[\s\S]*users\[1\]\.userId/],
-      ['row.csv', 'scope,reseller,package,context_id,user_id,login,config\nuser,,,42,7,,1\nuser,,,42,8\n', /row\.csv:3: row has 5 fields, the header has 7/],
-      ['config.csv', 'scope,reseller,package,context_id,user_id,login,config\npackage,acme,gold,,,,"{""banner"":"\nuser,,,42,7,,{oops}\n', /config\.csv:2: config: not JSON[\s\S]*config\.csv:3: config: not JSON/],
+      [
+        'dup.yaml',
+        'resellers:\n  acme:\n    packages:\n      gold: { config: 1 }\n      gold: { config: 2 }\n',
+        /dup\.yaml:5: duplicate key "gold"/,
+      ],
+      [
+        'types.json',
+        '{"users": [{"contextId": "42", "userId": 7, "config": 1}, {"contextId": 42, "userId": 1.5, "config": 1}]}',
+        /types\.json:1: users\[0\]\.contextId: expected a context id[\s\S]*users\[1\]\.userId/,
+      ],
+      [
+        'row.csv',
+        'scope,reseller,package,context_id,user_id,login,config\nuser,,,42,7,,1\nuser,,,42,8\n',
+        /row\.csv:3: row has 5 fields, the header has 7/,
+      ],
+      [
+        'config.csv',
+        'scope,reseller,package,context_id,user_id,login,config\npackage,acme,gold,,,,"{""banner"":"\nuser,,,42,7,,{oops}\n',
+        /config\.csv:2: config: not JSON[\s\S]*config\.csv:3: config: not JSON/,
+      ],
     ];
-    const runs = await Promise.all(cases.map(async ([name, text]) => cli(h, ['ads', 'apply', '--catalog', await h.writeCatalog(name, text)])));
+    const runs = await Promise.all(
+      cases.map(async ([name, text]) => cli(h, ['ads', 'apply', '--catalog', await h.writeCatalog(name, text)])),
+    );
     runs.forEach((run, i) => {
       expect(run.code, `${cases[i]![0]}: ${run.stderr}`).toBe(2);
       expect(run.stderr).toMatch(cases[i]![2]);
@@ -53,7 +72,10 @@ describe('ox-batch ads plan|apply', () => {
     expect(plan.stdout).toMatch(/create\s+3/);
     expect(plan.stdout).toMatch(/create\s+package:acme\/gold\s+resellers\.acme\.packages\.gold/);
     const json = await cli(h, ['ads', 'plan', '--catalog', file, '--json']);
-    expect(JSON.parse(json.stdout)).toMatchObject({ counts: { create: 3, toSend: 3 }, create: [{ key: 'package:acme/gold' }, { key: 'package:acme/broken' }, { key: 'user:42/7' }] });
+    expect(JSON.parse(json.stdout)).toMatchObject({
+      counts: { create: 3, toSend: 3 },
+      create: [{ key: 'package:acme/gold' }, { key: 'package:acme/broken' }, { key: 'user:42/7' }],
+    });
     expect(h.adRequests()).toEqual([]);
     expect(await h.appliedKeys()).toEqual([]);
 

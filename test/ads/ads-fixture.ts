@@ -35,7 +35,12 @@ export class AdsHarness {
     const config = loadConfig({
       env: {},
       overrides: {
-        ox: { url: sim.url, user: 'oxadmin', password: 'secret', retry: { attempts: 5, baseDelayMs: 5, maxDelayMs: 20, maxRetryAfterMs: 2000 } },
+        ox: {
+          url: sim.url,
+          user: 'oxadmin',
+          password: 'secret',
+          retry: { attempts: 5, baseDelayMs: 5, maxDelayMs: 20, maxRetryAfterMs: 2000 },
+        },
         redis: { url: REDIS_URL, prefix },
         ads: { concurrency: 4, ratePerSecond: 0, ...ads },
       },
@@ -47,14 +52,21 @@ export class AdsHarness {
 
   /** Environment for a CLI child process pointed at this simulator and prefix. */
   cliEnv(): NodeJS.ProcessEnv {
-    return { ...process.env, OX_URL: this.sim.url, OX_USER: 'oxadmin', OX_PASSWORD: 'secret', REDIS_URL, OXB_REDIS_PREFIX: this.prefix, LOG_LEVEL: 'warn', OXB_CONFIG: '' };
+    return {
+      ...process.env,
+      OX_URL: this.sim.url,
+      OX_USER: 'oxadmin',
+      OX_PASSWORD: 'secret',
+      REDIS_URL,
+      OXB_REDIS_PREFIX: this.prefix,
+      LOG_LEVEL: 'warn',
+      OXB_CONFIG: '',
+    };
   }
 
   async writeCatalog(name: string, content: CatalogShape | string): Promise<string> {
     const path = join(this.dir, name);
-    const text = typeof content === 'string' ? content
-      : name.endsWith('.json') ? JSON.stringify(content, null, 2)
-      : stringify(content);
+    const text = typeof content === 'string' ? content : name.endsWith('.json') ? JSON.stringify(content, null, 2) : stringify(content);
     await writeFile(path, text);
     return path;
   }

@@ -19,14 +19,23 @@ afterEach(async () => {
 
 const CATALOG = {
   resellers: { acme: { packages: { gold: { config: { banner: 'g' } } } } },
-  users: [{ contextId: 42, userId: 7, config: { banner: 'none' } }, { contextId: 42, userId: 8, config: { __simulate: 'error' } }],
+  users: [
+    { contextId: 42, userId: 7, config: { banner: 'none' } },
+    { contextId: 42, userId: 8, config: { __simulate: 'error' } },
+  ],
 };
 
 describe('ads.sync job', () => {
   it('applies the catalog named in params, records the run, and a dry run sends nothing', async () => {
     const catalog = await h.writeCatalog('catalog.json', { ...CATALOG, users: CATALOG.users.slice(0, 1) });
 
-    const dry = await executeManualAttempt({ kind: 'ads.sync', kinds: jobKinds, services, scheduleId: 'ads-hourly', params: { catalog, dryRun: true } });
+    const dry = await executeManualAttempt({
+      kind: 'ads.sync',
+      kinds: jobKinds,
+      services,
+      scheduleId: 'ads-hourly',
+      params: { catalog, dryRun: true },
+    });
     expect(dry).toMatchObject({ status: 'done', result: { dryRun: true, plan: { create: 2 } } });
     expect(h.adRequests()).toEqual([]);
 
@@ -50,7 +59,9 @@ describe('ads.sync job', () => {
   it('rejects bad params before touching anything', async () => {
     await expect(executeManualAttempt({ kind: 'ads.sync', kinds: jobKinds, services, params: { full: true } })).rejects.toThrow(/catalog/);
     // A misspelt safety switch must not be ignored silently.
-    await expect(executeManualAttempt({ kind: 'ads.sync', kinds: jobKinds, services, params: { catalog: 'c.yaml', alowMassDelete: true } })).rejects.toThrow(/alowMassDelete/);
+    await expect(
+      executeManualAttempt({ kind: 'ads.sync', kinds: jobKinds, services, params: { catalog: 'c.yaml', alowMassDelete: true } }),
+    ).rejects.toThrow(/alowMassDelete/);
     expect(h.adRequests()).toEqual([]);
   });
 });

@@ -11,7 +11,12 @@ const LOGINS = { '42/alice': 8, '43/bob': 3 };
 
 const CATALOG: CatalogShape = {
   resellers: {
-    acme: { packages: { gold: { config: { banner: 'https://ads.example/gold.json', frequency: 3 } }, silver: { config: { banner: 'https://ads.example/silver.json' } } } },
+    acme: {
+      packages: {
+        gold: { config: { banner: 'https://ads.example/gold.json', frequency: 3 } },
+        silver: { config: { banner: 'https://ads.example/silver.json' } },
+      },
+    },
     default: { packages: { default: { config: { banner: 'https://ads.example/house.json' } }, basic: { config: 'off' } } },
   },
   users: [
@@ -61,8 +66,14 @@ describe('ads sync against the simulator', () => {
 
     // Same content as JSON, users in another order, keys reordered: compared entry by entry
     // (the in-sync digest follows catalog order), canonical hashes see no change.
-    const reorderKeys = (value: unknown): unknown => (value && typeof value === 'object' && !Array.isArray(value)
-      ? Object.fromEntries(Object.entries(value).reverse().map(([k, v]) => [k, reorderKeys(v)])) : value);
+    const reorderKeys = (value: unknown): unknown =>
+      value && typeof value === 'object' && !Array.isArray(value)
+        ? Object.fromEntries(
+            Object.entries(value)
+              .reverse()
+              .map(([k, v]) => [k, reorderKeys(v)]),
+          )
+        : value;
     const reordered = JSON.stringify(reorderKeys({ resellers: CATALOG.resellers, users: [...CATALOG.users!].reverse() }), null, 4);
     const same = await h.sync({ catalog: await h.writeCatalog('v1-again.json', reordered) });
     expect(same.plan).toMatchObject({ unchanged: 37, toSend: 0 });
@@ -75,7 +86,12 @@ describe('ads sync against the simulator', () => {
     });
     const result = await h.sync({ catalog: await h.writeCatalog('v2.yaml', v2) });
     expect(result.plan).toMatchObject({ create: 1, update: 2, delete: 0, unchanged: 35 });
-    expect(h.adRequests().map((r) => `${r.method} ${r.path} ${JSON.stringify(r.query)}`).sort()).toEqual([
+    expect(
+      h
+        .adRequests()
+        .map((r) => `${r.method} ${r.path} ${JSON.stringify(r.query)}`)
+        .sort(),
+    ).toEqual([
       'PUT /advertisement/v1/config/reseller {"reseller":"acme"}',
       'PUT /advertisement/v1/config/user {"contextId":"42","userId":"7"}',
       'PUT /advertisement/v1/config/user {"contextId":"44","userId":"1"}',
@@ -109,11 +125,12 @@ describe('ads sync against the simulator', () => {
 
     expect(result.applied).toMatchObject({ deleted: 3, failed: 0 });
     expect(h.sim.adConfigs()).toEqual(expectedStore(v2, LOGINS));
-    expect(h.adRequests().map((r) => `${r.method} ${r.path}`).sort()).toEqual([
-      'DELETE /advertisement/v1/config/name',
-      'DELETE /advertisement/v1/config/user',
-      'PUT /advertisement/v1/config/reseller',
-    ]);
+    expect(
+      h
+        .adRequests()
+        .map((r) => `${r.method} ${r.path}`)
+        .sort(),
+    ).toEqual(['DELETE /advertisement/v1/config/name', 'DELETE /advertisement/v1/config/user', 'PUT /advertisement/v1/config/reseller']);
     expect(await h.appliedKeys()).not.toContain('package:acme/silver');
     expect(await h.appliedKeys()).toHaveLength(34);
   });
@@ -121,7 +138,12 @@ describe('ads sync against the simulator', () => {
   it('refuses a plan deleting more than maxDeleteFraction, and an empty catalog, unless allowed', async () => {
     await h.sync({ catalog: await h.writeCatalog('v1.yaml', CATALOG) });
     h.sim.resetRequests();
-    const truncated = await h.writeCatalog('truncated.yaml', edited((c) => { c.users = c.users!.slice(0, 5); }));
+    const truncated = await h.writeCatalog(
+      'truncated.yaml',
+      edited((c) => {
+        c.users = c.users!.slice(0, 5);
+      }),
+    );
 
     await expect(h.sync({ catalog: truncated })).rejects.toThrow(RefusedError);
     await expect(h.sync({ catalog: truncated })).rejects.toThrow(/would delete 28 of 37 known entries/);
@@ -135,19 +157,29 @@ describe('ads sync against the simulator', () => {
   });
 
   it('a per-entry ERROR from OX is reported, not recorded, and sent again by the next run', async () => {
-    const broken = edited((c) => { c.resellers!.acme!.packages.bad = { config: { __simulate: 'error' } }; });
+    const broken = edited((c) => {
+      c.resellers!.acme!.packages.bad = { config: { __simulate: 'error' } };
+    });
     const file = await h.writeCatalog('broken.yaml', broken);
 
     const first = await h.sync({ catalog: file }).catch((err: unknown) => err);
     expect(first).toBeInstanceOf(AdsSyncIncompleteError);
     const applied = (first as AdsSyncIncompleteError).result.applied!;
     expect(applied).toMatchObject({ created: 37, failed: 1 });
-    expect(applied.failures).toEqual([expect.objectContaining({ key: 'package:acme/bad', action: 'create', error: expect.stringMatching(/OX reported ERROR: Unable to store/) })]);
+    expect(applied.failures).toEqual([
+      expect.objectContaining({
+        key: 'package:acme/bad',
+        action: 'create',
+        error: expect.stringMatching(/OX reported ERROR: Unable to store/),
+      }),
+    ]);
     expect(await h.appliedKeys()).not.toContain('package:acme/bad');
     expect(h.sim.adConfigs().packages).toHaveProperty(['acme/gold']);
 
     h.sim.resetRequests();
-    const fixed = edited((c) => { c.resellers!.acme!.packages.bad = { config: { banner: 'fixed' } }; });
+    const fixed = edited((c) => {
+      c.resellers!.acme!.packages.bad = { config: { banner: 'fixed' } };
+    });
     const second = await h.sync({ catalog: await h.writeCatalog('fixed.yaml', fixed) });
     expect(second.plan).toMatchObject({ create: 1, unchanged: 37 });
     expect(h.adRequests().map((r) => r.path)).toEqual(['/advertisement/v1/config/reseller']);
@@ -180,8 +212,12 @@ describe('ads sync against the simulator', () => {
 
   it('stops when OX is down (requests failing in a row after retries) instead of trying every entry', async () => {
     h.sim.setFaults({ errorRate: 1, errorStatus: 503, pathPrefix: '/advertisement' });
-    const many = edited((c) => { c.users = Array.from({ length: 200 }, (_, i) => ({ contextId: 60, userId: i + 1, config: i })); });
-    await expect(h.sync({ catalog: await h.writeCatalog('many.yaml', many) })).rejects.toThrow(/OX keeps failing: \d+ requests in a row failed/);
+    const many = edited((c) => {
+      c.users = Array.from({ length: 200 }, (_, i) => ({ contextId: 60, userId: i + 1, config: i }));
+    });
+    await expect(h.sync({ catalog: await h.writeCatalog('many.yaml', many) })).rejects.toThrow(
+      /OX keeps failing: \d+ requests in a row failed/,
+    );
     // 20 failing requests (+ those in flight), 5 tries each: far from 202 requests × 5 tries.
     expect(h.adRequests().length).toBeLessThanOrEqual((20 + 4) * 5);
     expect(await h.appliedKeys()).toEqual([]);
@@ -192,8 +228,13 @@ describe('ads sync against the simulator', () => {
     h.sim.setFaults({ latencyMs: 20, pathPrefix: '/advertisement/v1/config/user' });
     const interrupt = new AbortController();
     const run = syncAds({ catalog: file }, h.ox, {
-      config: h.config, redis: h.redis, log: silentLogger(), signal: interrupt.signal,
-      onProgress: ({ done }) => { if (done >= 10) interrupt.abort(new Error('shutdown')); },
+      config: h.config,
+      redis: h.redis,
+      log: silentLogger(),
+      signal: interrupt.signal,
+      onProgress: ({ done }) => {
+        if (done >= 10) interrupt.abort(new Error('shutdown'));
+      },
     });
     await expect(run).rejects.toThrow(OxError);
     await expect(run).rejects.toThrow(/^OX ads\.set-user failed: aborted \(shutdown\)$/);

@@ -30,7 +30,8 @@ beforeAll(async () => {
   web = createServer((req, res) => {
     seen.push(req.headers.authorization ?? '');
     const basic = `Basic ${Buffer.from(`cms:${PASSWORD}`).toString('base64')}`;
-    if (req.url === '/basic/catalog.yaml' && req.headers.authorization === basic) return void res.writeHead(200, { 'content-type': 'application/yaml' }).end(CATALOG);
+    if (req.url === '/basic/catalog.yaml' && req.headers.authorization === basic)
+      return void res.writeHead(200, { 'content-type': 'application/yaml' }).end(CATALOG);
     if (req.url === '/bearer/catalog.yaml' && req.headers.authorization === `Bearer ${TOKEN}`) return void res.writeHead(200).end(CATALOG);
     if (req.url === '/endless.yaml') {
       // No Content-Length: only counting the bytes can stop it.
@@ -54,8 +55,14 @@ afterAll(async () => {
 function cli(args: string[], env: Record<string, string> = {}) {
   const base = h.cliEnv();
   return runCli(bundle.entry, args, {
-    OX_URL: base.OX_URL!, OX_USER: 'oxadmin', OX_PASSWORD: 'secret', REDIS_URL: base.REDIS_URL!, OXB_REDIS_PREFIX: base.OXB_REDIS_PREFIX!,
-    OXB_CONFIG: '', LOG_LEVEL: 'debug', ...env,
+    OX_URL: base.OX_URL!,
+    OX_USER: 'oxadmin',
+    OX_PASSWORD: 'secret',
+    REDIS_URL: base.REDIS_URL!,
+    OXB_REDIS_PREFIX: base.OXB_REDIS_PREFIX!,
+    OXB_CONFIG: '',
+    LOG_LEVEL: 'debug',
+    ...env,
   });
 }
 
@@ -78,71 +85,117 @@ async function redisDump(): Promise<string> {
 const leaks = (text: string) => [PASSWORD, encodeURIComponent(PASSWORD), 'w:rd?#1', TOKEN].filter((s) => text.includes(s));
 
 describe('catalog credentials', () => {
-  it('refuses a catalog URL carrying credentials in job params (run, enqueue, a schedule): exit 2, param named, value masked, nothing stored', { timeout: 90_000 }, async () => {
-    const cases: Array<[string, RegExp]> = [
-      [`https://cms:${encodeURIComponent(PASSWORD)}@cms.example/catalog.yaml`, /params\.catalog: "https:\/\/\*\*\*@cms\.example\/catalog\.yaml" carries credentials \(URL user info\)/],
-      [`https://cms:${PASSWORD}@cms.example/catalog.yaml`, /params\.catalog: "https:\/\/\*\*\*@cms\.example\/catalog\.yaml" carries credentials/],
-      [`https://cms.example/catalog.yaml?v=2&access_token=${TOKEN}`, /params\.catalog: "https:\/\/cms\.example\/catalog\.yaml\?v=2&access_token=\*\*\*" carries a secret query parameter "access_token"/],
-    ];
-    for (const [i, [url, reason]] of cases.entries()) {
-      for (const command of i === 0 ? ['run', 'enqueue'] : ['run']) {
-        const refused = await cli([command, 'ads.sync', '--param', `catalog=${url}`]);
-        expect(refused.code, `${command} ${url}: ${refused.stderr}`).toBe(2);
-        expect(refused.stderr).toMatch(reason);
-        expect(refused.stderr).toMatch(/ads\.catalogAuth/);
-        expect(leaks(refused.stderr + refused.stdout.toString())).toEqual([]);
+  it(
+    'refuses a catalog URL carrying credentials in job params (run, enqueue, a schedule): exit 2, param named, value masked, nothing stored',
+    { timeout: 90_000 },
+    async () => {
+      const cases: Array<[string, RegExp]> = [
+        [
+          `https://cms:${encodeURIComponent(PASSWORD)}@cms.example/catalog.yaml`,
+          /params\.catalog: "https:\/\/\*\*\*@cms\.example\/catalog\.yaml" carries credentials \(URL user info\)/,
+        ],
+        [
+          `https://cms:${PASSWORD}@cms.example/catalog.yaml`,
+          /params\.catalog: "https:\/\/\*\*\*@cms\.example\/catalog\.yaml" carries credentials/,
+        ],
+        [
+          `https://cms.example/catalog.yaml?v=2&access_token=${TOKEN}`,
+          /params\.catalog: "https:\/\/cms\.example\/catalog\.yaml\?v=2&access_token=\*\*\*" carries a secret query parameter "access_token"/,
+        ],
+      ];
+      for (const [i, [url, reason]] of cases.entries()) {
+        for (const command of i === 0 ? ['run', 'enqueue'] : ['run']) {
+          const refused = await cli([command, 'ads.sync', '--param', `catalog=${url}`]);
+          expect(refused.code, `${command} ${url}: ${refused.stderr}`).toBe(2);
+          expect(refused.stderr).toMatch(reason);
+          expect(refused.stderr).toMatch(/ads\.catalogAuth/);
+          expect(leaks(refused.stderr + refused.stdout.toString())).toEqual([]);
+        }
       }
-    }
-    // The same in a schedule of the config file: the daemon does not start.
-    const config = join(h.dir, 'with-secret.yaml');
-    await writeFile(config, `schedules:\n  ads-nightly:\n    job: ads.sync\n    cron: "0 4 * * *"\n    params: { catalog: "https://cms:${encodeURIComponent(PASSWORD)}@cms.example/catalog.yaml" }\n`);
-    const start = await cli(['start', '--role', 'worker', '--port', '0'], { OXB_CONFIG: config });
-    expect(start.code).toBe(2);
-    expect(start.stderr).toMatch(/schedule ads-nightly: params\.catalog: "https:\/\/\*\*\*@cms\.example\/catalog\.yaml" carries credentials/);
-    expect(leaks(start.stderr)).toEqual([]);
-    expect(await redisDump()).not.toContain('cms.example'); // nothing queued, nothing recorded
-  });
+      // The same in a schedule of the config file: the daemon does not start.
+      const config = join(h.dir, 'with-secret.yaml');
+      await writeFile(
+        config,
+        `schedules:\n  ads-nightly:\n    job: ads.sync\n    cron: "0 4 * * *"\n    params: { catalog: "https://cms:${encodeURIComponent(PASSWORD)}@cms.example/catalog.yaml" }\n`,
+      );
+      const start = await cli(['start', '--role', 'worker', '--port', '0'], { OXB_CONFIG: config });
+      expect(start.code).toBe(2);
+      expect(start.stderr).toMatch(
+        /schedule ads-nightly: params\.catalog: "https:\/\/\*\*\*@cms\.example\/catalog\.yaml" carries credentials/,
+      );
+      expect(leaks(start.stderr)).toEqual([]);
+      expect(await redisDump()).not.toContain('cms.example'); // nothing queued, nothing recorded
+    },
+  );
 
-  it('reads an http(s) catalog with credentials from config secrets (*_FILE); they are nowhere in Redis or the log', { timeout: 90_000 }, async () => {
-    const passwordFile = join(h.dir, 'catalog-password');
-    const tokenFile = join(h.dir, 'catalog-token');
-    await writeFile(passwordFile, `${PASSWORD}\n`);
-    await writeFile(tokenFile, `${TOKEN}\n`);
+  it(
+    'reads an http(s) catalog with credentials from config secrets (*_FILE); they are nowhere in Redis or the log',
+    { timeout: 90_000 },
+    async () => {
+      const passwordFile = join(h.dir, 'catalog-password');
+      const tokenFile = join(h.dir, 'catalog-token');
+      await writeFile(passwordFile, `${PASSWORD}\n`);
+      await writeFile(tokenFile, `${TOKEN}\n`);
 
-    const denied = await cli(['run', 'ads.sync', '--param', `catalog=${webUrl}/basic/catalog.yaml`]);
-    expect(denied.code).toBe(2);
-    expect(denied.stderr).toMatch(/HTTP 401, access denied \(credentials: ads\.catalogAuth/);
+      const denied = await cli(['run', 'ads.sync', '--param', `catalog=${webUrl}/basic/catalog.yaml`]);
+      expect(denied.code).toBe(2);
+      expect(denied.stderr).toMatch(/HTTP 401, access denied \(credentials: ads\.catalogAuth/);
 
-    const basic = await cli(['run', 'ads.sync', '--param', `catalog=${webUrl}/basic/catalog.yaml`], { ADS_CATALOG_USER: 'cms', ADS_CATALOG_PASSWORD_FILE: passwordFile });
-    expect(basic.code, basic.stderr).toBe(0);
-    expect(JSON.parse(basic.stdout.toString())).toMatchObject({ status: 'done', result: { applied: { created: 2, failed: 0 } } });
-    const bearer = await cli(['run', 'ads.sync', '--param', `catalog=${webUrl}/bearer/catalog.yaml`, '--force'], { ADS_CATALOG_TOKEN_FILE: tokenFile });
-    expect(bearer.code, bearer.stderr).toBe(0);
-    expect(seen).toContain(`Bearer ${TOKEN}`);
-    expect(Object.keys(h.sim.adConfigs().packages).sort()).toEqual(['acme/gold', 'acme/silver']);
+      const basic = await cli(['run', 'ads.sync', '--param', `catalog=${webUrl}/basic/catalog.yaml`], {
+        ADS_CATALOG_USER: 'cms',
+        ADS_CATALOG_PASSWORD_FILE: passwordFile,
+      });
+      expect(basic.code, basic.stderr).toBe(0);
+      expect(JSON.parse(basic.stdout.toString())).toMatchObject({ status: 'done', result: { applied: { created: 2, failed: 0 } } });
+      const bearer = await cli(['run', 'ads.sync', '--param', `catalog=${webUrl}/bearer/catalog.yaml`, '--force'], {
+        ADS_CATALOG_TOKEN_FILE: tokenFile,
+      });
+      expect(bearer.code, bearer.stderr).toBe(0);
+      expect(seen).toContain(`Bearer ${TOKEN}`);
+      expect(Object.keys(h.sim.adConfigs().packages).sort()).toEqual(['acme/gold', 'acme/silver']);
 
-    // Typed at the terminal (not job data), user info still works, percent-encoded; debug logs and the recorded sync show none of it.
-    const typed = await cli(['ads', 'apply', '--catalog', `http://cms:${encodeURIComponent(PASSWORD)}@${webUrl.slice(7)}/basic/catalog.yaml`, '--full', '--json']);
-    expect(typed.code, typed.stderr).toBe(0);
-    expect(leaks(typed.stderr + typed.stdout.toString())).toEqual([]);
+      // Typed at the terminal (not job data), user info still works, percent-encoded; debug logs and the recorded sync show none of it.
+      const typed = await cli([
+        'ads',
+        'apply',
+        '--catalog',
+        `http://cms:${encodeURIComponent(PASSWORD)}@${webUrl.slice(7)}/basic/catalog.yaml`,
+        '--full',
+        '--json',
+      ]);
+      expect(typed.code, typed.stderr).toBe(0);
+      expect(leaks(typed.stderr + typed.stdout.toString())).toEqual([]);
 
-    const stored = await redisDump();
-    expect(stored).toContain('/basic/catalog.yaml'); // the run is recorded ...
-    expect(leaks(stored)).toEqual([]); // ... without its credentials
-    expect(leaks(basic.stderr + basic.stdout.toString() + bearer.stderr + bearer.stdout.toString())).toEqual([]);
-  });
+      const stored = await redisDump();
+      expect(stored).toContain('/basic/catalog.yaml'); // the run is recorded ...
+      expect(leaks(stored)).toEqual([]); // ... without its credentials
+      expect(leaks(basic.stderr + basic.stdout.toString() + bearer.stderr + bearer.stdout.toString())).toEqual([]);
+    },
+  );
 
-  it('refuses a catalog over ads.maxCatalogBytes with one line, from a file and from a web server that does not stop', { timeout: 60_000 }, async () => {
-    h.sim.resetRequests();
-    const config = join(h.dir, 'small-cap.yaml');
-    await writeFile(config, 'ads:\n  maxCatalogBytes: 2000\n');
-    const big = await h.writeCatalog('big.yaml', { resellers: { acme: { packages: Object.fromEntries(Array.from({ length: 100 }, (_, i) => [`p${i}`, { config: { banner: `banner ${i}` } }])) } } });
-    const file = await cli(['ads', 'plan', '--catalog', big], { OXB_CONFIG: config });
-    expect(file.code).toBe(2);
-    expect(file.stderr.trim()).toBe(`ox-batch: catalog ${big}: larger than ads.maxCatalogBytes (2000 bytes); check the catalog, or raise ads.maxCatalogBytes`);
-    const endless = await cli(['ads', 'plan', '--catalog', `${webUrl}/endless.yaml`], { OXB_CONFIG: config });
-    expect(endless.code).toBe(2);
-    expect(endless.stderr).toMatch(/^ox-batch: catalog http:\/\/127\.0\.0\.1:\d+\/endless\.yaml: larger than ads\.maxCatalogBytes \(2000 bytes\)/);
-    expect(h.adRequests()).toEqual([]);
-  });
+  it(
+    'refuses a catalog over ads.maxCatalogBytes with one line, from a file and from a web server that does not stop',
+    { timeout: 60_000 },
+    async () => {
+      h.sim.resetRequests();
+      const config = join(h.dir, 'small-cap.yaml');
+      await writeFile(config, 'ads:\n  maxCatalogBytes: 2000\n');
+      const big = await h.writeCatalog('big.yaml', {
+        resellers: {
+          acme: { packages: Object.fromEntries(Array.from({ length: 100 }, (_, i) => [`p${i}`, { config: { banner: `banner ${i}` } }])) },
+        },
+      });
+      const file = await cli(['ads', 'plan', '--catalog', big], { OXB_CONFIG: config });
+      expect(file.code).toBe(2);
+      expect(file.stderr.trim()).toBe(
+        `ox-batch: catalog ${big}: larger than ads.maxCatalogBytes (2000 bytes); check the catalog, or raise ads.maxCatalogBytes`,
+      );
+      const endless = await cli(['ads', 'plan', '--catalog', `${webUrl}/endless.yaml`], { OXB_CONFIG: config });
+      expect(endless.code).toBe(2);
+      expect(endless.stderr).toMatch(
+        /^ox-batch: catalog http:\/\/127\.0\.0\.1:\d+\/endless\.yaml: larger than ads\.maxCatalogBytes \(2000 bytes\)/,
+      );
+      expect(h.adRequests()).toEqual([]);
+    },
+  );
 });

@@ -43,14 +43,21 @@ describe('catalog sources', () => {
     expect(String((denied as Error).message)).not.toContain('wrong');
     await expect(loadCatalog(`${webUrl}/missing.yaml`)).rejects.toBeInstanceOf(InputError);
     // A web server outage is not bad input: the scheduled job retries it.
-    const flaky = await loadCatalog(`${webUrl}/flaky/catalog.yaml`, { retry: { attempts: 2, baseDelayMs: 1, maxDelayMs: 5, maxRetryAfterMs: 1000 } }).catch((e: unknown) => e);
+    const flaky = await loadCatalog(`${webUrl}/flaky/catalog.yaml`, {
+      retry: { attempts: 2, baseDelayMs: 1, maxDelayMs: 5, maxRetryAfterMs: 1000 },
+    }).catch((e: unknown) => e);
     expect(flaky).toBeInstanceOf(Error);
     expect(flaky).not.toBeInstanceOf(InputError);
   });
 
   it('reads s3://bucket/key with the archive S3 settings; a missing object is an InputError', async () => {
     const settings = s3.archiveConfig();
-    const client = new S3Client({ region: 'us-east-1', endpoint: s3.endpoint, forcePathStyle: true, credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } });
+    const client = new S3Client({
+      region: 'us-east-1',
+      endpoint: s3.endpoint,
+      forcePathStyle: true,
+      credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
+    });
     await client.send(new PutObjectCommand({ Bucket: s3.bucket, Key: 'ads/catalog.yaml', Body: YAML }));
     client.destroy();
 
@@ -59,21 +66,34 @@ describe('catalog sources', () => {
     await expect(loadCatalog(`s3://${s3.bucket}/ads/none.yaml`, { s3: settings })).rejects.toThrow(/no such object/);
   });
 
-  it('takes s3:// credentials from ads.catalogS3 before the archive\'s, and caps an S3 object at ads.maxCatalogBytes', async () => {
-    const client = new S3Client({ region: 'us-east-1', endpoint: s3.endpoint, forcePathStyle: true, credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } });
+  it("takes s3:// credentials from ads.catalogS3 before the archive's, and caps an S3 object at ads.maxCatalogBytes", async () => {
+    const client = new S3Client({
+      region: 'us-east-1',
+      endpoint: s3.endpoint,
+      forcePathStyle: true,
+      credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
+    });
     await client.send(new PutObjectCommand({ Bucket: s3.bucket, Key: 'ads/own-keys.yaml', Body: YAML }));
     client.destroy();
     const wrongArchiveKeys = s3.archiveConfig({ accessKeyId: 'WRONG', secretAccessKey: 'WRONG' });
     const location = `s3://${s3.bucket}/ads/own-keys.yaml`;
-    const ads = (over: object = {}) => ({ catalogAuth: { user: undefined, password: undefined, token: undefined }, catalogS3: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' }, maxCatalogBytes: 1_000_000, ...over });
+    const ads = (over: object = {}) => ({
+      catalogAuth: { user: undefined, password: undefined, token: undefined },
+      catalogS3: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
+      maxCatalogBytes: 1_000_000,
+      ...over,
+    });
     await expect(loadCatalog(location, { s3: wrongArchiveKeys })).rejects.toThrow(/access denied by S3|Forbidden|signature/i);
     const catalog = await loadCatalog(location, { s3: wrongArchiveKeys, ads: ads() });
     expect(catalog.entries.map((e) => e.key)).toEqual(['package:acme/gold']);
-    await expect(loadCatalog(location, { s3: wrongArchiveKeys, ads: ads({ maxCatalogBytes: 10 }) }))
-      .rejects.toThrow(`catalog ${location}: larger than ads.maxCatalogBytes (10 bytes); check the catalog, or raise ads.maxCatalogBytes`);
+    await expect(loadCatalog(location, { s3: wrongArchiveKeys, ads: ads({ maxCatalogBytes: 10 }) })).rejects.toThrow(
+      `catalog ${location}: larger than ads.maxCatalogBytes (10 bytes); check the catalog, or raise ads.maxCatalogBytes`,
+    );
   });
 
   it('names a local file that cannot be read', async () => {
-    await expect(loadCatalog('/nonexistent/catalog.yaml')).rejects.toThrow(/catalog \/nonexistent\/catalog\.yaml: cannot be read \(ENOENT\)/);
+    await expect(loadCatalog('/nonexistent/catalog.yaml')).rejects.toThrow(
+      /catalog \/nonexistent\/catalog\.yaml: cannot be read \(ENOENT\)/,
+    );
   });
 });

@@ -22,7 +22,13 @@ afterAll(async () => {
 function cli(args: string[], env: Record<string, string> = {}) {
   const base = h.cliEnv();
   return runCli(bundle.entry, args, {
-    OX_URL: base.OX_URL!, OX_USER: 'oxadmin', OX_PASSWORD: 'secret', REDIS_URL: base.REDIS_URL!, OXB_REDIS_PREFIX: base.OXB_REDIS_PREFIX!, OXB_CONFIG: '', ...env,
+    OX_URL: base.OX_URL!,
+    OX_USER: 'oxadmin',
+    OX_PASSWORD: 'secret',
+    REDIS_URL: base.REDIS_URL!,
+    OXB_REDIS_PREFIX: base.OXB_REDIS_PREFIX!,
+    OXB_CONFIG: '',
+    ...env,
   });
 }
 
@@ -65,24 +71,33 @@ describe('ox-batch ads plan/apply: the delete guard', () => {
     expect(Object.keys(h.sim.adConfigs().packages)).toHaveLength(5);
   });
 
-  it('on a large catalog: up to ads.maxDeleteCount deletes apply, more than it and ads.maxDeleteFraction are refused', { timeout: 60_000 }, async () => {
-    const names = Array.from({ length: 40 }, (_, i) => `big${i}`);
-    const env = { OXB_CONFIG: '' };
-    const all = await cli(['ads', 'apply', '--catalog', await h.writeCatalog('big.yaml', packages(names)), '--allow-mass-delete'], env);
-    expect(all.code, all.stderr).toBe(0);
-    const known = Object.keys(h.sim.adConfigs().packages).length; // the 40 and what the first test left
-    expect(known).toBe(40);
+  it(
+    'on a large catalog: up to ads.maxDeleteCount deletes apply, more than it and ads.maxDeleteFraction are refused',
+    { timeout: 60_000 },
+    async () => {
+      const names = Array.from({ length: 40 }, (_, i) => `big${i}`);
+      const env = { OXB_CONFIG: '' };
+      const all = await cli(['ads', 'apply', '--catalog', await h.writeCatalog('big.yaml', packages(names)), '--allow-mass-delete'], env);
+      expect(all.code, all.stderr).toBe(0);
+      const known = Object.keys(h.sim.adConfigs().packages).length; // the 40 and what the first test left
+      expect(known).toBe(40);
 
-    // 5 of 40 = 12.5 % > 10 %, but within the default floor of 5.
-    const minusFive = await cli(['ads', 'apply', '--catalog', await h.writeCatalog('minus5.yaml', packages(names.slice(5))), '--json'], env);
-    expect(minusFive.code, minusFive.stderr).toBe(0);
-    expect(JSON.parse(minusFive.stdout.toString())).toMatchObject({ applied: { deleted: 5 } });
+      // 5 of 40 = 12.5 % > 10 %, but within the default floor of 5.
+      const minusFive = await cli(
+        ['ads', 'apply', '--catalog', await h.writeCatalog('minus5.yaml', packages(names.slice(5))), '--json'],
+        env,
+      );
+      expect(minusFive.code, minusFive.stderr).toBe(0);
+      expect(JSON.parse(minusFive.stdout.toString())).toMatchObject({ applied: { deleted: 5 } });
 
-    // 6 of 35 = 17 %: over both.
-    h.sim.resetRequests();
-    const minusSix = await cli(['ads', 'apply', '--catalog', await h.writeCatalog('minus6.yaml', packages(names.slice(11)))], env);
-    expect(minusSix.code).toBe(2);
-    expect(minusSix.stderr).toMatch(/would delete 6 of 35 known entries \(17\.1% > ads\.maxDeleteFraction 10\.0%, and more than ads\.maxDeleteCount 5\)/);
-    expect(h.adRequests()).toEqual([]);
-  });
+      // 6 of 35 = 17 %: over both.
+      h.sim.resetRequests();
+      const minusSix = await cli(['ads', 'apply', '--catalog', await h.writeCatalog('minus6.yaml', packages(names.slice(11)))], env);
+      expect(minusSix.code).toBe(2);
+      expect(minusSix.stderr).toMatch(
+        /would delete 6 of 35 known entries \(17\.1% > ads\.maxDeleteFraction 10\.0%, and more than ads\.maxDeleteCount 5\)/,
+      );
+      expect(h.adRequests()).toEqual([]);
+    },
+  );
 });

@@ -37,35 +37,60 @@ describe('catalog parsing', () => {
   it('reads YAML into keyed, hashed entries; empty names mean default', () => {
     const catalog = yaml(GOOD_YAML);
     expect(catalog.entries.map((e) => e.key)).toEqual([
-      'package:acme/gold', 'package:acme/silver', 'package:default/default', 'user:42/7', 'name:42/alice',
+      'package:acme/gold',
+      'package:acme/silver',
+      'package:default/default',
+      'user:42/7',
+      'name:42/alice',
     ]);
     const gold = catalog.entries[0]!;
-    expect(gold).toMatchObject({ scope: 'package', reseller: 'acme', package: 'gold', config: { banner: 'https://ads.example/gold.json', frequency: 3 } });
+    expect(gold).toMatchObject({
+      scope: 'package',
+      reseller: 'acme',
+      package: 'gold',
+      config: { banner: 'https://ads.example/gold.json', frequency: 3 },
+    });
     expect(gold.hash).toBe(configHash({ frequency: 3, banner: 'https://ads.example/gold.json' }));
     expect(catalog.entries[2]).toMatchObject({ reseller: 'default', package: 'default' });
   });
 
   it('gives the same entries for the same catalog in JSON and CSV', () => {
-    const fromJson = json(JSON.stringify({
-      resellers: { acme: { packages: { gold: { config: { frequency: 3, banner: 'https://ads.example/gold.json' } } } } },
-      users: [{ contextId: 42, userId: 7, config: { banner: 'none' } }, { contextId: 42, login: 'alice', config: 'x' }],
-    }, null, 2));
-    const fromCsv = csv([
-      'scope,reseller,package,context_id,user_id,login,config',
-      'package,acme,gold,,,,"{""banner"":""https://ads.example/gold.json"",""frequency"":3}"',
-      'user,,,42,7,,"{""banner"":""none""}"',
-      '# a comment line',
-      'name,,,42,,alice,"""x"""',
-      '',
-    ].join('\n'));
+    const fromJson = json(
+      JSON.stringify(
+        {
+          resellers: { acme: { packages: { gold: { config: { frequency: 3, banner: 'https://ads.example/gold.json' } } } } },
+          users: [
+            { contextId: 42, userId: 7, config: { banner: 'none' } },
+            { contextId: 42, login: 'alice', config: 'x' },
+          ],
+        },
+        null,
+        2,
+      ),
+    );
+    const fromCsv = csv(
+      [
+        'scope,reseller,package,context_id,user_id,login,config',
+        'package,acme,gold,,,,"{""banner"":""https://ads.example/gold.json"",""frequency"":3}"',
+        'user,,,42,7,,"{""banner"":""none""}"',
+        '# a comment line',
+        'name,,,42,,alice,"""x"""',
+        '',
+      ].join('\n'),
+    );
     const strip = (c: typeof fromJson) => c.entries.map(({ key, hash }) => ({ key, hash }));
     expect(strip(fromCsv)).toEqual(strip(fromJson));
     expect(fromCsv.entries[1]!.origin).toBe('line 3');
   });
 
   it('accepts semicolon CSV as spreadsheets in Europe save it, blanks around names, a BOM', () => {
-    const catalog = csv('\uFEFFscope;reseller;package;context_id;user_id;login;config\r\nPackage; acme ;gold ; ;;;"{""a"":1}"\r\nname;;;42;; bob ;2\r\n');
-    expect(catalog.entries.map((e) => [e.key, e.config])).toEqual([['package:acme/gold', { a: 1 }], ['name:42/bob', 2]]);
+    const catalog = csv(
+      '\uFEFFscope;reseller;package;context_id;user_id;login;config\r\nPackage; acme ;gold ; ;;;"{""a"":1}"\r\nname;;;42;; bob ;2\r\n',
+    );
+    expect(catalog.entries.map((e) => [e.key, e.config])).toEqual([
+      ['package:acme/gold', { a: 1 }],
+      ['name:42/bob', 2],
+    ]);
   });
 
   it('rejects duplicate YAML keys instead of keeping the last', () => {
@@ -74,7 +99,9 @@ describe('catalog parsing', () => {
   });
 
   it('rejects duplicate JSON keys, at any depth, with lines', () => {
-    const problems = problemsOf(() => json('{\n "resellers": {"acme": {"packages": {"gold": {"config": {"a": 1,\n "a": 2}}}}},\n "users": [], "users": []\n}'));
+    const problems = problemsOf(() =>
+      json('{\n "resellers": {"acme": {"packages": {"gold": {"config": {"a": 1,\n "a": 2}}}}},\n "users": [], "users": []\n}'),
+    );
     expect(problems).toEqual([
       'c.json:3: resellers.acme.packages.gold.config.a: duplicate key (first at line 2)',
       'c.json:4: users: duplicate key (first at line 4)',
@@ -82,46 +109,54 @@ describe('catalog parsing', () => {
   });
 
   it('lists every type problem of the whole file with line and path', () => {
-    const problems = problemsOf(() => yaml([
-      'resellers:',
-      '  acme:',
-      '    pakages:',
-      '      gold: { config: 1 }',
-      '  beta:',
-      '    packages:',
-      '      a: { config: null }',
-      '      b: {}',
-      'users:',
-      '  - { contextId: 42, userId: 7, config: 1 }',
-      '  - { contextId: "42", login: alice, config: 2 }',
-      '  - { contextId: 42, userId: 7, login: bob, config: 3 }',
-      '  - { contextId: 42, userId: -1, config: 4 }',
-      'groups: []',
-    ].join('\n')));
-    expect(problems).toEqual(expect.arrayContaining([
-      'c.yaml:3: resellers.acme: Unrecognized key: "pakages"',
-      'c.yaml:7: resellers.beta.packages.a.config: null is not a config; remove the entry to delete its config',
-      'c.yaml:8: resellers.beta.packages.b.config: required',
-      'c.yaml:11: users[1].contextId: expected a context id (positive integer)',
-      'c.yaml:12: users[2].userId: set exactly one of userId or login',
-      expect.stringMatching(/^c\.yaml:13: users\[3\]\.userId: /),
-      expect.stringMatching(/^c\.yaml:1: Unrecognized key: "groups"/),
-    ]));
+    const problems = problemsOf(() =>
+      yaml(
+        [
+          'resellers:',
+          '  acme:',
+          '    pakages:',
+          '      gold: { config: 1 }',
+          '  beta:',
+          '    packages:',
+          '      a: { config: null }',
+          '      b: {}',
+          'users:',
+          '  - { contextId: 42, userId: 7, config: 1 }',
+          '  - { contextId: "42", login: alice, config: 2 }',
+          '  - { contextId: 42, userId: 7, login: bob, config: 3 }',
+          '  - { contextId: 42, userId: -1, config: 4 }',
+          'groups: []',
+        ].join('\n'),
+      ),
+    );
+    expect(problems).toEqual(
+      expect.arrayContaining([
+        'c.yaml:3: resellers.acme: Unrecognized key: "pakages"',
+        'c.yaml:7: resellers.beta.packages.a.config: null is not a config; remove the entry to delete its config',
+        'c.yaml:8: resellers.beta.packages.b.config: required',
+        'c.yaml:11: users[1].contextId: expected a context id (positive integer)',
+        'c.yaml:12: users[2].userId: set exactly one of userId or login',
+        expect.stringMatching(/^c\.yaml:13: users\[3\]\.userId: /),
+        expect.stringMatching(/^c\.yaml:1: Unrecognized key: "groups"/),
+      ]),
+    );
   });
 
   it('reports duplicate keys, type errors, bad rows and duplicate entries of one file together', () => {
-    expect(problemsOf(() => yaml('users:\n  - { contextId: 1, userId: 2, config: 1, config: 2 }\n  - { contextId: x, userId: 2, config: 1 }\n'))).toEqual([
-      'c.yaml:2: duplicate key "config"',
-      'c.yaml:3: users[1].contextId: expected a context id (positive integer)',
-    ]);
-    expect(problemsOf(() => json('{"users": [{"contextId": 1, "userId": 2, "config": 1, "config": 2},\n {"contextId": 1, "userId": 2, "config": 3}]}'))).toEqual([
+    expect(
+      problemsOf(() => yaml('users:\n  - { contextId: 1, userId: 2, config: 1, config: 2 }\n  - { contextId: x, userId: 2, config: 1 }\n')),
+    ).toEqual(['c.yaml:2: duplicate key "config"', 'c.yaml:3: users[1].contextId: expected a context id (positive integer)']);
+    expect(
+      problemsOf(() =>
+        json('{"users": [{"contextId": 1, "userId": 2, "config": 1, "config": 2},\n {"contextId": 1, "userId": 2, "config": 3}]}'),
+      ),
+    ).toEqual([
       'c.json:1: users[0].config: duplicate key (first at line 1)',
       'c.json:2: duplicate entry user:1/2 (first declared at c.json:1)',
     ]);
-    expect(problemsOf(() => csv('scope,reseller,package,context_id,user_id,login,config\nuser,,,1,2,,1\nuser,,,1,x,,1\nuser,,,1,2,,3\n'))).toEqual([
-      'c.csv:3: user_id: expected a user id (positive integer)',
-      'c.csv:4: duplicate entry user:1/2 (first declared at c.csv:2)',
-    ]);
+    expect(
+      problemsOf(() => csv('scope,reseller,package,context_id,user_id,login,config\nuser,,,1,2,,1\nuser,,,1,x,,1\nuser,,,1,2,,3\n')),
+    ).toEqual(['c.csv:3: user_id: expected a user id (positive integer)', 'c.csv:4: duplicate entry user:1/2 (first declared at c.csv:2)']);
   });
 
   it('names the line of broken YAML and JSON syntax', () => {
@@ -130,16 +165,20 @@ describe('catalog parsing', () => {
   });
 
   it('lists every bad CSV row: wrong field count, bad id, bad JSON config, unknown scope, stray columns', () => {
-    const problems = problemsOf(() => csv([
-      'scope,reseller,package,context_id,user_id,login,config',
-      'package,acme,gold,,,,1',
-      'user,,,42,seven,,1',
-      'name,,,42,,alice,{not json',
-      'group,,,42,7,,1',
-      'user,,,42,7,,1,extra',
-      'package,acme,silver,42,,,1',
-      'user,,,42,8,,',
-    ].join('\n')));
+    const problems = problemsOf(() =>
+      csv(
+        [
+          'scope,reseller,package,context_id,user_id,login,config',
+          'package,acme,gold,,,,1',
+          'user,,,42,seven,,1',
+          'name,,,42,,alice,{not json',
+          'group,,,42,7,,1',
+          'user,,,42,7,,1,extra',
+          'package,acme,silver,42,,,1',
+          'user,,,42,8,,',
+        ].join('\n'),
+      ),
+    );
     expect(problems).toEqual([
       'c.csv:3: user_id: expected a user id (positive integer)',
       expect.stringMatching(/^c\.csv:4: config: not JSON/),
@@ -155,11 +194,19 @@ describe('catalog parsing', () => {
       'c.csv:1: header: missing column(s) context_id, user_id, login (expected scope,reseller,package,context_id,user_id,login,config)',
       'c.csv:1: header: unknown column(s) colour',
     ]);
-    expect(problemsOf(() => csv('scope,reseller,package,context_id,user_id,login,config\npackage,acme,"gold,,,,1\n'))[0]).toMatch(/^c\.csv:2: not valid CSV/);
+    expect(problemsOf(() => csv('scope,reseller,package,context_id,user_id,login,config\npackage,acme,"gold,,,,1\n'))[0]).toMatch(
+      /^c\.csv:2: not valid CSV/,
+    );
   });
 
   it('rejects two entries for the same target, also across "" and default', () => {
-    expect(problemsOf(() => yaml('resellers:\n  "":\n    packages:\n      gold: { config: 1 }\n  default:\n    packages:\n      gold: { config: 2 }\nusers:\n  - { contextId: 1, login: a, config: 1 }\n  - { contextId: 1, login: a, config: 2 }\n'))).toEqual([
+    expect(
+      problemsOf(() =>
+        yaml(
+          'resellers:\n  "":\n    packages:\n      gold: { config: 1 }\n  default:\n    packages:\n      gold: { config: 2 }\nusers:\n  - { contextId: 1, login: a, config: 1 }\n  - { contextId: 1, login: a, config: 2 }\n',
+        ),
+      ),
+    ).toEqual([
       'c.yaml:7: duplicate entry package:default/gold (first declared at c.yaml:4)',
       'c.yaml:10: duplicate entry name:1/a (first declared at c.yaml:9)',
     ]);

@@ -29,8 +29,18 @@ describe('the layers of src/', () => {
     const edges = sourceImports(ROOT);
     // The scanner sees the imports it should (a scanner that found none would pass vacuously).
     expect(edges.length).toBeGreaterThan(500);
-    expect(edges).toContainEqual({ from: 'src/http/metrics.ts', line: expect.any(Number), specifier: '../queue/observer.js', to: 'src/queue/observer.ts' });
-    expect(edges).toContainEqual({ from: 'src/cli/commands/daemon.ts', line: expect.any(Number), specifier: '../../../jobs/index.js', to: 'jobs/index.ts' });
+    expect(edges).toContainEqual({
+      from: 'src/http/metrics.ts',
+      line: expect.any(Number),
+      specifier: '../queue/observer.js',
+      to: 'src/queue/observer.ts',
+    });
+    expect(edges).toContainEqual({
+      from: 'src/cli/commands/daemon.ts',
+      line: expect.any(Number),
+      specifier: '../../../jobs/index.js',
+      to: 'jobs/index.ts',
+    });
     expect(layerViolations(edges, plan)).toEqual([]);
   });
 });
@@ -46,17 +56,27 @@ describe('the layer check', () => {
     apart: [{ name: 'sim', modules: ['src/sim/'] }],
     roots: [{ name: 'cli', modules: ['src/cli/'] }],
   };
-  const edge = (from: string, specifier: string | undefined, to: string | undefined, line = 1): ImportEdge => ({ from, line, specifier, to });
+  const edge = (from: string, specifier: string | undefined, to: string | undefined, line = 1): ImportEdge => ({
+    from,
+    line,
+    specifier,
+    to,
+  });
 
   it('names the file, line and import of each violation', () => {
-    expect(layerViolations([
-      edge('src/time/windows.ts', '../queue/schedules.js', 'src/queue/schedules.ts', 7),
-      edge('src/queue/tick.ts', '../sim/ox-simulator.js', 'src/sim/ox-simulator.ts', 3),
-      edge('src/queue/attempt.ts', '../../jobs/index.js', 'jobs/index.ts', 9),
-      edge('src/queue/attempt.ts', undefined, undefined, 11),
-      edge('src/http/metrics.ts', '../queue/observer.js', 'src/queue/observer.ts'),
-      edge('src/time/windows.ts', '../config/schema.js', 'src/config/schema.ts', 2),
-    ], synthetic)).toEqual([
+    expect(
+      layerViolations(
+        [
+          edge('src/time/windows.ts', '../queue/schedules.js', 'src/queue/schedules.ts', 7),
+          edge('src/queue/tick.ts', '../sim/ox-simulator.js', 'src/sim/ox-simulator.ts', 3),
+          edge('src/queue/attempt.ts', '../../jobs/index.js', 'jobs/index.ts', 9),
+          edge('src/queue/attempt.ts', undefined, undefined, 11),
+          edge('src/http/metrics.ts', '../queue/observer.js', 'src/queue/observer.ts'),
+          edge('src/time/windows.ts', '../config/schema.js', 'src/config/schema.ts', 2),
+        ],
+        synthetic,
+      ),
+    ).toEqual([
       "src/time/windows.ts:7 imports '../queue/schedules.js': src/queue/ is in layer queue, above src/time/ in layer time",
       "src/queue/tick.ts:3 imports '../sim/ox-simulator.js': src/sim/ stands apart, and only a composition root imports it",
       "src/queue/attempt.ts:9 imports '../../jobs/index.js': only a composition root imports the job registry; hand the job kinds in instead",
@@ -67,28 +87,48 @@ describe('the layer check', () => {
   });
 
   it('lets a module import its own layer, lower ones and packages; a root the registry and what stands apart', () => {
-    expect(layerViolations([
-      edge('src/queue/tick.ts', './enqueue.js', 'src/queue/enqueue.ts'),
-      edge('src/queue/tick.ts', '../time/windows.js', 'src/time/windows.ts'),
-      edge('src/queue/tick.ts', '../errors.js', 'src/errors.ts'),
-      edge('src/queue/tick.ts', 'bullmq', undefined),
-      edge('src/cli/commands/sim.ts', '../../sim/ox-simulator.js', 'src/sim/ox-simulator.ts'),
-      edge('src/cli/commands/daemon.ts', '../../../jobs/index.js', 'jobs/index.ts'),
-      edge('src/sim/ox-simulator.ts', '../log/logger.js', 'src/log/logger.ts'),
-      edge('src/sim/ox-simulator.ts', '../queue/queues.js', 'src/queue/queues.ts'),
-    ], synthetic)).toEqual([]);
+    expect(
+      layerViolations(
+        [
+          edge('src/queue/tick.ts', './enqueue.js', 'src/queue/enqueue.ts'),
+          edge('src/queue/tick.ts', '../time/windows.js', 'src/time/windows.ts'),
+          edge('src/queue/tick.ts', '../errors.js', 'src/errors.ts'),
+          edge('src/queue/tick.ts', 'bullmq', undefined),
+          edge('src/cli/commands/sim.ts', '../../sim/ox-simulator.js', 'src/sim/ox-simulator.ts'),
+          edge('src/cli/commands/daemon.ts', '../../../jobs/index.js', 'jobs/index.ts'),
+          edge('src/sim/ox-simulator.ts', '../log/logger.js', 'src/log/logger.ts'),
+          edge('src/sim/ox-simulator.ts', '../queue/queues.js', 'src/queue/queues.ts'),
+        ],
+        synthetic,
+      ),
+    ).toEqual([]);
   });
 
   it('reads the layer order from the Layers section of the document', () => {
     const doc = [
-      '# x', '## Layers', 'text',
-      '| Layer (bottom first) | Modules | What |', '|---|---|---|', '| base | `src/errors.ts` `src/log/` | a |', '| queue | `src/queue/` | b |',
-      '', '| Apart | Modules | Started by |', '|---|---|---|', '| sim | `src/sim/` | c |',
-      '', '| Composition root | Modules |', '|---|---|', '| cli | `src/cli/` |',
-      '## Next', '| Layer | `src/other/` | ignored |',
+      '# x',
+      '## Layers',
+      'text',
+      '| Layer (bottom first) | Modules | What |',
+      '|---|---|---|',
+      '| base | `src/errors.ts` `src/log/` | a |',
+      '| queue | `src/queue/` | b |',
+      '',
+      '| Apart | Modules | Started by |',
+      '|---|---|---|',
+      '| sim | `src/sim/` | c |',
+      '',
+      '| Composition root | Modules |',
+      '|---|---|',
+      '| cli | `src/cli/` |',
+      '## Next',
+      '| Layer | `src/other/` | ignored |',
     ].join('\n');
     expect(parseLayerPlan(doc)).toEqual({
-      layers: [{ name: 'base', modules: ['src/errors.ts', 'src/log/'] }, { name: 'queue', modules: ['src/queue/'] }],
+      layers: [
+        { name: 'base', modules: ['src/errors.ts', 'src/log/'] },
+        { name: 'queue', modules: ['src/queue/'] },
+      ],
       apart: [{ name: 'sim', modules: ['src/sim/'] }],
       roots: [{ name: 'cli', modules: ['src/cli/'] }],
     });
@@ -108,15 +148,15 @@ describe('readImports', () => {
       "export type { E } from './e.js';",
       "export * from './f.js';",
       "export * as g from './g.js';",
-      "export const h = 1;",
+      'export const h = 1;',
       "// import('./commented.js')",
       "/* import { x } from './block-comment.js'; */",
-      "const quote = /['\"]/; const s = \"import('./in-string.js')\";",
+      'const quote = /[\'"]/; const s = "import(\'./in-string.js\')";',
       "const t = `x ${`import('./in-template.js')`} y ${h / 2} import('./template-text.js')`;",
       "const lazy = await import('./lazy.js');",
       "let kind: typeof import('./type-query.js').Kind;",
-      "const computed = await import(name);",
-      "const meta = import.meta.url;",
+      'const computed = await import(name);',
+      'const meta = import.meta.url;',
       "const ratio = h / 2 / 3; const fromRequire = require('./required.js');",
       "const type = 4; const half = type / 2; const re = typeof /'/; function f() { return /'/.test(s); }",
       "const afterRegex = import('./after-regex.js');",

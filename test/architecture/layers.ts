@@ -37,7 +37,10 @@ function tables(section: string): Array<{ header: string; rows: string[][] }> {
       current = undefined;
       continue;
     }
-    const cells = line.split('|').slice(1, -1).map((c) => c.trim());
+    const cells = line
+      .split('|')
+      .slice(1, -1)
+      .map((c) => c.trim());
     if (!current) {
       current = { header: cells[0] ?? '', rows: [] };
       found.push(current);
@@ -101,16 +104,21 @@ export function layerViolations(edges: readonly ImportEdge[], plan: LayerPlan): 
     const quoted = `'${edge.specifier}'`;
     if (!edge.to.startsWith('src/')) {
       if (edge.to.startsWith('jobs/') && isRoot(edge.from)) continue;
-      problems.push(edge.to.startsWith('jobs/')
-        ? `${where} imports ${quoted}: only a composition root imports the job registry; hand the job kinds in instead`
-        : `${where} imports ${quoted}, outside src/`);
+      problems.push(
+        edge.to.startsWith('jobs/')
+          ? `${where} imports ${quoted}: only a composition root imports the job registry; hand the job kinds in instead`
+          : `${where} imports ${quoted}, outside src/`,
+      );
       continue;
     }
     const to = placeOf(edge.to, plan);
     if (!to) {
-      problems.push(`${where} imports ${quoted} (${edge.to}), which is in no layer: add its module to the Layers tables of docs/architecture.md`);
+      problems.push(
+        `${where} imports ${quoted} (${edge.to}), which is in no layer: add its module to the Layers tables of docs/architecture.md`,
+      );
     } else if (to.kind === 'apart') {
-      if (from.kind === 'layer' && !isRoot(edge.from)) problems.push(`${where} imports ${quoted}: ${to.module} stands apart, and only a composition root imports it`);
+      if (from.kind === 'layer' && !isRoot(edge.from))
+        problems.push(`${where} imports ${quoted}: ${to.module} stands apart, and only a composition root imports it`);
     } else if (from.kind === 'layer' && to.index > from.index) {
       problems.push(`${where} imports ${quoted}: ${to.module} is in layer ${to.name}, above ${from.module} in layer ${from.name}`);
     }

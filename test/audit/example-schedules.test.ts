@@ -7,7 +7,9 @@ import { parseUserFile } from '../../src/audit/user-list.js';
 
 describe('shipped examples', () => {
   it('config/schedules.example.yaml has valid params for passwd.audit and feedback.purge', async () => {
-    const doc = parseYaml(await readFile('config/schedules.example.yaml', 'utf8')) as { schedules: Record<string, { job: string; params: unknown }> };
+    const doc = parseYaml(await readFile('config/schedules.example.yaml', 'utf8')) as {
+      schedules: Record<string, { job: string; params: unknown }>;
+    };
     const audit = Object.values(doc.schedules).find((s) => s.job === 'passwd.audit');
     const purge = Object.values(doc.schedules).find((s) => s.job === 'feedback.purge');
     expect(passwdAudit.params.parse(audit!.params)).toMatchObject({ maxChanges: 3, deliver: ['archive', 'mail'] });

@@ -10,13 +10,31 @@ const H = 3_600_000;
 const start = Date.UTC(2026, 10, 1);
 const window = { start, end: start + 24 * H };
 const rules = { knownClients: new Set(OX_CLIENT_IDS), maxChanges: 2, historySize: 10 };
-const change = (date: number, client_id = 'open-xchange-appsuite') => ({ date, client_id, client_address: '192.0.2.7', ...(client_id === 'open-xchange-appsuite' ? { client_name: 'App Suite UI' } : {}) });
+const change = (date: number, client_id = 'open-xchange-appsuite') => ({
+  date,
+  client_id,
+  client_address: '192.0.2.7',
+  ...(client_id === 'open-xchange-appsuite' ? { client_name: 'App Suite UI' } : {}),
+});
 
 describe('auditUserHistory', () => {
   it('keeps entries in [start, end): the start instant in, the end instant out', () => {
-    const audit = auditUserHistory({ contextId: 1, userId: 2 }, [change(window.end), change(window.start), change(window.start - 1)], window, rules);
+    const audit = auditUserHistory(
+      { contextId: 1, userId: 2 },
+      [change(window.end), change(window.start), change(window.start - 1)],
+      window,
+      rules,
+    );
     expect(audit.rows.map((r) => r.date)).toEqual(['2026-11-01T00:00:00.000Z']);
-    expect(audit.rows[0]).toEqual({ context_id: 1, user_id: 2, date: '2026-11-01T00:00:00.000Z', client_id: 'open-xchange-appsuite', client_name: 'App Suite UI', client_address: '192.0.2.7', flag: '' });
+    expect(audit.rows[0]).toEqual({
+      context_id: 1,
+      user_id: 2,
+      date: '2026-11-01T00:00:00.000Z',
+      client_id: 'open-xchange-appsuite',
+      client_name: 'App Suite UI',
+      client_address: '192.0.2.7',
+      flag: '',
+    });
   });
 
   it('flags unknown clients and bursts above maxChanges', () => {
@@ -33,7 +51,13 @@ describe('auditUserHistory', () => {
     expect(historyMayBeTruncated(full, window, 10)).toBe(true);
     expect(historyMayBeTruncated(full.slice(1), window, 10)).toBe(false);
     expect(historyMayBeTruncated([...full.slice(1), change(start - 1)], window, 10)).toBe(false);
-    expect(historyMayBeTruncated(full.map((c) => ({ ...c, date: c.date + 48 * H })), window, 10)).toBe(true);
+    expect(
+      historyMayBeTruncated(
+        full.map((c) => ({ ...c, date: c.date + 48 * H })),
+        window,
+        10,
+      ),
+    ).toBe(true);
   });
 });
 
@@ -41,7 +65,12 @@ describe('report', () => {
   it('writes RFC 4180 CSV with the agreed columns and a formula guard', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'oxbt-audit-'));
     try {
-      const a = auditUserHistory({ contextId: 2, userId: 1 }, [change(start + H, '=cmd|calc'), change(start + 2 * H, 'a "quoted", client')], window, rules);
+      const a = auditUserHistory(
+        { contextId: 2, userId: 1 },
+        [change(start + H, '=cmd|calc'), change(start + 2 * H, 'a "quoted", client')],
+        window,
+        rules,
+      );
       const b = auditUserHistory({ contextId: 1, userId: 9 }, [change(start + 5 * H)], window, rules);
       const path = join(dir, 'r.csv');
       await writeReportCsv(reportRows([a, b]), path);

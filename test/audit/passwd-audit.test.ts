@@ -28,7 +28,8 @@ const KEY = 'passwd-daily/audit/passwd-changes/2026/11/01/passwd-changes_2026110
 const USERS = ['10/1', '10/2', '20/1', '30/1', '40/1', '10/999'];
 
 function seed(sim: OxSimulator): void {
-  const add = (contextId: number, userId: number, date: number, client_id = 'open-xchange-appsuite', client_address = '192.0.2.7') => sim.addPasswordChange({ contextId, userId, date, client_id, client_address });
+  const add = (contextId: number, userId: number, date: number, client_id = 'open-xchange-appsuite', client_address = '192.0.2.7') =>
+    sim.addPasswordChange({ contextId, userId, date, client_id, client_address });
   add(10, 1, S - 1);
   add(10, 1, S);
   add(10, 1, S + 5 * H, 'provisioning-api', '198.51.100.1');
@@ -65,7 +66,11 @@ interface World {
 async function startWorld(kind: 'fs' | 's3', extra: { oxRetry?: number } = {}): Promise<World> {
   const sim = await OxSimulator.start({
     credentials: {
-      contextAdmins: { 10: { user: 'admin10', password: 'p10' }, 20: { user: 'admin20', password: 'p20' }, 30: { user: 'admin30', password: 'right' } },
+      contextAdmins: {
+        10: { user: 'admin10', password: 'p10' },
+        20: { user: 'admin20', password: 'p20' },
+        30: { user: 'admin30', password: 'right' },
+      },
       master: { user: 'oxadminmaster', password: 'master' },
     },
   });
@@ -80,8 +85,13 @@ async function startWorld(kind: 'fs' | 's3', extra: { oxRetry?: number } = {}): 
       ox: {
         url: sim.url,
         admin: {
-          user: 'oxadminmaster', password: 'master',
-          contexts: { 10: { user: 'admin10', password: 'p10' }, 20: { user: 'admin20', password: 'p20' }, 30: { user: 'admin30', password: 'wrong' } },
+          user: 'oxadminmaster',
+          password: 'master',
+          contexts: {
+            10: { user: 'admin10', password: 'p10' },
+            20: { user: 'admin20', password: 'p20' },
+            30: { user: 'admin30', password: 'wrong' },
+          },
         },
         retry: { attempts: extra.oxRetry ?? 2, baseDelayMs: 10, maxDelayMs: 20 },
       },
@@ -111,10 +121,15 @@ describe.each(['fs', 's3'] as const)('passwd.audit with a %s archive', (kind) =>
     world = undefined;
   });
 
-  const audit = (params: Record<string, unknown> = {}, options: { force?: boolean } = {}) => executeManualAttempt({
-    kind: passwdAudit, services: world!.services, scheduleId: 'passwd-daily', window: WINDOW,
-    params: { users: USERS, deliver: 'archive,mail', mailTo: 'security@example.com', maxChanges: 3, ...params }, ...options,
-  });
+  const audit = (params: Record<string, unknown> = {}, options: { force?: boolean } = {}) =>
+    executeManualAttempt({
+      kind: passwdAudit,
+      services: world!.services,
+      scheduleId: 'passwd-daily',
+      window: WINDOW,
+      params: { users: USERS, deliver: 'archive,mail', mailTo: 'security@example.com', maxChanges: 3, ...params },
+      ...options,
+    });
 
   it('reports the window per user with flags, failures and truncation, archived and mailed once', async () => {
     world = await startWorld(kind);
@@ -122,7 +137,15 @@ describe.each(['fs', 's3'] as const)('passwd.audit with a %s archive', (kind) =>
     expect(outcome.status, outcome.reason).toBe('done');
     // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the job result and manifest are JSON; the assertions check their shape
     const result = outcome.result as Record<string, any>;
-    expect(result).toMatchObject({ usersChecked: 4, usersFailed: 2, changes: 17, flaggedRows: 14, flaggedUsers: 2, mayBeMissing: ['20/1'], rows: 17 });
+    expect(result).toMatchObject({
+      usersChecked: 4,
+      usersFailed: 2,
+      changes: 17,
+      flaggedRows: 14,
+      flaggedUsers: 2,
+      mayBeMissing: ['20/1'],
+      rows: 17,
+    });
     expect(result.failures).toEqual([
       expect.objectContaining({ contextId: 30, userId: 1, status: 401 }),
       expect.objectContaining({ contextId: 10, userId: 999, status: 404 }),
@@ -139,9 +162,18 @@ describe.each(['fs', 's3'] as const)('passwd.audit with a %s archive', (kind) =>
     // The archived report and its manifest.
     // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the manifest is JSON; the assertions check its shape
     const manifest = await world.services.archive.readJson<Record<string, any>>(result.archive.manifestKey);
-    expect(manifest).toMatchObject({ schedule: 'passwd-daily', type: 'passwd-changes', job: 'passwd.audit', rows: 17, sha256: result.sha256, window: { start: '2026-11-01T00:00:00.000Z', end: '2026-11-02T00:00:00.000Z' } });
+    expect(manifest).toMatchObject({
+      schedule: 'passwd-daily',
+      type: 'passwd-changes',
+      job: 'passwd.audit',
+      rows: 17,
+      sha256: result.sha256,
+      window: { start: '2026-11-01T00:00:00.000Z', end: '2026-11-02T00:00:00.000Z' },
+    });
     expect(manifest!.summary).toMatchObject({ usersFailed: 2, flaggedRows: 14 });
-    expect(await world.services.archive.verify(result.archive.key, { bytes: result.bytes, sha256: result.sha256 })).toMatchObject({ ok: true });
+    expect(await world.services.archive.verify(result.archive.key, { bytes: result.bytes, sha256: result.sha256 })).toMatchObject({
+      ok: true,
+    });
 
     // The mail: summary text and the same CSV attached.
     const [mail] = await world.smtp.parsed();
@@ -188,14 +220,26 @@ describe('passwd.audit failure handling and user sources', () => {
 
   it('fails when every watched user failed, and when OX is down', async () => {
     world = await startWorld('fs', { oxRetry: 1 });
-    let outcome = await executeManualAttempt({ kind: passwdAudit, services: world.services, scheduleId: 'passwd-daily', window: WINDOW, params: { users: '30/1,10/999' } });
+    let outcome = await executeManualAttempt({
+      kind: passwdAudit,
+      services: world.services,
+      scheduleId: 'passwd-daily',
+      window: WINDOW,
+      params: { users: '30/1,10/999' },
+    });
     expect(outcome.status).toBe('failed');
     expect(outcome.reason).toMatch(/every watched user failed \(2\).*30\/1: HTTP 401/);
     expect(world.smtp.messages).toHaveLength(0);
     expect(await world.services.ledger.getWindow({ scheduleId: 'passwd-daily', ...WINDOW })).toMatchObject({ state: 'failed' });
 
     world.sim.setFaults({ errorRate: 1, errorStatus: 503, pathPrefix: '/admin/' });
-    outcome = await executeManualAttempt({ kind: passwdAudit, services: world.services, scheduleId: 'passwd-daily', window: WINDOW, params: { users: '10/1,10/2' } });
+    outcome = await executeManualAttempt({
+      kind: passwdAudit,
+      services: world.services,
+      scheduleId: 'passwd-daily',
+      window: WINDOW,
+      params: { users: '10/1,10/2' },
+    });
     expect(outcome.status).toBe('failed');
     expect(outcome.reason).toMatch(/503/);
   });
@@ -204,19 +248,39 @@ describe('passwd.audit failure handling and user sources', () => {
     world = await startWorld('fs');
     const yamlFile = join(world.dir, 'watched.yaml');
     await writeFile(yamlFile, 'users:\n  - { contextId: 10, userId: 1 }\n  - [40, 1]\n');
-    const outcome = await executeManualAttempt({ kind: passwdAudit, services: world.services, scheduleId: 'passwd-file', window: WINDOW, params: { users: yamlFile } });
+    const outcome = await executeManualAttempt({
+      kind: passwdAudit,
+      services: world.services,
+      scheduleId: 'passwd-file',
+      window: WINDOW,
+      params: { users: yamlFile },
+    });
     expect(outcome.status, outcome.reason).toBe('done');
     expect(outcome.result).toMatchObject({ usersChecked: 2, changes: 3, usersFailed: 0 });
 
-    const client = new S3Client({ region: 'us-east-1', endpoint: s3.endpoint, forcePathStyle: true, credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } });
-    await client.send(new PutObjectCommand({ Bucket: s3.bucket, Key: `${world.prefix}/watched.csv`, Body: 'contextId,userId\r\n10,2\r\n20,1\r\n' }));
+    const client = new S3Client({
+      region: 'us-east-1',
+      endpoint: s3.endpoint,
+      forcePathStyle: true,
+      credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
+    });
+    await client.send(
+      new PutObjectCommand({ Bucket: s3.bucket, Key: `${world.prefix}/watched.csv`, Body: 'contextId,userId\r\n10,2\r\n20,1\r\n' }),
+    );
     client.destroy();
     const s3Settings = s3.archiveConfig();
-    expect(await loadWatchedUsers(`s3://${s3.bucket}/${world.prefix}/watched.csv`, s3Settings)).toEqual([{ contextId: 10, userId: 2 }, { contextId: 20, userId: 1 }]);
+    expect(await loadWatchedUsers(`s3://${s3.bucket}/${world.prefix}/watched.csv`, s3Settings)).toEqual([
+      { contextId: 10, userId: 2 },
+      { contextId: 20, userId: 1 },
+    ]);
     await expect(loadWatchedUsers(`s3://${s3.bucket}/${world.prefix}/nope.csv`, s3Settings)).rejects.toThrow(/no such object/);
     await expect(loadWatchedUsers(join(world.dir, 'missing.yaml'), s3Settings)).rejects.toThrow(/missing\.yaml: cannot be read \(ENOENT\)/);
     // Credentials S3 refuses: no retry can fix that, so it is an input error naming the file (never the secret).
-    const denied = loadWatchedUsers(`s3://${s3.bucket}/${world.prefix}/watched.csv`, { ...s3Settings, accessKeyId: 'NOT-S3RVER', secretAccessKey: 'wrong-secret' });
+    const denied = loadWatchedUsers(`s3://${s3.bucket}/${world.prefix}/watched.csv`, {
+      ...s3Settings,
+      accessKeyId: 'NOT-S3RVER',
+      secretAccessKey: 'wrong-secret',
+    });
     await expect(denied).rejects.toThrow(InputError);
     await expect(denied).rejects.toThrow(/watched\.csv: S3 refused access/);
     await expect(denied).rejects.not.toThrow(/wrong-secret/);

@@ -32,7 +32,10 @@ describe('the bin applies the V8 setting itself', () => {
     // A preload reports the argv V8 was started with, from inside the ox-batch process.
     const probe = join(dir, 'probe.cjs');
     writeFileSync(probe, "process.on('exit', () => process.stderr.write(`EXECARGV ${JSON.stringify(process.execArgv)}\\n`));\n");
-    const { code, stdout, stderr } = await runChild(cli.entry, ['--version'], { env: { PATH: process.env.PATH!, NODE_OPTIONS: `--require ${probe}` }, timeoutMs: 30_000 });
+    const { code, stdout, stderr } = await runChild(cli.entry, ['--version'], {
+      env: { PATH: process.env.PATH!, NODE_OPTIONS: `--require ${probe}` },
+      timeoutMs: 30_000,
+    });
     expect(code, stderr).toBe(0);
     expect(stdout.trim()).toMatch(/^\d+\.\d+\.\d+/);
     expect(JSON.parse(/EXECARGV (.*)/.exec(stderr)![1]!)).toContain(FLAG);

@@ -37,7 +37,13 @@ export interface CliResult {
 }
 
 /** Runs `ox-batch ARGS` (the bundle from `bundleCli`) in a child process with only the given env. */
-export async function runCli(entry: string, args: string[], env: Record<string, string> = {}, input?: string, timeoutMs = 60_000): Promise<CliResult> {
+export async function runCli(
+  entry: string,
+  args: string[],
+  env: Record<string, string> = {},
+  input?: string,
+  timeoutMs = 60_000,
+): Promise<CliResult> {
   const result = await runChild(process.execPath, [entry, ...args], {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', LOG_LEVEL: 'warn', ...env },
@@ -59,7 +65,11 @@ export interface CliProcess {
  * Killed at the latest when the test that started it ends, or after `timeoutMs`.
  */
 export function spawnCli(entry: string, args: string[], env: Record<string, string> = {}, timeoutMs = 180_000): CliProcess {
-  const started = startChild(process.execPath, [entry, ...args], { cwd: ROOT, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env }, timeoutMs });
+  const started = startChild(process.execPath, [entry, ...args], {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env },
+    timeoutMs,
+  });
   return { child: started.process, output: started.output };
 }
 

@@ -43,14 +43,37 @@ export async function startCliWorld(options: { sim?: SimulatorOptions; configYam
   const archiveDir = join(dir, 'archive');
   const spoolDir = join(dir, 'spool');
   const configFile = join(dir, 'config.yaml');
-  await writeFile(configFile, `archive: { kind: fs, dir: ${JSON.stringify(archiveDir)} }\nspool: { dir: ${JSON.stringify(spoolDir)} }\n${options.configYaml ?? ''}`);
-  const env = { OXB_CONFIG: configFile, OX_URL: sim.url, OX_USER: 'oxadmin', OX_PASSWORD: 'secret', REDIS_URL, OXB_REDIS_PREFIX: prefix, LOG_LEVEL: 'warn', OXB_HTTP_PORT: '0' };
+  await writeFile(
+    configFile,
+    `archive: { kind: fs, dir: ${JSON.stringify(archiveDir)} }\nspool: { dir: ${JSON.stringify(spoolDir)} }\n${options.configYaml ?? ''}`,
+  );
+  const env = {
+    OXB_CONFIG: configFile,
+    OX_URL: sim.url,
+    OX_USER: 'oxadmin',
+    OX_PASSWORD: 'secret',
+    REDIS_URL,
+    OXB_REDIS_PREFIX: prefix,
+    LOG_LEVEL: 'warn',
+    OXB_HTTP_PORT: '0',
+  };
   const children: ChildProcess[] = [];
   return {
-    sim, redis, prefix, dir, archiveDir, spoolDir, env,
+    sim,
+    redis,
+    prefix,
+    dir,
+    archiveDir,
+    spoolDir,
+    env,
     cli: (args, extraEnv = {}) => runCli(bundle.entry, args, { ...env, ...extraEnv }),
     start(args) {
-      const child = startChild(process.execPath, [bundle.entry, ...args], { cwd: ROOT, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env }, stdio: 'ignore', timeoutMs: 180_000 }).process;
+      const child = startChild(process.execPath, [bundle.entry, ...args], {
+        cwd: ROOT,
+        env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env },
+        stdio: 'ignore',
+        timeoutMs: 180_000,
+      }).process;
       children.push(child);
       return child;
     },

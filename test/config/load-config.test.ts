@@ -32,7 +32,10 @@ describe('loadConfig', () => {
   });
 
   it('layers file over defaults and environment over file', () => {
-    const file = yamlFile('layers.yaml', 'timezone: Europe/Berlin\nox:\n  url: http://from-file:8009\n  user: fileuser\nworker:\n  concurrency: 9\n');
+    const file = yamlFile(
+      'layers.yaml',
+      'timezone: Europe/Berlin\nox:\n  url: http://from-file:8009\n  user: fileuser\nworker:\n  concurrency: 9\n',
+    );
     const config = loadConfig({ file, env: { OX_URL: 'http://from-env:8009' } });
     expect(config.ox.url).toBe('http://from-env:8009');
     expect(config.ox.user).toBe('fileuser');
@@ -53,7 +56,10 @@ describe('loadConfig', () => {
   });
 
   it('expands ${VAR} and ${VAR:-fallback} in YAML values', () => {
-    const file = yamlFile('expand.yaml', 'ox:\n  admin:\n    contexts:\n      "42": { user: oxadmin, password: "${CTX42_PW}" }\nmail:\n  from: "${FROM:-batch@example.com}"\n');
+    const file = yamlFile(
+      'expand.yaml',
+      'ox:\n  admin:\n    contexts:\n      "42": { user: oxadmin, password: "${CTX42_PW}" }\nmail:\n  from: "${FROM:-batch@example.com}"\n',
+    );
     const config = loadConfig({ file, env: { CTX42_PW: 'pw42' } });
     expect(config.ox.admin.contexts['42']).toEqual({ user: 'oxadmin', password: 'pw42' });
     expect(config.mail.from).toBe('batch@example.com');
@@ -93,22 +99,34 @@ describe('loadConfig', () => {
   });
 
   it('rejects bad schedules naming schedule and field', () => {
-    expect(failure(() => loadConfig({ env: {}, overrides: { schedules: { nightly: { job: 'feedback.export', cron: 'not a cron' } } } })).message)
-      .toMatch(/^config: schedules\.nightly\.cron .*not a cron pattern/);
-    expect(failure(() => loadConfig({ env: {}, overrides: { schedules: { nightly: { job: 'x', every: 'soon' } } } })).message)
-      .toMatch(/^config: schedules\.nightly\.every .*expected a duration/);
-    expect(failure(() => loadConfig({ env: {}, overrides: { schedules: { nightly: { job: 'x', cron: '0 2 * * *', tz: 'Mars/Base' } } } })).message)
-      .toMatch(/^config: schedules\.nightly\.tz /);
+    expect(
+      failure(() => loadConfig({ env: {}, overrides: { schedules: { nightly: { job: 'feedback.export', cron: 'not a cron' } } } })).message,
+    ).toMatch(/^config: schedules\.nightly\.cron .*not a cron pattern/);
+    expect(failure(() => loadConfig({ env: {}, overrides: { schedules: { nightly: { job: 'x', every: 'soon' } } } })).message).toMatch(
+      /^config: schedules\.nightly\.every .*expected a duration/,
+    );
+    expect(
+      failure(() => loadConfig({ env: {}, overrides: { schedules: { nightly: { job: 'x', cron: '0 2 * * *', tz: 'Mars/Base' } } } }))
+        .message,
+    ).toMatch(/^config: schedules\.nightly\.tz /);
   });
 
   it('rejects broken YAML and duplicate keys with the file name', () => {
-    expect(failure(() => loadConfig({ file: yamlFile('broken.yaml', 'ox: [unclosed\n'), env: {} })).message).toMatch(/broken\.yaml: not valid YAML/);
-    expect(failure(() => loadConfig({ file: yamlFile('dupe.yaml', 'timezone: UTC\ntimezone: UTC\n'), env: {} })).message).toMatch(/dupe\.yaml: not valid YAML/);
-    expect(failure(() => loadConfig({ file: join(dir, 'missing.yaml'), env: {} })).message).toMatch(/missing\.yaml: cannot be read \(ENOENT\)/);
+    expect(failure(() => loadConfig({ file: yamlFile('broken.yaml', 'ox: [unclosed\n'), env: {} })).message).toMatch(
+      /broken\.yaml: not valid YAML/,
+    );
+    expect(failure(() => loadConfig({ file: yamlFile('dupe.yaml', 'timezone: UTC\ntimezone: UTC\n'), env: {} })).message).toMatch(
+      /dupe\.yaml: not valid YAML/,
+    );
+    expect(failure(() => loadConfig({ file: join(dir, 'missing.yaml'), env: {} })).message).toMatch(
+      /missing\.yaml: cannot be read \(ENOENT\)/,
+    );
   });
 
   it('requires a bucket for the s3 archive', () => {
-    expect(failure(() => loadConfig({ env: { OXB_ARCHIVE: 's3' } })).message).toMatch(/^config: archive\.bucket .*required when archive\.kind is s3/);
+    expect(failure(() => loadConfig({ env: { OXB_ARCHIVE: 's3' } })).message).toMatch(
+      /^config: archive\.bucket .*required when archive\.kind is s3/,
+    );
     expect(loadConfig({ env: { OXB_ARCHIVE: 's3', S3_BUCKET: 'feedback' } }).archive.bucket).toBe('feedback');
   });
 });

@@ -15,19 +15,26 @@ import { bundleCli, runCli } from '../cli/cli-kit.js';
 import { REDIS_URL, ROOT, deleteKeys, plainRedis, testPrefix } from '../daemon/helpers.js';
 
 let cli: { entry: string; dispose(): void };
-beforeAll(async () => { cli = await bundleCli(); });
+beforeAll(async () => {
+  cli = await bundleCli();
+});
 afterAll(() => cli?.dispose());
 
 describe('a year-month is read in the schedule zone, whatever TZ the process has', () => {
   const prefix = testPrefix();
   const redis = plainRedis();
-  afterAll(async () => { await deleteKeys(redis, prefix); await redis.quit(); });
+  afterAll(async () => {
+    await deleteKeys(redis, prefix);
+    await redis.quit();
+  });
 
   for (const tz of ['America/New_York', 'Asia/Tokyo', 'UTC']) {
     it(`backfill --from 2025-11 --to 2025-12 with TZ=${tz}`, async () => {
       const config = join(ROOT, 'config', 'schedules.example.yaml');
       const result = await runCli(cli.entry, ['--config', config, 'backfill', 'feedback-daily', '--from', '2025-11', '--to', '2025-12'], {
-        TZ: tz, REDIS_URL, OXB_REDIS_PREFIX: `${prefix}-${tz.replace('/', '-')}`,
+        TZ: tz,
+        REDIS_URL,
+        OXB_REDIS_PREFIX: `${prefix}-${tz.replace('/', '-')}`,
       });
       expect(result.stderr).not.toMatch(/error/i);
       expect(result.code).toBe(0);
@@ -46,7 +53,16 @@ describe('NO_COLOR', () => {
     const command = `${JSON.stringify(process.execPath)} ${JSON.stringify(cli.entry)} run feedback.export --start 2025-01-01T00:00:00Z --end 2025-01-02T00:00:00Z`;
     const child = startChild('script', ['-qec', command, '/dev/null'], {
       cwd: ROOT,
-      env: { PATH: process.env.PATH ?? '', HOME: '/tmp', TERM: 'xterm', REDIS_URL, OXB_REDIS_PREFIX: `${testPrefix()}-color`, OX_URL: 'http://127.0.0.1:9', LOG_LEVEL: 'info', ...env },
+      env: {
+        PATH: process.env.PATH ?? '',
+        HOME: '/tmp',
+        TERM: 'xterm',
+        REDIS_URL,
+        OXB_REDIS_PREFIX: `${testPrefix()}-color`,
+        OX_URL: 'http://127.0.0.1:9',
+        LOG_LEVEL: 'info',
+        ...env,
+      },
       timeoutMs: 60_000,
     });
     return child.exited.then(() => child.output());
@@ -68,17 +84,29 @@ describe('AWS_REGION', () => {
     expect(loadConfig({ env: { AWS_REGION: 'eu-central-1' } }).archive.region).toBe('eu-central-1');
     expect(loadConfig({ env: { AWS_DEFAULT_REGION: 'eu-west-3' } }).archive.region).toBe('eu-west-3');
     expect(loadConfig({ env: { AWS_REGION: 'eu-central-1', S3_REGION: 'ap-south-1' } }).archive.region).toBe('ap-south-1');
-    expect(loadConfig({ env: { AWS_REGION: 'eu-central-1' }, overrides: { archive: { region: 'us-west-2' } } }).archive.region).toBe('us-west-2');
+    expect(loadConfig({ env: { AWS_REGION: 'eu-central-1' }, overrides: { archive: { region: 'us-west-2' } } }).archive.region).toBe(
+      'us-west-2',
+    );
   });
 });
 
 describe('dependencies', () => {
-  const lock = JSON.parse(readFileSync(join(ROOT, 'package-lock.json'), 'utf8')) as { packages: Record<string, { version?: string; engines?: { node?: string } }> };
-  const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { engines: { node: string }; dependencies: Record<string, string> };
-  const copies = (name: string) => Object.entries(lock.packages).filter(([path]) => path.endsWith(`node_modules/${name}`)).map(([, p]) => p.version);
+  const lock = JSON.parse(readFileSync(join(ROOT, 'package-lock.json'), 'utf8')) as {
+    packages: Record<string, { version?: string; engines?: { node?: string } }>;
+  };
+  const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as {
+    engines: { node: string };
+    dependencies: Record<string, string>;
+  };
+  const copies = (name: string) =>
+    Object.entries(lock.packages)
+      .filter(([path]) => path.endsWith(`node_modules/${name}`))
+      .map(([, p]) => p.version);
 
   it('has one cron-parser, the one BullMQ uses to fire the schedules', () => {
-    const bullmq = JSON.parse(readFileSync(join(ROOT, 'node_modules', 'bullmq', 'package.json'), 'utf8')) as { dependencies: Record<string, string> };
+    const bullmq = JSON.parse(readFileSync(join(ROOT, 'node_modules', 'bullmq', 'package.json'), 'utf8')) as {
+      dependencies: Record<string, string>;
+    };
     expect(copies('cron-parser')).toEqual([bullmq.dependencies['cron-parser']]);
   });
 
@@ -88,7 +116,11 @@ describe('dependencies', () => {
   });
 
   it('engines.node is at least the highest minimum any production dependency declares', () => {
-    const minimum = (range: string) => /(\d+)(?:\.(\d+))?(?:\.(\d+))?/.exec(range.split('||').at(-1)!)!.slice(1).map((n) => Number(n ?? 0));
+    const minimum = (range: string) =>
+      /(\d+)(?:\.(\d+))?(?:\.(\d+))?/
+        .exec(range.split('||').at(-1)!)!
+        .slice(1)
+        .map((n) => Number(n ?? 0));
     const compare = (a: number[], b: number[]) => a[0]! - b[0]! || a[1]! - b[1]! || (a[2] ?? 0) - (b[2] ?? 0);
     const ours = minimum(pkg.engines.node);
     const theirs = Object.entries(lock.packages).filter(([path, p]) => path !== '' && p.engines?.node && !(p as { dev?: boolean }).dev);
@@ -107,7 +139,9 @@ describe('JSON Schema of the config', () => {
   const ajv = new Ajv2020({ strict: false, allErrors: true, validateFormats: false });
   const validate = ajv.compile(JSON.parse(shipped) as object);
   const configFiles = [
-    ...readdirSync(join(ROOT, 'config')).filter((f) => f.endsWith('.yaml') && !f.startsWith('catalog')).map((f) => join('config', f)),
+    ...readdirSync(join(ROOT, 'config'))
+      .filter((f) => f.endsWith('.yaml') && !f.startsWith('catalog'))
+      .map((f) => join('config', f)),
     'deploy/kubernetes/config.yaml',
   ];
 

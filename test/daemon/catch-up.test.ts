@@ -11,7 +11,17 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { RedisClient } from '../../src/redis/connection.js';
 import { RedisLedger } from '../../src/ledger/redis-ledger.js';
 import { ScheduleState } from '../../src/queue/schedule-state.js';
-import { deleteKeys, plainRedis, REDIS_URL, runCli, startChildDaemon, startPrivateRedis, testPrefix, waitFor, type Child } from './helpers.js';
+import {
+  deleteKeys,
+  plainRedis,
+  REDIS_URL,
+  runCli,
+  startChildDaemon,
+  startPrivateRedis,
+  testPrefix,
+  waitFor,
+  type Child,
+} from './helpers.js';
 import { clockEnv, testNow, testToday } from '../helpers/clock.js';
 
 const DAY = 86_400_000;
@@ -30,14 +40,25 @@ function overrides(prefix: string, schedules: Record<string, unknown>, url = RED
 
 /** A daily export-like schedule whose cron (02:00 UTC) stays silent during the test. */
 function daily(startAt: number, extra: Record<string, unknown> = {}) {
-  return { job: 'test.window', cron: '0 2 * * *', tz: 'UTC', window: '1d', lag: 0, startAt: new Date(startAt).toISOString(), params: { sleepMs: 50 }, ...extra };
+  return {
+    job: 'test.window',
+    cron: '0 2 * * *',
+    tz: 'UTC',
+    window: '1d',
+    lag: 0,
+    startAt: new Date(startAt).toISOString(),
+    params: { sleepMs: 50 },
+    ...extra,
+  };
 }
 
 describe('catch-up now', () => {
   let redis: RedisClient;
   const prefixes: string[] = [];
   const children: Child[] = [];
-  beforeAll(() => { redis = plainRedis(); });
+  beforeAll(() => {
+    redis = plainRedis();
+  });
   afterEach(async () => {
     for (const c of children.splice(0)) {
       if (c.process.exitCode === null && c.process.signalCode === null) c.process.kill('SIGTERM');
@@ -53,7 +74,8 @@ describe('catch-up now', () => {
     prefixes.push(p);
     return p;
   };
-  const runsOf = (client: RedisClient, prefix: string, schedule: string, start: number) => client.get(`${prefix}:test:runs:${schedule}:${start}`).then(Number);
+  const runsOf = (client: RedisClient, prefix: string, schedule: string, start: number) =>
+    client.get(`${prefix}:test:runs:${schedule}:${start}`).then(Number);
   const doneList = (client: RedisClient, prefix: string) => client.lrange(`${prefix}:test:done`, 0, -1);
 
   it('a daemon started after a six-day outage runs the six missed windows within seconds; two replicas run each once', async () => {
@@ -61,7 +83,10 @@ describe('catch-up now', () => {
     const startAt = today() - 6 * DAY;
     const schedules = { nightly: daily(startAt) };
     const started = Date.now();
-    const [a, b] = await Promise.all([startChildDaemon(overrides(prefix, schedules), clockEnv()), startChildDaemon(overrides(prefix, schedules), clockEnv())]);
+    const [a, b] = await Promise.all([
+      startChildDaemon(overrides(prefix, schedules), clockEnv()),
+      startChildDaemon(overrides(prefix, schedules), clockEnv()),
+    ]);
     children.push(a, b);
     const ready = Date.now();
     const ledger = new RedisLedger(redis, prefix);
@@ -69,13 +94,16 @@ describe('catch-up now', () => {
     const tookMs = Date.now() - started;
     const sinceReady = Date.now() - ready;
     // Both replicas are ready (the startup catch-up is queued), and no window ran twice.
-    for (const child of [a, b]) expect(((await (await fetch(`${child.url}/readyz`)).json()) as { checks: Record<string, unknown> }).checks.caughtUp).toBe(true);
+    for (const child of [a, b])
+      expect(((await (await fetch(`${child.url}/readyz`)).json()) as { checks: Record<string, unknown> }).checks.caughtUp).toBe(true);
     await new Promise((r) => setTimeout(r, 1_000));
     const done = await doneList(redis, prefix);
     expect(done).toHaveLength(6);
     for (let d = 0; d < 6; d++) expect(await runsOf(redis, prefix, 'nightly', startAt + d * DAY)).toBe(1);
     expect(tookMs).toBeLessThan(25_000); // not at 02:00 tomorrow
-    console.log(`six-day outage: 6 windows done ${tookMs} ms after two daemon processes were spawned, ${sinceReady} ms after both said ready (a daemon says ready once its startup catch-up is queued)`);
+    console.log(
+      `six-day outage: 6 windows done ${tookMs} ms after two daemon processes were spawned, ${sinceReady} ms after both said ready (a daemon says ready once its startup catch-up is queued)`,
+    );
   }, 60_000);
 
   it('pause, time passes, resume: what the schedule missed runs within seconds of `ox-batch resume`', async () => {
@@ -91,7 +119,10 @@ describe('catch-up now', () => {
     const dir = mkdtempSync(join(tmpdir(), 'oxb-resume-'));
     try {
       const file = join(dir, 'config.yaml');
-      writeFileSync(file, `redis: { url: "${REDIS_URL}", prefix: ${prefix} }\nlogging: { level: warn }\nschedules:\n  nightly: { job: feedback.export, cron: "0 2 * * *", tz: UTC, window: 1d }\n`);
+      writeFileSync(
+        file,
+        `redis: { url: "${REDIS_URL}", prefix: ${prefix} }\nlogging: { level: warn }\nschedules:\n  nightly: { job: feedback.export, cron: "0 2 * * *", tz: UTC, window: 1d }\n`,
+      );
       const resumed = Date.now();
       const out = await runCli(['--config', file, 'resume', 'nightly'], clockEnv());
       expect(out.code, out.stderr).toBe(0);
@@ -120,12 +151,22 @@ describe('catch-up now', () => {
       const child = await startChildDaemon(overrides(prefix, { nightly: daily(startAt, { lag }) }, own.url), clockEnv());
       children.push(child);
       const ledger = new RedisLedger(client, prefix);
-      await waitFor(async () => (await ledger.watermark('nightly', startAt)) === today() - DAY, 'the three closed windows done', 20_000, 100);
+      await waitFor(
+        async () => (await ledger.watermark('nightly', startAt)) === today() - DAY,
+        'the three closed windows done',
+        20_000,
+        100,
+      );
       await own.stop();
       await new Promise((r) => setTimeout(r, Math.max(0, closesAt - testNow()) + 1_000));
       await own.start();
       const back = Date.now();
-      await waitFor(async () => (await ledger.watermark('nightly', startAt).catch(() => 0)) === today(), 'the window that closed during the outage done', 20_000, 100);
+      await waitFor(
+        async () => (await ledger.watermark('nightly', startAt).catch(() => 0)) === today(),
+        'the window that closed during the outage done',
+        20_000,
+        100,
+      );
       const tookMs = Date.now() - back;
       expect(await doneList(client, prefix)).toHaveLength(4);
       for (let d = 0; d < 4; d++) expect(await runsOf(client, prefix, 'nightly', startAt + d * DAY)).toBe(1);

@@ -16,18 +16,21 @@ describe('daemon CLI against Redis (no workers running)', () => {
     redis = plainRedis();
     dir = mkdtempSync(join(tmpdir(), 'oxb-cli-'));
     file = join(dir, 'config.yaml');
-    writeFileSync(file, [
-      `redis: { url: "${REDIS_URL}", prefix: "${prefix}" }`,
-      'logging: { level: warn }',
-      'schedules:',
-      '  feedback-daily:',
-      '    job: feedback.export',
-      '    cron: "30 2 * * *"',
-      '    tz: Europe/Berlin',
-      '    window: 1d',
-      '    startAt: 2026-03-01',
-      '',
-    ].join('\n'));
+    writeFileSync(
+      file,
+      [
+        `redis: { url: "${REDIS_URL}", prefix: "${prefix}" }`,
+        'logging: { level: warn }',
+        'schedules:',
+        '  feedback-daily:',
+        '    job: feedback.export',
+        '    cron: "30 2 * * *"',
+        '    tz: Europe/Berlin',
+        '    window: 1d',
+        '    startAt: 2026-03-01',
+        '',
+      ].join('\n'),
+    );
   });
   afterAll(async () => {
     await deleteKeys(redis, prefix);
@@ -43,7 +46,11 @@ describe('daemon CLI against Redis (no workers running)', () => {
 
     const out = await runCli(['--config', file, 'backfill', 'feedback-daily', '--from', '2026-03-28', '--to', '2026-04-01']);
     expect(out.code, out.stderr).toBe(0);
-    const summary = JSON.parse(out.stdout) as { queued: number; done: number; jobs: Array<{ jobId: string; status: string; start: string }> };
+    const summary = JSON.parse(out.stdout) as {
+      queued: number;
+      done: number;
+      jobs: Array<{ jobId: string; status: string; start: string }>;
+    };
     expect(summary).toMatchObject({ queued: 3, done: 1 });
     expect(summary.jobs.map((j) => [j.start, j.status])).toEqual([
       ['2026-03-27T23:00:00.000Z', 'queued'],
@@ -59,16 +66,41 @@ describe('daemon CLI against Redis (no workers running)', () => {
     const listed = await runCli(['--config', file, 'schedules', '--json']);
     expect(listed.code, listed.stderr).toBe(0);
     const [schedule] = JSON.parse(listed.stdout) as Array<Record<string, unknown>>;
-    expect(schedule).toMatchObject({ id: 'feedback-daily', job: 'feedback.export', tz: 'Europe/Berlin', window: '1d', paused: true, origin: '2026-02-28T23:00:00.000Z', watermark: '2026-02-28T23:00:00.000Z', failedWindows: 0 });
+    expect(schedule).toMatchObject({
+      id: 'feedback-daily',
+      job: 'feedback.export',
+      tz: 'Europe/Berlin',
+      window: '1d',
+      paused: true,
+      origin: '2026-02-28T23:00:00.000Z',
+      watermark: '2026-02-28T23:00:00.000Z',
+      failedWindows: 0,
+    });
 
     // status lists the windows running now and who runs them.
     await ledger.beginWindow({ scheduleId: 'feedback-daily', ...days[2]! }, 'feedback.export', 1);
-    await ledger.beginManual({ scheduleId: 'feedback-daily', ...days[3]! }, 'feedback.export', { owner: 'run:ops-host:4242', leaseUntil: Date.parse('2099-01-01T00:00:00Z') });
+    await ledger.beginManual({ scheduleId: 'feedback-daily', ...days[3]! }, 'feedback.export', {
+      owner: 'run:ops-host:4242',
+      leaseUntil: Date.parse('2099-01-01T00:00:00Z'),
+    });
     const status = await runCli(['--config', file, 'status', '--json']);
     expect(status.code, status.stderr).toBe(0);
     expect((JSON.parse(status.stdout) as { running: unknown[] }).running).toEqual([
-      { schedule: 'feedback-daily', window: '2026-03-29T22:00:00.000Z..2026-03-30T22:00:00.000Z', attempt: 1, since: expect.any(String), by: 'worker' },
-      { schedule: 'feedback-daily', window: '2026-03-30T22:00:00.000Z..2026-03-31T22:00:00.000Z', attempt: 1, since: expect.any(String), by: 'run:ops-host:4242', leaseUntil: '2099-01-01T00:00:00.000Z' },
+      {
+        schedule: 'feedback-daily',
+        window: '2026-03-29T22:00:00.000Z..2026-03-30T22:00:00.000Z',
+        attempt: 1,
+        since: expect.any(String),
+        by: 'worker',
+      },
+      {
+        schedule: 'feedback-daily',
+        window: '2026-03-30T22:00:00.000Z..2026-03-31T22:00:00.000Z',
+        attempt: 1,
+        since: expect.any(String),
+        by: 'run:ops-host:4242',
+        leaseUntil: '2099-01-01T00:00:00.000Z',
+      },
     ]);
     const table = await runCli(['--config', file, 'status']);
     expect(table.stdout).toMatch(/running windows[\s\S]*run:ops-host:4242/);

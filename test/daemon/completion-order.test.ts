@@ -40,11 +40,20 @@ describe('the done mark on the worker connection', () => {
     workerConnection.disconnect();
   });
 
-  const windowJob = (n: number) => queue.add('test.window', { type: 'window', scheduleId: 'order', job: 'test.window', start: T0 + n * DAY, end: T0 + (n + 1) * DAY, params: {} }, { attempts: 1 });
+  const windowJob = (n: number) =>
+    queue.add(
+      'test.window',
+      { type: 'window', scheduleId: 'order', job: 'test.window', start: T0 + n * DAY, end: T0 + (n + 1) * DAY, params: {} },
+      { attempts: 1 },
+    );
 
   it('is in Redis before any later command on that connection, without waiting for the reply', async () => {
     const processor = createJobProcessor({
-      services, kinds: [windowNoop], schedules, log: silentLogger(), isShuttingDown: () => false,
+      services,
+      kinds: [windowNoop],
+      schedules,
+      log: silentLogger(),
+      isShuttingDown: () => false,
       completionLedger: new RedisLedger(workerConnection, prefix),
     });
     for (let n = 0; n < 20; n++) {
@@ -60,16 +69,24 @@ describe('the done mark on the worker connection', () => {
     const dead = new Redis({ lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0 });
     dead.on('error', () => undefined);
     const processor = createJobProcessor({
-      services, kinds: [windowNoop], schedules, log: silentLogger(), isShuttingDown: () => false,
+      services,
+      kinds: [windowNoop],
+      schedules,
+      log: silentLogger(),
+      isShuttingDown: () => false,
       completionLedger: new RedisLedger(dead, prefix),
     });
     const job = await windowJob(30);
     await processor(job, undefined, new AbortController().signal);
     const key = { scheduleId: 'order', start: T0 + 30 * DAY, end: T0 + 31 * DAY };
-    const record = await waitFor(async () => {
-      const r = await services.ledger.getWindow(key);
-      return r?.state === 'done' ? r : undefined;
-    }, 'the done mark written again', 5_000);
+    const record = await waitFor(
+      async () => {
+        const r = await services.ledger.getWindow(key);
+        return r?.state === 'done' ? r : undefined;
+      },
+      'the done mark written again',
+      5_000,
+    );
     expect(record.result).toMatchObject({ rows: 1 });
     dead.disconnect();
   });

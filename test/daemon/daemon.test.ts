@@ -24,7 +24,13 @@ describe('daemon in process: worker path, retries, unrecoverable errors, health 
   beforeEach(async () => {
     prefix = testPrefix();
     redis = plainRedis();
-    daemon = await Daemon.start({ config: testConfig(prefix, { worker: { concurrency: 2, backoffMs: 50 } }), kinds: testKinds, role: 'all', port: 0, log: silentLogger() });
+    daemon = await Daemon.start({
+      config: testConfig(prefix, { worker: { concurrency: 2, backoffMs: 50 } }),
+      kinds: testKinds,
+      role: 'all',
+      port: 0,
+      log: silentLogger(),
+    });
   });
   afterEach(async () => {
     await daemon.stop({ graceMs: 100 });
@@ -43,7 +49,10 @@ describe('daemon in process: worker path, retries, unrecoverable errors, health 
       { scheduleId: badInputJob.name, kind: badInputJob, window: refused, params: {}, attempts: 4 },
     ]);
     await waitFor(async () => (await ledger.getWindow({ scheduleId: windowNoop.name, ...flaky }))?.state === 'done', 'flaky window done');
-    await waitFor(async () => (await ledger.getWindow({ scheduleId: badInputJob.name, ...refused }))?.state === 'failed', 'refused window failed');
+    await waitFor(
+      async () => (await ledger.getWindow({ scheduleId: badInputJob.name, ...refused }))?.state === 'failed',
+      'refused window failed',
+    );
     return { ledger, flaky, refused };
   };
 
@@ -84,9 +93,19 @@ describe('schedule triggers', () => {
       hourly: { job: 'test.window', cron: '5 * * * *', tz: 'UTC', window: '1h', params: {} },
       sync: { job: 'test.plain', every: '1h', params: {} },
     };
-    const first = await Daemon.start({ config: testConfig(prefix, { schedules }), kinds: testKinds, role: 'scheduler', port: null, log: silentLogger() });
+    const first = await Daemon.start({
+      config: testConfig(prefix, { schedules }),
+      kinds: testKinds,
+      role: 'scheduler',
+      port: null,
+      log: silentLogger(),
+    });
     try {
-      await first.ticksQueue.upsertJobScheduler('tick.retired', { every: 3_600_000 }, { name: 'tick', data: { type: 'tick', scheduleId: 'retired' } });
+      await first.ticksQueue.upsertJobScheduler(
+        'tick.retired',
+        { every: 3_600_000 },
+        { name: 'tick', data: { type: 'tick', scheduleId: 'retired' } },
+      );
       await first.upsertSchedulers();
       const ids = (await first.ticksQueue.getJobSchedulers(0, -1)).map((s) => s.id ?? s.key).sort();
       expect(ids).toEqual(['tick.hourly', 'tick.sync']);
@@ -107,9 +126,18 @@ describe('schedule triggers during a rolling deploy', () => {
   it('the newest scheduler manages the triggers: an older replica neither brings back a dropped schedule nor removes a new one', async () => {
     const prefix = testPrefix();
     const redis = plainRedis();
-    const schedule = (job: string) => (job === 'test.plain' ? { job, every: '1h', params: {} } : { job, cron: '5 * * * *', tz: 'UTC', window: '1h', params: {} });
+    const schedule = (job: string) =>
+      job === 'test.plain' ? { job, every: '1h', params: {} } : { job, cron: '5 * * * *', tz: 'UTC', window: '1h', params: {} };
     const ids = async (d: Daemon) => (await d.ticksQueue.getJobSchedulers(0, -1)).map((s) => s.id ?? s.key).sort();
-    const start = (schedules: Record<string, unknown>) => Daemon.start({ config: testConfig(prefix, { schedules }), kinds: testKinds, role: 'scheduler', port: null, log: silentLogger(), watchdogIntervalMs: 3_600_000 });
+    const start = (schedules: Record<string, unknown>) =>
+      Daemon.start({
+        config: testConfig(prefix, { schedules }),
+        kinds: testKinds,
+        role: 'scheduler',
+        port: null,
+        log: silentLogger(),
+        watchdogIntervalMs: 3_600_000,
+      });
     // The old release has `dropped` and `kept`; the new one drops `dropped` and adds `added`.
     const old = await start({ dropped: schedule('test.window'), kept: schedule('test.plain') });
     let fresh: Daemon | undefined;
@@ -122,7 +150,11 @@ describe('schedule triggers during a rolling deploy', () => {
       expect(await ids(old)).toEqual(['tick.added', 'tick.kept']);
       // The new one repairs what breaks and removes what it does not know.
       await fresh.ticksQueue.removeJobScheduler('tick.kept');
-      await fresh.ticksQueue.upsertJobScheduler('tick.orphan', { every: 3_600_000 }, { name: 'tick', data: { type: 'tick', scheduleId: 'orphan' } });
+      await fresh.ticksQueue.upsertJobScheduler(
+        'tick.orphan',
+        { every: 3_600_000 },
+        { name: 'tick', data: { type: 'tick', scheduleId: 'orphan' } },
+      );
       expect(await fresh.checkSchedulers()).toBe(true);
       expect(await ids(fresh)).toEqual(['tick.added', 'tick.kept']);
       // Once the new one is gone (say the deploy is rolled back), the old one takes over.
@@ -158,19 +190,31 @@ describe('a Redis restart during a run', () => {
       const ledger = new RedisLedger(redis, prefix);
       const producer = createQueue<JobData>(JOB_QUEUE, config, redis, silentLogger());
       const window = { start: Date.UTC(2026, 6, 1), end: Date.UTC(2026, 6, 2) };
-      await enqueueWindows({ queue: producer, ledger, config }, [{ scheduleId: windowNoop.name, kind: windowNoop, window, params: { sleepMs: 2500 }, attempts: 3 }]);
+      await enqueueWindows({ queue: producer, ledger, config }, [
+        { scheduleId: windowNoop.name, kind: windowNoop, window, params: { sleepMs: 2500 }, attempts: 3 },
+      ]);
       await producer.close();
       await waitFor(async () => (await ledger.getWindow({ scheduleId: windowNoop.name, ...window }))?.state === 'running', 'job running');
       expect((await fetch(`${daemon.http!.url}/readyz`)).status).toBe(200);
       await server.stop();
-      await waitFor(async () => (await fetch(`${daemon.http!.url}/readyz`)).status === 503, 'readyz false while Redis is down', 10_000, 100);
+      await waitFor(
+        async () => (await fetch(`${daemon.http!.url}/readyz`)).status === 503,
+        'readyz false while Redis is down',
+        10_000,
+        100,
+      );
       // /metrics still answers (process and OX metrics) instead of waiting out the Redis retries.
       const metrics = await fetch(`${daemon.http!.url}/metrics`, { signal: AbortSignal.timeout(8_000) });
       expect(metrics.status).toBe(200);
       expect(await metrics.text()).toMatch(/oxb_process_/);
       await server.start();
       await waitFor(async () => (await fetch(`${daemon.http!.url}/readyz`)).status === 200, 'readyz true again', 15_000, 100);
-      await waitFor(async () => (await ledger.getWindow({ scheduleId: windowNoop.name, ...window }).catch(() => null))?.state === 'done', 'job done after the restart', 20_000, 200);
+      await waitFor(
+        async () => (await ledger.getWindow({ scheduleId: windowNoop.name, ...window }).catch(() => null))?.state === 'done',
+        'job done after the restart',
+        20_000,
+        200,
+      );
       expect(Number(await redis.get(`${prefix}:test:runs:test.window:${window.start}`))).toBe(1);
     } finally {
       await daemon.stop({ graceMs: 100 });
@@ -180,16 +224,31 @@ describe('a Redis restart during a run', () => {
 });
 
 describe('bad schedule config', () => {
-  const check = (schedule: Record<string, unknown>) => () => resolveSchedules({ timezone: 'UTC', schedules: { nightly: { lag: 0, catchUp: 1, overlap: 'skip', attempts: 1, paused: false, params: {}, ...schedule } as never } }, testKinds);
+  const check = (schedule: Record<string, unknown>) => () =>
+    resolveSchedules(
+      {
+        timezone: 'UTC',
+        schedules: { nightly: { lag: 0, catchUp: 1, overlap: 'skip', attempts: 1, paused: false, params: {}, ...schedule } as never },
+      },
+      testKinds,
+    );
 
   it('names the schedule and the field: unknown job, bad cron, unknown zone, window rules, params', () => {
     expect(check({ job: 'test.nope', cron: '0 2 * * *', window: '1d' })).toThrow(/^schedule nightly: job: unknown job kind "test.nope"/);
-    expect(check({ job: 'test.window', cron: '0 25 * * *', window: '1d' })).toThrow(/^schedule nightly: cron: "0 25 \* \* \*" is not a cron pattern/);
+    expect(check({ job: 'test.window', cron: '0 25 * * *', window: '1d' })).toThrow(
+      /^schedule nightly: cron: "0 25 \* \* \*" is not a cron pattern/,
+    );
     expect(check({ job: 'test.window', cron: '0 2 * *', window: '1d' })).toThrow(/^schedule nightly: cron: "0 2 \* \*" has 4 fields/);
-    expect(check({ job: 'test.window', cron: '0 2 * * *', tz: 'Europe/Berln', window: '1d' })).toThrow(/^schedule nightly: tz: unknown time zone "Europe\/Berln"/);
+    expect(check({ job: 'test.window', cron: '0 2 * * *', tz: 'Europe/Berln', window: '1d' })).toThrow(
+      /^schedule nightly: tz: unknown time zone "Europe\/Berln"/,
+    );
     expect(check({ job: 'test.window', cron: '0 2 * * *' })).toThrow(/^schedule nightly: window: /);
-    expect(check({ job: 'test.plain', cron: '0 2 * * *', window: '1d' })).toThrow(/^schedule nightly: window: job test.plain does not work on time windows/);
-    expect(check({ job: 'test.window', cron: '0 2 * * *', window: '1d', params: { sleepMs: -1 } })).toThrow(/^schedule nightly: params\.sleepMs: /);
+    expect(check({ job: 'test.plain', cron: '0 2 * * *', window: '1d' })).toThrow(
+      /^schedule nightly: window: job test.plain does not work on time windows/,
+    );
+    expect(check({ job: 'test.window', cron: '0 2 * * *', window: '1d', params: { sleepMs: -1 } })).toThrow(
+      /^schedule nightly: params\.sleepMs: /,
+    );
     expect(check({ job: 'test.window', cron: '0 2 * * *', window: '1d', startAt: 'yesterday' })).toThrow(/^schedule nightly: startAt: /);
     expect(check({ job: 'test.window', cron: '0 2 * * *', window: '1d', params: { sleepMs: -1 } })).toThrow(InputError);
   });
@@ -198,8 +257,14 @@ describe('bad schedule config', () => {
     const dir = mkdtempSync(join(tmpdir(), 'oxb-cfg-'));
     try {
       const cases: Array<[string, RegExp]> = [
-        ['schedules:\n  nightly: { job: feedback.exprot, cron: "0 2 * * *", window: 1d }\n', /schedule nightly: job: unknown job kind "feedback.exprot"/],
-        ['schedules:\n  nightly: { job: feedback.export, cron: "0 25 * * *", window: 1d }\n', /schedules\.nightly\.cron.*not a cron pattern/],
+        [
+          'schedules:\n  nightly: { job: feedback.exprot, cron: "0 2 * * *", window: 1d }\n',
+          /schedule nightly: job: unknown job kind "feedback.exprot"/,
+        ],
+        [
+          'schedules:\n  nightly: { job: feedback.export, cron: "0 25 * * *", window: 1d }\n',
+          /schedules\.nightly\.cron.*not a cron pattern/,
+        ],
       ];
       for (const [yaml, message] of cases) {
         const file = join(dir, 'bad.yaml');

@@ -26,7 +26,12 @@ export function plainRedis(url = REDIS_URL): RedisClient {
   return createRedis(url, 'command');
 }
 
-export async function waitFor<T>(probe: () => Promise<T | undefined | false | null> | T | undefined | false | null, what: string, timeoutMs = 15_000, everyMs = 50): Promise<T> {
+export async function waitFor<T>(
+  probe: () => Promise<T | undefined | false | null> | T | undefined | false | null,
+  what: string,
+  timeoutMs = 15_000,
+  everyMs = 50,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await probe();
@@ -61,7 +66,11 @@ export interface Child {
 }
 
 /** Starts the test daemon child and waits until it says ready. Killed at the latest after `timeoutMs`. */
-export async function startChildDaemon(configOverrides: Record<string, unknown>, env: Record<string, string> = {}, timeoutMs = 120_000): Promise<Child> {
+export async function startChildDaemon(
+  configOverrides: Record<string, unknown>,
+  env: Record<string, string> = {},
+  timeoutMs = 120_000,
+): Promise<Child> {
   const child = startChild(process.execPath, ['--import', 'tsx', join(here, 'fixtures', 'daemon-child.ts')], {
     cwd: ROOT,
     env: { ...process.env, OXB_TEST_CONFIG: JSON.stringify(configOverrides), ...env },
@@ -71,16 +80,24 @@ export async function startChildDaemon(configOverrides: Record<string, unknown>,
   const handle: Child = { process: child.process, stderr: child.stderr, stdout: child.stdout, exited };
   await Promise.race([
     waitFor(() => /ready/.test(child.stderr()), 'child daemon ready', 20_000, 50),
-    exited.then(({ code }) => { throw new Error(`child daemon exited early (${code}): ${child.stderr()}${child.stdout()}`); }),
+    exited.then(({ code }) => {
+      throw new Error(`child daemon exited early (${code}): ${child.stderr()}${child.stdout()}`);
+    }),
   ]);
   handle.url = /ready (\S+)/.exec(child.stderr())?.[1];
   return handle;
 }
 
 /** Runs the real CLI (`src/cli/main.ts`) and collects its output and exit code. */
-export async function runCli(args: string[], env: Record<string, string> = {}, timeoutMs = 60_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
+export async function runCli(
+  args: string[],
+  env: Record<string, string> = {},
+  timeoutMs = 60_000,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const { code, stdout, stderr } = await runChild(process.execPath, ['--import', 'tsx', join(ROOT, 'src', 'cli', 'main.ts'), ...args], {
-    cwd: ROOT, env: { ...process.env, ...env }, timeoutMs,
+    cwd: ROOT,
+    env: { ...process.env, ...env },
+    timeoutMs,
   });
   return { code, stdout, stderr };
 }
@@ -119,10 +136,23 @@ export async function startPrivateRedis(): Promise<PrivateRedis> {
     url: `redis://127.0.0.1:${port}`,
     port,
     async start() {
-      server = startChild('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'yes', '--appendfsync', 'always', '--dir', dir], { stdio: 'ignore', timeoutMs: 300_000, scope });
+      server = startChild(
+        'redis-server',
+        ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'yes', '--appendfsync', 'always', '--dir', dir],
+        { stdio: 'ignore', timeoutMs: 300_000, scope },
+      );
       const probe = plainRedis(handle.url);
       try {
-        await waitFor(() => probe.ping().then(() => true, () => false), `redis-server on ${port}`, 10_000, 50);
+        await waitFor(
+          () =>
+            probe.ping().then(
+              () => true,
+              () => false,
+            ),
+          `redis-server on ${port}`,
+          10_000,
+          50,
+        );
       } finally {
         probe.disconnect();
       }

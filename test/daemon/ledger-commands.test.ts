@@ -71,7 +71,13 @@ describe('ledger commands in Redis', () => {
   });
 
   it('a transition in the batch answers and writes what it does alone', async () => {
-    const keysOf = (run: string) => [`${prefix}:${run}:ledger:w:s:1000`, `${prefix}:${run}:ledger:idx:s`, `${prefix}:${run}:ledger:failed:s`, `${prefix}:${run}:ledger:wm:s`, `${prefix}:${run}:ledger:schedules`];
+    const keysOf = (run: string) => [
+      `${prefix}:${run}:ledger:w:s:1000`,
+      `${prefix}:${run}:ledger:idx:s`,
+      `${prefix}:${run}:ledger:failed:s`,
+      `${prefix}:${run}:ledger:wm:s`,
+      `${prefix}:${run}:ledger:schedules`,
+    ];
     const common = ['s', '1000', '2000', 'test.noop', '5000'];
     const steps: Array<[name: string, args: string[]]> = [
       ['markQueued', [...common, 'job-1', '0']],
@@ -89,21 +95,51 @@ describe('ledger commands in Redis', () => {
     const batched = await commands.updateWindows!(5 * steps.length, ...steps.flatMap(() => keysOf('batch')), ...batchArgs);
     expect(batched).toEqual(alone);
     expect(alone).toEqual([
-      ['applied'], ['started', ''], ['busy', 'worker:a', '9000', '5000'], ['applied'], ['round', 1], ['applied'],
-      ['done', '{"rows":[]}'], ['started', '2', '{"rows":[]}'],
+      ['applied'],
+      ['started', ''],
+      ['busy', 'worker:a', '9000', '5000'],
+      ['applied'],
+      ['round', 1],
+      ['applied'],
+      ['done', '{"rows":[]}'],
+      ['started', '2', '{"rows":[]}'],
     ]);
     const written = async (run: string) => {
       const [window, idx, failed, wm, schedules] = keysOf(run) as [string, string, string, string, string];
-      return [await redis.hgetall(window), await redis.zrange(idx, '0', '-1', 'WITHSCORES'), await redis.zrange(failed, '0', '-1', 'WITHSCORES'), await redis.hgetall(wm), await redis.smembers(schedules)];
+      return [
+        await redis.hgetall(window),
+        await redis.zrange(idx, '0', '-1', 'WITHSCORES'),
+        await redis.zrange(failed, '0', '-1', 'WITHSCORES'),
+        await redis.hgetall(wm),
+        await redis.smembers(schedules),
+      ];
     };
     expect(await written('batch')).toEqual(await written('alone'));
     expect((await written('alone'))[0]).toMatchObject({ state: 'running', attempts: '2', owner: 'run:c', retryRounds: '1' });
   });
 
   it('an update the batch cannot apply answers an error of its own; the others are applied', async () => {
-    const keys = [`${prefix}:x:ledger:w:s:1000`, `${prefix}:x:ledger:idx:s`, `${prefix}:x:ledger:failed:s`, `${prefix}:x:ledger:wm:s`, `${prefix}:x:ledger:schedules`];
+    const keys = [
+      `${prefix}:x:ledger:w:s:1000`,
+      `${prefix}:x:ledger:idx:s`,
+      `${prefix}:x:ledger:failed:s`,
+      `${prefix}:x:ledger:wm:s`,
+      `${prefix}:x:ledger:schedules`,
+    ];
     const args = ['s', '1000', '2000', 'test.noop', '5000', 'null'];
-    const replies = await commands.updateWindows!(10, ...keys, ...keys, 'markDoneTwice', '5', '6', ...args, 'markDone', '5', '6', ...args) as unknown[];
+    const replies = (await commands.updateWindows!(
+      10,
+      ...keys,
+      ...keys,
+      'markDoneTwice',
+      '5',
+      '6',
+      ...args,
+      'markDone',
+      '5',
+      '6',
+      ...args,
+    )) as unknown[];
     expect(replies).toEqual([[LedgerReply.Error, 'no window transition named markDoneTwice'], [LedgerReply.Applied]]);
     expect(await redis.hget(keys[0]!, 'state')).toBe('done');
   });

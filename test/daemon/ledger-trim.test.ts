@@ -25,10 +25,16 @@ const day = (scheduleId: string, n: number) => ({ scheduleId, start: T0 + n * DA
 
 describe('ledger.keepDone config', () => {
   it('is 0 (keep every record) or a duration of at least a day; anything else names the key', () => {
-    const load = (keepDone: unknown) => () => loadConfig({ env: {}, overrides: { ox: { url: 'http://127.0.0.1:1' }, redis: { url: REDIS_URL, prefix: 'oxbt-unit' }, ledger: { keepDone } } });
+    const load = (keepDone: unknown) => () =>
+      loadConfig({
+        env: {},
+        overrides: { ox: { url: 'http://127.0.0.1:1' }, redis: { url: REDIS_URL, prefix: 'oxbt-unit' }, ledger: { keepDone } },
+      });
     expect(load(0)().ledger.keepDone).toBe(0);
     expect(load('400d')().ledger.keepDone).toBe(400 * DAY);
-    expect(load('1h')).toThrow(/^config: ledger\.keepDone \(from overrides\) = 1h: expected 0 \(keep every record\) or at least 1d, e\.g\. 400d$/);
+    expect(load('1h')).toThrow(
+      /^config: ledger\.keepDone \(from overrides\) = 1h: expected 0 \(keep every record\) or at least 1d, e\.g\. 400d$/,
+    );
     expect(load('soon')).toThrow(/^config: ledger\.keepDone .*expected a duration/);
   });
 });
@@ -41,7 +47,9 @@ describe('RedisLedger.trimDone', () => {
     prefixes.push(prefix);
     return new RedisLedger(redis, prefix);
   };
-  beforeAll(() => { redis = plainRedis(); });
+  beforeAll(() => {
+    redis = plainRedis();
+  });
   afterAll(async () => {
     for (const p of prefixes) await deleteKeys(redis, p);
     await redis.quit();
@@ -62,7 +70,9 @@ describe('RedisLedger.trimDone', () => {
     expect(await ledger.trimDone('d', T0, day('d', 6).end)).toBe(7);
     expect(await ledger.trimmedRange('d')).toEqual({ from: T0, through: day('d', 6).end, windows: 7 });
     expect((await ledger.listWindows('d')).map((w) => w.start)).toEqual([7, 8, 9].map((n) => day('d', n).start));
-    expect(await redis.exists(`${ledger.prefix}:ledger:w:d:${day('d', 3).start}`, `${ledger.prefix}:ledger:d:d:${day('d', 3).start}`)).toBe(0);
+    expect(await redis.exists(`${ledger.prefix}:ledger:w:d:${day('d', 3).start}`, `${ledger.prefix}:ledger:d:d:${day('d', 3).start}`)).toBe(
+      0,
+    );
     expect(await ledger.watermark('d', T0)).toBe(before);
     // Walked from scratch (no cached watermark), and from a start inside the trimmed range.
     await redis.hdel(`${ledger.prefix}:ledger:wm:d`, 'watermark', 'startAt');
@@ -83,7 +93,10 @@ describe('RedisLedger.trimDone', () => {
 
     expect(await ledger.getWindow(day('d', 1))).toMatchObject({ state: 'done', trimmed: true });
     expect(await ledger.beginWindow(day('d', 1), 'test.window', 1)).toEqual({ started: false, result: null });
-    expect(await ledger.beginManual(day('d', 1), 'test.window', { owner: 'run:x:1', leaseUntil: Date.now() + 60_000 })).toEqual({ started: false, result: null });
+    expect(await ledger.beginManual(day('d', 1), 'test.window', { owner: 'run:x:1', leaseUntil: Date.now() + 60_000 })).toEqual({
+      started: false,
+      result: null,
+    });
     expect(await ledger.markQueuedIfOpen(day('d', 1), 'test.window', 'j1')).toBe(false);
     expect(await ledger.getWindow(day('d', 1))).toMatchObject({ trimmed: true });
     // Forced, it runs again (an operator's explicit re-run); once done it is trimmed again.
@@ -117,7 +130,12 @@ describe('RedisLedger.trimDone', () => {
     expect((await kept.reexportFlags('k')).map((f) => f.start)).toEqual([day('k', 1).start]);
     const claimed = fresh();
     for (let n = 0; n < 3; n += 1) await done(claimed, day('c', n));
-    await claimed.claimMail(day('c', 1), 'run:host:1', { addresses: ['team@example.com'], via: 'ox', messageId: '<m@x>', leaseUntil: Date.now() + 60_000 });
+    await claimed.claimMail(day('c', 1), 'run:host:1', {
+      addresses: ['team@example.com'],
+      via: 'ox',
+      messageId: '<m@x>',
+      leaseUntil: Date.now() + 60_000,
+    });
     expect(await claimed.trimDone('c', T0, day('c', 2).end)).toBe(1);
     expect(await claimed.getDelivery(day('c', 1), 'mail:team@example.com')).toMatchObject({ state: 'claimed' });
 
@@ -138,30 +156,45 @@ describe('RedisLedger.trimDone', () => {
     const ledger = fresh();
     let run = 0;
     const state = fc.constantFrom('done', 'done', 'done', 'failed', 'queued', 'missing');
-    await fc.assert(fc.asyncProperty(
-      fc.array(state, { minLength: 1, maxLength: 14 }),
-      fc.array(fc.record({ olderThan: fc.integer({ min: 0, max: 14 }), origin: fc.integer({ min: 0, max: 3 }) }), { minLength: 1, maxLength: 4 }),
-      async (states, trims) => {
-        const id = `p${run++}`;
-        for (const [n, s] of states.entries()) {
-          const key = day(id, n);
-          if (s === 'missing') continue;
-          if (s === 'done') await done(ledger, key);
-          else if (s === 'failed') await ledger.markFailed(key, 'test.window', 'x');
-          else await ledger.markQueued(key, 'test.window', `j${n}`);
-        }
-        const starts = states.map((_, n) => day(id, n).start);
-        const marks = async () => Promise.all(starts.map((s) => ledger.watermark(id, s)));
-        const before = await marks();
-        for (const trim of trims) {
-          await ledger.trimDone(id, day(id, trim.origin).start, day(id, trim.olderThan).start);
-          expect(await marks()).toEqual(before);
-          // A fresh walk (another process, no cached watermark) agrees.
-          await redis.hdel(`${ledger.prefix}:ledger:wm:${id}`, 'watermark', 'startAt');
-          expect(await marks()).toEqual(before);
-        }
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(state, { minLength: 1, maxLength: 14 }),
+        fc.array(fc.record({ olderThan: fc.integer({ min: 0, max: 14 }), origin: fc.integer({ min: 0, max: 3 }) }), {
+          minLength: 1,
+          maxLength: 4,
+        }),
+        async (states, trims) => {
+          const id = `p${run++}`;
+          for (const [n, s] of states.entries()) {
+            const key = day(id, n);
+            if (s === 'missing') continue;
+            if (s === 'done') await done(ledger, key);
+            else if (s === 'failed') await ledger.markFailed(key, 'test.window', 'x');
+            else await ledger.markQueued(key, 'test.window', `j${n}`);
+          }
+          const starts = states.map((_, n) => day(id, n).start);
+          const marks = async () => Promise.all(starts.map((s) => ledger.watermark(id, s)));
+          const before = await marks();
+          for (const trim of trims) {
+            await ledger.trimDone(id, day(id, trim.origin).start, day(id, trim.olderThan).start);
+            expect(await marks()).toEqual(before);
+            // A fresh walk (another process, no cached watermark) agrees.
+            await redis.hdel(`${ledger.prefix}:ledger:wm:${id}`, 'watermark', 'startAt');
+            expect(await marks()).toEqual(before);
+          }
+        },
+      ),
+      {
+        seed,
+        numRuns: 30,
+        reporter: (out) => {
+          if (out.failed)
+            throw new Error(
+              `replay with OXB_FC_SEED=${seed}: ${out.counterexample ? JSON.stringify(out.counterexample) : ''} ${String(out.errorInstance)}`,
+            );
+        },
       },
-    ), { seed, numRuns: 30, reporter: (out) => { if (out.failed) throw new Error(`replay with OXB_FC_SEED=${seed}: ${out.counterexample ? JSON.stringify(out.counterexample) : ''} ${String(out.errorInstance)}`); } });
+    );
   });
 });
 
@@ -182,68 +215,96 @@ describe('ledger.keepDone through ox-batch start, status, backfill and run', () 
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('the daemon trims done windows older than keepDone at its tick; they stay done for the watermark, backfill and run', { timeout: 120_000 }, async () => {
-    const now = Date.now();
-    const startAt = lastClosedWindow('1d', 'UTC', now, 0).start - 60 * DAY;
-    const windows = windowsBetween('1d', 'UTC', startAt, lastClosedWindow('1d', 'UTC', now, 0).end);
-    const ledger = new RedisLedger(redis, prefix);
-    for (const w of windows) {
-      const key = { scheduleId: 'daily', ...w };
-      await ledger.markRunning(key, 'feedback.export', 1);
-      await ledger.markDone(key, 'feedback.export', { rows: 3, bytes: 100, sha256: 'x'.repeat(64) });
-      await ledger.recordDelivery(key, 'archive', { at: w.end });
-    }
-    const watermark = await ledger.watermark('daily', startAt);
-    expect(watermark).toBe(windows.at(-1)!.end);
-    const windowKeys = async () => (await keysWithPrefix(redis, prefix)).filter((k) => /:ledger:[wd]:daily:/.test(k)).length;
-    expect(await windowKeys()).toBe(2 * windows.length);
+  it(
+    'the daemon trims done windows older than keepDone at its tick; they stay done for the watermark, backfill and run',
+    { timeout: 120_000 },
+    async () => {
+      const now = Date.now();
+      const startAt = lastClosedWindow('1d', 'UTC', now, 0).start - 60 * DAY;
+      const windows = windowsBetween('1d', 'UTC', startAt, lastClosedWindow('1d', 'UTC', now, 0).end);
+      const ledger = new RedisLedger(redis, prefix);
+      for (const w of windows) {
+        const key = { scheduleId: 'daily', ...w };
+        await ledger.markRunning(key, 'feedback.export', 1);
+        await ledger.markDone(key, 'feedback.export', { rows: 3, bytes: 100, sha256: 'x'.repeat(64) });
+        await ledger.recordDelivery(key, 'archive', { at: w.end });
+      }
+      const watermark = await ledger.watermark('daily', startAt);
+      expect(watermark).toBe(windows.at(-1)!.end);
+      const windowKeys = async () => (await keysWithPrefix(redis, prefix)).filter((k) => /:ledger:[wd]:daily:/.test(k)).length;
+      expect(await windowKeys()).toBe(2 * windows.length);
 
-    const config = join(dir, 'trim.yaml');
-    writeFileSync(config, [
-      // OX is never asked: every window is done (a request would fail the test's runs).
-      'ox: { url: "http://127.0.0.1:1", user: u, password: p, retry: { attempts: 1 } }',
-      'ledger: { keepDone: 20d }',
-      'logging: { level: info }',
-      'schedules:',
-      `  daily: { job: feedback.export, every: 1s, window: 1d, lag: 0, startAt: "${new Date(startAt).toISOString()}" }`,
-      '',
-    ].join('\n'));
-    const env = { REDIS_URL, OXB_REDIS_PREFIX: prefix, OXB_CONFIG: config };
-    const port = await freePort();
-    const started = startChild(process.execPath, [bundle.entry, 'start', '--port', String(port)], { env: { PATH: process.env.PATH ?? '', ...env }, timeoutMs: 180_000 });
-    const daemon: ChildProcess = started.process;
-    const log = started.output;
-    try {
-      const range = await waitFor(() => ledger.trimmedRange('daily'), `the daemon to trim (${log()})`, 60_000, 100);
-      const keepFrom = lastClosedWindow('1d', 'UTC', Date.now(), 0).end - 20 * DAY;
-      expect(range.from).toBe(startAt);
-      expect(range.through).toBeLessThanOrEqual(keepFrom);
-      expect(range.through).toBeGreaterThan(keepFrom - 2 * DAY);
-      expect(range.windows).toBe(windows.filter((w) => w.end <= range.through).length);
-      // The log line follows the trim (the range is in Redis first).
-      await waitFor(() => /ledger\.keepDone: \d+ done window record\(s\) older than/.test(log()), `the trim's log line (${log()})`, 10_000, 50);
-    } finally {
-      daemon.kill('SIGTERM');
-      await new Promise((resolve) => daemon.once('exit', resolve));
-    }
-    const range = (await ledger.trimmedRange('daily'))!;
-    expect(await ledger.watermark('daily', startAt)).toBe(watermark);
-    // Record and delivery log of every trimmed window are gone; the others are kept.
-    expect(await windowKeys()).toBe(2 * (windows.length - range.windows));
+      const config = join(dir, 'trim.yaml');
+      writeFileSync(
+        config,
+        [
+          // OX is never asked: every window is done (a request would fail the test's runs).
+          'ox: { url: "http://127.0.0.1:1", user: u, password: p, retry: { attempts: 1 } }',
+          'ledger: { keepDone: 20d }',
+          'logging: { level: info }',
+          'schedules:',
+          `  daily: { job: feedback.export, every: 1s, window: 1d, lag: 0, startAt: "${new Date(startAt).toISOString()}" }`,
+          '',
+        ].join('\n'),
+      );
+      const env = { REDIS_URL, OXB_REDIS_PREFIX: prefix, OXB_CONFIG: config };
+      const port = await freePort();
+      const started = startChild(process.execPath, [bundle.entry, 'start', '--port', String(port)], {
+        env: { PATH: process.env.PATH ?? '', ...env },
+        timeoutMs: 180_000,
+      });
+      const daemon: ChildProcess = started.process;
+      const log = started.output;
+      try {
+        const range = await waitFor(() => ledger.trimmedRange('daily'), `the daemon to trim (${log()})`, 60_000, 100);
+        const keepFrom = lastClosedWindow('1d', 'UTC', Date.now(), 0).end - 20 * DAY;
+        expect(range.from).toBe(startAt);
+        expect(range.through).toBeLessThanOrEqual(keepFrom);
+        expect(range.through).toBeGreaterThan(keepFrom - 2 * DAY);
+        expect(range.windows).toBe(windows.filter((w) => w.end <= range.through).length);
+        // The log line follows the trim (the range is in Redis first).
+        await waitFor(
+          () => /ledger\.keepDone: \d+ done window record\(s\) older than/.test(log()),
+          `the trim's log line (${log()})`,
+          10_000,
+          50,
+        );
+      } finally {
+        daemon.kill('SIGTERM');
+        await new Promise((resolve) => daemon.once('exit', resolve));
+      }
+      const range = (await ledger.trimmedRange('daily'))!;
+      expect(await ledger.watermark('daily', startAt)).toBe(watermark);
+      // Record and delivery log of every trimmed window are gone; the others are kept.
+      expect(await windowKeys()).toBe(2 * (windows.length - range.windows));
 
-    const status = await runCli(bundle.entry, ['status', '--json'], env);
-    expect(status.code, status.stderr).toBe(0);
-    const daily = (JSON.parse(status.stdout.toString()) as { schedules: Array<{ id: string; watermark: string; trimmed?: unknown }> }).schedules.find((s) => s.id === 'daily');
-    expect(daily).toMatchObject({ watermark: new Date(watermark).toISOString(), trimmed: { from: new Date(startAt).toISOString(), through: new Date(range.through).toISOString(), windows: range.windows } });
+      const status = await runCli(bundle.entry, ['status', '--json'], env);
+      expect(status.code, status.stderr).toBe(0);
+      const daily = (
+        JSON.parse(status.stdout.toString()) as { schedules: Array<{ id: string; watermark: string; trimmed?: unknown }> }
+      ).schedules.find((s) => s.id === 'daily');
+      expect(daily).toMatchObject({
+        watermark: new Date(watermark).toISOString(),
+        trimmed: { from: new Date(startAt).toISOString(), through: new Date(range.through).toISOString(), windows: range.windows },
+      });
 
-    // A backfill over the trimmed range queues nothing: those windows are done.
-    const backfill = await runCli(bundle.entry, ['backfill', 'daily', '--from', new Date(startAt).toISOString(), '--to', new Date(range.through).toISOString()], env);
-    expect(backfill.code, backfill.stderr).toBe(0);
-    expect(JSON.parse(backfill.stdout.toString())).toMatchObject({ queued: 0, done: range.windows });
-    expect(await redis.llen(`${prefix}:jobs:wait`)).toBe(0);
-    // So does a run: skipped as done, OX (unreachable here) is never asked.
-    const run = await runCli(bundle.entry, ['run', 'daily', '--start', new Date(startAt + DAY).toISOString(), '--end', new Date(startAt + 2 * DAY).toISOString()], env);
-    expect(run.code, run.stderr).toBe(0);
-    expect(run.stdout.toString()).toMatch(/"status": ?"skipped"/);
-  });
+      // A backfill over the trimmed range queues nothing: those windows are done.
+      const backfill = await runCli(
+        bundle.entry,
+        ['backfill', 'daily', '--from', new Date(startAt).toISOString(), '--to', new Date(range.through).toISOString()],
+        env,
+      );
+      expect(backfill.code, backfill.stderr).toBe(0);
+      expect(JSON.parse(backfill.stdout.toString())).toMatchObject({ queued: 0, done: range.windows });
+      expect(await redis.llen(`${prefix}:jobs:wait`)).toBe(0);
+      // So does a run: skipped as done, OX (unreachable here) is never asked.
+      const run = await runCli(
+        bundle.entry,
+        ['run', 'daily', '--start', new Date(startAt + DAY).toISOString(), '--end', new Date(startAt + 2 * DAY).toISOString()],
+        env,
+      );
+      expect(run.code, run.stderr).toBe(0);
+      expect(run.stdout.toString()).toMatch(/"status": ?"skipped"/);
+    },
+  );
 });

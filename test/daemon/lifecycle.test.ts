@@ -27,7 +27,9 @@ describe('daemon processes on one Redis', () => {
   const prefixes: string[] = [];
   const children: Child[] = [];
   const daemons: Daemon[] = [];
-  beforeAll(() => { redis = plainRedis(); });
+  beforeAll(() => {
+    redis = plainRedis();
+  });
   afterEach(async () => {
     for (const c of children.splice(0)) if (c.process.exitCode === null && c.process.signalCode === null) c.process.kill('SIGKILL');
     for (const d of daemons.splice(0)) await d.stop({ graceMs: 100 });
@@ -43,22 +45,33 @@ describe('daemon processes on one Redis', () => {
     return p;
   }
 
-  async function enqueueOne(prefix: string, sleepMs: number): Promise<{ queue: Queue<JobData>; ledger: RedisLedger; key: { scheduleId: string; start: number; end: number } }> {
+  async function enqueueOne(
+    prefix: string,
+    sleepMs: number,
+  ): Promise<{ queue: Queue<JobData>; ledger: RedisLedger; key: { scheduleId: string; start: number; end: number } }> {
     const config = testConfig(prefix);
     const queue = createQueue<JobData>(JOB_QUEUE, config, redis, silentLogger());
     const ledger = new RedisLedger(redis, prefix);
     const window = { start: Date.UTC(2026, 4, 1), end: Date.UTC(2026, 4, 2) };
-    await enqueueWindows({ queue, ledger, config }, [{ scheduleId: windowNoop.name, kind: windowNoop, window, params: { sleepMs }, attempts: 3 }]);
+    await enqueueWindows({ queue, ledger, config }, [
+      { scheduleId: windowNoop.name, kind: windowNoop, window, params: { sleepMs }, attempts: 3 },
+    ]);
     return { queue, ledger, key: { scheduleId: windowNoop.name, ...window } };
   }
 
-  const runs = (prefix: string, key: { scheduleId: string; start: number }) => redis.get(`${prefix}:test:runs:${key.scheduleId}:${key.start}`).then(Number);
+  const runs = (prefix: string, key: { scheduleId: string; start: number }) =>
+    redis.get(`${prefix}:test:runs:${key.scheduleId}:${key.start}`).then(Number);
 
   it('two daemon processes with the same schedules run each window exactly once', async () => {
     const prefix = prefixed();
     const startAt = new Date(Math.floor(Date.now() / H) * H - 12 * H).toISOString();
-    const schedules = { hourly: { job: 'test.window', every: '1s', tz: 'UTC', window: '1h', lag: 0, catchUp: 48, startAt, params: { sleepMs: 20 } } };
-    const [a, b] = await Promise.all([startChildDaemon(overrides(prefix, {}, schedules)), startChildDaemon(overrides(prefix, {}, schedules))]);
+    const schedules = {
+      hourly: { job: 'test.window', every: '1s', tz: 'UTC', window: '1h', lag: 0, catchUp: 48, startAt, params: { sleepMs: 20 } },
+    };
+    const [a, b] = await Promise.all([
+      startChildDaemon(overrides(prefix, {}, schedules)),
+      startChildDaemon(overrides(prefix, {}, schedules)),
+    ]);
     children.push(a, b);
     const ledger = new RedisLedger(redis, prefix);
     const startMs = Date.parse(startAt);
@@ -66,7 +79,9 @@ describe('daemon processes on one Redis', () => {
     const tickEventsConnection = createRedis(REDIS_URL, 'worker');
     const tickEvents = new QueueEvents(TICK_QUEUE, { connection: tickEventsConnection, prefix });
     let ticksDone = 0;
-    tickEvents.on('completed', () => { ticksDone += 1; });
+    tickEvents.on('completed', () => {
+      ticksDone += 1;
+    });
     try {
       await tickEvents.waitUntilReady();
       await waitFor(async () => (await ledger.watermark('hourly', startMs)) >= startMs + 12 * H, '12 windows done', 25_000, 200);
@@ -100,7 +115,13 @@ describe('daemon processes on one Redis', () => {
     expect(record?.lastError).toMatch(/aborted/);
     const job = (await queue.getJobs(['waiting', 'delayed']))[0];
     expect(job?.attemptsMade).toBe(0); // handing back does not use up an attempt
-    const second = await Daemon.start({ config: testConfig(prefix, { worker: { concurrency: 1 } }), kinds: testKinds, role: 'worker', port: null, log: silentLogger() });
+    const second = await Daemon.start({
+      config: testConfig(prefix, { worker: { concurrency: 1 } }),
+      kinds: testKinds,
+      role: 'worker',
+      port: null,
+      log: silentLogger(),
+    });
     daemons.push(second);
     await waitFor(async () => (await ledger.getWindow(key))?.state === 'done', 'job done by the second worker', 20_000);
     expect(await runs(prefix, key)).toBe(2);
@@ -129,7 +150,13 @@ describe('daemon processes on one Redis', () => {
     await waitFor(async () => (await ledger.getWindow(key))?.state === 'running', 'job running');
     child.process.kill('SIGKILL');
     expect((await child.exited).signal).toBe('SIGKILL');
-    const second = await Daemon.start({ config: testConfig(prefix, { worker: shortLocks }), kinds: testKinds, role: 'worker', port: null, log: silentLogger() });
+    const second = await Daemon.start({
+      config: testConfig(prefix, { worker: shortLocks }),
+      kinds: testKinds,
+      role: 'worker',
+      port: null,
+      log: silentLogger(),
+    });
     daemons.push(second);
     await waitFor(async () => (await ledger.getWindow(key))?.state === 'done', 'job done after the stall', 20_000);
     expect(await runs(prefix, key)).toBe(2);
@@ -140,7 +167,10 @@ describe('daemon processes on one Redis', () => {
   it('a second signal exits at once', async () => {
     const prefix = prefixed();
     const { queue, ledger, key } = await enqueueOne(prefix, 10_000);
-    const child = await startChildDaemon(overrides(prefix, { shutdownGraceMs: 30_000, concurrency: 1 }), { OXB_TEST_ROLE: 'worker', OXB_TEST_LOG: 'info' });
+    const child = await startChildDaemon(overrides(prefix, { shutdownGraceMs: 30_000, concurrency: 1 }), {
+      OXB_TEST_ROLE: 'worker',
+      OXB_TEST_LOG: 'info',
+    });
     children.push(child);
     await waitFor(async () => (await ledger.getWindow(key))?.state === 'running', 'job running');
     child.process.kill('SIGTERM');

@@ -65,7 +65,9 @@ const step: fc.Arbitrary<Step> = fc.oneof(
 describe('recovery invariant (fast-check)', () => {
   let redis: RedisClient;
   const prefixes: string[] = [];
-  beforeAll(() => { redis = plainRedis(); });
+  beforeAll(() => {
+    redis = plainRedis();
+  });
   afterAll(async () => {
     for (const p of prefixes) await deleteKeys(redis, p);
     await redis.quit();
@@ -74,64 +76,100 @@ describe('recovery invariant (fast-check)', () => {
   it('after any sequence of restarts, pauses, days passing and faults, every closed window is done or failed-permanent, none succeeds twice', async () => {
     const seed = Number(process.env.OXB_FC_SEED ?? Date.now() % 2 ** 31);
     console.log(`recovery invariant: fast-check seed ${seed} (replay: OXB_FC_SEED=${seed})`);
-    await fc.assert(fc.asyncProperty(fc.array(step, { minLength: 1, maxLength: 6 }), async (steps) => {
-      const prefix = testPrefix();
-      prefixes.push(prefix);
-      let clock = T0 + DAY; // one closed window at the start
-      const config = testConfig(prefix, {
-        worker: { concurrency: 4, backoffMs: 20 },
-        schedules: { p: { job: 'test.flaky', cron: '0 2 * * *', tz: 'UTC', window: '1d', lag: 0, startAt: new Date(T0).toISOString(), attempts: 2, retryFailedAfter: '1s' } },
-      });
-      const start = () => Daemon.start({ config, kinds: [flaky], role: 'all', port: null, log: silentLogger(), now: () => clock, retryCheckIntervalMs: 100 });
-      const ticks = createQueue<TickData>(TICK_QUEUE, config, redis, silentLogger());
-      const state = new ScheduleState(redis, prefix);
-      const permanent = new Set<number>();
-      let daemon = await start();
-      try {
-        for (const s of steps) {
-          if (s.kind === 'days') clock += s.n * DAY;
-          else if (s.kind === 'restart') {
-            await daemon.stop({ graceMs: 200 });
-            daemon = await start();
-          } else if (s.kind === 'pause-resume') {
-            await state.setPaused('p', true);
-            clock += DAY;
-            await new Promise((r) => setTimeout(r, 50));
-            await state.setPaused('p', false);
-            await requestCatchUp(ticks, 'p');
-          } else {
-            const windowStart = T0 + s.day * DAY;
-            // A fault only matters for a window that has not run yet.
-            const record = await new RedisLedger(redis, prefix).getWindow({ scheduleId: 'p', start: windowStart, end: windowStart + DAY });
-            if (record) continue;
-            if (s.kind === 'permanent') permanent.add(windowStart);
-            else permanent.delete(windowStart);
-            await redis.set(`${prefix}:fault:${windowStart}`, s.kind === 'permanent' ? 'p' : `t${s.times}`);
+    await fc.assert(
+      fc.asyncProperty(fc.array(step, { minLength: 1, maxLength: 6 }), async (steps) => {
+        const prefix = testPrefix();
+        prefixes.push(prefix);
+        let clock = T0 + DAY; // one closed window at the start
+        const config = testConfig(prefix, {
+          worker: { concurrency: 4, backoffMs: 20 },
+          schedules: {
+            p: {
+              job: 'test.flaky',
+              cron: '0 2 * * *',
+              tz: 'UTC',
+              window: '1d',
+              lag: 0,
+              startAt: new Date(T0).toISOString(),
+              attempts: 2,
+              retryFailedAfter: '1s',
+            },
+          },
+        });
+        const start = () =>
+          Daemon.start({
+            config,
+            kinds: [flaky],
+            role: 'all',
+            port: null,
+            log: silentLogger(),
+            now: () => clock,
+            retryCheckIntervalMs: 100,
+          });
+        const ticks = createQueue<TickData>(TICK_QUEUE, config, redis, silentLogger());
+        const state = new ScheduleState(redis, prefix);
+        const permanent = new Set<number>();
+        let daemon = await start();
+        try {
+          for (const s of steps) {
+            if (s.kind === 'days') clock += s.n * DAY;
+            else if (s.kind === 'restart') {
+              await daemon.stop({ graceMs: 200 });
+              daemon = await start();
+            } else if (s.kind === 'pause-resume') {
+              await state.setPaused('p', true);
+              clock += DAY;
+              await new Promise((r) => setTimeout(r, 50));
+              await state.setPaused('p', false);
+              await requestCatchUp(ticks, 'p');
+            } else {
+              const windowStart = T0 + s.day * DAY;
+              // A fault only matters for a window that has not run yet.
+              const record = await new RedisLedger(redis, prefix).getWindow({
+                scheduleId: 'p',
+                start: windowStart,
+                end: windowStart + DAY,
+              });
+              if (record) continue;
+              if (s.kind === 'permanent') permanent.add(windowStart);
+              else permanent.delete(windowStart);
+              await redis.set(`${prefix}:fault:${windowStart}`, s.kind === 'permanent' ? 'p' : `t${s.times}`);
+            }
           }
-        }
-        // The trigger fires again at some point.
-        await daemon.tick('p');
-        const ledger = new RedisLedger(redis, prefix);
-        const closed = Array.from({ length: Math.floor((clock - T0) / DAY) }, (_, d) => T0 + d * DAY);
-        await waitFor(async () => {
-          const records = await Promise.all(closed.map((t) => ledger.getWindow({ scheduleId: 'p', start: t, end: t + DAY })));
-          return records.every((r) => r?.state === 'done' || (r?.state === 'failed' && r.permanent === true));
-        }, `every closed window done or failed-permanent (steps ${JSON.stringify(steps)})`, 30_000, 100);
-        const succeeded = (await redis.lrange(`${prefix}:succeeded`, 0, -1)).map(Number);
-        expect(new Set(succeeded).size, 'a window succeeded twice').toBe(succeeded.length);
-        for (const t of closed) {
-          const record = await ledger.getWindow({ scheduleId: 'p', start: t, end: t + DAY });
-          if (permanent.has(t)) {
-            expect(record, `window ${t}`).toMatchObject({ state: 'failed', permanent: true, lastError: expect.stringMatching(/planned permanent failure/) });
-          } else {
-            expect(record?.state, `window ${t}`).toBe('done');
-            expect(succeeded.filter((s) => s === t)).toHaveLength(1);
+          // The trigger fires again at some point.
+          await daemon.tick('p');
+          const ledger = new RedisLedger(redis, prefix);
+          const closed = Array.from({ length: Math.floor((clock - T0) / DAY) }, (_, d) => T0 + d * DAY);
+          await waitFor(
+            async () => {
+              const records = await Promise.all(closed.map((t) => ledger.getWindow({ scheduleId: 'p', start: t, end: t + DAY })));
+              return records.every((r) => r?.state === 'done' || (r?.state === 'failed' && r.permanent === true));
+            },
+            `every closed window done or failed-permanent (steps ${JSON.stringify(steps)})`,
+            30_000,
+            100,
+          );
+          const succeeded = (await redis.lrange(`${prefix}:succeeded`, 0, -1)).map(Number);
+          expect(new Set(succeeded).size, 'a window succeeded twice').toBe(succeeded.length);
+          for (const t of closed) {
+            const record = await ledger.getWindow({ scheduleId: 'p', start: t, end: t + DAY });
+            if (permanent.has(t)) {
+              expect(record, `window ${t}`).toMatchObject({
+                state: 'failed',
+                permanent: true,
+                lastError: expect.stringMatching(/planned permanent failure/),
+              });
+            } else {
+              expect(record?.state, `window ${t}`).toBe('done');
+              expect(succeeded.filter((s) => s === t)).toHaveLength(1);
+            }
           }
+        } finally {
+          await daemon.stop({ graceMs: 200 });
+          await ticks.close();
         }
-      } finally {
-        await daemon.stop({ graceMs: 200 });
-        await ticks.close();
-      }
-    }), { seed, numRuns: 12, endOnFailure: true });
+      }),
+      { seed, numRuns: 12, endOnFailure: true },
+    );
   }, 240_000);
 });

@@ -55,23 +55,76 @@ export async function startCluster(options: { masters?: number; replicasPerMaste
     for (let i = 0; i < masters * (1 + replicas); i += 1) {
       const port = await freePort();
       ports.push(port);
-      servers.push(startChild('redis-server', [
-        '--port', String(port), '--bind', '127.0.0.1', '--cluster-enabled', 'yes',
-        '--cluster-config-file', join(dir, `nodes-${port}.conf`), '--cluster-node-timeout', '3000',
-        '--save', '', '--appendonly', 'no', '--dir', dir,
-      ], { stdio: 'ignore', timeoutMs: 600_000 }));
+      servers.push(
+        startChild(
+          'redis-server',
+          [
+            '--port',
+            String(port),
+            '--bind',
+            '127.0.0.1',
+            '--cluster-enabled',
+            'yes',
+            '--cluster-config-file',
+            join(dir, `nodes-${port}.conf`),
+            '--cluster-node-timeout',
+            '3000',
+            '--save',
+            '',
+            '--appendonly',
+            'no',
+            '--dir',
+            dir,
+          ],
+          { stdio: 'ignore', timeoutMs: 600_000 },
+        ),
+      );
     }
     const probes = ports.map(node);
     clients.push(...probes);
-    await waitFor(async () => (await Promise.all(probes.map((p) => p.ping().then(() => true, () => false)))).every(Boolean), 'the cluster nodes to start', 15_000, 50);
-    const create = await runChild('redis-cli', ['--cluster', 'create', ...ports.map((p) => `127.0.0.1:${p}`), '--cluster-replicas', String(replicas), '--cluster-yes'], { timeoutMs: 30_000 });
-    if (create.code !== 0) throw new Error(`redis-cli --cluster create exited ${create.code}${create.timedOut ? ' (timed out)' : ''}: ${create.stderr}${create.stdout}`);
-    await waitFor(async () => (await Promise.all(probes.map(async (p) => (await p.cluster('INFO')).includes('cluster_state:ok')))).every(Boolean), 'cluster_state:ok on every node', 20_000, 100);
-    await waitFor(async () => {
-      const infos = await Promise.all(probes.map((p) => p.info('replication')));
-      return infos.filter((i) => i.includes('role:slave')).every((i) => i.includes('master_link_status:up'))
-        && infos.filter((i) => i.includes('role:slave')).length === masters * replicas;
-    }, 'every replica in sync', 20_000, 100);
+    await waitFor(
+      async () =>
+        (
+          await Promise.all(
+            probes.map((p) =>
+              p.ping().then(
+                () => true,
+                () => false,
+              ),
+            ),
+          )
+        ).every(Boolean),
+      'the cluster nodes to start',
+      15_000,
+      50,
+    );
+    const create = await runChild(
+      'redis-cli',
+      ['--cluster', 'create', ...ports.map((p) => `127.0.0.1:${p}`), '--cluster-replicas', String(replicas), '--cluster-yes'],
+      { timeoutMs: 30_000 },
+    );
+    if (create.code !== 0)
+      throw new Error(
+        `redis-cli --cluster create exited ${create.code}${create.timedOut ? ' (timed out)' : ''}: ${create.stderr}${create.stdout}`,
+      );
+    await waitFor(
+      async () => (await Promise.all(probes.map(async (p) => (await p.cluster('INFO')).includes('cluster_state:ok')))).every(Boolean),
+      'cluster_state:ok on every node',
+      20_000,
+      100,
+    );
+    await waitFor(
+      async () => {
+        const infos = await Promise.all(probes.map((p) => p.info('replication')));
+        return (
+          infos.filter((i) => i.includes('role:slave')).every((i) => i.includes('master_link_status:up')) &&
+          infos.filter((i) => i.includes('role:slave')).length === masters * replicas
+        );
+      },
+      'every replica in sync',
+      20_000,
+      100,
+    );
   } catch (err) {
     await stop();
     throw err;
@@ -80,19 +133,26 @@ export async function startCluster(options: { masters?: number; replicasPerMaste
 
   const nodes = async (from: Redis = admin): Promise<ClusterNodeInfo[]> => {
     const text = (await from.cluster('NODES')) as string;
-    return text.trim().split('\n').map((line) => {
-      const [id, address, flags, masterId, , , , , ...slots] = line.split(' ');
-      const port = Number(/:(\d+)@/.exec(address!)![1]);
-      const role = flags!.includes('master') ? 'master' : 'replica';
-      return {
-        id: id!, port, role,
-        ...(role === 'replica' ? { masterId: masterId! } : {}),
-        slots: slots.filter((s) => !s.startsWith('[')).map((s) => {
-          const [a, b] = s.split('-');
-          return [Number(a), Number(b ?? a)] as [number, number];
-        }),
-      };
-    });
+    return text
+      .trim()
+      .split('\n')
+      .map((line) => {
+        const [id, address, flags, masterId, , , , , ...slots] = line.split(' ');
+        const port = Number(/:(\d+)@/.exec(address!)![1]);
+        const role = flags!.includes('master') ? 'master' : 'replica';
+        return {
+          id: id!,
+          port,
+          role,
+          ...(role === 'replica' ? { masterId: masterId! } : {}),
+          slots: slots
+            .filter((s) => !s.startsWith('['))
+            .map((s) => {
+              const [a, b] = s.split('-');
+              return [Number(a), Number(b ?? a)] as [number, number];
+            }),
+        };
+      });
   };
 
   return {
@@ -112,10 +172,15 @@ export async function startCluster(options: { masters?: number; replicasPerMaste
       const client = node(replica.port);
       clients.push(client);
       await client.cluster('FAILOVER');
-      await waitFor(async () => {
-        const views = await Promise.all(clients.slice(0, ports.length).map((c) => nodes(c).catch(() => [])));
-        return views.every((view) => view.find((n) => n.id === replica.id)?.role === 'master');
-      }, `node ${replica.port} to be master on every node`, 20_000, 100);
+      await waitFor(
+        async () => {
+          const views = await Promise.all(clients.slice(0, ports.length).map((c) => nodes(c).catch(() => [])));
+          return views.every((view) => view.find((n) => n.id === replica.id)?.role === 'master');
+        },
+        `node ${replica.port} to be master on every node`,
+        20_000,
+        100,
+      );
     },
     stop,
   };

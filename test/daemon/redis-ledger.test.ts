@@ -127,7 +127,10 @@ describe('RedisLedger watermark cache under concurrent changes', () => {
     const ledger = new RedisLedger(redis, prefix);
     const key = (scheduleId: string, n: number) => ({ scheduleId, start: T0 + n * DAY, end: T0 + (n + 1) * DAY });
     // Empty cache, and a cache that ends right where the re-run window starts.
-    for (const [scheduleId, cachedThrough] of [['nocache', -1], ['cached', 1]] as const) {
+    for (const [scheduleId, cachedThrough] of [
+      ['nocache', -1],
+      ['cached', 1],
+    ] as const) {
       for (const n of [0, 1, 2]) await ledger.markDone(key(scheduleId, n), 'test.noop', {});
       if (cachedThrough >= 0) {
         await ledger.markQueuedIfOpen(key(scheduleId, 1), 'test.noop', 'w.x', { force: true });
@@ -172,7 +175,8 @@ describe('RedisLedger update batches', () => {
     let markerSeen = false;
     monitor.on('monitor', (_time: string, args: string[]) => {
       if (args[0]?.toLowerCase() === 'get' && args[1] === marker) markerSeen = true;
-      else if (!markerSeen && /^eval(sha)?$/i.test(args[0] ?? '') && args.some((a) => a.startsWith(`${prefix}:ledger:w:`))) scriptCalls.push(args);
+      else if (!markerSeen && /^eval(sha)?$/i.test(args[0] ?? '') && args.some((a) => a.startsWith(`${prefix}:ledger:w:`)))
+        scriptCalls.push(args);
     });
     const keys = Array.from({ length: 20 }, (_, i) => ({ scheduleId: 'batched', start: T0 + i * DAY, end: T0 + (i + 1) * DAY }));
     const begun = await Promise.all(keys.map((k) => ledger.beginWindow(k, 'test.noop', 1)));
@@ -200,7 +204,9 @@ describe('RedisLedger update batches', () => {
       ledger.markDone(fine, 'test.noop', { rows: 1 }),
     ]);
     expect(bad.status).toBe('rejected');
-    expect(String((bad as PromiseRejectedResult).reason)).toMatch(/LedgerUpdateError: ledger update "markDone" of broken@\d+ failed: .*WRONGTYPE/);
+    expect(String((bad as PromiseRejectedResult).reason)).toMatch(
+      /LedgerUpdateError: ledger update "markDone" of broken@\d+ failed: .*WRONGTYPE/,
+    );
     expect(good.status).toBe('fulfilled');
     expect((await ledger.getWindow(fine))?.state).toBe('done');
   });

@@ -16,15 +16,23 @@ const DAY = 86_400_000;
 describe('SIGTERM while Redis restarts', () => {
   let redis: PrivateRedis;
   const children: Child[] = [];
-  beforeAll(async () => { redis = await startPrivateRedis(); });
+  beforeAll(async () => {
+    redis = await startPrivateRedis();
+  });
   afterAll(async () => {
     for (const c of children) if (c.process.exitCode === null && c.process.signalCode === null) c.process.kill('SIGKILL');
     await redis.close();
   });
 
-  async function daemon(worker: Record<string, unknown>, schedules: Record<string, unknown> = {}): Promise<{ child: Child; prefix: string }> {
+  async function daemon(
+    worker: Record<string, unknown>,
+    schedules: Record<string, unknown> = {},
+  ): Promise<{ child: Child; prefix: string }> {
     const prefix = testPrefix();
-    const child = await startChildDaemon({ redis: { url: redis.url, prefix }, http: { host: '127.0.0.1', port: 0 }, worker, schedules }, { OXB_TEST_LOG: 'info', ...clockEnv() });
+    const child = await startChildDaemon(
+      { redis: { url: redis.url, prefix }, http: { host: '127.0.0.1', port: 0 }, worker, schedules },
+      { OXB_TEST_LOG: 'info', ...clockEnv() },
+    );
     children.push(child);
     return { child, prefix };
   }
@@ -41,7 +49,12 @@ describe('SIGTERM while Redis restarts', () => {
     return Date.now() - signalled;
   }
 
-  const messages = (child: Child) => child.stdout().split('\n').filter(Boolean).map((l) => (JSON.parse(l) as { msg: string }).msg);
+  const messages = (child: Child) =>
+    child
+      .stdout()
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => (JSON.parse(l) as { msg: string }).msg);
 
   it('no job running: exits 0 in about a second, not after the grace period', async () => {
     const { child } = await daemon({ shutdownGraceMs: 10_000, closeTimeoutMs: 5_000 });
@@ -49,16 +62,31 @@ describe('SIGTERM while Redis restarts', () => {
     expect((await child.exited).code, child.stdout()).toBe(0);
     expect(tookMs).toBeLessThan(6_000); // the old shutdown waited 10 s + 5 s here
     expect(child.stdout()).not.toMatch(/Redis unreachable\?/);
-    expect(messages(child)).toContainEqual(expect.stringMatching(/^worker\.close\(\) has not returned( although Redis answers and no job runs \(BullMQ issue #4656\)|: the Redis connection is \w+); leaving it behind$/));
+    expect(messages(child)).toContainEqual(
+      expect.stringMatching(
+        /^worker\.close\(\) has not returned( although Redis answers and no job runs \(BullMQ issue #4656\)|: the Redis connection is \w+); leaving it behind$/,
+      ),
+    );
     console.log(`SIGTERM during a Redis restart, no job running: exit 0 after ${tookMs} ms (budget 15 s)`);
   }, 60_000);
 
   it('a job running: aborted after the grace period, handed back, exit 0 within the budget', async () => {
     // The daemon runs on the pinned test clock: this stays the window it starts with, also at midnight.
     const yesterday = testToday() - DAY;
-    const { child, prefix } = await daemon({ shutdownGraceMs: 2_000, closeTimeoutMs: 2_000, concurrency: 1 }, {
-      slow: { job: 'test.window', cron: '0 2 * * *', tz: 'UTC', window: '1d', lag: 0, startAt: new Date(yesterday).toISOString(), params: { sleepMs: 120_000 } },
-    });
+    const { child, prefix } = await daemon(
+      { shutdownGraceMs: 2_000, closeTimeoutMs: 2_000, concurrency: 1 },
+      {
+        slow: {
+          job: 'test.window',
+          cron: '0 2 * * *',
+          tz: 'UTC',
+          window: '1d',
+          lag: 0,
+          startAt: new Date(yesterday).toISOString(),
+          params: { sleepMs: 120_000 },
+        },
+      },
+    );
     const probe = plainRedis(redis.url);
     const ledger = new RedisLedger(probe, prefix);
     const key = { scheduleId: 'slow', start: yesterday, end: yesterday + DAY };

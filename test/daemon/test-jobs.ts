@@ -7,7 +7,11 @@ export const windowNoop = defineJob({
   name: 'test.window',
   description: 'records that it ran for a window',
   windowed: true,
-  params: z.object({ sleepMs: z.number().int().min(0).default(0), failTimes: z.number().int().min(0).default(0), rows: z.number().default(1) }),
+  params: z.object({
+    sleepMs: z.number().int().min(0).default(0),
+    failTimes: z.number().int().min(0).default(0),
+    rows: z.number().default(1),
+  }),
   async run(run, services) {
     const counter = `${services.config.redis.prefix}:test:runs:${run.scheduleId}:${run.window!.start}`;
     const n = await services.redis.incr(counter);
@@ -15,7 +19,14 @@ export const windowNoop = defineJob({
     if (run.params.sleepMs > 0) {
       await new Promise<void>((resolve, reject) => {
         const timer = setTimeout(resolve, run.params.sleepMs);
-        run.signal.addEventListener('abort', () => { clearTimeout(timer); reject(run.signal.reason ?? new Error('aborted')); }, { once: true });
+        run.signal.addEventListener(
+          'abort',
+          () => {
+            clearTimeout(timer);
+            reject(run.signal.reason ?? new Error('aborted'));
+          },
+          { once: true },
+        );
       });
     }
     if (n <= run.params.failTimes) throw new Error(`planned failure ${n}`);

@@ -56,22 +56,52 @@ describe('ticks: catch-up, gaps, retries of failed windows, overlap', () => {
   };
 
   const daily = (id: string, extra: Record<string, unknown> = {}) =>
-    resolveSchedule(id, { job: 'test.window', cron: '0 3 * * *', tz: 'UTC', window: '1d', lag: 300_000, catchUp: 5, overlap: 'skip', attempts: 3, paused: false, params: {}, ...extra } as never, config, testKinds);
+    resolveSchedule(
+      id,
+      {
+        job: 'test.window',
+        cron: '0 3 * * *',
+        tz: 'UTC',
+        window: '1d',
+        lag: 300_000,
+        catchUp: 5,
+        overlap: 'skip',
+        attempts: 3,
+        paused: false,
+        params: {},
+        ...extra,
+      } as never,
+      config,
+      testKinds,
+    );
 
   const waitingIds = async () => (await queue.getJobs(['waiting', 'prioritized', 'delayed'])).map((j) => j.id!).sort();
 
   it('after an outage queues exactly the missed closed windows, newest catchUp of them, and reports older gaps', async () => {
     const schedule = daily('outage', { startAt: '2026-11-01' });
     // Before the outage: Nov 1 and 2 were done.
-    for (const d of [0, 1]) await ledger.markDone({ scheduleId: 'outage', start: at('2026-11-01T00:00:00Z') + d * DAY, end: at('2026-11-01T00:00:00Z') + (d + 1) * DAY }, 'test.window', {});
+    for (const d of [0, 1])
+      await ledger.markDone(
+        { scheduleId: 'outage', start: at('2026-11-01T00:00:00Z') + d * DAY, end: at('2026-11-01T00:00:00Z') + (d + 1) * DAY },
+        'test.window',
+        {},
+      );
     clock = at('2026-11-10T03:00:00Z'); // Nov 3..9 are closed and missing: 7 windows, catchUp 5
     const report = await tickSchedule(ctx, schedule);
     expect(report.outcome).toBe('queued');
     expect(report.watermark).toBe(at('2026-11-03T00:00:00Z'));
-    expect(report.windows!.map((w) => new Date(w.start).toISOString().slice(0, 10))).toEqual(['2026-11-05', '2026-11-06', '2026-11-07', '2026-11-08', '2026-11-09']);
+    expect(report.windows!.map((w) => new Date(w.start).toISOString().slice(0, 10))).toEqual([
+      '2026-11-05',
+      '2026-11-06',
+      '2026-11-07',
+      '2026-11-08',
+      '2026-11-09',
+    ]);
     expect(report.counts).toMatchObject({ queued: 5 });
     expect(report.gaps).toBe(2); // Nov 3 and 4: older than catchUp, left for a backfill
-    const expected = windowsBetween('1d', 'UTC', at('2026-11-05'), at('2026-11-10')).map((w) => windowJobId('outage', w)).sort();
+    const expected = windowsBetween('1d', 'UTC', at('2026-11-05'), at('2026-11-10'))
+      .map((w) => windowJobId('outage', w))
+      .sort();
     expect((await waitingIds()).filter((id) => id.startsWith('w.outage.'))).toEqual(expected);
     // A second tick (another replica, a retried trigger) adds nothing.
     const again = await tickSchedule(ctx, schedule);
@@ -86,7 +116,10 @@ describe('ticks: catch-up, gaps, retries of failed windows, overlap', () => {
     expect(report.windows!.map((w) => new Date(w.start).toISOString().slice(0, 10))).toEqual(['2026-11-08']);
     clock = at('2026-11-10T00:05:00Z');
     const later = await tickSchedule(ctx, schedule);
-    expect(later.windows!.map((w) => [new Date(w.start).toISOString().slice(0, 10), w.status])).toEqual([['2026-11-08', 'pending'], ['2026-11-09', 'queued']]);
+    expect(later.windows!.map((w) => [new Date(w.start).toISOString().slice(0, 10), w.status])).toEqual([
+      ['2026-11-08', 'pending'],
+      ['2026-11-09', 'queued'],
+    ]);
   });
 
   it('without startAt the first tick pins the last closed window as the first one', async () => {
@@ -105,7 +138,9 @@ describe('ticks: catch-up, gaps, retries of failed windows, overlap', () => {
     clock = at('2026-11-04T03:00:00Z');
     const first = await tickSchedule(ctx, schedule);
     expect(first.counts).toMatchObject({ queued: 3 });
-    const [nov1, nov2, nov3] = (await queue.getJobs(['waiting'])).filter((j) => j.id!.startsWith('w.retry.')).sort((a, b) => a.id!.localeCompare(b.id!));
+    const [nov1, nov2, nov3] = (await queue.getJobs(['waiting']))
+      .filter((j) => j.id!.startsWith('w.retry.'))
+      .sort((a, b) => a.id!.localeCompare(b.id!));
     const windowKey = (data: JobData) => ({ scheduleId: 'retry', start: (data as WindowJobData).start, end: (data as WindowJobData).end });
     // A worker takes Nov 1 and Nov 2: one succeeds, one fails for good.
     await ledger.markDone(windowKey(nov1!.data), 'test.window', { rows: 1 });
@@ -137,7 +172,10 @@ describe('ticks: catch-up, gaps, retries of failed windows, overlap', () => {
     expect(byDay['2026-11-03']).toBe('pending');
     expect(await nov3!.getState()).toBe('waiting');
     expect(await (await queue.getJob(nov2!.id!))!.getState()).toBe('waiting');
-    expect(await ledger.getWindow({ scheduleId: 'retry', start: at('2026-11-02'), end: at('2026-11-03') })).toMatchObject({ state: 'queued', retryRounds: 1 });
+    expect(await ledger.getWindow({ scheduleId: 'retry', start: at('2026-11-02'), end: at('2026-11-03') })).toMatchObject({
+      state: 'queued',
+      retryRounds: 1,
+    });
     expect(await ledger.failedCount('retry')).toBe(0);
   });
 
@@ -157,8 +195,12 @@ describe('ticks: catch-up, gaps, retries of failed windows, overlap', () => {
     const report = await retryFailedWindows(ctx, schedule);
     expect(report.windows).toEqual([{ start: nov1!.start, end: nov1!.end, status: 'requeued', retryRound: 1 }]);
     expect(await ledger.getWindow(key(nov1!))).toMatchObject({ state: 'queued', retryRounds: 1 });
-    expect(await ledger.getWindow(key(nov2!))).toMatchObject({ state: 'failed', permanent: true, lastError: 'OX answered 400: bad request' });
-    expect((await scheduleStatus({ ledger, state: ctx.state }, schedule, clock))).toMatchObject({ owed: 2, queued: 1, failedPermanent: 1 });
+    expect(await ledger.getWindow(key(nov2!))).toMatchObject({
+      state: 'failed',
+      permanent: true,
+      lastError: 'OX answered 400: bad request',
+    });
+    expect(await scheduleStatus({ ledger, state: ctx.state }, schedule, clock)).toMatchObject({ owed: 2, queued: 1, failedPermanent: 1 });
     // The round failed too: maxRetries 1 is used up, so the clock leaves it (status says so).
     await ledger.markFailed(key(nov1!), 'test.window', 'OX answered 503 again');
     passLedgerTime(1100);
@@ -166,7 +208,10 @@ describe('ticks: catch-up, gaps, retries of failed windows, overlap', () => {
     expect(await tickSchedule(ctx, schedule)).toMatchObject({ counts: { exhausted: 1, permanent: 1 } });
     expect((await scheduleStatus({ ledger, state: ctx.state }, schedule, clock)).nextRetryAt).toBeUndefined();
     // An operator's enqueue queues the permanent one at once (Nov 1 still has the round's job waiting).
-    const manual = await enqueueWindows(ctx, [nov1!, nov2!].map((window) => ({ scheduleId: 'clock', kind: windowNoop, window, params: {}, attempts: 1 })));
+    const manual = await enqueueWindows(
+      ctx,
+      [nov1!, nov2!].map((window) => ({ scheduleId: 'clock', kind: windowNoop, window, params: {}, attempts: 1 })),
+    );
     expect(manual.map((r) => r.status)).toEqual(['pending', 'queued']);
   });
 
@@ -176,10 +221,19 @@ describe('ticks: catch-up, gaps, retries of failed windows, overlap', () => {
     const requests = windows.map((window) => ({ scheduleId: 'bf', kind: windowNoop, window, params: {}, attempts: 2 }));
     const results = await enqueueWindows(ctx, requests);
     expect(summarize(results)).toEqual({ queued: 6, requeued: 0, pending: 0, done: 4 });
-    expect(results.filter((r) => r.status === 'queued').map((r) => new Date(r.window!.start).toISOString().slice(0, 10)))
-      .toEqual(['2026-06-05', '2026-06-06', '2026-06-07', '2026-06-08', '2026-06-09', '2026-06-10']);
+    expect(results.filter((r) => r.status === 'queued').map((r) => new Date(r.window!.start).toISOString().slice(0, 10))).toEqual([
+      '2026-06-05',
+      '2026-06-06',
+      '2026-06-07',
+      '2026-06-08',
+      '2026-06-09',
+      '2026-06-10',
+    ]);
     expect(summarize(await enqueueWindows(ctx, requests))).toEqual({ queued: 0, requeued: 0, pending: 6, done: 4 });
-    const forced = await enqueueWindows(ctx, requests.slice(0, 2).map((r) => ({ ...r, force: true })));
+    const forced = await enqueueWindows(
+      ctx,
+      requests.slice(0, 2).map((r) => ({ ...r, force: true })),
+    );
     expect(summarize(forced)).toMatchObject({ queued: 2 });
     expect(forced[0]!.jobId).toMatch(/^w\.bf\.20260601T000000Z\.20260602T000000Z\.force-/);
     expect((await ledger.getWindow({ scheduleId: 'bf', ...windows[0]! }))?.state).toBe('queued');
@@ -196,7 +250,12 @@ describe('ticks: catch-up, gaps, retries of failed windows, overlap', () => {
 
   it('non-windowed schedules skip a trigger while the previous run is queued or running (overlap: skip)', async () => {
     const plain = (id: string, overlap: 'skip' | 'queue') =>
-      resolveSchedule(id, { job: 'test.plain', every: 60_000, lag: 0, catchUp: 1, overlap, attempts: 1, paused: false, params: {} } as never, config, testKinds);
+      resolveSchedule(
+        id,
+        { job: 'test.plain', every: 60_000, lag: 0, catchUp: 1, overlap, attempts: 1, paused: false, params: {} } as never,
+        config,
+        testKinds,
+      );
     const first = await tickSchedule(ctx, plain('sync', 'skip'));
     expect(first.outcome).toBe('queued');
     clock += 60_000;
@@ -222,10 +281,28 @@ describe('ticks: catch-up, gaps, retries of failed windows, overlap', () => {
   });
 
   it('status of a non-windowed schedule: lag since the last successful run, failed while the last run failed', async () => {
-    const sync = resolveSchedule('status-sync', { job: 'test.plain', every: 60_000, lag: 0, catchUp: 1, overlap: 'skip', attempts: 1, paused: false, params: {} } as never, config, testKinds);
+    const sync = resolveSchedule(
+      'status-sync',
+      { job: 'test.plain', every: 60_000, lag: 0, catchUp: 1, overlap: 'skip', attempts: 1, paused: false, params: {} } as never,
+      config,
+      testKinds,
+    );
     const now = at('2026-11-10T12:00:00Z');
-    await ledger.recordAttempt({ job: 'test.plain', scheduleId: 'status-sync', state: 'done', startedAt: now - 3_700_000, finishedAt: now - 3_600_000 });
-    await ledger.recordAttempt({ job: 'test.plain', scheduleId: 'status-sync', state: 'failed', startedAt: now - 60_000, finishedAt: now - 30_000, error: 'OX answered 403' });
+    await ledger.recordAttempt({
+      job: 'test.plain',
+      scheduleId: 'status-sync',
+      state: 'done',
+      startedAt: now - 3_700_000,
+      finishedAt: now - 3_600_000,
+    });
+    await ledger.recordAttempt({
+      job: 'test.plain',
+      scheduleId: 'status-sync',
+      state: 'failed',
+      startedAt: now - 60_000,
+      finishedAt: now - 30_000,
+      error: 'OX answered 403',
+    });
     const status = await scheduleStatus({ ledger, state: ctx.state }, sync, now);
     expect(status).toMatchObject({ lagSeconds: 3600, failedWindows: 1, lastRun: { state: 'failed', error: 'OX answered 403' } });
   });

@@ -23,16 +23,23 @@ describe('UpdateBatcher', () => {
     const { calls, batcher } = doubling();
     const first = await Promise.all([1, 2, 3, 4, 5, 6].map((i) => batcher.add(i)));
     expect(first).toEqual([2, 4, 6, 8, 10, 12]);
-    expect(calls).toEqual([[1, 2, 3, 4], [5, 6]]);
+    expect(calls).toEqual([
+      [1, 2, 3, 4],
+      [5, 6],
+    ]);
     expect(await batcher.add(7)).toBe(14);
     expect(calls).toHaveLength(3);
   });
 
   it('rejects every caller of a failed call, and of a sender that throws at once', async () => {
-    const failing = new UpdateBatcher<number, number>(async () => { throw new Error('redis is gone'); });
+    const failing = new UpdateBatcher<number, number>(async () => {
+      throw new Error('redis is gone');
+    });
     const results = await Promise.allSettled([failing.add(1), failing.add(2)]);
     expect(results.map((r) => r.status)).toEqual(['rejected', 'rejected']);
-    const throwing = new UpdateBatcher<number, number>(() => { throw new Error('bad args'); });
+    const throwing = new UpdateBatcher<number, number>(() => {
+      throw new Error('bad args');
+    });
     await expect(throwing.add(1)).rejects.toThrow('bad args');
   });
 
@@ -41,7 +48,9 @@ describe('UpdateBatcher', () => {
     let answer!: () => void;
     const batcher = new UpdateBatcher<string, string>((items) => {
       events.push(`send ${items.join(',')}`);
-      return new Promise((resolve) => { answer = () => resolve(items.map((i) => `${i}!`)); });
+      return new Promise((resolve) => {
+        answer = () => resolve(items.map((i) => `${i}!`));
+      });
     });
     const { sent, reply } = batcher.addInOrder('done');
     void reply.then((r) => events.push(`reply ${r}`));

@@ -38,7 +38,10 @@ describe('calendar windows', () => {
     const day = windowContaining('1d', 'America/Santiago', at('2026-09-06T12:00:00Z'));
     expect([iso(day.start), iso(day.end)]).toEqual(['2026-09-06T04:00:00.000Z', '2026-09-07T03:00:00.000Z']);
     expect(windowContaining('1d', 'America/Santiago', day.end).start).toBe(day.end);
-    for (const [tz, from, to] of [['America/Santiago', '2026-09-03T12:00:00Z', '2026-09-12T12:00:00Z'], ['Asia/Beirut', '2026-03-26T12:00:00Z', '2026-04-03T12:00:00Z']] as const) {
+    for (const [tz, from, to] of [
+      ['America/Santiago', '2026-09-03T12:00:00Z', '2026-09-12T12:00:00Z'],
+      ['Asia/Beirut', '2026-03-26T12:00:00Z', '2026-04-03T12:00:00Z'],
+    ] as const) {
       const list = windowsBetween('1d', tz, at(from), at(to));
       list.forEach((w, i) => {
         expect(windowContaining('1d', tz, w.start)).toEqual(w);
@@ -55,7 +58,7 @@ describe('calendar windows', () => {
   it('weeks start on Monday in the zone, including the week of a DST switch (169 h)', () => {
     const w = windowContaining('1w', 'Europe/Berlin', at('2026-10-25T12:00:00Z'));
     expect(iso(w.start)).toBe('2026-10-18T22:00:00.000Z'); // Monday 19 Oct 00:00 CEST
-    expect(iso(w.end)).toBe('2026-10-25T23:00:00.000Z');   // Monday 26 Oct 00:00 CET
+    expect(iso(w.end)).toBe('2026-10-25T23:00:00.000Z'); // Monday 26 Oct 00:00 CET
     expect(w.end - w.start).toBe(169 * H);
     expect(windowContaining('1w', 'UTC', at('2026-11-02T00:00:00Z')).start).toBe(at('2026-11-02T00:00:00Z'));
   });
@@ -70,8 +73,9 @@ describe('calendar windows', () => {
     expect(iso(windowContaining('1M', 'Europe/Berlin', at('2026-12-31T23:00:00Z')).start)).toBe('2026-12-31T23:00:00.000Z');
     const march = windowContaining('1M', 'Europe/Berlin', at('2026-03-15T00:00:00Z'));
     expect(march.end - march.start).toBe(31 * 24 * H - H); // the spring-forward hour
-    expect(windowsBetween('1M', 'UTC', at('2026-01-31T00:00:00Z'), at('2026-05-01T00:00:00Z')).map((w) => iso(w.start).slice(0, 10)))
-      .toEqual(['2026-01-01', '2026-02-01', '2026-03-01', '2026-04-01']);
+    expect(
+      windowsBetween('1M', 'UTC', at('2026-01-31T00:00:00Z'), at('2026-05-01T00:00:00Z')).map((w) => iso(w.start).slice(0, 10)),
+    ).toEqual(['2026-01-01', '2026-02-01', '2026-03-01', '2026-04-01']);
     const jan31 = windowContaining('1d', 'UTC', at('2026-01-31T10:00:00Z'));
     expect(iso(nextWindow('1d', 'UTC', jan31).start)).toBe('2026-02-01T00:00:00.000Z');
   });

@@ -15,13 +15,15 @@ import { escapeHost, identityOfLocalPid, identityToken, ownIdentity } from '../.
 
 /** File names the archive's keys may end in: letters, digits, `. _ -` (what artifactKey and manifests use), `.`-led too. */
 const fileName = fc.stringMatching(/^[A-Za-z0-9_.-]{1,40}$/).filter((n) => n !== '.' && n !== '..');
-const token = fc.record({
-  host: fc.string({ minLength: 1, maxLength: 12 }).map(escapeHost),
-  boot: fc.constantFrom('x', '0a1b2c3d'),
-  pidNs: fc.constantFrom('x', '4026531836'),
-  pid: fc.integer({ min: 1, max: 4_194_304 }),
-  start: fc.constantFrom('x', '123456'),
-}).map((identity) => identityToken(identity));
+const token = fc
+  .record({
+    host: fc.string({ minLength: 1, maxLength: 12 }).map(escapeHost),
+    boot: fc.constantFrom('x', '0a1b2c3d'),
+    pidNs: fc.constantFrom('x', '4026531836'),
+    pid: fc.integer({ min: 1, max: 4_194_304 }),
+    start: fc.constantFrom('x', '123456'),
+  })
+  .map((identity) => identityToken(identity));
 
 async function deadChildToken(): Promise<string> {
   const child = await startSleeper();
@@ -32,24 +34,31 @@ async function deadChildToken(): Promise<string> {
 
 describe('archive temp names', () => {
   let root: string;
-  beforeEach(async () => { root = await mkdtemp(join(tmpdir(), 'oxbt-temp-')); });
-  afterEach(async () => { await rm(root, { recursive: true, force: true }); });
+  beforeEach(async () => {
+    root = await mkdtemp(join(tmpdir(), 'oxbt-temp-'));
+  });
+  afterEach(async () => {
+    await rm(root, { recursive: true, force: true });
+  });
 
   it('a temp name is never an acceptable object name, and belongs to its own key only (property, seeded)', async () => {
     const archive = new FsArchive(root);
-    fc.assert(fc.property(fileName, fileName, token, fc.integer({ min: 1, max: 10 ** 9 }), (a, b, writer, n) => {
-      const temp = tempNameFor(a, writer, n);
-      expect(isTempName(temp)).toBe(true);
-      expect(tempOwnerOf(temp, a)).toBe(writer);
-      if (b !== a) expect(tempOwnerOf(temp, b)).toBeUndefined();
-      expect(tempOwnerOf(a, b)).toBeUndefined(); // an object is never a temp of anything
-      // The archive refuses a key named like a temp: it cannot be swept as one.
-      expect(() => archive.describe(`s/${temp}`)).toThrow(/has the form of an archive temp file name/);
-      if (!isTempName(b)) expect(archive.describe(`s/${b}`)).toBe(join(root, 's', b));
-    }), { seed: 1206, numRuns: 500 });
+    fc.assert(
+      fc.property(fileName, fileName, token, fc.integer({ min: 1, max: 10 ** 9 }), (a, b, writer, n) => {
+        const temp = tempNameFor(a, writer, n);
+        expect(isTempName(temp)).toBe(true);
+        expect(tempOwnerOf(temp, a)).toBe(writer);
+        if (b !== a) expect(tempOwnerOf(temp, b)).toBeUndefined();
+        expect(tempOwnerOf(a, b)).toBeUndefined(); // an object is never a temp of anything
+        // The archive refuses a key named like a temp: it cannot be swept as one.
+        expect(() => archive.describe(`s/${temp}`)).toThrow(/has the form of an archive temp file name/);
+        if (!isTempName(b)) expect(archive.describe(`s/${b}`)).toBe(join(root, 's', b));
+      }),
+      { seed: 1206, numRuns: 500 },
+    );
   });
 
-  it('sweeps the temps of dead writers and old temps of unknown ones; a live writer\'s temp and other keys\' temps stay', async () => {
+  it("sweeps the temps of dead writers and old temps of unknown ones; a live writer's temp and other keys' temps stay", async () => {
     const file = 'star-rating-v1_20260101T000000Z_20260102T000000Z.csv';
     const dead = tempNameFor(file, await deadChildToken(), 1);
     const live = nextTempName(file);

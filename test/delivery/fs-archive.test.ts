@@ -41,13 +41,22 @@ describe('FsArchive', () => {
     const content = Buffer.from('"Date";"Score"\r"2026-11-01 00:00:00";"5"\r');
     const source = join(work, 'spool');
     await writeFile(source, content);
-    const info = await archive.putFile('s/default/star-rating-v1/2026/11/01/x.csv', source, { contentType: 'text/csv', bytes: content.length, sha256: sha256(content) });
+    const info = await archive.putFile('s/default/star-rating-v1/2026/11/01/x.csv', source, {
+      contentType: 'text/csv',
+      bytes: content.length,
+      sha256: sha256(content),
+    });
     expect(info).toEqual({ key: 's/default/star-rating-v1/2026/11/01/x.csv', bytes: content.length, sha256: sha256(content) });
     expect(await readFile(join(root, info.key))).toEqual(content);
     expect(await listAll(root)).toEqual(['s/default/star-rating-v1/2026/11/01/x.csv']);
     expect(await archive.exists(info.key)).toBe(true);
     // Copied (not immutable): verified by reading the copy back, even when told the source.
-    expect(await archive.verify(info.key, { bytes: content.length, sha256: sha256(content) }, { localCopy: source })).toEqual({ ok: true, verifiedBy: 'read-back', bytes: content.length, sha256: sha256(content) });
+    expect(await archive.verify(info.key, { bytes: content.length, sha256: sha256(content) }, { localCopy: source })).toEqual({
+      ok: true,
+      verifiedBy: 'read-back',
+      bytes: content.length,
+      sha256: sha256(content),
+    });
   });
 
   it('reports a missing, truncated or altered object in verify', async () => {
@@ -84,19 +93,32 @@ describe('FsArchive', () => {
     await archive.putFile('k/sealed.csv', source, { contentType: 'text/csv', bytes: 6, sha256: sha256('sealed'), immutable: true });
     expect((await stat(join(root, 'k/sealed.csv'))).ino).toBe((await stat(source)).ino);
     // The archive file is the spool's inode: nothing was copied, nothing is read back.
-    expect(await archive.verify('k/sealed.csv', { bytes: 6, sha256: sha256('sealed') }, { localCopy: source })).toEqual({ ok: true, verifiedBy: 'same-inode', bytes: 6, sha256: sha256('sealed') });
+    expect(await archive.verify('k/sealed.csv', { bytes: 6, sha256: sha256('sealed') }, { localCopy: source })).toEqual({
+      ok: true,
+      verifiedBy: 'same-inode',
+      bytes: 6,
+      sha256: sha256('sealed'),
+    });
     await rm(source);
-    expect(await archive.verify('k/sealed.csv', { bytes: 6, sha256: sha256('sealed') }, { localCopy: source })).toMatchObject({ ok: true, verifiedBy: 'read-back' });
+    expect(await archive.verify('k/sealed.csv', { bytes: 6, sha256: sha256('sealed') }, { localCopy: source })).toMatchObject({
+      ok: true,
+      verifiedBy: 'read-back',
+    });
     expect(await archive.verify('k/sealed.csv', { bytes: 6, sha256: sha256('x') })).toMatchObject({ ok: false, reason: 'sha256 mismatch' });
     expect(await listAll(root)).toEqual(['k/sealed.csv']);
   });
 
   it('leaves nothing behind when the copy fails or the size does not match', async () => {
     const archive = new FsArchive(root);
-    await expect(archive.putFile('k/x.csv', join(work, 'nope'), { contentType: 'text/csv', bytes: 1, sha256: 'x' })).rejects.toMatchObject({ code: 'ENOENT', message: expect.stringMatching(/^ENOENT: no such file or directory/) });
+    await expect(archive.putFile('k/x.csv', join(work, 'nope'), { contentType: 'text/csv', bytes: 1, sha256: 'x' })).rejects.toMatchObject({
+      code: 'ENOENT',
+      message: expect.stringMatching(/^ENOENT: no such file or directory/),
+    });
     const source = join(work, 'spool');
     await writeFile(source, 'abc');
-    await expect(archive.putFile('k/x.csv', source, { contentType: 'text/csv', bytes: 4, sha256: 'x' })).rejects.toThrow(/3 bytes, expected 4/);
+    await expect(archive.putFile('k/x.csv', source, { contentType: 'text/csv', bytes: 4, sha256: 'x' })).rejects.toThrow(
+      /3 bytes, expected 4/,
+    );
     expect(await listAll(root)).toEqual([]);
   });
 

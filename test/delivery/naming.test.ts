@@ -10,8 +10,12 @@ const naming = { schedule: 'feedback-daily', group: 'default', type: 'star-ratin
 
 describe('archive keys', () => {
   it('follow [prefix/]schedule/group/type/yyyy/mm/dd/type_start_end.ext[.gz] with the UTC date of the start', () => {
-    expect(artifactKey(naming)).toBe('feedback-daily/default/star-rating-v1/2026/10/30/star-rating-v1_20261030T230000Z_20261031T230000Z.csv.gz');
-    expect(artifactKey({ ...naming, gzip: false, ext: 'jsonl' }, '/exports/ox/')).toBe('exports/ox/feedback-daily/default/star-rating-v1/2026/10/30/star-rating-v1_20261030T230000Z_20261031T230000Z.jsonl');
+    expect(artifactKey(naming)).toBe(
+      'feedback-daily/default/star-rating-v1/2026/10/30/star-rating-v1_20261030T230000Z_20261031T230000Z.csv.gz',
+    );
+    expect(artifactKey({ ...naming, gzip: false, ext: 'jsonl' }, '/exports/ox/')).toBe(
+      'exports/ox/feedback-daily/default/star-rating-v1/2026/10/30/star-rating-v1_20261030T230000Z_20261031T230000Z.jsonl',
+    );
     expect(manifestKeyFor('a/b.csv')).toBe('a/b.csv.manifest.json');
     expect(compactUtc(Date.UTC(2026, 0, 2, 3, 4, 5, 678))).toBe('20260102T030405Z');
   });
@@ -32,13 +36,21 @@ describe('deterministic Message-ID', () => {
 
   it('differs for another window, schedule or recipient set', () => {
     const base = deterministicMessageId(naming, ['a@x.example'], 'r@ops.example');
-    expect(deterministicMessageId({ ...naming, window: { start: BERLIN_DAY.end, end: BERLIN_DAY.end + 86_400_000 } }, ['a@x.example'], 'r@ops.example')).not.toBe(base);
+    expect(
+      deterministicMessageId(
+        { ...naming, window: { start: BERLIN_DAY.end, end: BERLIN_DAY.end + 86_400_000 } },
+        ['a@x.example'],
+        'r@ops.example',
+      ),
+    ).not.toBe(base);
     expect(deterministicMessageId({ ...naming, schedule: 'other' }, ['a@x.example'], 'r@ops.example')).not.toBe(base);
     expect(deterministicMessageId(naming, ['a@x.example', 'c@x.example'], 'r@ops.example')).not.toBe(base);
   });
 
   it('keeps the left side a dot-atom and falls back to a placeholder domain', () => {
-    expect(deterministicMessageId({ ...naming, schedule: 'a..b c' }, ['a@x'], 'no-domain')).toMatch(/^<oxb\.a-b-c\.20261030T230000Z\.[0-9a-f]{16}@ox-batch\.invalid>$/);
+    expect(deterministicMessageId({ ...naming, schedule: 'a..b c' }, ['a@x'], 'no-domain')).toMatch(
+      /^<oxb\.a-b-c\.20261030T230000Z\.[0-9a-f]{16}@ox-batch\.invalid>$/,
+    );
   });
 });
 

@@ -6,7 +6,15 @@
 import { startSleeper } from '../helpers/child.js';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { escapeHost, identityOfLocalPid, identityToken, liveness, ownIdentity, parseIdentityToken, unescapeHost } from '../../src/delivery/process-identity.js';
+import {
+  escapeHost,
+  identityOfLocalPid,
+  identityToken,
+  liveness,
+  ownIdentity,
+  parseIdentityToken,
+  unescapeHost,
+} from '../../src/delivery/process-identity.js';
 
 describe('process identity', () => {
   it('names this process by host, boot, pid namespace, pid and start time, and reads the name back', () => {
@@ -37,12 +45,15 @@ describe('process identity', () => {
   });
 
   it('escapes any host name into one file-name-safe word and back (property, seeded)', () => {
-    fc.assert(fc.property(fc.string({ unit: 'grapheme', minLength: 1 }), fc.integer({ min: 1, max: 2 ** 31 }), (host, pid) => {
-      const escaped = escapeHost(host);
-      expect(escaped).toMatch(/^[A-Za-z0-9_-]+$/);
-      expect(unescapeHost(escaped)).toBe(host);
-      const token = identityToken({ host: escaped, boot: 'x', pidNs: 'x', pid, start: 'x' });
-      expect(parseIdentityToken(token)).toEqual({ host: escaped, boot: 'x', pidNs: 'x', pid, start: 'x' });
-    }), { seed: 1205, numRuns: 300 });
+    fc.assert(
+      fc.property(fc.string({ unit: 'grapheme', minLength: 1 }), fc.integer({ min: 1, max: 2 ** 31 }), (host, pid) => {
+        const escaped = escapeHost(host);
+        expect(escaped).toMatch(/^[A-Za-z0-9_-]+$/);
+        expect(unescapeHost(escaped)).toBe(host);
+        const token = identityToken({ host: escaped, boot: 'x', pidNs: 'x', pid, start: 'x' });
+        expect(parseIdentityToken(token)).toEqual({ host: escaped, boot: 'x', pidNs: 'x', pid, start: 'x' });
+      }),
+      { seed: 1205, numRuns: 300 },
+    );
   });
 });

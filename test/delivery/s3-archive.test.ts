@@ -7,7 +7,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DeliveryError, InputError } from '../../src/errors.js';
 import { S3Archive } from '../../src/delivery/s3-archive.js';
 import { createArchive } from '../../src/delivery/create-archive.js';
-import { startChecksumProxy, startFaultyProxy, startS3, s3ArchiveConfig, type ChecksumProxy, type FaultyProxy, type TestS3 } from './helpers/s3-server.js';
+import {
+  startChecksumProxy,
+  startFaultyProxy,
+  startS3,
+  s3ArchiveConfig,
+  type ChecksumProxy,
+  type FaultyProxy,
+  type TestS3,
+} from './helpers/s3-server.js';
 
 const sha256 = (data: Buffer | string) => createHash('sha256').update(data).digest('hex');
 
@@ -32,7 +40,7 @@ describe('S3Archive against a store that keeps S3 checksums (s3rver behind a che
   it.each([
     ['a single PutObject', 64 * 1024, 1],
     ['a 3-part multipart upload', 12 * 1024 * 1024, 3],
-  ])('%s is verified by S3\'s checksum, without a download', async (_what, size, parts) => {
+  ])("%s is verified by S3's checksum, without a download", async (_what, size, parts) => {
     const archive = new S3Archive(s3ArchiveConfig(recorder.endpoint, s3.bucket));
     const content = randomBytes(size);
     const file = join(work, randomUUID());
@@ -41,7 +49,12 @@ describe('S3Archive against a store that keeps S3 checksums (s3rver behind a che
     await archive.putFile(key, file, { contentType: 'text/csv', bytes: content.length, sha256: sha256(content) });
     expect(checksums.checksums.get(`${s3.bucket}/${key}`)).toMatch(parts === 1 ? /^[A-Za-z0-9+/]+=*$/ : new RegExp(`-${parts}$`));
     recorder.requests.length = 0;
-    expect(await archive.verify(key, { bytes: content.length, sha256: sha256(content) }, { localCopy: file })).toEqual({ ok: true, verifiedBy: 's3-checksum', bytes: content.length, sha256: sha256(content) });
+    expect(await archive.verify(key, { bytes: content.length, sha256: sha256(content) }, { localCopy: file })).toEqual({
+      ok: true,
+      verifiedBy: 's3-checksum',
+      bytes: content.length,
+      sha256: sha256(content),
+    });
     expect(recorder.requests.map((r) => r.method)).toEqual(['HEAD']);
     expect(checksums.badDigests).toBe(0);
     await archive.close();
@@ -56,9 +69,15 @@ describe('S3Archive against a store that keeps S3 checksums (s3rver behind a che
     await archive.putFile(key, file, { contentType: 'text/csv', bytes: content.length, sha256: sha256(content) });
     // The store now reports another object's checksum (as if it held other bytes).
     checksums.checksums.set(`${s3.bucket}/${key}`, createHash('sha256').update('other').digest('base64'));
-    expect(await archive.verify(key, { bytes: content.length, sha256: sha256(content) }, { localCopy: file })).toMatchObject({ ok: false, reason: expect.stringMatching(/^S3 checksum /) });
+    expect(await archive.verify(key, { bytes: content.length, sha256: sha256(content) }, { localCopy: file })).toMatchObject({
+      ok: false,
+      reason: expect.stringMatching(/^S3 checksum /),
+    });
     // A later check (no upload of ours to compare with, e.g. the purge) reads the bytes back.
-    expect(await archive.verify(key, { bytes: content.length, sha256: sha256(content) })).toMatchObject({ ok: true, verifiedBy: 'download' });
+    expect(await archive.verify(key, { bytes: content.length, sha256: sha256(content) })).toMatchObject({
+      ok: true,
+      verifiedBy: 'download',
+    });
     await archive.close();
   });
 });
@@ -99,7 +118,12 @@ describe('S3Archive against s3rver', () => {
     expect(await archive.exists(key)).toBe(true);
     expect(await archive.exists(`${key}.nope`)).toBe(false);
     // s3rver keeps no S3 checksums: HeadObject answers none, so the object is downloaded and hashed.
-    expect(await archive.verify(key, { bytes: content.length, sha256: sha256(content) })).toEqual({ ok: true, verifiedBy: 'download', bytes: content.length, sha256: sha256(content) });
+    expect(await archive.verify(key, { bytes: content.length, sha256: sha256(content) })).toEqual({
+      ok: true,
+      verifiedBy: 'download',
+      bytes: content.length,
+      sha256: sha256(content),
+    });
     expect(await archive.verify(`${key}.nope`, { bytes: 1, sha256: 'x' })).toEqual({ ok: false, reason: 'missing' });
     await archive.putJson(`${key}.manifest.json`, { rows: 1, comment: 'Grüße' });
     expect(await archive.readJson(`${key}.manifest.json`)).toEqual({ rows: 1, comment: 'Grüße' });
@@ -110,7 +134,12 @@ describe('S3Archive against s3rver', () => {
   it('detects an object whose bytes differ although its size matches', async () => {
     const archive = new S3Archive(s3.archiveConfig());
     const key = `t-${randomUUID()}/x.csv`;
-    const client = new S3Client({ endpoint: s3.endpoint, forcePathStyle: true, region: 'us-east-1', credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } });
+    const client = new S3Client({
+      endpoint: s3.endpoint,
+      forcePathStyle: true,
+      region: 'us-east-1',
+      credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
+    });
     await client.send(new PutObjectCommand({ Bucket: s3.bucket, Key: key, Body: 'abcd' }));
     expect(await archive.verify(key, { bytes: 4, sha256: sha256('abce') })).toMatchObject({ ok: false, reason: 'sha256 mismatch' });
     expect(await archive.verify(key, { bytes: 5, sha256: sha256('abcde') })).toMatchObject({ ok: false, reason: 'size 4 != 5' });
@@ -123,13 +152,20 @@ describe('S3Archive against s3rver', () => {
     const content = randomBytes(12 * 1024 * 1024);
     const key = `t-${randomUUID()}/big.csv.gz`;
     proxy.requests.length = 0;
-    await archive.putFile(key, await spoolFile(content), { contentType: 'application/gzip', bytes: content.length, sha256: sha256(content) });
+    await archive.putFile(key, await spoolFile(content), {
+      contentType: 'application/gzip',
+      bytes: content.length,
+      sha256: sha256(content),
+    });
     const mine = proxy.requests.filter((r) => r.url.includes(key.split('/')[0]!));
     expect(mine.filter((r) => r.method === 'POST' && r.url.includes('uploads'))).toHaveLength(1);
     expect(mine.filter((r) => r.method === 'PUT' && r.url.includes('partNumber='))).toHaveLength(3);
     expect(mine.filter((r) => r.method === 'POST' && r.url.includes('uploadId='))).toHaveLength(1);
     proxy.requests.length = 0;
-    expect(await archive.verify(key, { bytes: content.length, sha256: sha256(content) }, { localCopy: 'spool' })).toMatchObject({ ok: true, verifiedBy: 'download' });
+    expect(await archive.verify(key, { bytes: content.length, sha256: sha256(content) }, { localCopy: 'spool' })).toMatchObject({
+      ok: true,
+      verifiedBy: 'download',
+    });
     expect(proxy.requests.filter((r) => r.method === 'GET')).toHaveLength(1); // no checksum support: the fallback downloads
     await archive.close();
   });
@@ -146,7 +182,9 @@ describe('S3Archive against s3rver', () => {
     expect(await archive.verify(key, { bytes: content.length, sha256: sha256(content) })).toMatchObject({ ok: true });
 
     proxy.failNext(50);
-    const failure = await archive.putFile(`${key}.2`, file, { contentType: 'text/csv', bytes: content.length, sha256: sha256(content) }).catch((e: unknown) => e);
+    const failure = await archive
+      .putFile(`${key}.2`, file, { contentType: 'text/csv', bytes: content.length, sha256: sha256(content) })
+      .catch((e: unknown) => e);
     proxy.failNext(0);
     expect(failure).toBeInstanceOf(DeliveryError);
     expect((failure as DeliveryError).retryable).toBe(true);
@@ -189,7 +227,10 @@ describe('S3Archive against s3rver', () => {
       expect(await archive.readJson(key)).toEqual({ via: 'default chain' });
       await archive.close();
     } finally {
-      for (const [name, value] of [['AWS_ACCESS_KEY_ID', saved.id], ['AWS_SECRET_ACCESS_KEY', saved.secret]] as const) {
+      for (const [name, value] of [
+        ['AWS_ACCESS_KEY_ID', saved.id],
+        ['AWS_SECRET_ACCESS_KEY', saved.secret],
+      ] as const) {
         if (value === undefined) delete process.env[name];
         else process.env[name] = value;
       }

@@ -25,8 +25,11 @@ describe('SmtpMailer against smtp-server', () => {
     await writeFile(attachment, '"Date";"Comment"\r"2026-11-01 00:00:00";"Grüße; \'hi\'"\r');
     const mailer = createMailer(mailConfig(smtp.url));
     const receipt = await mailer.send({
-      from: 'ox-batch@example.com', to: ['ops@example.com'], cc: ['boss@example.com'],
-      subject: 'Feedback 2026-11-01', text: 'see attachment',
+      from: 'ox-batch@example.com',
+      to: ['ops@example.com'],
+      cc: ['boss@example.com'],
+      subject: 'Feedback 2026-11-01',
+      text: 'see attachment',
       messageId: '<oxb.test.20261101T000000Z.abc@example.com>',
       attachments: [{ filename: 'star-rating-v1_x.csv', path: attachment, contentType: 'text/csv' }],
     });
@@ -45,7 +48,9 @@ describe('SmtpMailer against smtp-server', () => {
     const down = await startSmtpCapture();
     await down.close();
     const mailer = createMailer(mailConfig(`smtp://user:hunter2@127.0.0.1:${down.port}`));
-    const failure = await mailer.send({ from: 'a@example.com', to: ['b@example.com'], subject: 's', text: 't', messageId: '<x@y>' }).catch((e: unknown) => e);
+    const failure = await mailer
+      .send({ from: 'a@example.com', to: ['b@example.com'], subject: 's', text: 't', messageId: '<x@y>' })
+      .catch((e: unknown) => e);
     await mailer.close();
     expect(failure).toBeInstanceOf(DeliveryError);
     expect((failure as DeliveryError).retryable).toBe(true);
@@ -54,7 +59,9 @@ describe('SmtpMailer against smtp-server', () => {
 
   it('reports a permanently rejected recipient as not retryable', async () => {
     const mailer = createMailer(mailConfig(smtp.url));
-    const failure = await mailer.send({ from: 'a@example.com', to: ['nobody@example.com'], subject: 's', text: 't', messageId: '<y@y>' }).catch((e: unknown) => e);
+    const failure = await mailer
+      .send({ from: 'a@example.com', to: ['nobody@example.com'], subject: 's', text: 't', messageId: '<y@y>' })
+      .catch((e: unknown) => e);
     await mailer.close();
     expect(failure).toBeInstanceOf(DeliveryError);
     expect((failure as DeliveryError).retryable).toBe(false);
@@ -62,7 +69,9 @@ describe('SmtpMailer against smtp-server', () => {
 
   it('names the missing setting when no SMTP server is configured', async () => {
     const mailer = createMailer(mailConfig(undefined));
-    await expect(mailer.send({ from: 'a@b.c', to: ['b@b.c'], subject: 's', text: 't', messageId: '<z@y>' })).rejects.toBeInstanceOf(InputError);
+    await expect(mailer.send({ from: 'a@b.c', to: ['b@b.c'], subject: 's', text: 't', messageId: '<z@y>' })).rejects.toBeInstanceOf(
+      InputError,
+    );
     await expect(mailer.send({ from: 'a@b.c', to: ['b@b.c'], subject: 's', text: 't', messageId: '<z@y>' })).rejects.toThrow(/SMTP_URL/);
   });
 });

@@ -18,8 +18,12 @@ class NewlineCounter implements RowCounter {
 
 describe('spoolStream', () => {
   let dir: string;
-  beforeEach(async () => { dir = await mkdtemp(join(tmpdir(), 'oxbt-spool-')); });
-  afterEach(async () => { await rm(dir, { recursive: true, force: true }); });
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'oxbt-spool-'));
+  });
+  afterEach(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
 
   it('stores the bytes unchanged and reports rows, bytes and SHA-256 computed on the way', async () => {
     const lines = Array.from({ length: 5000 }, (_, i) => `row ${i};Grüße "${i}"\n`);
@@ -70,7 +74,13 @@ describe('spoolStream', () => {
   });
 
   it('fails and cleans up when the row counter finds the content incomplete', async () => {
-    const counter: RowCounter = { rows: 0, update() {}, finish() { throw new Error('ends mid-row'); } };
+    const counter: RowCounter = {
+      rows: 0,
+      update() {},
+      finish() {
+        throw new Error('ends mid-row');
+      },
+    };
     await expect(spoolStream(Readable.from([Buffer.from('x')]), { dir, rowCounter: counter })).rejects.toThrow('ends mid-row');
     expect(await readdir(dir)).toEqual([]);
   });

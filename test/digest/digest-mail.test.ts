@@ -25,8 +25,14 @@ const FIRST = Date.UTC(2026, 10, 1);
 const day = (i: number) => ({ start: FIRST + i * DAY, end: FIRST + (i + 1) * DAY });
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const CHROMIUM_FLAGS = [
-  '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync',
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
 ];
 const SPAWNING = 180_000;
 
@@ -77,24 +83,31 @@ describe('the digest mail of a scheduled window (CLI run, Redis ledger, smtp-ser
     for (let i = 0; i < 6; i++) env.sim.generateFeedback({ rows: 150 + 30 * i, from: day(i).start, to: day(i).end, seed: 100 + i });
     dir = mkdtempSync(join(tmpdir(), 'oxbt-digest-mail-'));
     const configFile = join(dir, 'ox-batch.yaml');
-    writeFileSync(configFile, [
-      `ox: { url: "${env.sim.url}", retry: { attempts: 2, baseDelayMs: 1ms, maxDelayMs: 5ms } }`,
-      `redis: { url: "${REDIS_URL}", prefix: ${prefix} }`,
-      `archive: { kind: fs, dir: "${join(dir, 'archive')}" }`,
-      `spool: { dir: "${join(dir, 'spool')}" }`,
-      `mail: { smtp: "${env.smtp!.url}", from: "ox-batch@example.com" }`,
-      'logging: { level: warn }',
-      'schedules:',
-      '  feedback-daily:',
-      '    job: feedback.export',
-      '    cron: "30 2 * * *"',
-      '    tz: UTC',
-      '    window: 1d',
-      '    startAt: 2026-11-01',
-      '    params: { deliver: [archive, mail], mailTo: "Product <pm@example.com>" }',
-      '',
-    ].join('\n'));
-    const run = await runCli(bundle.entry, ['--config', configFile, 'run', 'feedback-daily', '--start', '2026-11-01', '--end', '2026-11-07'], { OX_USER: 'oxadmin', OX_PASSWORD: 'secret' });
+    writeFileSync(
+      configFile,
+      [
+        `ox: { url: "${env.sim.url}", retry: { attempts: 2, baseDelayMs: 1ms, maxDelayMs: 5ms } }`,
+        `redis: { url: "${REDIS_URL}", prefix: ${prefix} }`,
+        `archive: { kind: fs, dir: "${join(dir, 'archive')}" }`,
+        `spool: { dir: "${join(dir, 'spool')}" }`,
+        `mail: { smtp: "${env.smtp!.url}", from: "ox-batch@example.com" }`,
+        'logging: { level: warn }',
+        'schedules:',
+        '  feedback-daily:',
+        '    job: feedback.export',
+        '    cron: "30 2 * * *"',
+        '    tz: UTC',
+        '    window: 1d',
+        '    startAt: 2026-11-01',
+        '    params: { deliver: [archive, mail], mailTo: "Product <pm@example.com>" }',
+        '',
+      ].join('\n'),
+    );
+    const run = await runCli(
+      bundle.entry,
+      ['--config', configFile, 'run', 'feedback-daily', '--start', '2026-11-01', '--end', '2026-11-07'],
+      { OX_USER: 'oxadmin', OX_PASSWORD: 'secret' },
+    );
     expect(run.code, run.stderr).toBe(0);
     mails = await parsedKeepingCids(env);
     results = [];
@@ -112,14 +125,27 @@ describe('the digest mail of a scheduled window (CLI run, Redis ledger, smtp-ser
 
   it('keeps the digest in the ledger result and the manifest, with the comparison against earlier windows', async () => {
     expect(mails).toHaveLength(6);
-    results.forEach((r, i) => expect(r.digest).toMatchObject({ rows: 150 + 30 * i, type: 'star-rating-v1', window: { start: new Date(day(i).start).toISOString() } }));
+    results.forEach((r, i) =>
+      expect(r.digest).toMatchObject({
+        rows: 150 + 30 * i,
+        type: 'star-rating-v1',
+        window: { start: new Date(day(i).start).toISOString() },
+      }),
+    );
     const last = results[5]!.digest!;
-    const manifest = JSON.parse(readFileSync(join(dir, 'archive', results[5]!.archive!.manifestKey), 'utf8')) as { digest: FeedbackDigest; rows: number };
+    const manifest = JSON.parse(readFileSync(join(dir, 'archive', results[5]!.archive!.manifestKey), 'utf8')) as {
+      digest: FeedbackDigest;
+      rows: number;
+    };
     expect(manifest.digest).toEqual(last);
     // The previous window's own figures, read back from its ledger result: no second export.
     const previous = results[4]!.digest!;
     expect(last.history!.previous).toEqual({
-      start: previous.window!.start, end: previous.window!.end, rows: previous.rows, mean: previous.scores.mean, distribution: previous.scores.distribution,
+      start: previous.window!.start,
+      end: previous.window!.end,
+      rows: previous.rows,
+      mean: previous.scores.mean,
+      distribution: previous.scores.distribution,
     });
     expect(last.history!.change.previous!.rows).toBe(30);
     expect(last.history!.change.previous!.mean).toBeCloseTo(last.scores.mean! - previous.scores.mean!, 2);
@@ -161,13 +187,15 @@ describe('the digest mail of a scheduled window (CLI run, Redis ledger, smtp-ser
       await page.setContent(htmlWithInlineImages(mail), { waitUntil: 'load' });
       const img = page.locator('img').first();
       // Page scripts as text: this project compiles without the DOM library.
-      const box = await page.evaluate(`(() => { const el = document.querySelector('img'); const r = el.getBoundingClientRect(); return { complete: el.complete, natural: [el.naturalWidth, el.naturalHeight], shown: [r.width, r.height] }; })()`);
+      const box = await page.evaluate(
+        `(() => { const el = document.querySelector('img'); const r = el.getBoundingClientRect(); return { complete: el.complete, natural: [el.naturalWidth, el.naturalHeight], shown: [r.width, r.height] }; })()`,
+      );
       expect(box).toEqual({ complete: true, natural: [1200, 520], shown: [600, 260] });
       const shot = await img.screenshot();
       writeFileSync(join(dir, 'chart-screenshot.png'), shot);
       expect(pngSize(shot)).toEqual({ width: 600, height: 260 });
       // Read the screenshot's pixels back in the page: a blank or broken image is one colour.
-      const pixels = await page.evaluate(`(async () => {
+      const pixels = (await page.evaluate(`(async () => {
         const image = new Image();
         image.src = 'data:image/png;base64,${shot.toString('base64')}';
         await image.decode();
@@ -185,7 +213,7 @@ describe('the digest mail of a scheduled window (CLI run, Redis ledger, smtp-ser
           if (Math.abs(r - 0xb5) < 12 && Math.abs(g - 0xbf) < 12 && Math.abs(b - 0xcc) < 12) grey++;
         }
         return { total: data.length / 4, inked, blue, grey };
-      })()`) as { total: number; inked: number; blue: number; grey: number };
+      })()`)) as { total: number; inked: number; blue: number; grey: number };
       expect(pixels.total).toBe(600 * 260);
       expect(pixels.inked / pixels.total).toBeGreaterThan(0.05);
       expect(pixels.blue).toBeGreaterThan(500); // this window's bars and the trend line
@@ -203,7 +231,9 @@ describe('digest mail variants (in-process runs)', () => {
     env = await startExportEnv({ smtp: true });
     env.sim.generateFeedback({ rows: 120, from: window.start, to: window.end, seed: 5 });
   });
-  afterAll(async () => { await env?.close(); });
+  afterAll(async () => {
+    await env?.close();
+  });
 
   const lastMail = async () => (await parsedKeepingCids(env)).at(-1)!;
 
@@ -252,18 +282,31 @@ describe('the digest is the same for every format (job runs against the simulato
     env = await startExportEnv();
     env.sim.generateFeedback({ rows: 3000, from: window.start, to: window.end, seed: 77 });
   });
-  afterAll(async () => { await env?.close(); });
+  afterAll(async () => {
+    await env?.close();
+  });
 
-  it('ox-csv (byte scanner), jsonl (raw records) and csv (its transcoder\'s rows), gzipped or not: equal figures, comments as OX CSV writes them', async () => {
+  it("ox-csv (byte scanner), jsonl (raw records) and csv (its transcoder's rows), gzipped or not: equal figures, comments as OX CSV writes them", async () => {
     const digests: FeedbackDigest[] = [];
-    for (const [i, params] of [{ format: 'ox-csv' }, { format: 'ox-csv', compress: 'gzip' }, { format: 'jsonl' }, { format: 'jsonl', compress: 'gzip' }, { format: 'csv' }, { format: 'csv', compress: 'gzip' }].entries()) {
+    for (const [i, params] of [
+      { format: 'ox-csv' },
+      { format: 'ox-csv', compress: 'gzip' },
+      { format: 'jsonl' },
+      { format: 'jsonl', compress: 'gzip' },
+      { format: 'csv' },
+      { format: 'csv', compress: 'gzip' },
+    ].entries()) {
       const outcome = await env.run(window, { ...params, digest: true, digestComments: 8 }, { scheduleId: `formats-${i}` });
       const result = outcome.result as ExportResult & { digestUnavailable?: string };
       expect(result.digestUnavailable).toBeUndefined();
       expect(result.digest!.rows).toBe(3000);
       digests.push(result.digest!);
     }
-    const comparable = (d: FeedbackDigest) => ({ ...d, history: undefined, comments: d.comments.map((c) => ({ ...c, text: c.text.replaceAll('"', "'") })) });
+    const comparable = (d: FeedbackDigest) => ({
+      ...d,
+      history: undefined,
+      comments: d.comments.map((c) => ({ ...c, text: c.text.replaceAll('"', "'") })),
+    });
     for (const d of digests.slice(1)) expect(comparable(d)).toEqual(comparable(digests[0]!));
     expect(digests[0]!.comments).toHaveLength(8);
 

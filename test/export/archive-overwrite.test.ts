@@ -6,7 +6,11 @@ import { startExportEnv, type ExportEnv } from './helpers/export-env.js';
 const DAY = 86_400_000;
 const day = (d: number) => ({ start: Date.UTC(2026, 5, d), end: Date.UTC(2026, 5, d) + DAY });
 
-interface Result { rows: number; sha256: string; archive: { key: string; manifestKey: string; reused?: boolean } }
+interface Result {
+  rows: number;
+  sha256: string;
+  archive: { key: string; manifestKey: string; reused?: boolean };
+}
 
 describe('feedback.export never replaces an intact archived copy with a different export', () => {
   let env: ExportEnv;
@@ -15,7 +19,9 @@ describe('feedback.export never replaces an intact archived copy with a differen
     env = await startExportEnv({ archive: 'fs' });
     env.sim.generateFeedback({ rows: 300, from: day(1).start, to: day(4).end, seed: 11 });
   });
-  afterEach(async () => { await env?.close(); });
+  afterEach(async () => {
+    await env?.close();
+  });
 
   it('refuses a forced re-export after OX purged the window, and leaves the archive as it was', async () => {
     const window = day(1);
@@ -35,7 +41,10 @@ describe('feedback.export never replaces an intact archived copy with a differen
     expect(await readFile(path)).toEqual(before);
     // Nothing changed, so the window stays done with the archived result (not failed: the purge
     // would stop there and the failed-windows alert would fire for a refused re-run).
-    expect(await env.services.ledger.getWindow({ scheduleId: 'guarded', ...window })).toMatchObject({ state: 'done', result: { sha256: result.sha256 } });
+    expect(await env.services.ledger.getWindow({ scheduleId: 'guarded', ...window })).toMatchObject({
+      state: 'done',
+      result: { sha256: result.sha256 },
+    });
   });
 
   it('refuses the same when the ledger lost its records (a flushed Redis re-runs the window)', async () => {
@@ -62,6 +71,8 @@ describe('feedback.export never replaces an intact archived copy with a differen
     await writeFile(path, 'damaged');
     const repaired = (await env.run(window, {}, { scheduleId: 'repair', force: true })).result as Result;
     expect(repaired.archive.reused).toBeUndefined();
-    expect(await env.services.archive.verify(first.archive.key, { bytes: (await readFile(path)).length, sha256: first.sha256 })).toMatchObject({ ok: true });
+    expect(
+      await env.services.archive.verify(first.archive.key, { bytes: (await readFile(path)).length, sha256: first.sha256 }),
+    ).toMatchObject({ ok: true });
   });
 });

@@ -26,7 +26,7 @@ describe('archive verification method', () => {
     await s3Env?.close();
   });
 
-  it('fs, spool on the archive\'s file system: the archive file is the spool\'s inode, not read back', async () => {
+  it("fs, spool on the archive's file system: the archive file is the spool's inode, not read back", async () => {
     const outcome = await fsEnv.run(WINDOW, {}, { scheduleId: 'verify-link' });
     const result = outcome.result as Result;
     expect(result.archive.verifiedBy).toBe('same-inode');
@@ -55,7 +55,9 @@ describe('archive verification method', () => {
     const outcome = await s3Env.run(WINDOW, {}, { scheduleId: 'verify-s3' });
     const result = outcome.result as Result;
     expect(result.archive.verifiedBy).toBe('download');
-    const gets = s3Env.proxy!.requests.filter((r) => r.method === 'GET' && r.url.includes(result.archive.key.split('/').pop()!) && !r.url.includes('manifest'));
+    const gets = s3Env.proxy!.requests.filter(
+      (r) => r.method === 'GET' && r.url.includes(result.archive.key.split('/').pop()!) && !r.url.includes('manifest'),
+    );
     expect(gets.length).toBeGreaterThanOrEqual(1);
     const manifest = await s3Env.services.archive.readJson<{ verifiedBy: string }>(result.archive.manifestKey);
     expect(manifest?.verifiedBy).toBe('download');

@@ -35,13 +35,25 @@ describe('feedback.export scheduled through the daemon', () => {
         worker: { ...env.config.worker, concurrency: 2 },
         schedules: {
           'feedback-daily': {
-            job: 'feedback.export', cron: '30 2 * * *', tz: 'Europe/Berlin', window: '1d', lag: '30m', startAt: '2026-03-27',
+            job: 'feedback.export',
+            cron: '30 2 * * *',
+            tz: 'Europe/Berlin',
+            window: '1d',
+            lag: '30m',
+            startAt: '2026-03-27',
             params: { format: 'csv', compress: 'gzip', deliver: ['archive', 'mail'], mailTo: 'team@example.com' },
           },
         },
       },
     });
-    daemon = await Daemon.start({ config, kinds: jobKinds, role: 'all', port: null, log: silentLogger(), now: () => Date.UTC(2026, 2, 30, 6) });
+    daemon = await Daemon.start({
+      config,
+      kinds: jobKinds,
+      role: 'all',
+      port: null,
+      log: silentLogger(),
+      now: () => Date.UTC(2026, 2, 30, 6),
+    });
   });
   afterAll(async () => {
     await daemon?.stop({ graceMs: 100 });
@@ -57,13 +69,20 @@ describe('feedback.export scheduled through the daemon', () => {
     expect(first.windows).toHaveLength(3);
     const ledger = new RedisLedger(redis, env.prefix);
     for (const day of DAYS) {
-      await waitFor(async () => (await ledger.getWindow({ scheduleId: 'feedback-daily', ...day }))?.state === 'done', `window ${new Date(day.start).toISOString()} done`);
+      await waitFor(
+        async () => (await ledger.getWindow({ scheduleId: 'feedback-daily', ...day }))?.state === 'done',
+        `window ${new Date(day.start).toISOString()} done`,
+      );
     }
     for (const day of DAYS) {
       const record = await ledger.getWindow({ scheduleId: 'feedback-daily', ...day });
       const result = record!.result as { rows: number; archive: { key: string; manifestKey: string } };
       expect(result.rows).toBe(env.sim.feedbackCount({ start: day.start, end: day.end }));
-      expect(result.archive.key).toMatch(new RegExp(`^feedback-daily/default/star-rating-v1/2026/03/2[678]/star-rating-v1_${new Date(day.start).toISOString().slice(0, 10).replace(/-/g, '')}T2[23]0000Z_.*\\.csv\\.gz$`));
+      expect(result.archive.key).toMatch(
+        new RegExp(
+          `^feedback-daily/default/star-rating-v1/2026/03/2[678]/star-rating-v1_${new Date(day.start).toISOString().slice(0, 10).replace(/-/g, '')}T2[23]0000Z_.*\\.csv\\.gz$`,
+        ),
+      );
       const manifest = JSON.parse(await readFile(join(env.archiveDir, result.archive.manifestKey), 'utf8'));
       expect(manifest.window).toEqual({ start: new Date(day.start).toISOString(), end: new Date(day.end).toISOString() });
     }

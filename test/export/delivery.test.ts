@@ -12,7 +12,9 @@ const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex')
 const dayWindow = (y: number, m: number, d: number) => ({ start: Date.UTC(y, m - 1, d), end: Date.UTC(y, m - 1, d) + DAY });
 
 interface Result {
-  rows: number; bytes: number; sha256: string;
+  rows: number;
+  bytes: number;
+  sha256: string;
   archive?: { key: string; manifestKey: string; bytes: number; sha256: string; verifiedAt: string; location: string; reused?: boolean };
   mail: Array<{ via: string; messageId?: string; accepted: string[]; alreadyMailed: string[]; linkExpiresAt?: string }>;
 }
@@ -25,7 +27,9 @@ describe('feedback.export to S3 (s3rver behind a fault-injecting proxy)', () => 
     env.sim.generateFeedback({ rows: 20_000, from: big.start, to: big.end, seed: 7 });
     env.sim.generateFeedback({ rows: 50, from: Date.UTC(2026, 3, 1), to: Date.UTC(2026, 3, 2), seed: 8 });
   });
-  afterAll(async () => { await env?.close(); });
+  afterAll(async () => {
+    await env?.close();
+  });
 
   it('uploads a >5 MiB artifact as multipart, writes the manifest after the data object, records the verified object', async () => {
     env.proxy!.requests.length = 0;
@@ -34,7 +38,9 @@ describe('feedback.export to S3 (s3rver behind a fault-injecting proxy)', () => 
     const result = outcome.result as Result;
     expect(result.bytes).toBeGreaterThan(5 * 1024 * 1024);
     expect(result.rows).toBe(20_000);
-    expect(result.archive!.key).toBe('exports/s3-big/default/star-rating-v1/2026/03/01/star-rating-v1_20260301T000000Z_20260302T000000Z.csv');
+    expect(result.archive!.key).toBe(
+      'exports/s3-big/default/star-rating-v1/2026/03/01/star-rating-v1_20260301T000000Z_20260302T000000Z.csv',
+    );
     expect(result.archive!.location).toBe(`s3://${env.s3!.bucket}/${result.archive!.key}`);
     const writes = env.proxy!.requests.filter((r) => r.method !== 'GET' && r.method !== 'HEAD');
     const parts = writes.filter((r) => r.url.includes('partNumber='));
@@ -44,7 +50,9 @@ describe('feedback.export to S3 (s3rver behind a fault-injecting proxy)', () => 
     expect(complete).toBeGreaterThanOrEqual(0);
     expect(manifest).toBeGreaterThan(complete);
     // Verification read the object back before the manifest went up.
-    const readBack = env.proxy!.requests.findIndex((r) => r.method === 'GET' && r.url.includes('star-rating-v1_20260301T000000Z_20260302T000000Z.csv') && !r.url.includes('manifest'));
+    const readBack = env.proxy!.requests.findIndex(
+      (r) => r.method === 'GET' && r.url.includes('star-rating-v1_20260301T000000Z_20260302T000000Z.csv') && !r.url.includes('manifest'),
+    );
     expect(readBack).toBeGreaterThan(env.proxy!.requests.findIndex((r) => r.method === 'POST' && r.url.includes('uploadId=')));
     const stored = await env.services.archive.readJson<{ rows: number; sha256: string }>(result.archive!.manifestKey);
     expect(stored).toMatchObject({ rows: 20_000, sha256: result.sha256, format: 'ox-csv' });
@@ -73,7 +81,9 @@ describe('feedback.export to S3 (s3rver behind a fault-injecting proxy)', () => 
     const retried = await env.run(window, {}, { scheduleId: 's3-500-long' });
     expect(retried.status).toBe('done');
     const result = retried.result as Result;
-    expect(await env.services.archive.verify(result.archive!.key, { bytes: result.bytes, sha256: result.sha256 })).toMatchObject({ ok: true });
+    expect(await env.services.archive.verify(result.archive!.key, { bytes: result.bytes, sha256: result.sha256 })).toMatchObject({
+      ok: true,
+    });
   });
 
   it('mails a presigned link instead of an attachment above mail.maxAttachmentBytes', async () => {
@@ -104,10 +114,17 @@ describe('feedback.export mail and failures (fs archive, smtp-server)', () => {
     env = await startExportEnv({ smtp: true });
     env.sim.generateFeedback({ rows: 2000, from: window.start, to: window.end, seed: 3 });
   });
-  afterAll(async () => { await env?.close(); });
+  afterAll(async () => {
+    await env?.close();
+  });
 
   it('mails once with the right attachment, also when the job runs again after the SMTP server accepted', async () => {
-    const params = { deliver: ['archive', 'mail'], mailTo: 'Ops Team <ops@example.com>', mailCc: 'boss@example.com', subject: '{schedule}: {rows} rows from {start}' };
+    const params = {
+      deliver: ['archive', 'mail'],
+      mailTo: 'Ops Team <ops@example.com>',
+      mailCc: 'boss@example.com',
+      subject: '{schedule}: {rows} rows from {start}',
+    };
     const outcome = await env.run(window, params, { scheduleId: 'mail-once' });
     expect(outcome.status).toBe('done');
     const result = outcome.result as Result;
@@ -137,8 +154,10 @@ describe('feedback.export mail and failures (fs archive, smtp-server)', () => {
     const down = await startSmtpCapture();
     await down.close();
     const params = { deliver: 'archive,mail', mailTo: 'later@example.com' };
-    const failed = await env.withConfig({ mail: { smtp: `smtp://127.0.0.1:${down.port}` } })
-      .run(window, params, { scheduleId: 'smtp-down' }).catch((e: { permanent?: boolean; message: string }) => e);
+    const failed = await env
+      .withConfig({ mail: { smtp: `smtp://127.0.0.1:${down.port}` } })
+      .run(window, params, { scheduleId: 'smtp-down' })
+      .catch((e: { permanent?: boolean; message: string }) => e);
     expect(failed).toMatchObject({ permanent: false });
     expect((failed as Error).message).toMatch(/SMTP delivery .* failed/);
     const files = await filesBelow(env.archiveDir);
@@ -158,7 +177,9 @@ describe('feedback.export mail and failures (fs archive, smtp-server)', () => {
     const picky = await startSmtpCapture({ rejectRecipients: ['nobody@example.com'] });
     try {
       const params = { deliver: 'mail', mailTo: 'ok@example.com,nobody@example.com' };
-      const failed = await env.withConfig({ mail: { smtp: picky.url } }).run(window, params, { scheduleId: 'smtp-reject' })
+      const failed = await env
+        .withConfig({ mail: { smtp: picky.url } })
+        .run(window, params, { scheduleId: 'smtp-reject' })
         .catch((e: { permanent?: boolean; message: string }) => e);
       expect(failed).toMatchObject({ permanent: true });
       expect((failed as Error).message).toContain('nobody@example.com');
@@ -192,8 +213,14 @@ describe('feedback.export mail and failures (fs archive, smtp-server)', () => {
     env.sim.setFaults({ slowBodyBytesPerSecond: 200_000 });
     const controller = new AbortController();
     setTimeout(() => controller.abort(), 300);
-    const failed = await executeAttempt({ kind: feedbackExport, services: env.services, window, params: {}, scheduleId: 'abort-mid', signal: controller.signal })
-      .catch((e: { permanent?: boolean }) => e);
+    const failed = await executeAttempt({
+      kind: feedbackExport,
+      services: env.services,
+      window,
+      params: {},
+      scheduleId: 'abort-mid',
+      signal: controller.signal,
+    }).catch((e: { permanent?: boolean }) => e);
     env.sim.setFaults(undefined);
     expect(failed).toMatchObject({ permanent: false });
     expect((failed as Error).message).toMatch(/abort/i);
@@ -203,15 +230,28 @@ describe('feedback.export mail and failures (fs archive, smtp-server)', () => {
 
   it('a dry run exports and counts but delivers nothing', async () => {
     const before = env.smtp!.messages.length;
-    const outcome = await executeAttempt({ kind: feedbackExport, services: env.services, window, params: { deliver: 'archive,mail', mailTo: 'dry@example.com' }, scheduleId: 'dry', dryRun: true });
-    expect(outcome.result).toMatchObject({ dryRun: true, rows: 2000, wouldDeliver: ['archive', 'mail'], archiveKey: 'dry/default/star-rating-v1/2026/11/01/star-rating-v1_20261101T000000Z_20261102T000000Z.csv' });
+    const outcome = await executeAttempt({
+      kind: feedbackExport,
+      services: env.services,
+      window,
+      params: { deliver: 'archive,mail', mailTo: 'dry@example.com' },
+      scheduleId: 'dry',
+      dryRun: true,
+    });
+    expect(outcome.result).toMatchObject({
+      dryRun: true,
+      rows: 2000,
+      wouldDeliver: ['archive', 'mail'],
+      archiveKey: 'dry/default/star-rating-v1/2026/11/01/star-rating-v1_20261101T000000Z_20261102T000000Z.csv',
+    });
     expect((await filesBelow(env.archiveDir)).filter((f) => f.startsWith('dry/'))).toEqual([]);
     expect(env.smtp!.messages.length).toBe(before);
     expect(await env.services.ledger.getWindow({ scheduleId: 'dry', ...window })).toBeNull();
   });
 
   it('an oversize artifact cannot be mailed from an fs archive: the error says why', async () => {
-    const failed = await env.withConfig({ mail: { maxAttachmentBytes: 100 } })
+    const failed = await env
+      .withConfig({ mail: { maxAttachmentBytes: 100 } })
       .run(window, { deliver: 'mail', mailTo: 'ops@example.com' }, { scheduleId: 'fs-oversize' })
       .catch((e: { permanent?: boolean; message: string }) => e);
     expect(failed).toMatchObject({ permanent: true });
@@ -220,7 +260,11 @@ describe('feedback.export mail and failures (fs archive, smtp-server)', () => {
 
   it('via ox: OX mails its own export; recipients OX reports in fail/pgpFail fail the delivery by address', async () => {
     const before = env.smtp!.messages.length;
-    const outcome = await env.run(window, { deliver: 'mail', via: 'ox', mailTo: 'viaox@example.com', compress: 'gzip', subject: 'OX sends {rows}' }, { scheduleId: 'via-ox' });
+    const outcome = await env.run(
+      window,
+      { deliver: 'mail', via: 'ox', mailTo: 'viaox@example.com', compress: 'gzip', subject: 'OX sends {rows}' },
+      { scheduleId: 'via-ox' },
+    );
     expect(outcome.status).toBe('done');
     expect((outcome.result as Result).mail[0]).toMatchObject({ via: 'ox', accepted: ['viaox@example.com'] });
     expect(env.smtp!.messages.length).toBe(before + 1);
@@ -229,9 +273,18 @@ describe('feedback.export mail and failures (fs archive, smtp-server)', () => {
     expect(mail.attachments[0]!.filename).toMatch(/\.csv\.gz$/);
 
     const badKey = '-----BEGIN PGP PUBLIC KEY BLOCK-----\nthis is not a key\n-----END PGP PUBLIC KEY BLOCK-----';
-    const failed = await env.run(window, {
-      deliver: 'mail', via: 'ox', mailTo: 'good@example.com,bad(address@example.com,locked@example.com', pgpKeys: { 'locked@example.com': badKey },
-    }, { scheduleId: 'via-ox-fail' }).catch((e: { permanent?: boolean; message: string }) => e);
+    const failed = await env
+      .run(
+        window,
+        {
+          deliver: 'mail',
+          via: 'ox',
+          mailTo: 'good@example.com,bad(address@example.com,locked@example.com',
+          pgpKeys: { 'locked@example.com': badKey },
+        },
+        { scheduleId: 'via-ox-fail' },
+      )
+      .catch((e: { permanent?: boolean; message: string }) => e);
     expect(failed).toMatchObject({ permanent: true });
     expect((failed as Error).message).toContain('bad(address@example.com');
     expect((failed as Error).message).toContain('locked@example.com');

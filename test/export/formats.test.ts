@@ -25,10 +25,38 @@ const TRICKY_COMMENTS = [
   '',
 ];
 
-const RAW_KEYS = ['date', 'score', 'comment', 'app', 'entry_point', 'operating_system', 'browser', 'browser_version',
-  'user_agent', 'screen_resolution', 'language', 'user', 'server_version', 'client_version'];
-const HEADERS = ['Date', 'Score', 'Comment', 'App', 'Entry Point', 'Operating System', 'Browser', 'Browser Version',
-  'User Agent', 'Screen Resolution', 'Language', 'User', 'Server Version', 'Client Version'];
+const RAW_KEYS = [
+  'date',
+  'score',
+  'comment',
+  'app',
+  'entry_point',
+  'operating_system',
+  'browser',
+  'browser_version',
+  'user_agent',
+  'screen_resolution',
+  'language',
+  'user',
+  'server_version',
+  'client_version',
+];
+const HEADERS = [
+  'Date',
+  'Score',
+  'Comment',
+  'App',
+  'Entry Point',
+  'Operating System',
+  'Browser',
+  'Browser Version',
+  'User Agent',
+  'Screen Resolution',
+  'Language',
+  'User',
+  'Server Version',
+  'Client Version',
+];
 
 const guarded = (text: string) => (/^[=+\-@|]/.test(text) ? `'${text}` : text);
 const isoOf = (oxDate: string) => `${oxDate.replace(' ', 'T')}Z`;
@@ -38,24 +66,47 @@ describe('feedback.export formats', () => {
   let raw: Array<Record<string, string>>;
   beforeAll(async () => {
     env = await startExportEnv();
-    env.sim.addFeedback(TRICKY_COMMENTS.map((comment, i) => ({
-      date: START + 3_600_000 * (i + 1), contextId: 10 + i, userId: 3, score: (i % 5) + 1, comment,
-      app: i === 3 ? '=HYPERLINK("x")' : 'mail', entry_point: 'toolbar', operating_system: 'Linux', browser: 'Firefox',
-      browser_version: '130.0', user_agent: 'Mozilla/5.0 (X11; Linux x86_64)', screen_resolution: '1920x1080', language: 'de_DE',
-      server_version: '7.10.6', client_version: '7.10.6',
-    })));
+    env.sim.addFeedback(
+      TRICKY_COMMENTS.map((comment, i) => ({
+        date: START + 3_600_000 * (i + 1),
+        contextId: 10 + i,
+        userId: 3,
+        score: (i % 5) + 1,
+        comment,
+        app: i === 3 ? '=HYPERLINK("x")' : 'mail',
+        entry_point: 'toolbar',
+        operating_system: 'Linux',
+        browser: 'Firefox',
+        browser_version: '130.0',
+        user_agent: 'Mozilla/5.0 (X11; Linux x86_64)',
+        screen_resolution: '1920x1080',
+        language: 'de_DE',
+        server_version: '7.10.6',
+        client_version: '7.10.6',
+      })),
+    );
     // Noise outside the window on both sides.
-    env.sim.addFeedback([{ date: START - 1, contextId: 1, userId: 1, score: 1, comment: 'before' }, { date: START + DAY, contextId: 1, userId: 1, score: 1, comment: 'after' }]);
+    env.sim.addFeedback([
+      { date: START - 1, contextId: 1, userId: 1, score: 1, comment: 'before' },
+      { date: START + DAY, contextId: 1, userId: 1, score: 1, comment: 'after' },
+    ]);
     raw = JSON.parse((await directGet(env.sim, '/userfeedback/v1/export/default/star-rating-v1/raw', oxBounds(WINDOW))).toString('utf8'));
     raw.sort((a, b) => a.date!.localeCompare(b.date!));
   });
-  afterAll(async () => { await env?.close(); });
+  afterAll(async () => {
+    await env?.close();
+  });
 
   it('ox-csv: the archived file is byte-identical to a direct export of the window, with a manifest', async () => {
     const outcome = await env.run(WINDOW, {}, { scheduleId: 'fmt-oxcsv' });
     expect(outcome.status).toBe('done');
     const direct = await directGet(env.sim, '/userfeedback/v1/export/default/star-rating-v1', oxBounds(WINDOW));
-    const result = outcome.result as { rows: number; bytes: number; sha256: string; archive: { key: string; manifestKey: string; verifiedAt: string; location: string } };
+    const result = outcome.result as {
+      rows: number;
+      bytes: number;
+      sha256: string;
+      archive: { key: string; manifestKey: string; verifiedAt: string; location: string };
+    };
     expect(result.archive.key).toBe('fmt-oxcsv/default/star-rating-v1/2026/11/01/star-rating-v1_20261101T000000Z_20261102T000000Z.csv');
     const archived = await readFile(join(env.archiveDir, result.archive.key));
     expect(archived.equals(direct)).toBe(true);
@@ -66,9 +117,16 @@ describe('feedback.export formats', () => {
     expect(result.archive.location).toBe(join(env.archiveDir, result.archive.key));
     const manifest = JSON.parse(await readFile(join(env.archiveDir, result.archive.manifestKey), 'utf8'));
     expect(manifest).toMatchObject({
-      schedule: 'fmt-oxcsv', contextGroup: 'default', type: 'star-rating-v1', format: 'ox-csv', compress: 'none',
+      schedule: 'fmt-oxcsv',
+      contextGroup: 'default',
+      type: 'star-rating-v1',
+      format: 'ox-csv',
+      compress: 'none',
       window: { start: '2026-11-01T00:00:00.000Z', end: '2026-11-02T00:00:00.000Z' },
-      rows: TRICKY_COMMENTS.length, bytes: direct.length, sha256: sha256(direct), oxUrl: env.sim.url,
+      rows: TRICKY_COMMENTS.length,
+      bytes: direct.length,
+      sha256: sha256(direct),
+      oxUrl: env.sim.url,
     });
     expect(typeof manifest.exportedAt).toBe('string');
     expect(typeof manifest.toolVersion).toBe('string');
@@ -104,7 +162,9 @@ describe('feedback.export formats', () => {
     }
     expect(sizes[0]).not.toBe(sizes[1]);
     for (const bad of [0, 10, 'fast', 2.5]) {
-      await expect(env.run(WINDOW, { compress: 'gzip', compressionLevel: bad }, { scheduleId: 'fmt-gzip-bad' })).rejects.toThrow(/compressionLevel/);
+      await expect(env.run(WINDOW, { compress: 'gzip', compressionLevel: bad }, { scheduleId: 'fmt-gzip-bad' })).rejects.toThrow(
+        /compressionLevel/,
+      );
     }
   });
 
@@ -130,12 +190,16 @@ describe('feedback.export formats', () => {
     expect(comments).toContain('Grüße aus Köln, 日本語, emoji 🎉');
     expect(comments).toContain("'=cmd|' /C calc'!A0");
     expect(comments).toContain("'-1 is my score");
-    expect(rows.slice(1).some((r) => r[3] === "'=HYPERLINK(\"x\")")).toBe(true);
+    expect(rows.slice(1).some((r) => r[3] === '\'=HYPERLINK("x")')).toBe(true);
     expect(text).toContain('"He said ""great"" and left"');
   });
 
   it('csv: chosen columns, delimiter, no header, formula guard off', async () => {
-    const outcome = await env.run(WINDOW, { format: 'csv', columns: 'date,Comment,entry point', delimiter: ';', header: false, formulaGuard: false }, { scheduleId: 'fmt-csv-cols' });
+    const outcome = await env.run(
+      WINDOW,
+      { format: 'csv', columns: 'date,Comment,entry point', delimiter: ';', header: false, formulaGuard: false },
+      { scheduleId: 'fmt-csv-cols' },
+    );
     expect(outcome.status).toBe('done');
     const text = await readFile(join(env.archiveDir, (outcome.result as { archive: { key: string } }).archive.key), 'utf8');
     const rows: string[][] = parse(text, { delimiter: ';', record_delimiter: '\r\n' });
@@ -193,7 +257,9 @@ describe('feedback.export formats', () => {
   it('rejects bad params before fetching anything', async () => {
     env.sim.resetRequests();
     await expect(env.run(WINDOW, { format: 'xml' }, { scheduleId: 'fmt-bad' })).rejects.toThrow(/format/);
-    await expect(env.run(WINDOW, { format: 'csv', columns: 'Date,Mood' }, { scheduleId: 'fmt-bad' })).rejects.toThrow(/unknown column "Mood"/);
+    await expect(env.run(WINDOW, { format: 'csv', columns: 'Date,Mood' }, { scheduleId: 'fmt-bad' })).rejects.toThrow(
+      /unknown column "Mood"/,
+    );
     await expect(env.run(WINDOW, { subject: 'rows: {rowz}' }, { scheduleId: 'fmt-bad' })).rejects.toThrow(/\{rowz\}/);
     await expect(env.run(WINDOW, { contextGroup: '../etc' }, { scheduleId: 'fmt-bad' })).rejects.toThrow(/archive path/);
     await expect(env.run(WINDOW, { deliver: 'mail', mailTo: 'ops@example.com' }, { scheduleId: 'fmt-bad' })).rejects.toThrow(/SMTP_URL/);

@@ -15,14 +15,45 @@ import { directGet, oxBounds, REDIS_URL, startExportEnv, type ExportEnv } from '
 
 const FIXTURE = fileURLToPath(new URL('../sim/fixtures/both-types.json', import.meta.url));
 const WINDOW = { start: Date.UTC(2026, 10, 1), end: Date.UTC(2026, 10, 2) };
-const NPS_HEADERS = ['Date', 'Score', 'Question', 'Comment', 'App', 'Entry Point', 'Operating System', 'Browser', 'Browser Version',
-  'User Agent', 'Screen Resolution', 'Language', 'User', 'Server Version', 'Client Version'];
-const NPS_KEYS = ['date', 'score', 'questionid', 'comment', 'app', 'entry_point', 'operating_system', 'browser', 'browser_version',
-  'user_agent', 'screen_resolution', 'language', 'user', 'server_version', 'client_version'];
+const NPS_HEADERS = [
+  'Date',
+  'Score',
+  'Question',
+  'Comment',
+  'App',
+  'Entry Point',
+  'Operating System',
+  'Browser',
+  'Browser Version',
+  'User Agent',
+  'Screen Resolution',
+  'Language',
+  'User',
+  'Server Version',
+  'Client Version',
+];
+const NPS_KEYS = [
+  'date',
+  'score',
+  'questionid',
+  'comment',
+  'app',
+  'entry_point',
+  'operating_system',
+  'browser',
+  'browser_version',
+  'user_agent',
+  'screen_resolution',
+  'language',
+  'user',
+  'server_version',
+  'client_version',
+];
 const STAR_KEYS = NPS_KEYS.filter((k) => k !== 'questionid');
 
 /** The csv format's cell for a raw value: ISO date, formula guard (= + - @ | TAB CR). */
-const csvValue = (key: string, value: string) => (key === 'date' ? `${value.replace(' ', 'T')}Z` : /^[=+\-@|\t\r]/.test(value) ? `'${value}` : value);
+const csvValue = (key: string, value: string) =>
+  key === 'date' ? `${value.replace(' ', 'T')}Z` : /^[=+\-@|\t\r]/.test(value) ? `'${value}` : value;
 const parseCsv = (text: string): string[][] => parse(text, { record_delimiter: '\r\n', relax_column_count: false });
 
 type Result = { rows: number; archive: { key: string } };
@@ -37,9 +68,11 @@ describe('nps-v1 and every raw column through feedback.export', () => {
     env.sim.loadFixture(JSON.parse(await readFile(FIXTURE, 'utf8')));
     raw = JSON.parse((await directGet(env.sim, '/userfeedback/v1/export/default/nps-v1/raw', oxBounds(WINDOW))).toString('utf8'));
   });
-  afterAll(async () => { await env?.close(); });
+  afterAll(async () => {
+    await env?.close();
+  });
 
-  it('ox-csv: the archived nps-v1 file is byte-identical to OX\'s export (Question after Score)', async () => {
+  it("ox-csv: the archived nps-v1 file is byte-identical to OX's export (Question after Score)", async () => {
     const outcome = await env.run(WINDOW, { type: 'nps-v1' }, { scheduleId: 'nps-oxcsv' });
     const direct = await directGet(env.sim, '/userfeedback/v1/export/default/nps-v1', oxBounds(WINDOW));
     const file = await archived(outcome.result);
@@ -48,17 +81,26 @@ describe('nps-v1 and every raw column through feedback.export', () => {
     expect((outcome.result as Result).rows).toBe(4);
   });
 
-  it('csv: Question kept, in OX\'s column order, score 0 kept, every cell equal to the raw export', async () => {
+  it("csv: Question kept, in OX's column order, score 0 kept, every cell equal to the raw export", async () => {
     const outcome = await env.run(WINDOW, { type: 'nps-v1', format: 'csv' }, { scheduleId: 'nps-csv' });
     const rows = parseCsv((await archived(outcome.result)).toString('utf8'));
     expect(rows[0]).toEqual(NPS_HEADERS);
     expect(rows.slice(1)).toEqual(raw.map((r) => NPS_KEYS.map((k) => csvValue(k, r[k]!))));
-    expect(rows.slice(1).map((r) => [r[1], r[2]])).toEqual([['0', '0'], ['10', '3'], ['7', '1'], ['9', '2']]);
+    expect(rows.slice(1).map((r) => [r[1], r[2]])).toEqual([
+      ['0', '0'],
+      ['10', '3'],
+      ['7', '1'],
+      ['9', '2'],
+    ]);
   });
 
-  it('jsonl: questionid kept, keys in OX\'s column order', async () => {
+  it("jsonl: questionid kept, keys in OX's column order", async () => {
     const outcome = await env.run(WINDOW, { type: 'nps-v1', format: 'jsonl' }, { scheduleId: 'nps-jsonl' });
-    const lines = (await archived(outcome.result)).toString('utf8').trimEnd().split('\n').map((l) => JSON.parse(l) as Record<string, string>);
+    const lines = (await archived(outcome.result))
+      .toString('utf8')
+      .trimEnd()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, string>);
     expect(lines).toEqual(raw);
     expect(lines.map((l) => Object.keys(l))).toEqual(lines.map(() => NPS_KEYS));
   });
@@ -73,7 +115,11 @@ describe('nps-v1 and every raw column through feedback.export', () => {
       expect(oxCsv.columns).toEqual(NPS_HEADERS);
       expect(oxCsv.keysSeen).toBeUndefined();
       expect(csv).toMatchObject({ columns: NPS_HEADERS, keysSeen: NPS_KEYS, keysLeftOut: [], passes: 1, rows: 4 });
-      expect(chosen).toMatchObject({ columns: ['Date', 'Score', 'Comment'], keysSeen: NPS_KEYS, keysLeftOut: NPS_KEYS.filter((k) => !['date', 'score', 'comment'].includes(k)) });
+      expect(chosen).toMatchObject({
+        columns: ['Date', 'Score', 'Comment'],
+        keysSeen: NPS_KEYS,
+        keysLeftOut: NPS_KEYS.filter((k) => !['date', 'score', 'comment'].includes(k)),
+      });
       expect(jsonl).toMatchObject({ columns: NPS_KEYS, keysSeen: NPS_KEYS, keysLeftOut: [] });
     } finally {
       await Promise.all([oxCsv, csv, chosen, jsonl].map((a) => a.cleanup()));
@@ -82,26 +128,52 @@ describe('nps-v1 and every raw column through feedback.export', () => {
 
   it('an unknown raw key (a newer OX) on every row survives in csv and jsonl, after the known columns', async () => {
     const day = { start: Date.UTC(2026, 6, 1), end: Date.UTC(2026, 6, 2) };
-    env.sim.addFeedback([0, 1, 2].map((i) => ({
-      type: 'nps-v1', date: day.start + 1000 * (i + 1), contextId: 1, userId: i, score: i, questionid: i,
-      comment: `c${i}`, extraKeys: { mood: `m${i}`, channel: i === 1 ? '=web' : 'app' },
-    })));
+    env.sim.addFeedback(
+      [0, 1, 2].map((i) => ({
+        type: 'nps-v1',
+        date: day.start + 1000 * (i + 1),
+        contextId: 1,
+        userId: i,
+        score: i,
+        questionid: i,
+        comment: `c${i}`,
+        extraKeys: { mood: `m${i}`, channel: i === 1 ? '=web' : 'app' },
+      })),
+    );
     const csv = await env.run(day, { type: 'nps-v1', format: 'csv' }, { scheduleId: 'nps-extra-csv' });
     const rows = parseCsv((await archived(csv.result)).toString('utf8'));
     expect(rows[0]).toEqual([...NPS_HEADERS, 'mood', 'channel']);
-    expect(rows.slice(1).map((r) => r.slice(-2))).toEqual([['m0', 'app'], ['m1', "'=web"], ['m2', 'app']]);
+    expect(rows.slice(1).map((r) => r.slice(-2))).toEqual([
+      ['m0', 'app'],
+      ['m1', "'=web"],
+      ['m2', 'app'],
+    ]);
     const jsonl = await env.run(day, { type: 'nps-v1', format: 'jsonl' }, { scheduleId: 'nps-extra-jsonl' });
-    const lines = (await archived(jsonl.result)).toString('utf8').trimEnd().split('\n').map((l) => JSON.parse(l) as Record<string, string>);
-    expect(lines.map((l) => [l.mood, l.channel])).toEqual([['m0', 'app'], ['m1', '=web'], ['m2', 'app']]);
+    const lines = (await archived(jsonl.result))
+      .toString('utf8')
+      .trimEnd()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, string>);
+    expect(lines.map((l) => [l.mood, l.channel])).toEqual([
+      ['m0', 'app'],
+      ['m1', '=web'],
+      ['m2', 'app'],
+    ]);
     expect(Object.keys(lines[0]!)).toEqual([...NPS_KEYS, 'mood', 'channel']);
   });
 
   it('a key first seen after the header was written: the export runs again with the wider header', async () => {
     const day = { start: Date.UTC(2026, 6, 5), end: Date.UTC(2026, 6, 6) };
-    env.sim.addFeedback([0, 1, 2, 3, 4].map((i) => ({
-      date: day.start + 1000 * (i + 1), contextId: 1, userId: i, score: 1 + i, comment: `c${i}`,
-      ...(i === 3 ? { extraKeys: { late: 'only row 4' } } : {}),
-    })));
+    env.sim.addFeedback(
+      [0, 1, 2, 3, 4].map((i) => ({
+        date: day.start + 1000 * (i + 1),
+        contextId: 1,
+        userId: i,
+        score: 1 + i,
+        comment: `c${i}`,
+        ...(i === 3 ? { extraKeys: { late: 'only row 4' } } : {}),
+      })),
+    );
     env.sim.resetRequests();
     const outcome = await env.run(day, { format: 'csv' }, { scheduleId: 'late-key' });
     const rows = parseCsv((await archived(outcome.result)).toString('utf8'));
@@ -115,7 +187,9 @@ describe('nps-v1 and every raw column through feedback.export', () => {
 
   it('refuses Question for star-rating-v1 before fetching anything', async () => {
     env.sim.resetRequests();
-    await expect(env.run(WINDOW, { format: 'csv', columns: 'Date,Question' }, { scheduleId: 'star-question' })).rejects.toThrow(/unknown column "Question" \(a column of nps-v1 only; type is star-rating-v1\)/);
+    await expect(env.run(WINDOW, { format: 'csv', columns: 'Date,Question' }, { scheduleId: 'star-question' })).rejects.toThrow(
+      /unknown column "Question" \(a column of nps-v1 only; type is star-rating-v1\)/,
+    );
     expect(env.sim.requests).toHaveLength(0);
   });
 
@@ -126,46 +200,80 @@ describe('nps-v1 and every raw column through feedback.export', () => {
       { date: day.start + 2000, contextId: 1, userId: 2, score: 3, comment: 'not\tat start', app: 'a\rb' },
     ]);
     const guarded = parseCsv((await archived((await env.run(day, { format: 'csv' }, { scheduleId: 'guard-on' })).result)).toString('utf8'));
-    expect(guarded.slice(1).map((r) => [r[2], r[3]])).toEqual([["'\t=1+1", "'\rcmd"], ['not\tat start', 'a\rb']]);
-    const plain = parseCsv((await archived((await env.run(day, { format: 'csv', formulaGuard: false }, { scheduleId: 'guard-off' })).result)).toString('utf8'));
-    expect(plain.slice(1).map((r) => [r[2], r[3]])).toEqual([['\t=1+1', '\rcmd'], ['not\tat start', 'a\rb']]);
+    expect(guarded.slice(1).map((r) => [r[2], r[3]])).toEqual([
+      ["'\t=1+1", "'\rcmd"],
+      ['not\tat start', 'a\rb'],
+    ]);
+    const plain = parseCsv(
+      (await archived((await env.run(day, { format: 'csv', formulaGuard: false }, { scheduleId: 'guard-off' })).result)).toString('utf8'),
+    );
+    expect(plain.slice(1).map((r) => [r[2], r[3]])).toEqual([
+      ['\t=1+1', '\rcmd'],
+      ['not\tat start', 'a\rb'],
+    ]);
   });
 
   it('randomized: whatever extra keys rows carry, and wherever they first appear, csv holds every raw cell (seeded)', async () => {
     let run = 0;
     const key = fc.stringMatching(/^[a-z][a-z_]{0,7}$/).filter((k) => !NPS_KEYS.includes(k) && k !== 'type');
     const value = fc.oneof(fc.string(), fc.constantFrom('=x', '\tq', '\r', '-1', 'a,b', 'say "hi"', 'l1\nl2'));
-    const row = fc.record({ score: fc.integer({ min: 0, max: 10 }), questionid: fc.integer({ min: 0, max: 3 }), comment: value, extras: fc.dictionary(key, value, { maxKeys: 3 }) });
+    const row = fc.record({
+      score: fc.integer({ min: 0, max: 10 }),
+      questionid: fc.integer({ min: 0, max: 3 }),
+      comment: value,
+      extras: fc.dictionary(key, value, { maxKeys: 3 }),
+    });
     const seed = Number(process.env.FC_SEED ?? Date.now() % 2 ** 31);
-    await fc.assert(fc.asyncProperty(fc.array(row, { minLength: 0, maxLength: 12 }), fc.boolean(), async (rows, nps) => {
-      // One day per run: earlier runs' rows stay out of this window.
-      const group = 'default';
-      const start = Date.UTC(2027, 0, 1) + 86_400_000 * run++;
-      const day = { start, end: start + 86_400_000 };
-      const type = nps ? 'nps-v1' : 'star-rating-v1';
-      env.sim.addFeedback(rows.map((r, i) => ({
-        contextGroup: group, type, date: day.start + 1000 * (i + 1), contextId: 1, userId: i, score: nps ? r.score : 1 + (r.score % 5),
-        ...(nps ? { questionid: r.questionid } : {}), comment: r.comment, extraKeys: r.extras,
-      })));
-      const records: Array<Record<string, string>> = JSON.parse((await directGet(env.sim, `/userfeedback/v1/export/${group}/${type}/raw`, oxBounds(day))).toString('utf8'));
-      const artifact = await exportFeedback(env.services.ox, { contextGroup: group, type, format: 'csv', gzip: false, window: day, spoolDir: env.spoolDir });
-      try {
-        const table = parseCsv(await readFile(artifact.path, 'utf8'));
-        const header = table[0]!;
-        const known = nps ? NPS_KEYS : STAR_KEYS;
-        const extras = [...new Set(rows.flatMap((r) => Object.keys(r.extras)))];
-        // Known columns first in OX's order, then every extra key, each exactly once.
-        expect(header.slice(0, known.length)).toEqual(nps ? NPS_HEADERS : NPS_HEADERS.filter((h) => h !== 'Question'));
-        expect(new Set(header.slice(known.length))).toEqual(new Set(extras));
-        expect(header).toHaveLength(known.length + extras.length);
-        const keys = [...known, ...header.slice(known.length)];
-        expect(table.slice(1)).toEqual(records.map((rec) => keys.map((k) => (k in rec ? csvValue(k, rec[k]!) : ''))));
-        expect(artifact.keysLeftOut).toEqual([]);
-        expect(new Set(artifact.keysSeen)).toEqual(new Set(records.flatMap((r) => Object.keys(r))));
-      } finally {
-        await artifact.cleanup();
-      }
-    }), { seed, numRuns: 25, verbose: true });
+    await fc.assert(
+      fc.asyncProperty(fc.array(row, { minLength: 0, maxLength: 12 }), fc.boolean(), async (rows, nps) => {
+        // One day per run: earlier runs' rows stay out of this window.
+        const group = 'default';
+        const start = Date.UTC(2027, 0, 1) + 86_400_000 * run++;
+        const day = { start, end: start + 86_400_000 };
+        const type = nps ? 'nps-v1' : 'star-rating-v1';
+        env.sim.addFeedback(
+          rows.map((r, i) => ({
+            contextGroup: group,
+            type,
+            date: day.start + 1000 * (i + 1),
+            contextId: 1,
+            userId: i,
+            score: nps ? r.score : 1 + (r.score % 5),
+            ...(nps ? { questionid: r.questionid } : {}),
+            comment: r.comment,
+            extraKeys: r.extras,
+          })),
+        );
+        const records: Array<Record<string, string>> = JSON.parse(
+          (await directGet(env.sim, `/userfeedback/v1/export/${group}/${type}/raw`, oxBounds(day))).toString('utf8'),
+        );
+        const artifact = await exportFeedback(env.services.ox, {
+          contextGroup: group,
+          type,
+          format: 'csv',
+          gzip: false,
+          window: day,
+          spoolDir: env.spoolDir,
+        });
+        try {
+          const table = parseCsv(await readFile(artifact.path, 'utf8'));
+          const header = table[0]!;
+          const known = nps ? NPS_KEYS : STAR_KEYS;
+          const extras = [...new Set(rows.flatMap((r) => Object.keys(r.extras)))];
+          // Known columns first in OX's order, then every extra key, each exactly once.
+          expect(header.slice(0, known.length)).toEqual(nps ? NPS_HEADERS : NPS_HEADERS.filter((h) => h !== 'Question'));
+          expect(new Set(header.slice(known.length))).toEqual(new Set(extras));
+          expect(header).toHaveLength(known.length + extras.length);
+          const keys = [...known, ...header.slice(known.length)];
+          expect(table.slice(1)).toEqual(records.map((rec) => keys.map((k) => (k in rec ? csvValue(k, rec[k]!) : ''))));
+          expect(artifact.keysLeftOut).toEqual([]);
+          expect(new Set(artifact.keysSeen)).toEqual(new Set(records.flatMap((r) => Object.keys(r))));
+        } finally {
+          await artifact.cleanup();
+        }
+      }),
+      { seed, numRuns: 25, verbose: true },
+    );
   });
 });
 
@@ -184,11 +292,32 @@ describe('ox-batch run (CLI): nps-v1 as csv keeps Question', () => {
 
   it('writes the nps-v1 columns with Question through the real CLI', async () => {
     const environment = {
-      ...process.env, OXB_CONFIG: '', OX_URL: env.sim.url, OX_USER: 'oxadmin', OX_PASSWORD: 'secret', REDIS_URL,
-      OXB_REDIS_PREFIX: env.prefix, OXB_ARCHIVE: 'fs', OXB_ARCHIVE_DIR: env.archiveDir, LOG_LEVEL: 'warn',
+      ...process.env,
+      OXB_CONFIG: '',
+      OX_URL: env.sim.url,
+      OX_USER: 'oxadmin',
+      OX_PASSWORD: 'secret',
+      REDIS_URL,
+      OXB_REDIS_PREFIX: env.prefix,
+      OXB_ARCHIVE: 'fs',
+      OXB_ARCHIVE_DIR: env.archiveDir,
+      LOG_LEVEL: 'warn',
     };
-    const args = ['--import', 'tsx', 'src/cli/main.ts', 'run', 'feedback.export', '--start', '2026-11-01', '--end', '2026-11-02',
-      '--param', 'type=nps-v1', '--param', 'format=csv'];
+    const args = [
+      '--import',
+      'tsx',
+      'src/cli/main.ts',
+      'run',
+      'feedback.export',
+      '--start',
+      '2026-11-01',
+      '--end',
+      '2026-11-02',
+      '--param',
+      'type=nps-v1',
+      '--param',
+      'format=csv',
+    ];
     const { code, stdout, stderr } = await runChild(process.execPath, args, { env: environment, timeoutMs: 60_000 });
     expect(code, stderr).toBe(0);
     const result = JSON.parse(stdout) as { result?: Result } & Result;

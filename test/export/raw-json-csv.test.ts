@@ -12,7 +12,13 @@ import { toRawRecord } from '../../src/ox/ox-client.js';
 import { JsonArrayFormatError } from '../../src/ox/json-array-stream.js';
 import { referenceCsv } from './helpers/reference-csv.js';
 
-interface Options { type: string; delimiter: string; header: boolean; formulaGuard: boolean; columns?: string[] }
+interface Options {
+  type: string;
+  delimiter: string;
+  header: boolean;
+  formulaGuard: boolean;
+  columns?: string[];
+}
 
 async function reference(text: string, o: Options): Promise<Buffer> {
   const records = (JSON.parse(text) as Array<Record<string, unknown>>).map(toRawRecord);
@@ -21,7 +27,14 @@ async function reference(text: string, o: Options): Promise<Buffer> {
     const columns = new RawColumns(knownColumns(o.type), selectColumns(o.columns, o.type), extraKeys);
     const parts: string[] = [];
     try {
-      for await (const part of referenceCsv((async function* () { yield* records; })(), { ...o, columns }, { rows: 0 })) parts.push(part);
+      for await (const part of referenceCsv(
+        (async function* () {
+          yield* records;
+        })(),
+        { ...o, columns },
+        { rows: 0 },
+      ))
+        parts.push(part);
       return Buffer.from(parts.join(''), 'utf8');
     } catch (err) {
       if (!(err instanceof ColumnsGrew)) throw err;
@@ -61,7 +74,9 @@ function serialize(value: unknown, style: { space: boolean; escapes: boolean }):
   }
   if (Array.isArray(value)) return `[${ws}${value.map((v) => serialize(v, style)).join(`${ws},${ws}`)}${ws}]`;
   if (value !== null && typeof value === 'object') {
-    return `{${ws}${Object.entries(value).map(([k, v]) => `${JSON.stringify(k)}${ws}:${ws}${serialize(v, style)}`).join(`${ws},${ws}`)}${ws}}`;
+    return `{${ws}${Object.entries(value)
+      .map(([k, v]) => `${JSON.stringify(k)}${ws}:${ws}${serialize(v, style)}`)
+      .join(`${ws},${ws}`)}${ws}}`;
   }
   return JSON.stringify(value);
 }
@@ -79,19 +94,55 @@ function split(bytes: Buffer, cuts: number[]): Buffer[] {
 }
 
 const KEYS = ['date', 'score', 'questionid', 'comment', 'app', 'user', 'client_version'];
-const oxDate = fc.date({ min: new Date(Date.UTC(2000, 0, 1)), max: new Date(Date.UTC(2099, 0, 1)), noInvalidDate: true })
+const oxDate = fc
+  .date({ min: new Date(Date.UTC(2000, 0, 1)), max: new Date(Date.UTC(2099, 0, 1)), noInvalidDate: true })
   .map((d) => d.toISOString().slice(0, 19).replace('T', ' '));
 const text = fc.oneof(
   { weight: 4, arbitrary: fc.string() },
   { weight: 2, arbitrary: fc.string({ unit: 'grapheme' }) },
   { weight: 1, arbitrary: fc.string({ unit: 'binary' }) },
-  { weight: 2, arbitrary: fc.constantFrom('', '=1+1', '+x', '-1', '@a', '|p', '\tt', '\rr', 'a,b', 'a;b', 'q"q', 'l\nl', "it's", '1700000000000', '2026-01-01 10:00:00.250', '-') },
+  {
+    weight: 2,
+    arbitrary: fc.constantFrom(
+      '',
+      '=1+1',
+      '+x',
+      '-1',
+      '@a',
+      '|p',
+      '\tt',
+      '\rr',
+      'a,b',
+      'a;b',
+      'q"q',
+      'l\nl',
+      "it's",
+      '1700000000000',
+      '2026-01-01 10:00:00.250',
+      '-',
+    ),
+  },
 );
 const value = fc.oneof(
   { weight: 12, arbitrary: text },
   { weight: 3, arbitrary: oxDate },
-  { weight: 1, arbitrary: fc.oneof(fc.integer(), fc.double({ noNaN: true, noDefaultInfinity: true }), fc.constant(null), fc.boolean(), fc.constant(1e21)) },
-  { weight: 1, arbitrary: fc.oneof(fc.dictionary(fc.string({ maxLength: 3 }), fc.oneof(fc.string(), fc.integer()), { maxKeys: 2 }), fc.array(fc.oneof(fc.string(), fc.constant(null)), { maxLength: 3 })) },
+  {
+    weight: 1,
+    arbitrary: fc.oneof(
+      fc.integer(),
+      fc.double({ noNaN: true, noDefaultInfinity: true }),
+      fc.constant(null),
+      fc.boolean(),
+      fc.constant(1e21),
+    ),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.oneof(
+      fc.dictionary(fc.string({ maxLength: 3 }), fc.oneof(fc.string(), fc.integer()), { maxKeys: 2 }),
+      fc.array(fc.oneof(fc.string(), fc.constant(null)), { maxLength: 3 }),
+    ),
+  },
 );
 const key = fc.oneof(
   { weight: 8, arbitrary: fc.constantFrom(...KEYS) },
@@ -113,30 +164,51 @@ const options = fc.record({
 describe('raw JSON → csv transcoder', () => {
   it('writes what the csv-stringify implementation wrote, for any raw export split anywhere (seeded)', async () => {
     const seed = Number(process.env.FC_SEED ?? Date.now() % 2 ** 31);
-    await fc.assert(fc.asyncProperty(
-      fc.array(record, { maxLength: 8 }), options, fc.record({ space: fc.boolean(), escapes: fc.boolean() }), fc.array(fc.nat(), { maxLength: 6 }),
-      async (records, o, style, cuts) => {
-        const json = serialize(records, style);
-        const expected = await reference(json, o);
-        const actual = transcode(split(Buffer.from(json, 'utf8'), cuts), o);
-        expect(actual.bytes.toString('utf8')).toBe(expected.toString('utf8'));
-        expect(actual.bytes.equals(expected)).toBe(true);
-        expect(actual.rows).toBe(records.length);
-      },
-    ), { seed, numRuns: 400, verbose: true });
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(record, { maxLength: 8 }),
+        options,
+        fc.record({ space: fc.boolean(), escapes: fc.boolean() }),
+        fc.array(fc.nat(), { maxLength: 6 }),
+        async (records, o, style, cuts) => {
+          const json = serialize(records, style);
+          const expected = await reference(json, o);
+          const actual = transcode(split(Buffer.from(json, 'utf8'), cuts), o);
+          expect(actual.bytes.toString('utf8')).toBe(expected.toString('utf8'));
+          expect(actual.bytes.equals(expected)).toBe(true);
+          expect(actual.rows).toBe(records.length);
+        },
+      ),
+      { seed, numRuns: 400, verbose: true },
+    );
   });
 
   it('a BOM and whitespace around the array are fine; an empty array is the header alone', () => {
     const o = { type: 'star-rating-v1', delimiter: ',', header: true, formulaGuard: true };
     const out = transcode([Buffer.from('\uFEFF  [ ] \n', 'utf8')], o);
     expect(out.rows).toBe(0);
-    expect(out.bytes.toString('utf8')).toBe('Date,Score,Comment,App,Entry Point,Operating System,Browser,Browser Version,User Agent,Screen Resolution,Language,User,Server Version,Client Version\r\n');
+    expect(out.bytes.toString('utf8')).toBe(
+      'Date,Score,Comment,App,Entry Point,Operating System,Browser,Browser Version,User Agent,Screen Resolution,Language,User,Server Version,Client Version\r\n',
+    );
   });
 
   it.each([
-    '', '[{"a":"b"}', '[{"a":"b"},]', '[{"a":"b",}]', '[{"a" "b"}]', '[{"a":"b"}] x', '[1]', '[[]]', '{"a":"b"}',
-    '[{"a":"x\ny"}]', '[{"a":"\\q"}]', '[{"a":tru}]', '[{"date":"d"},{"date":"e",}]', '[{"date":"d"},{"date":"\\x"}]',
-    '[{"date":"d"},{"date":nul}]', '[{"date":"d"},{"date" "e"}]',
+    '',
+    '[{"a":"b"}',
+    '[{"a":"b"},]',
+    '[{"a":"b",}]',
+    '[{"a" "b"}]',
+    '[{"a":"b"}] x',
+    '[1]',
+    '[[]]',
+    '{"a":"b"}',
+    '[{"a":"x\ny"}]',
+    '[{"a":"\\q"}]',
+    '[{"a":tru}]',
+    '[{"date":"d"},{"date":"e",}]',
+    '[{"date":"d"},{"date":"\\x"}]',
+    '[{"date":"d"},{"date":nul}]',
+    '[{"date":"d"},{"date" "e"}]',
   ])('malformed %j is refused as OX answers the client cannot read', (json) => {
     const o = { type: 'star-rating-v1', delimiter: ',', header: true, formulaGuard: true };
     // Invalid JSON, or JSON that is no array of objects (as the OX client's parser refuses it).

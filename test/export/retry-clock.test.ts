@@ -35,20 +35,24 @@ describe('the retry clock in a running daemon', () => {
     dir = mkdtempSync(join(tmpdir(), 'oxb-retry-clock-'));
     file = join(dir, 'config.yaml');
     const { user, password } = SIM_CREDENTIALS.rest;
-    const schedule = (type: string) => `{ job: feedback.export, cron: "0 2 * * *", tz: UTC, window: 1d, lag: 0, startAt: "${new Date(yesterday).toISOString()}", attempts: 2, retryFailedAfter: 3s, params: { type: ${type} } }`;
-    writeFileSync(file, [
-      `ox: { url: "${sim.url}", user: ${user}, password: "${password}", retry: { attempts: 2, baseDelayMs: 10, maxDelayMs: 20 } }`,
-      `redis: { url: "${REDIS_URL}", prefix: ${prefix} }`,
-      'logging: { level: info }',
-      `archive: { kind: fs, dir: "${join(dir, 'archive')}" }`,
-      `spool: { dir: "${join(dir, 'spool')}" }`,
-      'worker: { concurrency: 1, backoffMs: 100, shutdownGraceMs: 2s, closeTimeoutMs: 2s }',
-      'schedules:',
-      // Ticked in this order at start, and run one at a time: `bad` meets the 400, `good` the 503s.
-      `  bad: ${schedule('star-rating-v1')}`,
-      `  good: ${schedule('star-rating-v1')}`,
-      '',
-    ].join('\n'));
+    const schedule = (type: string) =>
+      `{ job: feedback.export, cron: "0 2 * * *", tz: UTC, window: 1d, lag: 0, startAt: "${new Date(yesterday).toISOString()}", attempts: 2, retryFailedAfter: 3s, params: { type: ${type} } }`;
+    writeFileSync(
+      file,
+      [
+        `ox: { url: "${sim.url}", user: ${user}, password: "${password}", retry: { attempts: 2, baseDelayMs: 10, maxDelayMs: 20 } }`,
+        `redis: { url: "${REDIS_URL}", prefix: ${prefix} }`,
+        'logging: { level: info }',
+        `archive: { kind: fs, dir: "${join(dir, 'archive')}" }`,
+        `spool: { dir: "${join(dir, 'spool')}" }`,
+        'worker: { concurrency: 1, backoffMs: 100, shutdownGraceMs: 2s, closeTimeoutMs: 2s }',
+        'schedules:',
+        // Ticked in this order at start, and run one at a time: `bad` meets the 400, `good` the 503s.
+        `  bad: ${schedule('star-rating-v1')}`,
+        `  good: ${schedule('star-rating-v1')}`,
+        '',
+      ].join('\n'),
+    );
   });
   afterAll(async () => {
     await sim.close();
@@ -61,27 +65,45 @@ describe('the retry clock in a running daemon', () => {
     // bad: 400 (permanent). good: 2 BullMQ attempts x 2 tries each, all 503; after that OX answers.
     sim.setFaults({ pathPrefix: EXPORTS, script: [400, 503, 503, 503, 503] });
     const port = await freePort();
-    const started = startChild(process.execPath, ['--import', 'tsx', join(ROOT, 'src', 'cli', 'main.ts'), '--config', file, 'start', '--port', String(port)], {
-      cwd: ROOT, env: { ...process.env, ...clockEnv() }, timeoutMs: 180_000,
-    });
+    const started = startChild(
+      process.execPath,
+      ['--import', 'tsx', join(ROOT, 'src', 'cli', 'main.ts'), '--config', file, 'start', '--port', String(port)],
+      {
+        cwd: ROOT,
+        env: { ...process.env, ...clockEnv() },
+        timeoutMs: 180_000,
+      },
+    );
     const child = started.process;
     const exited = started.exited.then(({ code }) => code);
     const ledger = new RedisLedger(redis, prefix);
     const key = (scheduleId: string) => ({ scheduleId, start: yesterday, end: yesterday + DAY });
     try {
-      const failed = await waitFor(async () => {
-        const r = await ledger.getWindow(key('good'));
-        return r?.state === 'failed' ? r : undefined;
-      }, 'good failed all its attempts', 30_000, 100);
+      const failed = await waitFor(
+        async () => {
+          const r = await ledger.getWindow(key('good'));
+          return r?.state === 'failed' ? r : undefined;
+        },
+        'good failed all its attempts',
+        30_000,
+        100,
+      );
       expect(failed).toMatchObject({ attempts: 2, lastError: expect.stringMatching(/503/) });
       expect(failed.permanent).toBeUndefined();
       const failedAt = failed.finishedAt!;
-      expect(await ledger.getWindow(key('bad'))).toMatchObject({ state: 'failed', permanent: true, lastError: expect.stringMatching(/HTTP 400/) });
+      expect(await ledger.getWindow(key('bad'))).toMatchObject({
+        state: 'failed',
+        permanent: true,
+        lastError: expect.stringMatching(/HTTP 400/),
+      });
 
       // status, while good waits for its retry: the round is due 3 s after it failed, bad needs an operator.
       const status = await runCli(['--config', file, 'status', '--json']);
       expect(status.code, status.stderr).toBe(0);
-      const shown = JSON.parse(status.stdout) as { failedWindows: Array<Record<string, unknown>>; schedules: Array<Record<string, unknown>> };
+      const shown = JSON.parse(status.stdout) as {
+        failedWindows: Array<Record<string, unknown>>;
+        schedules: Array<Record<string, unknown>>;
+      };
       const good = shown.failedWindows.find((f) => f.schedule === 'good');
       const bad = shown.failedWindows.find((f) => f.schedule === 'bad');
       // (A slow CLI start may see it already queued again: then the ledger says so.)
@@ -91,10 +113,15 @@ describe('the retry clock in a running daemon', () => {
       expect(bad!.nextRetryAt).toBeUndefined();
       expect(shown.schedules.find((s) => s.id === 'bad')).toMatchObject({ owed: 1, failedWindows: 1, failedPermanent: 1 });
 
-      const done = await waitFor(async () => {
-        const r = await ledger.getWindow(key('good'));
-        return r?.state === 'done' ? r : undefined;
-      }, 'good done by the retry clock', 20_000, 100);
+      const done = await waitFor(
+        async () => {
+          const r = await ledger.getWindow(key('good'));
+          return r?.state === 'done' ? r : undefined;
+        },
+        'good done by the retry clock',
+        20_000,
+        100,
+      );
       expect(done.retryRounds).toBe(1);
       expect(done.result).toMatchObject({ rows: 500 });
       expect(done.startedAt! - failedAt).toBeGreaterThanOrEqual(3_000); // on its own clock, not at once
@@ -106,7 +133,11 @@ describe('the retry clock in a running daemon', () => {
 
       // Three more retry periods: the 400 window is still failed, with its reason, never queued again.
       await new Promise((r) => setTimeout(r, 9_000));
-      expect(await ledger.getWindow(key('bad'))).toMatchObject({ state: 'failed', permanent: true, lastError: expect.stringMatching(/HTTP 400/) });
+      expect(await ledger.getWindow(key('bad'))).toMatchObject({
+        state: 'failed',
+        permanent: true,
+        lastError: expect.stringMatching(/HTTP 400/),
+      });
       expect((await ledger.getWindow(key('bad')))!.retryRounds).toBeUndefined();
     } finally {
       child.kill('SIGTERM');

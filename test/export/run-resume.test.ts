@@ -19,7 +19,9 @@ const window = { start: Date.parse('2026-03-01T00:00:00Z'), end: Date.parse('202
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
 function filesUnder(dir: string): string[] {
-  return readdirSync(dir, { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).map((e) => join(e.parentPath, e.name));
+  return readdirSync(dir, { recursive: true, withFileTypes: true })
+    .filter((e) => e.isFile())
+    .map((e) => join(e.parentPath, e.name));
 }
 
 describe('ox-batch run with an export cut mid-body once', () => {
@@ -35,16 +37,19 @@ describe('ox-batch run with an export cut mid-body once', () => {
     dir = mkdtempSync(join(tmpdir(), 'oxb-run-resume-'));
     file = join(dir, 'config.yaml');
     const { user, password } = SIM_CREDENTIALS.rest;
-    writeFileSync(file, [
-      `ox: { url: "${sim.url}", user: ${user}, password: "${password}", retry: { attempts: 3, baseDelayMs: 10, maxDelayMs: 50 } }`,
-      `redis: { url: "${REDIS_URL}", prefix: ${prefix} }`,
-      'logging: { level: warn }',
-      `archive: { kind: fs, dir: "${join(dir, 'archive')}" }`,
-      `spool: { dir: "${join(dir, 'spool')}" }`,
-      'schedules:',
-      '  feedback-daily: { job: feedback.export, cron: "0 2 * * *", tz: UTC, window: 1d, startAt: 2026-03-01 }',
-      '',
-    ].join('\n'));
+    writeFileSync(
+      file,
+      [
+        `ox: { url: "${sim.url}", user: ${user}, password: "${password}", retry: { attempts: 3, baseDelayMs: 10, maxDelayMs: 50 } }`,
+        `redis: { url: "${REDIS_URL}", prefix: ${prefix} }`,
+        'logging: { level: warn }',
+        `archive: { kind: fs, dir: "${join(dir, 'archive')}" }`,
+        `spool: { dir: "${join(dir, 'spool')}" }`,
+        'schedules:',
+        '  feedback-daily: { job: feedback.export, cron: "0 2 * * *", tz: UTC, window: 1d, startAt: 2026-03-01 }',
+        '',
+      ].join('\n'),
+    );
   });
   afterAll(async () => {
     await sim.close();
@@ -64,7 +69,10 @@ describe('ox-batch run with an export cut mid-body once', () => {
 
     const out = await runCli(['--config', file, 'run', 'feedback-daily', '--start', '2026-03-01', '--end', '2026-03-02']);
     expect(out.code, out.stderr).toBe(0);
-    const result = JSON.parse(out.stdout) as { status: string; result: { rows: number; bytes: number; sha256: string; oxRetries: number; archive: { key: string } } };
+    const result = JSON.parse(out.stdout) as {
+      status: string;
+      result: { rows: number; bytes: number; sha256: string; oxRetries: number; archive: { key: string } };
+    };
     expect(result.status).toBe('done');
     expect(result.result.oxRetries).toBe(1);
     expect(result.result).toMatchObject({ rows: 3000, bytes: expected.length, sha256: sha(expected) });
@@ -74,7 +82,12 @@ describe('ox-batch run with an export cut mid-body once', () => {
     const artifact = stored.find((f) => f.endsWith('.csv'))!;
     expect(artifact, stored.join(', ')).toBeDefined();
     expect(sha(readFileSync(artifact))).toBe(sha(expected));
-    const manifest = JSON.parse(readFileSync(stored.find((f) => f.endsWith('.manifest.json'))!, 'utf8')) as { sha256: string; rows: number };
+    const manifest = JSON.parse(
+      readFileSync(
+        stored.find((f) => f.endsWith('.manifest.json'))!,
+        'utf8',
+      ),
+    ) as { sha256: string; rows: number };
     expect(manifest).toMatchObject({ sha256: sha(expected), rows: 3000 });
     // The broken try's spool file is gone.
     expect(filesUnder(join(dir, 'spool'))).toEqual([]);

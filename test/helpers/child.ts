@@ -68,7 +68,11 @@ function signalGroup(child: ChildProcess, signal: NodeJS.Signals): void {
     process.kill(-child.pid, signal);
   } catch {
     // The group is gone already (the leader exited and took the last member with it).
-    try { child.kill(signal); } catch { /* gone */ }
+    try {
+      child.kill(signal);
+    } catch {
+      /* gone */
+    }
   }
 }
 
@@ -96,8 +100,14 @@ export function startChild(command: string, args: readonly string[], options: Ch
   const out: Buffer[] = [];
   const err: Buffer[] = [];
   let both = '';
-  child.stdout?.on('data', (d: Buffer) => { out.push(d); both += d.toString(); });
-  child.stderr?.on('data', (d: Buffer) => { err.push(d); both += d.toString(); });
+  child.stdout?.on('data', (d: Buffer) => {
+    out.push(d);
+    both += d.toString();
+  });
+  child.stderr?.on('data', (d: Buffer) => {
+    err.push(d);
+    both += d.toString();
+  });
   let timedOut = false;
   const exited = new Promise<ChildExit>((resolve) => {
     // 'close' once the output streams are drained too, so a caller reading output after `exited` sees all of it.
@@ -132,12 +142,20 @@ export function startChild(command: string, args: readonly string[], options: Ch
   void exited.then(() => {
     clearTimeout(timer);
     // The leader is gone; kill what it may have left in its group.
-    if (child.pid !== undefined) try { process.kill(-child.pid, 'SIGKILL'); } catch { /* no group left */ }
+    if (child.pid !== undefined)
+      try {
+        process.kill(-child.pid, 'SIGKILL');
+      } catch {
+        /* no group left */
+      }
     live.delete(handle);
   });
   if (options.input !== undefined) child.stdin!.end(options.input);
   // Outside a test, or a file's fixture: the file-level afterAll above stops it.
-  if ((options.scope ?? (insideTest() ? 'test' : 'file')) === 'test') onTestFinished(async () => { await handle.stop('SIGKILL'); });
+  if ((options.scope ?? (insideTest() ? 'test' : 'file')) === 'test')
+    onTestFinished(async () => {
+      await handle.stop('SIGKILL');
+    });
   return handle;
 }
 
@@ -147,7 +165,11 @@ export function startChild(command: string, args: readonly string[], options: Ch
  * current test is global and wrong inside `describe.concurrent` (a finishing neighbour would kill
  * it). The file-level stop is its backstop.
  */
-export async function runChild(command: string, args: readonly string[], options: ChildOptions): Promise<ChildExit & { stdout: string; stdoutBytes: Buffer; stderr: string }> {
+export async function runChild(
+  command: string,
+  args: readonly string[],
+  options: ChildOptions,
+): Promise<ChildExit & { stdout: string; stdoutBytes: Buffer; stderr: string }> {
   const child = startChild(command, args, { scope: 'file', ...options });
   const exit = await child.exited;
   return { ...exit, stdout: child.stdout(), stdoutBytes: child.stdoutBytes(), stderr: child.stderr() };

@@ -22,7 +22,15 @@ describe('Metrics', () => {
     const metrics = new Metrics();
     let schedules = [
       { scheduleId: 'kept', failedWindows: 1, gapWindows: 2, overdueWindows: 3, watermarkLagSeconds: 60 },
-      { scheduleId: 'removed', failedWindows: 4, gapWindows: 5, overdueWindows: 6, watermarkLagSeconds: 70, lastRunFailure: 'refused' as const, job: 'feedback.purge' },
+      {
+        scheduleId: 'removed',
+        failedWindows: 4,
+        gapWindows: 5,
+        overdueWindows: 6,
+        watermarkLagSeconds: 70,
+        lastRunFailure: 'refused' as const,
+        job: 'feedback.purge',
+      },
     ];
     metrics.setSources({ schedules: async () => schedules });
     const before = await metrics.text();
@@ -31,7 +39,8 @@ describe('Metrics', () => {
     schedules = schedules.slice(0, 1);
     const after = await metrics.text();
     expect(after).not.toMatch(/schedule="removed"/);
-    for (const name of ['watermark_lag_seconds', 'failed_windows', 'gap_windows', 'overdue_windows']) expect(after).toMatch(new RegExp(`oxb_schedule_${name}\\{schedule="kept"\\}`));
+    for (const name of ['watermark_lag_seconds', 'failed_windows', 'gap_windows', 'overdue_windows'])
+      expect(after).toMatch(new RegExp(`oxb_schedule_${name}\\{schedule="kept"\\}`));
   });
 
   it('reports the version it runs', async () => {

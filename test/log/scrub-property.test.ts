@@ -28,15 +28,29 @@ function pieces(secret: string): string[] {
 function strings(value: unknown, out: string[] = []): string[] {
   if (typeof value === 'string') out.push(value);
   else if (Array.isArray(value)) value.forEach((v) => strings(v, out));
-  else if (value && typeof value === 'object') for (const [k, v] of Object.entries(value)) { out.push(k); strings(v, out); }
+  else if (value && typeof value === 'object')
+    for (const [k, v] of Object.entries(value)) {
+      out.push(k);
+      strings(v, out);
+    }
   return out;
 }
 
 function logLines(write: (log: ReturnType<typeof createLogger>) => void): string {
   const lines: string[] = [];
-  const sink = new Writable({ write(chunk, _enc, done) { lines.push(String(chunk)); done(); } });
+  const sink = new Writable({
+    write(chunk, _enc, done) {
+      lines.push(String(chunk));
+      done();
+    },
+  });
   write(createLogger({ stream: sink, level: 'info' }));
-  return lines.join('').split('\n').filter(Boolean).map((l) => strings(JSON.parse(l)).join('\n')).join('\n');
+  return lines
+    .join('')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => strings(JSON.parse(l)).join('\n'))
+    .join('\n');
 }
 
 /** Asserts no piece of `secret` is in `shown`, unless the same text without the secret holds it (then it tells nothing). */
@@ -51,42 +65,60 @@ const PLACEHOLDER = 'PLACEHOLDER';
 
 describe('secret scrubbing never leaks a password (property, seeded)', () => {
   it('in free text, safeUrl and structured fields, raw and percent-encoded', () => {
-    fc.assert(fc.property(password, scheme, fc.boolean(), (secret, s, encode) => {
-      const p = encode ? encodeURIComponent(secret) : secret;
-      const render = (pw: string) => {
-        const url = `${s}://ops:${pw}@host.example:6379/0`;
-        return [
-          scrubText(`connect ${url} failed; retry ${s}://:${pw}@other.example`),
-          safeUrl(url),
-          JSON.stringify(scrubFields({ url, nested: { deeper: [{ target: url }], list: [url] }, headers: { 'x-password': pw }, password: pw })),
-        ].join('\n');
-      };
-      expectNoLeak(secret, render(p), render(PLACEHOLDER));
-    }), { seed: 1207, numRuns: 500 });
+    fc.assert(
+      fc.property(password, scheme, fc.boolean(), (secret, s, encode) => {
+        const p = encode ? encodeURIComponent(secret) : secret;
+        const render = (pw: string) => {
+          const url = `${s}://ops:${pw}@host.example:6379/0`;
+          return [
+            scrubText(`connect ${url} failed; retry ${s}://:${pw}@other.example`),
+            safeUrl(url),
+            JSON.stringify(
+              scrubFields({ url, nested: { deeper: [{ target: url }], list: [url] }, headers: { 'x-password': pw }, password: pw }),
+            ),
+          ].join('\n');
+        };
+        expectNoLeak(secret, render(p), render(PLACEHOLDER));
+      }),
+      { seed: 1207, numRuns: 500 },
+    );
   });
 
   it('in a secret query parameter, percent-encoded as a URL carries it', () => {
-    fc.assert(fc.property(password, fc.constantFrom('token', 'password', 'access_token', 'sentinelPassword', 'X-Amz-Signature', 'api_key', 'client_secret'), (secret, name) => {
-      const render = (pw: string) => {
-        const url = `https://cms.example/catalog.json?v=1&${name}=${encodeURIComponent(pw)}&x=2`;
-        return [scrubText(`GET ${url}`), safeUrl(url), JSON.stringify(scrubFields({ catalog: url }))].join('\n');
-      };
-      expectNoLeak(secret, render(secret), render(PLACEHOLDER));
-    }), { seed: 1208, numRuns: 300 });
+    fc.assert(
+      fc.property(
+        password,
+        fc.constantFrom('token', 'password', 'access_token', 'sentinelPassword', 'X-Amz-Signature', 'api_key', 'client_secret'),
+        (secret, name) => {
+          const render = (pw: string) => {
+            const url = `https://cms.example/catalog.json?v=1&${name}=${encodeURIComponent(pw)}&x=2`;
+            return [scrubText(`GET ${url}`), safeUrl(url), JSON.stringify(scrubFields({ catalog: url }))].join('\n');
+          };
+          expectNoLeak(secret, render(secret), render(PLACEHOLDER));
+        },
+      ),
+      { seed: 1208, numRuns: 300 },
+    );
   });
 
   it('in every log line: message, fields at any depth, child bindings, URL objects and errors', () => {
-    fc.assert(fc.property(password, scheme, (secret, s) => {
-      const render = (pw: string) => {
-        const url = `${s}://svc:${pw}@db.example/x`;
-        return logLines((log) => {
-          const child = log.child({ catalog: url, config: { ox: { url } } });
-          child.info({ url, target: { endpoint: { href: url } }, list: [url], link: new URL(`https://u:${encodeURIComponent(pw)}@h.example/`) }, `fetching ${url}`);
-          child.error({ err: new Error(`cannot reach ${url}`) }, 'failed');
-          child.warn({ err: { message: `lost ${url}` } }, 'warned');
-        });
-      };
-      expectNoLeak(secret, render(secret), render(PLACEHOLDER));
-    }), { seed: 1209, numRuns: 150 });
+    fc.assert(
+      fc.property(password, scheme, (secret, s) => {
+        const render = (pw: string) => {
+          const url = `${s}://svc:${pw}@db.example/x`;
+          return logLines((log) => {
+            const child = log.child({ catalog: url, config: { ox: { url } } });
+            child.info(
+              { url, target: { endpoint: { href: url } }, list: [url], link: new URL(`https://u:${encodeURIComponent(pw)}@h.example/`) },
+              `fetching ${url}`,
+            );
+            child.error({ err: new Error(`cannot reach ${url}`) }, 'failed');
+            child.warn({ err: { message: `lost ${url}` } }, 'warned');
+          });
+        };
+        expectNoLeak(secret, render(secret), render(PLACEHOLDER));
+      }),
+      { seed: 1209, numRuns: 150 },
+    );
   });
 });

@@ -6,7 +6,8 @@ import { InputError } from '../../src/errors.js';
 
 describe('secret scrubbing', () => {
   it('removes credentials from URLs, auth headers and PGP keys in free text', () => {
-    const text = 'connect smtp://mailer:pa55@smtp.example:587 failed; Authorization: Basic b3hhZG1pbjpzZWNyZXQ= ' +
+    const text =
+      'connect smtp://mailer:pa55@smtp.example:587 failed; Authorization: Basic b3hhZG1pbjpzZWNyZXQ= ' +
       '-----BEGIN PGP PUBLIC KEY BLOCK-----\nabc\n-----END PGP PUBLIC KEY BLOCK-----';
     const out = scrubText(text);
     expect(out).not.toMatch(/pa55|b3hhZG1pbjpzZWNyZXQ|abc/);
@@ -28,8 +29,9 @@ describe('secret scrubbing', () => {
   it('scrubs structured fields: nested URLs, URL objects, secret-named keys; leaves other values as they are', () => {
     const plain = { count: 3, ok: true, when: new Date(0), list: ['a', 'b'] };
     expect(scrubFields(plain)).toBe(plain); // nothing to change: no copy
-    expect(scrubFields({ a: { b: [{ url: 'redis://:pw@h:6379' }] }, token: 'abc', password: '', link: new URL('https://u:p@h/') }))
-      .toEqual({ a: { b: [{ url: 'redis://***@h:6379' }] }, token: '***', password: '', link: 'https://***@h/' });
+    expect(scrubFields({ a: { b: [{ url: 'redis://:pw@h:6379' }] }, token: 'abc', password: '', link: new URL('https://u:p@h/') })).toEqual(
+      { a: { b: [{ url: 'redis://***@h:6379' }] }, token: '***', password: '', link: 'https://***@h/' },
+    );
   });
 
   it('shows URLs without user info', () => {
@@ -41,10 +43,18 @@ describe('secret scrubbing', () => {
 describe('logger', () => {
   it('never writes a secret: redacted fields and scrubbed messages', async () => {
     const lines: string[] = [];
-    const sink = new Writable({ write(chunk, _enc, done) { lines.push(String(chunk)); done(); } });
+    const sink = new Writable({
+      write(chunk, _enc, done) {
+        lines.push(String(chunk));
+        done();
+      },
+    });
     const { createLogger } = await import('../../src/log/logger.js');
     const log = createLogger({ stream: sink, level: 'info' }).child({ job: 'feedback.export' });
-    log.info({ ox: { password: 'hunter2' }, mail: { smtp: 'smtp://u:pw@h' }, headers: { authorization: 'Basic Zm9vOmJhcg==' } }, 'sending via smtp://u:pw@h');
+    log.info(
+      { ox: { password: 'hunter2' }, mail: { smtp: 'smtp://u:pw@h' }, headers: { authorization: 'Basic Zm9vOmJhcg==' } },
+      'sending via smtp://u:pw@h',
+    );
     log.error({ err: new Error('login to smtp://u:pw@h refused') }, 'mail failed');
     log.warn({ err: { message: 'connect ECONNREFUSED redis://:pw2@10.0.0.1:6379' } }, 'redis connection error');
     const all = lines.join('');

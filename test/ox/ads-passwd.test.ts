@@ -11,11 +11,17 @@ describe('OxClient advertisement and passwd-changes against the simulator', () =
 
   beforeAll(async () => {
     sim = await OxSimulator.start({
-      credentials: { ...SIM_CREDENTIALS, contextAdmins: { '5': { user: 'ctx5admin', password: 'ctx5-Pa55' } }, master: { user: 'oxadminmaster', password: 'master-Pa55' } },
+      credentials: {
+        ...SIM_CREDENTIALS,
+        contextAdmins: { '5': { user: 'ctx5admin', password: 'ctx5-Pa55' } },
+        master: { user: 'oxadminmaster', password: 'master-Pa55' },
+      },
     });
-    ox = new OxClient(oxConfig(sim.url, {
-      admin: { user: 'oxadminmaster', password: 'master-Pa55', contexts: { '5': { user: 'ctx5admin', password: 'ctx5-Pa55' } } },
-    }));
+    ox = new OxClient(
+      oxConfig(sim.url, {
+        admin: { user: 'oxadminmaster', password: 'master-Pa55', contexts: { '5': { user: 'ctx5admin', password: 'ctx5-Pa55' } } },
+      }),
+    );
     sim.addUser({ contextId: 5, userId: 3, login: 'alice' });
     sim.addUser({ contextId: 6, userId: 4, login: 'bob' });
     sim.addUser({ contextId: 6, userId: 9, login: 'guest', guest: true });
@@ -88,7 +94,12 @@ describe('OxClient advertisement and passwd-changes against the simulator', () =
     sim.resetRequests();
     const changes = await ox.passwordChanges({ contextId: 5, userId: 3 });
     expect(changes.map((c) => c.client_id)).toEqual(['some-script', 'provisioning-api', 'open-xchange-appsuite']);
-    expect(changes[2]).toEqual({ date: Date.UTC(2025, 0, 1), client_id: 'open-xchange-appsuite', client_name: 'App Suite UI', client_address: '192.0.2.7' });
+    expect(changes[2]).toEqual({
+      date: Date.UTC(2025, 0, 1),
+      client_id: 'open-xchange-appsuite',
+      client_name: 'App Suite UI',
+      client_address: '192.0.2.7',
+    });
     expect(changes[0]!.client_name).toBeUndefined();
     expect(sim.requests.at(-1)!.authUser).toBe('ctx5admin');
     const limited = await ox.passwordChanges({ contextId: 5, userId: 3, sort: 'date', limit: 2 });
@@ -106,7 +117,10 @@ describe('OxClient advertisement and passwd-changes against the simulator', () =
     expect(unknown).toMatchObject({ operation: 'passwd-changes', status: 404, retryable: false });
     expect(unknown.message).toMatch(/not found/);
     expect(await failure(ox.passwordChanges({ contextId: 6, userId: 9 }))).toMatchObject({ status: 404 });
-    expect(await failure(ox.passwordChanges({ contextId: 5, userId: 3, sort: 'nonsense' }))).toMatchObject({ status: 400, retryable: false });
+    expect(await failure(ox.passwordChanges({ contextId: 5, userId: 3, sort: 'nonsense' }))).toMatchObject({
+      status: 400,
+      retryable: false,
+    });
 
     const wrong = new OxClient(oxConfig(sim.url, { admin: { contexts: { '5': { user: 'ctx5admin', password: 'wrong-Pa55' } } } }));
     try {

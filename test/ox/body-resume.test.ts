@@ -33,7 +33,8 @@ describe('a body cut mid-way is read again from the beginning', () => {
     });
     sim.generateFeedback({ rows: 400, from: window.start, to: window.end, seed: 7 });
     sim.addUser({ contextId: 5, userId: 3, login: 'alice' });
-    for (let i = 0; i < 4; i++) sim.addPasswordChange({ contextId: 5, userId: 3, date: day + i * 1000, client_id: `client-${i}`, client_address: '192.0.2.7' });
+    for (let i = 0; i < 4; i++)
+      sim.addPasswordChange({ contextId: 5, userId: 3, date: day + i * 1000, client_id: `client-${i}`, client_address: '192.0.2.7' });
     ox = new OxClient(oxConfig(sim.url, { admin: { contexts: { '5': { user: 'ctx5admin', password: 'ctx5-Pa55' } } } }), {
       observer: (e) => events.push({ operation: e.operation, status: e.status }),
     });
@@ -58,7 +59,10 @@ describe('a body cut mid-way is read again from the beginning', () => {
     sim.setFaults({ pathPrefix: EXPORT, script: [{ dropAfterBytes: 9_000 }] });
     const seen: number[] = [];
     const cut = await ox.readExportCsv(window, async (body) => {
-      const bytes = await readAll(body).catch((err: unknown) => { seen.push(-1); throw err; });
+      const bytes = await readAll(body).catch((err: unknown) => {
+        seen.push(-1);
+        throw err;
+      });
       seen.push(bytes.length);
       return bytes;
     });
@@ -66,7 +70,10 @@ describe('a body cut mid-way is read again from the beginning', () => {
     expect(seen).toEqual([-1, whole.value.length]); // the first try broke off, the second read it all
     expect(sha(cut.value)).toBe(sha(whole.value));
     expect(requestsTo(EXPORT)).toBe(2);
-    expect(events).toEqual([{ operation: 'feedback.export', status: 200 }, { operation: 'feedback.export', status: 200 }]);
+    expect(events).toEqual([
+      { operation: 'feedback.export', status: 200 },
+      { operation: 'feedback.export', status: 200 },
+    ]);
   });
 
   it('raw export: every record, once', async () => {
@@ -87,7 +94,11 @@ describe('a body cut mid-way is read again from the beginning', () => {
   });
 
   it('a failure of the consumer itself is not retried', async () => {
-    const err = await failure(ox.readExportCsv(window, async () => { throw new Error('disk full'); }));
+    const err = await failure(
+      ox.readExportCsv(window, async () => {
+        throw new Error('disk full');
+      }),
+    );
     expect(err.message).toBe('disk full');
     expect(requestsTo(EXPORT)).toBe(1);
   });

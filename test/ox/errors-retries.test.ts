@@ -3,7 +3,18 @@ import { OxSimulator } from '../../src/sim/ox-simulator.js';
 import { OxClient } from '../../src/ox/ox-client.js';
 import { OxError } from '../../src/ox/ox-error.js';
 import { waitFor } from '../daemon/helpers.js';
-import { closedPort, collect, failure, memoryLogger, oxConfig, readAll, REST_PASSWORD, REST_USER, SIM_CREDENTIALS, startSmtp } from './ox-test-kit.js';
+import {
+  closedPort,
+  collect,
+  failure,
+  memoryLogger,
+  oxConfig,
+  readAll,
+  REST_PASSWORD,
+  REST_USER,
+  SIM_CREDENTIALS,
+  startSmtp,
+} from './ox-test-kit.js';
 
 const day = Date.UTC(2025, 6, 1);
 const SEND = '/userfeedback/v1/send/default/star-rating-v1';
@@ -17,7 +28,10 @@ describe('OxClient errors and retries against the simulator', () => {
   const logged = memoryLogger();
 
   function client(overrides: Record<string, unknown> = {}, url = sim.url): OxClient {
-    const c = new OxClient(oxConfig(url, overrides), { log: logged.log, observer: (e) => events.push({ operation: e.operation, status: e.status }) });
+    const c = new OxClient(oxConfig(url, overrides), {
+      log: logged.log,
+      observer: (e) => events.push({ operation: e.operation, status: e.status }),
+    });
     clients.push(c);
     return c;
   }
@@ -49,7 +63,15 @@ describe('OxClient errors and retries against the simulator', () => {
   it('an OX error object becomes an OxError with operation, status, code, error_desc and error_id', async () => {
     const err = await failure(client().deleteFeedback({ type: 'unknown-v1', end: day }));
     expect(err).toBeInstanceOf(OxError);
-    expect(err).toMatchObject({ name: 'OxError', operation: 'feedback.delete', status: 404, kind: 'http', retryable: false, oxCode: 'FEEDBACK-0003', code: 'OXB_OX_HTTP' });
+    expect(err).toMatchObject({
+      name: 'OxError',
+      operation: 'feedback.delete',
+      status: 404,
+      kind: 'http',
+      retryable: false,
+      oxCode: 'FEEDBACK-0003',
+      code: 'OXB_OX_HTTP',
+    });
     expect(err.errorDesc).toMatch(/\S/);
     expect(err.errorId).toMatch(/\S/);
     expect(err.message).toBe(`OX feedback.delete failed: HTTP 404 Not Found FEEDBACK-0003 - ${err.errorDesc} (error_id ${err.errorId})`);
@@ -133,7 +155,12 @@ describe('OxClient errors and retries against the simulator', () => {
     sim.setFaults({ errorRate: 1, errorStatus: 503, retryAfterSeconds: 30, pathPrefix: EXPORT });
     const controller = new AbortController();
     const pending = client({ retry: { attempts: 10, maxRetryAfterMs: 60_000 } }).exportCsv({ end: day, signal: controller.signal });
-    await waitFor(() => requestsTo(EXPORT) > 0 && sim.requests.at(-1)!.status !== 0, 'the first 503 answered (the client now waits out Retry-After)', 10_000, 5);
+    await waitFor(
+      () => requestsTo(EXPORT) > 0 && sim.requests.at(-1)!.status !== 0,
+      'the first 503 answered (the client now waits out Retry-After)',
+      10_000,
+      5,
+    );
     controller.abort(new Error('shutdown'));
     const err = await failure(pending);
     expect(err).toMatchObject({ kind: 'aborted', retryable: false });
@@ -149,7 +176,13 @@ describe('OxClient errors and retries against the simulator', () => {
   it('send is never retried after a timeout in the middle of the request', async () => {
     // undici checks header timeouts on a ~0.5 s tick: keep the answer far beyond the timeout
     sim.setFaults({ latencyMs: 3000, pathPrefix: SEND });
-    const err = await failure(client({ timeouts: { headersMs: 300 }, retry: { attempts: 5 } }).sendFeedback({ start: day, end: day + 1, recipients: [{ address: 'ops@example.com' }] }));
+    const err = await failure(
+      client({ timeouts: { headersMs: 300 }, retry: { attempts: 5 } }).sendFeedback({
+        start: day,
+        end: day + 1,
+        recipients: [{ address: 'ops@example.com' }],
+      }),
+    );
     expect(err).toMatchObject({ kind: 'timeout', retryable: false });
     expect(err.message).toContain('not retried');
     expect(requestsTo(SEND)).toBe(1);
@@ -177,14 +210,18 @@ describe('OxClient errors and retries against the simulator', () => {
 
   it('send is retried when the connection is refused (it never reached OX)', async () => {
     const port = await closedPort();
-    const err = await failure(client({ retry: { attempts: 3 } }, `http://127.0.0.1:${port}`).sendFeedback({ end: day, recipients: [{ address: 'a@example.com' }] }));
+    const err = await failure(
+      client({ retry: { attempts: 3 } }, `http://127.0.0.1:${port}`).sendFeedback({ end: day, recipients: [{ address: 'a@example.com' }] }),
+    );
     expect(err).toMatchObject({ kind: 'network', retryable: true, attempts: 3 });
     expect(err.message).toContain('ECONNREFUSED');
     expect(events.filter((e) => e.operation === 'feedback.send').map((e) => e.status)).toEqual(['network', 'network', 'network']);
   });
 
   it('an export body cut off mid-stream fails the stream with a retryable OxError', async () => {
-    sim.addFeedback(Array.from({ length: 50 }, (_, i) => ({ date: day + 10 + i, contextId: 2, userId: i, score: 3, comment: 'y'.repeat(500) })));
+    sim.addFeedback(
+      Array.from({ length: 50 }, (_, i) => ({ date: day + 10 + i, contextId: 2, userId: i, score: 3, comment: 'y'.repeat(500) })),
+    );
     sim.setFaults({ script: ['drop-mid-body'], dropExportAfterBytes: 4000, pathPrefix: EXPORT });
     const err = await failure(readAll(await client().exportCsv({ start: day, end: day + 100 })));
     expect(err).toMatchObject({ operation: 'feedback.export', kind: 'network', retryable: true });

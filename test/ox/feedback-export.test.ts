@@ -6,8 +6,22 @@ import { OxError } from '../../src/ox/ox-error.js';
 import { InputError } from '../../src/errors.js';
 import { collect, failure, oxConfig, readAll, SIM_CREDENTIALS } from './ox-test-kit.js';
 
-const HEADER = ['Date', 'Score', 'Comment', 'App', 'Entry Point', 'Operating System', 'Browser', 'Browser Version',
-  'User Agent', 'Screen Resolution', 'Language', 'User', 'Server Version', 'Client Version'];
+const HEADER = [
+  'Date',
+  'Score',
+  'Comment',
+  'App',
+  'Entry Point',
+  'Operating System',
+  'Browser',
+  'Browser Version',
+  'User Agent',
+  'Screen Resolution',
+  'Language',
+  'User',
+  'Server Version',
+  'Client Version',
+];
 const BOM = Buffer.from([0xef, 0xbb, 0xbf]);
 
 /** Rows of OX's CSV: separated by a lone CR (a CRLF inside a quoted cell is data). */
@@ -33,10 +47,18 @@ describe('OxClient feedback exports against the simulator', () => {
 
   it('passes OX CSV bytes through untouched: BOM, quoted header, lone-CR rows, quote replacement, formula guard, UTC dates, MD5 user', async () => {
     const t = Date.UTC(2021, 0, 2, 3, 4, 5, 678);
-    sim.addFeedback([{
-      date: t, contextId: 1, userId: 2, score: 4,
-      comment: 'say "hi"\nthere', app: "=cmd|' /C calc'!A0", entry_point: '+mail', browser: 'Fire|fox',
-    }]);
+    sim.addFeedback([
+      {
+        date: t,
+        contextId: 1,
+        userId: 2,
+        score: 4,
+        comment: 'say "hi"\nthere',
+        app: "=cmd|' /C calc'!A0",
+        entry_point: '+mail',
+        browser: 'Fire|fox',
+      },
+    ]);
     const bytes = await readAll(await ox.exportCsv({ start: t - 10, end: t + 10 }));
     const rows = csvRows(bytes);
     expect(rows[0]).toBe(HEADER.map((h) => `"${h}"`).join(';'));
@@ -78,7 +100,10 @@ describe('OxClient feedback exports against the simulator', () => {
   });
 
   it('leaves start out for a window starting at the epoch and end out for an open window', async () => {
-    sim.addFeedback([{ date: 0, contextId: 4, userId: 1, score: 3, comment: 'epoch' }, { date: 5, contextId: 4, userId: 1, score: 3, comment: 'five' }]);
+    sim.addFeedback([
+      { date: 0, contextId: 4, userId: 1, score: 3, comment: 'epoch' },
+      { date: 5, contextId: 4, userId: 1, score: 3, comment: 'five' },
+    ]);
     const rows = await collect(ox.exportRaw({ start: 0, end: 10 }));
     expect(rows.map((r) => r.comment)).toEqual(['epoch', 'five']);
     expect(sim.requests.at(-1)!.query).toEqual({ end: '10' });
@@ -93,7 +118,14 @@ describe('OxClient feedback exports against the simulator', () => {
     sim.addFeedback([{ date: t, contextId: 7, userId: 8, score: 5, comment: 'fine', app: 'mail' }]);
     const [row, ...rest] = await collect(ox.exportRaw({ start: t, end: t + 1 }));
     expect(rest).toEqual([]);
-    expect(row).toMatchObject({ date: '2023-03-03 04:05:06', score: '5', comment: 'fine', app: 'mail', browser: '', user: createHash('md5').update('7:8').digest('hex') });
+    expect(row).toMatchObject({
+      date: '2023-03-03 04:05:06',
+      score: '5',
+      comment: 'fine',
+      app: 'mail',
+      browser: '',
+      user: createHash('md5').update('7:8').digest('hex'),
+    });
     for (const value of Object.values(row!)) expect(typeof value).toBe('string');
   });
 
@@ -106,7 +138,14 @@ describe('OxClient feedback exports against the simulator', () => {
   it('maps an unknown feedback type and an unknown context group to OxErrors with the OX error object', async () => {
     const err = await failure(ox.exportCsv({ type: 'no-such-type-v9' }));
     expect(err).toBeInstanceOf(OxError);
-    expect(err).toMatchObject({ operation: 'feedback.export', status: 404, kind: 'http', retryable: false, oxCode: 'FEEDBACK-0003', code: 'OXB_OX_HTTP' });
+    expect(err).toMatchObject({
+      operation: 'feedback.export',
+      status: 404,
+      kind: 'http',
+      retryable: false,
+      oxCode: 'FEEDBACK-0003',
+      code: 'OXB_OX_HTTP',
+    });
     expect(err.errorId).toMatch(/\S/);
     expect(err.message).toContain('FEEDBACK-0003');
     expect(err.message).toContain(err.errorId);

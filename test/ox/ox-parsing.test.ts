@@ -42,15 +42,22 @@ describe('OX answer variants', () => {
     expect(parseSendAnswer('')).toEqual({ normal: [], sign: [], encrypt: [], pgp: [], fail: [], pgpFail: [] });
     expect(parseSendAnswer('An email with userfeedback was send to a@x').message).toBe('An email with userfeedback was send to a@x');
   });
-  it('delete: OX\'s JSON (successful as a string or boolean, echoed fields equal to the request) and the early prose, nothing else', () => {
+  it("delete: OX's JSON (successful as a string or boolean, echoed fields equal to the request) and the early prose, nothing else", () => {
     const request = { contextGroup: 'default', type: 'star-rating-v1', end: 5 };
-    expect(parseDeleteAnswer('{"successful":"true","type":"star-rating-v1","contextGroup":"default","end":5}', 'application/json', request))
-      .toEqual({ successful: true, type: 'star-rating-v1', contextGroup: 'default', end: 5 });
+    expect(
+      parseDeleteAnswer('{"successful":"true","type":"star-rating-v1","contextGroup":"default","end":5}', 'application/json', request),
+    ).toEqual({ successful: true, type: 'star-rating-v1', contextGroup: 'default', end: 5 });
     expect(parseDeleteAnswer('{"successful":true}', 'application/json; charset=UTF-8', request)).toEqual({ successful: true });
-    expect(parseDeleteAnswer('Feedback data deleted for type: star-rating-v1', 'text/plain', request))
-      .toEqual({ successful: true, message: 'Feedback data deleted for type: star-rating-v1' });
+    expect(parseDeleteAnswer('Feedback data deleted for type: star-rating-v1', 'text/plain', request)).toEqual({
+      successful: true,
+      message: 'Feedback data deleted for type: star-rating-v1',
+    });
     const refused: Array<[string, string | undefined, RegExp]> = [
-      ['<!DOCTYPE html><html><head><title>Sign in - Portal</title></head><body><form>…</form></body></html>', 'text/html; charset=utf-8', /Content-Type text\/html \(an HTML page titled "Sign in - Portal"\)/],
+      [
+        '<!DOCTYPE html><html><head><title>Sign in - Portal</title></head><body><form>…</form></body></html>',
+        'text/html; charset=utf-8',
+        /Content-Type text\/html \(an HTML page titled "Sign in - Portal"\)/,
+      ],
       ['<html><title>Login</title></html>', 'text/plain', /does not say anything was deleted/],
       ['', 'application/json', /an empty body/],
       ['   ', 'text/plain', /an empty body/],
@@ -71,33 +78,65 @@ describe('OX answer variants', () => {
   });
   it('delete: no body with another media type, and no JSON without successful true, is ever success (property)', () => {
     const request = { contextGroup: 'default', type: 'star-rating-v1' };
-    fc.assert(fc.property(fc.string(), fc.constantFrom('text/html', 'text/html; charset=utf-8', 'application/xhtml+xml', 'application/octet-stream', 'text/csv'), (body, type) => {
-      expect(parseDeleteAnswer(body, type, request)).toHaveProperty('unexpected');
-    }), { seed: 1212, numRuns: 300 });
-    fc.assert(fc.property(fc.dictionary(fc.string(), fc.jsonValue()), (object) => {
-      fc.pre(object.successful !== true && object.successful !== 'true');
-      expect(parseDeleteAnswer(JSON.stringify(object), 'application/json', request)).toHaveProperty('unexpected');
-    }), { seed: 1213, numRuns: 300 });
+    fc.assert(
+      fc.property(
+        fc.string(),
+        fc.constantFrom('text/html', 'text/html; charset=utf-8', 'application/xhtml+xml', 'application/octet-stream', 'text/csv'),
+        (body, type) => {
+          expect(parseDeleteAnswer(body, type, request)).toHaveProperty('unexpected');
+        },
+      ),
+      { seed: 1212, numRuns: 300 },
+    );
+    fc.assert(
+      fc.property(fc.dictionary(fc.string(), fc.jsonValue()), (object) => {
+        fc.pre(object.successful !== true && object.successful !== 'true');
+        expect(parseDeleteAnswer(JSON.stringify(object), 'application/json', request)).toHaveProperty('unexpected');
+      }),
+      { seed: 1213, numRuns: 300 },
+    );
   });
   it('advertisement outcomes come from the status code', () => {
-    expect([adOutcome('PUT', 201), adOutcome('PUT', 200), adOutcome('DELETE', 204), adOutcome('DELETE', 200)])
-      .toEqual(['created', 'updated', 'deleted', 'nothing-to-delete']);
+    expect([adOutcome('PUT', 201), adOutcome('PUT', 200), adOutcome('DELETE', 204), adOutcome('DELETE', 200)]).toEqual([
+      'created',
+      'updated',
+      'deleted',
+      'nothing-to-delete',
+    ]);
   });
   it('reseller: per-entry statuses, anything else is not an answer', () => {
-    expect(parseResellerAnswer('[{"status":"CREATED"},{"status":"ERROR","error":"db down"}]')).toEqual([{ status: 'CREATED' }, { status: 'ERROR', error: 'db down' }]);
+    expect(parseResellerAnswer('[{"status":"CREATED"},{"status":"ERROR","error":"db down"}]')).toEqual([
+      { status: 'CREATED' },
+      { status: 'ERROR', error: 'db down' },
+    ]);
     expect(parseResellerAnswer('[]')).toEqual([]);
     expect(parseResellerAnswer('{"status":"CREATED"}')).toBeUndefined();
     expect(parseResellerAnswer('[{"status":"WHAT"}]')).toBeUndefined();
   });
   it('error bodies: OX error object, bare JSON string (send parser message), text, empty', () => {
-    expect(parseErrorBody('{"error":"An error occurred","code":"FEEDBACK-0006","error_id":"-1053588376-32","error_desc":"Provided value(s) for parameter(s) \'start\' is/are invalid."}'))
-      .toEqual({ code: 'FEEDBACK-0006', errorId: '-1053588376-32', errorDesc: "Provided value(s) for parameter(s) 'start' is/are invalid." });
-    expect(parseErrorBody('"Unexpected character (\'x\' (code 120)) at line 1"')).toEqual({ errorDesc: "Unexpected character ('x' (code 120)) at line 1" });
+    expect(
+      parseErrorBody(
+        '{"error":"An error occurred","code":"FEEDBACK-0006","error_id":"-1053588376-32","error_desc":"Provided value(s) for parameter(s) \'start\' is/are invalid."}',
+      ),
+    ).toEqual({
+      code: 'FEEDBACK-0006',
+      errorId: '-1053588376-32',
+      errorDesc: "Provided value(s) for parameter(s) 'start' is/are invalid.",
+    });
+    expect(parseErrorBody('"Unexpected character (\'x\' (code 120)) at line 1"')).toEqual({
+      errorDesc: "Unexpected character ('x' (code 120)) at line 1",
+    });
     expect(parseErrorBody('Missing recipients\n')).toEqual({ errorDesc: 'Missing recipients' });
     expect(parseErrorBody('')).toEqual({});
   });
   it('OxError messages never carry credentials, even when a server echoes them', () => {
-    const err = new OxError({ operation: 'feedback.export', kind: 'http', retryable: false, status: 500, errorDesc: 'proxy to http://oxadmin:S3cr3t@ox:8009 failed, Authorization: Basic b3hhZG1pbjpTM2NyM3Q=' });
+    const err = new OxError({
+      operation: 'feedback.export',
+      kind: 'http',
+      retryable: false,
+      status: 500,
+      errorDesc: 'proxy to http://oxadmin:S3cr3t@ox:8009 failed, Authorization: Basic b3hhZG1pbjpTM2NyM3Q=',
+    });
     expect(err.message).not.toContain('S3cr3t');
     expect(err.message).not.toContain('b3hhZG1pbjpTM2NyM3Q=');
     expect(err.errorDesc).not.toContain('S3cr3t');

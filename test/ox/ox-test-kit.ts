@@ -14,7 +14,11 @@ export const REST_PASSWORD = 'S3cr3t-rest-pa55';
 type DeepPartial<T> = { [K in keyof T]?: T[K] extends object ? DeepPartial<T[K]> : T[K] };
 
 /** The OX part of a real config (defaults + env + overrides), with quick retries for tests. */
-export function oxConfig(url: string, overrides: DeepPartial<Record<string, unknown>> & Record<string, unknown> = {}, env: Record<string, string> = {}): OxConfig {
+export function oxConfig(
+  url: string,
+  overrides: DeepPartial<Record<string, unknown>> & Record<string, unknown> = {},
+  env: Record<string, string> = {},
+): OxConfig {
   return loadConfig({
     env: { OX_URL: url, OX_USER: REST_USER, OX_PASSWORD: REST_PASSWORD, ...env },
     overrides: deepMerge({ ox: { retry: { attempts: 3, baseDelayMs: 1, maxDelayMs: 5 } } }, { ox: overrides }),
@@ -25,9 +29,10 @@ function deepMerge(a: Record<string, unknown>, b: Record<string, unknown>): Reco
   const out: Record<string, unknown> = { ...a };
   for (const [k, v] of Object.entries(b)) {
     const prev = out[k];
-    out[k] = v && typeof v === 'object' && !Array.isArray(v) && prev && typeof prev === 'object' && !Array.isArray(prev)
-      ? deepMerge(prev as Record<string, unknown>, v as Record<string, unknown>)
-      : v;
+    out[k] =
+      v && typeof v === 'object' && !Array.isArray(v) && prev && typeof prev === 'object' && !Array.isArray(prev)
+        ? deepMerge(prev as Record<string, unknown>, v as Record<string, unknown>)
+        : v;
   }
   return out;
 }

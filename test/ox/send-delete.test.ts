@@ -4,7 +4,6 @@ import { OxClient } from '../../src/ox/ox-client.js';
 import { sendFailures, sentRecipients } from '../../src/ox/ox-answers.js';
 import { failure, oxConfig, SIM_CREDENTIALS, startSmtp, TEST_PGP_KEY as KEY } from './ox-test-kit.js';
 
-
 describe('OxClient send and delete against the simulator', () => {
   let smtp: Awaited<ReturnType<typeof startSmtp>>;
   let sim: OxSimulator;
@@ -40,12 +39,18 @@ describe('OxClient send and delete against the simulator', () => {
   it('sends: OX mails the CSV and the answer lists who got it', async () => {
     const before = smtp.messages.length;
     const result = await ox.sendFeedback({
-      start: day, end: day + 86_400_000, subject: 'April report',
+      start: day,
+      end: day + 86_400_000,
+      subject: 'April report',
       recipients: [{ address: 'ops@example.com', displayName: 'Ops' }, { address: 'OPS@example.com' }, { address: 'audit@example.com' }],
     });
     expect(result.fail).toEqual([]);
     expect(sendFailures(result)).toEqual([]);
-    expect(sentRecipients(result).map((a) => a.toLowerCase()).sort()).toEqual(['audit@example.com', 'ops@example.com']);
+    expect(
+      sentRecipients(result)
+        .map((a) => a.toLowerCase())
+        .sort(),
+    ).toEqual(['audit@example.com', 'ops@example.com']);
     expect(smtp.messages.length).toBeGreaterThan(before);
     const mail = smtp.messages.at(-1)!;
     expect(mail.subject).toBe('April report');
@@ -61,7 +66,8 @@ describe('OxClient send and delete against the simulator', () => {
 
   it('reports a 200 with failed recipients instead of hiding it', async () => {
     const result = await ox.sendFeedback({
-      start: day, end: day + 1,
+      start: day,
+      end: day + 1,
       recipients: [{ address: 'good@example.com' }, { address: 'not an address' }, { address: 'keyed@example.com', pgp_key: 'not a key' }],
     });
     expect(result.normal).toEqual(['good@example.com']);
@@ -94,7 +100,13 @@ describe('OxClient send and delete against the simulator', () => {
 
   it('deletes the half-open window only, and reads the JSON answer with successful as a string', async () => {
     const result = await ox.deleteFeedback({ start: day, end: day + 86_400_000 });
-    expect(result).toMatchObject({ successful: true, type: 'star-rating-v1', contextGroup: 'default', start: day - 1, end: day + 86_400_000 });
+    expect(result).toMatchObject({
+      successful: true,
+      type: 'star-rating-v1',
+      contextGroup: 'default',
+      start: day - 1,
+      end: day + 86_400_000,
+    });
     expect(sim.feedbackCount({ start: day, end: day + 86_400_000 })).toBe(0);
     expect(sim.feedbackCount({ start: day - 1, end: day })).toBe(1); // the row just before survives
     expect(sim.feedbackCount({ start: day + 86_400_000, end: day + 86_400_001 })).toBe(1); // the row at end survives

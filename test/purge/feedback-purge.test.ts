@@ -32,7 +32,9 @@ describe.each(['fs', 's3'] as const)('feedback.purge with a %s archive', (kind) 
     world = await startWorld({ redis, guard: options.guard, s3: kind === 's3' ? (prefix) => s3.archiveConfig({ prefix }) : undefined });
     keys = [];
     for (let i = 0; i < (options.archivedDays ?? 10); i += 1) {
-      keys.push((await archiveWindow(world.services.ledger, world.services.archive, GUARD, day(i), `"Date";"Score"\r"day ${i}";"1"\r`)).key);
+      keys.push(
+        (await archiveWindow(world.services.ledger, world.services.archive, GUARD, day(i), `"Date";"Score"\r"day ${i}";"1"\r`)).key,
+      );
     }
     return world;
   }
@@ -40,9 +42,14 @@ describe.each(['fs', 's3'] as const)('feedback.purge with a %s archive', (kind) 
     await world?.close();
   });
 
-  const purge = (params: Record<string, unknown> = {}, options: { dryRun?: boolean } = {}) => executeManualAttempt({
-    kind: feedbackPurge, services: world.services, scheduleId: 'feedback-purge', params: { retention: '5d', ...params }, ...options,
-  });
+  const purge = (params: Record<string, unknown> = {}, options: { dryRun?: boolean } = {}) =>
+    executeManualAttempt({
+      kind: feedbackPurge,
+      services: world.services,
+      scheduleId: 'feedback-purge',
+      params: { retention: '5d', ...params },
+      ...options,
+    });
   const deletes = () => world.sim.requests.filter((r) => r.method === 'DELETE');
 
   it('deletes by retention when the archive covers it; the row exactly at the cutoff survives; a rerun is harmless', async () => {
@@ -51,7 +58,13 @@ describe.each(['fs', 's3'] as const)('feedback.purge with a %s archive', (kind) 
     const outcome = await purge();
     expect(outcome.status).toBe('done');
     const result = outcome.result as PurgeResult;
-    expect(result).toMatchObject({ mode: 'verified', limitedBy: 'retention', cutoffMs: RETENTION_CUTOFF, cutoff: '2026-01-08T00:00:00.000Z', ox: { successful: true } });
+    expect(result).toMatchObject({
+      mode: 'verified',
+      limitedBy: 'retention',
+      cutoffMs: RETENTION_CUTOFF,
+      cutoff: '2026-01-08T00:00:00.000Z',
+      ox: { successful: true },
+    });
     expect(result.guard).toMatchObject({ scheduleId: GUARD, windows: 7, reread: 7, watermark: '2026-01-08T00:00:00.000Z' });
     expect(world.sim.feedbackCount({ end: RETENTION_CUTOFF })).toBe(0);
     expect(world.sim.feedbackCount({ start: RETENTION_CUTOFF })).toBe(6); // days 7..11 and the midnight row
@@ -61,7 +74,10 @@ describe.each(['fs', 's3'] as const)('feedback.purge with a %s archive', (kind) 
     expect(deletes()[0]!.query).toEqual({ start: String(T0 - 1), end: String(RETENTION_CUTOFF) });
 
     const [recorded] = await world.services.ledger.lastAttempts('feedback-purge', 1);
-    expect(recorded).toMatchObject({ state: 'done', result: { cutoff: '2026-01-08T00:00:00.000Z', ox: { successful: true }, guard: { scheduleId: GUARD } } });
+    expect(recorded).toMatchObject({
+      state: 'done',
+      result: { cutoff: '2026-01-08T00:00:00.000Z', ox: { successful: true }, guard: { scheduleId: GUARD } },
+    });
     const line = world.logs.find((l) => l.msg.startsWith('feedback.purge default/star-rating-v1'));
     expect(line?.msg).toContain('deleted feedback dated before 2026-01-08T00:00:00.000Z');
 
@@ -74,7 +90,13 @@ describe.each(['fs', 's3'] as const)('feedback.purge with a %s archive', (kind) 
   it('trusts windows archived by the real feedback.export job, and stops where one was damaged', async () => {
     await setUp({ archivedDays: 0 });
     for (let i = 0; i < 10; i += 1) {
-      const exported = await executeManualAttempt({ kind: feedbackExport, services: world.services, scheduleId: GUARD, window: day(i), params: { format: 'csv' } });
+      const exported = await executeManualAttempt({
+        kind: feedbackExport,
+        services: world.services,
+        scheduleId: GUARD,
+        window: day(i),
+        params: { format: 'csv' },
+      });
       expect(exported.status, exported.reason).toBe('done');
     }
     const windows = await world.services.ledger.listWindows(GUARD);
@@ -82,7 +104,12 @@ describe.each(['fs', 's3'] as const)('feedback.purge with a %s archive', (kind) 
     await removeObject(world.services.archive, damaged, world.archiveConfig);
     const outcome = await purge();
     expect(outcome.status, outcome.reason).toBe('done');
-    expect(outcome.result).toMatchObject({ mode: 'verified', limitedBy: 'archive', cutoffMs: T0 + 4 * DAY, guard: { windows: 4, reread: 4 } });
+    expect(outcome.result).toMatchObject({
+      mode: 'verified',
+      limitedBy: 'archive',
+      cutoffMs: T0 + 4 * DAY,
+      guard: { windows: 4, reread: 4 },
+    });
     expect(world.sim.feedbackCount({ end: T0 + 4 * DAY })).toBe(0);
     expect(world.sim.feedbackCount({ start: T0 + 4 * DAY })).toBe(9);
   });
@@ -91,7 +118,13 @@ describe.each(['fs', 's3'] as const)('feedback.purge with a %s archive', (kind) 
     await setUp({ archivedDays: 0 });
     // The same schedule id exported nps-v1 for days 0..4, then was switched to star-rating-v1.
     for (let i = 0; i < 10; i += 1) {
-      const exported = await executeManualAttempt({ kind: feedbackExport, services: world.services, scheduleId: GUARD, window: day(i), params: { type: i < 5 ? 'nps-v1' : 'star-rating-v1' } });
+      const exported = await executeManualAttempt({
+        kind: feedbackExport,
+        services: world.services,
+        scheduleId: GUARD,
+        window: day(i),
+        params: { type: i < 5 ? 'nps-v1' : 'star-rating-v1' },
+      });
       expect(exported.status, exported.reason).toBe('done');
     }
     const outcome = await purge();
@@ -132,7 +165,9 @@ describe.each(['fs', 's3'] as const)('feedback.purge with a %s archive', (kind) 
     expect((outcome.result as PurgeResult).ox).toBeUndefined();
     expect(deletes()).toHaveLength(0);
     expect(world.sim.feedbackCount()).toBe(13);
-    expect(world.logs.some((l) => l.msg.includes('DRY RUN, nothing deleted: would delete 7 feedback rows dated before 2026-01-08'))).toBe(true);
+    expect(world.logs.some((l) => l.msg.includes('DRY RUN, nothing deleted: would delete 7 feedback rows dated before 2026-01-08'))).toBe(
+      true,
+    );
     const byParam = await purge({ dryRun: true });
     expect(byParam.result).toMatchObject({ dryRun: true });
     expect(world.sim.feedbackCount()).toBe(13);

@@ -20,17 +20,25 @@ import { DAY, GUARD, startWorld, T0, type PurgeWorld } from './helpers/purge-wor
 const day = (i: number) => ({ start: T0 + i * DAY, end: T0 + (i + 1) * DAY });
 
 let redis: RedisClient;
-beforeAll(() => { redis = plainRedis(); });
-afterAll(async () => { await redis.quit(); });
+beforeAll(() => {
+  redis = plainRedis();
+});
+afterAll(async () => {
+  await redis.quit();
+});
 
 describe('feedback.purge after ledger.keepDone trimmed old export windows', () => {
   let world: PurgeWorld;
-  afterEach(async () => { await world?.close(); });
+  afterEach(async () => {
+    await world?.close();
+  });
   const ledgerOf = () => world.services.ledger as RedisLedger;
-  const purge = (retention: string) => executeManualAttempt({ kind: feedbackPurge, services: world.services, scheduleId: 'feedback-purge', params: { retention } });
+  const purge = (retention: string) =>
+    executeManualAttempt({ kind: feedbackPurge, services: world.services, scheduleId: 'feedback-purge', params: { retention } });
   const archive = async (days: number) => {
     const keys: string[] = [];
-    for (let i = 0; i < days; i += 1) keys.push((await archiveWindow(ledgerOf(), world.services.archive, GUARD, day(i), `"Date";"Score"\r"day ${i}";"1"\r`)).key);
+    for (let i = 0; i < days; i += 1)
+      keys.push((await archiveWindow(ledgerOf(), world.services.archive, GUARD, day(i), `"Date";"Score"\r"day ${i}";"1"\r`)).key);
     return keys;
   };
 
@@ -52,7 +60,8 @@ describe('feedback.purge after ledger.keepDone trimmed old export windows', () =
     // watermark stops there. Counting before the DELETE then stops it at day 7, whose archive
     // holds one row where OX holds two (the row exactly at midnight).
     expect(result.guard).toMatchObject({
-      startAt: new Date(day(5).start).toISOString(), watermark: new Date(day(8).start).toISOString(),
+      startAt: new Date(day(5).start).toISOString(),
+      watermark: new Date(day(8).start).toISOString(),
       trimmed: { from: new Date(T0).toISOString(), through: new Date(day(5).start).toISOString(), windows: 5 },
     });
     expect(result).toMatchObject({ mode: 'verified', limitedBy: 'archive', cutoffMs: day(7).start });
@@ -67,7 +76,9 @@ describe('feedback.purge after ledger.keepDone trimmed old export windows', () =
     expect(await ledgerOf().trimDone(GUARD, T0, day(4).end)).toBe(5);
     const outcome = await purge('5d');
     expect(outcome.status).toBe('failed');
-    expect(outcome.reason).toMatch(/refused: OX holds feedback dated before 2026-01-06T00:00:00\.000Z, where the windows the ledger keeps for guard schedule feedback-daily begin: the older ones were trimmed \(ledger\.keepDone\)/);
+    expect(outcome.reason).toMatch(
+      /refused: OX holds feedback dated before 2026-01-06T00:00:00\.000Z, where the windows the ledger keeps for guard schedule feedback-daily begin: the older ones were trimmed \(ledger\.keepDone\)/,
+    );
     expect(world.sim.feedbackCount()).toBe(13);
     expect(world.sim.requests.filter((r) => r.method === 'DELETE')).toEqual([]);
   });
@@ -84,35 +95,50 @@ describe('trimming never moves the watermark nor lets the purge cutoff pass an u
       { weight: 2, arbitrary: fc.record({ t: fc.constant('trim' as const), d: fc.integer({ min: 0, max: 12 }) }) },
       { weight: 2, arbitrary: fc.record({ t: fc.constant('purge' as const), d: fc.integer({ min: 1, max: 12 }) }) },
     );
-    await fc.assert(fc.asyncProperty(fc.array(action, { minLength: 3, maxLength: 20 }), async (actions) => {
-      const world = await startWorld({ redis });
-      const ledger = world.services.ledger as RedisLedger;
-      const exported = new Map<number, { key: string; intact: boolean }>();
-      try {
-        for (const a of actions) {
-          if (a.t === 'next') a.d = Array.from({ length: 12 }, (_, d) => d).find((d) => !exported.has(d)) ?? 0;
-          if ((a.t === 'export' || a.t === 'next') && !exported.has(a.d)) {
-            const { key } = await archiveWindow(ledger, world.services.archive, GUARD, day(a.d), `"Date";"Score"\r"day ${a.d}";"1"\r`);
-            exported.set(a.d, { key, intact: true });
-          } else if (a.t === 'damage' && exported.get(a.d)?.intact) {
-            await removeObject(world.services.archive, exported.get(a.d)!.key);
-            exported.get(a.d)!.intact = false;
-          } else if (a.t === 'trim') {
-            const before = await ledger.watermark(GUARD, T0);
-            await ledger.trimDone(GUARD, T0, day(a.d).start);
-            expect(await ledger.watermark(GUARD, T0)).toBe(before);
-          } else if (a.t === 'purge') {
-            const rowsBefore = Array.from({ length: 12 }, (_, d) => world.sim.feedbackCount(day(d)));
-            await executeManualAttempt({ kind: feedbackPurge, services: world.services, scheduleId: 'feedback-purge', params: { retention: `${a.d}d` } });
-            for (let d = 0; d < 12; d += 1) {
-              const deleted = rowsBefore[d]! - world.sim.feedbackCount(day(d));
-              if (deleted > 0) expect(exported.get(d)?.intact, `day ${d}: feedback deleted without a verified archive`).toBe(true);
+    await fc.assert(
+      fc.asyncProperty(fc.array(action, { minLength: 3, maxLength: 20 }), async (actions) => {
+        const world = await startWorld({ redis });
+        const ledger = world.services.ledger as RedisLedger;
+        const exported = new Map<number, { key: string; intact: boolean }>();
+        try {
+          for (const a of actions) {
+            if (a.t === 'next') a.d = Array.from({ length: 12 }, (_, d) => d).find((d) => !exported.has(d)) ?? 0;
+            if ((a.t === 'export' || a.t === 'next') && !exported.has(a.d)) {
+              const { key } = await archiveWindow(ledger, world.services.archive, GUARD, day(a.d), `"Date";"Score"\r"day ${a.d}";"1"\r`);
+              exported.set(a.d, { key, intact: true });
+            } else if (a.t === 'damage' && exported.get(a.d)?.intact) {
+              await removeObject(world.services.archive, exported.get(a.d)!.key);
+              exported.get(a.d)!.intact = false;
+            } else if (a.t === 'trim') {
+              const before = await ledger.watermark(GUARD, T0);
+              await ledger.trimDone(GUARD, T0, day(a.d).start);
+              expect(await ledger.watermark(GUARD, T0)).toBe(before);
+            } else if (a.t === 'purge') {
+              const rowsBefore = Array.from({ length: 12 }, (_, d) => world.sim.feedbackCount(day(d)));
+              await executeManualAttempt({
+                kind: feedbackPurge,
+                services: world.services,
+                scheduleId: 'feedback-purge',
+                params: { retention: `${a.d}d` },
+              });
+              for (let d = 0; d < 12; d += 1) {
+                const deleted = rowsBefore[d]! - world.sim.feedbackCount(day(d));
+                if (deleted > 0) expect(exported.get(d)?.intact, `day ${d}: feedback deleted without a verified archive`).toBe(true);
+              }
             }
           }
+        } finally {
+          await world.close();
         }
-      } finally {
-        await world.close();
-      }
-    }), { seed, numRuns: 30, reporter: (out) => { if (out.failed) throw new Error(`replay with OXB_FC_SEED=${seed}: ${JSON.stringify(out.counterexample)} ${String(out.errorInstance)}`); } });
+      }),
+      {
+        seed,
+        numRuns: 30,
+        reporter: (out) => {
+          if (out.failed)
+            throw new Error(`replay with OXB_FC_SEED=${seed}: ${JSON.stringify(out.counterexample)} ${String(out.errorInstance)}`);
+        },
+      },
+    );
   });
 });

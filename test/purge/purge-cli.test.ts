@@ -17,12 +17,21 @@ let dir: string;
 /** The real CLI (TypeScript through tsx) in a child process, configured by environment only. */
 function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   const env = {
-    ...process.env, OXB_CONFIG: '', OX_URL: sim.url, OX_USER: 'oxadmin', OX_PASSWORD: 'secret',
-    REDIS_URL, OXB_REDIS_PREFIX: prefix, OXB_ARCHIVE: 'fs', OXB_ARCHIVE_DIR: dir, LOG_LEVEL: 'info',
+    ...process.env,
+    OXB_CONFIG: '',
+    OX_URL: sim.url,
+    OX_USER: 'oxadmin',
+    OX_PASSWORD: 'secret',
+    REDIS_URL,
+    OXB_REDIS_PREFIX: prefix,
+    OXB_ARCHIVE: 'fs',
+    OXB_ARCHIVE_DIR: dir,
+    LOG_LEVEL: 'info',
   };
   // -1: killed at the timeout.
-  return runChild(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { env, timeoutMs: 30_000 })
-    .then(({ code, stdout, stderr }) => ({ code: code ?? -1, stdout, stderr }));
+  return runChild(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { env, timeoutMs: 30_000 }).then(
+    ({ code, stdout, stderr }) => ({ code: code ?? -1, stdout, stderr }),
+  );
 }
 
 beforeAll(async () => {

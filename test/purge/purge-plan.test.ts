@@ -10,8 +10,15 @@ const T0 = Date.UTC(2026, 0, 1);
 function win(i: number, state: WindowRecord['state'] = 'done', archived = true): WindowRecord {
   const start = T0 + i * DAY;
   return {
-    scheduleId: 'feedback-daily', job: 'feedback.export', start, end: start + DAY, state, attempts: 1,
-    result: archived ? { rows: i, archive: { key: `k${i}.csv`, manifestKey: `k${i}.csv.manifest.json`, bytes: 10 + i, sha256: 'ab'.repeat(32) } } : { rows: i },
+    scheduleId: 'feedback-daily',
+    job: 'feedback.export',
+    start,
+    end: start + DAY,
+    state,
+    attempts: 1,
+    result: archived
+      ? { rows: i, archive: { key: `k${i}.csv`, manifestKey: `k${i}.csv.manifest.json`, bytes: 10 + i, sha256: 'ab'.repeat(32) } }
+      : { rows: i },
   };
 }
 
@@ -44,12 +51,26 @@ describe('contiguousArchivedRun', () => {
 describe('planPurge', () => {
   const now = T0 + 100 * DAY;
   const guard = (watermark: number, windows = 1) => ({
-    scheduleId: 'feedback-daily', startAt: T0, watermark,
-    windows: Array.from({ length: windows }, (_, i) => ({ start: T0 + i * DAY, end: T0 + (i + 1) * DAY, key: 'k', bytes: 1, check: 'verified' as const })),
+    scheduleId: 'feedback-daily',
+    startAt: T0,
+    watermark,
+    windows: Array.from({ length: windows }, (_, i) => ({
+      start: T0 + i * DAY,
+      end: T0 + (i + 1) * DAY,
+      key: 'k',
+      bytes: 1,
+      check: 'verified' as const,
+    })),
   });
 
   it('uses the retention cutoff when the archive reaches past it', () => {
-    const plan = planPurge({ target: 'default/star-rating-v1', now, retentionMs: 90 * DAY, guard: guard(now - DAY, 99), allowUnarchived: false });
+    const plan = planPurge({
+      target: 'default/star-rating-v1',
+      now,
+      retentionMs: 90 * DAY,
+      guard: guard(now - DAY, 99),
+      allowUnarchived: false,
+    });
     expect(plan).toMatchObject({ cutoff: now - 90 * DAY, mode: 'verified', limitedBy: 'retention', warnings: [] });
   });
 
@@ -59,22 +80,48 @@ describe('planPurge', () => {
   });
 
   it('holds the cutoff back to the verified watermark', () => {
-    const plan = planPurge({ target: 't', now, retentionMs: 90 * DAY, guard: { ...guard(T0 + 3 * DAY, 3), stoppedAt: { start: T0 + 3 * DAY, reason: 'missing' } }, allowUnarchived: false });
+    const plan = planPurge({
+      target: 't',
+      now,
+      retentionMs: 90 * DAY,
+      guard: { ...guard(T0 + 3 * DAY, 3), stoppedAt: { start: T0 + 3 * DAY, reason: 'missing' } },
+      allowUnarchived: false,
+    });
     expect(plan).toMatchObject({ cutoff: T0 + 3 * DAY, limitedBy: 'archive', mode: 'verified' });
     expect(plan.warnings[0]).toMatch(/missing/);
   });
 
   it('refuses without a guard, with an empty archive, or with feedback before startAt', () => {
-    expect(() => planPurge({ target: 't', now, retentionMs: DAY, noGuardReason: 'no feedback.export schedule for default/star-rating-v1', allowUnarchived: false }))
-      .toThrow(RefusedError);
-    expect(() => planPurge({ target: 't', now, retentionMs: DAY, guard: guard(T0, 0), allowUnarchived: false })).toThrow(/no verified window/);
-    expect(() => planPurge({ target: 't', now, retentionMs: DAY, guard: guard(now, 5), feedbackBeforeStartAt: true, allowUnarchived: false })).toThrow(/before 2026-01-01/);
+    expect(() =>
+      planPurge({
+        target: 't',
+        now,
+        retentionMs: DAY,
+        noGuardReason: 'no feedback.export schedule for default/star-rating-v1',
+        allowUnarchived: false,
+      }),
+    ).toThrow(RefusedError);
+    expect(() => planPurge({ target: 't', now, retentionMs: DAY, guard: guard(T0, 0), allowUnarchived: false })).toThrow(
+      /no verified window/,
+    );
+    expect(() =>
+      planPurge({ target: 't', now, retentionMs: DAY, guard: guard(now, 5), feedbackBeforeStartAt: true, allowUnarchived: false }),
+    ).toThrow(/before 2026-01-01/);
   });
 
   it('has nothing to delete (and does not refuse) while the retention cutoff lies before the guard startAt', () => {
     const plan = planPurge({ target: 't', now: T0 + 10 * DAY, retentionMs: 90 * DAY, guard: guard(T0, 0), allowUnarchived: false });
     expect(plan).toMatchObject({ nothingToDelete: true, cutoff: T0 - 80 * DAY });
-    expect(() => planPurge({ target: 't', now: T0 + 10 * DAY, retentionMs: 90 * DAY, guard: guard(T0, 0), feedbackBeforeStartAt: true, allowUnarchived: false })).toThrow(RefusedError);
+    expect(() =>
+      planPurge({
+        target: 't',
+        now: T0 + 10 * DAY,
+        retentionMs: 90 * DAY,
+        guard: guard(T0, 0),
+        feedbackBeforeStartAt: true,
+        allowUnarchived: false,
+      }),
+    ).toThrow(RefusedError);
   });
 
   it('allowUnarchived purges by retention alone and says so', () => {

@@ -43,7 +43,10 @@ describe.each(['fs', 's3'] as const)('verified watermark on a %s archive', (kind
     s3Config = kind === 's3' ? s3.archiveConfig({ prefix }) : undefined;
     archive = kind === 'fs' ? new FsArchive(dir) : new S3Archive(s3Config!);
     keys.length = 0;
-    for (let i = 0; i < 5; i += 1) keys.push((await archiveWindow(ledger, archive, 'feedback-daily', day(i), `"Date";"Score"\r"2026-01-0${i + 1} 10:00:00";"${i}"\r`)).key);
+    for (let i = 0; i < 5; i += 1)
+      keys.push(
+        (await archiveWindow(ledger, archive, 'feedback-daily', day(i), `"Date";"Score"\r"2026-01-0${i + 1} 10:00:00";"${i}"\r`)).key,
+      );
   });
   afterEach(async () => {
     await archive.close();
@@ -51,9 +54,14 @@ describe.each(['fs', 's3'] as const)('verified watermark on a %s archive', (kind
     await rm(dir, { recursive: true, force: true });
   });
 
-  const compute = async (until: number, alreadyPurgedThrough?: number) => verifiedWatermark(
-    await ledger.listWindows('feedback-daily'), archive, { scheduleId: 'feedback-daily', startAt: T0, until, alreadyPurgedThrough, concurrency: 2 },
-  );
+  const compute = async (until: number, alreadyPurgedThrough?: number) =>
+    verifiedWatermark(await ledger.listWindows('feedback-daily'), archive, {
+      scheduleId: 'feedback-daily',
+      startAt: T0,
+      until,
+      alreadyPurgedThrough,
+      concurrency: 2,
+    });
 
   it('reaches the window covering `until` when every archive checks out', async () => {
     const wm = await compute(T0 + 2 * DAY + 1);

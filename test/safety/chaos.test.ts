@@ -36,7 +36,15 @@ async function setUp(smtp: boolean | SmtpCaptureOptions): Promise<string> {
   s3 = await startS3('oxbt-chaos');
   proxy = await startFaultyProxy(s3.endpoint);
   world = await startSafetyWorld({ smtp });
-  world.sim.addFeedback(Array.from({ length: 50 }, (_, i) => ({ date: window.start + i * 60_000 + HOUR, contextId: 1, userId: i + 1, score: 1 + (i % 5), comment: `row ${i}` })));
+  world.sim.addFeedback(
+    Array.from({ length: 50 }, (_, i) => ({
+      date: window.start + i * 60_000 + HOUR,
+      contextId: 1,
+      userId: i + 1,
+      score: 1 + (i % 5),
+      comment: `row ${i}`,
+    })),
+  );
   return world.config('chaos', [
     `archive: { kind: s3, bucket: oxbt-chaos, endpoint: "${proxy.endpoint}", forcePathStyle: true, accessKeyId: S3RVER, secretAccessKey: S3RVER }`,
     'worker: { concurrency: 1, lockDurationMs: 1500, stalledIntervalMs: 1000, backoffMs: 200 }',
@@ -53,7 +61,12 @@ async function setUp(smtp: boolean | SmtpCaptureOptions): Promise<string> {
 }
 
 async function objectsInBucket(): Promise<string[]> {
-  const client = new S3Client({ region: 'us-east-1', endpoint: s3!.endpoint, forcePathStyle: true, credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } });
+  const client = new S3Client({
+    region: 'us-east-1',
+    endpoint: s3!.endpoint,
+    forcePathStyle: true,
+    credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
+  });
   try {
     const listed = await client.send(new ListObjectsV2Command({ Bucket: 'oxbt-chaos' }));
     return (listed.Contents ?? []).map((o) => o.Key!).sort();
@@ -97,7 +110,11 @@ describe('kill -9 in the middle of a real export, a second daemon finishes', () 
 
   it('right after the SMTP server accepted: one object, one manifest, one Message-ID per recipient, no spool left', async () => {
     let first: DaemonProcess | undefined;
-    const file = await setUp({ afterAccept: () => { if (first) first.process.kill('SIGKILL'); } });
+    const file = await setUp({
+      afterAccept: () => {
+        if (first) first.process.kill('SIGKILL');
+      },
+    });
     first = await world!.startDaemon(file);
     await world!.cli(file, ['enqueue', 'feedback-daily', '--start', isoDay(window.start), '--end', isoDay(window.end)]);
     await first.exited;

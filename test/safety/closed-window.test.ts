@@ -49,24 +49,27 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'oxbt-closed-'));
   archiveDir = join(dir, 'archive');
   configFile = join(dir, 'config.yaml');
-  writeFileSync(configFile, [
-    `ox: { url: "${sim.url}", user: oxadmin, password: secret }`,
-    `redis: { url: "${REDIS_URL}", prefix: ${prefix} }`,
-    `archive: { kind: fs, dir: "${archiveDir}" }`,
-    `spool: { dir: "${join(dir, 'spool')}" }`,
-    'schedules:',
-    '  feedback-daily:',
-    '    job: feedback.export',
-    '    cron: "0 2 * * *"',
-    '    window: 1d',
-    '    lag: 15m',
-    `    startAt: ${isoDay(today - 2 * DAY)}`,
-    '  feedback-purge:',
-    '    job: feedback.purge',
-    '    cron: "0 4 * * *"',
-    '    params: { retention: 1ms }',
-    '',
-  ].join('\n'));
+  writeFileSync(
+    configFile,
+    [
+      `ox: { url: "${sim.url}", user: oxadmin, password: secret }`,
+      `redis: { url: "${REDIS_URL}", prefix: ${prefix} }`,
+      `archive: { kind: fs, dir: "${archiveDir}" }`,
+      `spool: { dir: "${join(dir, 'spool')}" }`,
+      'schedules:',
+      '  feedback-daily:',
+      '    job: feedback.export',
+      '    cron: "0 2 * * *"',
+      '    window: 1d',
+      '    lag: 15m',
+      `    startAt: ${isoDay(today - 2 * DAY)}`,
+      '  feedback-purge:',
+      '    job: feedback.purge',
+      '    cron: "0 4 * * *"',
+      '    params: { retention: 1ms }',
+      '',
+    ].join('\n'),
+  );
 });
 
 afterAll(async () => {
@@ -78,7 +81,7 @@ afterAll(async () => {
 });
 
 describe('the closed-window rule, through the CLI', () => {
-  it('run, enqueue and backfill refuse today\'s open window and future ones: exit 2, one line, nothing changed', async () => {
+  it("run, enqueue and backfill refuse today's open window and future ones: exit 2, one line, nothing changed", async () => {
     const closesAt = iso(today + DAY + 15 * 60_000);
     const attempts = [
       ['run', 'feedback-daily', '--start', isoDay(today), '--end', isoDay(today + DAY)],
@@ -94,7 +97,9 @@ describe('the closed-window rule, through the CLI', () => {
       expect(out.code, `${args.join(' ')}: ${out.stderr}`).toBe(2);
       const lines = out.stderr.trim().split('\n');
       expect(lines, out.stderr).toHaveLength(1);
-      expect(lines[0]).toContain(`feedback-daily window ${iso(today)}..${iso(today + DAY)} is still open: it closes at ${closesAt} (end + lag 15m)`);
+      expect(lines[0]).toContain(
+        `feedback-daily window ${iso(today)}..${iso(today + DAY)} is still open: it closes at ${closesAt} (end + lag 15m)`,
+      );
     }
     const [future, futureJob] = await Promise.all([
       run(['run', 'feedback-daily', '--start', isoDay(today + 3 * DAY), '--end', isoDay(today + 4 * DAY), '--open']),
@@ -114,9 +119,16 @@ describe('the closed-window rule, through the CLI', () => {
   it('--open previews the open window apart; the purge after it keeps everything of that window', async () => {
     const preview = await run(['run', 'feedback-daily', '--open']);
     expect(preview.code, preview.stderr).toBe(0);
-    const outcome = JSON.parse(preview.stdout.toString()) as { status: string; result: { rows: number; preview: boolean; archive: { key: string } } };
+    const outcome = JSON.parse(preview.stdout.toString()) as {
+      status: string;
+      result: { rows: number; preview: boolean; archive: { key: string } };
+    };
     expect(outcome).toMatchObject({ status: 'preview', result: { rows: 1, preview: true } });
-    expect(outcome.result.archive.key).toMatch(new RegExp(`^preview/feedback-daily/default/star-rating-v1/.*_${isoDay(today).replace(/-/g, '')}T000000Z_.*\\.open-\\d{8}T\\d{6}Z\\.csv$`));
+    expect(outcome.result.archive.key).toMatch(
+      new RegExp(
+        `^preview/feedback-daily/default/star-rating-v1/.*_${isoDay(today).replace(/-/g, '')}T000000Z_.*\\.open-\\d{8}T\\d{6}Z\\.csv$`,
+      ),
+    );
     expect(await new RedisLedger(redis, prefix).listWindows('feedback-daily')).toEqual([]);
 
     // The two closed days archived for real, then the purge: only they may go.

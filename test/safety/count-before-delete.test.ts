@@ -30,8 +30,9 @@ function add(comment: string, date: number): void {
 
 /** Comments of every row in every archived data file (first objects and revisions). */
 async function archivedComments(): Promise<Set<string>> {
-  const files = (await readdir(world.archiveDir, { recursive: true, withFileTypes: true }))
-    .filter((e) => e.isFile() && e.name.endsWith('.csv'));
+  const files = (await readdir(world.archiveDir, { recursive: true, withFileTypes: true })).filter(
+    (e) => e.isFile() && e.name.endsWith('.csv'),
+  );
   const comments = new Set<string>();
   for (const f of files) {
     const rows = (await readFile(join(f.parentPath, f.name), 'utf8')).split('\r').slice(1);
@@ -93,10 +94,15 @@ describe('count before you delete', () => {
     const second = await world.cli(configFile, ['run', 'feedback-purge']);
     expect(second.code, second.stderr).toBe(0);
     const secondResult = second.json<{ result: { warnings: string[] } }>().result;
-    expect(secondResult).toMatchObject({ nothingToDelete: true, recount: { unarchived: [{ start: iso(day(-3)), oxRows: 3 }], lateRowsKept: 1 } });
+    expect(secondResult).toMatchObject({
+      nothingToDelete: true,
+      recount: { unarchived: [{ start: iso(day(-3)), oxRows: 3 }], lateRowsKept: 1 },
+    });
     expect(secondResult.warnings).toContainEqual(expect.stringContaining(`OX holds 1 rows dated before ${iso(day(-3))}`));
     const status = await world.cli(configFile, ['status', '--json']);
-    const schedule = status.json<{ schedules: Array<{ id: string; reexport?: unknown[] }> }>().schedules.find((s) => s.id === 'feedback-daily');
+    const schedule = status
+      .json<{ schedules: Array<{ id: string; reexport?: unknown[] }> }>()
+      .schedules.find((s) => s.id === 'feedback-daily');
     expect(schedule?.reexport).toEqual([
       expect.objectContaining({ window: `${iso(day(-3))}..${iso(day(-2))}`, oxRows: 3, archivedRows: 2, by: 'feedback-purge' }),
     ]);
@@ -104,8 +110,11 @@ describe('count before you delete', () => {
 
     // The tick the purge asked for queues the window; it is archived as a revision beside the first object.
     const daemon = await world.startDaemon(configFile);
-    await waitFor(async () => (await world.ledger.reexportFlags('feedback-daily')).length === 0, 'the re-exports', 30_000)
-      .catch((err: Error) => { throw new Error(`${err.message}; daemon said:\n${daemon.output()}`); });
+    await waitFor(async () => (await world.ledger.reexportFlags('feedback-daily')).length === 0, 'the re-exports', 30_000).catch(
+      (err: Error) => {
+        throw new Error(`${err.message}; daemon said:\n${daemon.output()}`);
+      },
+    );
     await daemon.stop();
     const windows = await world.ledger.listWindows('feedback-daily');
     const keyOf = (start: number) => (windows.find((w) => w.start === start)!.result as { archive: { key: string } }).archive.key;
@@ -115,13 +124,26 @@ describe('count before you delete', () => {
 
     const third = await world.cli(configFile, ['run', 'feedback-purge']);
     expect(third.code, third.stderr).toBe(0);
-    expect(third.json<{ result: unknown }>().result).toMatchObject({ deleteRange: { start: iso(day(-3)), end: iso(day(-1)) }, recount: { unarchived: [], lateRowsKept: 1 } });
+    expect(third.json<{ result: unknown }>().result).toMatchObject({
+      deleteRange: { start: iso(day(-3)), end: iso(day(-1)) },
+      recount: { unarchived: [], lateRowsKept: 1 },
+    });
 
     // The invariant: whatever OX no longer holds is in the archive.
     const held = await heldComments();
     const archived = await archivedComments();
     const gone = inserted.filter((c) => !held.has(c));
-    expect(gone.sort()).toEqual(['day -2 a', 'day -2 b', 'day -3 a', 'day -3 b', 'day -4 a', 'day -4 b', 'day -5 a', 'day -5 b', 'late in day -3']);
+    expect(gone.sort()).toEqual([
+      'day -2 a',
+      'day -2 b',
+      'day -3 a',
+      'day -3 b',
+      'day -4 a',
+      'day -4 b',
+      'day -5 a',
+      'day -5 b',
+      'late in day -3',
+    ]);
     expect(gone.filter((c) => !archived.has(c))).toEqual([]);
     expect(held.has('late in day -5')).toBe(true);
   }, 120_000);

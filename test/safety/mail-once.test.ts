@@ -55,9 +55,18 @@ async function mailsByRecipient(w: SafetyWorld): Promise<Record<string, { count:
 describe('one mail per recipient and window', () => {
   it('a forced run beside a worker that is mailing the window mails nobody twice', async () => {
     let release!: () => void;
-    const accepted = new Promise<void>((resolve) => { release = resolve; });
+    const accepted = new Promise<void>((resolve) => {
+      release = resolve;
+    });
     let arrived = 0;
-    world = await startSafetyWorld({ smtp: { beforeAccept: async () => { arrived += 1; await accepted; } } });
+    world = await startSafetyWorld({
+      smtp: {
+        beforeAccept: async () => {
+          arrived += 1;
+          await accepted;
+        },
+      },
+    });
     world.sim.addFeedback([{ date: window.start + HOUR, contextId: 1, userId: 1, score: 4, comment: 'hello' }]);
     const file = world.config('overlap', configLines(world, { claimLease: '30s' }));
 
@@ -67,11 +76,23 @@ describe('one mail per recipient and window', () => {
     await waitFor(() => arrived > 0, 'the worker to be mailing');
 
     // The operator, impatient, forces a run of the same window while the worker's mail is in flight.
-    const forced = await world.cli(file, ['run', 'feedback-daily', '--start', isoDay(window.start), '--end', isoDay(window.end), '--force']);
+    const forced = await world.cli(file, [
+      'run',
+      'feedback-daily',
+      '--start',
+      isoDay(window.start),
+      '--end',
+      isoDay(window.end),
+      '--force',
+    ]);
     expect(forced.code).toBe(1);
     expect(forced.stdout.toString() + forced.stderr).toMatch(/being mailed by another run of this window/);
     release();
-    await waitFor(async () => (await world!.ledger.getWindow({ scheduleId: 'feedback-daily', ...window }))?.state === 'done', 'the window to be done', 20_000);
+    await waitFor(
+      async () => (await world!.ledger.getWindow({ scheduleId: 'feedback-daily', ...window }))?.state === 'done',
+      'the window to be done',
+      20_000,
+    );
     await daemon.stop();
     const mails = await mailsByRecipient(world);
     for (const to of RECIPIENTS) expect(mails[to], to).toMatchObject({ count: 1 });
@@ -87,14 +108,19 @@ describe('one mail per recipient and window', () => {
     const queued = await world.cli(file, ['enqueue', 'feedback-daily', '--start', isoDay(window.start), '--end', isoDay(window.end)]);
     expect(queued.code, queued.stderr).toBe(0);
     const key = { scheduleId: 'feedback-daily', ...window };
-    await waitFor(async () => Object.keys(await world!.ledger.listDeliveries(key)).filter((d) => d.startsWith('mail:')).length === 2, 'the mail claims');
+    await waitFor(
+      async () => Object.keys(await world!.ledger.listDeliveries(key)).filter((d) => d.startsWith('mail:')).length === 2,
+      'the mail claims',
+    );
     const claims = await world.ledger.listDeliveries(key);
     const messageId = claims[`mail:${RECIPIENTS[0]}`] as unknown as { messageId: string; state: string };
     expect(messageId.state).toBe('claimed');
     await first.kill();
 
     const status = await world.cli(file, ['status', '--json']);
-    expect(status.json<{ mailClaims: unknown[] }>().mailClaims).toEqual(RECIPIENTS.map((address) => expect.objectContaining({ schedule: 'feedback-daily', address, via: 'smtp' })));
+    expect(status.json<{ mailClaims: unknown[] }>().mailClaims).toEqual(
+      RECIPIENTS.map((address) => expect.objectContaining({ schedule: 'feedback-daily', address, via: 'smtp' })),
+    );
 
     stall = false;
     const second = await world.startDaemon(file);
@@ -121,7 +147,12 @@ describe('one mail per recipient and window', () => {
     await waitFor(() => world!.sim.requests.some((r) => r.path.startsWith('/userfeedback/v1/send')), 'the send to reach OX');
     expect((await daemon.stop()).code).toBe(0);
     expect((await world.ledger.getWindow(key))?.state).toBe('done');
-    expect(world.smtp!.messages.map((m) => m.envelopeTo).flat().sort()).toEqual(RECIPIENTS);
+    expect(
+      world
+        .smtp!.messages.map((m) => m.envelopeTo)
+        .flat()
+        .sort(),
+    ).toEqual(RECIPIENTS);
 
     // The next window's send is cut by kill -9: nobody knows whether OX mailed it.
     const next = { start: window.end - 2 * DAY, end: window.end - DAY };
@@ -130,7 +161,10 @@ describe('one mail per recipient and window', () => {
     world.sim.setFaults({ latencyMs: 60_000, pathPrefix: '/userfeedback/v1/send' });
     const killed = await world.startDaemon(file);
     await world.cli(file, ['enqueue', 'feedback-daily', '--start', isoDay(next.start), '--end', isoDay(next.end)]);
-    await waitFor(async () => Object.keys(await world!.ledger.listDeliveries(nextKey)).some((d) => d.startsWith('mail:')), 'the claims of the cut send');
+    await waitFor(
+      async () => Object.keys(await world!.ledger.listDeliveries(nextKey)).some((d) => d.startsWith('mail:')),
+      'the claims of the cut send',
+    );
     await killed.kill();
     world.sim.setFaults(undefined);
     const sendsBefore = world.sim.requests.filter((r) => r.path.startsWith('/userfeedback/v1/send')).length;
@@ -141,7 +175,8 @@ describe('one mail per recipient and window', () => {
     expect(world.sim.requests.filter((r) => r.path.startsWith('/userfeedback/v1/send')).length).toBe(sendsBefore);
     const result = (await world.ledger.getWindow(nextKey))!.result as { mail: Array<{ unknown?: string[] }> };
     expect(result.mail[0]!.unknown?.sort()).toEqual(RECIPIENTS);
-    const claims = (await world.cli(file, ['status', '--json'])).json<{ mailClaims: Array<{ address: string; state: string }> }>().mailClaims;
+    const claims = (await world.cli(file, ['status', '--json'])).json<{ mailClaims: Array<{ address: string; state: string }> }>()
+      .mailClaims;
     expect(claims.map((c) => [c.address, c.state]).sort()).toEqual(RECIPIENTS.map((a) => [a, 'unknown']));
 
     // An operator who checked with the recipients sends it again on purpose.

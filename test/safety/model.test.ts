@@ -42,11 +42,41 @@ type Action =
 
 const windowIndex = fc.integer({ min: FIRST, max: LAST });
 const action: fc.Arbitrary<Action> = fc.oneof(
-  { weight: 4, arbitrary: fc.record({ kind: fc.constant('run' as const), i: windowIndex, force: fc.boolean(), param: fc.option(fc.constantFrom('columns' as const, 'format' as const, 'subject' as const), { nil: undefined }), open: fc.option(fc.boolean(), { nil: undefined }) }) },
-  { weight: 2, arbitrary: fc.tuple(windowIndex, windowIndex, fc.boolean()).map(([a, b, force]) => ({ kind: 'backfill' as const, from: Math.min(a, b), to: Math.max(a, b) + 1, force })) },
+  {
+    weight: 4,
+    arbitrary: fc.record({
+      kind: fc.constant('run' as const),
+      i: windowIndex,
+      force: fc.boolean(),
+      param: fc.option(fc.constantFrom('columns' as const, 'format' as const, 'subject' as const), { nil: undefined }),
+      open: fc.option(fc.boolean(), { nil: undefined }),
+    }),
+  },
+  {
+    weight: 2,
+    arbitrary: fc
+      .tuple(windowIndex, windowIndex, fc.boolean())
+      .map(([a, b, force]) => ({ kind: 'backfill' as const, from: Math.min(a, b), to: Math.max(a, b) + 1, force })),
+  },
   { weight: 3, arbitrary: fc.constant({ kind: 'purge' as const }) },
-  { weight: 3, arbitrary: fc.record({ kind: fc.constant('late' as const), i: fc.integer({ min: FIRST, max: -1 }), rows: fc.integer({ min: 1, max: 3 }) }) },
-  { weight: 2, arbitrary: fc.record({ kind: fc.constant('fault' as const), script: fc.array(fc.constantFrom(503 as const, 429 as const, 'drop-mid-body' as const, 'ok' as const), { minLength: 1, maxLength: 4 }) }) },
+  {
+    weight: 3,
+    arbitrary: fc.record({
+      kind: fc.constant('late' as const),
+      i: fc.integer({ min: FIRST, max: -1 }),
+      rows: fc.integer({ min: 1, max: 3 }),
+    }),
+  },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      kind: fc.constant('fault' as const),
+      script: fc.array(fc.constantFrom(503 as const, 429 as const, 'drop-mid-body' as const, 'ok' as const), {
+        minLength: 1,
+        maxLength: 4,
+      }),
+    }),
+  },
   { weight: 1, arbitrary: fc.constant({ kind: 'slow' as const }) },
   { weight: 2, arbitrary: fc.constant({ kind: 'daemon' as const }) },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant('kill' as const), afterMs: fc.integer({ min: 0, max: 1500 }) }) },
@@ -70,7 +100,13 @@ function addRows(seq: Sequence, i: number, n: number, tag: string): void {
   const { start } = win(seq, i);
   const rows = Array.from({ length: n }, (_, k) => {
     const comment = `${tag} w${i} #${seq.comments.length + k}`;
-    return { date: start + 1 + Math.floor(((k + 1) * (HOUR - 2)) / (n + 1)), contextId: 1, userId: seq.comments.length + k + 1, score: 1 + (k % 5), comment };
+    return {
+      date: start + 1 + Math.floor(((k + 1) * (HOUR - 2)) / (n + 1)),
+      contextId: 1,
+      userId: seq.comments.length + k + 1,
+      score: 1 + (k % 5),
+      comment,
+    };
   });
   seq.world.sim.addFeedback(rows);
   seq.comments.push(...rows.map((r) => r.comment));
@@ -101,7 +137,15 @@ async function play(seq: Sequence, a: Action): Promise<void> {
     }
     case 'backfill': {
       const last = win(seq, a.to - 1);
-      const out = await world.cli(file, ['backfill', 'feedback-hourly', '--from', iso(win(seq, a.from).start), '--to', iso(last.end), ...(a.force ? ['--force'] : [])]);
+      const out = await world.cli(file, [
+        'backfill',
+        'feedback-hourly',
+        '--from',
+        iso(win(seq, a.from).start),
+        '--to',
+        iso(last.end),
+        ...(a.force ? ['--force'] : []),
+      ]);
       if (Date.now() < last.end) expect(out.code, out.stderr).toBe(2);
       return;
     }
@@ -136,13 +180,23 @@ async function settle(seq: Sequence): Promise<void> {
   world.sim.setFaults(undefined);
   if (seq.daemon) await seq.daemon.kill();
   seq.daemon = await world.startDaemon(file);
-  const backfill = await world.cli(file, ['backfill', 'feedback-hourly', '--from', iso(win(seq, FIRST).start), '--to', iso(win(seq, -1).end)]);
+  const backfill = await world.cli(file, [
+    'backfill',
+    'feedback-hourly',
+    '--from',
+    iso(win(seq, FIRST).start),
+    '--to',
+    iso(win(seq, -1).end),
+  ]);
   expect(backfill.code, backfill.stderr).toBe(0);
   const closedStarts = Array.from({ length: -FIRST }, (_, k) => win(seq, FIRST + k).start);
   const settled = async () => {
     const records = await world.ledger.listWindows('feedback-hourly');
     const flags = await world.ledger.reexportFlags('feedback-hourly');
-    return flags.length === 0 && closedStarts.every((s) => records.some((r) => r.start === s && (r.state === 'done' || (r.state === 'failed' && r.permanent))));
+    return (
+      flags.length === 0 &&
+      closedStarts.every((s) => records.some((r) => r.start === s && (r.state === 'done' || (r.state === 'failed' && r.permanent))))
+    );
   };
   await waitFor(settled, 'the daemon to work off what is owed', 90_000, 250);
   await world.cli(file, ['run', 'feedback-purge']);
@@ -160,7 +214,8 @@ async function checkInvariants(seq: Sequence): Promise<void> {
   for (const e of await readdir(world.archiveDir, { recursive: true, withFileTypes: true }).catch(() => [])) {
     if (!e.isFile()) continue;
     const path = join(e.parentPath, e.name);
-    if (e.name.endsWith('.manifest.json')) manifests.set(path.slice(0, -'.manifest.json'.length), JSON.parse(await readFile(path, 'utf8')) as { bytes: number; sha256: string });
+    if (e.name.endsWith('.manifest.json'))
+      manifests.set(path.slice(0, -'.manifest.json'.length), JSON.parse(await readFile(path, 'utf8')) as { bytes: number; sha256: string });
     else if (!e.name.includes('.tmp')) dataFiles.push(path);
   }
   for (const path of dataFiles) {
@@ -177,7 +232,10 @@ async function checkInvariants(seq: Sequence): Promise<void> {
     const window = attachment.replace(/\.r\d+(?=\.)/, '');
     for (const to of m.envelopeTo) seen.set(`${to} ${window}`, (seen.get(`${to} ${window}`) ?? 0) + 1);
   }
-  expect([...seen].filter(([, n]) => n > 1), 'I2: a recipient mailed twice for one window').toEqual([]);
+  expect(
+    [...seen].filter(([, n]) => n > 1),
+    'I2: a recipient mailed twice for one window',
+  ).toEqual([]);
 
   // I3: every data object is complete and described by its manifest.
   const { createHash } = await import('node:crypto');
@@ -185,7 +243,10 @@ async function checkInvariants(seq: Sequence): Promise<void> {
     const manifest = manifests.get(path);
     expect(manifest, `I3: ${path} has no manifest`).toBeDefined();
     const bytes = await readFile(path);
-    expect({ bytes: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex') }, `I3: ${path}`).toEqual({ bytes: manifest!.bytes, sha256: manifest!.sha256 });
+    expect({ bytes: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex') }, `I3: ${path}`).toEqual({
+      bytes: manifest!.bytes,
+      sha256: manifest!.sha256,
+    });
   }
 
   // I4: every closed window is done, or visibly failed.
@@ -199,45 +260,52 @@ async function checkInvariants(seq: Sequence): Promise<void> {
 const RUNS = Number(process.env.OXB_MODEL_RUNS ?? 2);
 
 describe('the safety invariants over random operator actions and faults (fast-check, real processes)', () => {
-  it(`hold after every sequence (${RUNS} sequences; seed printed on failure)`, async () => {
-    const seed = Number(process.env.OXB_MODEL_SEED ?? Date.now() % 2 ** 31);
-    console.log(`safety model: fast-check seed ${seed} (replay: OXB_MODEL_SEED=${seed})`);
-    await fc.assert(fc.asyncProperty(fc.array(action, { minLength: 3, maxLength: 7 }), async (actions) => {
-      const world = await startSafetyWorld({ smtp: true });
-      const hour0 = Math.floor(Date.now() / HOUR) * HOUR;
-      const seq: Sequence = { world, hour0, comments: [], file: '' };
-      try {
-        seq.file = world.config('model', [
-          'worker: { concurrency: 2, lockDurationMs: 1500, stalledIntervalMs: 1000, backoffMs: 100, shutdownGraceMs: 500 }',
-          `mail: { smtp: "${world.smtp!.url}", from: ox-batch@example.com, claimLeaseMs: 2s }`,
-          'schedules:',
-          '  feedback-hourly:',
-          '    job: feedback.export',
-          '    cron: "5 * * * *"',
-          '    window: 1h',
-          '    lag: 0',
-          '    attempts: 3',
-          '    retryFailedAfter: 1s',
-          `    startAt: ${iso(win(seq, FIRST).start)}`,
-          `    params: { deliver: [archive, mail], mailTo: [${RECIPIENTS.join(', ')}] }`,
-          '  feedback-purge:',
-          '    job: feedback.purge',
-          '    cron: "0 4 * * *"',
-          '    params: { retention: 2h }',
-        ]);
-        for (let i = FIRST; i <= 0; i += 1) addRows(seq, i, 2, 'row');
-        for (const a of actions) await play(seq, a);
-        await settle(seq);
-        await checkInvariants(seq);
-      } finally {
-        await world.close();
-      }
-    }), {
-      seed,
-      numRuns: RUNS,
-      ...(process.env.OXB_MODEL_PATH ? { path: process.env.OXB_MODEL_PATH } : {}),
-      // Each sequence starts real processes: shrinking a failure replays it many times.
-      endOnFailure: process.env.OXB_MODEL_SHRINK !== '1',
-    });
-  }, Math.max(600_000, RUNS * 120_000));
+  it(
+    `hold after every sequence (${RUNS} sequences; seed printed on failure)`,
+    async () => {
+      const seed = Number(process.env.OXB_MODEL_SEED ?? Date.now() % 2 ** 31);
+      console.log(`safety model: fast-check seed ${seed} (replay: OXB_MODEL_SEED=${seed})`);
+      await fc.assert(
+        fc.asyncProperty(fc.array(action, { minLength: 3, maxLength: 7 }), async (actions) => {
+          const world = await startSafetyWorld({ smtp: true });
+          const hour0 = Math.floor(Date.now() / HOUR) * HOUR;
+          const seq: Sequence = { world, hour0, comments: [], file: '' };
+          try {
+            seq.file = world.config('model', [
+              'worker: { concurrency: 2, lockDurationMs: 1500, stalledIntervalMs: 1000, backoffMs: 100, shutdownGraceMs: 500 }',
+              `mail: { smtp: "${world.smtp!.url}", from: ox-batch@example.com, claimLeaseMs: 2s }`,
+              'schedules:',
+              '  feedback-hourly:',
+              '    job: feedback.export',
+              '    cron: "5 * * * *"',
+              '    window: 1h',
+              '    lag: 0',
+              '    attempts: 3',
+              '    retryFailedAfter: 1s',
+              `    startAt: ${iso(win(seq, FIRST).start)}`,
+              `    params: { deliver: [archive, mail], mailTo: [${RECIPIENTS.join(', ')}] }`,
+              '  feedback-purge:',
+              '    job: feedback.purge',
+              '    cron: "0 4 * * *"',
+              '    params: { retention: 2h }',
+            ]);
+            for (let i = FIRST; i <= 0; i += 1) addRows(seq, i, 2, 'row');
+            for (const a of actions) await play(seq, a);
+            await settle(seq);
+            await checkInvariants(seq);
+          } finally {
+            await world.close();
+          }
+        }),
+        {
+          seed,
+          numRuns: RUNS,
+          ...(process.env.OXB_MODEL_PATH ? { path: process.env.OXB_MODEL_PATH } : {}),
+          // Each sequence starts real processes: shrinking a failure replays it many times.
+          endOnFailure: process.env.OXB_MODEL_SHRINK !== '1',
+        },
+      );
+    },
+    Math.max(600_000, RUNS * 120_000),
+  );
 });

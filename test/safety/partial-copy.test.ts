@@ -27,28 +27,33 @@ let dir: string;
 
 function config(name: string, exportParams: string, withPurge: boolean): string {
   const file = join(dir, `${name}.yaml`);
-  writeFileSync(file, [
-    `ox: { url: "${sim.url}", user: oxadmin, password: secret }`,
-    `redis: { url: "${REDIS_URL}", prefix: ${prefix} }`,
-    `archive: { kind: fs, dir: "${join(dir, 'archive')}" }`,
-    'schedules:',
-    '  feedback-daily:',
-    '    job: feedback.export',
-    '    cron: "0 2 * * *"',
-    '    window: 1d',
-    '    lag: 0',
-    `    startAt: ${isoDay(today - 3 * DAY)}`,
-    `    params: ${exportParams}`,
-    ...(withPurge ? ['  feedback-purge:', '    job: feedback.purge', '    cron: "0 4 * * *"', '    params: { retention: 1d }'] : []),
-    '',
-  ].join('\n'));
+  writeFileSync(
+    file,
+    [
+      `ox: { url: "${sim.url}", user: oxadmin, password: secret }`,
+      `redis: { url: "${REDIS_URL}", prefix: ${prefix} }`,
+      `archive: { kind: fs, dir: "${join(dir, 'archive')}" }`,
+      'schedules:',
+      '  feedback-daily:',
+      '    job: feedback.export',
+      '    cron: "0 2 * * *"',
+      '    window: 1d',
+      '    lag: 0',
+      `    startAt: ${isoDay(today - 3 * DAY)}`,
+      `    params: ${exportParams}`,
+      ...(withPurge ? ['  feedback-purge:', '    job: feedback.purge', '    cron: "0 4 * * *"', '    params: { retention: 1d }'] : []),
+      '',
+    ].join('\n'),
+  );
   return file;
 }
 
 beforeAll(async () => {
   cli = await bundleCli();
   sim = await OxSimulator.start();
-  sim.addFeedback([0, 1, 2].map((i) => ({ date: today - (3 - i) * DAY + 3_600_000, contextId: 1, userId: i + 1, score: 2 + i, comment: `comment ${i}` })));
+  sim.addFeedback(
+    [0, 1, 2].map((i) => ({ date: today - (3 - i) * DAY + 3_600_000, contextId: 1, userId: i + 1, score: 2 + i, comment: `comment ${i}` })),
+  );
   redis = plainRedis();
   prefix = testPrefix();
   dir = mkdtempSync(join(tmpdir(), 'oxbt-partial-'));
@@ -65,10 +70,26 @@ afterAll(async () => {
 describe('only a complete copy guards a purge', () => {
   it('windows archived with some columns stop the purge after the configuration became a full copy', async () => {
     const partialConfig = config('partial', '{ format: csv, columns: [Date, Score] }', false);
-    const exported = await runCli(cli.entry, ['--config', partialConfig, 'run', 'feedback-daily', '--start', isoDay(today - 3 * DAY), '--end', isoDay(today)]);
+    const exported = await runCli(cli.entry, [
+      '--config',
+      partialConfig,
+      'run',
+      'feedback-daily',
+      '--start',
+      isoDay(today - 3 * DAY),
+      '--end',
+      isoDay(today),
+    ]);
     expect(exported.code, exported.stderr).toBe(0);
-    const [first] = JSON.parse(exported.stdout.toString()) as Array<{ result: { copy: Record<string, unknown>; archive: { location: string } } }>;
-    expect(first!.result.copy).toMatchObject({ format: 'csv', columns: ['Date', 'Score'], complete: false, partial: 'only the columns Date, Score (params.columns)' });
+    const [first] = JSON.parse(exported.stdout.toString()) as Array<{
+      result: { copy: Record<string, unknown>; archive: { location: string } };
+    }>;
+    expect(first!.result.copy).toMatchObject({
+      format: 'csv',
+      columns: ['Date', 'Score'],
+      complete: false,
+      partial: 'only the columns Date, Score (params.columns)',
+    });
     const manifest = JSON.parse(readFileSync(`${first!.result.archive.location}.manifest.json`, 'utf8')) as { copy: unknown };
     expect(manifest.copy).toMatchObject({ complete: false, rows: 1, header: true, formulaGuard: true });
 
@@ -86,8 +107,18 @@ describe('only a complete copy guards a purge', () => {
     const fullConfig = config('full', '{ format: csv }', true);
     const window = ['--start', isoDay(today - DAY), '--end', isoDay(today)];
     const ledgerBefore = await new RedisLedger(redis, prefix).listWindows('feedback-daily');
-    const attempts = [['run', 'columns=Date,Score', 'columns'], ['enqueue', 'columns=Date', 'columns'], ['run', 'format=jsonl', 'format'], ['enqueue', 'type=nps-v1', 'type'], ['run', 'deliver=mail', 'deliver']] as const;
-    const outs = await Promise.all(attempts.map(([command, param]) => runCli(cli.entry, ['--config', fullConfig, command, 'feedback-daily', ...window, '--param', param, '--force'])));
+    const attempts = [
+      ['run', 'columns=Date,Score', 'columns'],
+      ['enqueue', 'columns=Date', 'columns'],
+      ['run', 'format=jsonl', 'format'],
+      ['enqueue', 'type=nps-v1', 'type'],
+      ['run', 'deliver=mail', 'deliver'],
+    ] as const;
+    const outs = await Promise.all(
+      attempts.map(([command, param]) =>
+        runCli(cli.entry, ['--config', fullConfig, command, 'feedback-daily', ...window, '--param', param, '--force']),
+      ),
+    );
     for (const [i, [command, param, key]] of attempts.entries()) {
       {
         const out = outs[i]!;
@@ -100,7 +131,16 @@ describe('only a complete copy guards a purge', () => {
     expect(await new RedisLedger(redis, prefix).listWindows('feedback-daily')).toEqual(ledgerBefore);
     expect(await redis.exists(`${prefix}:jobs:id`)).toBe(0);
     // Params that do not change what is archived are fine.
-    const subject = await runCli(cli.entry, ['--config', fullConfig, 'run', 'feedback-daily', ...window, '--param', 'subject=x', '--dry-run']);
+    const subject = await runCli(cli.entry, [
+      '--config',
+      fullConfig,
+      'run',
+      'feedback-daily',
+      ...window,
+      '--param',
+      'subject=x',
+      '--dry-run',
+    ]);
     expect(subject.code, subject.stderr).toBe(0);
   }, 90_000);
 });
@@ -113,6 +153,9 @@ describe('completeCopyOf (what a done window holds)', () => {
     expect(completeCopyOf({})).toEqual({ complete: true });
     // csv and jsonl results of that time do not say whether `columns` left some out.
     expect(completeCopyOf({ format: 'jsonl' }).complete).toBe(false);
-    expect(completeCopyOf({ format: 'csv', type: 'star-rating-v1' })).toMatchObject({ complete: false, reason: expect.stringContaining('--force') });
+    expect(completeCopyOf({ format: 'csv', type: 'star-rating-v1' })).toMatchObject({
+      complete: false,
+      reason: expect.stringContaining('--force'),
+    });
   });
 });

@@ -22,8 +22,14 @@ import { waitFor } from '../daemon/helpers.js';
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const CHROMIUM_FLAGS = [
-  '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync',
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
 ];
 
 const prefix = `oxbt-${randomUUID().slice(0, 8)}`;
@@ -46,7 +52,12 @@ const servers: Server[] = [];
 async function serve(ui: { user?: string; password?: string; allowActions: boolean }, daemonApp = false): Promise<string> {
   // The daemon's own app with the dashboard added through its mountDashboard hook, or a bare one.
   const app = daemonApp
-    ? createHttpApp({ metrics: new Metrics(), readiness: async () => ({ ready: true, checks: {} }), log: silentLogger(), mountDashboard: (a) => mountDashboard(a, queues, ui) })
+    ? createHttpApp({
+        metrics: new Metrics(),
+        readiness: async () => ({ ready: true, checks: {} }),
+        log: silentLogger(),
+        mountDashboard: (a) => mountDashboard(a, queues, ui),
+      })
     : express();
   if (!daemonApp) mountDashboard(app, queues, ui);
   const server = await new Promise<Server>((resolve) => {
@@ -125,24 +136,42 @@ describe('dashboard access control (real HTTP requests)', () => {
 
   it('is read-only unless ui.allowActions: changes are refused and nothing changes', async () => {
     const base = await serve({ user: USER, password: PASSWORD, allowActions: false });
-    const res = await fetch(`${base}/ui/api/queues/feedback.export/pause`, { method: 'PUT', headers: { authorization: basic(USER, PASSWORD) } });
+    const res = await fetch(`${base}/ui/api/queues/feedback.export/pause`, {
+      method: 'PUT',
+      headers: { authorization: basic(USER, PASSWORD) },
+    });
     expect(res.status).toBe(403);
     expect(((await res.json()) as { error: string }).error).toMatch(/read-only.*ui\.allowActions/);
-    const removed = await fetch(`${base}/ui/api/queues/ads.sync/job-schedulers/ads-sync/remove`, { method: 'PUT', headers: { authorization: basic(USER, PASSWORD) } });
+    const removed = await fetch(`${base}/ui/api/queues/ads.sync/job-schedulers/ads-sync/remove`, {
+      method: 'PUT',
+      headers: { authorization: basic(USER, PASSWORD) },
+    });
     expect(removed.status).toBe(403);
     expect(await queues[0]!.isPaused()).toBe(false);
     expect(await queues.find((q) => q.name === 'ads.sync')!.getJobScheduler('ads-sync')).toBeTruthy();
 
     const open = await serve({ user: USER, password: PASSWORD, allowActions: true });
-    const listed = (await (await fetch(`${open}/ui/api/queues`, { headers: { authorization: basic(USER, PASSWORD) } })).json()) as { queues: Array<{ readOnlyMode: boolean }> };
+    const listed = (await (await fetch(`${open}/ui/api/queues`, { headers: { authorization: basic(USER, PASSWORD) } })).json()) as {
+      queues: Array<{ readOnlyMode: boolean }>;
+    };
     expect(listed.queues.every((q) => !q.readOnlyMode)).toBe(true);
   });
 });
 
 /** A job of `queue` that failed (a worker ran it and it threw for good). */
 async function failedJob(queue: Queue, name: string): Promise<string> {
-  const job = await queue.add(name, { type: 'window', scheduleId: 'feedback-daily', job: 'feedback.export', start: 0, end: 1, params: {} }, { jobId: `${name}-${randomUUID().slice(0, 6)}` });
-  const worker = new Worker(queue.name, async () => { throw new UnrecoverableError('boom'); }, { connection: redis.duplicate(), prefix, autorun: true });
+  const job = await queue.add(
+    name,
+    { type: 'window', scheduleId: 'feedback-daily', job: 'feedback.export', start: 0, end: 1, params: {} },
+    { jobId: `${name}-${randomUUID().slice(0, 6)}` },
+  );
+  const worker = new Worker(
+    queue.name,
+    async () => {
+      throw new UnrecoverableError('boom');
+    },
+    { connection: redis.duplicate(), prefix, autorun: true },
+  );
   try {
     await waitFor(async () => (await job.getState()) === 'failed', `job ${job.id} to fail`, 10_000, 25);
   } finally {
@@ -163,9 +192,12 @@ describe('dashboard actions: an allow-list, and only with same-origin proof (raw
     exportQueue = queues.find((q) => q.name === 'feedback.export')!;
   });
 
-  const put = (path: string, headers: Record<string, string> = {}, method = 'PUT', body?: unknown) => fetch(`${base}/ui${path}`, {
-    method, headers: { ...auth, 'content-type': 'application/json', ...headers }, ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
+  const put = (path: string, headers: Record<string, string> = {}, method = 'PUT', body?: unknown) =>
+    fetch(`${base}/ui${path}`, {
+      method,
+      headers: { ...auth, 'content-type': 'application/json', ...headers },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
   const host = () => new URL(base).host;
 
   it('puts the token inline in the page (never in a script another site could include)', async () => {
@@ -232,7 +264,9 @@ describe('dashboard actions: an allow-list, and only with same-origin proof (raw
     for (const [method, path, body] of refused) {
       const res = await put(path, proof, method, body);
       expect(res.status, `${method} ${path}`).toBe(403);
-      expect(((await res.json()) as { error: string }).error, `${method} ${path}`).toMatch(/refused: not an allowed dashboard action\. Allowed: retry failed jobs, promote delayed jobs, remove single jobs/);
+      expect(((await res.json()) as { error: string }).error, `${method} ${path}`).toMatch(
+        /refused: not an allowed dashboard action\. Allowed: retry failed jobs, promote delayed jobs, remove single jobs/,
+      );
     }
     expect((await exportQueue.getJob(kept.id!))!.data).toEqual({ keep: true });
     expect(await exportQueue.isPaused()).toBe(false);
@@ -263,7 +297,10 @@ describe('dashboard in a real browser (Debian chromium via playwright-core)', ()
 
     const anonymous = await browser!.newContext();
     // Headless Chromium has no login prompt: an auth challenge it cannot answer fails navigation.
-    const refused = await (await anonymous.newPage()).goto(`${base}/ui/`).then((r) => `status ${r?.status()}`, (err: Error) => err.message);
+    const refused = await (await anonymous.newPage()).goto(`${base}/ui/`).then(
+      (r) => `status ${r?.status()}`,
+      (err: Error) => err.message,
+    );
     expect(refused).toMatch(/status 401|ERR_INVALID_AUTH_CREDENTIALS/);
     await anonymous.close();
 
@@ -292,7 +329,9 @@ describe('dashboard in a real browser (Debian chromium via playwright-core)', ()
     try {
       const page = await context.newPage();
       const requests: Array<{ method: string; url: string; token?: string }> = [];
-      page.on('request', (r) => { if (r.method() !== 'GET') requests.push({ method: r.method(), url: r.url(), token: r.headers()['x-oxb-csrf'] }); });
+      page.on('request', (r) => {
+        if (r.method() !== 'GET') requests.push({ method: r.method(), url: r.url(), token: r.headers()['x-oxb-csrf'] });
+      });
       await page.goto(`${base}/ui/queue/feedback.export?status=failed`);
       await page.getByText(id).first().waitFor({ timeout: 20_000 });
       await page.getByRole('button', { name: 'Retry all' }).click();

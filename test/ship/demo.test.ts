@@ -34,7 +34,11 @@ function demoCommand(): string[] {
 
 /** `timeoutMs` stays below the calling test's own timeout, so the demo never outlives its test. */
 async function runDemo(env: Record<string, string>, timeoutMs: number): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const { code, stdout, stderr } = await runChild(process.execPath, demoCommand(), { cwd: root, env: { ...process.env, ...env }, timeoutMs });
+  const { code, stdout, stderr } = await runChild(process.execPath, demoCommand(), {
+    cwd: root,
+    env: { ...process.env, ...env },
+    timeoutMs,
+  });
   return { code, stdout, stderr };
 }
 
@@ -61,7 +65,10 @@ afterAll(async () => {
 describe('npm run demo', () => {
   it('says exactly that Redis does not answer, and how to get one (exit 1)', async () => {
     const port = await closedPort();
-    const { code, stdout, stderr } = await runDemo({ REDIS_URL: `redis://127.0.0.1:${port}`, OXB_DEMO_DIR: join(dir, 'no-redis'), OXB_DEMO_PREFIX: prefix }, 25_000);
+    const { code, stdout, stderr } = await runDemo(
+      { REDIS_URL: `redis://127.0.0.1:${port}`, OXB_DEMO_DIR: join(dir, 'no-redis'), OXB_DEMO_PREFIX: prefix },
+      25_000,
+    );
     expect(code).toBe(1);
     expect(stderr).toContain(`Redis does not answer at redis://127.0.0.1:${port}`);
     expect(stderr).toMatch(/docker run .* redis/);
@@ -92,8 +99,9 @@ describe('npm run demo', () => {
     expect(stdout).toContain(`rows      ${rows} exported in the backfill`);
 
     // Files: what the summary counts is what is on disk.
-    const onDisk = (await readdir(archiveDir, { recursive: true, withFileTypes: true }))
-      .filter((e) => e.isFile() && !e.name.startsWith('.'));
+    const onDisk = (await readdir(archiveDir, { recursive: true, withFileTypes: true })).filter(
+      (e) => e.isFile() && !e.name.startsWith('.'),
+    );
     const manifests = onDisk.filter((e) => e.name.endsWith('.manifest.json'));
     expect(summary.files.manifests).toHaveLength(manifests.length);
     expect(summary.files.data).toHaveLength(onDisk.length - manifests.length);
@@ -135,7 +143,9 @@ describe('npm run demo', () => {
     expect(summary.ads.failed).toBe(0);
 
     // Audit: the report has one row per change and the flagged count matches its flag column.
-    const report = parseCsv(await readFile(join(archiveDir, summary.audit.key!), 'utf8'), { columns: true }) as Array<Record<string, string>>;
+    const report = parseCsv(await readFile(join(archiveDir, summary.audit.key!), 'utf8'), { columns: true }) as Array<
+      Record<string, string>
+    >;
     expect(report).toHaveLength(summary.audit.changes!);
     expect(report.filter((r) => r.flag !== '')).toHaveLength(summary.audit.flaggedRows!);
     expect(report.some((r) => r.client_id === 'curl/8.5.0' && /unknown-client/.test(r.flag!))).toBe(true);

@@ -10,7 +10,10 @@ import { packageRoot } from '../../src/config/load-config.js';
 
 /** The script and everything it starts (npm, the packed daemon) are one process group, killed at the timeout. */
 async function run(script: string): Promise<{ code: number | null; output: string }> {
-  const child = startChild('bash', [script], { env: { ...process.env, REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379' }, timeoutMs: 170_000 });
+  const child = startChild('bash', [script], {
+    env: { ...process.env, REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379' },
+    timeoutMs: 170_000,
+  });
   const { code } = await child.exited;
   return { code, output: child.output() };
 }

@@ -102,7 +102,8 @@ describe('Kubernetes manifests', () => {
     // The example Secret must never be applied by the base: it would overwrite real credentials.
     expect(kustomization.resources).not.toContain('secret.example.yaml');
     const kinds = all.map((e) => e.doc.kind);
-    for (const kind of ['Deployment', 'Service', 'PodDisruptionBudget', 'CronJob', 'Secret', 'ServiceAccount']) expect(kinds).toContain(kind);
+    for (const kind of ['Deployment', 'Service', 'PodDisruptionBudget', 'CronJob', 'Secret', 'ServiceAccount'])
+      expect(kinds).toContain(kind);
   });
 
   it('probe paths, ports and scrape annotations match the daemon', () => {
@@ -147,7 +148,10 @@ describe('Kubernetes manifests', () => {
   it('every credential comes from the Secret through NAME_FILE and names a config variable', () => {
     for (const key of Object.keys(secret.stringData)) {
       expect(envNames.has(key), `Secret key ${key} is not in ENV_KEYS`).toBe(true);
-      expect((container.env as Doc[]).some((e) => e.name === `${key}_FILE`), `Deployment reads ${key}_FILE`).toBe(true);
+      expect(
+        (container.env as Doc[]).some((e) => e.name === `${key}_FILE`),
+        `Deployment reads ${key}_FILE`,
+      ).toBe(true);
     }
     // No credential as a plain value in the pod spec.
     for (const env of container.env as Doc[]) {
@@ -226,8 +230,15 @@ describe('Grafana dashboard', () => {
       expect(metricsSource, `${name} is registered in src/http/metrics.ts`).toMatch(new RegExp(`['"\`]${name}['"\`]`));
     }
     for (const name of [
-      'oxb_job_runs_total', 'oxb_job_duration_seconds', 'oxb_ox_requests_total', 'oxb_ox_request_duration_seconds',
-      'oxb_schedule_watermark_lag_seconds', 'oxb_schedule_failed_windows', 'oxb_queue_jobs', 'oxb_job_rows_total', 'oxb_job_bytes_total',
+      'oxb_job_runs_total',
+      'oxb_job_duration_seconds',
+      'oxb_ox_requests_total',
+      'oxb_ox_request_duration_seconds',
+      'oxb_schedule_watermark_lag_seconds',
+      'oxb_schedule_failed_windows',
+      'oxb_queue_jobs',
+      'oxb_job_rows_total',
+      'oxb_job_bytes_total',
     ]) {
       expect(queried.has(name), `dashboard shows ${name}`).toBe(true);
     }
@@ -239,7 +250,8 @@ describe('config/schedules.example.yaml', () => {
     const config = loadConfig({ file: join(root, 'config', 'schedules.example.yaml'), env: {} });
     const schedules = resolveSchedules(config, jobKinds);
     expect(new Set(schedules.map((s) => s.kind.name))).toEqual(new Set(jobKinds.map((k) => k.name)));
-    const files = schedules.flatMap((s) => Object.values(s.params as Record<string, unknown>))
+    const files = schedules
+      .flatMap((s) => Object.values(s.params as Record<string, unknown>))
       .filter((v): v is string => typeof v === 'string' && v.startsWith('config/'));
     expect(files.length).toBeGreaterThan(0);
     for (const file of files) expect(existsSync(join(root, file)), file).toBe(true);

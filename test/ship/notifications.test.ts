@@ -42,7 +42,9 @@ describe('alert notifications from a real daemon (webhook receiver + smtp-server
     await world.ready();
     receiver = createServer((req, res) => {
       let text = '';
-      req.on('data', (d: Buffer) => { text += d.toString(); });
+      req.on('data', (d: Buffer) => {
+        text += d.toString();
+      });
       req.on('end', () => {
         if (failNext > 0) {
           failNext--;
@@ -57,22 +59,36 @@ describe('alert notifications from a real daemon (webhook receiver + smtp-server
     await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
     smtp = await startSmtpCapture();
     config = join(world.dir, 'config.yaml');
-    writeFileSync(config, [
-      'ox: { url: "http://127.0.0.1:9", user: oxadmin, password: "${OX_PASSWORD}" }',
-      `redis: { url: "${REDIS_URL}", prefix: "${world.prefix}" }`,
-      'http: { host: 127.0.0.1, port: 0 }',
-      'logging: { level: info }',
-      `mail: { smtp: "${smtp.url}", from: "ox-batch@example.com" }`,
-      `alerts: { webhook: "http://127.0.0.1:${(receiver.address() as AddressInfo).port}/services/${HOOK_TOKEN}", mailTo: ["ops@example.com"], checkEvery: 300ms }`,
-      'schedules:',
-      `  export-daily: { job: feedback.export, every: 60s, tz: UTC, window: 1d, lag: 0, startAt: "${new Date(today - 4 * DAY).toISOString()}", params: { deliver: [archive] } }`,
-      '  purge: { job: feedback.purge, every: 60s, params: { retention: 30d, archiveSchedule: export-daily } }',
-      '',
-    ].join('\n'));
+    writeFileSync(
+      config,
+      [
+        'ox: { url: "http://127.0.0.1:9", user: oxadmin, password: "${OX_PASSWORD}" }',
+        `redis: { url: "${REDIS_URL}", prefix: "${world.prefix}" }`,
+        'http: { host: 127.0.0.1, port: 0 }',
+        'logging: { level: info }',
+        `mail: { smtp: "${smtp.url}", from: "ox-batch@example.com" }`,
+        `alerts: { webhook: "http://127.0.0.1:${(receiver.address() as AddressInfo).port}/services/${HOOK_TOKEN}", mailTo: ["ops@example.com"], checkEvery: 300ms }`,
+        'schedules:',
+        `  export-daily: { job: feedback.export, every: 60s, tz: UTC, window: 1d, lag: 0, startAt: "${new Date(today - 4 * DAY).toISOString()}", params: { deliver: [archive] } }`,
+        '  purge: { job: feedback.purge, every: 60s, params: { retention: 30d, archiveSchedule: export-daily } }',
+        '',
+      ].join('\n'),
+    );
     // Four closed days since startAt, none done: three overdue (the newest is within alertAfter).
     await ledger.beginWindow(win(3), 'feedback.export', 5);
-    await ledger.markFailed(win(3), 'feedback.export', `OxError: OX feedback.export failed: HTTP 500 FEEDBACK-0003 - proxy to http://oxadmin:${OX_PASSWORD}@ox:8009 failed (error_id 77-1)`);
-    await ledger.recordAttempt({ job: 'feedback.purge', scheduleId: 'purge', state: 'failed', startedAt: Date.now() - 2000, finishedAt: Date.now() - 1000, error: 'RefusedError: feedback.purge default/star-rating-v1: refused: nothing verified in the archive; nothing deleted' });
+    await ledger.markFailed(
+      win(3),
+      'feedback.export',
+      `OxError: OX feedback.export failed: HTTP 500 FEEDBACK-0003 - proxy to http://oxadmin:${OX_PASSWORD}@ox:8009 failed (error_id 77-1)`,
+    );
+    await ledger.recordAttempt({
+      job: 'feedback.purge',
+      scheduleId: 'purge',
+      state: 'failed',
+      startedAt: Date.now() - 2000,
+      finishedAt: Date.now() - 1000,
+      error: 'RefusedError: feedback.purge default/star-rating-v1: refused: nothing verified in the archive; nothing deleted',
+    });
     const state = new ScheduleState(world.redis, world.prefix);
     for (const id of ['export-daily', 'purge']) await state.setPaused(id, true);
   }, 60_000);
@@ -94,9 +110,17 @@ describe('alert notifications from a real daemon (webhook receiver + smtp-server
     expect(body.text.split('\n')[0]).toBe('ox-batch: 1 failed, 1 refused, 3 overdue');
     const lines = body.text.split('\n').filter((l) => l.startsWith('- '));
     expect(lines).toHaveLength(5);
-    expect(lines.find((l) => l.startsWith('- purge (feedback.purge) run of ') && l.includes(' was refused: RefusedError: feedback.purge default/star-rating-v1: refused'))).toBeDefined();
+    expect(
+      lines.find(
+        (l) =>
+          l.startsWith('- purge (feedback.purge) run of ') &&
+          l.includes(' was refused: RefusedError: feedback.purge default/star-rating-v1: refused'),
+      ),
+    ).toBeDefined();
     expect(lines.filter((l) => l.startsWith('- export-daily (feedback.export) window') && l.includes('is overdue'))).toHaveLength(3);
-    expect(lines.find((l) => l.includes(' failed after 5 attempt(s): OxError: OX feedback.export failed: HTTP 500 FEEDBACK-0003'))).toBeDefined();
+    expect(
+      lines.find((l) => l.includes(' failed after 5 attempt(s): OxError: OX feedback.export failed: HTTP 500 FEEDBACK-0003')),
+    ).toBeDefined();
 
     // Nothing new: no second message, however many checks run.
     await new Promise((r) => setTimeout(r, 1500));
@@ -107,7 +131,9 @@ describe('alert notifications from a real daemon (webhook receiver + smtp-server
     await ledger.beginWindow(win(4), 'feedback.export', 2);
     await ledger.markFailed(win(4), 'feedback.export', 'OxError: OX feedback.export failed: HTTP 503');
     await waitFor(() => posts.length >= 2, 'second webhook notification', 20_000);
-    expect((posts[1]!.body as { text: string }).text).toMatch(/^ox-batch: 1 failed\n- export-daily \(feedback\.export\) window \S+ \(1d UTC\) failed after 2 attempt\(s\): OxError: OX feedback.export failed: HTTP 503\n/);
+    expect((posts[1]!.body as { text: string }).text).toMatch(
+      /^ox-batch: 1 failed\n- export-daily \(feedback\.export\) window \S+ \(1d UTC\) failed after 2 attempt\(s\): OxError: OX feedback.export failed: HTTP 503\n/,
+    );
 
     // A restarted daemon (another process) announces nothing again.
     await stopCli([first]);

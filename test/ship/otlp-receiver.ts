@@ -107,7 +107,10 @@ export function decodeTraceRequest(buf: Buffer): ReceivedSpan[] {
           scope,
           service,
           attributes: attributes(bytesOf(s, 9)),
-          links: bytesOf(s, 13).map((l) => { const lf = decodeFields(l); return { traceId: hex(lf, 1), spanId: hex(lf, 2) }; }),
+          links: bytesOf(s, 13).map((l) => {
+            const lf = decodeFields(l);
+            return { traceId: hex(lf, 1), spanId: hex(lf, 2) };
+          }),
         });
       }
     }
@@ -148,6 +151,10 @@ export async function startOtlpReceiver(): Promise<OtlpReceiver> {
     endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     spans,
     requests,
-    close: () => new Promise((resolve) => { server.close(() => resolve()); server.closeAllConnections(); }),
+    close: () =>
+      new Promise((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
   };
 }

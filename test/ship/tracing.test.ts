@@ -27,20 +27,33 @@ describe('OpenTelemetry traces through a real daemon (OTLP/HTTP protobuf receive
     await world.ready();
     receiver = await startOtlpReceiver();
     smtp = await startSmtpCapture();
-    const sim = world.start(['sim', '--port', '0', '--feedback-rows', '300', '--from', new Date(today - 3 * DAY).toISOString(), '--to', new Date(today).toISOString()]);
+    const sim = world.start([
+      'sim',
+      '--port',
+      '0',
+      '--feedback-rows',
+      '300',
+      '--from',
+      new Date(today - 3 * DAY).toISOString(),
+      '--to',
+      new Date(today).toISOString(),
+    ]);
     const simUrl = await waitFor(() => /^(http:\/\/\S+)$/m.exec(sim.output())?.[1], 'simulator URL', 20_000);
     config = join(world.dir, 'config.yaml');
-    writeFileSync(config, [
-      `ox: { url: "${simUrl}", user: oxadmin, password: secret }`,
-      `redis: { url: "${REDIS_URL}", prefix: "${world.prefix}" }`,
-      'http: { host: 127.0.0.1, port: 0 }',
-      'logging: { level: info }',
-      `archive: { kind: fs, dir: "${join(world.dir, 'archive')}" }`,
-      `mail: { smtp: "${smtp.url}", from: "ox-batch@example.com" }`,
-      'schedules:',
-      `  export-daily: { job: feedback.export, every: 2s, tz: UTC, window: 1d, lag: 0, startAt: "${new Date(today - 2 * DAY).toISOString()}", params: { deliver: [archive, mail], mailTo: ["team@example.com"] } }`,
-      '',
-    ].join('\n'));
+    writeFileSync(
+      config,
+      [
+        `ox: { url: "${simUrl}", user: oxadmin, password: secret }`,
+        `redis: { url: "${REDIS_URL}", prefix: "${world.prefix}" }`,
+        'http: { host: 127.0.0.1, port: 0 }',
+        'logging: { level: info }',
+        `archive: { kind: fs, dir: "${join(world.dir, 'archive')}" }`,
+        `mail: { smtp: "${smtp.url}", from: "ox-batch@example.com" }`,
+        'schedules:',
+        `  export-daily: { job: feedback.export, every: 2s, tz: UTC, window: 1d, lag: 0, startAt: "${new Date(today - 2 * DAY).toISOString()}", params: { deliver: [archive, mail], mailTo: ["team@example.com"] } }`,
+        '',
+      ].join('\n'),
+    );
   }, 60_000);
 
   afterAll(async () => {
@@ -54,7 +67,14 @@ describe('OpenTelemetry traces through a real daemon (OTLP/HTTP protobuf receive
     expect(tracingWanted({ OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint })).toBe(true);
     expect(tracingWanted({ OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint, OTEL_SDK_DISABLED: 'true' })).toBe(false);
     // A daemon told to trace, but with the SDK disabled, sends nothing while it exports.
-    const quiet = world.start(['--config', config, 'start'], { REDIS_URL, OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint, OTEL_SDK_DISABLED: 'true', OTEL_BSP_SCHEDULE_DELAY: '100', OXB_REDIS_PREFIX: `${world.prefix}-quiet`, OXB_ARCHIVE_DIR: join(world.dir, 'quiet-archive') });
+    const quiet = world.start(['--config', config, 'start'], {
+      REDIS_URL,
+      OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint,
+      OTEL_SDK_DISABLED: 'true',
+      OTEL_BSP_SCHEDULE_DELAY: '100',
+      OXB_REDIS_PREFIX: `${world.prefix}-quiet`,
+      OXB_ARCHIVE_DIR: join(world.dir, 'quiet-archive'),
+    });
     await waitFor(() => listeningUrl(quiet.output()), 'quiet daemon', 30_000);
     await waitFor(() => smtp.messages.length >= 2, 'the quiet daemon exported and mailed both windows', 30_000);
     await stopCli([quiet]);
@@ -64,7 +84,12 @@ describe('OpenTelemetry traces through a real daemon (OTLP/HTTP protobuf receive
   }, 60_000);
 
   it('sends one trace per window: tick link, enqueue, worker, OX HTTP, Redis, archive and SMTP, with schedule and window', async () => {
-    const daemon = world.start(['--config', config, 'start'], { REDIS_URL, OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint, OTEL_BSP_SCHEDULE_DELAY: '100', OTEL_SERVICE_NAME: 'ox-batch-test' });
+    const daemon = world.start(['--config', config, 'start'], {
+      REDIS_URL,
+      OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint,
+      OTEL_BSP_SCHEDULE_DELAY: '100',
+      OTEL_SERVICE_NAME: 'ox-batch-test',
+    });
     await waitFor(() => listeningUrl(daemon.output()), 'daemon HTTP server', 30_000);
     const roots = () => receiver.spans.filter((s) => s.name === 'window export-daily');
     const inTrace = (root: ReceivedSpan) => receiver.spans.filter((s) => s.traceId === root.traceId);
@@ -77,7 +102,10 @@ describe('OpenTelemetry traces through a real daemon (OTLP/HTTP protobuf receive
 
     const windows = roots();
     expect(new Set(windows.map((r) => r.traceId)).size).toBe(windows.length);
-    expect(windows.map((r) => r.attributes['oxb.window.start']).sort()).toEqual([new Date(today - 2 * DAY).toISOString(), new Date(today - DAY).toISOString()]);
+    expect(windows.map((r) => r.attributes['oxb.window.start']).sort()).toEqual([
+      new Date(today - 2 * DAY).toISOString(),
+      new Date(today - DAY).toISOString(),
+    ]);
     expect(receiver.requests.every((r) => r.contentType === 'application/x-protobuf')).toBe(true);
     for (const root of windows) {
       const spans = inTrace(root);
@@ -97,7 +125,11 @@ describe('OpenTelemetry traces through a real daemon (OTLP/HTTP protobuf receive
         expect(node, `${span.name} descends from the window span`).toBe(root);
       }
       const worker = spans.find((s) => s.scope === 'ox-batch' && s.name.startsWith('process'));
-      expect(worker?.attributes).toMatchObject({ 'oxb.schedule': 'export-daily', 'oxb.window.start': root.attributes['oxb.window.start'], 'oxb.window.end': root.attributes['oxb.window.end'] });
+      expect(worker?.attributes).toMatchObject({
+        'oxb.schedule': 'export-daily',
+        'oxb.window.start': root.attributes['oxb.window.start'],
+        'oxb.window.end': root.attributes['oxb.window.end'],
+      });
       const ox = spans.filter((s) => s.scope.includes('undici'));
       expect(ox.length).toBeGreaterThan(0);
       expect(ox.some((s) => String(s.attributes['url.full']).includes('/userfeedback/v1/export/'))).toBe(true);

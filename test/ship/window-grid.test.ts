@@ -23,7 +23,15 @@ import { processWorld } from './process-world.js';
 import { REDIS_URL, ROOT, waitFor } from '../daemon/helpers.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const CHROMIUM_FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const CHROMIUM_FLAGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
 const USER = 'operator';
 const PASSWORD = 'grid-pw-1';
 const ZONE = 'Europe/Berlin';
@@ -42,37 +50,67 @@ const hourStart = DateTime.now().toUTC().startOf('hour').toMillis();
 const basic = `Basic ${Buffer.from(`${USER}:${PASSWORD}`).toString('base64')}`;
 const token = sameOriginToken(USER, PASSWORD);
 
-const failedError = new OxError({ operation: 'feedback.export', kind: 'http', retryable: true, status: 500, oxCode: 'FEEDBACK-0003', errorDesc: 'Database connection lost', errorId: '1234567890-42', attempts: 5 });
+const failedError = new OxError({
+  operation: 'feedback.export',
+  kind: 'http',
+  retryable: true,
+  status: 500,
+  oxCode: 'FEEDBACK-0003',
+  errorDesc: 'Database connection lost',
+  errorId: '1234567890-42',
+  attempts: 5,
+});
 
 beforeAll(async () => {
   await world.ready();
-  const sim = start(['sim', '--port', '0', '--feedback-rows', '600', '--from', new Date(day(45)).toISOString(), '--to', new Date().toISOString()]);
+  const sim = start([
+    'sim',
+    '--port',
+    '0',
+    '--feedback-rows',
+    '600',
+    '--from',
+    new Date(day(45)).toISOString(),
+    '--to',
+    new Date().toISOString(),
+  ]);
   const simUrl = await waitFor(() => /^(http:\/\/\S+)$/m.exec(sim.output())?.[1], 'simulator URL', 20_000);
   const config = join(dir, 'config.yaml');
-  writeFileSync(config, [
-    `ox: { url: "${simUrl}", user: oxadmin, password: secret }`,
-    `redis: { url: "${REDIS_URL}", prefix: "${prefix}" }`,
-    'http: { host: 127.0.0.1, port: 0 }',
-    `ui: { user: ${USER}, password: ${PASSWORD}, allowActions: true }`,
-    `archive: { kind: fs, dir: "${join(dir, 'archive')}" }`,
-    'logging: { level: info }',
-    'schedules:',
-    `  export-daily: { job: feedback.export, cron: "30 2 * * *", tz: ${ZONE}, window: 1d, lag: 30m, catchUp: 3, startAt: "${new Date(day(20)).toISOString()}", params: { deliver: [archive] } }`,
-    `  export-hourly: { job: feedback.export, cron: "5 * * * *", tz: UTC, window: 1h, lag: 0, catchUp: 6, startAt: "${new Date(hourStart - 48 * HOUR).toISOString()}", params: { contextGroup: other, deliver: [archive] } }`,
-    '  feedback-purge: { job: feedback.purge, cron: "0 5 * * *", tz: Europe/Berlin, params: { retention: 30d, archiveSchedule: export-daily } }',
-    '  ads-sync: { job: ads.sync, every: 15m, params: { catalog: config/catalog.example.yaml } }',
-    '',
-  ].join('\n'));
+  writeFileSync(
+    config,
+    [
+      `ox: { url: "${simUrl}", user: oxadmin, password: secret }`,
+      `redis: { url: "${REDIS_URL}", prefix: "${prefix}" }`,
+      'http: { host: 127.0.0.1, port: 0 }',
+      `ui: { user: ${USER}, password: ${PASSWORD}, allowActions: true }`,
+      `archive: { kind: fs, dir: "${join(dir, 'archive')}" }`,
+      'logging: { level: info }',
+      'schedules:',
+      `  export-daily: { job: feedback.export, cron: "30 2 * * *", tz: ${ZONE}, window: 1d, lag: 30m, catchUp: 3, startAt: "${new Date(day(20)).toISOString()}", params: { deliver: [archive] } }`,
+      `  export-hourly: { job: feedback.export, cron: "5 * * * *", tz: UTC, window: 1h, lag: 0, catchUp: 6, startAt: "${new Date(hourStart - 48 * HOUR).toISOString()}", params: { contextGroup: other, deliver: [archive] } }`,
+      '  feedback-purge: { job: feedback.purge, cron: "0 5 * * *", tz: Europe/Berlin, params: { retention: 30d, archiveSchedule: export-daily } }',
+      '  ads-sync: { job: ads.sync, every: 15m, params: { catalog: config/catalog.example.yaml } }',
+      '',
+    ].join('\n'),
+  );
   const env = { REDIS_URL };
   // Three windows exported for real (archive object + manifest), by the CLI.
-  const ran = await runCli(world.entry, ['--config', config, 'run', 'export-daily', '--start', new Date(day(12)).toISOString(), '--end', new Date(day(9)).toISOString()], env);
+  const ran = await runCli(
+    world.entry,
+    ['--config', config, 'run', 'export-daily', '--start', new Date(day(12)).toISOString(), '--end', new Date(day(9)).toISOString()],
+    env,
+  );
   if (ran.code !== 0) throw new Error(`ox-batch run failed: ${ran.stderr}`);
   // The other states, written as a worker writes them.
   await ledger.markQueued(dayWindow(8), 'feedback.export', 'w.a');
   await ledger.beginWindow(dayWindow(8), 'feedback.export', 3);
   await ledger.markFailed(dayWindow(8), 'feedback.export', `OxError: ${failedError.message}`);
   await ledger.beginWindow(dayWindow(7), 'feedback.export', 1);
-  await ledger.markFailed(dayWindow(7), 'feedback.export', 'RefusedError: archive object export-daily/… holds a different export; nothing replaced');
+  await ledger.markFailed(
+    dayWindow(7),
+    'feedback.export',
+    'RefusedError: archive object export-daily/… holds a different export; nothing replaced',
+  );
   await ledger.beginWindow(dayWindow(6), 'feedback.export', 1);
   await ledger.markQueued(dayWindow(5), 'feedback.export', 'w.b');
   for (let h = 47; h >= 30; h--) {
@@ -80,11 +118,35 @@ beforeAll(async () => {
     await ledger.markDone(w, 'feedback.export', { rows: h, bytes: 100 * h, sha256: 'ab'.repeat(32) });
   }
   await ledger.recordAttempt({
-    job: 'feedback.purge', scheduleId: 'feedback-purge', state: 'done', startedAt: Date.now() - 5000, finishedAt: Date.now() - 4000,
-    result: { dryRun: false, mode: 'verified', cutoffMs: day(11), ox: { deleted: true }, guard: { scheduleId: 'export-daily', watermark: new Date(day(9)).toISOString() } },
+    job: 'feedback.purge',
+    scheduleId: 'feedback-purge',
+    state: 'done',
+    startedAt: Date.now() - 5000,
+    finishedAt: Date.now() - 4000,
+    result: {
+      dryRun: false,
+      mode: 'verified',
+      cutoffMs: day(11),
+      ox: { deleted: true },
+      guard: { scheduleId: 'export-daily', watermark: new Date(day(9)).toISOString() },
+    },
   });
-  await ledger.recordAttempt({ job: 'ads.sync', scheduleId: 'ads-sync', state: 'done', startedAt: Date.now() - 9000, finishedAt: Date.now() - 8000, result: { changed: 2 } });
-  await ledger.recordAttempt({ job: 'ads.sync', scheduleId: 'ads-sync', state: 'failed', startedAt: Date.now() - 3000, finishedAt: Date.now() - 2000, error: failedError.message });
+  await ledger.recordAttempt({
+    job: 'ads.sync',
+    scheduleId: 'ads-sync',
+    state: 'done',
+    startedAt: Date.now() - 9000,
+    finishedAt: Date.now() - 8000,
+    result: { changed: 2 },
+  });
+  await ledger.recordAttempt({
+    job: 'ads.sync',
+    scheduleId: 'ads-sync',
+    state: 'failed',
+    startedAt: Date.now() - 3000,
+    finishedAt: Date.now() - 2000,
+    error: failedError.message,
+  });
   // Paused: no tick changes the states this test wrote. The scheduler role runs no job worker,
   // so windows the actions queue stay queued where the test can see them.
   const state = new ScheduleState(redis, prefix);
@@ -95,7 +157,11 @@ beforeAll(async () => {
 
 afterAll(() => world.close());
 
-const api = (path: string, init: RequestInit = {}) => fetch(`${base}/api/schedules${path}`, { ...init, headers: { authorization: basic, ...(init.headers as Record<string, string> | undefined) } });
+const api = (path: string, init: RequestInit = {}) =>
+  fetch(`${base}/api/schedules${path}`, {
+    ...init,
+    headers: { authorization: basic, ...(init.headers as Record<string, string> | undefined) },
+  });
 const post = (path: string, body: unknown, headers: Record<string, string> = { 'x-oxb-csrf': token }) =>
   api(path, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
 type Cell = { start: number; end: number; state: string; overdue: boolean; attempts?: number; error?: string };
@@ -116,7 +182,14 @@ describe('window grid JSON API (raw HTTP against the daemon)', () => {
   });
 
   it('lists every schedule with its status and the purge markers on the export row it guards', async () => {
-    const body = (await (await api('')).json()) as { schedules: Array<{ id: string; windowed: boolean; markers: Array<{ purgeScheduleId: string; watermark?: number; cutoff?: number }>; lastRunFailure?: string }> };
+    const body = (await (await api('')).json()) as {
+      schedules: Array<{
+        id: string;
+        windowed: boolean;
+        markers: Array<{ purgeScheduleId: string; watermark?: number; cutoff?: number }>;
+        lastRunFailure?: string;
+      }>;
+    };
     expect(body.schedules.map((s) => s.id)).toEqual(['export-daily', 'export-hourly', 'feedback-purge', 'ads-sync']);
     const daily = body.schedules.find((s) => s.id === 'export-daily')!;
     expect(daily.markers).toEqual([expect.objectContaining({ purgeScheduleId: 'feedback-purge', watermark: day(9), cutoff: day(11) })]);
@@ -157,7 +230,12 @@ describe('window grid JSON API (raw HTTP against the daemon)', () => {
 
     // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the JSON API answer; the assertions check its shape
     const failed = (await (await api(`/export-daily/windows/${day(8)}`)).json()) as Record<string, any>;
-    expect(failed.attemptErrors).toEqual([expect.objectContaining({ attempt: 3, oxError: { status: 500, code: 'FEEDBACK-0003', errorDesc: 'Database connection lost', errorId: '1234567890-42' } })]);
+    expect(failed.attemptErrors).toEqual([
+      expect.objectContaining({
+        attempt: 3,
+        oxError: { status: 500, code: 'FEEDBACK-0003', errorDesc: 'Database connection lost', errorId: '1234567890-42' },
+      }),
+    ]);
 
     const misaligned = await api(`/export-daily/windows/${day(8) + 1}`);
     expect(misaligned.status).toBe(400);
@@ -168,7 +246,12 @@ describe('window grid JSON API (raw HTTP against the daemon)', () => {
   });
 
   it('refuses actions without same-origin proof, and changes nothing', async () => {
-    const forged: Array<Record<string, string>> = [{}, { 'x-oxb-csrf': 'nope' }, { 'x-oxb-csrf': token, origin: 'http://evil.example' }, { 'x-oxb-csrf': token, 'sec-fetch-site': 'cross-site' }];
+    const forged: Array<Record<string, string>> = [
+      {},
+      { 'x-oxb-csrf': 'nope' },
+      { 'x-oxb-csrf': token, origin: 'http://evil.example' },
+      { 'x-oxb-csrf': token, 'sec-fetch-site': 'cross-site' },
+    ];
     for (const headers of forged) {
       const res = await post(`/export-daily/windows/${day(8)}/retry`, {}, headers);
       expect(res.status, JSON.stringify(headers)).toBe(403);
@@ -180,7 +263,9 @@ describe('window grid JSON API (raw HTTP against the daemon)', () => {
   it('retries a failed window through the backfill path, and refuses a done one and a queued one', async () => {
     const done = await post(`/export-daily/windows/${day(10)}/retry`, {});
     expect(done.status).toBe(409);
-    expect(((await done.json()) as { error: string }).error).toMatch(/export-daily .* is done: a done window runs again only with `ox-batch enqueue --force`/);
+    expect(((await done.json()) as { error: string }).error).toMatch(
+      /export-daily .* is done: a done window runs again only with `ox-batch enqueue --force`/,
+    );
     const res = await post(`/export-daily/windows/${day(8)}/retry`, {});
     expect(res.status).toBe(200);
     expect(await res.json()).toMatchObject({ counts: { queued: 1 } });
@@ -191,7 +276,10 @@ describe('window grid JSON API (raw HTTP against the daemon)', () => {
   });
 
   it('backfills the windows of a range like ox-batch backfill: done ones are left alone', async () => {
-    const res = await post('/export-hourly/backfill', { from: new Date(hourStart - 31 * HOUR).toISOString(), to: new Date(hourStart - 27 * HOUR).toISOString() });
+    const res = await post('/export-hourly/backfill', {
+      from: new Date(hourStart - 31 * HOUR).toISOString(),
+      to: new Date(hourStart - 27 * HOUR).toISOString(),
+    });
     expect(res.status).toBe(200);
     const result = (await res.json()) as { counts: Record<string, number>; windows: Array<{ status: string }> };
     expect(result.counts).toMatchObject({ done: 2, queued: 2 });
@@ -200,7 +288,9 @@ describe('window grid JSON API (raw HTTP against the daemon)', () => {
     // refused as a whole, naming the window and when it closes; nothing is queued.
     const open = await post('/export-daily/backfill', { from: day(3), to: Date.now() });
     expect(open.status).toBe(409);
-    expect(((await open.json()) as { error: string }).error).toMatch(/^export-daily window \S+ is still open: it closes at \S+ \(end \+ lag 30m\)/);
+    expect(((await open.json()) as { error: string }).error).toMatch(
+      /^export-daily window \S+ is still open: it closes at \S+ \(end \+ lag 30m\)/,
+    );
     expect((await ledger.getWindow(dayWindow(3)))?.state).toBeUndefined();
     const bad = await post('/export-hourly/backfill', { from: '2026-13-01', to: 'x' });
     expect(bad.status).toBe(400);
@@ -227,13 +317,17 @@ describe('window grid in Chromium', () => {
     await browser?.close();
     await new Promise((resolve) => (evil ? evil.close(resolve) : resolve(undefined)));
     if (process.env.OXB_UPDATE_SCREENSHOTS === '1') {
-      for (const name of ['window-grid.png', 'window-grid-detail.png']) if (existsSync(join(shots, name))) copyFileSync(join(shots, name), join(ROOT, 'docs', name));
+      for (const name of ['window-grid.png', 'window-grid-detail.png'])
+        if (existsSync(join(shots, name))) copyFileSync(join(shots, name), join(ROOT, 'docs', name));
     }
   });
 
   it('asks for the credentials', async () => {
     const anonymous = await browser.newContext();
-    const outcome = await (await anonymous.newPage()).goto(`${base}/ui/windows`).then((r) => `status ${r?.status()}`, (err: Error) => err.message);
+    const outcome = await (await anonymous.newPage()).goto(`${base}/ui/windows`).then(
+      (r) => `status ${r?.status()}`,
+      (err: Error) => err.message,
+    );
     expect(outcome).toMatch(/status 401|ERR_INVALID_AUTH_CREDENTIALS/);
     await anonymous.close();
   });
@@ -250,7 +344,8 @@ describe('window grid in Chromium', () => {
       document.querySelectorAll('section[data-schedule="export-daily"] .c[data-state]').forEach((el) => { out[el.dataset.state] = getComputedStyle(el).backgroundColor; });
       return out;
     })()`)) as Record<string, string>;
-    const rgb = (hex: string) => `rgb(${parseInt(hex.slice(1, 3), 16)}, ${parseInt(hex.slice(3, 5), 16)}, ${parseInt(hex.slice(5, 7), 16)})`;
+    const rgb = (hex: string) =>
+      `rgb(${parseInt(hex.slice(1, 3), 16)}, ${parseInt(hex.slice(3, 5), 16)}, ${parseInt(hex.slice(5, 7), 16)})`;
     for (const state of CELL_STATES) expect(colours[state], state).toBe(rgb(STATE_COLOURS[state]));
     for (const state of CELL_STATES) await page.locator(`[data-legend="${state}"]`).waitFor();
     expect(await page.locator('section[data-schedule="export-daily"] .m-wm').count()).toBeGreaterThan(0);
@@ -268,7 +363,9 @@ describe('window grid in Chromium', () => {
     await page.goto(`${base}/ui/windows?from=${encodeURIComponent(new Date(Date.now() - 30 * 86_400_000).toISOString())}`);
     expect(await page.locator('section[data-schedule="export-hourly"] .c').count()).toBeGreaterThanOrEqual(720);
     expect(await page.evaluate('document.documentElement.scrollHeight')).toBeLessThanOrEqual(900);
-    process.stdout.write(`window grid: 25 days loaded in ${loadMs} ms; a year of days + hours loaded in ${yearMs} ms, rendered by the daemon in ${rendered} ms\n`);
+    process.stdout.write(
+      `window grid: 25 days loaded in ${loadMs} ms; a year of days + hours loaded in ${yearMs} ms, rendered by the daemon in ${rendered} ms\n`,
+    );
     await page.close();
   }, 60_000);
 
@@ -294,7 +391,7 @@ describe('window grid in Chromium', () => {
     await page.locator(`section[data-schedule="export-daily"] .c[data-start="${day(0)}"]`).click();
     await panel.getByRole('button', { name: 'Backfill this window' }).click();
     await expect.poll(() => page.locator('#status').innerText()).toMatch(/is still open: it closes at/);
-    expect((await ledger.getWindow({ scheduleId: 'export-daily', start: day(0), end: day(-1) }))).toBeNull();
+    expect(await ledger.getWindow({ scheduleId: 'export-daily', start: day(0), end: day(-1) })).toBeNull();
 
     // The done window opened: path, sha256, manifest.
     await page.locator(`section[data-schedule="export-daily"] .c[data-start="${day(11)}"]`).click();
@@ -313,7 +410,9 @@ describe('window grid in Chromium', () => {
     const evilUrl = `http://localhost:${(evil.address() as AddressInfo).port}/`;
     const page = await context.newPage();
     const answers: number[] = [];
-    page.on('response', (r) => { if (r.url().includes('/backfill')) answers.push(r.status()); });
+    page.on('response', (r) => {
+      if (r.url().includes('/backfill')) answers.push(r.status());
+    });
     await page.goto(evilUrl);
     await page.waitForURL(/backfill/, { timeout: 10_000 }).catch(() => undefined);
     await expect.poll(() => answers.length, { timeout: 10_000 }).toBeGreaterThanOrEqual(1);

@@ -37,9 +37,13 @@ describe('advertisement configs', () => {
   });
 
   it('package: empty reseller or package names mean `default`', async () => {
-    expect((await call(sim, `${AD}/package${q({ reseller: '', package: '' })}`, { method: 'PUT', body: '"plain string"' })).status).toBe(201);
+    expect((await call(sim, `${AD}/package${q({ reseller: '', package: '' })}`, { method: 'PUT', body: '"plain string"' })).status).toBe(
+      201,
+    );
     expect(sim.adConfigs().packages['default/default']).toBe('plain string');
-    expect((await call(sim, `${AD}/package${q({ reseller: 'default', package: 'default' })}`, { method: 'PUT', body: 1 })).status).toBe(200);
+    expect((await call(sim, `${AD}/package${q({ reseller: 'default', package: 'default' })}`, { method: 'PUT', body: 1 })).status).toBe(
+      200,
+    );
     expect((await call(sim, `${AD}/package${q({ reseller: 'r', package: 'p' })}`, { method: 'DELETE' })).status).toBe(200);
   });
 
@@ -88,7 +92,12 @@ describe('advertisement configs', () => {
   });
 
   it('answers 400 for missing or bad parameters, 500 empty for a simulated server failure, 405 for GET', async () => {
-    for (const path of [`${AD}/user${q({ contextId: 1 })}`, `${AD}/user${q({ contextId: 'x', userId: 1 })}`, `${AD}/package${q({ reseller: 'r' })}`, `${AD}/reseller`]) {
+    for (const path of [
+      `${AD}/user${q({ contextId: 1 })}`,
+      `${AD}/user${q({ contextId: 'x', userId: 1 })}`,
+      `${AD}/package${q({ reseller: 'r' })}`,
+      `${AD}/reseller`,
+    ]) {
       const res = await call(sim, path, { method: 'PUT', body: {} });
       expect(res.status, path).toBe(400);
       expect(res.body.length).toBe(0);
@@ -105,16 +114,32 @@ describe('GET /admin/v1/contexts/{cid}/users/{uid}/passwd-changes', () => {
   let sim: OxSimulator;
   const admin = { user: 'ctx1admin', password: 'pw1' };
   const master = { user: 'oxadminmaster', password: 'master' };
-  const path = (cid: number | string, uid: number | string, query = ''): string => `/admin/v1/contexts/${cid}/users/${uid}/passwd-changes${query}`;
+  const path = (cid: number | string, uid: number | string, query = ''): string =>
+    `/admin/v1/contexts/${cid}/users/${uid}/passwd-changes${query}`;
 
   beforeAll(async () => {
-    sim = await OxSimulator.start({ historySize: 10, credentials: { contextAdmins: { 1: admin, 2: { user: 'ctx2admin', password: 'pw2' } } } });
+    sim = await OxSimulator.start({
+      historySize: 10,
+      credentials: { contextAdmins: { 1: admin, 2: { user: 'ctx2admin', password: 'pw2' } } },
+    });
     sim.addUser({ contextId: 1, userId: 3, login: 'anna' });
     sim.addUser({ contextId: 1, userId: 4, login: 'guest', guest: true });
     sim.addUser({ contextId: 1, userId: 5, login: 'nochanges' });
-    const clients = ['open-xchange-appsuite', 'provisioning-api', 'com.openexchange.ox.gui.dhtml', 'OpenXchange.HTTPClient.OXAddIn', 'com.example.portal'];
+    const clients = [
+      'open-xchange-appsuite',
+      'provisioning-api',
+      'com.openexchange.ox.gui.dhtml',
+      'OpenXchange.HTTPClient.OXAddIn',
+      'com.example.portal',
+    ];
     for (let i = 0; i < 12; i++) {
-      sim.addPasswordChange({ contextId: 1, userId: 3, date: 1_700_000_000_000 + i * 1000, client_id: clients[i % 5]!, client_address: `192.0.2.${i}` });
+      sim.addPasswordChange({
+        contextId: 1,
+        userId: 3,
+        date: 1_700_000_000_000 + i * 1000,
+        client_id: clients[i % 5]!,
+        client_address: `192.0.2.${i}`,
+      });
     }
   });
   afterAll(async () => {
@@ -130,7 +155,12 @@ describe('GET /admin/v1/contexts/{cid}/users/{uid}/passwd-changes', () => {
   });
 
   it('answers 401 for missing, wrong or other-context credentials; accepts the context admin and master', async () => {
-    for (const auth of [null, { user: 'ctx1admin', password: 'nope' }, { user: 'ctx2admin', password: 'pw2' }, { user: 'oxadmin', password: 'secret' }]) {
+    for (const auth of [
+      null,
+      { user: 'ctx1admin', password: 'nope' },
+      { user: 'ctx2admin', password: 'pw2' },
+      { user: 'oxadmin', password: 'secret' },
+    ]) {
       const res = await call(sim, path(1, 3), { auth });
       expect(res.status).toBe(401);
       expect(res.headers['www-authenticate']).toBe('Basic realm="OX REST"');
@@ -145,11 +175,18 @@ describe('GET /admin/v1/contexts/{cid}/users/{uid}/passwd-changes', () => {
     const entries = JSON.parse(res.text) as Array<{ date: number; client_id: string; client_name?: string; client_address: string }>;
     expect(entries).toHaveLength(10);
     expect(entries.map((e) => e.date)).toEqual(Array.from({ length: 10 }, (_, i) => 1_700_000_000_000 + (11 - i) * 1000));
-    expect(entries[0]).toEqual({ date: 1_700_000_011_000, client_id: 'provisioning-api', client_name: 'Provisioning API', client_address: '192.0.2.11' });
+    expect(entries[0]).toEqual({
+      date: 1_700_000_011_000,
+      client_id: 'provisioning-api',
+      client_name: 'Provisioning API',
+      client_address: '192.0.2.11',
+    });
     const names = Object.fromEntries(entries.map((e) => [e.client_id, e.client_name]));
     expect(names).toEqual({
-      'open-xchange-appsuite': 'App Suite UI', 'provisioning-api': 'Provisioning API',
-      'com.openexchange.ox.gui.dhtml': 'OX6 UI', 'OpenXchange.HTTPClient.OXAddIn': 'Connector for Microsoft Outlook',
+      'open-xchange-appsuite': 'App Suite UI',
+      'provisioning-api': 'Provisioning API',
+      'com.openexchange.ox.gui.dhtml': 'OX6 UI',
+      'OpenXchange.HTTPClient.OXAddIn': 'Connector for Microsoft Outlook',
       'com.example.portal': undefined,
     });
     expect(entries.find((e) => e.client_id === 'com.example.portal')).not.toHaveProperty('client_name');
@@ -195,7 +232,8 @@ describe('GET /admin/v1/contexts/{cid}/users/{uid}/passwd-changes', () => {
     const a = await OxSimulator.start({ credentials: { contextAdmins: { 2: admin } } });
     const b = await OxSimulator.start({ credentials: { contextAdmins: { 2: admin } } });
     try {
-      for (const s of [a, b]) s.generatePasswordHistories({ contexts: 2, usersPerContext: 20, from: 1_600_000_000_000, to: 1_700_000_000_000, seed: 5 });
+      for (const s of [a, b])
+        s.generatePasswordHistories({ contexts: 2, usersPerContext: 20, from: 1_600_000_000_000, to: 1_700_000_000_000, seed: 5 });
       let total = 0;
       for (let uid = 3; uid < 23; uid++) {
         const ra = await call(a, path(2, uid), { auth: admin });

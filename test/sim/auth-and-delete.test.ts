@@ -15,7 +15,10 @@ describe('REST authentication (/userfeedback, /advertisement)', () => {
   });
 
   const paths: Array<[string, 'GET' | 'PUT' | 'POST' | 'DELETE']> = [
-    [EXPORT, 'GET'], [`${EXPORT}/raw`, 'GET'], [DELETE, 'DELETE'], [`${FEEDBACK}/send/default/star-rating-v1`, 'POST'],
+    [EXPORT, 'GET'],
+    [`${EXPORT}/raw`, 'GET'],
+    [DELETE, 'DELETE'],
+    [`${FEEDBACK}/send/default/star-rating-v1`, 'POST'],
     ['/advertisement/v1/config/user?contextId=1&userId=3', 'PUT'],
   ];
 

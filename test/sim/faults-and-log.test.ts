@@ -32,7 +32,14 @@ describe('fault injection', () => {
       statuses.push([res.status, res.headers['retry-after']]);
       if (res.status !== 200) expect(res.body.length).toBe(0);
     }
-    expect(statuses).toEqual([[503, '2'], [200, undefined], [429, '7'], [500, undefined], [502, undefined], [200, undefined]]);
+    expect(statuses).toEqual([
+      [503, '2'],
+      [200, undefined],
+      [429, '7'],
+      [500, undefined],
+      [502, undefined],
+      [200, undefined],
+    ]);
   });
 
   it('answers a share of requests with errorStatus, only under pathPrefix', async () => {
@@ -64,9 +71,11 @@ describe('fault injection', () => {
     const res = await request(`${sim.url}${EXPORT}`, { headers: { authorization: basic(REST) } });
     expect(res.statusCode).toBe(200);
     let received = 0;
-    await expectSocketClosed((async () => {
-      for await (const chunk of res.body) received += (chunk as Buffer).length;
-    })());
+    await expectSocketClosed(
+      (async () => {
+        for await (const chunk of res.body) received += (chunk as Buffer).length;
+      })(),
+    );
     expect(received).toBeLessThanOrEqual(5000);
     expect(received).toBeLessThan(fullCsv.length);
   });
@@ -75,7 +84,9 @@ describe('fault injection', () => {
     sim.setFaults({ script: ['drop-mid-body', 'drop-mid-body'] });
     const res = await request(`${sim.url}${EXPORT}`, { headers: { authorization: basic(REST) } });
     await expectSocketClosed(res.body.arrayBuffer());
-    await expectSocketClosed(request(`${sim.url}${FEEDBACK}/default/star-rating-v1`, { method: 'DELETE', headers: { authorization: basic(REST) } }));
+    await expectSocketClosed(
+      request(`${sim.url}${FEEDBACK}/default/star-rating-v1`, { method: 'DELETE', headers: { authorization: basic(REST) } }),
+    );
     expect((await call(sim, EXPORT)).body.equals(fullCsv)).toBe(true);
   });
 
@@ -88,7 +99,10 @@ describe('fault injection', () => {
 
   it('adds latency before the answer (an early abort wins)', async () => {
     sim.setFaults({ latencyMs: 3000 });
-    await expect(call(sim, EXPORT, { signal: AbortSignal.timeout(50) })).rejects.toMatchObject({ name: 'TimeoutError', message: 'The operation was aborted due to timeout' });
+    await expect(call(sim, EXPORT, { signal: AbortSignal.timeout(50) })).rejects.toMatchObject({
+      name: 'TimeoutError',
+      message: 'The operation was aborted due to timeout',
+    });
   });
 
   it('rejects invalid fault options', () => {

@@ -13,12 +13,23 @@ describe('CSV export bytes', () => {
     sim = await OxSimulator.start();
     sim.addFeedback([
       // inserted out of order on purpose
-      { date: T + 60_000, contextId: 7, userId: 42, score: '5', comment: '=cmd|\' /C calc\'!A0', app: 'mail', entry_point: 'main' },
+      { date: T + 60_000, contextId: 7, userId: 42, score: '5', comment: "=cmd|' /C calc'!A0", app: 'mail', entry_point: 'main' },
       {
-        date: T, contextId: 1, userId: 3, score: 4, comment: 'He said "hi"\nthen\r\nleft\rfast; ok', app: 'calendar',
-        entry_point: 'sidebar', operating_system: 'Linux', browser: 'Firefox', browser_version: '120.0',
-        user_agent: 'Mozilla/5.0 (X11)', screen_resolution: '1920x1080', language: 'de_DE',
-        server_version: '7.10.6-Rev30', client_version: '7.10.6-31',
+        date: T,
+        contextId: 1,
+        userId: 3,
+        score: 4,
+        comment: 'He said "hi"\nthen\r\nleft\rfast; ok',
+        app: 'calendar',
+        entry_point: 'sidebar',
+        operating_system: 'Linux',
+        browser: 'Firefox',
+        browser_version: '120.0',
+        user_agent: 'Mozilla/5.0 (X11)',
+        screen_resolution: '1920x1080',
+        language: 'de_DE',
+        server_version: '7.10.6-Rev30',
+        client_version: '7.10.6-31',
       },
       { date: T + 60_000, contextId: 7, userId: 43, score: 1, comment: '|a|b', app: '+1', entry_point: '-x', operating_system: '@me' },
     ]);
@@ -105,7 +116,11 @@ describe('time bounds are exclusive on both ends', () => {
   });
 
   it('answers 400 FEEDBACK-0006 for negative bounds and end < start', async () => {
-    for (const [query, param] of [[q({ start: -1 }), 'start'], [q({ end: -5 }), 'end'], [q({ start: 3000, end: 1000 }), 'start, end']] as const) {
+    for (const [query, param] of [
+      [q({ start: -1 }), 'start'],
+      [q({ end: -5 }), 'end'],
+      [q({ start: 3000, end: 1000 }), 'start, end'],
+    ] as const) {
       const res = await call(sim, `${EXPORT}${query}`);
       expect(res.status).toBe(400);
       expect(res.headers['content-type']).toBe('application/json');
@@ -190,20 +205,47 @@ describe('raw JSON export and stored-value truncation', () => {
 
     sim.addFeedback([{ date: T, contextId: 1, userId: 3, score: 2, comment: 'say "x"\nok', app: 'mail' }]);
     const res = await call(sim, `${EXPORT}/raw`);
-    expect(JSON.parse(res.text)).toEqual([{
-      date: '2026-11-01 08:30:15', score: '2', comment: 'say "x"\nok', app: 'mail', entry_point: '',
-      operating_system: '', browser: '', browser_version: '', user_agent: '', screen_resolution: '',
-      language: '', user: md5('1:3'), server_version: '', client_version: '',
-    }]);
+    expect(JSON.parse(res.text)).toEqual([
+      {
+        date: '2026-11-01 08:30:15',
+        score: '2',
+        comment: 'say "x"\nok',
+        app: 'mail',
+        entry_point: '',
+        operating_system: '',
+        browser: '',
+        browser_version: '',
+        user_agent: '',
+        screen_resolution: '',
+        language: '',
+        user: md5('1:3'),
+        server_version: '',
+        client_version: '',
+      },
+    ]);
   });
 
   it('truncates over-long values to limit-4 characters plus " ..."', async () => {
     const long = (n: number): string => 'x'.repeat(n);
-    sim.addFeedback([{
-      date: T, contextId: 1, userId: 3, score: 5, comment: long(20001), user_agent: long(201), app: long(51),
-      entry_point: long(50), operating_system: long(60), browser: long(51), screen_resolution: long(21),
-      language: long(21), client_version: long(21), browser_version: long(300), server_version: long(300),
-    }]);
+    sim.addFeedback([
+      {
+        date: T,
+        contextId: 1,
+        userId: 3,
+        score: 5,
+        comment: long(20001),
+        user_agent: long(201),
+        app: long(51),
+        entry_point: long(50),
+        operating_system: long(60),
+        browser: long(51),
+        screen_resolution: long(21),
+        language: long(21),
+        client_version: long(21),
+        browser_version: long(300),
+        server_version: long(300),
+      },
+    ]);
     const [row] = JSON.parse((await call(sim, `${EXPORT}/raw`)).text) as Array<Record<string, string>>;
     const truncated = (limit: number): string => `${long(limit - 4)} ...`;
     expect(row!.comment).toBe(truncated(20000));
@@ -277,7 +319,9 @@ describe('synthetic feedback', () => {
       merged.generateFeedback({ rows: 20_000, from, to, seed: 7 });
       const mid = from + 3 * 86_400_000;
       merged.addFeedback([{ date: mid, contextId: 1, userId: 1, score: 5, comment: 'explicit-marker' }]);
-      const raw = JSON.parse((await call(merged, `${EXPORT}/raw${q({ start: mid - 60_000, end: mid + 60_000 })}`)).text) as Array<Record<string, string>>;
+      const raw = JSON.parse((await call(merged, `${EXPORT}/raw${q({ start: mid - 60_000, end: mid + 60_000 })}`)).text) as Array<
+        Record<string, string>
+      >;
       const dates = raw.map((r) => r.date!);
       expect([...dates].sort()).toEqual(dates);
       expect(raw.map((r) => r.comment)).toContain('explicit-marker');

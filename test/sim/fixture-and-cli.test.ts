@@ -10,7 +10,16 @@ import { call, csvRows, EXPORT, q } from './sim-http.js';
 
 const fixture: SimFixture = {
   feedback: [
-    { contextGroup: 'default', type: 'star-rating-v1', date: 1_767_225_600_000, contextId: 1, userId: 3, score: 4, comment: 'from the fixture', app: 'x'.repeat(60) },
+    {
+      contextGroup: 'default',
+      type: 'star-rating-v1',
+      date: 1_767_225_600_000,
+      contextId: 1,
+      userId: 3,
+      score: 4,
+      comment: 'from the fixture',
+      app: 'x'.repeat(60),
+    },
     { date: 1_767_225_601_000, contextId: 1, userId: 4, score: '2', comment: 'second' },
   ],
   users: [{ contextId: 1, userId: 3, login: 'anna' }],
@@ -36,14 +45,25 @@ describe('fixtures', () => {
       const rest = { user: 'fx', password: 'fxpw' };
       expect((await call(sim, EXPORT)).status).toBe(401);
       const raw = JSON.parse((await call(sim, `${EXPORT}/raw`, { auth: rest })).text) as Array<Record<string, string>>;
-      expect(raw.map((r) => [r.date, r.score, r.comment])).toEqual([['2026-01-01 00:00:00', '4', 'from the fixture'], ['2026-01-01 00:00:01', '2', 'second']]);
+      expect(raw.map((r) => [r.date, r.score, r.comment])).toEqual([
+        ['2026-01-01 00:00:00', '4', 'from the fixture'],
+        ['2026-01-01 00:00:01', '2', 'second'],
+      ]);
       expect(raw[0]!.app).toBe(`${'x'.repeat(46)} ...`);
       const changes = await call(sim, '/admin/v1/contexts/1/users/3/passwd-changes', { auth: { user: 'admin1', password: 'pw1' } });
-      expect(JSON.parse(changes.text)).toEqual([{ date: 1_700_000_000_000, client_id: 'provisioning-api', client_name: 'Provisioning API', client_address: '198.51.100.4' }]);
+      expect(JSON.parse(changes.text)).toEqual([
+        { date: 1_700_000_000_000, client_id: 'provisioning-api', client_name: 'Provisioning API', client_address: '198.51.100.4' },
+      ]);
       expect(sim.adConfigs()).toEqual({ users: { '1/3': { banner: 'old' } }, packages: { 'acme/gold': { tier: 1 } } });
       // anna is user 3, whose config the fixture already holds: an update, not a create
-      expect((await call(sim, `/advertisement/v1/config/name${q({ contextId: 1, name: 'anna' })}`, { method: 'PUT', body: {}, auth: rest })).status).toBe(200);
-      expect((await call(sim, `/advertisement/v1/config/package${q({ reseller: 'acme', package: 'gold' })}`, { method: 'DELETE', auth: rest })).status).toBe(204);
+      expect(
+        (await call(sim, `/advertisement/v1/config/name${q({ contextId: 1, name: 'anna' })}`, { method: 'PUT', body: {}, auth: rest }))
+          .status,
+      ).toBe(200);
+      expect(
+        (await call(sim, `/advertisement/v1/config/package${q({ reseller: 'acme', package: 'gold' })}`, { method: 'DELETE', auth: rest }))
+          .status,
+      ).toBe(204);
     } finally {
       await sim.close();
     }
@@ -63,7 +83,7 @@ describe('fixtures', () => {
     const sim = await OxSimulator.start();
     try {
       expect(() => sim.loadFixture({ users: [{ contextId: 1, userId: 1, login: '' }] })).toThrow(/users\.0\.login/);
-      expect(() => sim.loadFixture({ adConfigs: { users: { 'anna': {} } } })).toThrow(/adConfigs\.users\.anna/);
+      expect(() => sim.loadFixture({ adConfigs: { users: { anna: {} } } })).toThrow(/adConfigs\.users\.anna/);
     } finally {
       await sim.close();
     }
@@ -71,13 +91,33 @@ describe('fixtures', () => {
 });
 
 describe('ox-batch sim', () => {
-  const cli = (args: string[]) => startChild(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'sim', ...args], { timeoutMs: 60_000 }).process;
+  const cli = (args: string[]) =>
+    startChild(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'sim', ...args], { timeoutMs: 60_000 }).process;
 
   it('serves generated and fixture data on the printed URL and stops on SIGTERM', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'oxb-sim-cli-'));
     const file = join(dir, 'f.json');
     writeFileSync(file, JSON.stringify({ feedback: fixture.feedback }));
-    const child = cli(['--port', '0', '--feedback-rows', '500', '--from', '2026-03-01', '--to', '2026-03-02', '--seed', '4', '--fixture', file, '--rest-user', 'u1', '--rest-password', 'p1', '--type', 'star-rating-v1,nps-v1']);
+    const child = cli([
+      '--port',
+      '0',
+      '--feedback-rows',
+      '500',
+      '--from',
+      '2026-03-01',
+      '--to',
+      '2026-03-02',
+      '--seed',
+      '4',
+      '--fixture',
+      file,
+      '--rest-user',
+      'u1',
+      '--rest-password',
+      'p1',
+      '--type',
+      'star-rating-v1,nps-v1',
+    ]);
     try {
       const url = await new Promise<string>((resolve, reject) => {
         createInterface({ input: child.stdout! }).once('line', resolve);

@@ -13,10 +13,26 @@ const FIXTURE = fileURLToPath(new URL('./fixtures/both-types.json', import.meta.
 const NPS = `${FEEDBACK}/export/default/nps-v1`;
 const STAR = `${FEEDBACK}/export/default/star-rating-v1`;
 
-const NPS_HEADER = '"Date";"Score";"Question";"Comment";"App";"Entry Point";"Operating System";"Browser";"Browser Version";' +
+const NPS_HEADER =
+  '"Date";"Score";"Question";"Comment";"App";"Entry Point";"Operating System";"Browser";"Browser Version";' +
   '"User Agent";"Screen Resolution";"Language";"User";"Server Version";"Client Version"\r';
-const NPS_KEYS = ['date', 'score', 'questionid', 'comment', 'app', 'entry_point', 'operating_system', 'browser', 'browser_version',
-  'user_agent', 'screen_resolution', 'language', 'user', 'server_version', 'client_version'];
+const NPS_KEYS = [
+  'date',
+  'score',
+  'questionid',
+  'comment',
+  'app',
+  'entry_point',
+  'operating_system',
+  'browser',
+  'browser_version',
+  'user_agent',
+  'screen_resolution',
+  'language',
+  'user',
+  'server_version',
+  'client_version',
+];
 
 describe('nps-v1 as OX 7.10.4+ serves it (fixture with both types)', () => {
   let sim: OxSimulator;
@@ -34,23 +50,30 @@ describe('nps-v1 as OX 7.10.4+ serves it (fixture with both types)', () => {
     const full = '"Linux";"Firefox";"130.0";"Mozilla/5.0 (X11)";"1920x1080";"de_DE"';
     expect(res.text).toBe(
       `\uFEFF${NPS_HEADER}` +
-      `"2026-11-01 08:40:00";"0";"0";"Never again.\r\nReally.";"mail";"main";${full};"${md5('1:3')}";"7.10.6-Rev30";"7.10.6-31"\r` +
-      `"2026-11-01 08:40:01";"10";"3";"He said 'wow' \\|twice\\|";"portal";"";"";"";"";"";"";"";"${md5('1:4')}";"";""\r` +
-      `"2026-11-01 08:40:02";"7";"1";"'-meh";"";"";"";"";"";"";"";"";"${md5('2:5')}";"";""\r` +
-      `"2026-11-01 08:40:03";"9";"2";"";"";"";"";"";"";"";"";"";"${md5('2:6')}";"";""\r`,
+        `"2026-11-01 08:40:00";"0";"0";"Never again.\r\nReally.";"mail";"main";${full};"${md5('1:3')}";"7.10.6-Rev30";"7.10.6-31"\r` +
+        `"2026-11-01 08:40:01";"10";"3";"He said 'wow' \\|twice\\|";"portal";"";"";"";"";"";"";"";"${md5('1:4')}";"";""\r` +
+        `"2026-11-01 08:40:02";"7";"1";"'-meh";"";"";"";"";"";"";"";"";"${md5('2:5')}";"";""\r` +
+        `"2026-11-01 08:40:03";"9";"2";"";"";"";"";"";"";"";"";"";"${md5('2:6')}";"";""\r`,
     );
   });
 
   it('raw: the key questionid, every value a string', async () => {
     const rows = JSON.parse((await call(sim, `${NPS}/raw`)).text) as Array<Record<string, string>>;
     expect(rows.map((r) => Object.keys(r))).toEqual(rows.map(() => NPS_KEYS));
-    expect(rows.map((r) => [r.score, r.questionid])).toEqual([['0', '0'], ['10', '3'], ['7', '1'], ['9', '2']]);
+    expect(rows.map((r) => [r.score, r.questionid])).toEqual([
+      ['0', '0'],
+      ['10', '3'],
+      ['7', '1'],
+      ['9', '2'],
+    ]);
     expect(rows[1]!.comment).toBe('He said "wow" |twice|');
   });
 
   it('star-rating-v1 beside it keeps its 14 columns (no Question)', async () => {
     const res = await call(sim, STAR);
-    expect(res.text.split('\r')[0]).toBe('\uFEFF"Date";"Score";"Comment";"App";"Entry Point";"Operating System";"Browser";"Browser Version";"User Agent";"Screen Resolution";"Language";"User";"Server Version";"Client Version"');
+    expect(res.text.split('\r')[0]).toBe(
+      '\uFEFF"Date";"Score";"Comment";"App";"Entry Point";"Operating System";"Browser";"Browser Version";"User Agent";"Screen Resolution";"Language";"User";"Server Version";"Client Version"',
+    );
     const raw = JSON.parse((await call(sim, `${STAR}/raw`)).text) as Array<Record<string, string>>;
     expect(raw).toHaveLength(2);
     expect(raw.every((r) => !('questionid' in r))).toBe(true);
@@ -61,7 +84,9 @@ describe('nps-v1 as OX 7.10.4+ serves it (fixture with both types)', () => {
   });
 
   it('a newer OX row with extra raw keys carries them in the raw export only', async () => {
-    sim.addFeedback([{ contextGroup: 'newer', type: 'nps-v1', date: 5000, contextId: 1, userId: 1, score: 8, questionid: 1, extraKeys: { mood: 'calm' } }]);
+    sim.addFeedback([
+      { contextGroup: 'newer', type: 'nps-v1', date: 5000, contextId: 1, userId: 1, score: 8, questionid: 1, extraKeys: { mood: 'calm' } },
+    ]);
     const raw = JSON.parse((await call(sim, `${FEEDBACK}/export/newer/nps-v1/raw`)).text) as Array<Record<string, string>>;
     expect(Object.keys(raw[0]!)).toEqual([...NPS_KEYS, 'mood']);
     expect(raw[0]!.mood).toBe('calm');

@@ -61,11 +61,14 @@ describe('POST /userfeedback/v1/send', () => {
   it('mails the CSV export as attachment and answers text/plain JSON of sent addresses', async () => {
     const res = await call(sim, `${SEND}${q({ start, end })}`, {
       method: 'POST',
-      body: { body: 'Weekly report', recipients: [
-        { address: 'ops@example.com', displayName: 'Ops Team' },
-        { address: 'OPS@example.com' }, // duplicate collapses
-        { address: 'qa@example.com' },
-      ] },
+      body: {
+        body: 'Weekly report',
+        recipients: [
+          { address: 'ops@example.com', displayName: 'Ops Team' },
+          { address: 'OPS@example.com' }, // duplicate collapses
+          { address: 'qa@example.com' },
+        ],
+      },
     });
     expect(res.status).toBe(200);
     expect(res.headers['content-type']).toBe('text/plain');
@@ -84,7 +87,10 @@ describe('POST /userfeedback/v1/send', () => {
   });
 
   it('gzips the attachment when compress is set and uses the given subject', async () => {
-    const res = await call(sim, SEND, { method: 'POST', body: { subject: 'All feedback', compress: true, recipients: [{ address: 'a@example.com' }] } });
+    const res = await call(sim, SEND, {
+      method: 'POST',
+      body: { subject: 'All feedback', compress: true, recipients: [{ address: 'a@example.com' }] },
+    });
     expect(res.status).toBe(200);
     const { mail } = received[0]!;
     expect(mail.subject).toBe('All feedback');
@@ -96,16 +102,21 @@ describe('POST /userfeedback/v1/send', () => {
   it('reports invalid addresses in `fail` and unparsable keys in `pgpFail` inside a 200', async () => {
     const res = await call(sim, SEND, {
       method: 'POST',
-      body: { recipients: [
-        { address: 'good@example.com' },
-        { address: 'not an address' },
-        { address: 'broken-key@example.com', pgp_key: 'hello' },
-        { address: 'crypto@example.com', pgp_key: KEY },
-      ] },
+      body: {
+        recipients: [
+          { address: 'good@example.com' },
+          { address: 'not an address' },
+          { address: 'broken-key@example.com', pgp_key: 'hello' },
+          { address: 'crypto@example.com', pgp_key: KEY },
+        ],
+      },
     });
     expect(res.status).toBe(200);
     expect(JSON.parse(res.text)).toEqual({
-      normal: ['good@example.com'], encrypt: ['crypto@example.com'], fail: ['not an address'], pgpFail: ['broken-key@example.com'],
+      normal: ['good@example.com'],
+      encrypt: ['crypto@example.com'],
+      fail: ['not an address'],
+      pgpFail: ['broken-key@example.com'],
     });
     expect(received.flatMap((r) => r.envelopeTo).sort()).toEqual(['crypto@example.com', 'good@example.com']);
   });
@@ -121,7 +132,10 @@ describe('POST /userfeedback/v1/send', () => {
   });
 
   it('answers malformed JSON and missing recipients with a bare string labelled application/json', async () => {
-    for (const [body, message] of [['{not json', "A JSONObject text must begin with '{' at 1 [character 2 line 1]"], ['{"subject":"x"}', 'JSONObject["recipients"] not found.']] as const) {
+    for (const [body, message] of [
+      ['{not json', "A JSONObject text must begin with '{' at 1 [character 2 line 1]"],
+      ['{"subject":"x"}', 'JSONObject["recipients"] not found.'],
+    ] as const) {
       const res = await call(sim, SEND, { method: 'POST', body });
       expect(res.status).toBe(400);
       expect(res.headers['content-type']).toBe('application/json');
@@ -147,7 +161,10 @@ describe('POST /userfeedback/v1/send', () => {
     const signing = await OxSimulator.start({ smtpUrl, pgpSigning: true });
     const invalid = await OxSimulator.start({ smtpUrl, pgpSigning: 'invalid' });
     try {
-      const res = await call(signing, SEND, { method: 'POST', body: { recipients: [{ address: 's@example.com' }, { address: 'p@example.com', pgp_key: KEY }] } });
+      const res = await call(signing, SEND, {
+        method: 'POST',
+        body: { recipients: [{ address: 's@example.com' }, { address: 'p@example.com', pgp_key: KEY }] },
+      });
       expect(JSON.parse(res.text)).toEqual({ sign: ['s@example.com'], pgp: ['p@example.com'] });
       expect(received.map((r) => r.mail.headers.get('x-ox-sim-mode')).sort()).toEqual(['pgp', 'sign']);
       const bad = await call(invalid, SEND, { method: 'POST', body: { recipients: [{ address: 's@example.com' }] } });

@@ -27,7 +27,12 @@ export function basic(c: { user: string; password: string }): string {
 export async function call(
   sim: OxSimulator,
   path: string,
-  o: { method?: 'GET' | 'PUT' | 'POST' | 'DELETE'; auth?: { user: string; password: string } | null; body?: string | unknown; signal?: AbortSignal } = {},
+  o: {
+    method?: 'GET' | 'PUT' | 'POST' | 'DELETE';
+    auth?: { user: string; password: string } | null;
+    body?: string | unknown;
+    signal?: AbortSignal;
+  } = {},
 ): Promise<RawAnswer> {
   const headers: Record<string, string> = {};
   const auth = o.auth === undefined ? REST : o.auth;

@@ -20,7 +20,7 @@ describe('OX CSV cell escaping', () => {
     ['@home', `"'@home"`],
     ['|x|y', `"'|x\\|y"`],
     ['a|b', '"a\\|b"'],
-    ['=cmd|\' /C calc\'!A0', `"'=cmd\\|' /C calc'!A0"`],
+    ["=cmd|' /C calc'!A0", `"'=cmd\\|' /C calc'!A0"`],
     ['"=x"', `"'=x'"`], // the quote is replaced first, so no guard
     [' =not first', '" =not first"'],
     ['Grüße 😀;', '"Grüße 😀;"'],
@@ -54,7 +54,10 @@ describe('store internals', () => {
     d.add(30, 40);
     d.add(15, 32); // bridges both
     d.add(5, 5); // empty
-    expect(d.subtractFrom(0, 50)).toEqual([[0, 10], [40, 50]]);
+    expect(d.subtractFrom(0, 50)).toEqual([
+      [0, 10],
+      [40, 50],
+    ]);
     expect(d.subtractFrom(12, 38)).toEqual([]);
     expect(d.subtractFrom(38, 45)).toEqual([[40, 45]]);
   });
@@ -78,7 +81,8 @@ describe('store internals', () => {
     const store = new FeedbackStore();
     store.generate({ rows: 3000, from: 0, to: 10_000_000, seed: 9 });
     store.add([{ date: 5_000_000, contextId: 2, userId: 2, score: 2, comment: 'x'.repeat(30_000) }]);
-    const render = (chunk: number): Buffer => Buffer.concat([...renderRows(store.select('default', 'star-rating-v1', OPEN), csvRowFormat(';'), chunk)]);
+    const render = (chunk: number): Buffer =>
+      Buffer.concat([...renderRows(store.select('default', 'star-rating-v1', OPEN), csvRowFormat(';'), chunk)]);
     const big = render(1 << 20);
     expect(render(4096).equals(big)).toBe(true);
     expect(render(1).equals(big)).toBe(true);
@@ -89,7 +93,10 @@ describe('passwd-changes sort parameter', () => {
   it('parses comma lists with - for descending and rejects unknown fields', () => {
     expect(parseSort(null)).toEqual([{ field: 'date', descending: true }]);
     expect(parseSort('')).toEqual([{ field: 'date', descending: true }]);
-    expect(parseSort('client_id, -date')).toEqual([{ field: 'client_id', descending: false }, { field: 'date', descending: true }]);
+    expect(parseSort('client_id, -date')).toEqual([
+      { field: 'client_id', descending: false },
+      { field: 'date', descending: true },
+    ]);
     expect(parseSort('date,client_name')).toBeUndefined();
     expect(parseSort('date,')).toBeUndefined();
   });

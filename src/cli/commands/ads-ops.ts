@@ -40,49 +40,76 @@ export function registerAdsOpsCommands(program: Command): void {
   for (const op of OPS) {
     const command = ads.command(op.name).description(op.description);
     if (op.target === 'user') command.requiredOption('--context-id <id>', 'context id').requiredOption('--user-id <id>', 'user id');
-    if (op.target === 'name') command.requiredOption('--context-id <id>', 'context id').requiredOption('--name <login>', "the user's login name");
-    if (op.target === 'package') command.requiredOption('--reseller <name>', 'reseller name (empty means default)').requiredOption('--package <name>', 'package name (empty means default)');
-    command.option('--config <file|json>', op.write === 'set' ? 'the advertisement config: a FILE, JSON text, or - for stdin (required)' : 'ignored for deletes');
-    command.action(action(async (ids: Ids, cmd: Command) => {
-      if (op.target === 'name' && (ids.name ?? '').trim() === '') throw new InputError(`--name ${JSON.stringify(ids.name ?? '')}: expected a login name`);
-      const split = splitConfigFlags(process.argv.slice(2), op.name);
-      const config = op.write === 'set' ? readAdConfig(split.payload, '--config') : undefined;
-      return withOx(cmd, async ({ ox }) => {
-        const outcome = await runAdOp(ox, op, ids, config);
-        process.stdout.write(`${JSON.stringify({ operation: op.name, ...describeIds(op, ids), outcome })}\n`);
-        say(`${op.name}: ${outcome}`);
-      }, { file: split.yamlFile });
-    }));
+    if (op.target === 'name')
+      command.requiredOption('--context-id <id>', 'context id').requiredOption('--name <login>', "the user's login name");
+    if (op.target === 'package')
+      command
+        .requiredOption('--reseller <name>', 'reseller name (empty means default)')
+        .requiredOption('--package <name>', 'package name (empty means default)');
+    command.option(
+      '--config <file|json>',
+      op.write === 'set' ? 'the advertisement config: a FILE, JSON text, or - for stdin (required)' : 'ignored for deletes',
+    );
+    command.action(
+      action(async (ids: Ids, cmd: Command) => {
+        if (op.target === 'name' && (ids.name ?? '').trim() === '')
+          throw new InputError(`--name ${JSON.stringify(ids.name ?? '')}: expected a login name`);
+        const split = splitConfigFlags(process.argv.slice(2), op.name);
+        const config = op.write === 'set' ? readAdConfig(split.payload, '--config') : undefined;
+        return withOx(
+          cmd,
+          async ({ ox }) => {
+            const outcome = await runAdOp(ox, op, ids, config);
+            process.stdout.write(`${JSON.stringify({ operation: op.name, ...describeIds(op, ids), outcome })}\n`);
+            say(`${op.name}: ${outcome}`);
+          },
+          { file: split.yamlFile },
+        );
+      }),
+    );
   }
 
-  ads.command('set-reseller')
+  ads
+    .command('set-reseller')
     .description("replace the configs of a reseller's packages in one call; config null deletes a package's config")
     .requiredOption('--reseller <name>', 'reseller name (empty means default)')
     .option('--config <file|json>', 'array [{"package": "gold", "config": {...}}, ...]: a FILE, JSON text, or - for stdin (required)')
-    .action(action(async (options: { reseller: string }, cmd: Command) => {
-      const split = splitConfigFlags(process.argv.slice(2), 'set-reseller');
-      const entries = resellerEntries(readAdConfig(split.payload, '--config'));
-      return withOx(cmd, async ({ ox }) => {
-        const results = await ox.setResellerConfigs({ reseller: options.reseller, entries });
-        const report = results.map((result, i) => ({ package: entries[i]?.package, ...result }));
-        process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
-        const errors = report.filter((entry) => entry.status === 'ERROR');
-        for (const entry of errors) say(`package ${entry.package}: ERROR ${entry.error ?? '(no reason given)'}`);
-        if (results.length !== entries.length) say(`OX answered ${results.length} statuses for ${entries.length} packages`);
-        say(`set-reseller ${options.reseller}: ${summarize(report.map((e) => e.status))}`);
-        return errors.length > 0 || results.length !== entries.length ? EXIT_FAILURE : undefined;
-      }, { file: split.yamlFile });
-    }));
+    .action(
+      action(async (options: { reseller: string }, cmd: Command) => {
+        const split = splitConfigFlags(process.argv.slice(2), 'set-reseller');
+        const entries = resellerEntries(readAdConfig(split.payload, '--config'));
+        return withOx(
+          cmd,
+          async ({ ox }) => {
+            const results = await ox.setResellerConfigs({ reseller: options.reseller, entries });
+            const report = results.map((result, i) => ({ package: entries[i]?.package, ...result }));
+            process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+            const errors = report.filter((entry) => entry.status === 'ERROR');
+            for (const entry of errors) say(`package ${entry.package}: ERROR ${entry.error ?? '(no reason given)'}`);
+            if (results.length !== entries.length) say(`OX answered ${results.length} statuses for ${entries.length} packages`);
+            say(`set-reseller ${options.reseller}: ${summarize(report.map((e) => e.status))}`);
+            return errors.length > 0 || results.length !== entries.length ? EXIT_FAILURE : undefined;
+          },
+          { file: split.yamlFile },
+        );
+      }),
+    );
 }
 
 async function runAdOp(ox: OxClient, op: AdOp, ids: Ids, config: unknown) {
   switch (`${op.write}-${op.target}`) {
-    case 'set-user': return ox.setUserConfig({ contextId: intArg(ids.contextId, '--context-id'), userId: intArg(ids.userId, '--user-id'), config });
-    case 'delete-user': return ox.deleteUserConfig({ contextId: intArg(ids.contextId, '--context-id'), userId: intArg(ids.userId, '--user-id') });
-    case 'set-name': return ox.setNameConfig({ contextId: intArg(ids.contextId, '--context-id'), name: ids.name!, config });
-    case 'delete-name': return ox.deleteNameConfig({ contextId: intArg(ids.contextId, '--context-id'), name: ids.name! });
-    case 'set-package': return ox.setPackageConfig({ reseller: ids.reseller!, package: ids.package!, config });
-    default: return ox.deletePackageConfig({ reseller: ids.reseller!, package: ids.package! });
+    case 'set-user':
+      return ox.setUserConfig({ contextId: intArg(ids.contextId, '--context-id'), userId: intArg(ids.userId, '--user-id'), config });
+    case 'delete-user':
+      return ox.deleteUserConfig({ contextId: intArg(ids.contextId, '--context-id'), userId: intArg(ids.userId, '--user-id') });
+    case 'set-name':
+      return ox.setNameConfig({ contextId: intArg(ids.contextId, '--context-id'), name: ids.name!, config });
+    case 'delete-name':
+      return ox.deleteNameConfig({ contextId: intArg(ids.contextId, '--context-id'), name: ids.name! });
+    case 'set-package':
+      return ox.setPackageConfig({ reseller: ids.reseller!, package: ids.package!, config });
+    default:
+      return ox.deletePackageConfig({ reseller: ids.reseller!, package: ids.package! });
   }
 }
 
@@ -93,7 +120,8 @@ function describeIds(op: AdOp, ids: Ids): Record<string, unknown> {
 }
 
 function intArg(value: string | undefined, flag: string): number {
-  if (value === undefined || !/^\d+$/.test(value.trim())) throw new InputError(`${flag} ${JSON.stringify(value ?? '')}: expected a non-negative integer`);
+  if (value === undefined || !/^\d+$/.test(value.trim()))
+    throw new InputError(`${flag} ${JSON.stringify(value ?? '')}: expected a non-negative integer`);
   return Number(value.trim());
 }
 
@@ -137,7 +165,9 @@ export function readAdConfig(value: string | undefined, flag: string): unknown {
     try {
       text = readFileSync(value, 'utf8');
     } catch (err) {
-      throw new InputError(`${flag} ${value}: neither JSON nor a readable file (${(err as NodeJS.ErrnoException).code ?? 'error'})`, { cause: err });
+      throw new InputError(`${flag} ${value}: neither JSON nor a readable file (${(err as NodeJS.ErrnoException).code ?? 'error'})`, {
+        cause: err,
+      });
     }
     source = `${flag} ${value}`;
   }
@@ -151,7 +181,12 @@ export function readAdConfig(value: string | undefined, flag: string): unknown {
 function resellerEntries(value: unknown): ResellerPackageConfig[] {
   if (!Array.isArray(value)) throw new InputError('--config: set-reseller expects a JSON array [{"package": "...", "config": {...}}]');
   return value.map((entry, i) => {
-    if (typeof entry !== 'object' || entry === null || Array.isArray(entry) || typeof (entry as { package?: unknown }).package !== 'string') {
+    if (
+      typeof entry !== 'object' ||
+      entry === null ||
+      Array.isArray(entry) ||
+      typeof (entry as { package?: unknown }).package !== 'string'
+    ) {
       throw new InputError(`--config [${i}]: expected {"package": "<name>", "config": <JSON or null>}`);
     }
     const e = entry as { package: string; config?: unknown };

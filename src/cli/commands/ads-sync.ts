@@ -21,10 +21,30 @@ interface SyncOptions {
  * must not wait for).
  */
 async function loadAdsSyncRuntime() {
-  const [{ createLogger }, { createServices }, { CatalogError }, { assertPlanIsSafe, deleteGuard, planCounts }, { AdsSyncIncompleteError, planFromCatalog, syncAds }] = await Promise.all([
-    import('../../log/logger.js'), import('../../services.js'), import('../../ads/parse-catalog.js'), import('../../ads/plan.js'), import('../../ads/sync-ads.js'),
+  const [
+    { createLogger },
+    { createServices },
+    { CatalogError },
+    { assertPlanIsSafe, deleteGuard, planCounts },
+    { AdsSyncIncompleteError, planFromCatalog, syncAds },
+  ] = await Promise.all([
+    import('../../log/logger.js'),
+    import('../../services.js'),
+    import('../../ads/parse-catalog.js'),
+    import('../../ads/plan.js'),
+    import('../../ads/sync-ads.js'),
   ]);
-  return { createLogger, createServices, CatalogError, assertPlanIsSafe, deleteGuard, planCounts, AdsSyncIncompleteError, planFromCatalog, syncAds };
+  return {
+    createLogger,
+    createServices,
+    CatalogError,
+    assertPlanIsSafe,
+    deleteGuard,
+    planCounts,
+    AdsSyncIncompleteError,
+    planFromCatalog,
+    syncAds,
+  };
 }
 
 const CATALOG_HELP = 'catalog: FILE, s3://bucket/key or http(s)://… ending in .yaml, .yml, .json or .csv';
@@ -36,79 +56,109 @@ const CATALOG_HELP = 'catalog: FILE, s3://bucket/key or http(s)://… ending in 
 export function registerAdsSyncCommands(program: Command): void {
   const ads = adsCommand(program);
 
-  ads.command('plan')
+  ads
+    .command('plan')
     .description('compare a catalog with what was last applied: counts and changed entries (changes nothing)')
     .requiredOption('--catalog <location>', CATALOG_HELP)
     .option('--full', 'plan a full re-apply (every entry is sent again)')
-    .option('--allow-mass-delete', 'do not flag an empty catalog, one deleting every entry, or one deleting more than ads.maxDeleteCount and ads.maxDeleteFraction')
+    .option(
+      '--allow-mass-delete',
+      'do not flag an empty catalog, one deleting every entry, or one deleting more than ads.maxDeleteCount and ads.maxDeleteFraction',
+    )
     .option('--json', 'print the plan as JSON')
     .option('--limit <n>', 'changed entries listed in the table (0: all)', '50')
-    .action(withRuntime(loadAdsSyncRuntime, async (runtime, options: SyncOptions, command: Command) => {
-      const limit = Number(options.limit);
-      if (!Number.isInteger(limit) || limit < 0) throw new InputError(`--limit ${JSON.stringify(options.limit)}: expected a whole number, 0 for all`);
-      const { createLogger, createServices, CatalogError, assertPlanIsSafe, deleteGuard, planCounts, planFromCatalog } = runtime;
-      const config = await configFor(command);
-      const log = createLogger({ level: config.logging.level, destination: 2 });
-      const redis = await commandRedis(config.redis.url);
-      const services = createServices(config, { log, redis: redis.redis });
-      try {
-        const plan = await explainCatalogProblems(CatalogError, () => unlessRedisFails(redis.ready, planFromCatalog({ catalog: options.catalog, full: options.full }, { config, redis: services.redis, log })));
-        process.stdout.write(options.json ? `${JSON.stringify(planJson(plan, planCounts), null, 2)}\n` : planTable(plan, limit, planCounts));
+    .action(
+      withRuntime(loadAdsSyncRuntime, async (runtime, options: SyncOptions, command: Command) => {
+        const limit = Number(options.limit);
+        if (!Number.isInteger(limit) || limit < 0)
+          throw new InputError(`--limit ${JSON.stringify(options.limit)}: expected a whole number, 0 for all`);
+        const { createLogger, createServices, CatalogError, assertPlanIsSafe, deleteGuard, planCounts, planFromCatalog } = runtime;
+        const config = await configFor(command);
+        const log = createLogger({ level: config.logging.level, destination: 2 });
+        const redis = await commandRedis(config.redis.url);
+        const services = createServices(config, { log, redis: redis.redis });
         try {
-          assertPlanIsSafe(plan, deleteGuard(config.ads, options.allowMassDelete));
-        } catch (err) {
-          if (!(err instanceof RefusedError)) throw err;
-          process.stderr.write(`ox-batch: apply would refuse this plan: ${err.message}\n`);
-          return err.exitCode;
+          const plan = await explainCatalogProblems(CatalogError, () =>
+            unlessRedisFails(
+              redis.ready,
+              planFromCatalog({ catalog: options.catalog, full: options.full }, { config, redis: services.redis, log }),
+            ),
+          );
+          process.stdout.write(
+            options.json ? `${JSON.stringify(planJson(plan, planCounts), null, 2)}\n` : planTable(plan, limit, planCounts),
+          );
+          try {
+            assertPlanIsSafe(plan, deleteGuard(config.ads, options.allowMassDelete));
+          } catch (err) {
+            if (!(err instanceof RefusedError)) throw err;
+            process.stderr.write(`ox-batch: apply would refuse this plan: ${err.message}\n`);
+            return err.exitCode;
+          }
+        } finally {
+          await services.close();
+          await redis.close();
         }
-      } finally {
-        await services.close();
-        await redis.close();
-      }
-    }));
+      }),
+    );
 
-  ads.command('apply')
+  ads
+    .command('apply')
     .description('send what changed in a catalog to OX (one PUT per reseller, one request per user) and record it')
     .requiredOption('--catalog <location>', CATALOG_HELP)
     .option('--full', 're-send every entry, not only changed ones (repairs drift: OX cannot be read back)')
-    .option('--allow-mass-delete', 'apply an empty catalog, one deleting every entry, or one deleting more than ads.maxDeleteCount and ads.maxDeleteFraction')
+    .option(
+      '--allow-mass-delete',
+      'apply an empty catalog, one deleting every entry, or one deleting more than ads.maxDeleteCount and ads.maxDeleteFraction',
+    )
     .option('--json', 'print the result as JSON')
-    .action(withRuntime(loadAdsSyncRuntime, async (runtime, options: SyncOptions, command: Command) => {
-      const { createLogger, createServices, CatalogError, AdsSyncIncompleteError, syncAds } = runtime;
-      const config = await configFor(command);
-      const log = createLogger({ level: config.logging.level, destination: 2 });
-      const redis = await commandRedis(config.redis.url);
-      const services = createServices(config, { log, redis: redis.redis });
-      const interrupt = new AbortController();
-      const onSignal = () => interrupt.abort(new Error('interrupted'));
-      process.once('SIGINT', onSignal).once('SIGTERM', onSignal);
-      try {
-        let result: AdsSyncResult;
-        let code = 0;
+    .action(
+      withRuntime(loadAdsSyncRuntime, async (runtime, options: SyncOptions, command: Command) => {
+        const { createLogger, createServices, CatalogError, AdsSyncIncompleteError, syncAds } = runtime;
+        const config = await configFor(command);
+        const log = createLogger({ level: config.logging.level, destination: 2 });
+        const redis = await commandRedis(config.redis.url);
+        const services = createServices(config, { log, redis: redis.redis });
+        const interrupt = new AbortController();
+        const onSignal = () => interrupt.abort(new Error('interrupted'));
+        process.once('SIGINT', onSignal).once('SIGTERM', onSignal);
         try {
-          result = await explainCatalogProblems(CatalogError, () => unlessRedisFails(redis.ready, syncAds(
-            { catalog: options.catalog, full: options.full, allowMassDelete: options.allowMassDelete },
-            services.ox,
-            { config, redis: services.redis, log, signal: interrupt.signal, onProgress: progressLine() },
-          )));
-        } catch (err) {
-          if (!(err instanceof AdsSyncIncompleteError)) throw err;
-          result = err.result;
-          code = err.exitCode;
+          let result: AdsSyncResult;
+          let code = 0;
+          try {
+            result = await explainCatalogProblems(CatalogError, () =>
+              unlessRedisFails(
+                redis.ready,
+                syncAds({ catalog: options.catalog, full: options.full, allowMassDelete: options.allowMassDelete }, services.ox, {
+                  config,
+                  redis: services.redis,
+                  log,
+                  signal: interrupt.signal,
+                  onProgress: progressLine(),
+                }),
+              ),
+            );
+          } catch (err) {
+            if (!(err instanceof AdsSyncIncompleteError)) throw err;
+            result = err.result;
+            code = err.exitCode;
+          }
+          process.stdout.write(options.json ? `${JSON.stringify(result, null, 2)}\n` : resultTable(result));
+          if (result.applied && result.applied.failed > 0) printFailures(result.applied.failures, result.applied.failed);
+          return code;
+        } finally {
+          process.off('SIGINT', onSignal).off('SIGTERM', onSignal);
+          await services.close();
+          await redis.close();
         }
-        process.stdout.write(options.json ? `${JSON.stringify(result, null, 2)}\n` : resultTable(result));
-        if (result.applied && result.applied.failed > 0) printFailures(result.applied.failures, result.applied.failed);
-        return code;
-      } finally {
-        process.off('SIGINT', onSignal).off('SIGTERM', onSignal);
-        await services.close();
-        await redis.close();
-      }
-    }));
+      }),
+    );
 }
 
 /** A CatalogError's one-line message names the first problems; a person fixing the file wants all. */
-async function explainCatalogProblems<T>(CatalogError: typeof import('../../ads/parse-catalog.js').CatalogError, fn: () => Promise<T>): Promise<T> {
+async function explainCatalogProblems<T>(
+  CatalogError: typeof import('../../ads/parse-catalog.js').CatalogError,
+  fn: () => Promise<T>,
+): Promise<T> {
   try {
     return await fn();
   } catch (err) {
@@ -147,7 +197,14 @@ function planTable(plan: AdsPlan, limit: number, planCounts: typeof PlanCounts):
   const lines = [
     `catalog ${plan.source}: ${counts.desired} entries; ${counts.known} known from earlier syncs${plan.full ? '; --full: every entry is sent' : ''}`,
     '',
-    ...table([['ACTION', 'COUNT'], ['create', counts.create], ['update', counts.update], ['delete', counts.delete], ['unchanged', counts.unchanged], ['to send', counts.toSend]]),
+    ...table([
+      ['ACTION', 'COUNT'],
+      ['create', counts.create],
+      ['update', counts.update],
+      ['delete', counts.delete],
+      ['unchanged', counts.unchanged],
+      ['to send', counts.toSend],
+    ]),
   ];
   const changes = [
     ...plan.creates.map((e) => ['create', e.key, e.origin]),
@@ -192,8 +249,13 @@ function printFailures(failures: EntryFailure[], total: number): void {
 
 function table(rows: Array<Array<string | number>>): string[] {
   const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => String(row[column] ?? '').length)));
-  return rows.map((row) => row.map((cell, column) => {
-    const text = String(cell);
-    return typeof cell === 'number' ? text.padStart(widths[column]!) : text.padEnd(widths[column]!);
-  }).join('  ').trimEnd());
+  return rows.map((row) =>
+    row
+      .map((cell, column) => {
+        const text = String(cell);
+        return typeof cell === 'number' ? text.padStart(widths[column]!) : text.padEnd(widths[column]!);
+      })
+      .join('  ')
+      .trimEnd(),
+  );
 }

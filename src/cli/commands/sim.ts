@@ -48,7 +48,8 @@ interface SimCliOptions {
  * Prints its base URL on stdout and runs until SIGINT/SIGTERM.
  */
 export function registerSimCommand(program: Command): void {
-  program.command('sim')
+  program
+    .command('sim')
     .description('run the OX simulator (all 11 REST operations, OX quirks, synthetic data) until Ctrl-C')
     .option('--port <port>', 'port to listen on (0 = any free port)', '8009')
     .option('--host <host>', 'address to bind', '127.0.0.1')
@@ -77,44 +78,59 @@ export function registerSimCommand(program: Command): void {
     .option('--error-rate <share>', 'fault: share 0..1 of requests answered with --error-status')
     .option('--error-status <status>', 'fault: 500, 502, 503, 504 or 429', '503')
     .option('--retry-after <seconds>', 'fault: Retry-After sent with 429/503')
-    .option('--login-page-for <method>', 'fault: answer every request of this method (e.g. DELETE) with a 200 HTML login page, like an SSO proxy in front of OX')
-    .action(withRuntime(loadSimRuntime, async ({ OxSimulator, parseInstant }, options: SimCliOptions) => {
-      // Every argument is checked before the server starts, so bad input exits 2 at once.
-      const simOptions = simulatorOptions(options);
-      const now = Date.now();
-      const from = options.from === undefined ? now - 30 * 86_400_000 : parseInstant(options.from, options.zone, '--from');
-      const to = options.to === undefined ? now : parseInstant(options.to, options.zone, '--to');
-      if ((options.feedbackRows !== undefined || options.users !== undefined) && !(to > from)) {
-        throw new InputError(`--to ${JSON.stringify(options.to ?? 'now')}: must be after --from`);
-      }
-      const seed = integer(options.seed, '--seed', 0);
-      const rows = options.feedbackRows === undefined ? undefined : integer(options.feedbackRows, '--feedback-rows', 0);
-      const users = options.users === undefined ? undefined : integer(options.users, '--users', 0);
-      const contexts = integer(options.contexts, '--contexts', 1);
-      const types = feedbackTypes(options.type);
-
-      const sim = await OxSimulator.start(simOptions).catch((err: NodeJS.ErrnoException) => {
-        // A port that is taken or privileged is the caller's choice to fix: input, not a failure.
-        if (err.code === 'EADDRINUSE' || err.code === 'EACCES' || err.code === 'EADDRNOTAVAIL') {
-          throw new InputError(`--host ${options.host} --port ${options.port}: cannot listen (${err.code})`);
+    .option(
+      '--login-page-for <method>',
+      'fault: answer every request of this method (e.g. DELETE) with a 200 HTML login page, like an SSO proxy in front of OX',
+    )
+    .action(
+      withRuntime(loadSimRuntime, async ({ OxSimulator, parseInstant }, options: SimCliOptions) => {
+        // Every argument is checked before the server starts, so bad input exits 2 at once.
+        const simOptions = simulatorOptions(options);
+        const now = Date.now();
+        const from = options.from === undefined ? now - 30 * 86_400_000 : parseInstant(options.from, options.zone, '--from');
+        const to = options.to === undefined ? now : parseInstant(options.to, options.zone, '--to');
+        if ((options.feedbackRows !== undefined || options.users !== undefined) && !(to > from)) {
+          throw new InputError(`--to ${JSON.stringify(options.to ?? 'now')}: must be after --from`);
         }
-        throw err;
-      });
-      for (const type of rows === undefined ? [] : types) sim.generateFeedback({ rows: rows!, from, to, seed, contextGroup: options.contextGroup, type });
-      if (users !== undefined) sim.generatePasswordHistories({ contexts, usersPerContext: users, from, to, seed });
-      process.stdout.write(`${sim.url}\n`);
-      process.stderr.write(`ox-batch sim: OX simulator at ${sim.url} (feedback rows: ${types.map((type) => `${type} ${sim.feedbackCount({ contextGroup: options.contextGroup, type })}`).join(', ')}` +
-        `${options.smtp ? `, mails via ${safeUrl(options.smtp)}` : ''}); Ctrl-C stops it\n`);
-      await new Promise<void>((resolve) => {
-        process.once('SIGINT', resolve);
-        process.once('SIGTERM', resolve);
-      });
-      await sim.close();
-    }));
+        const seed = integer(options.seed, '--seed', 0);
+        const rows = options.feedbackRows === undefined ? undefined : integer(options.feedbackRows, '--feedback-rows', 0);
+        const users = options.users === undefined ? undefined : integer(options.users, '--users', 0);
+        const contexts = integer(options.contexts, '--contexts', 1);
+        const types = feedbackTypes(options.type);
+
+        const sim = await OxSimulator.start(simOptions).catch((err: NodeJS.ErrnoException) => {
+          // A port that is taken or privileged is the caller's choice to fix: input, not a failure.
+          if (err.code === 'EADDRINUSE' || err.code === 'EACCES' || err.code === 'EADDRNOTAVAIL') {
+            throw new InputError(`--host ${options.host} --port ${options.port}: cannot listen (${err.code})`);
+          }
+          throw err;
+        });
+        for (const type of rows === undefined ? [] : types)
+          sim.generateFeedback({ rows: rows!, from, to, seed, contextGroup: options.contextGroup, type });
+        if (users !== undefined) sim.generatePasswordHistories({ contexts, usersPerContext: users, from, to, seed });
+        process.stdout.write(`${sim.url}\n`);
+        process.stderr.write(
+          `ox-batch sim: OX simulator at ${sim.url} (feedback rows: ${types.map((type) => `${type} ${sim.feedbackCount({ contextGroup: options.contextGroup, type })}`).join(', ')}` +
+            `${options.smtp ? `, mails via ${safeUrl(options.smtp)}` : ''}); Ctrl-C stops it\n`,
+        );
+        await new Promise<void>((resolve) => {
+          process.once('SIGINT', resolve);
+          process.once('SIGTERM', resolve);
+        });
+        await sim.close();
+      }),
+    );
 }
 
 function feedbackTypes(list: string): string[] {
-  const types = [...new Set(list.split(',').map((t) => t.trim()).filter(Boolean))];
+  const types = [
+    ...new Set(
+      list
+        .split(',')
+        .map((t) => t.trim())
+        .filter(Boolean),
+    ),
+  ];
   const unknown = types.find((t) => !(KNOWN_FEEDBACK_TYPES as readonly string[]).includes(t));
   if (types.length === 0 || unknown !== undefined) {
     throw new InputError(`--type ${JSON.stringify(list)}: expected ${KNOWN_FEEDBACK_TYPES.join(', ')} or a comma list of them`);
@@ -150,13 +166,15 @@ function simulatorOptions(o: SimCliOptions): SimulatorOptions {
     if (!(rate >= 0 && rate <= 1)) throw new InputError(`--error-rate ${JSON.stringify(o.errorRate)}: expected a number within 0..1`);
     faults.errorRate = rate;
     const status = Number(o.errorStatus);
-    if (![500, 502, 503, 504, 429].includes(status)) throw new InputError(`--error-status ${JSON.stringify(o.errorStatus)}: expected 500, 502, 503, 504 or 429`);
+    if (![500, 502, 503, 504, 429].includes(status))
+      throw new InputError(`--error-status ${JSON.stringify(o.errorStatus)}: expected 500, 502, 503, 504 or 429`);
     faults.errorStatus = status as FaultOptions['errorStatus'];
   }
   if (o.retryAfter !== undefined) faults.retryAfterSeconds = integer(o.retryAfter, '--retry-after', 0);
   if (o.loginPageFor !== undefined) {
     const method = o.loginPageFor.toUpperCase();
-    if (!['GET', 'PUT', 'POST', 'DELETE'].includes(method)) throw new InputError(`--login-page-for ${JSON.stringify(o.loginPageFor)}: expected GET, PUT, POST or DELETE`);
+    if (!['GET', 'PUT', 'POST', 'DELETE'].includes(method))
+      throw new InputError(`--login-page-for ${JSON.stringify(o.loginPageFor)}: expected GET, PUT, POST or DELETE`);
     // Only this method gets the page; a latency or error share given as well still applies to it alone.
     Object.assign(faults, { loginPage: true, method });
   }

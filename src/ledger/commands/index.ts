@@ -95,7 +95,10 @@ export type LedgerCommands = Record<string, (...args: Array<string | number>) =>
 export function ledgerCommands(redis: RedisClient): LedgerCommands {
   for (const command of loadCommands()) {
     if (!(command.name in redis)) {
-      redis.defineCommand(command.name, command.numberOfKeys === undefined ? { lua: command.lua } : { numberOfKeys: command.numberOfKeys, lua: command.lua });
+      redis.defineCommand(
+        command.name,
+        command.numberOfKeys === undefined ? { lua: command.lua } : { numberOfKeys: command.numberOfKeys, lua: command.lua },
+      );
     }
   }
   return redis as unknown as LedgerCommands;

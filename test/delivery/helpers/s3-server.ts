@@ -37,13 +37,26 @@ export async function startS3(bucket = 'oxb-test'): Promise<TestS3> {
 
 export function s3ArchiveConfig(endpoint: string, bucket: string, overrides: Partial<ArchiveConfig> = {}): ArchiveConfig {
   return {
-    kind: 's3', dir: './var/archive', bucket, prefix: '', endpoint, region: 'us-east-1', forcePathStyle: true,
-    accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER', partSizeBytes: 5 * 1024 * 1024, linkTtl: 3_600_000,
+    kind: 's3',
+    dir: './var/archive',
+    bucket,
+    prefix: '',
+    endpoint,
+    region: 'us-east-1',
+    forcePathStyle: true,
+    accessKeyId: 'S3RVER',
+    secretAccessKey: 'S3RVER',
+    partSizeBytes: 5 * 1024 * 1024,
+    linkTtl: 3_600_000,
     ...overrides,
   };
 }
 
-export interface RecordedRequest { method: string; url: string; status: number }
+export interface RecordedRequest {
+  method: string;
+  url: string;
+  status: number;
+}
 
 export interface FaultyProxy {
   endpoint: string;
@@ -83,13 +96,20 @@ export async function startFaultyProxy(target: string): Promise<FaultyProxy> {
       });
       return;
     }
-    const forward = request({
-      host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: req.headers,
-    }, (answer) => {
-      requests.push({ method: req.method!, url: req.url!, status: answer.statusCode! });
-      res.writeHead(answer.statusCode!, answer.headers);
-      answer.pipe(res);
-    });
+    const forward = request(
+      {
+        host: upstream.hostname,
+        port: upstream.port,
+        method: req.method,
+        path: req.url,
+        headers: req.headers,
+      },
+      (answer) => {
+        requests.push({ method: req.method!, url: req.url!, status: answer.statusCode! });
+        res.writeHead(answer.statusCode!, answer.headers);
+        answer.pipe(res);
+      },
+    );
     forward.on('error', () => res.destroy());
     req.pipe(forward);
   });
@@ -110,10 +130,11 @@ export async function startFaultyProxy(target: string): Promise<FaultyProxy> {
       for (const res of heldResponses) res.destroy();
       heldResponses.clear();
     },
-    close: () => new Promise((resolve) => {
-      server.closeAllConnections();
-      server.close(() => resolve());
-    }),
+    close: () =>
+      new Promise((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
   };
 }
 
@@ -154,7 +175,9 @@ export async function startChecksumProxy(target: string): Promise<ChecksumProxy>
         if (typeof sent === 'string' && sent !== digest.toString('base64')) {
           state.badDigests += 1;
           res.writeHead(400, { 'content-type': 'application/xml' });
-          res.end('<?xml version="1.0" encoding="UTF-8"?><Error><Code>BadDigest</Code><Message>The SHA256 you specified did not match the calculated checksum.</Message></Error>');
+          res.end(
+            '<?xml version="1.0" encoding="UTF-8"?><Error><Code>BadDigest</Code><Message>The SHA256 you specified did not match the calculated checksum.</Message></Error>',
+          );
           return;
         }
         if (uploadId && partNumber) {
@@ -166,20 +189,23 @@ export async function startChecksumProxy(target: string): Promise<ChecksumProxy>
           checksums.delete(objectKey);
         }
       }
-      const forward = request({ host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: req.headers }, (answer) => {
-        const headers = { ...answer.headers };
-        if (req.method === 'POST' && uploadId && answer.statusCode === 200) {
-          const digests = [...(parts.get(uploadId)?.entries() ?? [])].sort(([a], [b]) => a - b).map(([, d]) => d);
-          checksums.set(objectKey, `${createHash('sha256').update(Buffer.concat(digests)).digest('base64')}-${digests.length}`);
-          parts.delete(uploadId);
-        }
-        if (req.method === 'HEAD' && req.headers['x-amz-checksum-mode'] === 'ENABLED' && checksums.has(objectKey)) {
-          headers['x-amz-checksum-sha256'] = checksums.get(objectKey)!;
-          headers['x-amz-checksum-type'] = checksums.get(objectKey)!.includes('-') ? 'COMPOSITE' : 'FULL_OBJECT';
-        }
-        res.writeHead(answer.statusCode!, headers);
-        answer.pipe(res);
-      });
+      const forward = request(
+        { host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: req.headers },
+        (answer) => {
+          const headers = { ...answer.headers };
+          if (req.method === 'POST' && uploadId && answer.statusCode === 200) {
+            const digests = [...(parts.get(uploadId)?.entries() ?? [])].sort(([a], [b]) => a - b).map(([, d]) => d);
+            checksums.set(objectKey, `${createHash('sha256').update(Buffer.concat(digests)).digest('base64')}-${digests.length}`);
+            parts.delete(uploadId);
+          }
+          if (req.method === 'HEAD' && req.headers['x-amz-checksum-mode'] === 'ENABLED' && checksums.has(objectKey)) {
+            headers['x-amz-checksum-sha256'] = checksums.get(objectKey)!;
+            headers['x-amz-checksum-type'] = checksums.get(objectKey)!.includes('-') ? 'COMPOSITE' : 'FULL_OBJECT';
+          }
+          res.writeHead(answer.statusCode!, headers);
+          answer.pipe(res);
+        },
+      );
       forward.on('error', () => res.destroy());
       forward.end(body);
     });
@@ -189,10 +215,13 @@ export async function startChecksumProxy(target: string): Promise<ChecksumProxy>
   return {
     endpoint: `http://127.0.0.1:${port}`,
     checksums,
-    get badDigests() { return state.badDigests; },
-    close: () => new Promise((resolve) => {
-      server.closeAllConnections();
-      server.close(() => resolve());
-    }),
+    get badDigests() {
+      return state.badDigests;
+    },
+    close: () =>
+      new Promise((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
   };
 }

@@ -31,7 +31,11 @@ export interface ExportEnv {
   config: Config;
   services: ClosableServices;
   /** Runs feedback.export once, recorded in the ledger; a failure throws AttemptError (`permanent`). */
-  run(window: { start: number; end: number }, params?: Record<string, unknown>, options?: { scheduleId?: string; force?: boolean; attempt?: number }): Promise<AttemptOutcome>;
+  run(
+    window: { start: number; end: number },
+    params?: Record<string, unknown>,
+    options?: { scheduleId?: string; force?: boolean; attempt?: number },
+  ): Promise<AttemptOutcome>;
   /** Services with other config (e.g. SMTP back up): same Redis prefix, same simulator. */
   withConfig(overrides: Record<string, unknown>): ExportEnv;
   close(): Promise<void>;
@@ -58,7 +62,16 @@ export async function startExportEnv(options: ExportEnvOptions = {}): Promise<Ex
     redis: { url: REDIS_URL, prefix },
     spool: { dir: spoolDir },
     archive: s3
-      ? { kind: 's3', bucket: s3.bucket, endpoint: proxy!.endpoint, forcePathStyle: true, accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER', partSizeBytes: 5 * 1024 * 1024, linkTtl: '1h' }
+      ? {
+          kind: 's3',
+          bucket: s3.bucket,
+          endpoint: proxy!.endpoint,
+          forcePathStyle: true,
+          accessKeyId: 'S3RVER',
+          secretAccessKey: 'S3RVER',
+          partSizeBytes: 5 * 1024 * 1024,
+          linkTtl: '1h',
+        }
       : { kind: 'fs', dir: archiveDir },
     mail: { smtp: smtp?.url ?? '', from: 'ox-batch@example.com', to: [] },
   };
@@ -70,12 +83,26 @@ export async function startExportEnv(options: ExportEnvOptions = {}): Promise<Ex
     const services = createServices(config, { log: silentLogger(), redis });
     allServices.push(services);
     return {
-      sim, smtp, s3, proxy, archiveDir, spoolDir, prefix, config, services,
-      run: (window, params = {}, runOptions = {}) => executeAttempt({
-        kind: feedbackExport, services, window, params, scheduleId: runOptions.scheduleId ?? 'feedback-test', force: runOptions.force,
-        // With an attempt it runs as a worker does (BullMQ counts attempts); without, as `ox-batch run`.
-        ...(runOptions.attempt !== undefined ? { attempt: runOptions.attempt } : {}),
-      }),
+      sim,
+      smtp,
+      s3,
+      proxy,
+      archiveDir,
+      spoolDir,
+      prefix,
+      config,
+      services,
+      run: (window, params = {}, runOptions = {}) =>
+        executeAttempt({
+          kind: feedbackExport,
+          services,
+          window,
+          params,
+          scheduleId: runOptions.scheduleId ?? 'feedback-test',
+          force: runOptions.force,
+          // With an attempt it runs as a worker does (BullMQ counts attempts); without, as `ox-batch run`.
+          ...(runOptions.attempt !== undefined ? { attempt: runOptions.attempt } : {}),
+        }),
       withConfig: (more) => make(merge(overrides, more)),
       async close() {
         for (const s of allServices) await s.close();

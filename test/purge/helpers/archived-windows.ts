@@ -13,7 +13,13 @@ import type { ArchiveConfig } from '../../../src/config/schema.js';
 import type { Ledger } from '../../../src/ledger/types.js';
 import { artifactKey, manifestKeyFor } from '../../../src/delivery/archive-key.js';
 
-export async function archiveWindow(ledger: Ledger, archive: ArchiveStore, scheduleId: string, window: { start: number; end: number }, content: string): Promise<{ key: string; manifestKey: string }> {
+export async function archiveWindow(
+  ledger: Ledger,
+  archive: ArchiveStore,
+  scheduleId: string,
+  window: { start: number; end: number },
+  content: string,
+): Promise<{ key: string; manifestKey: string }> {
   const dir = await mkdtemp(join(tmpdir(), 'oxbt-purge-'));
   try {
     const file = join(dir, 'data.csv');
@@ -24,12 +30,24 @@ export async function archiveWindow(ledger: Ledger, archive: ArchiveStore, sched
     const manifestKey = manifestKeyFor(key);
     await archive.putFile(key, file, { contentType: 'text/csv', bytes, sha256 });
     await archive.putJson(manifestKey, {
-      schedule: scheduleId, contextGroup: 'default', type: 'star-rating-v1', format: 'ox-csv', compress: null,
-      window: { start: new Date(window.start).toISOString(), end: new Date(window.end).toISOString() }, rows: 1, bytes, sha256,
+      schedule: scheduleId,
+      contextGroup: 'default',
+      type: 'star-rating-v1',
+      format: 'ox-csv',
+      compress: null,
+      window: { start: new Date(window.start).toISOString(), end: new Date(window.end).toISOString() },
+      rows: 1,
+      bytes,
+      sha256,
     });
     const wkey = { scheduleId, ...window };
     await ledger.beginWindow(wkey, 'feedback.export', 1);
-    await ledger.markDone(wkey, 'feedback.export', { rows: 1, bytes, sha256, archive: { key, manifestKey, bytes, sha256, verifiedAt: Date.now(), location: archive.describe(key) } });
+    await ledger.markDone(wkey, 'feedback.export', {
+      rows: 1,
+      bytes,
+      sha256,
+      archive: { key, manifestKey, bytes, sha256, verifiedAt: Date.now(), location: archive.describe(key) },
+    });
     return { key, manifestKey };
   } finally {
     await rm(dir, { recursive: true, force: true });
@@ -42,7 +60,12 @@ export async function removeObject(archive: ArchiveStore, key: string, s3?: Arch
     await rm(archive.describe(key));
     return;
   }
-  const client = new S3Client({ region: s3!.region, endpoint: s3!.endpoint, forcePathStyle: true, credentials: { accessKeyId: s3!.accessKeyId!, secretAccessKey: s3!.secretAccessKey! } });
+  const client = new S3Client({
+    region: s3!.region,
+    endpoint: s3!.endpoint,
+    forcePathStyle: true,
+    credentials: { accessKeyId: s3!.accessKeyId!, secretAccessKey: s3!.secretAccessKey! },
+  });
   try {
     await client.send(new DeleteObjectCommand({ Bucket: s3!.bucket, Key: key }));
   } finally {

@@ -45,7 +45,13 @@ export interface WorldOptions {
 
 /** Rows: one per day at noon for days 0..11, plus one exactly at midnight of day 7. */
 export function seedFeedback(sim: OxSimulator): void {
-  const rows = Array.from({ length: 12 }, (_, i) => ({ date: T0 + i * DAY + DAY / 2, contextId: 1, userId: i + 1, score: 1 + (i % 5), comment: `day ${i}` }));
+  const rows = Array.from({ length: 12 }, (_, i) => ({
+    date: T0 + i * DAY + DAY / 2,
+    contextId: 1,
+    userId: i + 1,
+    score: 1 + (i % 5),
+    comment: `day ${i}`,
+  }));
   rows.push({ date: T0 + 7 * DAY, contextId: 1, userId: 99, score: 5, comment: 'exactly at midnight of day 7' });
   sim.addFeedback(rows);
 }
@@ -55,10 +61,22 @@ export async function startWorld(options: WorldOptions): Promise<PurgeWorld> {
   seedFeedback(sim);
   const prefix = testPrefix();
   const archiveDir = await mkdtemp(join(tmpdir(), 'oxbt-purge-archive-'));
-  const archiveConfig: ArchiveConfig = options.s3 ? options.s3(prefix) : (loadConfig({ env: {}, overrides: { ox: { url: sim.url }, redis: { url: REDIS_URL, prefix }, archive: { kind: 'fs', dir: archiveDir } } }).archive);
+  const archiveConfig: ArchiveConfig = options.s3
+    ? options.s3(prefix)
+    : loadConfig({
+        env: {},
+        overrides: { ox: { url: sim.url }, redis: { url: REDIS_URL, prefix }, archive: { kind: 'fs', dir: archiveDir } },
+      }).archive;
   const schedules: Record<string, unknown> = { ...(options.schedules ?? {}) };
   if (options.guard !== false) {
-    schedules[GUARD] = { job: 'feedback.export', cron: '0 2 * * *', tz: 'UTC', window: '1d', startAt: '2026-01-01', params: { contextGroup: 'default', type: 'star-rating-v1' } };
+    schedules[GUARD] = {
+      job: 'feedback.export',
+      cron: '0 2 * * *',
+      tz: 'UTC',
+      window: '1d',
+      startAt: '2026-01-01',
+      params: { contextGroup: 'default', type: 'star-rating-v1' },
+    };
   }
   const config = loadConfig({
     env: {},
@@ -79,7 +97,13 @@ export async function startWorld(options: WorldOptions): Promise<PurgeWorld> {
   const log = pino({ level: 'info' }, sink);
   const services = createServices(config, { log, redis: options.redis, now: () => NOW });
   return {
-    sim, config, services, prefix, archiveDir, archiveConfig, logs,
+    sim,
+    config,
+    services,
+    prefix,
+    archiveDir,
+    archiveConfig,
+    logs,
     async close() {
       await services.close();
       await deleteKeys(options.redis, prefix);

@@ -65,7 +65,9 @@ function cliBundle(): Promise<{ entry: string; dispose(): void }> {
 }
 
 /** `testClock`: the CLI and daemons run on the pinned test clock (test/helpers/clock.ts). */
-export async function startSafetyWorld(options: { smtp?: boolean | SmtpCaptureOptions; sim?: SimulatorOptions; testClock?: boolean } = {}): Promise<SafetyWorld> {
+export async function startSafetyWorld(
+  options: { smtp?: boolean | SmtpCaptureOptions; sim?: SimulatorOptions; testClock?: boolean } = {},
+): Promise<SafetyWorld> {
   const clock = options.testClock ? clockEnv() : {};
   const cli = await cliBundle();
   const smtp = options.smtp ? await startSmtpCapture(options.smtp === true ? {} : options.smtp) : undefined;
@@ -78,19 +80,28 @@ export async function startSafetyWorld(options: { smtp?: boolean | SmtpCaptureOp
   const daemons: DaemonProcess[] = [];
 
   const world: SafetyWorld = {
-    sim, smtp, redis, prefix, dir, archiveDir, spoolDir,
+    sim,
+    smtp,
+    redis,
+    prefix,
+    dir,
+    archiveDir,
+    spoolDir,
     ledger: new RedisLedger(redis, prefix),
     config(name, lines) {
       const file = join(dir, `${name}.yaml`);
-      writeFileSync(file, [
-        `ox: { url: "${sim.url}", user: oxadmin, password: secret, retry: { attempts: 3, baseDelayMs: 20, maxDelayMs: 200 } }`,
-        `redis: { url: "${REDIS_URL}", prefix: ${prefix} }`,
-        ...(lines.some((l) => l.startsWith('archive:')) ? [] : [`archive: { kind: fs, dir: "${archiveDir}" }`]),
-        `spool: { dir: "${spoolDir}" }`,
-        ...(smtp && !lines.some((l) => l.startsWith('mail:')) ? [`mail: { smtp: "${smtp.url}", from: ox-batch@example.com }`] : []),
-        ...lines,
-        '',
-      ].join('\n'));
+      writeFileSync(
+        file,
+        [
+          `ox: { url: "${sim.url}", user: oxadmin, password: secret, retry: { attempts: 3, baseDelayMs: 20, maxDelayMs: 200 } }`,
+          `redis: { url: "${REDIS_URL}", prefix: ${prefix} }`,
+          ...(lines.some((l) => l.startsWith('archive:')) ? [] : [`archive: { kind: fs, dir: "${archiveDir}" }`]),
+          `spool: { dir: "${spoolDir}" }`,
+          ...(smtp && !lines.some((l) => l.startsWith('mail:')) ? [`mail: { smtp: "${smtp.url}", from: ox-batch@example.com }`] : []),
+          ...lines,
+          '',
+        ].join('\n'),
+      );
       return file;
     },
     async cli(configFile, args, env = {}) {
@@ -124,12 +135,18 @@ export async function startSafetyWorld(options: { smtp?: boolean | SmtpCaptureOp
       daemons.push(handle);
       await Promise.race([
         waitFor(() => output().includes('ox-batch daemon started'), 'the daemon to start', 30_000),
-        exited.then(({ code }) => { throw new Error(`the daemon exited early (${code}): ${output()}`); }),
+        exited.then(({ code }) => {
+          throw new Error(`the daemon exited early (${code}): ${output()}`);
+        }),
       ]);
       return handle;
     },
     async heldRows(feed = {}) {
-      const raw = await directGet(sim, `/userfeedback/v1/export/${feed.contextGroup ?? 'default'}/${feed.type ?? 'star-rating-v1'}/raw`, {});
+      const raw = await directGet(
+        sim,
+        `/userfeedback/v1/export/${feed.contextGroup ?? 'default'}/${feed.type ?? 'star-rating-v1'}/raw`,
+        {},
+      );
       return JSON.parse(raw.toString('utf8')) as Array<Record<string, string>>;
     },
     async close() {
