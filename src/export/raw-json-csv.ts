@@ -641,7 +641,11 @@ function coerce(value: unknown): string {
 export function isoDate(value: string): string {
   const ox = OX_DATE.exec(value);
   if (ox) return `${ox[1]}T${ox[2]}Z`;
-  if (/^\d{10,}$/.test(value)) return new Date(Number(value)).toISOString().replace('.000Z', 'Z');
+  if (/^\d{10,}$/.test(value)) {
+    const date = new Date(Number(value));
+    // Past what a Date holds (8.64e15 ms, the year 275760) it is no time OX wrote: kept as it came.
+    if (!Number.isNaN(date.getTime())) return date.toISOString().replace('.000Z', 'Z');
+  }
   return value;
 }
 

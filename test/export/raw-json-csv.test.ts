@@ -183,6 +183,14 @@ describe('raw JSON → csv transcoder', () => {
     );
   });
 
+  it('keeps a date past what a Date holds as it came (epoch ms 8640000000000001), converts one inside the range', () => {
+    const o = { type: 'star-rating-v1' as const, delimiter: ',', header: false, formulaGuard: false, columns: undefined };
+    const json = JSON.stringify([{ date: 8640000000000001 }, { date: 1764590400000 }]);
+    const actual = transcode([Buffer.from(json, 'utf8')], o).bytes.toString('utf8');
+    expect(actual.split('\n')[0]).toContain('8640000000000001');
+    expect(actual).toContain('2025-12-01T12:00:00Z');
+  });
+
   it('a BOM and whitespace around the array are fine; an empty array is the header alone', () => {
     const o = { type: 'star-rating-v1', delimiter: ',', header: true, formulaGuard: true };
     const out = transcode([Buffer.from('\uFEFF  [ ] \n', 'utf8')], o);

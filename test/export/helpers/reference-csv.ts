@@ -78,6 +78,11 @@ function cell(record: Record<string, unknown>, column: FeedbackColumn, formulaGu
 export function isoDate(value: string): string {
   const ox = OX_DATE.exec(value);
   if (ox) return `${ox[1]}T${ox[2]}Z`;
-  if (/^\d{10,}$/.test(value)) return new Date(Number(value)).toISOString().replace('.000Z', 'Z');
+  if (/^\d{10,}$/.test(value)) {
+    // The csv-stringify implementation threw RangeError here for epoch ms past what a Date holds
+    // (found by the seeded property, seed 884586620); both now keep such a value as it came.
+    const date = new Date(Number(value));
+    if (!Number.isNaN(date.getTime())) return date.toISOString().replace('.000Z', 'Z');
+  }
   return value;
 }
