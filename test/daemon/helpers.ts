@@ -5,6 +5,7 @@ import { loadConfig } from '../../src/config/load-config.js';
 import type { Config } from '../../src/config/schema.js';
 import type { ChildProcess } from 'node:child_process';
 import { insideTest, runChild, startChild, type TestChild } from '../helpers/child.js';
+import { bundled, bundledCli } from '../helpers/bundle.js';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
@@ -71,7 +72,7 @@ export async function startChildDaemon(
   env: Record<string, string> = {},
   timeoutMs = 120_000,
 ): Promise<Child> {
-  const child = startChild(process.execPath, ['--import', 'tsx', join(here, 'fixtures', 'daemon-child.ts')], {
+  const child = startChild(process.execPath, [await bundled(join(here, 'fixtures', 'daemon-child.ts'))], {
     cwd: ROOT,
     env: { ...process.env, OXB_TEST_CONFIG: JSON.stringify(configOverrides), ...env },
     timeoutMs,
@@ -88,13 +89,13 @@ export async function startChildDaemon(
   return handle;
 }
 
-/** Runs the real CLI (`src/cli/main.ts`) and collects its output and exit code. */
+/** Runs the real CLI (`src/cli/main.ts`, bundled from the current sources) and collects its output and exit code. */
 export async function runCli(
   args: string[],
   env: Record<string, string> = {},
   timeoutMs = 60_000,
 ): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const { code, stdout, stderr } = await runChild(process.execPath, ['--import', 'tsx', join(ROOT, 'src', 'cli', 'main.ts'), ...args], {
+  const { code, stdout, stderr } = await runChild(process.execPath, [await bundledCli(), ...args], {
     cwd: ROOT,
     env: { ...process.env, ...env },
     timeoutMs,

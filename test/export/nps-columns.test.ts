@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { exportFeedback } from '../../src/export/export-feedback.js';
 import { deleteKeys, plainRedis } from '../daemon/helpers.js';
 import { directGet, oxBounds, REDIS_URL, startExportEnv, type ExportEnv } from './helpers/export-env.js';
+import { bundledCli } from '../helpers/bundle.js';
 
 const FIXTURE = fileURLToPath(new URL('../sim/fixtures/both-types.json', import.meta.url));
 const WINDOW = { start: Date.UTC(2026, 10, 1), end: Date.UTC(2026, 10, 2) };
@@ -304,9 +305,7 @@ describe('ox-batch run (CLI): nps-v1 as csv keeps Question', () => {
       LOG_LEVEL: 'warn',
     };
     const args = [
-      '--import',
-      'tsx',
-      'src/cli/main.ts',
+      await bundledCli(),
       'run',
       'feedback.export',
       '--start',

@@ -16,6 +16,7 @@ import { RedisLedger } from '../../src/ledger/redis-ledger.js';
 import { OxSimulator } from '../../src/sim/ox-simulator.js';
 import { deleteKeys, freePort, plainRedis, REDIS_URL, ROOT, runCli, testPrefix, waitFor } from '../daemon/helpers.js';
 import { SIM_CREDENTIALS } from '../ox/ox-test-kit.js';
+import { bundledCli } from '../helpers/bundle.js';
 
 const DAY = 86_400_000;
 const EXPORTS = '/userfeedback/v1/export/default/';
@@ -65,15 +66,11 @@ describe('the retry clock in a running daemon', () => {
     // bad: 400 (permanent). good: 2 BullMQ attempts x 2 tries each, all 503; after that OX answers.
     sim.setFaults({ pathPrefix: EXPORTS, script: [400, 503, 503, 503, 503] });
     const port = await freePort();
-    const started = startChild(
-      process.execPath,
-      ['--import', 'tsx', join(ROOT, 'src', 'cli', 'main.ts'), '--config', file, 'start', '--port', String(port)],
-      {
-        cwd: ROOT,
-        env: { ...process.env, ...clockEnv() },
-        timeoutMs: 180_000,
-      },
-    );
+    const started = startChild(process.execPath, [await bundledCli(), '--config', file, 'start', '--port', String(port)], {
+      cwd: ROOT,
+      env: { ...process.env, ...clockEnv() },
+      timeoutMs: 180_000,
+    });
     const child = started.process;
     const exited = started.exited.then(({ code }) => code);
     const ledger = new RedisLedger(redis, prefix);

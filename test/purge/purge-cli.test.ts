@@ -8,14 +8,15 @@ import { OxSimulator } from '../../src/sim/ox-simulator.js';
 import { RedisLedger } from '../../src/ledger/redis-ledger.js';
 import { deleteKeys, plainRedis, REDIS_URL, testPrefix } from '../daemon/helpers.js';
 import { seedFeedback } from './helpers/purge-world.js';
+import { bundledCli } from '../helpers/bundle.js';
 
 let sim: OxSimulator;
 let redis: RedisClient;
 let prefix: string;
 let dir: string;
 
-/** The real CLI (TypeScript through tsx) in a child process, configured by environment only. */
-function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+/** The real CLI (bundled from the current sources) in a child process, configured by environment only. */
+async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   const env = {
     ...process.env,
     OXB_CONFIG: '',
@@ -29,9 +30,11 @@ function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: st
     LOG_LEVEL: 'info',
   };
   // -1: killed at the timeout.
-  return runChild(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { env, timeoutMs: 30_000 }).then(
-    ({ code, stdout, stderr }) => ({ code: code ?? -1, stdout, stderr }),
-  );
+  return runChild(process.execPath, [await bundledCli(), ...args], { env, timeoutMs: 30_000 }).then(({ code, stdout, stderr }) => ({
+    code: code ?? -1,
+    stdout,
+    stderr,
+  }));
 }
 
 beforeAll(async () => {
