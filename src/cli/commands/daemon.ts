@@ -25,19 +25,18 @@ import { commandRedis } from '../command-redis.js';
  * action), not at start-up: BullMQ, ioredis, express and the AWS SDK behind the services are
  * more than `ox-batch --help` and the low-level OX commands should wait for.
  */
+/** What the queue commands (schedules, pause, resume, enqueue, backfill, status) and `start` need; `run` has its own. */
 async function loadDaemonRuntime() {
   const [
     progress,
     logger,
     ledger,
-    services,
     time,
     redisWait,
     enqueue,
     lifecycle,
     queues,
     redisConnection,
-    attempt,
     scheduleState,
     status,
     schedules,
@@ -50,14 +49,12 @@ async function loadDaemonRuntime() {
     import('cli-progress'),
     import('../../log/logger.js'),
     import('../../ledger/redis-ledger.js'),
-    import('../../services.js'),
     import('../../time/parse-time.js'),
     import('../../redis/wait-for-redis.js'),
     import('../../queue/enqueue.js'),
     import('../../queue/lifecycle.js'),
     import('../../queue/queues.js'),
     import('../../redis/connection.js'),
-    import('../../queue/attempt.js'),
     import('../../queue/schedule-state.js'),
     import('../../queue/schedule-status.js'),
     import('../../queue/schedules.js'),
@@ -72,7 +69,6 @@ async function loadDaemonRuntime() {
     Presets: progress.Presets,
     createLogger: logger.createLogger,
     RedisLedger: ledger.RedisLedger,
-    createServices: services.createServices,
     parseInstant: time.parseInstant,
     waitForRedis: redisWait.waitForRedis,
     enqueueRun: enqueue.enqueueRun,
@@ -84,7 +80,6 @@ async function loadDaemonRuntime() {
     createQueue: queues.createQueue,
     closeRedis: redisConnection.closeRedis,
     createRedis: redisConnection.createRedis,
-    executeManualAttempt: attempt.executeManualAttempt,
     ScheduleState: scheduleState.ScheduleState,
     scheduleStatus: status.scheduleStatus,
     runningWindows: status.runningWindows,
@@ -135,7 +130,7 @@ async function loadRunRuntime() {
     assertWindowClosed: closedWindow.assertWindowClosed,
     sweepSpoolAtStart: sweep.sweepSpoolAtStart,
     kinds: registry.jobKinds as ReadonlyArray<AnyJobKind>,
-  } satisfies Partial<DaemonRuntime>;
+  };
 }
 
 /** What resolving a target and its windows needs: the run runtime has it, so has the daemon one. */
