@@ -23,18 +23,21 @@ afterAll(() => cli?.dispose());
 describe('a year-month is read in the schedule zone, whatever TZ the process has', () => {
   const prefix = testPrefix();
   const redis = plainRedis();
+  const zonePrefix = (tz: string) => `${prefix}-${tz.replace('/', '-')}`;
+  const zones = ['America/New_York', 'Asia/Tokyo', 'UTC'];
   afterAll(async () => {
-    await deleteKeys(redis, prefix);
+    // Each zone's backfill queued under a prefix of its own.
+    for (const tz of zones) await deleteKeys(redis, zonePrefix(tz));
     await redis.quit();
   });
 
-  for (const tz of ['America/New_York', 'Asia/Tokyo', 'UTC']) {
+  for (const tz of zones) {
     it(`backfill --from 2025-11 --to 2025-12 with TZ=${tz}`, async () => {
       const config = join(ROOT, 'config', 'schedules.example.yaml');
       const result = await runCli(cli.entry, ['--config', config, 'backfill', 'feedback-daily', '--from', '2025-11', '--to', '2025-12'], {
         TZ: tz,
         REDIS_URL,
-        OXB_REDIS_PREFIX: `${prefix}-${tz.replace('/', '-')}`,
+        OXB_REDIS_PREFIX: zonePrefix(tz),
       });
       expect(result.stderr).not.toMatch(/error/i);
       expect(result.code).toBe(0);
@@ -48,9 +51,18 @@ describe('a year-month is read in the schedule zone, whatever TZ the process has
 });
 
 describe('NO_COLOR', () => {
+  const colorPrefixes: string[] = [];
+  afterAll(async () => {
+    const redis = plainRedis();
+    for (const used of colorPrefixes) await deleteKeys(redis, used);
+    await redis.quit();
+  });
+
   /** Runs the CLI on a terminal (util-linux `script` gives it a pty), where logs are pretty. */
   function onTerminal(env: Record<string, string>): Promise<string> {
     const command = `${JSON.stringify(process.execPath)} ${JSON.stringify(cli.entry)} run feedback.export --start 2025-01-01T00:00:00Z --end 2025-01-02T00:00:00Z`;
+    const colorPrefix = `${testPrefix()}-color`;
+    colorPrefixes.push(colorPrefix);
     const child = startChild('script', ['-qec', command, '/dev/null'], {
       cwd: ROOT,
       env: {
@@ -58,7 +70,7 @@ describe('NO_COLOR', () => {
         HOME: '/tmp',
         TERM: 'xterm',
         REDIS_URL,
-        OXB_REDIS_PREFIX: `${testPrefix()}-color`,
+        OXB_REDIS_PREFIX: colorPrefix,
         OX_URL: 'http://127.0.0.1:9',
         LOG_LEVEL: 'info',
         ...env,
