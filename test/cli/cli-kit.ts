@@ -1,33 +1,17 @@
 import type { ChildProcess } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
-import { rmSync } from 'node:fs';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { build } from 'esbuild';
+import { bundledCli } from '../helpers/bundle.js';
 import { runChild, startChild } from '../helpers/child.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
 /**
- * The CLI bundled from the current sources (esbuild, the compiler tsx uses; dependencies stay
- * external). Starting it with plain node takes a fraction of a second, where tsx compiling the
- * sources per spawn takes seconds: that keeps the spawning tests fast. Lives below node_modules
- * so the external packages resolve, and is removed by `dispose`.
+ * The CLI bundled from the current sources (test/helpers/bundle.ts: once per test process, plain
+ * node per spawn instead of tsx compiling the sources each time). `dispose` is kept for the
+ * callers; the bundle is removed when the test process exits.
  */
 export async function bundleCli(): Promise<{ entry: string; dispose(): void }> {
-  const dir = join(ROOT, 'node_modules', '.cache', `oxb-cli-${randomUUID().slice(0, 8)}`);
-  const entry = join(dir, 'main.mjs');
-  await build({
-    entryPoints: [join(ROOT, 'src/cli/main.ts')],
-    outfile: entry,
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    target: 'node20',
-    packages: 'external',
-    logLevel: 'error',
-  });
-  return { entry, dispose: () => rmSync(dir, { recursive: true, force: true }) };
+  return { entry: await bundledCli(), dispose: () => undefined };
 }
 
 export interface CliResult {
