@@ -2,7 +2,9 @@
 // The shebang carries the V8 setting the memory figures are measured with (README, "Memory and
 // speed"): a 2 MB young generation makes V8 scavenge, and so release the network buffers a long
 // export streams through, far more often (peak RSS ~40 MB lower). `env -S` (GNU coreutils >= 8.30,
-// BSD/macOS) passes it on; the npm bin, npx and the image's ENTRYPOINT all run this line.
+// BSD/macOS) passes it on; the npm bin, npx and the image's ENTRYPOINT all run this line. The
+// settings V8 takes at run time come first of all imports (v8-settings.ts).
+import '../v8-settings.js';
 import { Command, CommanderError } from 'commander';
 import { EXIT_USAGE } from '../errors.js';
 import { registerCommands } from './commands/index.js';

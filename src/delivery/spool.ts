@@ -10,11 +10,11 @@
  * process's files are never touched.
  */
 import { createHash } from 'node:crypto';
-import { createReadStream, createWriteStream, type ReadStream } from 'node:fs';
+import { closeSync, createReadStream, fdatasync, openSync, writeSync, writevSync, type ReadStream } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Readable, Transform, type TransformCallback } from 'node:stream';
+import { Readable, Transform, Writable, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGzip, constants as zlibConstants } from 'node:zlib';
 import { identityToken } from './process-identity.js';
@@ -29,7 +29,13 @@ export function nextSpoolName(): string {
   return `${SPOOL_FILE_PREFIX}${identityToken()}.${spoolCounter}`;
 }
 
+/**
+ * Chunks the sink may hold before the pipeline pauses the source. Writes are synchronous
+ * (SpoolFileSink), so this is only what piles up within one turn of the event loop.
+ */
 const SPOOL_WRITE_BUFFER_BYTES = 1024 * 1024;
+/** Spooled bytes after which the disk is asked to start writing them back (SpoolFileSink). */
+const WRITE_BACK_BYTES = 32 * 1024 * 1024;
 
 /** Counts rows in the uncompressed content as it streams by. */
 export interface RowCounter {
@@ -107,8 +113,7 @@ export async function spoolStream(source: Readable | AsyncIterable<Buffer | stri
     ? [content, createGzip({ level: options.gzipLevel ?? zlibConstants.Z_DEFAULT_COMPRESSION }), stored]
     : [content];
   try {
-    // A deep write buffer lets the stream batch chunks into one writev while a write is in flight.
-    const sink = createWriteStream(path, { flags: 'wx', mode: 0o600, highWaterMark: SPOOL_WRITE_BUFFER_BYTES });
+    const sink = new SpoolFileSink(path);
     await pipeline([toReadable(source), ...stages, sink], { signal: options.signal });
     options.rowCounter?.finish?.();
   } catch (err) {
@@ -132,6 +137,98 @@ export async function spoolStream(source: Readable | AsyncIterable<Buffer | stri
 
 function toReadable(source: Readable | AsyncIterable<Buffer | string>): NodeJS.ReadableStream {
   return source instanceof Readable ? source : Readable.from(source, { objectMode: false });
+}
+
+/**
+ * The spool file, written synchronously on the event loop. Measured on a 651 MB export (2-core
+ * machine, ext4, page cache): fs.createWriteStream (writes in libuv's thread pool, 1 MiB
+ * buffer) 1.60-1.65 s and 0.9 s of system time; writeSync per chunk 1.05-1.10 s and 0.4 s. The
+ * thread pool's hand-offs cost more than the copies into the page cache they wait for, which
+ * take ~0.1 ms per 256 KiB chunk. The price is that a stalled disk stalls this process's event
+ * loop instead of one pool thread: spool.dir is meant to be a local disk (the default is the OS
+ * temp dir), and a lock renewal waits at most one write.
+ */
+class SpoolFileSink extends Writable {
+  private fd: number | undefined;
+  private unflushed = 0;
+  private flushing: Promise<void> | undefined;
+  constructor(private readonly path: string) {
+    super({ highWaterMark: SPOOL_WRITE_BUFFER_BYTES });
+  }
+  // Before the first write, inside the pipeline: a failed open destroys the source too.
+  override _construct(done: (err?: Error | null) => void): void {
+    try {
+      this.fd = openSync(this.path, 'wx', 0o600);
+      done();
+    } catch (err) {
+      done(err as Error);
+    }
+  }
+  override _write(chunk: Buffer, _encoding: BufferEncoding, done: (err?: Error | null) => void): void {
+    try {
+      writeFully(this.fd!, chunk);
+      this.wrote(chunk.length);
+      done();
+    } catch (err) {
+      done(err as Error);
+    }
+  }
+  override _writev(chunks: { chunk: Buffer }[], done: (err?: Error | null) => void): void {
+    try {
+      const buffers = chunks.map((c) => c.chunk);
+      const total = buffers.reduce((sum, b) => sum + b.length, 0);
+      const written = writevSync(this.fd!, buffers);
+      // A regular file takes all of it; should it not, the rest goes chunk by chunk.
+      if (written < total) writeFully(this.fd!, Buffer.concat(buffers).subarray(written));
+      this.wrote(total);
+      done();
+    } catch (err) {
+      done(err as Error);
+    }
+  }
+  override _final(done: (err?: Error | null) => void): void {
+    this.closeFile(done);
+  }
+  override _destroy(err: Error | null, done: (err?: Error | null) => void): void {
+    this.closeFile((closeErr) => done(err ?? closeErr));
+  }
+  /**
+   * The archive fsyncs the file it links or copies from the spool; a disk flushing 600 MB only
+   * then adds its whole write time at the end (~0.3 s here). Starting the write-back every
+   * WRITE_BACK_BYTES while the download goes on leaves only the tail to the final fsync.
+   */
+  private wrote(bytes: number): void {
+    this.unflushed += bytes;
+    if (this.unflushed < WRITE_BACK_BYTES || this.flushing || this.fd === undefined) return;
+    this.unflushed = 0;
+    const fd = this.fd;
+    this.flushing = new Promise<void>((resolve) => {
+      // Its outcome does not matter here: the archive's own fsync reports any failure.
+      fdatasync(fd, () => {
+        this.flushing = undefined;
+        resolve();
+      });
+    });
+  }
+  private closeFile(done: (err?: Error | null) => void): void {
+    const fd = this.fd;
+    this.fd = undefined;
+    const close = () => {
+      try {
+        if (fd !== undefined) closeSync(fd);
+        done();
+      } catch (err) {
+        done(err as Error);
+      }
+    };
+    // Never close a descriptor a write-back in the thread pool still uses.
+    if (this.flushing) void this.flushing.then(close);
+    else close();
+  }
+}
+
+function writeFully(fd: number, buffer: Buffer): void {
+  for (let offset = 0; offset < buffer.length;) offset += writeSync(fd, buffer, offset);
 }
 
 /** Passes bytes through unchanged, counting them and showing each chunk to an observer. */

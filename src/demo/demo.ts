@@ -6,6 +6,7 @@
  * sync advertisements from the catalog, audit yesterday's password changes. Prints a summary with
  * the paths to look at. `--keep` leaves everything running (dashboard, metrics) until Ctrl-C.
  */
+import '../v8-settings.js';
 import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join, relative } from 'node:path';

@@ -41,6 +41,12 @@ describe('the bin applies the V8 setting itself', () => {
     expect(JSON.parse(/EXECARGV (.*)/.exec(stderr)![1]!)).toContain(FLAG);
   });
 
+  it('every entry point makes the run-time V8 settings before any other import', () => {
+    const firstImport = (file: string) => /^import .*$/m.exec(readFileSync(join(ROOT, file), 'utf8'))?.[0];
+    for (const entry of ['src/cli/main.ts', 'src/demo/demo.ts']) expect(firstImport(entry), entry).toBe("import '../v8-settings.js';");
+    expect(readFileSync(join(ROOT, 'src/v8-settings.ts'), 'utf8')).toMatch(/setFlagsFromString\(flag\)/);
+  });
+
   it('the npm scripts that start ox-batch pass it too', () => {
     const scripts = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts;
     for (const name of ['start', 'sim', 'demo']) expect(scripts[name], name).toContain(`node ${FLAG} dist/`);

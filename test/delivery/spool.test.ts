@@ -85,6 +85,34 @@ describe('spoolStream', () => {
     expect(await readdir(dir)).toEqual([]);
   });
 
+  it('spools past the write-back mark (32 MiB) byte for byte, and a failure after it leaves nothing', async () => {
+    // 40 distinct MiB: the sink starts a write-back after 32 and must close only once it is done.
+    const chunks = Array.from({ length: 160 }, (_, i) => Buffer.alloc(256 * 1024, i % 251));
+    const content = Buffer.concat(chunks);
+    const artifact = await spoolStream(Readable.from(chunks), { dir });
+    expect(artifact.bytes).toBe(content.length);
+    expect(artifact.sha256).toBe(sha256(content));
+    expect(sha256(await readFile(artifact.path))).toBe(sha256(content));
+    await artifact.cleanup();
+    async function* failsLate() {
+      yield* chunks;
+      throw new Error('connection dropped after 40 MiB');
+    }
+    await expect(spoolStream(failsLate(), { dir })).rejects.toThrow('connection dropped after 40 MiB');
+    expect(await readdir(dir)).toEqual([]);
+  });
+
+  it('a spool file that cannot be created fails the spool and stops reading the source', async () => {
+    const source = Readable.from(
+      (function* () {
+        for (let i = 0; i < 1000; i++) yield Buffer.alloc(1024, 65);
+      })(),
+    );
+    // A folder that exists but takes no new files, even for root.
+    await expect(spoolStream(source, { dir: '/proc/self' })).rejects.toThrow(/ENOENT|EACCES|EPERM/);
+    expect(source.destroyed).toBe(true);
+  });
+
   it('creates the spool folder when it does not exist', async () => {
     const nested = join(dir, 'a', 'b');
     const artifact = await spoolStream(Readable.from([Buffer.from('x')]), { dir: nested });
