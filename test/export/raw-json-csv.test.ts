@@ -200,6 +200,38 @@ describe('raw JSON → csv transcoder', () => {
     );
   });
 
+  it('finds a quote, escape, delimiter or control byte at any of the four places in a word, in any chunking', () => {
+    // The string scan tests four bytes at once: each special byte at each offset, long strings and short.
+    const o = { type: 'star-rating-v1', delimiter: ';', header: false, formulaGuard: false };
+    for (let at = 0; at < 12; at++) {
+      for (const length of [at + 1, at + 4, 40]) {
+        const plain = 'abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJ'.slice(0, length);
+        for (const [special, cell] of [
+          ['\\"', 'QUOTE'],
+          ['\\\\', 'BACKSLASH'],
+          [';', 'DELIMITER'],
+        ] as const) {
+          const comment = plain.slice(0, at) + special + plain.slice(at);
+          const json = `[{"comment":"${comment}","app":"x"}]`;
+          const decoded = JSON.parse(`"${comment}"`) as string;
+          const expected = /[;"]/.test(decoded) ? `"${decoded.replaceAll('"', '""')}"` : decoded;
+          for (const cut of [0, 13, 13 + at, 14 + at, json.length - 8]) {
+            const bytes = Buffer.from(json, 'utf8');
+            const out = transcode([bytes.subarray(0, cut), bytes.subarray(cut)], o).bytes.toString('utf8');
+            // Date and Score are empty, Comment and App follow.
+            expect(out.slice(0, expected.length + 4), `${cell} at ${at} of ${length}, cut at ${cut}`).toBe(`;;${expected};x`);
+          }
+        }
+        // In a second row: the first (keys not seen yet) goes through JSON.parse.
+        const raw = Buffer.from(
+          `[{"comment":"c","app":"x"},{"comment":"${plain.slice(0, at)}\u0001${plain.slice(at)}","app":"x"}]`,
+          'utf8',
+        );
+        expect(() => transcode([raw], o), `control byte at ${at} of ${length}`).toThrow(/control character/);
+      }
+    }
+  });
+
   it.each([
     '',
     '[{"a":"b"}',
