@@ -1,6 +1,7 @@
 import { STATUS_CODES } from 'node:http';
 import { PassThrough, type Readable } from 'node:stream';
-import { Pool, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
+import { Pool } from './undici-pool.js';
 import type { Logger } from 'pino';
 import type { OxConfig } from '../config/schema.js';
 import { InputError, OxBatchError } from '../errors.js';
