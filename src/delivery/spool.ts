@@ -17,6 +17,7 @@ import { join } from 'node:path';
 import { Readable, Transform, Writable, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGzip, constants as zlibConstants } from 'node:zlib';
+import { streamedBufferReleaser } from '../v8-settings.js';
 import { identityToken } from './process-identity.js';
 
 /** Spool file names start with this; the sweep looks at nothing else. */
@@ -90,7 +91,10 @@ export async function spoolStream(source: Readable | AsyncIterable<Buffer | stri
   const path = join(dir, nextSpoolName());
   const hash = createHash('sha256');
   let lastProgress = Date.now();
+  // The source's chunks are garbage once they went by (gzip or not): see streamedBufferReleaser.
+  const releaseBuffers = streamedBufferReleaser('minor');
   const countRows = (chunk: Buffer) => {
+    releaseBuffers(chunk.length);
     options.rowCounter?.update(chunk);
     if (options.onProgress && Date.now() - lastProgress >= PROGRESS_INTERVAL_MS) {
       lastProgress = Date.now();

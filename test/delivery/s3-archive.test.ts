@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DeliveryError, InputError } from '../../src/errors.js';
 import { S3Archive } from '../../src/delivery/s3-archive.js';
 import { createArchive } from '../../src/delivery/create-archive.js';
+import { waitFor } from '../daemon/helpers.js';
 import {
   startChecksumProxy,
   startFaultyProxy,
@@ -190,6 +191,75 @@ describe('S3Archive against s3rver', () => {
     expect((failure as DeliveryError).retryable).toBe(true);
     expect((failure as DeliveryError).message).toContain(`s3://${s3.bucket}/${key}.2`);
     expect(await archive.exists(`${key}.2`)).toBe(false);
+    await archive.close();
+  });
+
+  it('a part that fails past its retries stops the multipart upload and aborts it: no object, no parts kept', async () => {
+    const archive = new S3Archive(s3ArchiveConfig(proxy.endpoint, s3.bucket, { partSizeBytes: 5 * 1024 * 1024 }));
+    const content = randomBytes(16 * 1024 * 1024);
+    const key = `t-${randomUUID()}/parts.csv`;
+    proxy.requests.length = 0;
+    // Parts 2.. are refused (more often than the SDK retries): part 1 goes up, then the upload fails.
+    let partsSeen = 0;
+    const failing = (method: string, url: string) => method === 'PUT' && url.includes('partNumber=') && ++partsSeen > 1;
+    proxy.failWhen(failing);
+    const failure = await archive
+      .putFile(key, await spoolFile(content), { contentType: 'text/csv', bytes: content.length, sha256: sha256(content) })
+      .catch((e: unknown) => e);
+    proxy.failWhen(undefined);
+    expect(failure).toBeInstanceOf(DeliveryError);
+    expect((failure as DeliveryError).retryable).toBe(true);
+    const mine = proxy.requests.filter((r) => r.url.includes(key.split('/')[0]!));
+    expect(mine.filter((r) => r.method === 'DELETE' && r.url.includes('uploadId='))).toHaveLength(1);
+    expect(mine.filter((r) => r.method === 'POST' && r.url.includes('uploadId='))).toHaveLength(0); // never completed
+    expect(await archive.exists(key)).toBe(false);
+    await archive.close();
+  });
+
+  it('a part answered 500 once is sent again from the same buffer; the object is intact', async () => {
+    const archive = new S3Archive(s3ArchiveConfig(proxy.endpoint, s3.bucket, { partSizeBytes: 5 * 1024 * 1024 }));
+    const content = randomBytes(11 * 1024 * 1024 + 7);
+    const key = `t-${randomUUID()}/retried.csv`;
+    proxy.requests.length = 0;
+    let refused = 0;
+    proxy.failWhen((method, url) => method === 'PUT' && url.includes('partNumber=2') && refused++ === 0);
+    await archive.putFile(key, await spoolFile(content), { contentType: 'text/csv', bytes: content.length, sha256: sha256(content) });
+    proxy.failWhen(undefined);
+    expect(proxy.requests.filter((r) => r.url.includes('partNumber=2')).map((r) => r.status)).toEqual([500, 200]);
+    expect(await archive.verify(key, { bytes: content.length, sha256: sha256(content) })).toMatchObject({
+      ok: true,
+      verifiedBy: 'download',
+    });
+    await archive.close();
+  });
+
+  it('an abort mid-upload stops sending parts, aborts the multipart upload and rejects with the abort', async () => {
+    const archive = new S3Archive(s3ArchiveConfig(proxy.endpoint, s3.bucket, { partSizeBytes: 5 * 1024 * 1024 }));
+    const content = randomBytes(26 * 1024 * 1024);
+    const key = `t-${randomUUID()}/aborted.csv`;
+    proxy.requests.length = 0;
+    const controller = new AbortController();
+    // Part 2 hangs until the abort; parts 1 and 3 may go up meanwhile, parts after them must not.
+    proxy.holdMatching((method, url) => method === 'PUT' && url.includes('partNumber=2'));
+    const upload = archive
+      .putFile(key, await spoolFile(content), {
+        contentType: 'text/csv',
+        bytes: content.length,
+        sha256: sha256(content),
+        signal: controller.signal,
+      })
+      .catch((e: unknown) => e);
+    await waitFor(() => proxy.held() === 1, 'part 2 held');
+    controller.abort();
+    const failure = await upload;
+    proxy.holdMatching(undefined);
+    proxy.releaseHeld();
+    expect((failure as Error).name).toBe('AbortError');
+    const mine = proxy.requests.filter((r) => r.url.includes(key.split('/')[0]!));
+    const partNumbers = mine.filter((r) => r.url.includes('partNumber=')).map((r) => Number(/partNumber=(\d+)/.exec(r.url)![1]));
+    expect(Math.max(0, ...partNumbers)).toBeLessThanOrEqual(3); // two buffers: part 3 at most while 2 hung
+    expect(mine.filter((r) => r.method === 'DELETE' && r.url.includes('uploadId='))).toHaveLength(1);
+    expect(await archive.exists(key)).toBe(false);
     await archive.close();
   });
 

@@ -63,6 +63,8 @@ export interface FaultyProxy {
   requests: RecordedRequest[];
   /** The next `count` requests are answered with `status` (default 500). */
   failNext(count: number, status?: number): void;
+  /** Requests for which `match` answers true are answered 500 (their body read first). */
+  failWhen(match: ((method: string, url: string) => boolean) | undefined): void;
   /**
    * Requests matching `match` are held (their body read, no answer) until `releaseHeld()`,
    * which drops them: a client that was cut off mid-upload. Answers how many are held now.
@@ -79,6 +81,7 @@ export async function startFaultyProxy(target: string): Promise<FaultyProxy> {
   let failuresLeft = 0;
   let failureStatus = 500;
   let hold: ((method: string, url: string) => boolean) | undefined;
+  let failMatching: ((method: string, url: string) => boolean) | undefined;
   const heldResponses = new Set<import('node:http').ServerResponse>();
   const server: Server = createServer((req, res) => {
     if (hold?.(req.method!, req.url!)) {
@@ -86,8 +89,9 @@ export async function startFaultyProxy(target: string): Promise<FaultyProxy> {
       heldResponses.add(res);
       return;
     }
-    if (failuresLeft > 0) {
-      failuresLeft -= 1;
+    const injected = failuresLeft > 0 || failMatching?.(req.method!, req.url!) === true;
+    if (injected) {
+      if (failuresLeft > 0) failuresLeft -= 1;
       req.resume();
       req.on('end', () => {
         requests.push({ method: req.method!, url: req.url!, status: failureStatus });
@@ -121,6 +125,9 @@ export async function startFaultyProxy(target: string): Promise<FaultyProxy> {
     failNext(count, status = 500) {
       failuresLeft = count;
       failureStatus = status;
+    },
+    failWhen(match) {
+      failMatching = match;
     },
     holdMatching(match) {
       hold = match;
