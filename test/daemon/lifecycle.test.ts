@@ -147,7 +147,8 @@ describe('daemon processes on one Redis', () => {
     const { queue, ledger, key } = await enqueueOne(prefix, 1500);
     const child = await startChildDaemon(overrides(prefix, shortLocks), { OXB_TEST_ROLE: 'worker' });
     children.push(child);
-    await waitFor(async () => (await ledger.getWindow(key))?.state === 'running', 'job running');
+    // Mid-job: the job's own body has begun (the ledger says running a moment before it does).
+    await waitFor(async () => (await ledger.getWindow(key))?.state === 'running' && (await runs(prefix, key)) === 1, 'job body running');
     child.process.kill('SIGKILL');
     expect((await child.exited).signal).toBe('SIGKILL');
     const second = await Daemon.start({
