@@ -423,6 +423,17 @@ export class RawJsonCsv {
     return j;
   }
 
+  private outViewBuffer: Buffer | undefined;
+  private outViewCache: DataView | undefined;
+  /** A DataView of the row buffer (which flush and ensure replace). */
+  private outView(): DataView {
+    if (this.outViewBuffer !== this.out) {
+      this.outViewBuffer = this.out;
+      this.outViewCache = new DataView(this.out.buffer, this.out.byteOffset, this.out.length);
+    }
+    return this.outViewCache!;
+  }
+
   private viewOf(buf: Buffer): DataView {
     if (this.viewBuffer !== buf) {
       this.viewBuffer = buf;
@@ -553,8 +564,14 @@ export class RawJsonCsv {
     let pos = this.pos;
     if (quote) out[pos++] = QUOTE;
     if (guard) out[pos++] = APOSTROPHE;
-    if (end - start <= 48) {
-      for (let k = start; k < end; k++) out[pos++] = buf[k]!;
+    if (end - start <= 256) {
+      // Four bytes at a time up to a few hundred: cheaper than Buffer#copy's native call, which
+      // cost ~0.18 s of a 2M-row export for the user agents alone.
+      const from = this.viewOf(buf);
+      const to = this.outView();
+      let k = start;
+      for (; k + 4 <= end; k += 4, pos += 4) to.setUint32(pos, from.getUint32(k, true), true);
+      for (; k < end; k++) out[pos++] = buf[k]!;
     } else {
       buf.copy(out, pos, start, end);
       pos += end - start;
