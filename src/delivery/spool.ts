@@ -91,33 +91,36 @@ export async function spoolStream(source: Readable | AsyncIterable<Buffer | stri
   const path = join(dir, nextSpoolName());
   const hash = createHash('sha256');
   let lastProgress = Date.now();
+  let contentBytes = 0;
   // The source's chunks are garbage once they went by (gzip or not): see streamedBufferReleaser.
   const releaseBuffers = streamedBufferReleaser('minor');
   const countRows = (chunk: Buffer) => {
+    contentBytes += chunk.length;
     releaseBuffers(chunk.length);
     options.rowCounter?.update(chunk);
     if (options.onProgress && Date.now() - lastProgress >= PROGRESS_INTERVAL_MS) {
       lastProgress = Date.now();
-      options.onProgress(content.bytes);
+      options.onProgress(contentBytes);
     }
   };
   const hashBytes = (chunk: Buffer) => hash.update(chunk);
-  // Without gzip the content is what is stored: one tap counts rows and hashes.
-  const content = new ByteTap(
+  // Without gzip the content is what is stored: the sink counts rows and hashes as it writes
+  // (one stream less for every chunk); with gzip a tap sees the content before it is compressed.
+  const content = options.gzip ? new ByteTap(countRows) : undefined;
+  const sink = new SpoolFileSink(
+    path,
     options.gzip
-      ? countRows
+      ? hashBytes
       : (chunk) => {
           countRows(chunk);
           hashBytes(chunk);
         },
   );
-  const stored = options.gzip ? new ByteTap(hashBytes) : content;
   // Level 6 is zlib's default balance; exports are text and shrink ~5-10x either way.
-  const stages: NodeJS.ReadWriteStream[] = options.gzip
-    ? [content, createGzip({ level: options.gzipLevel ?? zlibConstants.Z_DEFAULT_COMPRESSION }), stored]
-    : [content];
+  const stages: NodeJS.ReadWriteStream[] = content
+    ? [content, createGzip({ level: options.gzipLevel ?? zlibConstants.Z_DEFAULT_COMPRESSION })]
+    : [];
   try {
-    const sink = new SpoolFileSink(path);
     await pipeline([toReadable(source), ...stages, sink], { signal: options.signal });
     options.rowCounter?.finish?.();
   } catch (err) {
@@ -129,9 +132,9 @@ export async function spoolStream(source: Readable | AsyncIterable<Buffer | stri
   return {
     path,
     rows: options.rowCounter?.rows ?? 0,
-    bytes: stored.bytes,
+    bytes: sink.bytes,
     sha256: hash.digest('hex'),
-    contentBytes: content.bytes,
+    contentBytes,
     gzip: options.gzip ?? false,
     completedAt: Date.now(),
     open: () => createReadStream(path),
@@ -156,7 +159,13 @@ class SpoolFileSink extends Writable {
   private fd: number | undefined;
   private unflushed = 0;
   private flushing: Promise<void> | undefined;
-  constructor(private readonly path: string) {
+  /** Bytes written. */
+  bytes = 0;
+  /** `onChunk` sees every chunk before it is written; what it throws fails the spool. */
+  constructor(
+    private readonly path: string,
+    private readonly onChunk: (chunk: Buffer) => void,
+  ) {
     super({ highWaterMark: SPOOL_WRITE_BUFFER_BYTES });
   }
   // Before the first write, inside the pipeline: a failed open destroys the source too.
@@ -170,6 +179,7 @@ class SpoolFileSink extends Writable {
   }
   override _write(chunk: Buffer, _encoding: BufferEncoding, done: (err?: Error | null) => void): void {
     try {
+      this.onChunk(chunk);
       writeFully(this.fd!, chunk);
       this.wrote(chunk.length);
       done();
@@ -180,6 +190,7 @@ class SpoolFileSink extends Writable {
   override _writev(chunks: { chunk: Buffer }[], done: (err?: Error | null) => void): void {
     try {
       const buffers = chunks.map((c) => c.chunk);
+      for (const buffer of buffers) this.onChunk(buffer);
       const total = buffers.reduce((sum, b) => sum + b.length, 0);
       const written = writevSync(this.fd!, buffers);
       // A regular file takes all of it; should it not, the rest goes chunk by chunk.
@@ -202,6 +213,7 @@ class SpoolFileSink extends Writable {
    * WRITE_BACK_BYTES while the download goes on leaves only the tail to the final fsync.
    */
   private wrote(bytes: number): void {
+    this.bytes += bytes;
     this.unflushed += bytes;
     if (this.unflushed < WRITE_BACK_BYTES || this.flushing || this.fd === undefined) return;
     this.unflushed = 0;
@@ -235,16 +247,14 @@ function writeFully(fd: number, buffer: Buffer): void {
   for (let offset = 0; offset < buffer.length;) offset += writeSync(fd, buffer, offset);
 }
 
-/** Passes bytes through unchanged, counting them and showing each chunk to an observer. */
+/** Passes bytes through unchanged, showing each chunk to an observer. */
 class ByteTap extends Transform {
-  bytes = 0;
   constructor(private readonly onChunk: (chunk: Buffer) => void) {
     // A 16 KiB default would pause the source at every chunk (see the OX client's BODY_BUFFER_BYTES).
     super({ highWaterMark: 256 * 1024 });
   }
   override _transform(chunk: Buffer | string, _encoding: BufferEncoding, done: TransformCallback): void {
     const buffer = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
-    this.bytes += buffer.length;
     try {
       this.onChunk(buffer);
     } catch (err) {
