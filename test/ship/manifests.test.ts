@@ -181,9 +181,14 @@ describe('Kubernetes manifests', () => {
     expect(graceMs).toBeGreaterThan(defaults.worker.shutdownGraceMs + defaults.worker.closeTimeoutMs);
     const { requests, limits } = container.resources;
     expect(quantityBytes(requests.memory)).toBeLessThanOrEqual(quantityBytes(limits.memory));
-    // `npm run bench`: one 1M-row export peaks at up to 165 MB RSS; the request covers one, the
-    // limit the configured concurrency of them on the shared ~130 MB process base.
-    expect(quantityBytes(requests.memory)).toBeGreaterThanOrEqual(165 * 1024 ** 2);
+    // `npm run bench` (bench/results.json): the request covers the highest peak RSS of one export
+    // process, the limit the configured concurrency of them on the shared ~130 MB process base.
+    const exportBench = (
+      JSON.parse(readFileSync(join(packageRoot(), 'bench', 'results.json'), 'utf8')) as { export: { scenarios: { maxRssBytes: number }[] } }
+    ).export;
+    const peak = Math.max(...exportBench.scenarios.map((scenario) => scenario.maxRssBytes));
+    expect(peak).toBeGreaterThan(50 * 1024 ** 2);
+    expect(quantityBytes(requests.memory)).toBeGreaterThanOrEqual(peak);
     expect(quantityBytes(limits.memory)).toBeGreaterThanOrEqual(130 * 1024 ** 2 + clusterConfig.worker.concurrency * 35 * 1024 ** 2);
     const heap = /--max-old-space-size=(\d+)/.exec((container.env as Doc[]).find((e) => e.name === 'NODE_OPTIONS')!.value)!;
     expect(Number(heap[1]) * 1024 ** 2).toBeLessThan(quantityBytes(limits.memory));
