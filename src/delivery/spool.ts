@@ -159,6 +159,8 @@ class SpoolFileSink extends Writable {
   private fd: number | undefined;
   private unflushed = 0;
   private flushing: Promise<void> | undefined;
+  /** What a write-back reported: fails the spool (see wrote). */
+  private flushError: Error | undefined;
   /** Bytes written. */
   bytes = 0;
   /** `onChunk` sees every chunk before it is written; what it throws fails the spool. */
@@ -178,6 +180,7 @@ class SpoolFileSink extends Writable {
     }
   }
   override _write(chunk: Buffer, _encoding: BufferEncoding, done: (err?: Error | null) => void): void {
+    if (this.flushError) return done(this.flushError);
     try {
       this.onChunk(chunk);
       writeFully(this.fd!, chunk);
@@ -188,6 +191,7 @@ class SpoolFileSink extends Writable {
     }
   }
   override _writev(chunks: { chunk: Buffer }[], done: (err?: Error | null) => void): void {
+    if (this.flushError) return done(this.flushError);
     try {
       const buffers = chunks.map((c) => c.chunk);
       for (const buffer of buffers) this.onChunk(buffer);
@@ -219,8 +223,10 @@ class SpoolFileSink extends Writable {
     this.unflushed = 0;
     const fd = this.fd;
     this.flushing = new Promise<void>((resolve) => {
-      // Its outcome does not matter here: the archive's own fsync reports any failure.
-      fdatasync(fd, () => {
+      // A failure must fail the spool: Linux reports a write-back error once, to whichever
+      // fdatasync sees it first, so the archive's own fsync later (another descriptor) would not.
+      fdatasync(fd, (err) => {
+        if (err) this.flushError ??= err;
         this.flushing = undefined;
         resolve();
       });
@@ -232,7 +238,7 @@ class SpoolFileSink extends Writable {
     const close = () => {
       try {
         if (fd !== undefined) closeSync(fd);
-        done();
+        done(this.flushError);
       } catch (err) {
         done(err as Error);
       }
