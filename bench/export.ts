@@ -242,6 +242,7 @@ export async function runExportBench(options: { rows?: number; only?: string[]; 
     sim.child.kill('SIGTERM');
     await s3.close();
     await rm(work, { recursive: true, force: true });
+    await removeBenchKeys();
   }
   const byId = (id: string) => measured.find((m) => m.id === id);
   const ratio = (x?: ExportBenchRow, y?: ExportBenchRow) => (x && y ? x.rowsPerSecond / y.rowsPerSecond : NaN);
@@ -323,6 +324,19 @@ function exportUrl(base: string, window: { start: number; end: number }): string
   return `${base}/userfeedback/v1/export/default/star-rating-v1?start=${window.start - 1}&end=${window.end}`;
 }
 
+/** The Redis keys of this bench's ox-batch processes (`oxb-bench-<pid>-…`, see oxBatchEnv). */
+async function removeBenchKeys(): Promise<void> {
+  const { Redis } = await import('ioredis');
+  const redis = new Redis(REDIS_URL, { lazyConnect: true });
+  try {
+    await redis.connect();
+    const stream = redis.scanStream({ match: `oxb-bench-${process.pid}-*`, count: 1000 });
+    for await (const keys of stream as AsyncIterable<string[]>) if (keys.length > 0) await redis.unlink(...keys);
+  } finally {
+    redis.disconnect();
+  }
+}
+
 /** Environment of an ox-batch process of the bench: simulator, Redis under a prefix of its own, archive in `dir`. */
 async function oxBatchEnv(simUrl: string, dir: string, extra: Record<string, string> = {}): Promise<NodeJS.ProcessEnv> {
   const config = join(dir, 'config.yaml');
@@ -402,7 +416,6 @@ async function daemonRun(simUrl: string, dir: string, rows: number): Promise<Exp
       bytes,
     );
   } finally {
-    daemon.kill('SIGTERM');
     await killTree(daemon.pid!);
   }
 }
@@ -453,19 +466,30 @@ function readdirSyncSafe(dir: string): string[] {
   }
 }
 
+/**
+ * Stops npm and what it started. The tree is read first: once npm is gone its children belong
+ * to init and are no longer found below it (the daemons of earlier runs outlived the bench so).
+ */
 async function killTree(pid: number): Promise<void> {
+  const tree = [pid, ...descendants(pid)];
+  const signal = (name: NodeJS.Signals, pids: number[]) => {
+    for (const p of pids) {
+      try {
+        process.kill(p, name);
+      } catch {
+        // gone
+      }
+    }
+  };
+  signal('SIGTERM', tree);
   for (let i = 0; i < 100; i++) {
-    const alive = [pid, ...descendants(pid)].filter((p) => existsSync(`/proc/${p}`));
-    if (alive.length === 0) return;
+    if (!tree.some((p) => existsSync(`/proc/${p}`))) return;
     await new Promise((r) => setTimeout(r, 100));
   }
-  for (const p of descendants(pid)) {
-    try {
-      process.kill(p, 'SIGKILL');
-    } catch {
-      // gone
-    }
-  }
+  signal(
+    'SIGKILL',
+    tree.filter((p) => existsSync(`/proc/${p}`)),
+  );
 }
 
 async function filesBelow(dir: string): Promise<string[]> {
