@@ -31,11 +31,9 @@ for (const flag of RUNTIME_V8_FLAGS) setFlagsFromString(flag);
  * (651 MB window: peak 130 MB, 88 MB for an empty one). A young-generation collection every
  * 16 MiB (~40 per 651 MB, ~0.1 ms each) frees them as they die: peak 104-112 MB, no slower.
  *
- * An S3 upload needs a full collection instead: lib-storage copies the file into 5 MiB parts that
- * stay in flight long enough to be promoted, so a young collection never frees them; 79 MB of
- * dead parts were held at the peak of a gzip-6 upload (RSS 176 MB), 15 MB with a full collection
- * every 16 MiB uploaded (143 MB). A full collection costs a few ms; an upload sends 16 MiB in far
- * longer.
+ * A full collection (`major`) is for buffers that live long enough to be promoted, which a young
+ * collection never frees (lib-storage's S3 part copies were such, before the S3 archive read its
+ * parts into reused buffers); nothing streams such buffers now.
  */
 export const RELEASE_EVERY_BYTES = 16 * 1024 * 1024;
 

@@ -102,7 +102,12 @@ export class S3Archive implements ArchiveStore {
       ContentType: options.contentType,
       Metadata: { sha256: options.sha256, bytes: String(options.bytes) },
     };
-    const file = await open(filePath, 'r');
+    let file: Awaited<ReturnType<typeof open>>;
+    try {
+      file = await open(filePath, 'r');
+    } catch (err) {
+      throw this.failure('upload', key, err);
+    }
     try {
       const { size } = await file.stat();
       const whole = createHash('sha256');
@@ -120,8 +125,8 @@ export class S3Archive implements ArchiveStore {
         return { body, digest };
       };
       if (size <= partSize) {
-        const { body, digest } = await readPart(Buffer.allocUnsafe(size), 0);
         try {
+          const { body, digest } = await readPart(Buffer.allocUnsafe(size), 0);
           await client.send(
             new s3.PutObjectCommand({
               ...object,
@@ -172,6 +177,8 @@ export class S3Archive implements ArchiveStore {
     const stop = new AbortController();
     const onAbort = () => stop.abort(signal?.reason);
     signal?.addEventListener('abort', onAbort, { once: true });
+    // An abort while CreateMultipartUpload answered fired before the listener was there.
+    if (signal?.aborted) onAbort();
     const parts: { PartNumber: number; ETag?: string; ChecksumSHA256: string }[] = [];
     const free = Array.from({ length: Math.min(UPLOAD_CONCURRENCY, Math.ceil(size / partSize)) }, () => Buffer.allocUnsafe(partSize));
     const inFlight = new Set<Promise<void>>();
