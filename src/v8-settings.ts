@@ -2,8 +2,9 @@
  * V8 settings that can still be made once the process runs, and the one place that asks V8 to
  * collect garbage (streamedBufferReleaser). The settings are made on import, and every entry point
  * (the CLI with the daemon and the simulator, the demo) imports this module first. The young
- * generation's size cannot be set here: it is fixed when the heap is made, so `--max-semi-space-size=2` travels in the bin's shebang, the
- * npm scripts and the image's NODE_OPTIONS instead.
+ * generation's size cannot be set here: it is fixed when the heap is made, so
+ * `--max-semi-space-size=2` travels in the bin's shebang, the npm scripts and the image's
+ * NODE_OPTIONS instead.
  *
  * `--liftoff-only`: WebAssembly stays in V8's baseline compiler. The one module that matters is
  * undici's HTTP parser (llhttp); on a long export V8 re-compiles it with TurboFan in a background
@@ -22,7 +23,7 @@ export const RUNTIME_V8_FLAGS = ['--liftoff-only'] as const;
 for (const flag of RUNTIME_V8_FLAGS) setFlagsFromString(flag);
 
 /**
- * Streamed bytes after which a `streamedBufferReleaser` collects garbage.
+ * Streamed bytes after which a `streamedBufferReleaser` collects the young generation.
  *
  * Every socket or file read of a stream brings a new 64 KiB buffer whose memory lives outside
  * V8's heap. A long export creates hundreds of MB of them a second while allocating little on
@@ -30,32 +31,30 @@ for (const flag of RUNTIME_V8_FLAGS) setFlagsFromString(flag);
  * when ~45 MB of dead buffers were still held: most of what an export added to the process's RSS
  * (651 MB window: peak 130 MB, 88 MB for an empty one). A young-generation collection every
  * 16 MiB (~40 per 651 MB, ~0.1 ms each) frees them as they die: peak 104-112 MB, no slower.
- *
- * A full collection (`major`) is for buffers that live long enough to be promoted, which a young
- * collection never frees (lib-storage's S3 part copies were such, before the S3 archive read its
- * parts into reused buffers); nothing streams such buffers now.
+ * Buffers that live long enough to be promoted would need a full collection; none stream so
+ * since the S3 archive reads its parts into reused buffers (lib-storage's part copies did).
  */
 export const RELEASE_EVERY_BYTES = 16 * 1024 * 1024;
 
-let gc: ((options: { type: 'minor' | 'major' }) => void) | undefined;
+let collectYoung: (() => void) | undefined;
 
 /**
- * Counts bytes a stream passed on and collects garbage every RELEASE_EVERY_BYTES (see above):
- * the young generation (`minor`), or all of the heap (`major`) where the buffers outlive it.
- * One per stream: `const release = streamedBufferReleaser('minor'); … release(chunk.length)`.
+ * Counts bytes a stream passed on and collects the young generation every RELEASE_EVERY_BYTES
+ * (see above). One per stream: `const release = streamedBufferReleaser(); … release(chunk.length)`.
  */
-export function streamedBufferReleaser(type: 'minor' | 'major', everyBytes = RELEASE_EVERY_BYTES): (bytes: number) => void {
+export function streamedBufferReleaser(everyBytes = RELEASE_EVERY_BYTES): (bytes: number) => void {
   let since = 0;
   return (bytes) => {
     since += bytes;
     if (since < everyBytes) return;
     since = 0;
-    (gc ??= exposeGc())({ type });
+    (collectYoung ??= youngCollector())();
   };
 }
 
 /** V8's `gc` function, made available once (the flag applies to contexts made after it). */
-function exposeGc(): (options: { type: 'minor' | 'major' }) => void {
+function youngCollector(): () => void {
   setFlagsFromString('--expose-gc');
-  return runInNewContext('gc') as (options: { type: 'minor' | 'major' }) => void;
+  const gc = runInNewContext('gc') as (options: { type: 'minor' }) => void;
+  return () => gc({ type: 'minor' });
 }

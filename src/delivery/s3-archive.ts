@@ -310,7 +310,7 @@ export class S3Archive implements ArchiveStore {
       // as a size match alone does not prove the store holds what we sent.
       const answer = await client.send(new s3.GetObjectCommand({ Bucket: this.bucket, Key: key }), { abortSignal: options.signal });
       const hash = createHash('sha256');
-      const releaseBuffers = streamedBufferReleaser('minor');
+      const releaseBuffers = streamedBufferReleaser();
       let bytes = 0;
       for await (const chunk of answer.Body as Readable) {
         releaseBuffers((chunk as Buffer).length);

@@ -93,7 +93,7 @@ export async function spoolStream(source: Readable | AsyncIterable<Buffer | stri
   let lastProgress = Date.now();
   let contentBytes = 0;
   // The source's chunks are garbage once they went by (gzip or not): see streamedBufferReleaser.
-  const releaseBuffers = streamedBufferReleaser('minor');
+  const releaseBuffers = streamedBufferReleaser();
   const countRows = (chunk: Buffer) => {
     contentBytes += chunk.length;
     releaseBuffers(chunk.length);
