@@ -83,6 +83,7 @@ export async function startFaultyProxy(target: string): Promise<FaultyProxy> {
   let hold: ((method: string, url: string) => boolean) | undefined;
   let failMatching: ((method: string, url: string) => boolean) | undefined;
   const heldResponses = new Set<import('node:http').ServerResponse>();
+  const forwards = new Set<import('node:http').ClientRequest>();
   const server: Server = createServer((req, res) => {
     if (hold?.(req.method!, req.url!)) {
       req.resume();
@@ -115,6 +116,13 @@ export async function startFaultyProxy(target: string): Promise<FaultyProxy> {
       },
     );
     forward.on('error', () => res.destroy());
+    // A client cut off mid-body (an aborted upload) must not leave the forwarded request open with
+    // half a body: s3rver would wait for the rest, and its close() for that connection, forever.
+    forwards.add(forward);
+    forward.on('close', () => forwards.delete(forward));
+    res.on('close', () => {
+      if (!res.writableFinished) forward.destroy();
+    });
     req.pipe(forward);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -139,6 +147,7 @@ export async function startFaultyProxy(target: string): Promise<FaultyProxy> {
     },
     close: () =>
       new Promise((resolve) => {
+        for (const forward of forwards) forward.destroy();
         server.closeAllConnections();
         server.close(() => resolve());
       }),
