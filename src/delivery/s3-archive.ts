@@ -125,30 +125,71 @@ export class S3Archive implements ArchiveStore {
         return { body, digest };
       };
       if (size <= partSize) {
+        let part: { body: Buffer; digest: Buffer };
         try {
-          const { body, digest } = await readPart(Buffer.allocUnsafe(size), 0);
+          part = await readPart(Buffer.allocUnsafe(size), 0);
+        } catch (err) {
+          throw this.failure('upload', key, err);
+        }
+        try {
           await client.send(
             new s3.PutObjectCommand({
               ...object,
-              Body: body,
+              Body: part.body,
               ContentLength: size,
               ChecksumAlgorithm: 'SHA256',
-              ChecksumSHA256: digest.toString('base64'),
+              ChecksumSHA256: part.digest.toString('base64'),
             }),
             { abortSignal: options.signal },
           );
         } catch (err) {
-          throw this.failure('upload', key, err);
+          if (!(await this.landedAnyway(s3, client, object, size, err, options.signal))) throw this.failure('upload', key, err);
         }
       } else {
         await this.uploadParts(s3, client, object, size, readPart, options.signal);
       }
-      const wholeDigest = whole.digest();
-      this.uploaded.set(key, { localCopy: filePath, sha256: wholeDigest.toString('hex'), checksum: s3Checksum(wholeDigest, partDigests) });
+      return this.recordUpload(key, filePath, whole, partDigests, options);
     } finally {
       await file.close();
     }
+  }
+
+  /** Keeps what went up for verify (see there) and answers what putFile promises. */
+  private recordUpload(
+    key: string,
+    filePath: string,
+    whole: ReturnType<typeof createHash>,
+    partDigests: readonly Buffer[],
+    options: { bytes: number; sha256: string },
+  ): ArchiveObjectInfo {
+    const wholeDigest = whole.digest();
+    this.uploaded.set(key, { localCopy: filePath, sha256: wholeDigest.toString('hex'), checksum: s3Checksum(wholeDigest, partDigests) });
     return { key, bytes: options.bytes, sha256: options.sha256 };
+  }
+
+  /**
+   * After the request that makes the object (PutObject, CompleteMultipartUpload) failed: did the
+   * store act on it anyway? An answer lost on the way back (a dropped connection, a proxy's 5xx
+   * after the store wrote) looks like a failure, and a retried CompleteMultipartUpload then finds
+   * its upload gone. The object is taken as ours when its size and the SHA-256 it carries in its
+   * metadata are ours; verify still checks its bytes afterwards. Not after an abort: the caller
+   * is leaving, and the next attempt finds the object anyway.
+   */
+  private async landedAnyway(
+    s3: Sdk['s3'],
+    client: S3Client,
+    object: { Bucket: string; Key: string; Metadata: Record<string, string> },
+    size: number,
+    err: unknown,
+    signal: AbortSignal | undefined,
+  ): Promise<boolean> {
+    if (signal?.aborted || (err instanceof Error && err.name === 'AbortError')) return false;
+    try {
+      const head = await client.send(new s3.HeadObjectCommand({ Bucket: object.Bucket, Key: object.Key }), { abortSignal: signal });
+      return head.ContentLength === size && head.Metadata?.sha256 === object.Metadata.sha256;
+    } catch {
+      return false;
+    }
   }
 
   /**
@@ -183,6 +224,7 @@ export class S3Archive implements ArchiveStore {
     const free = Array.from({ length: Math.min(UPLOAD_CONCURRENCY, Math.ceil(size / partSize)) }, () => Buffer.allocUnsafe(partSize));
     const inFlight = new Set<Promise<void>>();
     let failed: { err: unknown } | undefined;
+    let completing = false;
     try {
       for (let partNumber = 1, start = 0; start < size && !failed; partNumber++, start += partSize) {
         while (free.length === 0) await Promise.race(inFlight);
@@ -224,6 +266,7 @@ export class S3Archive implements ArchiveStore {
       if (failed) throw failed.err;
       stop.signal.throwIfAborted();
       parts.sort((x, y) => x.PartNumber - y.PartNumber);
+      completing = true;
       await client.send(
         new s3.CompleteMultipartUploadCommand({
           Bucket: object.Bucket,
@@ -234,6 +277,7 @@ export class S3Archive implements ArchiveStore {
         { abortSignal: signal },
       );
     } catch (err) {
+      if (completing && (await this.landedAnyway(s3, client, object, size, err, signal))) return;
       stop.abort(err);
       await Promise.allSettled(inFlight);
       // Without it S3 would keep (and bill) the parts sent so far.

@@ -3,7 +3,7 @@
  * records every request and can answer 500 to the first N of them (s3rver cannot inject faults).
  */
 import { createHash } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { createServer, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -14,6 +14,8 @@ export interface TestS3 {
   endpoint: string;
   bucket: string;
   archiveConfig(overrides?: Partial<ArchiveConfig>): ArchiveConfig;
+  /** Multipart uploads s3rver holds open (created, neither completed nor aborted): their ids. */
+  openUploads(): Promise<string[]>;
   close(): Promise<void>;
 }
 
@@ -28,6 +30,8 @@ export async function startS3(bucket = 'oxb-test'): Promise<TestS3> {
     endpoint,
     bucket,
     archiveConfig: (overrides = {}) => s3ArchiveConfig(endpoint, bucket, overrides),
+    // s3rver's file store keeps an open upload as a folder below `<bucket>/._S3rver_uploads`.
+    openUploads: () => readdir(join(directory, bucket, '._S3rver_uploads')).catch(() => []),
     async close() {
       await server.close();
       await rm(directory, { recursive: true, force: true });
@@ -72,6 +76,12 @@ export interface FaultyProxy {
   holdMatching(match: ((method: string, url: string) => boolean) | undefined): void;
   held(): number;
   releaseHeld(): void;
+  /**
+   * What to do with each request, asked before the hooks above: `fail` answers 500 without
+   * forwarding; `lose-answer` forwards it (the store does the work) and answers 500 instead of the
+   * store's answer, as when a connection drops after the store acted; `hold` as holdMatching.
+   */
+  decide(rule: ((method: string, url: string) => 'fail' | 'lose-answer' | 'hold' | undefined) | undefined): void;
   close(): Promise<void>;
 }
 
@@ -82,17 +92,19 @@ export async function startFaultyProxy(target: string): Promise<FaultyProxy> {
   let failureStatus = 500;
   let hold: ((method: string, url: string) => boolean) | undefined;
   let failMatching: ((method: string, url: string) => boolean) | undefined;
+  let rule: ((method: string, url: string) => 'fail' | 'lose-answer' | 'hold' | undefined) | undefined;
   const heldResponses = new Set<import('node:http').ServerResponse>();
   const forwards = new Set<import('node:http').ClientRequest>();
   const server: Server = createServer((req, res) => {
-    if (hold?.(req.method!, req.url!)) {
+    const decided = rule?.(req.method!, req.url!);
+    if (decided === 'hold' || hold?.(req.method!, req.url!)) {
       req.resume();
       heldResponses.add(res);
       return;
     }
-    const injected = failuresLeft > 0 || failMatching?.(req.method!, req.url!) === true;
+    const injected = decided === 'fail' || failuresLeft > 0 || failMatching?.(req.method!, req.url!) === true;
     if (injected) {
-      if (failuresLeft > 0) failuresLeft -= 1;
+      if (decided !== 'fail' && failuresLeft > 0) failuresLeft -= 1;
       req.resume();
       req.on('end', () => {
         requests.push({ method: req.method!, url: req.url!, status: failureStatus });
@@ -110,6 +122,15 @@ export async function startFaultyProxy(target: string): Promise<FaultyProxy> {
         headers: req.headers,
       },
       (answer) => {
+        if (decided === 'lose-answer') {
+          answer.resume();
+          answer.on('end', () => {
+            requests.push({ method: req.method!, url: req.url!, status: 500 });
+            res.writeHead(500, { 'content-type': 'application/xml' });
+            res.end('<?xml version="1.0" encoding="UTF-8"?><Error><Code>InternalError</Code><Message>answer lost by test proxy</Message></Error>');
+          });
+          return;
+        }
         requests.push({ method: req.method!, url: req.url!, status: answer.statusCode! });
         res.writeHead(answer.statusCode!, answer.headers);
         answer.pipe(res);
@@ -139,6 +160,9 @@ export async function startFaultyProxy(target: string): Promise<FaultyProxy> {
     },
     holdMatching(match) {
       hold = match;
+    },
+    decide(next) {
+      rule = next;
     },
     held: () => heldResponses.size,
     releaseHeld() {
