@@ -36,7 +36,7 @@ export function nextSpoolName(): string {
  */
 const SPOOL_WRITE_BUFFER_BYTES = 1024 * 1024;
 /** Spooled bytes after which the disk is asked to start writing them back (SpoolFileSink). */
-const WRITE_BACK_BYTES = 32 * 1024 * 1024;
+export const WRITE_BACK_BYTES = 32 * 1024 * 1024;
 
 /** Counts rows in the uncompressed content as it streams by. */
 export interface RowCounter {
@@ -155,7 +155,7 @@ function toReadable(source: Readable | AsyncIterable<Buffer | string>): NodeJS.R
  * loop instead of one pool thread: spool.dir is meant to be a local disk (the default is the OS
  * temp dir), and a lock renewal waits at most one write.
  */
-class SpoolFileSink extends Writable {
+export class SpoolFileSink extends Writable {
   private fd: number | undefined;
   private unflushed = 0;
   private flushing: Promise<void> | undefined;
@@ -163,10 +163,15 @@ class SpoolFileSink extends Writable {
   private flushError: Error | undefined;
   /** Bytes written. */
   bytes = 0;
-  /** `onChunk` sees every chunk before it is written; what it throws fails the spool. */
+  /**
+   * `onChunk` sees every chunk before it is written; what it throws fails the spool. `writeBack`
+   * is fdatasync; a test passes one that fails as a failing disk's would (EIO), which this
+   * machine has no other way to produce.
+   */
   constructor(
     private readonly path: string,
     private readonly onChunk: (chunk: Buffer) => void,
+    private readonly writeBack: (fd: number, done: (err: NodeJS.ErrnoException | null) => void) => void = fdatasync,
   ) {
     super({ highWaterMark: SPOOL_WRITE_BUFFER_BYTES });
   }
@@ -225,7 +230,7 @@ class SpoolFileSink extends Writable {
     this.flushing = new Promise<void>((resolve) => {
       // A failure must fail the spool: Linux reports a write-back error once, to whichever
       // fdatasync sees it first, so the archive's own fsync later (another descriptor) would not.
-      fdatasync(fd, (err) => {
+      this.writeBack(fd, (err) => {
         if (err) this.flushError ??= err;
         this.flushing = undefined;
         resolve();

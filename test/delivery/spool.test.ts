@@ -5,7 +5,9 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { gunzipSync } from 'node:zlib';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { spoolStream, type RowCounter } from '../../src/delivery/spool.js';
+import { fdatasync } from 'node:fs';
+import { pipeline } from 'node:stream/promises';
+import { SpoolFileSink, spoolStream, WRITE_BACK_BYTES, type RowCounter } from '../../src/delivery/spool.js';
 
 const sha256 = (data: Buffer | string) => createHash('sha256').update(data).digest('hex');
 
@@ -117,5 +119,50 @@ describe('spoolStream', () => {
     const nested = join(dir, 'a', 'b');
     const artifact = await spoolStream(Readable.from([Buffer.from('x')]), { dir: nested });
     expect(await readFile(artifact.path, 'utf8')).toBe('x');
+  });
+
+  describe('the write-back during the download', () => {
+    const MiB = 1024 * 1024;
+    /** `mib` MiB in 1 MiB chunks, each chunk's bytes its index. */
+    const source = (mib: number) => Readable.from(Array.from({ length: mib }, (_, i) => Buffer.alloc(MiB, i)));
+    const eio = () => Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO', errno: -5, syscall: 'fdatasync' });
+
+    it('starts every WRITE_BACK_BYTES, and the file is closed only after the one in flight finished', async () => {
+      const path = join(dir, 'spool');
+      const calls: number[] = [];
+      const answers: (NodeJS.ErrnoException | null)[] = [];
+      // A slow disk: each write-back takes a while, then really syncs the descriptor (EBADF if it had been closed).
+      const slowSync = (fd: number, done: (err: NodeJS.ErrnoException | null) => void) => {
+        calls.push(fd);
+        setTimeout(
+          () =>
+            fdatasync(fd, (err) => {
+              answers.push(err);
+              done(err);
+            }),
+          150,
+        );
+      };
+      const sink = new SpoolFileSink(path, () => undefined, slowSync);
+      await pipeline(source(2 * (WRITE_BACK_BYTES / MiB) + 3), sink);
+      // Finished means every write-back answered, on an open descriptor.
+      expect(answers).toEqual(calls.map(() => null));
+      expect(calls.length).toBeGreaterThanOrEqual(1);
+      expect(calls.length).toBeLessThanOrEqual(2);
+      expect(sink.bytes).toBe((2 * (WRITE_BACK_BYTES / MiB) + 3) * MiB);
+      const written = await readFile(path);
+      expect(written.length).toBe(sink.bytes);
+      expect(written[written.length - 1]).toBe((2 * (WRITE_BACK_BYTES / MiB) + 2) & 0xff);
+    });
+
+    it('a write-back that fails (a failing disk) fails the sink (its pipeline rejects), so spoolStream deletes the file and nothing counts it as written', async () => {
+      const failing = (_fd: number, done: (err: NodeJS.ErrnoException | null) => void) => setImmediate(() => done(eio()));
+      const sink = new SpoolFileSink(join(dir, 'spool'), () => undefined, failing);
+      await expect(pipeline(source(WRITE_BACK_BYTES / MiB + 8), sink)).rejects.toMatchObject({ code: 'EIO' });
+      // Also when the failure is reported only after the last chunk was written.
+      const late = (_fd: number, done: (err: NodeJS.ErrnoException | null) => void) => setTimeout(() => done(eio()), 200);
+      const second = new SpoolFileSink(join(dir, 'spool-2'), () => undefined, late);
+      await expect(pipeline(source(WRITE_BACK_BYTES / MiB + 1), second)).rejects.toMatchObject({ code: 'EIO' });
+    });
   });
 });
