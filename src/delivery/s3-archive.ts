@@ -31,10 +31,24 @@ function s3Checksum(wholeDigest: Buffer, partDigests: readonly Buffer[]): string
 const MAX_LINK_SECONDS = 7 * 86_400;
 /**
  * Parts in flight per upload, each in a buffer of its own that the part after it reuses: an
- * upload holds UPLOAD_CONCURRENCY × partSize (10 MiB by default) whatever the file's size. Two
- * keep the connection busy while the next part is read and hashed.
+ * upload holds UPLOAD_CONCURRENCY × partSize (10 MiB by default; more only above ~48 GiB, see
+ * partSizeFor) whatever the file's size. Two keep the connection busy while the next part is
+ * read and hashed.
  */
 const UPLOAD_CONCURRENCY = 2;
+/** S3 takes at most 10,000 parts per upload. */
+const MAX_PARTS = 10_000;
+/** How long an AbortMultipartUpload may take: it runs after a failure, with no caller's signal. */
+const ABORT_UPLOAD_TIMEOUT_MS = 30_000;
+
+/**
+ * The part size for `size` bytes: the configured one, or above ~48 GiB (at 5 MiB) the smallest
+ * whole MiB that keeps the upload within S3's 10,000 parts.
+ */
+export function partSizeFor(size: number, configured: number): number {
+  const MiB = 1024 * 1024;
+  return Math.max(configured, Math.ceil(size / MAX_PARTS / MiB) * MiB);
+}
 
 /** The AWS SDK, loaded on first use: an fs-archive deployment never pays its ~10 MB. */
 interface Sdk {
@@ -94,7 +108,6 @@ export class S3Archive implements ArchiveStore {
     assertSafeKey(key);
     options.signal?.throwIfAborted();
     const { s3, client } = await this.sdk();
-    const partSize = this.config.partSizeBytes;
     // The whole-object SHA-256 travels with the object, so anyone can check a download.
     const object = {
       Bucket: this.bucket,
@@ -110,6 +123,7 @@ export class S3Archive implements ArchiveStore {
     }
     try {
       const { size } = await file.stat();
+      const partSize = partSizeFor(size, this.config.partSizeBytes);
       const whole = createHash('sha256');
       const partDigests: Buffer[] = [];
       /** Reads the next part into `buffer`: its bytes, hashed into the whole object's SHA-256 too. */
@@ -146,7 +160,7 @@ export class S3Archive implements ArchiveStore {
           if (!(await this.landedAnyway(s3, client, object, size, err, options.signal))) throw this.failure('upload', key, err);
         }
       } else {
-        await this.uploadParts(s3, client, object, size, readPart, options.signal);
+        await this.uploadParts(s3, client, object, size, partSize, readPart, options.signal);
       }
       return this.recordUpload(key, filePath, whole, partDigests, options);
     } finally {
@@ -202,10 +216,10 @@ export class S3Archive implements ArchiveStore {
     client: S3Client,
     object: { Bucket: string; Key: string; ContentType: string; Metadata: Record<string, string> },
     size: number,
+    partSize: number,
     readPart: (buffer: Buffer, start: number) => Promise<{ body: Buffer; digest: Buffer }>,
     signal: AbortSignal | undefined,
   ): Promise<void> {
-    const partSize = this.config.partSizeBytes;
     let uploadId: string | undefined;
     try {
       uploadId = (
@@ -282,7 +296,9 @@ export class S3Archive implements ArchiveStore {
       await Promise.allSettled(inFlight);
       // Without it S3 would keep (and bill) the parts sent so far.
       await client
-        .send(new s3.AbortMultipartUploadCommand({ Bucket: object.Bucket, Key: object.Key, UploadId: uploadId }))
+        .send(new s3.AbortMultipartUploadCommand({ Bucket: object.Bucket, Key: object.Key, UploadId: uploadId }), {
+          abortSignal: AbortSignal.timeout(ABORT_UPLOAD_TIMEOUT_MS),
+        })
         .catch(() => undefined);
       if (signal?.aborted) throw signal.reason ?? err;
       throw this.failure('upload', object.Key, err);

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DeliveryError, InputError } from '../../src/errors.js';
-import { S3Archive } from '../../src/delivery/s3-archive.js';
+import { partSizeFor, S3Archive } from '../../src/delivery/s3-archive.js';
 import { createArchive } from '../../src/delivery/create-archive.js';
 import { waitFor } from '../daemon/helpers.js';
 import {
@@ -309,5 +309,21 @@ describe('S3Archive against s3rver', () => {
 
   it('needs a bucket', () => {
     expect(() => new S3Archive(s3ArchiveConfig(s3.endpoint, ''))).toThrow(/S3_BUCKET/);
+  });
+});
+
+describe('partSizeFor', () => {
+  const MiB = 1024 * 1024;
+  it('keeps the configured part size up to 10,000 parts, then grows by whole MiB to stay within them', () => {
+    expect(partSizeFor(12 * MiB, 5 * MiB)).toBe(5 * MiB);
+    expect(partSizeFor(10_000 * 5 * MiB, 5 * MiB)).toBe(5 * MiB);
+    expect(partSizeFor(10_000 * 5 * MiB + 1, 5 * MiB)).toBe(6 * MiB);
+    expect(partSizeFor(10_000 * 5 * MiB, 8 * MiB)).toBe(8 * MiB);
+    for (const size of [48 * 1024 * MiB, 100 * 1024 * MiB, 1024 * 1024 * MiB, 5 * 1024 * 1024 * MiB]) {
+      const part = partSizeFor(size, 5 * MiB);
+      expect(Math.ceil(size / part), `${size} bytes`).toBeLessThanOrEqual(10_000);
+      expect(part % MiB).toBe(0);
+      expect(part).toBeLessThanOrEqual(5 * 1024 * MiB); // S3's largest part
+    }
   });
 });
