@@ -127,7 +127,9 @@ export async function startFaultyProxy(target: string): Promise<FaultyProxy> {
           answer.on('end', () => {
             requests.push({ method: req.method!, url: req.url!, status: 500 });
             res.writeHead(500, { 'content-type': 'application/xml' });
-            res.end('<?xml version="1.0" encoding="UTF-8"?><Error><Code>InternalError</Code><Message>answer lost by test proxy</Message></Error>');
+            res.end(
+              '<?xml version="1.0" encoding="UTF-8"?><Error><Code>InternalError</Code><Message>answer lost by test proxy</Message></Error>',
+            );
           });
           return;
         }
