@@ -47,7 +47,8 @@ const ABORT_UPLOAD_TIMEOUT_MS = 30_000;
  */
 export function partSizeFor(size: number, configured: number): number {
   const MiB = 1024 * 1024;
-  return Math.max(configured, Math.ceil(size / MAX_PARTS / MiB) * MiB);
+  const needed = Math.ceil(size / MAX_PARTS);
+  return needed <= configured ? configured : Math.ceil(needed / MiB) * MiB;
 }
 
 /** The AWS SDK, loaded on first use: an fs-archive deployment never pays its ~10 MB. */
@@ -157,7 +158,10 @@ export class S3Archive implements ArchiveStore {
             { abortSignal: options.signal },
           );
         } catch (err) {
-          if (!(await this.landedAnyway(s3, client, object, size, err, options.signal))) throw this.failure('upload', key, err);
+          if (!(await this.landedAnyway(s3, client, object, size, err, options.signal))) {
+            if (options.signal?.aborted) throw options.signal.reason ?? err;
+            throw this.failure('upload', key, err);
+          }
         }
       } else {
         await this.uploadParts(s3, client, object, size, partSize, readPart, options.signal);
@@ -291,15 +295,20 @@ export class S3Archive implements ArchiveStore {
         { abortSignal: signal },
       );
     } catch (err) {
-      if (completing && (await this.landedAnyway(s3, client, object, size, err, signal))) return;
+      // The object under the key may be an earlier identical upload rather than this one (a try
+      // whose manifest was never written): the abort below goes out either way, and harms nothing
+      // if this upload did complete.
+      const landed = completing && (await this.landedAnyway(s3, client, object, size, err, signal));
       stop.abort(err);
       await Promise.allSettled(inFlight);
-      // Without it S3 would keep (and bill) the parts sent so far.
+      // Without it S3 would keep (and bill) the parts sent so far; should it fail too (the store
+      // unreachable), the bucket's AbortIncompleteMultipartUpload rule removes them.
       await client
         .send(new s3.AbortMultipartUploadCommand({ Bucket: object.Bucket, Key: object.Key, UploadId: uploadId }), {
           abortSignal: AbortSignal.timeout(ABORT_UPLOAD_TIMEOUT_MS),
         })
         .catch(() => undefined);
+      if (landed) return;
       if (signal?.aborted) throw signal.reason ?? err;
       throw this.failure('upload', object.Key, err);
     } finally {

@@ -263,6 +263,29 @@ describe('S3Archive against s3rver', () => {
     await archive.close();
   });
 
+  it('a Complete that fails past its retries over an earlier identical object: taken as uploaded, and this upload is still aborted', async () => {
+    // An earlier try uploaded the same bytes but never wrote its manifest, so this try uploads again.
+    const archive = new S3Archive(s3ArchiveConfig(proxy.endpoint, s3.bucket, { partSizeBytes: 5 * 1024 * 1024 }));
+    const content = randomBytes(6 * 1024 * 1024);
+    const file = await spoolFile(content);
+    const key = `t-${randomUUID()}/again.csv`;
+    const meta = { contentType: 'text/csv', bytes: content.length, sha256: sha256(content) };
+    await archive.putFile(key, file, meta);
+    proxy.requests.length = 0;
+    proxy.decide((method, url) => (method === 'POST' && url.includes('uploadId=') ? 'fail' : undefined));
+    await archive.putFile(key, file, meta);
+    proxy.decide(undefined);
+    const ids = new Set(proxy.requests.flatMap((r) => /uploadId=([^&]+)/.exec(r.url)?.[1] ?? []));
+    expect(ids.size).toBe(1);
+    const [id] = ids;
+    expect(proxy.requests.filter((r) => r.method === 'POST' && r.url.includes(`uploadId=${id}`)).map((r) => r.status)).toEqual([
+      500, 500, 500,
+    ]);
+    expect(proxy.requests.filter((r) => r.method === 'DELETE' && r.url.includes(`uploadId=${id}`))).toHaveLength(1);
+    expect(await archive.verify(key, meta)).toMatchObject({ ok: true });
+    await archive.close();
+  });
+
   it('reports bad credentials as not retryable and without the secret', async () => {
     const archive = new S3Archive(s3.archiveConfig({ accessKeyId: 'WRONG', secretAccessKey: 'very-secret-value' }));
     const failure = await archive.putJson(`t-${randomUUID()}/x.json`, {}).catch((e: unknown) => e);
@@ -316,6 +339,7 @@ describe('partSizeFor', () => {
   const MiB = 1024 * 1024;
   it('keeps the configured part size up to 10,000 parts, then grows by whole MiB to stay within them', () => {
     expect(partSizeFor(12 * MiB, 5 * MiB)).toBe(5 * MiB);
+    expect(partSizeFor(3 * 64 * 1024, 64 * 1024)).toBe(64 * 1024); // a part size below 1 MiB is kept too
     expect(partSizeFor(10_000 * 5 * MiB, 5 * MiB)).toBe(5 * MiB);
     expect(partSizeFor(10_000 * 5 * MiB + 1, 5 * MiB)).toBe(6 * MiB);
     expect(partSizeFor(10_000 * 5 * MiB, 8 * MiB)).toBe(8 * MiB);

@@ -138,6 +138,8 @@ describe('S3 upload under random faults (fast-check)', () => {
   it('the key holds the file or nothing, a resolved upload is in place, every upload the client knew of is closed', async () => {
     const seed = Number(process.env.OXB_FC_SEED ?? Date.now() % 2 ** 31);
     console.log(`S3 upload property: fast-check seed ${seed} (replay: OXB_FC_SEED=${seed})`);
+    // Faults that struck, by the request they struck, over all runs: each kind must have been tried.
+    const struck = { put: 0, create: 0, part: 0, complete: 0 };
     await fc.assert(
       fc.asyncProperty(scenario, async ([bytes, faults, fill]) => {
         const content = pseudoRandomBytes(bytes, fill);
@@ -155,9 +157,11 @@ describe('S3 upload under random faults (fast-check)', () => {
         const failedInARow = new Map<string, number>();
         const landed = new Set<string>();
         proxy.requests.length = 0;
+        const asked: string[] = [];
         proxy.decide((method, url) => {
           if (!url.includes(key.split('/')[0]!)) return undefined;
           const request = `${method} ${url}`;
+          asked.push(request);
           let decided: 'fail' | 'lose-answer' | 'hold' | undefined;
           let target: Target | undefined;
           for (const [i, f] of faults.entries()) {
@@ -170,6 +174,7 @@ describe('S3 upload under random faults (fast-check)', () => {
             else continue;
             break;
           }
+          if (decided && target) struck[target.kind] += 1;
           if (decided === 'hold') model.held = true;
           if (decided === 'lose-answer' && target?.kind === 'create') model.lostCreates += 1;
           if (decided === 'lose-answer' && (target?.kind === 'put' || target?.kind === 'complete')) landed.add(target.kind);
@@ -197,6 +202,9 @@ describe('S3 upload under random faults (fast-check)', () => {
         await archive.close();
         const plan = `size ${bytes}, faults ${JSON.stringify(faults)}`;
 
+        // The upload took the path its size calls for (a part size that silently grew would not).
+        const multipart = asked.some((r) => matches({ kind: 'create' }, r.split(' ')[0]!, r.split(' ')[1]!));
+        expect(multipart, `multipart upload for ${bytes} bytes in parts of ${PART}`).toBe(bytes > PART);
         const held = await stored(key);
         if (held !== undefined) expect(held.equals(content), `the key holds other bytes (${plan})`).toBe(true);
         if (outcome.ok) expect(held, `resolved without the object (${plan})`).toBeDefined();
@@ -216,5 +224,9 @@ describe('S3 upload under random faults (fast-check)', () => {
       }),
       { seed, numRuns: 40, endOnFailure: true, examples: EXAMPLES },
     );
+    expect(
+      Object.values(struck).every((n) => n > 0),
+      `faults struck ${JSON.stringify(struck)}`,
+    ).toBe(true);
   }, 180_000);
 });

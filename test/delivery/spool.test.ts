@@ -155,10 +155,20 @@ describe('spoolStream', () => {
       expect(written[written.length - 1]).toBe((2 * (WRITE_BACK_BYTES / MiB) + 2) & 0xff);
     });
 
-    it('a write-back that fails (a failing disk) fails the sink (its pipeline rejects), so spoolStream deletes the file and nothing counts it as written', async () => {
+    it('a write-back that fails (a failing disk) fails the sink mid-download, and the download stops', async () => {
       const failing = (_fd: number, done: (err: NodeJS.ErrnoException | null) => void) => setImmediate(() => done(eio()));
       const sink = new SpoolFileSink(join(dir, 'spool'), () => undefined, failing);
-      await expect(pipeline(source(WRITE_BACK_BYTES / MiB + 8), sink)).rejects.toMatchObject({ code: 'EIO' });
+      // A download: chunks arrive one per turn of the event loop.
+      const total = WRITE_BACK_BYTES / MiB + 16;
+      let sent = 0;
+      async function* download() {
+        for (; sent < total; sent++) {
+          await new Promise((r) => setImmediate(r));
+          yield Buffer.alloc(MiB, sent);
+        }
+      }
+      await expect(pipeline(download(), sink)).rejects.toMatchObject({ code: 'EIO' });
+      expect(sent).toBeLessThan(total);
       // Also when the failure is reported only after the last chunk was written.
       const late = (_fd: number, done: (err: NodeJS.ErrnoException | null) => void) => setTimeout(() => done(eio()), 200);
       const second = new SpoolFileSink(join(dir, 'spool-2'), () => undefined, late);
