@@ -190,8 +190,9 @@ export class S3Archive implements ArchiveStore {
    * store act on it anyway? An answer lost on the way back (a dropped connection, a proxy's 5xx
    * after the store wrote) looks like a failure, and a retried CompleteMultipartUpload then finds
    * its upload gone. The object is taken as ours when its size and the SHA-256 it carries in its
-   * metadata are ours; verify still checks its bytes afterwards. Not after an abort: the caller
-   * is leaving, and the next attempt finds the object anyway.
+   * metadata are ours (it may also be an earlier try's identical object: just as good); verify
+   * still checks its bytes afterwards. Not after an abort: the caller is leaving, and its next
+   * attempt uploads again.
    */
   private async landedAnyway(
     s3: Sdk['s3'],
