@@ -6,7 +6,6 @@
  * server's 250 and the ledger's record of it), and no spool file left behind.
  */
 import { readdir } from 'node:fs/promises';
-import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { simpleParser } from 'mailparser';
 import { afterEach, describe, expect, it } from 'vitest';
 import { waitFor } from '../daemon/helpers.js';
@@ -60,23 +59,8 @@ async function setUp(smtp: boolean | SmtpCaptureOptions): Promise<string> {
   ]);
 }
 
-async function objectsInBucket(): Promise<string[]> {
-  const client = new S3Client({
-    region: 'us-east-1',
-    endpoint: s3!.endpoint,
-    forcePathStyle: true,
-    credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
-  });
-  try {
-    const listed = await client.send(new ListObjectsV2Command({ Bucket: 'oxbt-chaos' }));
-    return (listed.Contents ?? []).map((o) => o.Key!).sort();
-  } finally {
-    client.destroy();
-  }
-}
-
 async function assertOnceEach(w: SafetyWorld): Promise<void> {
-  const objects = await objectsInBucket();
+  const objects = await s3!.objects();
   expect(objects).toHaveLength(2);
   expect(objects[1]).toBe(`${objects[0]}.manifest.json`);
   const ids = new Map<string, Set<string>>();

@@ -13,13 +13,12 @@
  */
 import { createHash } from 'node:crypto';
 import { readdir } from 'node:fs/promises';
-import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { spawnCli } from '../cli/cli-kit.js';
 import { waitFor } from '../daemon/helpers.js';
 import { startFaultyProxy, startS3, type FaultyProxy, type TestS3 } from '../delivery/helpers/s3-server.js';
 import { bundledCli } from '../helpers/bundle.js';
-import { DAY, HOUR, startSafetyWorld, type SafetyWorld } from './helpers/world.js';
+import { DAY, HOUR, startSafetyWorld, type DaemonProcess, type SafetyWorld } from './helpers/world.js';
 
 const today = Math.floor(Date.now() / DAY) * DAY;
 const window = { start: today - DAY, end: today };
@@ -33,27 +32,18 @@ const ROWS = 15_000;
 let world: SafetyWorld | undefined;
 let s3: TestS3 | undefined;
 let proxy: FaultyProxy | undefined;
-let reader: S3Client | undefined;
 afterEach(async () => {
-  reader?.destroy();
   await world?.close();
   await proxy?.close();
   await s3?.close();
   world = undefined;
   proxy = undefined;
   s3 = undefined;
-  reader = undefined;
 });
 
 async function setUp(): Promise<string> {
   s3 = await startS3(BUCKET);
   proxy = await startFaultyProxy(s3.endpoint);
-  reader = new S3Client({
-    region: 'us-east-1',
-    endpoint: s3.endpoint,
-    forcePathStyle: true,
-    credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
-  });
   world = await startSafetyWorld({ smtp: true });
   world.sim.addFeedback(
     Array.from({ length: ROWS }, (_, i) => ({
@@ -88,25 +78,38 @@ const uploadIdsCreated = () =>
     }),
   );
 
-async function objects(): Promise<string[]> {
-  const listed = await reader!.send(new ListObjectsV2Command({ Bucket: BUCKET }));
-  return (listed.Contents ?? []).map((o) => o.Key!).sort();
+/** Waits until part 2 hangs at the proxy and part 1 was answered; answers the upload's id. */
+async function untilPartTwoHangs(): Promise<string> {
+  await waitFor(() => proxy!.held() > 0, 'part 2 to be in flight', 30_000);
+  // Part 1 answered: the upload's id is in the proxy's log (part 2, held, is not logged).
+  const ids = await waitFor(() => uploadIdsCreated().size > 0 && [...uploadIdsCreated()], 'part 1 to be answered');
+  expect(ids).toHaveLength(1);
+  return ids[0]!;
 }
 
-async function read(objectKey: string): Promise<Buffer> {
-  const answer = await reader!.send(new GetObjectCommand({ Bucket: BUCKET, Key: objectKey }));
-  return Buffer.from(await answer.Body!.transformToByteArray());
+/** A daemon started and given the window; answers once part 2 of its upload hangs. */
+async function daemonHungOnPartTwo(file: string): Promise<{ daemon: DaemonProcess; uploadId: string }> {
+  proxy!.holdMatching(holdPartTwo);
+  const daemon = await world!.startDaemon(file);
+  await world!.cli(file, ['enqueue', 'feedback-daily', '--start', isoDay(window.start), '--end', isoDay(window.end)]);
+  return { daemon, uploadId: await untilPartTwoHangs() };
+}
+
+/** Part 2 (and whatever else was held) is let go: a store answering again. */
+function releasePartTwo(): void {
+  proxy!.holdMatching(undefined);
+  proxy!.releaseHeld();
 }
 
 /** One object and its manifest, the object what OX holds for the window, one mail per recipient. */
 async function assertArchivedOnce(w: SafetyWorld): Promise<void> {
-  const listed = await objects();
+  const listed = await s3!.objects();
   expect(listed).toHaveLength(2);
   const [data, manifestKey] = listed as [string, string];
   expect(manifestKey).toBe(`${data}.manifest.json`);
-  const content = await read(data);
+  const content = (await s3!.read(data))!;
   expect(content.length).toBeGreaterThan(5 * 1024 * 1024); // it did go up in parts
-  const manifest = JSON.parse((await read(manifestKey)).toString()) as { rows: number; bytes: number; sha256: string };
+  const manifest = JSON.parse((await s3!.read(manifestKey))!.toString()) as { rows: number; bytes: number; sha256: string };
   expect(manifest).toMatchObject({ rows: ROWS, bytes: content.length, sha256: createHash('sha256').update(content).digest('hex') });
   const perRecipient = RECIPIENTS.map((to) => w.smtp!.messages.filter((m) => m.envelopeTo.includes(to)).length);
   expect(perRecipient).toEqual(RECIPIENTS.map(() => 1));
@@ -114,81 +117,67 @@ async function assertArchivedOnce(w: SafetyWorld): Promise<void> {
   expect((await w.ledger.getWindow(key))?.state).toBe('done');
 }
 
+/** The upload was aborted at S3 (an AbortMultipartUpload went out) and never completed. */
+function expectAbortedAtS3(uploadId: string): void {
+  const mine = proxy!.requests.filter((r) => r.url.includes(`uploadId=${uploadId}`));
+  expect(mine.filter((r) => r.method === 'DELETE')).toHaveLength(1);
+  expect(mine.filter((r) => r.method === 'POST')).toEqual([]);
+}
+
+/** A second daemon takes the window up and finishes it. */
+async function secondDaemonFinishes(file: string): Promise<void> {
+  const second = await world!.startDaemon(file);
+  await waitFor(async () => (await world!.ledger.getWindow(key))?.state === 'done', 'the second daemon to finish the window', 60_000);
+  await second.stop();
+}
+
 describe('a multipart S3 upload interrupted', () => {
   it('SIGTERM to `ox-batch run`: the upload is aborted at S3, exit 1, window not done; the next run archives it whole', async () => {
     const file = await setUp();
     proxy!.holdMatching(holdPartTwo);
-    const run = spawnCli(
-      await bundledCli(),
-      ['--config', file, 'run', 'feedback-daily', '--start', isoDay(window.start), '--end', isoDay(window.end)],
-      {
-        LOG_LEVEL: 'warn',
-      },
-    );
+    const args = ['--config', file, 'run', 'feedback-daily', '--start', isoDay(window.start), '--end', isoDay(window.end)];
+    const run = spawnCli(await bundledCli(), args, { LOG_LEVEL: 'warn' });
     const exited = new Promise<number | null>((resolve) => run.child.once('exit', (code) => resolve(code)));
-    await waitFor(() => proxy!.held() > 0, 'part 2 to be in flight', 30_000);
-    // Part 1 answered: the upload's id is in the proxy's log (part 2, held, is not logged).
-    const [uploadId] = await waitFor(() => uploadIdsCreated().size > 0 && [...uploadIdsCreated()], 'part 1 to be answered');
+    const uploadId = await untilPartTwoHangs();
     run.child.kill('SIGTERM');
     expect(await exited, run.output()).toBe(1);
     expect(run.output()).toMatch(/interrupted/);
-    proxy!.holdMatching(undefined);
-    proxy!.releaseHeld();
+    releasePartTwo();
 
-    expect(proxy!.requests.map((r) => `${r.method} ${r.url}`)).toContainEqual(
-      expect.stringMatching(new RegExp(`^DELETE .*uploadId=${uploadId}`)),
-    );
-    expect(proxy!.requests.filter((r) => r.method === 'POST' && r.url.includes(`uploadId=${uploadId}`))).toEqual([]); // never completed
-    expect(await objects()).toEqual([]);
+    expectAbortedAtS3(uploadId);
+    expect(await s3!.objects()).toEqual([]);
     expect(world!.smtp!.messages).toEqual([]);
     expect(await readdir(world!.spoolDir).catch(() => [])).toEqual([]);
     expect((await world!.ledger.getWindow(key))?.state).not.toBe('done');
 
-    const again = await world!.cli(file, ['run', 'feedback-daily', '--start', isoDay(window.start), '--end', isoDay(window.end)]);
+    const again = await world!.cli(file, args.slice(2));
     expect(again.code, again.stderr).toBe(0);
     await assertArchivedOnce(world!);
   }, 120_000);
 
   it('SIGTERM to the daemon: after the grace period the upload is aborted at S3 and the job handed back; a new daemon archives it once', async () => {
     const file = await setUp();
-    proxy!.holdMatching(holdPartTwo);
-    const first = await world!.startDaemon(file);
-    await world!.cli(file, ['enqueue', 'feedback-daily', '--start', isoDay(window.start), '--end', isoDay(window.end)]);
-    await waitFor(() => proxy!.held() > 0, 'part 2 to be in flight', 30_000);
-    const [uploadId] = await waitFor(() => uploadIdsCreated().size > 0 && [...uploadIdsCreated()], 'part 1 to be answered');
-    expect((await first.stop()).code, first.output()).toBe(0);
-    proxy!.holdMatching(undefined);
-    proxy!.releaseHeld();
-    expect(proxy!.requests.map((r) => `${r.method} ${r.url}`)).toContainEqual(
-      expect.stringMatching(new RegExp(`^DELETE .*uploadId=${uploadId}`)),
-    );
-    expect(await objects()).toEqual([]);
+    const { daemon, uploadId } = await daemonHungOnPartTwo(file);
+    expect((await daemon.stop()).code, daemon.output()).toBe(0);
+    releasePartTwo();
+    expectAbortedAtS3(uploadId);
+    expect(await s3!.objects()).toEqual([]);
     expect(world!.smtp!.messages).toEqual([]);
 
-    const second = await world!.startDaemon(file);
-    await waitFor(async () => (await world!.ledger.getWindow(key))?.state === 'done', 'the second daemon to finish the window', 60_000);
-    await second.stop();
+    await secondDaemonFinishes(file);
     await assertArchivedOnce(world!);
   }, 120_000);
 
   it('kill -9 of the daemon: a second daemon archives the window in a new upload, once', async () => {
     const file = await setUp();
-    proxy!.holdMatching(holdPartTwo);
-    const first = await world!.startDaemon(file);
-    await world!.cli(file, ['enqueue', 'feedback-daily', '--start', isoDay(window.start), '--end', isoDay(window.end)]);
-    await waitFor(() => proxy!.held() > 0, 'part 2 to be in flight', 30_000);
-    const orphaned = await waitFor(() => uploadIdsCreated().size > 0 && [...uploadIdsCreated()], 'part 1 to be answered');
-    expect(orphaned).toHaveLength(1);
-    await first.kill();
-    proxy!.holdMatching(undefined);
-    proxy!.releaseHeld();
+    const { daemon, uploadId } = await daemonHungOnPartTwo(file);
+    await daemon.kill();
+    releasePartTwo();
 
-    const second = await world!.startDaemon(file);
-    await waitFor(async () => (await world!.ledger.getWindow(key))?.state === 'done', 'the second daemon to finish the window', 60_000);
-    await second.stop();
+    await secondDaemonFinishes(file);
     await assertArchivedOnce(world!);
     // The killed upload stays open at S3 (the bucket's lifecycle rule removes it); the new one completed.
-    expect(await s3!.openUploads()).toEqual(orphaned);
+    expect(await s3!.openUploads()).toEqual([uploadId]);
     expect(proxy!.requests.filter((r) => r.method === 'POST' && r.url.includes('uploadId=') && r.status === 200)).toHaveLength(1);
   }, 120_000);
 });

@@ -3,6 +3,7 @@
  * records every request and can answer 500 to the first N of them (s3rver cannot inject faults).
  */
 import { createHash } from 'node:crypto';
+import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { createServer, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -16,6 +17,10 @@ export interface TestS3 {
   archiveConfig(overrides?: Partial<ArchiveConfig>): ArchiveConfig;
   /** Multipart uploads s3rver holds open (created, neither completed nor aborted): their ids. */
   openUploads(): Promise<string[]>;
+  /** The bucket's object keys, sorted, read from s3rver directly (not through a proxy). */
+  objects(): Promise<string[]>;
+  /** An object's bytes, or undefined when the key holds none. */
+  read(key: string): Promise<Buffer | undefined>;
   close(): Promise<void>;
 }
 
@@ -26,13 +31,35 @@ export async function startS3(bucket = 'oxb-test'): Promise<TestS3> {
   const server = new S3rver({ port: 0, address: '127.0.0.1', silent: true, directory, configureBuckets: [{ name: bucket }] });
   const { port } = (await server.run()) as AddressInfo;
   const endpoint = `http://127.0.0.1:${port}`;
+  let reader: S3Client | undefined;
+  const client = () =>
+    (reader ??= new S3Client({
+      endpoint,
+      forcePathStyle: true,
+      region: 'us-east-1',
+      credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
+    }));
   return {
     endpoint,
     bucket,
     archiveConfig: (overrides = {}) => s3ArchiveConfig(endpoint, bucket, overrides),
     // s3rver's file store keeps an open upload as a folder below `<bucket>/._S3rver_uploads`.
     openUploads: () => readdir(join(directory, bucket, '._S3rver_uploads')).catch(() => []),
+    async objects() {
+      const listed = await client().send(new ListObjectsV2Command({ Bucket: bucket }));
+      return (listed.Contents ?? []).map((o) => o.Key!).sort();
+    },
+    async read(key) {
+      try {
+        const answer = await client().send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+        return Buffer.from(await answer.Body!.transformToByteArray());
+      } catch (err) {
+        if ((err as { name?: string }).name === 'NoSuchKey') return undefined;
+        throw err;
+      }
+    },
     async close() {
+      reader?.destroy();
       await server.close();
       await rm(directory, { recursive: true, force: true });
     },
